@@ -1,0 +1,93 @@
+#include "api/admin_service.h"
+
+#include "api/auth.h"
+#include "api/convert.h"
+#include "api/status.h"
+#include "keys/status_macros.h"
+
+namespace leadvault::api {
+namespace {
+
+absl::StatusOr<vault::Actor> AuthenticateAdmin(grpc::ServerContext* context, vault::Vault& vault) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  if (!HasRole(actor, "admin")) return absl::PermissionDeniedError("admin role required");
+  return actor;
+}
+
+absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
+  if (seconds < 0) return absl::InvalidArgumentError("token_ttl_seconds: must not be negative");
+  if (seconds == 0) return vault::kDefaultTokenTtl;
+  return absl::Seconds(seconds);
+}
+
+absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
+                      const v1::CreatePrincipalRequest& request,
+                      v1::CreatePrincipalResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  vault::NewPrincipal p;
+  p.display_name = request.display_name();
+  p.roles.assign(request.roles().begin(), request.roles().end());
+  p.service_lines.assign(request.service_lines().begin(), request.service_lines().end());
+  LV_ASSIGN_OR_RETURN(p.token_ttl, Ttl(request.token_ttl_seconds()));
+  LV_ASSIGN_OR_RETURN(vault::IssuedToken issued, vault.principals().Create(actor, std::move(p)));
+  ToProto(issued.principal, response.mutable_principal());
+  response.set_token(std::string(issued.token.view()));
+  return absl::OkStatus();
+}
+
+absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
+                    v1::ListPrincipalsResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
+  for (const auto& p : principals) ToProto(p, response.add_principals());
+  return absl::OkStatus();
+}
+
+absl::Status DoDisable(vault::Vault& vault, grpc::ServerContext* context,
+                       const v1::DisablePrincipalRequest& request,
+                       v1::DisablePrincipalResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(vault::Principal p,
+                      vault.principals().Disable(actor, request.principal_id()));
+  ToProto(p, response.mutable_principal());
+  return absl::OkStatus();
+}
+
+absl::Status DoRotate(vault::Vault& vault, grpc::ServerContext* context,
+                      const v1::RotateTokenRequest& request, v1::RotateTokenResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
+  LV_ASSIGN_OR_RETURN(vault::IssuedToken issued,
+                      vault.principals().RotateToken(actor, request.principal_id(), ttl));
+  ToProto(issued.principal, response.mutable_principal());
+  response.set_token(std::string(issued.token.view()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status AdminService::CreatePrincipal(grpc::ServerContext* context,
+                                           const v1::CreatePrincipalRequest* request,
+                                           v1::CreatePrincipalResponse* response) {
+  return ToGrpcStatus(DoCreate(*vault_, context, *request, *response));
+}
+
+grpc::Status AdminService::ListPrincipals(grpc::ServerContext* context,
+                                          const v1::ListPrincipalsRequest*,
+                                          v1::ListPrincipalsResponse* response) {
+  return ToGrpcStatus(DoList(*vault_, context, *response));
+}
+
+grpc::Status AdminService::DisablePrincipal(grpc::ServerContext* context,
+                                            const v1::DisablePrincipalRequest* request,
+                                            v1::DisablePrincipalResponse* response) {
+  return ToGrpcStatus(DoDisable(*vault_, context, *request, *response));
+}
+
+grpc::Status AdminService::RotateToken(grpc::ServerContext* context,
+                                       const v1::RotateTokenRequest* request,
+                                       v1::RotateTokenResponse* response) {
+  return ToGrpcStatus(DoRotate(*vault_, context, *request, *response));
+}
+
+}  // namespace leadvault::api

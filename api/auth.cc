@@ -1,0 +1,61 @@
+#include "api/auth.h"
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "keys/random.h"
+
+namespace leadvault::api {
+namespace {
+
+constexpr absl::string_view kBearer = "Bearer ";
+
+absl::string_view View(const grpc::string_ref& ref) {
+  return absl::string_view(ref.data(), ref.size());
+}
+
+std::string RequestId(grpc::ServerContext* context) {
+  auto it = context->client_metadata().find("x-request-id");
+  if (it != context->client_metadata().end()) {
+    absl::string_view id = View(it->second);
+    bool printable = !id.empty() && id.size() <= 64;
+    for (char c : id) printable = printable && c > 0x20 && c < 0x7f;
+    if (printable) return std::string(id);
+  }
+  return absl::BytesToHexString(keys::SystemRandom().Bytes(8));
+}
+
+}  // namespace
+
+bool HasRole(const vault::Actor& actor, absl::string_view role) {
+  for (absl::string_view r : absl::StrSplit(actor.role, ',')) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContext* context,
+                                              const vault::PrincipalStore& principals) {
+  vault::Actor actor;
+  actor.request_id = RequestId(context);
+  actor.peer = context->peer();
+  context->AddInitialMetadata("x-request-id", actor.request_id);
+  auto it = context->client_metadata().find("authorization");
+  if (it == context->client_metadata().end()) {
+    return absl::UnauthenticatedError("invalid or expired token");
+  }
+  absl::string_view header = View(it->second);
+  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
+    return absl::UnauthenticatedError("invalid or expired token");
+  }
+  auto principal = principals.Authenticate(header.substr(kBearer.size()));
+  if (!principal.ok()) return principal.status();
+  actor.principal_id = principal->id;
+  actor.role = absl::StrJoin(principal->roles, ",");
+  actor.service_lines = principal->service_lines;
+  return actor;
+}
+
+}  // namespace leadvault::api

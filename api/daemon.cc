@@ -1,0 +1,192 @@
+#include "api/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "api/server.h"
+#include "keys/master_key.h"
+#include "keys/random.h"
+#include "keys/status_macros.h"
+#include "vault/vault.h"
+
+namespace leadvault::api {
+namespace {
+
+struct Flags {
+  std::string data_dir = "./leadvault-data";
+  std::string listen = "127.0.0.1:7443";
+  std::string key_file;            // default: <data_dir>/master.key
+  std::string passphrase_env;      // name of an env var holding the passphrase
+  std::string master_key_command;  // a command printing the key
+  std::string ready_file;          // written with HOST:PORT once serving
+  std::string admin_token_file;    // the bootstrap admin token, mode 0600
+  int drain_seconds = 10;
+};
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "leadvaultd: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+// No core file may hold keys or PII.
+absl::Status DisableCoreDumps() {
+  struct rlimit none = {0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0 || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return absl::InternalError("cannot disable core dumps");
+  }
+  return absl::OkStatus();
+}
+
+// Writes `contents` to `path` (mode 0600) through a temporary file and rename.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* generated) {
+  *generated = false;
+  std::unique_ptr<keys::MasterKeyProvider> provider;
+  if (!flags.master_key_command.empty()) {
+    provider = keys::NewCommandProvider(flags.master_key_command);
+  } else if (!flags.passphrase_env.empty()) {
+    const char* value = std::getenv(flags.passphrase_env.c_str());
+    if (value == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("passphrase: environment variable ", flags.passphrase_env, " is not set"));
+    }
+    provider = keys::NewPassphraseProvider(keys::SecretBytes::GuardedCopyFrom(value),
+                                           flags.data_dir + "/passphrase.salt",
+                                           keys::Argon2Params::Moderate(), keys::SystemRandom());
+  } else {
+    std::string path = flags.key_file.empty() ? flags.data_dir + "/master.key" : flags.key_file;
+    struct stat st;
+    if (flags.key_file.empty() && ::lstat(path.c_str(), &st) != 0 && errno == ENOENT &&
+        ::access((flags.data_dir + "/db/CURRENT").c_str(), F_OK) != 0) {
+      // The embedded default: a new data dir gets a generated key file.
+      LV_RETURN_IF_ERROR(keys::CreateKeyFile(path, keys::SystemRandom()));
+      *generated = true;
+    }
+    provider = keys::NewKeyFileProvider(path);
+  }
+  return provider->Load();
+}
+
+int Fail(const absl::Status& status) {
+  Log(absl::StrCat("cannot start: ", status.message()));
+  return 1;
+}
+
+}  // namespace
+
+int RunDaemon(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"leadvaultd: the leadvault daemon"};
+  app.add_option("--data-dir", flags.data_dir, "data directory (created if absent)");
+  app.add_option("--listen", flags.listen, "HOST:PORT to listen on (loopback only without TLS)");
+  app.add_option("--key-file", flags.key_file, "master key file (default DATA_DIR/master.key)");
+  app.add_option("--passphrase-env", flags.passphrase_env,
+                 "derive the master key with Argon2id from this environment variable");
+  app.add_option("--master-key-command", flags.master_key_command,
+                 "command whose stdout is the master key");
+  app.add_option("--ready-file", flags.ready_file, "write HOST:PORT here once serving");
+  app.add_option("--admin-token-file", flags.admin_token_file,
+                 "also write the bootstrap admin token here (mode 0600)");
+  app.add_option("--drain-seconds", flags.drain_seconds, "grace period for calls at shutdown");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(s);
+  if (!keys::InitCrypto()) return Fail(absl::InternalError("libsodium failed to initialize"));
+  ::umask(077);
+
+  // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (::mkdir(flags.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Fail(absl::FailedPreconditionError("data dir cannot be created"));
+  }
+  bool generated = false;
+  auto kek = LoadMasterKey(flags, &generated);
+  if (!kek.ok()) return Fail(kek.status());
+  if (generated) Log(absl::StrCat("generated a new master key file in ", flags.data_dir));
+
+  vault::VaultOptions options;
+  options.data_dir = flags.data_dir + "/db";
+  auto vault = vault::Vault::Open(options, *std::move(kek));
+  if (!vault.ok()) return Fail(vault.status());
+
+  std::string admin_token;
+  if ((*vault)->principals().empty()) {
+    auto issued = (*vault)->BootstrapAdmin();
+    if (!issued.ok()) return Fail(issued.status());
+    admin_token = std::string(issued->token.view());
+  }
+
+  ServerOptions server_options;
+  server_options.listen = flags.listen;
+  auto server = Server::Start(server_options, vault->get());
+  if (!server.ok()) return Fail(server.status());
+  std::string address = (*server)->address();
+
+  if (!admin_token.empty()) {
+    if (!flags.admin_token_file.empty()) {
+      if (absl::Status s = WriteFileAtomically(flags.admin_token_file, admin_token + "\n");
+          !s.ok()) {
+        return Fail(s);
+      }
+    }
+    std::printf(
+        "\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n\n"
+        "  export LEADVAULT_TOKEN=%s\n\n"
+        "Try it (in another shell, after the export above):\n\n"
+        "  build/tools/leadvaultctl --server %s lead create --service-line demo "
+        "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
+        "  build/tools/leadvaultctl --server %s lead get LEAD_ID\n\n",
+        admin_token.c_str(), address.c_str(), address.c_str());
+    keys::WipeString(admin_token);
+  }
+  std::printf("leadvaultd: serving on %s (data dir %s)\n", address.c_str(), flags.data_dir.c_str());
+  std::fflush(stdout);
+  if (!flags.ready_file.empty()) {
+    if (absl::Status s = WriteFileAtomically(flags.ready_file, address + "\n"); !s.ok()) {
+      return Fail(s);
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(absl::StrCat("signal ", signal_number, ": draining calls"));
+  (*server)->Shutdown(absl::Seconds(flags.drain_seconds));
+  (*vault)->Shutdown();
+  vault->reset();
+  Log("stopped cleanly");
+  return 0;
+}
+
+}  // namespace leadvault::api

@@ -1,0 +1,137 @@
+#include "api/lead_service.h"
+
+#include "api/auth.h"
+#include "api/convert.h"
+#include "api/status.h"
+#include "keys/status_macros.h"
+
+namespace leadvault::api {
+namespace {
+
+absl::Status CheckDeadline(grpc::ServerContext* context) {
+  if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
+  return absl::OkStatus();
+}
+
+absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
+                      const v1::CreateLeadRequest& request, v1::CreateLeadResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  LV_RETURN_IF_ERROR(CheckDeadline(context));
+  vault::NewLead lead;
+  lead.pii = FromProto(request.personal());
+  lead.attribution = FromProto(request.attribution());
+  lead.idempotency_key = request.idempotency_key();
+  LV_ASSIGN_OR_RETURN(vault::CreateResult result, vault.leads().CreateLead(actor, std::move(lead)));
+  response.set_lead_id(vault::EncodeLeadId(result.lead_id));
+  response.set_duplicate(result.duplicate);
+  response.set_version(result.version);
+  return absl::OkStatus();
+}
+
+absl::Status DoGet(vault::Vault& vault, grpc::ServerContext* context,
+                   const v1::GetLeadRequest& request, v1::GetLeadResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(request.lead_id()));
+  LV_RETURN_IF_ERROR(CheckDeadline(context));
+  LV_ASSIGN_OR_RETURN(vault::Lead lead, vault.leads().GetLead(actor, id));
+  ToProto(lead.meta, response.mutable_lead()->mutable_metadata());
+  ToProto(lead.pii, response.mutable_lead()->mutable_personal());
+  return absl::OkStatus();
+}
+
+absl::Status DoFind(vault::Vault& vault, grpc::ServerContext* context,
+                    const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  vault::LookupKind kind;
+  const std::string* value;
+  switch (request.key_case()) {
+    case v1::FindLeadsRequest::kEmail:
+      kind = vault::LookupKind::kEmail;
+      value = &request.email();
+      break;
+    case v1::FindLeadsRequest::kPhone:
+      kind = vault::LookupKind::kPhone;
+      value = &request.phone();
+      break;
+    default:
+      return absl::InvalidArgumentError("key: email or phone is required");
+  }
+  LV_RETURN_IF_ERROR(CheckDeadline(context));
+  LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(actor, kind, *value));
+  for (const auto& meta : leads) ToProto(meta, response.add_leads());
+  return absl::OkStatus();
+}
+
+absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
+                    const v1::ListQueueRequest& request, v1::ListQueueResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  vault::QueueQuery query;
+  query.service_line = request.service_line();
+  query.status = static_cast<vault::LeadStatus>(request.status());
+  query.page_size = request.page_size() == 0 ? 50 : request.page_size();
+  query.page_token = request.page_token();
+  LV_RETURN_IF_ERROR(CheckDeadline(context));
+  LV_ASSIGN_OR_RETURN(vault::QueuePage page, vault.leads().ListQueue(actor, query));
+  for (const auto& meta : page.leads) ToProto(meta, response.add_leads());
+  response.set_next_page_token(page.next_page_token);
+  return absl::OkStatus();
+}
+
+absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContext* context,
+                      const v1::UpdateLeadRequest& request, v1::UpdateLeadResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  vault::LeadUpdate update;
+  LV_ASSIGN_OR_RETURN(update.lead_id, ParseLeadId(request.lead_id()));
+  update.expected_version = request.expected_version();
+  update.status = static_cast<vault::LeadStatus>(request.status());
+  if (request.add_contact_attempts_size() > static_cast<int>(vault::kMaxContactAttemptsPerUpdate)) {
+    return absl::InvalidArgumentError("add_contact_attempts: at most 20 per update");
+  }
+  for (const auto& a : request.add_contact_attempts()) {
+    update.add_contact_attempts.push_back(FromProto(a));
+  }
+  LV_RETURN_IF_ERROR(CheckDeadline(context));
+  LV_ASSIGN_OR_RETURN(vault::LeadMetadata meta, vault.leads().UpdateLead(actor, update));
+  ToProto(meta, response.mutable_metadata());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status LeadVaultService::CreateLead(grpc::ServerContext* context,
+                                          const v1::CreateLeadRequest* request,
+                                          v1::CreateLeadResponse* response) {
+  return ToGrpcStatus(DoCreate(*vault_, context, *request, *response));
+}
+
+grpc::Status LeadVaultService::GetLead(grpc::ServerContext* context,
+                                       const v1::GetLeadRequest* request,
+                                       v1::GetLeadResponse* response) {
+  absl::Status status = DoGet(*vault_, context, *request, *response);
+  if (!status.ok()) response->Clear();  // never a partial lead
+  return ToGrpcStatus(status);
+}
+
+grpc::Status LeadVaultService::FindLeads(grpc::ServerContext* context,
+                                         const v1::FindLeadsRequest* request,
+                                         v1::FindLeadsResponse* response) {
+  absl::Status status = DoFind(*vault_, context, *request, *response);
+  if (!status.ok()) response->Clear();
+  return ToGrpcStatus(status);
+}
+
+grpc::Status LeadVaultService::ListQueue(grpc::ServerContext* context,
+                                         const v1::ListQueueRequest* request,
+                                         v1::ListQueueResponse* response) {
+  absl::Status status = DoList(*vault_, context, *request, *response);
+  if (!status.ok()) response->Clear();
+  return ToGrpcStatus(status);
+}
+
+grpc::Status LeadVaultService::UpdateLead(grpc::ServerContext* context,
+                                          const v1::UpdateLeadRequest* request,
+                                          v1::UpdateLeadResponse* response) {
+  return ToGrpcStatus(DoUpdate(*vault_, context, *request, *response));
+}
+
+}  // namespace leadvault::api

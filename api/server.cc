@@ -1,0 +1,79 @@
+#include "api/server.h"
+
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace leadvault::api {
+namespace {
+
+// Splits "host:port" or "[v6]:port".
+bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return false;
+  absl::string_view h = address.substr(0, colon);
+  if (absl::StartsWith(h, "[") && absl::EndsWith(h, "]")) h = h.substr(1, h.size() - 2);
+  if (h.empty() || !absl::SimpleAtoi(address.substr(colon + 1), port) || *port < 0 ||
+      *port > 65535) {
+    return false;
+  }
+  *host = std::string(h);
+  return true;
+}
+
+}  // namespace
+
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      vault::Vault* vault) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(options.listen, &host, &port)) {
+    return absl::InvalidArgumentError("listen: must be HOST:PORT");
+  }
+  if (!IsLoopbackHost(host)) {
+    return absl::FailedPreconditionError(
+        "listen: refusing a non-loopback address without TLS (TLS is not configured)");
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  auto server = std::unique_ptr<Server>(new Server(vault));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.RegisterService(&server->lead_service_);
+  builder.RegisterService(&server->admin_service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError("listen: could not bind the address");
+  }
+  server->host_ = host;
+  return server;
+}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+std::string Server::address() const {
+  if (absl::StrContains(host_, ':')) return absl::StrCat("[", host_, "]:", port_);
+  return absl::StrCat(host_, ":", port_);
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace leadvault::api

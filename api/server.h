@@ -1,0 +1,53 @@
+// The gRPC server: LeadVault and Admin services, health checking, reflection.
+#ifndef LEADVAULT_API_SERVER_H_
+#define LEADVAULT_API_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "api/admin_service.h"
+#include "api/lead_service.h"
+#include "grpcpp/server.h"
+#include "vault/vault.h"
+
+namespace leadvault::api {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // port 0 picks a free port
+  int max_receive_message_bytes = 256 * 1024;
+};
+
+// A running server. Thread-safe.
+class Server {
+ public:
+  // Starts serving `vault` (which must outlive the server). Refuses with
+  // FAILED_PRECONDITION an address that is not loopback: TLS is not configured.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
+                                                       vault::Vault* vault);
+  ~Server();
+
+  // The bound port (the real one when options.listen asked for port 0).
+  int port() const { return port_; }
+  std::string address() const;
+
+  // Stops accepting calls, lets in-flight calls finish until `grace` has
+  // passed (then cancels them), and returns when the server is stopped.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  Server(vault::Vault* vault) : lead_service_(vault), admin_service_(vault) {}
+  LeadVaultService lead_service_;
+  AdminService admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string host_;
+  int port_ = 0;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(absl::string_view host);
+
+}  // namespace leadvault::api
+
+#endif  // LEADVAULT_API_SERVER_H_

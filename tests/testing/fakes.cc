@@ -1,0 +1,16 @@
+#include "tests/testing/fakes.h"
+
+namespace leadvault::testing {
+
+void SeededRandom::Fill(uint8_t* out, size_t size) {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < size; ++i) {
+    state_ += 0x9E3779B97F4A7C15ull;
+    uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    out[i] = static_cast<uint8_t>(z ^ (z >> 31));
+  }
+}
+
+}  // namespace leadvault::testing

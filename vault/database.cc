@@ -1,0 +1,115 @@
+#include "vault/database.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr const char* kCfNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
+                                    "consent", "audit", "merkle", "meta"};
+
+}  // namespace
+
+absl::Status FromRocks(const rocksdb::Status& s, const char* operation) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound()) return absl::NotFoundError(operation);
+  // The RocksDB message can quote a file name but never a key or value.
+  return absl::UnavailableError(std::string("storage error in ") + operation + ": " + s.ToString());
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
+                                                         const DatabaseOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  cf_options.compression = rocksdb::kNoCompression;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 5;
+  db_options.max_total_wal_size = 256 << 20;
+  if (options.env != nullptr) db_options.env = options.env;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open database");
+
+  auto database = std::unique_ptr<Database>(new Database());
+  database->db_.reset(raw);
+  // handles[0] is the default CF, which the vault does not use; keep it for closing.
+  database->handles_.assign(handles.begin() + 1, handles.end());
+  database->handles_.push_back(handles[0]);
+  return database;
+}
+
+absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
+                                                       const std::string& key) {
+  if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  descriptors.emplace_back("meta", rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsNotFound() || s.IsInvalidArgument()) return absl::NotFoundError("no database");
+    return FromRocks(s, "open database read-only");
+  }
+  std::string value;
+  s = raw->Get(rocksdb::ReadOptions(), handles[1], key, &value);
+  for (auto* h : handles) IgnoreRocks(raw->DestroyColumnFamilyHandle(h));
+  delete raw;
+  if (!s.ok()) return FromRocks(s, "read meta");
+  return value;
+}
+
+Database::~Database() {
+  if (db_ == nullptr) return;
+  IgnoreRocks(db_->FlushWAL(/*sync=*/true));
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  IgnoreRocks(db_->Flush(
+      flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(), handles_.end())));
+  for (auto* h : handles_) IgnoreRocks(db_->DestroyColumnFamilyHandle(h));
+  IgnoreRocks(db_->Close());
+}
+
+absl::StatusOr<std::string> Database::Get(Cf which, const rocksdb::Slice& key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(which), key, &value);
+  if (s.IsNotFound()) return absl::NotFoundError("not found");
+  if (!s.ok()) return FromRocks(s, "read");
+  return value;
+}
+
+absl::Status Database::Flush() {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  return FromRocks(db_->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(),
+                                                                               handles_.end())),
+                   "flush");
+}
+
+}  // namespace leadvault::vault

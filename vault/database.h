@@ -1,0 +1,61 @@
+// The vault's RocksDB instance and its column families.
+#ifndef LEADVAULT_VAULT_DATABASE_H_
+#define LEADVAULT_VAULT_DATABASE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+
+namespace leadvault::vault {
+
+// Column families, in DESIGN.md's table.
+enum class Cf { kLeads, kDek, kBidx, kExpiry, kQueue, kConsent, kAudit, kMerkle, kMeta };
+
+struct DatabaseOptions {
+  size_t block_cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 32 << 20;
+  // Test hook: a fault-injecting Env (not owned); nullptr for the default.
+  rocksdb::Env* env = nullptr;
+};
+
+// Owns the RocksDB handle. Reads are thread-safe; writes go only through the Committer.
+class Database {
+ public:
+  // Opens `dir` (creating the database and its column families if absent).
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& dir,
+                                                        const DatabaseOptions& options);
+  // Reads one `meta` value from an existing database without opening it for
+  // writing (nothing is written to `dir`). NOT_FOUND if the database or key is absent.
+  static absl::StatusOr<std::string> ReadMetaReadOnly(const std::string& dir,
+                                                      const std::string& key);
+  ~Database();  // Flushes memtables and closes.
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf which) { return handles_[static_cast<size_t>(which)]; }
+
+  // Point read; NOT_FOUND if absent, UNAVAILABLE on a storage error.
+  absl::StatusOr<std::string> Get(Cf which, const rocksdb::Slice& key);
+
+  // Flushes all memtables to SST files (used at shutdown and by tests).
+  absl::Status Flush();
+
+ private:
+  Database() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+// rocksdb::Status -> absl::Status. Storage errors map to UNAVAILABLE; the
+// message names the operation, never a key or value.
+absl::Status FromRocks(const rocksdb::Status& s, const char* operation);
+
+// Explicitly discards a RocksDB status where failure changes nothing (closing).
+inline void IgnoreRocks(const rocksdb::Status&) {}
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_DATABASE_H_

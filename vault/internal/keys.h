@@ -1,0 +1,78 @@
+// Key layouts of the vault's column families (see DESIGN.md). No key holds PII:
+// only random ids, blind tokens, service lines, status codes and times.
+#ifndef LEADVAULT_VAULT_INTERNAL_KEYS_H_
+#define LEADVAULT_VAULT_INTERNAL_KEYS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace leadvault::vault::internal {
+
+inline constexpr size_t kLeadIdSize = 16;
+
+inline void PutBigEndian64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+inline uint64_t GetBigEndian64(absl::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+// `audit` CF: sequence, big-endian.
+inline std::string SequenceKey(uint64_t sequence) {
+  std::string key;
+  PutBigEndian64(key, sequence);
+  return key;
+}
+inline std::optional<uint64_t> DecodeSequenceKey(absl::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return GetBigEndian64(key);
+}
+
+// `bidx` CF: index id (1 byte) || blind token (32) || lead id (16).
+inline std::string BlindIndexPrefix(uint8_t index_id, absl::string_view token) {
+  std::string key;
+  key.push_back(static_cast<char>(index_id));
+  key.append(token.data(), token.size());
+  return key;
+}
+inline std::string BlindIndexKey(uint8_t index_id, absl::string_view token,
+                                 absl::string_view lead_id) {
+  std::string key = BlindIndexPrefix(index_id, token);
+  key.append(lead_id.data(), lead_id.size());
+  return key;
+}
+
+// `queue` CF: service line || 0x00 || status (1 byte) || created-at micros
+// (big-endian, offset so order is chronological) || lead id (16).
+inline std::string QueuePrefix(absl::string_view service_line, int status) {
+  std::string key(service_line);
+  key.push_back('\0');
+  key.push_back(static_cast<char>(status));
+  return key;
+}
+inline std::string QueueKey(absl::string_view service_line, int status, int64_t created_micros,
+                            absl::string_view lead_id) {
+  std::string key = QueuePrefix(service_line, status);
+  PutBigEndian64(key, static_cast<uint64_t>(created_micros) ^ (uint64_t{1} << 63));
+  key.append(lead_id.data(), lead_id.size());
+  return key;
+}
+
+// `meta` CF keys.
+inline constexpr char kMetaSchemaVersion[] = "schema_version";
+inline constexpr char kMetaKeyCheck[] = "kek/check/1";
+inline constexpr char kMetaKekCurrent[] = "kek/current";
+inline constexpr char kMetaIndexRootKey[] = "key/index_root";
+inline constexpr char kMetaTokenKey[] = "key/token";
+inline constexpr char kMetaPrincipalPrefix[] = "principal/";
+inline constexpr char kMetaIdempotencyPrefix[] = "idem/";
+
+}  // namespace leadvault::vault::internal
+
+#endif  // LEADVAULT_VAULT_INTERNAL_KEYS_H_

@@ -1,0 +1,78 @@
+#include "vault/key_hierarchy.h"
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "keys/aead.h"
+#include "keys/master_key.h"
+#include "keys/status_macros.h"
+#include "rocksdb/write_batch.h"
+#include "vault/internal/keys.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr absl::string_view kIndexRootPurpose = "index-root";
+constexpr absl::string_view kTokenKeyPurpose = "token-key";
+
+}  // namespace
+
+absl::Status WrongMasterKeyError() {
+  return absl::FailedPreconditionError(
+      "master key does not match this data dir (key-check value differs); nothing was changed");
+}
+
+absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db,
+                                                                 keys::SecretBytes kek,
+                                                                 keys::Random* random) {
+  if (kek.size() != keys::kKeySize) {
+    return absl::InvalidArgumentError("master key: must be 32 bytes");
+  }
+  auto h = std::unique_ptr<KeyHierarchy>(new KeyHierarchy());
+  auto check = db->Get(Cf::kMeta, internal::kMetaKeyCheck);
+  keys::SecretBytes index_root;
+  if (absl::IsNotFound(check.status())) {
+    // A new vault: generate and store the wrapped keys in one durable write.
+    index_root = keys::SecretBytes::Guarded(keys::kKeySize);
+    random->Fill(index_root.data(), index_root.size());
+    h->token_key_ = keys::SecretBytes::Guarded(keys::kKeySize);
+    random->Fill(h->token_key_.data(), h->token_key_.size());
+    rocksdb::WriteBatch batch;
+    auto* meta = db->cf(Cf::kMeta);
+    LV_RETURN_IF_ERROR(FromRocks(batch.Put(meta, internal::kMetaSchemaVersion, "1"), "init meta"));
+    LV_RETURN_IF_ERROR(FromRocks(batch.Put(meta, internal::kMetaKekCurrent, "1"), "init meta"));
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(meta, internal::kMetaIndexRootKey,
+                            keys::WrapKey(kek, 1, kIndexRootPurpose, index_root, *random)),
+                  "init meta"));
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(meta, internal::kMetaTokenKey,
+                            keys::WrapKey(kek, 1, kTokenKeyPurpose, h->token_key_, *random)),
+                  "init meta"));
+    // The key-check value goes last in the batch; the batch is atomic anyway.
+    LV_RETURN_IF_ERROR(FromRocks(
+        batch.Put(meta, internal::kMetaKeyCheck, keys::ComputeKeyCheck(kek)), "init meta"));
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    LV_RETURN_IF_ERROR(FromRocks(db->db()->Write(options, &batch), "init keys"));
+  } else {
+    LV_RETURN_IF_ERROR(check.status());
+    if (!keys::VerifyKeyCheck(kek, *check)) return WrongMasterKeyError();
+    LV_ASSIGN_OR_RETURN(std::string version, db->Get(Cf::kMeta, internal::kMetaKekCurrent));
+    if (!absl::SimpleAtoi(version, &h->kek_version_)) {
+      return absl::DataLossError("meta: malformed KEK version");
+    }
+    LV_ASSIGN_OR_RETURN(std::string wrapped_root, db->Get(Cf::kMeta, internal::kMetaIndexRootKey));
+    LV_ASSIGN_OR_RETURN(index_root, keys::UnwrapKey(kek, h->kek_version_, kIndexRootPurpose,
+                                                    wrapped_root, /*guarded=*/true));
+    LV_ASSIGN_OR_RETURN(std::string wrapped_token, db->Get(Cf::kMeta, internal::kMetaTokenKey));
+    LV_ASSIGN_OR_RETURN(h->token_key_, keys::UnwrapKey(kek, h->kek_version_, kTokenKeyPurpose,
+                                                       wrapped_token, /*guarded=*/true));
+  }
+  LV_ASSIGN_OR_RETURN(h->blind_index_, keys::BlindIndexer::Create(index_root));
+  h->idempotency_key_ = keys::DeriveSubkey(index_root, 1, "lvidem01");
+  h->kek_ = std::move(kek);
+  return h;
+}
+
+}  // namespace leadvault::vault

@@ -1,0 +1,47 @@
+// The vault's key hierarchy: the master key (KEK) and the keys it wraps.
+#ifndef LEADVAULT_VAULT_KEY_HIERARCHY_H_
+#define LEADVAULT_VAULT_KEY_HIERARCHY_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "keys/blind_index.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "vault/database.h"
+
+namespace leadvault::vault {
+
+// Holds the KEK and the keys wrapped under it in `meta`: the blind-index root
+// key, the token-hash key, and the idempotency-hash key derived from the index root.
+// On a new database, Load() generates and stores them (with the KEK's key-check
+// value) in one synchronous write; on an existing one it checks the KEK against
+// the stored key-check value first and fails with FAILED_PRECONDITION on a
+// mismatch, writing nothing. Immutable and thread-safe after Load().
+class KeyHierarchy {
+ public:
+  static absl::StatusOr<std::unique_ptr<KeyHierarchy>> Load(Database* db, keys::SecretBytes kek,
+                                                            keys::Random* random);
+
+  const keys::SecretBytes& kek() const { return kek_; }
+  uint32_t kek_version() const { return kek_version_; }
+  const keys::BlindIndexer& blind_index() const { return *blind_index_; }
+  const keys::SecretBytes& token_key() const { return token_key_; }
+  const keys::SecretBytes& idempotency_key() const { return idempotency_key_; }
+
+ private:
+  KeyHierarchy() = default;
+  keys::SecretBytes kek_;
+  uint32_t kek_version_ = 1;
+  std::unique_ptr<keys::BlindIndexer> blind_index_;
+  keys::SecretBytes token_key_;
+  keys::SecretBytes idempotency_key_;
+};
+
+// The error for a master key that does not match the data dir.
+absl::Status WrongMasterKeyError();
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_KEY_HIERARCHY_H_

@@ -1,0 +1,442 @@
+#include "vault/lead_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "keys/aead.h"
+#include "keys/master_key.h"
+#include "keys/status_macros.h"
+#include "rocksdb/write_batch.h"
+#include "vault/internal/keys.h"
+#include "vault/internal/records.pb.h"
+#include "vault/validation.h"
+
+namespace leadvault::vault {
+namespace {
+
+using internal::LeadRecord;
+
+constexpr uint32_t kRecordFormatVersion = 1;
+constexpr uint32_t kDekVersion = 1;
+constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
+constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
+
+std::string DekPurpose(absl::string_view lead_id) {
+  return absl::StrCat("dek:", absl::BytesToHexString(lead_id));
+}
+
+void ToRecord(const Attribution& a, internal::AttributionRecord* r) {
+  r->set_source(static_cast<int32_t>(a.source));
+  r->set_campaign(a.campaign);
+  r->set_utm_source(a.utm_source);
+  r->set_utm_medium(a.utm_medium);
+  r->set_utm_campaign(a.utm_campaign);
+  r->set_utm_term(a.utm_term);
+  r->set_utm_content(a.utm_content);
+  r->set_landing_page(a.landing_page);
+  r->set_service_line(a.service_line);
+}
+
+Attribution FromRecord(const internal::AttributionRecord& r) {
+  Attribution a;
+  a.source = static_cast<SourceChannel>(r.source());
+  a.campaign = r.campaign();
+  a.utm_source = r.utm_source();
+  a.utm_medium = r.utm_medium();
+  a.utm_campaign = r.utm_campaign();
+  a.utm_term = r.utm_term();
+  a.utm_content = r.utm_content();
+  a.landing_page = r.landing_page();
+  a.service_line = r.service_line();
+  return a;
+}
+
+LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r) {
+  LeadMetadata m;
+  m.id = lead_id;
+  m.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
+  m.updated_at = absl::FromUnixMicros(r.updated_at_unix_micros());
+  m.attribution = FromRecord(r.attribution());
+  m.status = static_cast<LeadStatus>(r.status());
+  for (const auto& c : r.contact_attempts()) {
+    m.contact_attempts.push_back({absl::FromUnixMicros(c.at_unix_micros()),
+                                  static_cast<ContactChannel>(c.channel()),
+                                  static_cast<ContactOutcome>(c.outcome())});
+  }
+  for (const auto& t : r.touches()) {
+    m.touches.push_back({absl::FromUnixMicros(t.at_unix_micros()), FromRecord(t.attribution())});
+  }
+  m.created_by = r.created_by();
+  m.version = r.version();
+  return m;
+}
+
+absl::StatusOr<LeadRecord> ParseLeadRecord(const std::string& bytes) {
+  LeadRecord r;
+  if (!r.ParseFromString(bytes) || r.format_version() != kRecordFormatVersion) {
+    return absl::DataLossError("lead record: malformed or unknown format version");
+  }
+  return r;
+}
+
+std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
+  return internal::QueueKey(r.attribution().service_line(), r.status(), r.created_at_unix_micros(),
+                            lead_id);
+}
+
+// The opaque page token: created-at (8, offset big-endian) || lead id (16) of
+// the last entry returned, base64url. It holds no PII.
+std::string EncodePageToken(absl::string_view queue_key_suffix) {
+  return absl::WebSafeBase64Escape(queue_key_suffix);
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() != 8 + internal::kLeadIdSize) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  return raw;
+}
+
+}  // namespace
+
+absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id) {
+  auto bytes = db_->Get(Cf::kLeads, lead_id);
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  return MetadataFromRecord(lead_id, record);
+}
+
+absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
+  const absl::Time now = clock_->Now();
+  LV_RETURN_IF_ERROR(ValidateIdempotencyKey(lead.idempotency_key));
+  LV_RETURN_IF_ERROR(NormalizeLeadPii(lead.pii, now));
+  LV_RETURN_IF_ERROR(NormalizeAttribution(lead.attribution));
+
+  // Blind tokens of the contact keys, and the idempotency record's key.
+  std::vector<std::string> claim_keys;
+  std::string email_token, phone_token;
+  if (lead.pii.Has(PiiField::kEmail)) {
+    keys::SecretBytes index_form = EmailIndexForm(lead.pii.Get(PiiField::kEmail));
+    email_token = keys_->blind_index().Token(keys::BlindIndexId::kEmail, index_form.view());
+    claim_keys.push_back(internal::BlindIndexPrefix(kEmailIndex, email_token));
+  }
+  if (lead.pii.Has(PiiField::kPhone)) {
+    phone_token = keys_->blind_index().Token(keys::BlindIndexId::kPhone,
+                                             lead.pii.Get(PiiField::kPhone).view());
+    claim_keys.push_back(internal::BlindIndexPrefix(kPhoneIndex, phone_token));
+  }
+  std::string idem_key = absl::StrCat(
+      internal::kMetaIdempotencyPrefix,
+      keys::KeyedHash(
+          keys_->idempotency_key(),
+          absl::StrCat(actor.principal_id, absl::string_view("\0", 1), lead.idempotency_key)));
+  claim_keys.push_back(idem_key);
+  KeyClaims::Claim claim = claims_.Acquire(claim_keys);
+
+  audit::AuditEntry entry = EntryFor(actor, "CreateLead");
+  for (const std::string* t : {&email_token, &phone_token}) {
+    if (!t->empty()) entry.blind_tokens.push_back(absl::BytesToHexString(*t));
+  }
+
+  // A retry: return the first result, write nothing but the audit entry.
+  auto previous = db_->Get(Cf::kMeta, idem_key);
+  if (previous.ok()) {
+    internal::IdempotencyRecord r;
+    if (!r.ParseFromString(*previous)) return absl::DataLossError("idempotency record: malformed");
+    entry.lead_ids.push_back(EncodeLeadId(r.lead_id()));
+    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+    return CreateResult{r.lead_id(), r.duplicate(), r.version()};
+  }
+  if (!absl::IsNotFound(previous.status())) return previous.status();
+
+  // A duplicate: the first lead whose email or phone matches.
+  std::string existing_id;
+  for (auto [index, token] : {std::pair{kEmailIndex, &email_token}, {kPhoneIndex, &phone_token}}) {
+    if (token->empty() || !existing_id.empty()) continue;
+    std::string prefix = internal::BlindIndexPrefix(index, *token);
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kBidx)));
+    it->Seek(prefix);
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      existing_id = it->key().ToString().substr(prefix.size());
+    }
+    LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
+  }
+
+  rocksdb::WriteBatch batch;
+  CreateResult result;
+  if (!existing_id.empty()) {
+    // Record the submission as another touch on the existing lead.
+    KeyClaims::Claim lead_claim = claims_.Acquire({existing_id});
+    LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
+    LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(bytes));
+    if (static_cast<size_t>(record.touches_size()) < kMaxTouches) {
+      auto* touch = record.add_touches();
+      touch->set_at_unix_micros(absl::ToUnixMicros(now));
+      ToRecord(lead.attribution, touch->mutable_attribution());
+    }
+    record.set_version(record.version() + 1);
+    record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
+    LV_RETURN_IF_ERROR(FromRocks(
+        batch.Put(db_->cf(Cf::kLeads), existing_id, record.SerializeAsString()), "batch"));
+    result = {existing_id, true, record.version()};
+    internal::IdempotencyRecord idem;
+    idem.set_format_version(1);
+    idem.set_lead_id(result.lead_id);
+    idem.set_duplicate(true);
+    idem.set_version(result.version);
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()), "batch"));
+    entry.lead_ids.push_back(EncodeLeadId(existing_id));
+    entry.fields.push_back("touches");
+    LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
+    return result;
+  }
+
+  // A new lead: id, data key and every field nonce from one draw.
+  constexpr size_t kDraw =
+      internal::kLeadIdSize + keys::kKeySize + kPiiFieldCount * keys::kNonceSize;
+  keys::SecretBytes draw(kDraw);  // zeroed when it goes: it holds a copy of the DEK
+  random_->Fill(draw.data(), kDraw);
+  std::string lead_id(reinterpret_cast<const char*>(draw.data()), internal::kLeadIdSize);
+  keys::SecretBytes dek(keys::kKeySize);
+  std::copy_n(draw.data() + internal::kLeadIdSize, keys::kKeySize, dek.data());
+  const uint8_t* nonces = draw.data() + internal::kLeadIdSize + keys::kKeySize;
+
+  LeadRecord record;
+  record.set_format_version(kRecordFormatVersion);
+  record.set_created_at_unix_micros(absl::ToUnixMicros(now));
+  record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
+  ToRecord(lead.attribution, record.mutable_attribution());
+  record.set_status(static_cast<int32_t>(LeadStatus::kNew));
+  record.set_created_by(actor.principal_id);
+  record.set_version(1);
+  record.set_dek_version(kDekVersion);
+  for (size_t i = 0; i < kPiiFieldCount; ++i) {
+    PiiField field = kAllPiiFields[i];
+    if (!lead.pii.Has(field)) continue;
+    auto* f = record.add_fields();
+    f->set_field(static_cast<uint32_t>(field));
+    f->set_ciphertext(keys::EncryptField(
+        dek, kDekVersion, lead_id, static_cast<uint32_t>(field), lead.pii.Get(field).view(),
+        absl::string_view(reinterpret_cast<const char*>(nonces + i * keys::kNonceSize),
+                          keys::kNonceSize)));
+    entry.fields.emplace_back(PiiFieldName(field));
+  }
+
+  internal::WrappedKeyRecord wrapped;
+  wrapped.set_format_version(1);
+  wrapped.set_kek_version(keys_->kek_version());
+  wrapped.set_dek_version(kDekVersion);
+  wrapped.set_wrapped(
+      keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
+
+  auto put = [&batch](rocksdb::ColumnFamilyHandle* cf, const std::string& k, const std::string& v) {
+    return FromRocks(batch.Put(cf, k, v), "batch");
+  };
+  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kLeads), lead_id, record.SerializeAsString()));
+  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kDek), lead_id, wrapped.SerializeAsString()));
+  if (!email_token.empty()) {
+    LV_RETURN_IF_ERROR(
+        put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kEmailIndex, email_token, lead_id), ""));
+  }
+  if (!phone_token.empty()) {
+    LV_RETURN_IF_ERROR(
+        put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kPhoneIndex, phone_token, lead_id), ""));
+  }
+  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
+  result = {lead_id, false, 1};
+  internal::IdempotencyRecord idem;
+  idem.set_format_version(1);
+  idem.set_lead_id(lead_id);
+  idem.set_duplicate(false);
+  idem.set_version(1);
+  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()));
+  entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
+  return result;
+}
+
+absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
+  auto bytes = db_->Get(Cf::kLeads, lead_id);
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  LV_ASSIGN_OR_RETURN(std::string wrapped_bytes, db_->Get(Cf::kDek, lead_id));
+  internal::WrappedKeyRecord wrapped;
+  if (!wrapped.ParseFromString(wrapped_bytes) || wrapped.format_version() != 1) {
+    return absl::DataLossError("data key record: malformed");
+  }
+  LV_ASSIGN_OR_RETURN(
+      keys::SecretBytes dek,
+      keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id), wrapped.wrapped()));
+  Lead lead;
+  lead.meta = MetadataFromRecord(lead_id, record);
+  audit::AuditEntry entry = EntryFor(actor, "GetLead");
+  entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  for (const auto& f : record.fields()) {
+    if (f.field() < 1 || f.field() > kPiiFieldCount) {
+      return absl::DataLossError("lead record: unknown field number");
+    }
+    PiiField field = static_cast<PiiField>(f.field());
+    LV_ASSIGN_OR_RETURN(
+        keys::SecretBytes plain,
+        keys::DecryptField(dek, record.dek_version(), lead_id, f.field(), f.ciphertext()));
+    lead.pii.Set(field, std::move(plain));
+    entry.fields.emplace_back(PiiFieldName(field));
+  }
+  // Fail closed: the data leaves only after its audit entry is durable.
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return lead;
+}
+
+absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& actor, LookupKind kind,
+                                                               absl::string_view value) {
+  std::string token;
+  uint8_t index;
+  if (kind == LookupKind::kEmail) {
+    LV_ASSIGN_OR_RETURN(keys::SecretBytes email, NormalizeEmail(value));
+    token = keys_->blind_index().Token(keys::BlindIndexId::kEmail, EmailIndexForm(email).view());
+    index = kEmailIndex;
+  } else {
+    LV_ASSIGN_OR_RETURN(keys::SecretBytes phone, NormalizePhone(value));
+    token = keys_->blind_index().Token(keys::BlindIndexId::kPhone, phone.view());
+    index = kPhoneIndex;
+  }
+  std::vector<LeadMetadata> leads;
+  audit::AuditEntry entry = EntryFor(actor, "FindLeads");
+  entry.blind_tokens.push_back(absl::BytesToHexString(token));
+  std::string prefix = internal::BlindIndexPrefix(index, token);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kBidx)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string lead_id = it->key().ToString().substr(prefix.size());
+    auto meta = ReadMetadata(lead_id);
+    if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
+    LV_RETURN_IF_ERROR(meta.status());
+    entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    leads.push_back(*std::move(meta));
+    if (leads.size() >= 100) break;
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return leads;
+}
+
+absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQuery& query) {
+  LV_RETURN_IF_ERROR(ValidateServiceLine("service_line", query.service_line));
+  if (query.status < LeadStatus::kNew || query.status > LeadStatus::kDisqualified) {
+    return absl::InvalidArgumentError("status: unknown lead status");
+  }
+  if (query.page_size < 1 || query.page_size > kMaxQueuePageSize) {
+    return absl::InvalidArgumentError("page_size: must be 1..500");
+  }
+  std::string prefix = internal::QueuePrefix(query.service_line, static_cast<int>(query.status));
+  std::string start = prefix;
+  bool skip_start = false;
+  if (!query.page_token.empty()) {
+    LV_ASSIGN_OR_RETURN(std::string after, DecodePageToken(query.page_token));
+    start += after;
+    skip_start = true;
+  }
+  QueuePage page;
+  audit::AuditEntry entry = EntryFor(actor, "ListQueue");
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kQueue)));
+  std::string last_suffix;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (skip_start && it->key() == start) continue;
+    if (page.leads.size() == static_cast<size_t>(query.page_size)) {
+      page.next_page_token = EncodePageToken(last_suffix);
+      break;
+    }
+    std::string suffix = it->key().ToString().substr(prefix.size());
+    if (suffix.size() != 8 + internal::kLeadIdSize)
+      return absl::DataLossError("queue: malformed key");
+    std::string lead_id = suffix.substr(8);
+    auto meta = ReadMetadata(lead_id);
+    if (absl::IsNotFound(meta.status())) continue;
+    LV_RETURN_IF_ERROR(meta.status());
+    entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    page.leads.push_back(*std::move(meta));
+    last_suffix = std::move(suffix);
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan queue"));
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return page;
+}
+
+absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const LeadUpdate& update) {
+  if (update.status != LeadStatus::kUnspecified &&
+      (update.status < LeadStatus::kNew || update.status > LeadStatus::kDisqualified)) {
+    return absl::InvalidArgumentError("status: unknown lead status");
+  }
+  if (update.add_contact_attempts.size() > kMaxContactAttemptsPerUpdate) {
+    return absl::InvalidArgumentError("add_contact_attempts: at most 20 per update");
+  }
+  const absl::Time now = clock_->Now();
+  for (const ContactAttempt& a : update.add_contact_attempts) {
+    if (a.channel < ContactChannel::kPhone || a.channel > ContactChannel::kMail) {
+      return absl::InvalidArgumentError("contact_attempts.channel: unknown contact channel");
+    }
+    if (a.outcome < ContactOutcome::kConnected || a.outcome > ContactOutcome::kDeclined) {
+      return absl::InvalidArgumentError("contact_attempts.outcome: unknown contact outcome");
+    }
+    if (a.at > now + absl::Minutes(5) || a.at < now - absl::Hours(24 * 365)) {
+      return absl::InvalidArgumentError("contact_attempts.at: must be within the last year");
+    }
+  }
+  if (update.status == LeadStatus::kUnspecified && update.add_contact_attempts.empty()) {
+    return absl::InvalidArgumentError("update: nothing to change");
+  }
+
+  KeyClaims::Claim claim = claims_.Acquire({update.lead_id});
+  auto bytes = db_->Get(Cf::kLeads, update.lead_id);
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  if (record.version() != update.expected_version) {
+    return absl::AbortedError("expected_version: the lead changed since it was read");
+  }
+  audit::AuditEntry entry = EntryFor(actor, "UpdateLead");
+  entry.lead_ids.push_back(EncodeLeadId(update.lead_id));
+  rocksdb::WriteBatch batch;
+  if (update.status != LeadStatus::kUnspecified) {
+    LeadStatus from = static_cast<LeadStatus>(record.status());
+    if (!IsAllowedTransition(from, update.status)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("status: transition from ", LeadStatusName(from), " to ",
+                       LeadStatusName(update.status), " is not allowed"));
+    }
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Delete(db_->cf(Cf::kQueue), QueueKeyOf(update.lead_id, record)), "batch"));
+    record.set_status(static_cast<int32_t>(update.status));
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(db_->cf(Cf::kQueue), QueueKeyOf(update.lead_id, record), ""), "batch"));
+    entry.fields.push_back("status");
+  }
+  if (!update.add_contact_attempts.empty()) {
+    if (record.contact_attempts_size() + update.add_contact_attempts.size() > kMaxContactAttempts) {
+      return absl::FailedPreconditionError("contact_attempts: the lead has the maximum recorded");
+    }
+    for (const ContactAttempt& a : update.add_contact_attempts) {
+      auto* c = record.add_contact_attempts();
+      c->set_at_unix_micros(absl::ToUnixMicros(a.at));
+      c->set_channel(static_cast<int32_t>(a.channel));
+      c->set_outcome(static_cast<int32_t>(a.outcome));
+    }
+    entry.fields.push_back("contact_attempts");
+  }
+  record.set_version(record.version() + 1);
+  record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
+  LV_RETURN_IF_ERROR(FromRocks(
+      batch.Put(db_->cf(Cf::kLeads), update.lead_id, record.SerializeAsString()), "batch"));
+  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
+  return MetadataFromRecord(update.lead_id, record);
+}
+
+}  // namespace leadvault::vault

@@ -1,0 +1,105 @@
+// LeadStore: create, read, find, queue and update encrypted leads.
+#ifndef LEADVAULT_VAULT_LEAD_STORE_H_
+#define LEADVAULT_VAULT_LEAD_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "keys/random.h"
+#include "vault/actor.h"
+#include "vault/clock.h"
+#include "vault/committer.h"
+#include "vault/database.h"
+#include "vault/key_claims.h"
+#include "vault/key_hierarchy.h"
+#include "vault/lead.h"
+
+namespace leadvault::vault {
+
+struct NewLead {
+  LeadPii pii;
+  Attribution attribution;
+  std::string idempotency_key;
+};
+
+struct CreateResult {
+  std::string lead_id;  // binary
+  bool duplicate = false;
+  uint64_t version = 0;
+};
+
+enum class LookupKind { kEmail, kPhone };
+
+struct QueueQuery {
+  std::string service_line;
+  LeadStatus status = LeadStatus::kNew;
+  int page_size = 50;  // 1..500
+  std::string page_token;
+};
+
+struct QueuePage {
+  std::vector<LeadMetadata> leads;
+  std::string next_page_token;  // empty on the last page
+};
+
+struct LeadUpdate {
+  std::string lead_id;  // binary
+  uint64_t expected_version = 0;
+  LeadStatus status = LeadStatus::kUnspecified;  // unspecified: unchanged
+  std::vector<ContactAttempt> add_contact_attempts;
+};
+
+inline constexpr int kMaxQueuePageSize = 500;
+inline constexpr size_t kMaxContactAttemptsPerUpdate = 20;
+inline constexpr size_t kMaxContactAttempts = 500;
+inline constexpr size_t kMaxTouches = 200;
+
+// The lead operations of the vault. Every operation that succeeds commits
+// exactly one audit entry through the Committer (reads included) and returns
+// only after it is durable; an operation that fails validation writes nothing.
+// Errors: INVALID_ARGUMENT (field and rule), NOT_FOUND, ABORTED (stale
+// version), FAILED_PRECONDITION (transition not allowed), UNAVAILABLE
+// (storage), DATA_LOSS (a record fails to decrypt). Thread-safe.
+class LeadStore {
+ public:
+  // All pointers must outlive the store.
+  LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
+            keys::Random* random)
+      : db_(db), committer_(committer), keys_(keys), clock_(clock), random_(random) {}
+
+  // Validates and stores a new lead. A retry with the same (principal,
+  // idempotency key) returns the first result and writes nothing. A lead whose
+  // normalized email or phone matches an existing lead is not stored again: the
+  // submission is recorded on that lead as a Touch and reported as a duplicate.
+  absl::StatusOr<CreateResult> CreateLead(const Actor& actor, NewLead lead);
+
+  // Reads and decrypts a lead; its audit entry (the field names read) is durable first.
+  absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
+
+  // Metadata of the leads whose normalized email or phone equals `value`.
+  absl::StatusOr<std::vector<LeadMetadata>> FindLeads(const Actor& actor, LookupKind kind,
+                                                      absl::string_view value);
+
+  // One page of the intake queue for a service line and status, oldest first.
+  absl::StatusOr<QueuePage> ListQueue(const Actor& actor, const QueueQuery& query);
+
+  // Changes status and/or appends contact attempts if `expected_version` is current.
+  absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
+
+ private:
+  absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
+
+  Database* const db_;
+  Committer* const committer_;
+  const KeyHierarchy* const keys_;
+  const Clock* const clock_;
+  keys::Random* const random_;
+  KeyClaims claims_;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_LEAD_STORE_H_

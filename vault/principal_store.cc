@@ -1,0 +1,230 @@
+#include "vault/principal_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "keys/blind_index.h"
+#include "keys/status_macros.h"
+#include "rocksdb/write_batch.h"
+#include "vault/internal/keys.h"
+#include "vault/internal/records.pb.h"
+#include "vault/validation.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr size_t kPrincipalIdBytes = 8;  // 16 hex characters
+constexpr size_t kSecretBytes = 32;      // 64 hex characters
+constexpr size_t kMaxDisplayName = 100;
+constexpr size_t kMaxServiceLines = 50;
+
+absl::Status Unauthenticated() { return absl::UnauthenticatedError("invalid or expired token"); }
+
+bool IsLowerHex(absl::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_hash) {
+  internal::PrincipalRecord r;
+  r.set_format_version(1);
+  r.set_principal_id(p.id);
+  r.set_display_name(p.display_name);
+  for (const auto& role : p.roles) r.add_roles(role);
+  for (const auto& line : p.service_lines) r.add_service_lines(line);
+  r.set_created_at_unix_micros(absl::ToUnixMicros(p.created_at));
+  r.set_expires_at_unix_micros(absl::ToUnixMicros(p.expires_at));
+  r.set_enabled(p.enabled);
+  r.set_token_hash(token_hash);
+  return r;
+}
+
+Principal FromRecord(const internal::PrincipalRecord& r) {
+  Principal p;
+  p.id = r.principal_id();
+  p.display_name = r.display_name();
+  p.roles.assign(r.roles().begin(), r.roles().end());
+  p.service_lines.assign(r.service_lines().begin(), r.service_lines().end());
+  p.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
+  p.expires_at = absl::FromUnixMicros(r.expires_at_unix_micros());
+  p.enabled = r.enabled();
+  return p;
+}
+
+absl::Status ValidateTtl(absl::Duration ttl) {
+  if (ttl <= absl::ZeroDuration() || ttl > kMaxTokenTtl) {
+    return absl::InvalidArgumentError("token_ttl_seconds: must be 1 second to 366 days");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsKnownRole(absl::string_view role) {
+  return role == "capture" || role == "analyst" || role == "intake" || role == "compliance" ||
+         role == "admin";
+}
+
+absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* db,
+                                                                     Committer* committer,
+                                                                     const KeyHierarchy* keys,
+                                                                     const Clock* clock,
+                                                                     keys::Random* random) {
+  auto store =
+      std::unique_ptr<PrincipalStore>(new PrincipalStore(db, committer, keys, clock, random));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->db()->NewIterator(rocksdb::ReadOptions(), db->cf(Cf::kMeta)));
+  absl::MutexLock lock(&store->mu_);
+  for (it->Seek(internal::kMetaPrincipalPrefix);
+       it->Valid() && it->key().starts_with(internal::kMetaPrincipalPrefix); it->Next()) {
+    internal::PrincipalRecord r;
+    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        r.format_version() != 1) {
+      return absl::DataLossError("principal record: malformed");
+    }
+    store->principals_[r.principal_id()] = Entry{FromRecord(r), r.token_hash()};
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan principals"));
+  return store;
+}
+
+bool PrincipalStore::empty() const {
+  absl::MutexLock lock(&mu_);
+  return principals_.empty();
+}
+
+absl::StatusOr<Principal> PrincipalStore::Authenticate(absl::string_view token) const {
+  // lv_<16 hex>_<64 hex>
+  constexpr size_t kLength = 3 + 2 * kPrincipalIdBytes + 1 + 2 * kSecretBytes;
+  if (token.size() != kLength || token.substr(0, 3) != "lv_" ||
+      token[3 + 2 * kPrincipalIdBytes] != '_') {
+    return Unauthenticated();
+  }
+  absl::string_view id = token.substr(3, 2 * kPrincipalIdBytes);
+  absl::string_view secret = token.substr(4 + 2 * kPrincipalIdBytes);
+  if (!IsLowerHex(id) || !IsLowerHex(secret)) return Unauthenticated();
+  std::string hash = keys::KeyedHash(keys_->token_key(), secret);
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  auto it = principals_.find(id);
+  if (it == principals_.end()) return Unauthenticated();
+  const Entry& e = it->second;
+  if (!keys::ConstantTimeEquals(hash, e.token_hash)) return Unauthenticated();
+  if (!e.principal.enabled || now >= e.principal.expires_at) return Unauthenticated();
+  return e.principal;
+}
+
+keys::SecretBytes PrincipalStore::NewToken(const std::string& principal_id,
+                                           std::string* hash) const {
+  keys::SecretBytes raw(kSecretBytes);
+  random_->Fill(raw.data(), raw.size());
+  std::string secret_hex = absl::BytesToHexString(raw.view());
+  *hash = keys::KeyedHash(keys_->token_key(), secret_hex);
+  keys::SecretBytes token =
+      keys::SecretBytes::CopyFrom(absl::StrCat("lv_", principal_id, "_", secret_hex));
+  keys::WipeString(secret_hex);
+  return token;
+}
+
+absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, const Entry& entry,
+                                     std::vector<std::string> fields) {
+  rocksdb::WriteBatch batch;
+  LV_RETURN_IF_ERROR(
+      FromRocks(batch.Put(db_->cf(Cf::kMeta),
+                          absl::StrCat(internal::kMetaPrincipalPrefix, entry.principal.id),
+                          ToRecord(entry.principal, entry.token_hash).SerializeAsString()),
+                "batch"));
+  audit::AuditEntry audit_entry = EntryFor(actor, action);
+  audit_entry.fields = std::move(fields);
+  audit_entry.subject = entry.principal.id;
+  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(audit_entry)).status());
+  absl::MutexLock lock(&mu_);
+  principals_[entry.principal.id] = entry;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrincipal request) {
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes name,
+                      NormalizeText("display_name", request.display_name, kMaxDisplayName, false));
+  if (name.empty()) return absl::InvalidArgumentError("display_name: required");
+  if (request.roles.empty()) return absl::InvalidArgumentError("roles: at least one is required");
+  std::sort(request.roles.begin(), request.roles.end());
+  request.roles.erase(std::unique(request.roles.begin(), request.roles.end()), request.roles.end());
+  for (const auto& role : request.roles) {
+    if (!IsKnownRole(role)) return absl::InvalidArgumentError("roles: unknown role");
+  }
+  if (request.service_lines.size() > kMaxServiceLines) {
+    return absl::InvalidArgumentError("service_lines: at most 50");
+  }
+  for (const auto& line : request.service_lines) {
+    LV_RETURN_IF_ERROR(ValidateServiceLine("service_lines", line));
+  }
+  LV_RETURN_IF_ERROR(ValidateTtl(request.token_ttl));
+
+  const absl::Time now = clock_->Now();
+  Entry entry;
+  entry.principal.id = random_->Bytes(kPrincipalIdBytes);
+  entry.principal.id = absl::BytesToHexString(entry.principal.id);
+  entry.principal.display_name = std::string(name.view());
+  entry.principal.roles = std::move(request.roles);
+  entry.principal.service_lines = std::move(request.service_lines);
+  entry.principal.created_at = now;
+  entry.principal.expires_at = now + request.token_ttl;
+  entry.principal.enabled = true;
+  keys::SecretBytes token = NewToken(entry.principal.id, &entry.token_hash);
+  LV_RETURN_IF_ERROR(Persist(actor, "CreatePrincipal", entry, {"roles", "service_lines"}));
+  return IssuedToken{entry.principal, std::move(token)};
+}
+
+absl::StatusOr<std::vector<Principal>> PrincipalStore::List(const Actor& actor) {
+  std::vector<Principal> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, e] : principals_) out.push_back(e.principal);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Principal& a, const Principal& b) { return a.created_at < b.created_at; });
+  LV_RETURN_IF_ERROR(
+      committer_->Commit(rocksdb::WriteBatch(), EntryFor(actor, "ListPrincipals")).status());
+  return out;
+}
+
+absl::StatusOr<Principal> PrincipalStore::Disable(const Actor& actor,
+                                                  const std::string& principal_id) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  Entry entry;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = principals_.find(principal_id);
+    if (it == principals_.end()) return absl::NotFoundError("principal not found");
+    entry = it->second;
+  }
+  entry.principal.enabled = false;
+  LV_RETURN_IF_ERROR(Persist(actor, "DisablePrincipal", entry, {"enabled"}));
+  return entry.principal;
+}
+
+absl::StatusOr<IssuedToken> PrincipalStore::RotateToken(const Actor& actor,
+                                                        const std::string& principal_id,
+                                                        absl::Duration ttl) {
+  LV_RETURN_IF_ERROR(ValidateTtl(ttl));
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  Entry entry;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = principals_.find(principal_id);
+    if (it == principals_.end()) return absl::NotFoundError("principal not found");
+    entry = it->second;
+  }
+  if (!entry.principal.enabled) {
+    return absl::FailedPreconditionError("principal: disabled principals cannot get a token");
+  }
+  entry.principal.expires_at = clock_->Now() + ttl;
+  keys::SecretBytes token = NewToken(entry.principal.id, &entry.token_hash);
+  LV_RETURN_IF_ERROR(Persist(actor, "RotateToken", entry, {"token"}));
+  return IssuedToken{entry.principal, std::move(token)};
+}
+
+}  // namespace leadvault::vault

@@ -1,0 +1,106 @@
+// Principals: who may call the vault, authenticated by bearer tokens.
+#ifndef LEADVAULT_VAULT_PRINCIPAL_STORE_H_
+#define LEADVAULT_VAULT_PRINCIPAL_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "keys/random.h"
+#include "vault/actor.h"
+#include "vault/clock.h"
+#include "vault/committer.h"
+#include "vault/database.h"
+#include "vault/key_claims.h"
+#include "vault/key_hierarchy.h"
+
+namespace leadvault::vault {
+
+// Roles are fixed (DESIGN.md): capture, analyst, intake, compliance, admin.
+bool IsKnownRole(absl::string_view role);
+
+inline constexpr absl::Duration kDefaultTokenTtl = absl::Hours(24 * 90);
+inline constexpr absl::Duration kMaxTokenTtl = absl::Hours(24 * 366);
+
+struct Principal {
+  std::string id;  // 16 lower-case hex characters
+  std::string display_name;
+  std::vector<std::string> roles;
+  std::vector<std::string> service_lines;
+  absl::Time created_at;
+  absl::Time expires_at;
+  bool enabled = true;
+};
+
+struct NewPrincipal {
+  std::string display_name;
+  std::vector<std::string> roles;
+  std::vector<std::string> service_lines;
+  absl::Duration token_ttl = kDefaultTokenTtl;
+};
+
+// A principal and its freshly issued token (shown once; only a keyed hash is kept).
+struct IssuedToken {
+  Principal principal;
+  keys::SecretBytes token;  // "lv_<principal id>_<64 hex secret>"
+};
+
+// Keeps principals in `meta` ("principal/<id>") with a keyed BLAKE2b hash of
+// their token secret, and a read-through in-memory copy for authentication.
+// Token checks are constant time. Every change commits one audit entry.
+// Thread-safe.
+class PrincipalStore {
+ public:
+  // Loads every principal into memory.
+  static absl::StatusOr<std::unique_ptr<PrincipalStore>> Open(Database* db, Committer* committer,
+                                                              const KeyHierarchy* keys,
+                                                              const Clock* clock,
+                                                              keys::Random* random);
+
+  // The principal that `token` authenticates. UNAUTHENTICATED, with the same
+  // message, for a malformed, unknown, wrong, expired or disabled token.
+  absl::StatusOr<Principal> Authenticate(absl::string_view token) const;
+
+  // True if no principal exists yet (a new vault).
+  bool empty() const;
+
+  absl::StatusOr<IssuedToken> Create(const Actor& actor, NewPrincipal request);
+  absl::StatusOr<std::vector<Principal>> List(const Actor& actor);
+  absl::StatusOr<Principal> Disable(const Actor& actor, const std::string& principal_id);
+  // Issues a new token; the old one stops working at once.
+  absl::StatusOr<IssuedToken> RotateToken(const Actor& actor, const std::string& principal_id,
+                                          absl::Duration ttl);
+
+ private:
+  struct Entry {
+    Principal principal;
+    std::string token_hash;
+  };
+
+  PrincipalStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
+                 keys::Random* random)
+      : db_(db), committer_(committer), keys_(keys), clock_(clock), random_(random) {}
+  absl::Status Persist(const Actor& actor, const char* action, const Entry& entry,
+                       std::vector<std::string> fields);
+  keys::SecretBytes NewToken(const std::string& principal_id, std::string* hash) const;
+
+  Database* const db_;
+  Committer* const committer_;
+  const KeyHierarchy* const keys_;
+  const Clock* const clock_;
+  keys::Random* const random_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> principals_ ABSL_GUARDED_BY(mu_);
+  // Serializes changes to one principal (read-modify-write, then its commit).
+  KeyClaims claims_;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_PRINCIPAL_STORE_H_

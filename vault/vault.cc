@@ -1,0 +1,62 @@
+#include "vault/vault.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "keys/master_key.h"
+#include "keys/status_macros.h"
+#include "vault/internal/keys.h"
+
+namespace leadvault::vault {
+
+absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
+                                                   keys::SecretBytes kek) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
+  if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError("data_dir: cannot be created");
+  }
+  // Check the key before anything opens the database for writing.
+  auto check = Database::ReadMetaReadOnly(options.data_dir, std::string(internal::kMetaKeyCheck));
+  if (check.ok()) {
+    if (!keys::VerifyKeyCheck(kek, *check)) return WrongMasterKeyError();
+  } else if (!absl::IsNotFound(check.status())) {
+    return check.status();
+  }
+
+  auto vault = std::unique_ptr<Vault>(new Vault());
+  vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;
+  vault->random_ = options.random != nullptr ? options.random : &keys::SystemRandom();
+  LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, options.database));
+  LV_ASSIGN_OR_RETURN(vault->keys_,
+                      KeyHierarchy::Load(vault->database_.get(), std::move(kek), vault->random_));
+  LV_ASSIGN_OR_RETURN(vault->committer_, Committer::Start(vault->database_.get(), vault->clock_));
+  vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
+                                              vault->keys_.get(), vault->clock_, vault->random_);
+  LV_ASSIGN_OR_RETURN(vault->principals_,
+                      PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
+                                           vault->keys_.get(), vault->clock_, vault->random_));
+  return vault;
+}
+
+Vault::~Vault() { Shutdown(); }
+
+void Vault::Shutdown() {
+  if (committer_ != nullptr) committer_->Stop();
+  if (database_ != nullptr) IgnoreError(database_->Flush());
+}
+
+absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
+  if (!principals_->empty()) return absl::AlreadyExistsError("principals already exist");
+  Actor system;
+  system.principal_id = "system";
+  system.role = "system";
+  system.request_id = "bootstrap";
+  NewPrincipal admin;
+  admin.display_name = "bootstrap admin";
+  admin.roles = {"admin"};
+  return principals_->Create(system, std::move(admin));
+}
+
+}  // namespace leadvault::vault

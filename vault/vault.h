@@ -1,0 +1,66 @@
+// Vault: opens a data dir and wires the storage, keys, committer and stores.
+#ifndef LEADVAULT_VAULT_VAULT_H_
+#define LEADVAULT_VAULT_VAULT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "vault/clock.h"
+#include "vault/committer.h"
+#include "vault/database.h"
+#include "vault/key_hierarchy.h"
+#include "vault/lead_store.h"
+#include "vault/principal_store.h"
+
+namespace leadvault::vault {
+
+struct VaultOptions {
+  std::string data_dir;
+  DatabaseOptions database;
+  const Clock* clock = nullptr;    // nullptr: the system clock
+  keys::Random* random = nullptr;  // nullptr: the system CSPRNG
+};
+
+// The open vault. Members are constructed in dependency order and destroyed in
+// reverse: the committer drains before the database closes.
+class Vault {
+ public:
+  // Opens (or initializes) the vault in options.data_dir with master key `kek`.
+  // On an existing data dir the key is checked first, without opening the
+  // database for writing: a wrong key fails with FAILED_PRECONDITION and leaves
+  // the data untouched.
+  static absl::StatusOr<std::unique_ptr<Vault>> Open(const VaultOptions& options,
+                                                     keys::SecretBytes kek);
+  ~Vault();
+
+  LeadStore& leads() { return *leads_; }
+  PrincipalStore& principals() { return *principals_; }
+  Committer& committer() { return *committer_; }
+  Database& database() { return *database_; }
+  const Clock& clock() const { return *clock_; }
+
+  // If no principal exists, creates the first admin principal and returns its
+  // token (to be shown once); otherwise ALREADY_EXISTS.
+  absl::StatusOr<IssuedToken> BootstrapAdmin();
+
+  // Drains the committer and flushes the database; further writes fail.
+  void Shutdown();
+
+ private:
+  Vault() = default;
+  SystemClock system_clock_;
+  const Clock* clock_ = nullptr;
+  keys::Random* random_ = nullptr;
+  std::unique_ptr<Database> database_;
+  std::unique_ptr<KeyHierarchy> keys_;
+  std::unique_ptr<Committer> committer_;
+  std::unique_ptr<LeadStore> leads_;
+  std::unique_ptr<PrincipalStore> principals_;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_VAULT_H_

@@ -1,5 +1,13 @@
 #include "tests/testing/fakes.h"
 
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "gtest/gtest.h"
+
 namespace leadvault::testing {
 
 void SeededRandom::Fill(uint8_t* out, size_t size) {
@@ -11,6 +19,22 @@ void SeededRandom::Fill(uint8_t* out, size_t size) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     out[i] = static_cast<uint8_t>(z ^ (z >> 31));
   }
+}
+
+ScratchDir::ScratchDir() {
+  std::string base = ::testing::TempDir();
+  if (base.empty() || base.back() != '/') base += '/';
+  std::string pattern = base + "leadvault-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  char* made = ::mkdtemp(buf.data());
+  if (made == nullptr) std::abort();
+  path_ = made;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace leadvault::testing

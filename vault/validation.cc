@@ -112,7 +112,9 @@ absl::StatusOr<absl::string_view> CheckText(absl::string_view field, absl::strin
     char32_t cp = 0;
     const size_t len = DecodeUtf8(text, pos, &cp);
     if (len == 0) return Invalid(field, "must be valid UTF-8");
-    if (IsForbiddenCodePoint(cp, multiline)) forbidden = true;
+    // Browsers send text-area line breaks as CRLF; NormalizeText makes them LF.
+    const bool crlf = multiline && cp == '\r' && pos + 1 < text.size() && text[pos + 1] == '\n';
+    if (!crlf && IsForbiddenCodePoint(cp, multiline)) forbidden = true;
     pos += len;
   }
   // Encoding errors are reported first: they usually mean a broken client.
@@ -329,7 +331,19 @@ absl::StatusOr<SecretBytes> NormalizeText(absl::string_view field_name, absl::st
                                           size_t max_length, bool multiline) {
   LV_ASSIGN_OR_RETURN(const absl::string_view text,
                       CheckText(field_name, input, max_length, multiline));
-  return SecretBytes::CopyFrom(text);
+  if (!multiline) return SecretBytes::CopyFrom(text);
+  // CRLF -> LF, written straight into the secret buffer.
+  size_t out_size = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) ++out_size;
+  }
+  SecretBytes out(out_size);
+  size_t o = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    out.data()[o++] = static_cast<uint8_t>(text[i]);
+  }
+  return out;
 }
 
 absl::StatusOr<SecretBytes> NormalizeEmail(absl::string_view input) {

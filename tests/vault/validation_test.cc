@@ -468,6 +468,17 @@ TEST(NormalizeTextTest, MultilineAllowsNewlineAndTabOnly) {
   }
 }
 
+TEST(NormalizeTextTest, MultilineTurnsCrlfIntoLf) {
+  ExpectNormalized(NormalizeText("notes", "one\r\ntwo\r\nthree", kMaxFreeTextLength, true),
+                   "crlf", "one\ntwo\nthree");
+  // A lone CR, or CRLF in a single-line field, is still refused.
+  ExpectRejectedWithoutEcho(NormalizeText("notes", "one\rtwo", kMaxFreeTextLength, true).status(),
+                            "one\rtwo", "notes", "contains control characters");
+  ExpectRejectedWithoutEcho(
+      NormalizeText("first_name", "ann\r\nbo", kMaxNameLength, false).status(), "ann\r\nbo",
+      "first_name", "contains control characters");
+}
+
 TEST(NormalizeTextTest, LengthLimitIsInBytesAfterTrimming) {
   const std::string at_limit(kMaxNameLength, 'n');
   ExpectNormalized(NormalizeText("first_name", at_limit, kMaxNameLength, false), "at limit",

@@ -178,6 +178,13 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   return IssuedToken{entry.principal, std::move(token)};
 }
 
+absl::StatusOr<IssuedToken> PrincipalStore::CreateFirst(const Actor& actor, NewPrincipal request) {
+  // Principal ids are hex, so this claim key cannot collide with one.
+  KeyClaims::Claim claim = claims_.Acquire({"first-principal"});
+  if (!empty()) return absl::AlreadyExistsError("principals already exist");
+  return Create(actor, std::move(request));
+}
+
 absl::StatusOr<std::vector<Principal>> PrincipalStore::List(const Actor& actor) {
   std::vector<Principal> out;
   {

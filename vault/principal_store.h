@@ -70,6 +70,9 @@ class PrincipalStore {
   bool empty() const;
 
   absl::StatusOr<IssuedToken> Create(const Actor& actor, NewPrincipal request);
+  // Creates the principal only if none exists yet (ALREADY_EXISTS otherwise);
+  // concurrent callers create at most one.
+  absl::StatusOr<IssuedToken> CreateFirst(const Actor& actor, NewPrincipal request);
   absl::StatusOr<std::vector<Principal>> List(const Actor& actor);
   absl::StatusOr<Principal> Disable(const Actor& actor, const std::string& principal_id);
   // Issues a new token; the old one stops working at once.

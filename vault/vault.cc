@@ -48,7 +48,6 @@ void Vault::Shutdown() {
 }
 
 absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
-  if (!principals_->empty()) return absl::AlreadyExistsError("principals already exist");
   Actor system;
   system.principal_id = "system";
   system.role = "system";
@@ -56,7 +55,7 @@ absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
   NewPrincipal admin;
   admin.display_name = "bootstrap admin";
   admin.roles = {"admin"};
-  return principals_->Create(system, std::move(admin));
+  return principals_->CreateFirst(system, std::move(admin));
 }
 
 }  // namespace leadvault::vault

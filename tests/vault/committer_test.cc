@@ -1,0 +1,183 @@
+#include "vault/committer.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rocksdb/write_batch.h"
+#include "tests/vault/vault_fixture.h"
+
+namespace leadvault::vault::testing {
+namespace {
+
+class CommitterTest : public VaultFixture {
+ protected:
+  void SetUp() override { OpenOrDie(); }
+
+  // A batch that writes meta key "test/<name>".
+  rocksdb::WriteBatch BatchFor(const std::string& name) {
+    rocksdb::WriteBatch batch;
+    EXPECT_TRUE(batch.Put(vault_->database().cf(Cf::kMeta), absl::StrCat("test/", name), "v").ok());
+    return batch;
+  }
+
+  audit::AuditEntry EntryNamed(const std::string& name) {
+    audit::AuditEntry e = EntryFor(MakeActor("00000000000000c0", "admin"), "TestAction");
+    e.request_id = name;
+    return e;
+  }
+
+  bool HasMeta(const std::string& name) {
+    return vault_->database().Get(Cf::kMeta, absl::StrCat("test/", name)).ok();
+  }
+
+  absl::StatusOr<uint64_t> CommitNamed(const std::string& name) {
+    return vault_->committer().Commit(BatchFor(name), EntryNamed(name));
+  }
+};
+
+TEST_F(CommitterTest, SequencesHaveNoGapsUnderConcurrency) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::vector<uint64_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::StatusOr<uint64_t> seq = CommitNamed(absl::StrCat(t, "-", i));
+        EXPECT_TRUE(seq.ok()) << seq.status();
+        if (seq.ok()) got[t].push_back(*seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  constexpr uint64_t kTotal = kThreads * kPerThread;
+  std::set<uint64_t> returned;
+  for (const auto& v : got) {
+    // One caller's commits are ordered.
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+    returned.insert(v.begin(), v.end());
+  }
+  ASSERT_EQ(returned.size(), kTotal);
+  EXPECT_EQ(*returned.begin(), 1u);
+  EXPECT_EQ(*returned.rbegin(), kTotal);
+
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), kTotal);
+  std::set<std::string> request_ids;
+  for (size_t i = 0; i < audit.size(); ++i) {
+    EXPECT_EQ(audit[i].first, i + 1);
+    EXPECT_EQ(audit[i].second.sequence, i + 1);
+    EXPECT_EQ(audit[i].second.time, clock_.Now());
+    EXPECT_EQ(audit[i].second.action, "TestAction");
+    request_ids.insert(audit[i].second.request_id);
+  }
+  EXPECT_EQ(request_ids.size(), kTotal);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) EXPECT_TRUE(HasMeta(absl::StrCat(t, "-", i)));
+  }
+  EXPECT_EQ(vault_->committer().next_sequence(), kTotal + 1);
+}
+
+TEST_F(CommitterTest, SequenceContinuesAcrossReopen) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(CommitNamed(absl::StrCat("a", i)).ok());
+  Reopen();
+  EXPECT_EQ(vault_->committer().next_sequence(), 6u);
+  absl::StatusOr<uint64_t> seq = CommitNamed("b");
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_EQ(*seq, 6u);
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 6u);
+  for (size_t i = 0; i < audit.size(); ++i) EXPECT_EQ(audit[i].first, i + 1);
+}
+
+TEST_F(CommitterTest, EntryTimeIsTheClockTimeAtCommit) {
+  ASSERT_TRUE(CommitNamed("t1").ok());
+  const absl::Time t1 = clock_.Now();
+  clock_.Advance(absl::Seconds(90));
+  ASSERT_TRUE(CommitNamed("t2").ok());
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].second.time, t1);
+  EXPECT_EQ(audit[1].second.time, t1 + absl::Seconds(90));
+}
+
+TEST_F(CommitterTest, FailedWriteAppliesNothingAndConsumesNoSequence) {
+  ASSERT_TRUE(CommitNamed("before").ok());
+  vault_->committer().SetFailWritesForTesting(true);
+  absl::StatusOr<uint64_t> failed = CommitNamed("failed");
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
+  EXPECT_FALSE(HasMeta("failed"));
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
+  EXPECT_EQ(vault_->committer().next_sequence(), 2u);
+
+  // A whole group of concurrent callers fails together.
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusCode> codes(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back(
+        [&, t] { codes[t] = CommitNamed(absl::StrCat("group", t)).status().code(); });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 8; ++t) {
+    EXPECT_EQ(codes[t], absl::StatusCode::kUnavailable);
+    EXPECT_FALSE(HasMeta(absl::StrCat("group", t)));
+  }
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
+
+  vault_->committer().SetFailWritesForTesting(false);
+  absl::StatusOr<uint64_t> next = CommitNamed("after");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, 2u);
+  EXPECT_TRUE(HasMeta("after"));
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].second.request_id, "before");
+  EXPECT_EQ(audit[1].first, 2u);
+  EXPECT_EQ(audit[1].second.request_id, "after");
+}
+
+TEST_F(CommitterTest, EntryWithEmptyBatchIsStillAudited) {
+  absl::StatusOr<uint64_t> seq =
+      vault_->committer().Commit(rocksdb::WriteBatch(), EntryNamed("read"));
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_EQ(*seq, 1u);
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].second.request_id, "read");
+  EXPECT_EQ(audit[0].second.principal_id, "00000000000000c0");
+}
+
+TEST_F(CommitterTest, BatchOperationsOnEveryCfAreApplied) {
+  ASSERT_TRUE(CommitNamed("x").ok());
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(batch.Put(vault_->database().cf(Cf::kQueue), "q", "").ok());
+  ASSERT_TRUE(batch.Put(vault_->database().cf(Cf::kLeads), "l", "rec").ok());
+  ASSERT_TRUE(batch.Delete(vault_->database().cf(Cf::kMeta), "test/x").ok());
+  ASSERT_TRUE(vault_->committer().Commit(std::move(batch), EntryNamed("y")).ok());
+  EXPECT_FALSE(HasMeta("x"));
+  EXPECT_TRUE(vault_->database().Get(Cf::kQueue, "q").ok());
+  absl::StatusOr<std::string> l = vault_->database().Get(Cf::kLeads, "l");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(*l, "rec");
+  EXPECT_FALSE(vault_->database().Get(Cf::kMeta, "q").ok()) << "written to the wrong CF";
+}
+
+TEST_F(CommitterTest, StopMakesLaterCommitsUnavailable) {
+  ASSERT_TRUE(CommitNamed("before").ok());
+  vault_->committer().Stop();
+  absl::StatusOr<uint64_t> after = CommitNamed("after");
+  EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable) << after.status();
+  EXPECT_FALSE(HasMeta("after"));
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
+  vault_->committer().Stop();  // Idempotent.
+}
+
+}  // namespace
+}  // namespace leadvault::vault::testing

@@ -1,0 +1,277 @@
+#include "vault/principal_store.h"
+
+#include <cctype>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/vault/vault_fixture.h"
+
+namespace leadvault::vault::testing {
+namespace {
+
+class PrincipalStoreTest : public VaultFixture {
+ protected:
+  void SetUp() override { OpenOrDie(); }
+
+  PrincipalStore& store() { return vault_->principals(); }
+  static Actor Admin() { return MakeActor("00000000000000ad", "admin"); }
+
+  IssuedToken CreateOrDie(std::vector<std::string> roles, absl::Duration ttl = kDefaultTokenTtl,
+                          std::vector<std::string> service_lines = {}) {
+    NewPrincipal p;
+    p.display_name = "Front desk";
+    p.roles = std::move(roles);
+    p.service_lines = std::move(service_lines);
+    p.token_ttl = ttl;
+    absl::StatusOr<IssuedToken> t = store().Create(Admin(), std::move(p));
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *std::move(t) : IssuedToken{};
+  }
+
+  // UNAUTHENTICATED with the one shared message.
+  void ExpectUnauthenticated(absl::string_view token, const std::string& what) {
+    absl::StatusOr<Principal> p = store().Authenticate(token);
+    ASSERT_FALSE(p.ok()) << what;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated) << what;
+    if (message_.empty()) message_ = std::string(p.status().message());
+    EXPECT_EQ(p.status().message(), message_) << what << ": the message must not say why";
+  }
+
+  std::string message_;
+};
+
+TEST_F(PrincipalStoreTest, CreateIssuesATokenThatAuthenticates) {
+  IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho", "cardio"});
+  const std::string token(t.token.view());
+  EXPECT_TRUE(std::regex_match(token, std::regex("lv_[0-9a-f]{16}_[0-9a-f]{64}"))) << "bad format";
+  EXPECT_EQ(token.substr(3, 16), t.principal.id);
+  EXPECT_EQ(t.principal.created_at, clock_.Now());
+  EXPECT_EQ(t.principal.expires_at, clock_.Now() + kDefaultTokenTtl);
+  EXPECT_TRUE(t.principal.enabled);
+
+  absl::StatusOr<Principal> p = store().Authenticate(token);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->id, t.principal.id);
+  EXPECT_EQ(p->display_name, "Front desk");
+  EXPECT_EQ(p->roles, std::vector<std::string>{"intake"});
+  EXPECT_EQ(p->service_lines, (std::vector<std::string>{"ortho", "cardio"}));
+  EXPECT_FALSE(store().empty());
+
+  // Each principal's token authenticates only that principal.
+  IssuedToken t2 = CreateOrDie({"capture"});
+  EXPECT_NE(t2.principal.id, t.principal.id);
+  absl::StatusOr<Principal> p2 = store().Authenticate(t2.token.view());
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->id, t2.principal.id);
+
+  // The change is audited, naming the principal but not the token.
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].second.action, "CreatePrincipal");
+  EXPECT_EQ(audit[0].second.subject, t.principal.id);
+  EXPECT_EQ(audit[0].second.principal_id, Admin().principal_id);
+}
+
+TEST_F(PrincipalStoreTest, TokensAreNotStoredInClear) {
+  IssuedToken t = CreateOrDie({"admin"});
+  IssuedToken rotated = *store().RotateToken(Admin(), t.principal.id, absl::Hours(1));
+  for (const IssuedToken* tok : {&t, &rotated}) {
+    const std::string token(tok->token.view());
+    const std::string secret = token.substr(20);
+    ASSERT_EQ(secret.size(), 64u);
+    for (const auto& [cf, entries] : DumpAll(*vault_)) {
+      for (const auto& [key, value] : entries) {
+        EXPECT_EQ(key.find(secret), std::string::npos) << cf;
+        EXPECT_EQ(value.find(secret), std::string::npos) << cf;
+        // Nor its raw bytes or a prefix long enough to matter.
+        EXPECT_EQ(value.find(secret.substr(0, 16)), std::string::npos) << cf;
+      }
+    }
+  }
+}
+
+TEST_F(PrincipalStoreTest, EveryBadTokenIsUnauthenticatedWithTheSameMessage) {
+  IssuedToken t = CreateOrDie({"intake"}, absl::Hours(1));
+  const std::string token(t.token.view());
+  ASSERT_TRUE(store().Authenticate(token).ok());
+
+  std::string wrong_secret = token;
+  wrong_secret.back() = wrong_secret.back() == '0' ? '1' : '0';
+  ExpectUnauthenticated(wrong_secret, "wrong secret");
+  std::string unknown_id = token;
+  unknown_id[3] = unknown_id[3] == 'a' ? 'b' : 'a';
+  ExpectUnauthenticated(unknown_id, "unknown id");
+  std::string upper = token;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ExpectUnauthenticated(upper, "upper case");
+  ExpectUnauthenticated("lv_x", "malformed lv_x");
+  ExpectUnauthenticated("", "empty");
+  ExpectUnauthenticated("Bearer", "Bearer");
+  ExpectUnauthenticated(absl::StrCat("Bearer ", token), "with scheme");
+  ExpectUnauthenticated(std::string(200, 'a'), "200 chars");
+  ExpectUnauthenticated(token + "0", "one char too long");
+  ExpectUnauthenticated(token.substr(0, token.size() - 1), "one char too short");
+  std::string bad_sep = token;
+  bad_sep[19] = '-';
+  ExpectUnauthenticated(bad_sep, "bad separator");
+
+  // Expired: valid until the instant of expiry.
+  clock_.Advance(absl::Hours(1) - absl::Seconds(1));
+  ASSERT_TRUE(store().Authenticate(token).ok());
+  clock_.Advance(absl::Seconds(1));
+  ExpectUnauthenticated(token, "expired");
+
+  // Disabled.
+  IssuedToken t2 = CreateOrDie({"capture"});
+  ASSERT_TRUE(store().Authenticate(t2.token.view()).ok());
+  absl::StatusOr<Principal> disabled = store().Disable(Admin(), t2.principal.id);
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_FALSE(disabled->enabled);
+  ExpectUnauthenticated(t2.token.view(), "disabled");
+  EXPECT_EQ(store().Disable(Admin(), "0123456789abcdef").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(PrincipalStoreTest, RotateTokenRevokesTheOldOneAtOnce) {
+  IssuedToken t = CreateOrDie({"intake"});
+  const std::string old_token(t.token.view());
+  clock_.Advance(absl::Hours(3));
+  absl::StatusOr<IssuedToken> rotated =
+      store().RotateToken(Admin(), t.principal.id, absl::Hours(2));
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_NE(rotated->token.view(), old_token);
+  EXPECT_EQ(rotated->principal.id, t.principal.id);
+  EXPECT_EQ(rotated->principal.expires_at, clock_.Now() + absl::Hours(2));
+  ASSERT_TRUE(store().Authenticate(rotated->token.view()).ok());
+  ExpectUnauthenticated(old_token, "old token");
+
+  EXPECT_EQ(store().RotateToken(Admin(), "0123456789abcdef", absl::Hours(1)).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store().RotateToken(Admin(), t.principal.id, absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store().RotateToken(Admin(), t.principal.id, kMaxTokenTtl + absl::Hours(1)).status().code(),
+      absl::StatusCode::kInvalidArgument);
+
+  // A disabled principal gets no new token.
+  ASSERT_TRUE(store().Disable(Admin(), t.principal.id).ok());
+  EXPECT_EQ(store().RotateToken(Admin(), t.principal.id, absl::Hours(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ExpectUnauthenticated(rotated->token.view(), "disabled after rotation");
+}
+
+TEST_F(PrincipalStoreTest, CreateValidatesTheRequest) {
+  const size_t audit_before = CountKeys(*vault_, Cf::kAudit);
+  const size_t meta_before = CountKeys(*vault_, Cf::kMeta);
+  struct Case {
+    std::string name;
+    NewPrincipal p;
+  };
+  std::vector<Case> cases;
+  auto base = [] {
+    NewPrincipal p;
+    p.display_name = "x";
+    p.roles = {"intake"};
+    return p;
+  };
+  {
+    NewPrincipal p = base();
+    p.roles = {"superuser"};
+    cases.push_back({"unknown role", std::move(p)});
+  }
+  {
+    NewPrincipal p = base();
+    p.roles = {"intake", "root"};
+    cases.push_back({"one unknown role", std::move(p)});
+  }
+  {
+    NewPrincipal p = base();
+    p.roles.clear();
+    cases.push_back({"no role", std::move(p)});
+  }
+  {
+    NewPrincipal p = base();
+    p.display_name = "   ";
+    cases.push_back({"blank name", std::move(p)});
+  }
+  {
+    NewPrincipal p = base();
+    p.service_lines = {"Ortho"};
+    cases.push_back({"bad service line", std::move(p)});
+  }
+  {
+    NewPrincipal p = base();
+    p.token_ttl = absl::ZeroDuration();
+    cases.push_back({"zero ttl", std::move(p)});
+  }
+  for (Case& c : cases) {
+    absl::StatusOr<IssuedToken> t = store().Create(Admin(), std::move(c.p));
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+  }
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), audit_before);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kMeta), meta_before);
+  EXPECT_TRUE(store().empty());
+}
+
+TEST_F(PrincipalStoreTest, ListReturnsAll) {
+  std::set<std::string> ids;
+  for (const char* role : {"capture", "analyst", "intake", "compliance", "admin"}) {
+    ids.insert(CreateOrDie({role}).principal.id);
+    clock_.Advance(absl::Seconds(1));
+  }
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::set<std::string> listed;
+  for (const Principal& p : *all) listed.insert(p.id);
+  EXPECT_EQ(listed, ids);
+  ASSERT_EQ(all->size(), 5u);
+  for (size_t i = 1; i < all->size(); ++i) {
+    EXPECT_LT((*all)[i - 1].created_at, (*all)[i].created_at) << "oldest first";
+  }
+  EXPECT_EQ(ReadAudit(*vault_).back().second.action, "ListPrincipals");
+}
+
+TEST_F(PrincipalStoreTest, PrincipalsSurviveAReopen) {
+  IssuedToken a = CreateOrDie({"intake"}, absl::Hours(48), {"ortho"});
+  IssuedToken b = CreateOrDie({"capture"});
+  ASSERT_TRUE(store().Disable(Admin(), b.principal.id).ok());
+  const std::string token_a(a.token.view());
+  const std::string token_b(b.token.view());
+  Reopen();
+  absl::StatusOr<Principal> p = store().Authenticate(token_a);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->id, a.principal.id);
+  EXPECT_EQ(p->service_lines, std::vector<std::string>{"ortho"});
+  EXPECT_EQ(p->expires_at, a.principal.expires_at);
+  ExpectUnauthenticated(token_b, "disabled, after reopen");
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+}
+
+TEST_F(PrincipalStoreTest, FailedCommitChangesNothing) {
+  IssuedToken t = CreateOrDie({"intake"});
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_EQ(store().RotateToken(Admin(), t.principal.id, absl::Hours(1)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store().Disable(Admin(), t.principal.id).status().code(),
+            absl::StatusCode::kUnavailable);
+  NewPrincipal p;
+  p.display_name = "y";
+  p.roles = {"admin"};
+  EXPECT_EQ(store().Create(Admin(), std::move(p)).status().code(), absl::StatusCode::kUnavailable);
+  vault_->committer().SetFailWritesForTesting(false);
+  // The old token still works and nothing else was added.
+  EXPECT_TRUE(store().Authenticate(t.token.view()).ok());
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
+}
+
+}  // namespace
+}  // namespace leadvault::vault::testing

@@ -1,0 +1,229 @@
+// Shared fixture for the vault tests: a vault in a scratch dir with a fake clock
+// and seeded randomness, plus helpers to inspect every column family.
+#ifndef LEADVAULT_TESTS_VAULT_VAULT_FIXTURE_H_
+#define LEADVAULT_TESTS_VAULT_VAULT_FIXTURE_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "audit/audit_entry.h"
+#include "gtest/gtest.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "rocksdb/db.h"
+#include "tests/testing/fakes.h"
+#include "vault/internal/keys.h"
+#include "vault/lead.h"
+#include "vault/lead_store.h"
+#include "vault/vault.h"
+
+namespace leadvault::vault::testing {
+
+class CryptoEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { ASSERT_TRUE(keys::InitCrypto()); }
+};
+
+// Registered once per test binary (an inline variable has one definition).
+inline ::testing::Environment* const kCryptoEnvironment =
+    ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
+
+inline constexpr std::array<Cf, 9> kAllCfs = {Cf::kLeads,  Cf::kDek,    Cf::kBidx,
+                                              Cf::kExpiry, Cf::kQueue,  Cf::kConsent,
+                                              Cf::kAudit,  Cf::kMerkle, Cf::kMeta};
+
+inline const char* CfName(Cf cf) {
+  static constexpr const char* kNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
+                                           "consent", "audit", "merkle", "meta"};
+  return kNames[static_cast<size_t>(cf)];
+}
+
+// A 32-byte master key derived from `seed` (different seeds, different keys).
+inline keys::SecretBytes TestKek(uint8_t seed = 1) {
+  keys::SecretBytes kek(32);
+  for (size_t i = 0; i < kek.size(); ++i) kek.data()[i] = static_cast<uint8_t>(seed * 31 + i);
+  return kek;
+}
+
+// Every (key, value) of one column family, in key order.
+inline std::vector<std::pair<std::string, std::string>> ReadCf(Vault& vault, Cf cf) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      vault.database().db()->NewIterator(rocksdb::ReadOptions(), vault.database().cf(cf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  return out;
+}
+
+inline size_t CountKeys(Vault& vault, Cf cf) { return ReadCf(vault, cf).size(); }
+
+// Number of keys in every column family, by name.
+inline std::map<std::string, size_t> CountAll(Vault& vault) {
+  std::map<std::string, size_t> counts;
+  for (Cf cf : kAllCfs) counts[CfName(cf)] = CountKeys(vault, cf);
+  return counts;
+}
+
+// Every key and value of every column family.
+inline std::map<std::string, std::map<std::string, std::string>> DumpAll(Vault& vault) {
+  std::map<std::string, std::map<std::string, std::string>> dump;
+  for (Cf cf : kAllCfs) {
+    for (auto& [k, v] : ReadCf(vault, cf)) dump[CfName(cf)][k] = v;
+  }
+  return dump;
+}
+
+// The audit log in sequence order; every key must be a big-endian sequence and
+// every value a canonical entry.
+inline std::vector<std::pair<uint64_t, audit::AuditEntry>> ReadAudit(Vault& vault) {
+  std::vector<std::pair<uint64_t, audit::AuditEntry>> out;
+  for (auto& [k, v] : ReadCf(vault, Cf::kAudit)) {
+    EXPECT_EQ(k.size(), 8u);
+    std::optional<uint64_t> seq = internal::DecodeSequenceKey(k);
+    absl::StatusOr<audit::AuditEntry> entry = audit::DecodeCanonical(v);
+    EXPECT_TRUE(seq.has_value());
+    EXPECT_TRUE(entry.ok()) << entry.status();
+    if (!seq.has_value() || !entry.ok()) continue;
+    out.emplace_back(*seq, *std::move(entry));
+  }
+  return out;
+}
+
+inline Actor MakeActor(std::string principal_id, std::string role) {
+  Actor a;
+  a.principal_id = std::move(principal_id);
+  a.role = std::move(role);
+  a.request_id = "req-1";
+  a.peer = "127.0.0.1:1";
+  a.purpose = "treatment";
+  return a;
+}
+
+inline Actor CaptureActor() { return MakeActor("00000000000000c1", "capture"); }
+inline Actor IntakeActor() {
+  Actor a = MakeActor("00000000000000a1", "intake");
+  a.service_lines = {"ortho"};
+  return a;
+}
+
+// The raw (un-normalized) form of the 11 PII fields of a submission.
+struct LeadInput {
+  std::string first_name = "Zebulon";
+  std::string last_name = "Quixworth";
+  std::string email = "zeb.quixworth@Example.ORG";
+  std::string phone = "(650) 253-0042";
+  std::string date_of_birth = "04/12/1980";
+  std::string street_address = "77 Massachusetts Avenue";
+  std::string city = "Cambridgeport";
+  std::string state = "ma";
+  std::string postal_code = "021394307";
+  std::string condition_interest = "knee replacement consult";
+  std::string notes = "prefers mornings after nine";
+};
+
+inline std::string LeadInputValue(const LeadInput& in, PiiField field) {
+  switch (field) {
+    case PiiField::kFirstName:
+      return in.first_name;
+    case PiiField::kLastName:
+      return in.last_name;
+    case PiiField::kEmail:
+      return in.email;
+    case PiiField::kPhone:
+      return in.phone;
+    case PiiField::kDateOfBirth:
+      return in.date_of_birth;
+    case PiiField::kStreetAddress:
+      return in.street_address;
+    case PiiField::kCity:
+      return in.city;
+    case PiiField::kState:
+      return in.state;
+    case PiiField::kPostalCode:
+      return in.postal_code;
+    case PiiField::kConditionInterest:
+      return in.condition_interest;
+    case PiiField::kNotes:
+      return in.notes;
+  }
+  return "";
+}
+
+inline NewLead MakeNewLead(const LeadInput& in, std::string service_line,
+                           std::string idempotency_key,
+                           SourceChannel source = SourceChannel::kWebForm,
+                           std::string campaign = "spring-ortho") {
+  NewLead lead;
+  for (PiiField f : kAllPiiFields) {
+    std::string v = LeadInputValue(in, f);
+    if (!v.empty()) lead.pii.Set(f, keys::SecretBytes::CopyFrom(v));
+  }
+  lead.attribution.source = source;
+  lead.attribution.campaign = std::move(campaign);
+  lead.attribution.utm_source = "google";
+  lead.attribution.utm_medium = "cpc";
+  lead.attribution.landing_page = "https://clinic.example/ortho?x=1#top";
+  lead.attribution.service_line = std::move(service_line);
+  lead.idempotency_key = std::move(idempotency_key);
+  return lead;
+}
+
+// A submission with only an email (distinct per `n`), for bulk leads.
+inline LeadInput EmailOnlyInput(int n) {
+  LeadInput in;
+  in = LeadInput{};
+  in.email = absl::StrCat("patient", n, "@example.net");
+  in.phone.clear();
+  return in;
+}
+
+class VaultFixture : public ::testing::Test {
+ protected:
+  static constexpr int64_t kStartSeconds = 1700000000;  // 2023-11-14T22:13:20Z
+
+  VaultFixture() : clock_(absl::FromUnixSeconds(kStartSeconds)), random_(20240601) {}
+
+  std::string DataDir() const { return dir_.path() + "/db"; }
+
+  absl::StatusOr<std::unique_ptr<Vault>> OpenVault(keys::SecretBytes kek) {
+    VaultOptions options;
+    options.data_dir = DataDir();
+    options.clock = &clock_;
+    options.random = &random_;
+    options.database.block_cache_bytes = 1 << 20;
+    options.database.write_buffer_bytes = 1 << 20;
+    return Vault::Open(options, std::move(kek));
+  }
+
+  // Opens with TestKek(1) into vault_; fails the test on error.
+  void OpenOrDie() {
+    absl::StatusOr<std::unique_ptr<Vault>> v = OpenVault(TestKek(1));
+    ASSERT_TRUE(v.ok()) << v.status();
+    vault_ = *std::move(v);
+  }
+
+  void Reopen() {
+    vault_.reset();
+    OpenOrDie();
+  }
+
+  ::leadvault::testing::ScratchDir dir_;
+  ::leadvault::testing::FakeClock clock_;
+  ::leadvault::testing::SeededRandom random_;
+  std::unique_ptr<Vault> vault_;
+};
+
+}  // namespace leadvault::vault::testing
+
+#endif  // LEADVAULT_TESTS_VAULT_VAULT_FIXTURE_H_

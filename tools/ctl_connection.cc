@@ -34,7 +34,8 @@ absl::StatusOr<keys::SecretBytes> ReadTokenFile(const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return absl::FailedPreconditionError(absl::StrCat("token file ", path, " is not a regular file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("token file ", path, " is not a regular file"));
   }
   if ((st.st_mode & 077) != 0) {
     ::close(fd);

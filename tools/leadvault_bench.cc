@@ -1,1 +1,107 @@
-int main() { return 0; }
+// leadvault-bench: load generator and crypto micro-benchmarks of leadvault.
+//
+//   leadvault-bench load --server HOST:PORT [--token-file F] [--concurrency 64]
+//       [--duration-seconds 10] [--warmup-seconds 2] [--create-count N]
+//       [--fill N] [--daemon-pid PID]
+//   leadvault-bench crypto [Google Benchmark flags]
+//
+// The token comes from --token-file or the LEADVAULT_TOKEN environment
+// variable, never from an argument (arguments are visible in ps).
+// Exit codes: 0 success; 1 the run failed; 2 usage.
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "keys/secret_bytes.h"
+#include "tools/bench_crypto.h"
+#include "tools/bench_load.h"
+
+namespace leadvault::tools {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+void PrintUsage() {
+  std::fprintf(stderr,
+               "usage: leadvault-bench load --server HOST:PORT [--token-file F] "
+               "[--concurrency N] [--duration-seconds S] [--warmup-seconds S] "
+               "[--create-count N] [--fill N] [--daemon-pid PID]\n"
+               "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
+               "...\n");
+}
+
+// The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
+bool ReadToken(const std::string& path, std::string* token) {
+  if (path.empty()) {
+    const char* env = std::getenv("LEADVAULT_TOKEN");
+    if (env == nullptr) return false;
+    *token = env;
+  } else {
+    std::ifstream in(path);
+    if (!in) return false;
+    token->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::string trimmed(absl::StripAsciiWhitespace(*token));
+  keys::WipeString(*token);
+  *token = std::move(trimmed);
+  return !token->empty();
+}
+
+int RunLoadCommand(int argc, char** argv) {
+  LoadOptions options;
+  std::string token_file;
+  CLI::App app{"leadvault-bench load: drive a running leadvaultd", "leadvault-bench load"};
+  app.add_option("--server", options.server, "HOST:PORT of leadvaultd")->required();
+  app.add_option("--token-file", token_file, "file holding the token (default: $LEADVAULT_TOKEN)");
+  app.add_option("--concurrency", options.concurrency, "calls in flight")
+      ->check(CLI::Range(2, 100000));
+  app.add_option("--duration-seconds", options.duration_seconds, "measured seconds per phase")
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--warmup-seconds", options.warmup_seconds, "unmeasured seconds per phase")
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--create-count", options.create_count,
+                 "create exactly N leads (untimed) instead of a timed create phase");
+  app.add_option("--fill", options.fill, "only create N leads, as fast as possible");
+  app.add_option("--daemon-pid", options.daemon_pid, "report this process's RSS");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!ReadToken(token_file, &options.token)) {
+    std::fprintf(stderr, "leadvault-bench: no token: give --token-file or set LEADVAULT_TOKEN\n");
+    return kExitUsage;
+  }
+  int rc = RunLoad(options);
+  keys::WipeString(options.token);
+  return rc;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage();
+    return kExitUsage;
+  }
+  std::string command = argv[1];
+  // The subcommand's argv: the program name, then what follows the subcommand.
+  std::vector<char*> rest;
+  rest.push_back(argv[0]);
+  for (int i = 2; i < argc; ++i) rest.push_back(argv[i]);
+  rest.push_back(nullptr);
+  int rest_argc = static_cast<int>(rest.size()) - 1;
+  if (command == "load") return RunLoadCommand(rest_argc, rest.data());
+  if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
+  PrintUsage();
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace leadvault::tools
+
+int main(int argc, char** argv) { return leadvault::tools::Main(argc, argv); }

@@ -1,1 +1,559 @@
-int main() { return 0; }
+// leadvaultctl: the command-line client of leadvaultd.
+//
+// Exit codes: 0 success; 1 the call or the operation failed (the gRPC code name
+// and message go to stderr); 2 usage, including a missing or refused token.
+// A token is printed only where one is issued (init, principal create/rotate).
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_connection.h"
+#include "tools/ctl_init.h"
+#include "vault/principal_store.h"
+
+namespace leadvault::tools {
+namespace {
+
+namespace v1 = ::leadvault::v1;
+using google::protobuf::Message;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr size_t kMaxJsonSize = 1 << 20;
+constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
+
+// ---- Formatting --------------------------------------------------------------
+
+// "LEAD_STATUS_CLOSED_LOST" with prefix "LEAD_STATUS_" -> "closed_lost".
+std::string ShortEnumName(const std::string& full_name, absl::string_view prefix) {
+  absl::string_view name = full_name;
+  if (absl::StartsWith(name, prefix)) name.remove_prefix(prefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
+std::string FormatMicros(int64_t unix_micros) {
+  if (unix_micros == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(unix_micros),
+                          absl::UTCTimeZone());
+}
+
+std::string JoinOrDash(const google::protobuf::RepeatedPtrField<std::string>& values) {
+  return values.empty() ? "-" : absl::StrJoin(values, ",");
+}
+
+void PrintField(absl::string_view name, absl::string_view value) {
+  std::cout << name << ": " << value << "\n";
+}
+
+// Prints every non-empty string field of `message` as `name: value`.
+void PrintStringFields(const Message& message) {
+  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->is_repeated() ||
+        field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      continue;
+    }
+    std::string value = reflection->GetString(message, field);
+    if (!value.empty()) PrintField(field->name(), value);
+    keys::WipeString(value);
+  }
+}
+
+void PrintPrincipal(const v1::Principal& principal) {
+  PrintField("principal_id", principal.principal_id());
+  PrintField("name", principal.display_name());
+  PrintField("roles", JoinOrDash(principal.roles()));
+  PrintField("service_lines", JoinOrDash(principal.service_lines()));
+  PrintField("enabled", principal.enabled() ? "true" : "false");
+  PrintField("created", FormatMicros(principal.created_at_unix_micros()));
+  PrintField("expires", FormatMicros(principal.expires_at_unix_micros()));
+}
+
+// Prints a freshly issued token; the response's copy is wiped afterwards.
+void PrintIssuedToken(std::string* token) {
+  std::cout << "token: " << *token << std::endl;
+  std::cerr << "leadvaultctl: the token is shown once and cannot be recovered; store it now\n";
+  keys::WipeString(*token);
+}
+
+void PrintLeadMetadata(const v1::LeadMetadata& metadata) {
+  PrintField("lead_id", metadata.lead_id());
+  PrintField("status", ShortEnumName(v1::LeadStatus_Name(metadata.status()), "LEAD_STATUS_"));
+  PrintField("version", absl::StrCat(metadata.version()));
+  PrintField("created", FormatMicros(metadata.created_at_unix_micros()));
+  PrintField("updated", FormatMicros(metadata.updated_at_unix_micros()));
+  PrintField("source", ShortEnumName(v1::SourceChannel_Name(metadata.attribution().source()),
+                                     "SOURCE_CHANNEL_"));
+  PrintStringFields(metadata.attribution());
+  for (const v1::Touch& touch : metadata.touches()) {
+    PrintField("touch",
+               absl::StrCat(FormatMicros(touch.at_unix_micros()), " ",
+                            ShortEnumName(v1::SourceChannel_Name(touch.attribution().source()),
+                                          "SOURCE_CHANNEL_"),
+                            " ", touch.attribution().service_line()));
+  }
+  for (const v1::ContactAttempt& attempt : metadata.contact_attempts()) {
+    PrintField(
+        "contact_attempt",
+        absl::StrCat(
+            FormatMicros(attempt.at_unix_micros()), " ",
+            ShortEnumName(v1::ContactChannel_Name(attempt.channel()), "CONTACT_CHANNEL_"), " ",
+            ShortEnumName(v1::ContactOutcome_Name(attempt.outcome()), "CONTACT_OUTCOME_")));
+  }
+}
+
+// Prints rows as left-aligned columns separated by two spaces.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, row[i]);
+      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+// ---- Commands ----------------------------------------------------------------
+
+int RunInit(const InitFlags& flags) {
+  // The process holds the master key: no core file may capture it.
+  struct rlimit none = {0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::umask(077);
+  absl::StatusOr<vault::IssuedToken> issued = InitDataDir(flags);
+  if (!issued.ok()) return ReportError(issued.status());
+  const std::string key_file =
+      flags.key_file.empty() ? flags.data_dir + "/master.key" : flags.key_file;
+  std::cout << "initialized " << flags.data_dir << " (master key file " << key_file << ")\n"
+            << "admin principal: " << issued->principal.id << "\n\n"
+            << "This is the admin token, shown ONCE. Keep it safe.\n\n"
+            << "  export LEADVAULT_TOKEN=" << issued->token.view() << "\n\n"
+            << "Start the daemon on it:\n\n  leadvaultd --data-dir " << flags.data_dir
+            << (flags.key_file.empty() ? "" : " --key-file " + flags.key_file) << "\n"
+            << std::flush;
+  return kExitOk;
+}
+
+struct PrincipalCreateFlags {
+  std::string name;
+  std::vector<std::string> roles;
+  std::vector<std::string> service_lines;
+  int64_t ttl_days = 0;
+};
+
+int RunPrincipalCreate(const Connection& connection, const PrincipalCreateFlags& flags) {
+  v1::CreatePrincipalRequest request;
+  request.set_display_name(flags.name);
+  for (const std::string& role : flags.roles) request.add_roles(role);
+  for (const std::string& line : flags.service_lines) request.add_service_lines(line);
+  request.set_token_ttl_seconds(flags.ttl_days * kSecondsPerDay);
+  v1::CreatePrincipalResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::Admin::NewStub(connection.channel())->CreatePrincipal(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  PrintPrincipal(response.principal());
+  PrintIssuedToken(response.mutable_token());
+  return kExitOk;
+}
+
+int RunPrincipalList(const Connection& connection) {
+  v1::ListPrincipalsResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status = v1::Admin::NewStub(connection.channel())
+                            ->ListPrincipals(&context, v1::ListPrincipalsRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status);
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "NAME", "ROLES", "SERVICE_LINES", "ENABLED", "EXPIRES"}};
+  for (const v1::Principal& p : response.principals()) {
+    rows.push_back({p.principal_id(), p.display_name(), JoinOrDash(p.roles()),
+                    JoinOrDash(p.service_lines()), p.enabled() ? "yes" : "no",
+                    FormatMicros(p.expires_at_unix_micros())});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+int RunPrincipalDisable(const Connection& connection, const std::string& principal_id) {
+  v1::DisablePrincipalRequest request;
+  request.set_principal_id(principal_id);
+  v1::DisablePrincipalResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::Admin::NewStub(connection.channel())->DisablePrincipal(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  PrintPrincipal(response.principal());
+  return kExitOk;
+}
+
+int RunPrincipalRotate(const Connection& connection, const std::string& principal_id,
+                       int64_t ttl_days) {
+  v1::RotateTokenRequest request;
+  request.set_principal_id(principal_id);
+  request.set_token_ttl_seconds(ttl_days * kSecondsPerDay);
+  v1::RotateTokenResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::Admin::NewStub(connection.channel())->RotateToken(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  PrintPrincipal(response.principal());
+  PrintIssuedToken(response.mutable_token());
+  return kExitOk;
+}
+
+// A `lead create` flag that sets one string field of PersonalData or Attribution.
+struct LeadFieldFlag {
+  const char* flag;
+  const char* field;
+  bool personal;  // PersonalData (else Attribution)
+  const char* help;
+};
+
+constexpr LeadFieldFlag kLeadFieldFlags[] = {
+    {"--service-line", "service_line", false, "service line (required; lower-case [a-z0-9_-])"},
+    {"--first-name", "first_name", true, "first name"},
+    {"--last-name", "last_name", true, "last name"},
+    {"--email", "email", true, "email address"},
+    {"--phone", "phone", true, "phone number"},
+    {"--dob", "date_of_birth", true, "date of birth, YYYY-MM-DD or MM/DD/YYYY"},
+    {"--street", "street_address", true, "street address"},
+    {"--city", "city", true, "city"},
+    {"--state", "state", true, "two-letter USPS state code"},
+    {"--postal-code", "postal_code", true, "ZIP or ZIP+4"},
+    {"--condition", "condition_interest", true, "condition of interest (PHI)"},
+    {"--notes", "notes", true, "free-text notes (PHI)"},
+    {"--campaign", "campaign", false, "campaign name"},
+    {"--landing-page", "landing_page", false, "landing page URL"},
+};
+constexpr size_t kLeadFieldFlagCount = std::size(kLeadFieldFlags);
+
+const std::vector<std::string> kSourceNames = {"web_form", "paid_search", "paid_social", "referral",
+                                               "event",    "phone_call",  "other"};
+
+struct LeadCreateFlags {
+  std::string from_json;
+  std::string idempotency_key;
+  std::string source = "web_form";
+  bool source_given = false;
+  std::string values[kLeadFieldFlagCount];
+};
+
+// Reads all of `path` ("-": stdin), at most kMaxJsonSize bytes.
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::string contents;
+  if (path == "-") {
+    contents.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("--from-json: cannot open ", path));
+    contents.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) return absl::DataLossError(absl::StrCat("--from-json: cannot read ", path));
+  }
+  if (contents.size() > kMaxJsonSize) {
+    keys::WipeString(contents);
+    return absl::InvalidArgumentError("--from-json: input larger than 1 MiB");
+  }
+  return contents;
+}
+
+// Builds the request: the JSON (if any) first, then the flags given on top.
+absl::StatusOr<v1::CreateLeadRequest> BuildCreateLeadRequest(const LeadCreateFlags& flags) {
+  v1::CreateLeadRequest request;
+  if (!flags.from_json.empty()) {
+    absl::StatusOr<std::string> json = ReadInput(flags.from_json);
+    if (!json.ok()) return json.status();
+    auto parsed = google::protobuf::util::JsonStringToMessage(*json, &request);
+    keys::WipeString(*json);
+    if (!parsed.ok()) {
+      // The parser's first line names the problem; later lines may quote the input (PII).
+      std::string detail = std::string(parsed.message());
+      detail = detail.substr(0, detail.find('\n'));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--from-json: not a CreateLeadRequest JSON object ({\"personal\": {...}, "
+                       "\"attribution\": {...}}): ",
+                       detail));
+    }
+  }
+  for (size_t i = 0; i < kLeadFieldFlagCount; ++i) {
+    if (flags.values[i].empty()) continue;
+    Message* target = kLeadFieldFlags[i].personal
+                          ? static_cast<Message*>(request.mutable_personal())
+                          : static_cast<Message*>(request.mutable_attribution());
+    target->GetReflection()->SetString(
+        target, target->GetDescriptor()->FindFieldByName(kLeadFieldFlags[i].field),
+        flags.values[i]);
+  }
+  if (flags.source_given || request.attribution().source() == v1::SOURCE_CHANNEL_UNSPECIFIED) {
+    v1::SourceChannel source;
+    if (!v1::SourceChannel_Parse("SOURCE_CHANNEL_" + absl::AsciiStrToUpper(flags.source),
+                                 &source)) {
+      return absl::InvalidArgumentError("--source: unknown source channel");
+    }
+    request.mutable_attribution()->set_source(source);
+  }
+  if (request.attribution().service_line().empty()) {
+    return absl::InvalidArgumentError(
+        "--service-line is required (or attribution.service_line in --from-json)");
+  }
+  if (!flags.idempotency_key.empty()) {
+    request.set_idempotency_key(flags.idempotency_key);
+  } else if (request.idempotency_key().empty()) {
+    request.set_idempotency_key(absl::BytesToHexString(keys::SystemRandom().Bytes(16)));
+  }
+  return request;
+}
+
+int RunLeadCreate(const Connection& connection, const LeadCreateFlags& flags) {
+  absl::StatusOr<v1::CreateLeadRequest> request = BuildCreateLeadRequest(flags);
+  if (!request.ok()) return ReportError(request.status(), kExitUsage);
+  v1::CreateLeadResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::LeadVault::NewStub(connection.channel())->CreateLead(&context, *request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  PrintField("lead_id", response.lead_id());
+  PrintField("duplicate", response.duplicate() ? "true" : "false");
+  PrintField("version", absl::StrCat(response.version()));
+  return kExitOk;
+}
+
+int RunLeadGet(const Connection& connection, const std::string& lead_id, bool json) {
+  v1::GetLeadRequest request;
+  request.set_lead_id(lead_id);
+  v1::GetLeadResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::LeadVault::NewStub(connection.channel())->GetLead(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  if (json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.add_whitespace = true;
+    std::string out;
+    auto printed = google::protobuf::util::MessageToJsonString(response.lead(), &out, options);
+    if (!printed.ok()) {
+      return ReportError(absl::InternalError("cannot print the lead as JSON"));
+    }
+    std::cout << out << std::flush;
+    keys::WipeString(out);
+  } else {
+    PrintLeadMetadata(response.lead().metadata());
+    PrintStringFields(response.lead().personal());
+  }
+  return kExitOk;
+}
+
+int RunLeadFind(const Connection& connection, const std::string& email, const std::string& phone) {
+  v1::FindLeadsRequest request;
+  if (!email.empty()) {
+    request.set_email(email);
+  } else {
+    request.set_phone(phone);
+  }
+  v1::FindLeadsResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::LeadVault::NewStub(connection.channel())->FindLeads(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  if (response.leads().empty()) {
+    std::cerr << "leadvaultctl: no matching leads\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"LEAD_ID", "STATUS", "SERVICE_LINE", "CREATED"}};
+  for (const v1::LeadMetadata& lead : response.leads()) {
+    rows.push_back(
+        {lead.lead_id(), ShortEnumName(v1::LeadStatus_Name(lead.status()), "LEAD_STATUS_"),
+         lead.attribution().service_line(), FormatMicros(lead.created_at_unix_micros())});
+  }
+  PrintTable(rows);
+  return kExitOk;
+}
+
+// ---- Command line ------------------------------------------------------------
+
+// Opens the connection (exit 2 if the token is missing or refused) and runs `command`.
+template <typename Command>
+int WithConnection(const ConnectionFlags& flags, Command command) {
+  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(flags);
+  if (!connection.ok()) return ReportError(connection.status(), kExitUsage);
+  return command(**connection);
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"leadvaultctl: the command-line client of leadvaultd"};
+  app.footer(
+      "The token is read from --token-file (mode 0600) or the LEADVAULT_TOKEN environment "
+      "variable, never from an argument.\nExit codes: 0 ok, 1 failed, 2 usage or no token.");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+
+  ConnectionFlags connection_flags;
+  app.add_option("--server", connection_flags.server, "leadvaultd address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--token-file", connection_flags.token_file,
+                 "file whose first line is the bearer token (mode 0600; else $LEADVAULT_TOKEN)");
+
+  // init
+  InitFlags init_flags;
+  CLI::App* init = app.add_subcommand(
+      "init", "prepare a new data dir offline: master key file, vault, admin token");
+  init->add_option("--data-dir", init_flags.data_dir, "data directory to create")->required();
+  init->add_option("--key-file", init_flags.key_file,
+                   "master key file to create (default DATA_DIR/master.key)");
+
+  // principal
+  CLI::App* principal = app.add_subcommand("principal", "manage principals (admin role)");
+  principal->require_subcommand(1);
+  PrincipalCreateFlags create_flags;
+  CLI::App* principal_create =
+      principal->add_subcommand("create", "create a principal; prints its token once");
+  principal_create->add_option("--name", create_flags.name, "display name")->required();
+  principal_create
+      ->add_option("--role", create_flags.roles,
+                   "role: capture, analyst, intake, compliance or admin (repeatable)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& role) {
+            return vault::IsKnownRole(role) ? std::string() : "unknown role " + role;
+          },
+          "ROLE"));
+  principal_create->add_option("--service-line", create_flags.service_lines,
+                               "service line the principal may see (repeatable)");
+  principal_create
+      ->add_option("--ttl-days", create_flags.ttl_days, "token lifetime in days (default 90)")
+      ->check(CLI::PositiveNumber);
+  principal->add_subcommand("list", "list principals");
+  std::string principal_id;
+  CLI::App* principal_disable = principal->add_subcommand("disable", "disable a principal");
+  principal_disable->add_option("ID", principal_id, "principal id")->required();
+  int64_t rotate_ttl_days = 0;
+  CLI::App* principal_rotate =
+      principal->add_subcommand("rotate", "issue a new token (the old one stops working)");
+  principal_rotate->add_option("ID", principal_id, "principal id")->required();
+  principal_rotate->add_option("--ttl-days", rotate_ttl_days, "token lifetime in days (default 90)")
+      ->check(CLI::PositiveNumber);
+
+  // lead
+  CLI::App* lead = app.add_subcommand("lead", "create, read and find leads");
+  lead->require_subcommand(1);
+  LeadCreateFlags lead_flags;
+  CLI::App* lead_create = lead->add_subcommand(
+      "create", "create a lead (or record a touch on a duplicate); prints its id");
+  lead_create->footer(
+      "Values given as flags are visible to other users in `ps` and in shell history: the "
+      "flag form is for support and smoke tests only.\nPass real data with --from-json FILE "
+      "(or - for stdin): a CreateLeadRequest JSON object such as\n  {\"personal\": "
+      "{\"first_name\": \"...\", \"email\": \"...\"}, \"attribution\": {\"service_line\": "
+      "\"...\", \"source\": \"SOURCE_CHANNEL_REFERRAL\"}}\nFlags given as well override the "
+      "JSON's fields.");
+  lead_create->add_option("--from-json", lead_flags.from_json,
+                          "read a CreateLeadRequest JSON object from FILE, or - for stdin");
+  CLI::Option* source_option =
+      lead_create->add_option("--source", lead_flags.source, "source channel")
+          ->check(CLI::IsMember(kSourceNames))
+          ->capture_default_str();
+  for (size_t i = 0; i < kLeadFieldFlagCount; ++i) {
+    lead_create->add_option(kLeadFieldFlags[i].flag, lead_flags.values[i], kLeadFieldFlags[i].help);
+  }
+  lead_create->add_option("--idempotency-key", lead_flags.idempotency_key,
+                          "makes retries safe (default: random)");
+  std::string lead_id;
+  bool lead_json = false;
+  CLI::App* lead_get = lead->add_subcommand("get", "print a lead's metadata and personal data");
+  lead_get->add_option("LEAD_ID", lead_id, "lead id")->required();
+  lead_get->add_flag("--json", lead_json, "print JSON (proto field names)");
+  std::string find_email, find_phone;
+  CLI::App* lead_find = lead->add_subcommand("find", "find leads by email or phone");
+  CLI::Option_group* find_key = lead_find->add_option_group("key", "exactly one of");
+  find_key->add_option("--email", find_email, "email address");
+  find_key->add_option("--phone", find_phone, "phone number");
+  find_key->require_option(1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a ParseError with exit code 0; every real parse error is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  lead_flags.source_given = source_option->count() > 0;
+
+  if (!keys::InitCrypto()) {
+    return ReportError(absl::InternalError("libsodium failed to initialize"));
+  }
+  if (init->parsed()) return RunInit(init_flags);
+  if (principal_create->parsed()) {
+    return WithConnection(connection_flags,
+                          [&](const Connection& c) { return RunPrincipalCreate(c, create_flags); });
+  }
+  if (principal->got_subcommand("list")) {
+    return WithConnection(connection_flags,
+                          [&](const Connection& c) { return RunPrincipalList(c); });
+  }
+  if (principal_disable->parsed()) {
+    return WithConnection(connection_flags, [&](const Connection& c) {
+      return RunPrincipalDisable(c, principal_id);
+    });
+  }
+  if (principal_rotate->parsed()) {
+    return WithConnection(connection_flags, [&](const Connection& c) {
+      return RunPrincipalRotate(c, principal_id, rotate_ttl_days);
+    });
+  }
+  if (lead_create->parsed()) {
+    return WithConnection(connection_flags,
+                          [&](const Connection& c) { return RunLeadCreate(c, lead_flags); });
+  }
+  if (lead_get->parsed()) {
+    return WithConnection(connection_flags,
+                          [&](const Connection& c) { return RunLeadGet(c, lead_id, lead_json); });
+  }
+  if (lead_find->parsed()) {
+    return WithConnection(connection_flags, [&](const Connection& c) {
+      return RunLeadFind(c, find_email, find_phone);
+    });
+  }
+  return kExitUsage;  // unreachable: require_subcommand(1) at every level
+}
+
+}  // namespace
+}  // namespace leadvault::tools
+
+int main(int argc, char** argv) { return leadvault::tools::Run(argc, argv); }

@@ -1,0 +1,29 @@
+// The load generator of leadvault-bench: drives a running leadvaultd over gRPC.
+#ifndef LEADVAULT_TOOLS_BENCH_LOAD_H_
+#define LEADVAULT_TOOLS_BENCH_LOAD_H_
+
+#include <cstdint>
+#include <string>
+
+namespace leadvault::tools {
+
+struct LoadOptions {
+  std::string server;         // HOST:PORT
+  std::string token;          // the bearer token (a secret: never printed)
+  int concurrency = 64;       // calls in flight at all times, split over the driver threads
+  int duration_seconds = 10;  // measured time per timed phase
+  int warmup_seconds = 2;     // unmeasured time before each timed phase
+  uint64_t create_count = 0;  // >0: the create phase makes exactly this many leads, untimed
+  uint64_t fill = 0;          // >0: only create this many leads (the RSS measurement)
+  int daemon_pid = 0;         // >0: report this process's RSS
+};
+
+// Runs the phases (health check, CreateLead, GetLead; or the fill) and prints
+// one report row per phase to stdout. Returns the process exit code: 0 when
+// every phase ran (errors are reported, not fatal), 1 when the server cannot
+// be reached or the create phase produced no lead to read.
+int RunLoad(const LoadOptions& options);
+
+}  // namespace leadvault::tools
+
+#endif  // LEADVAULT_TOOLS_BENCH_LOAD_H_

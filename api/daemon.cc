@@ -141,6 +141,13 @@ int RunDaemon(int argc, char** argv) {
   auto vault = vault::Vault::Open(options, *std::move(kek));
   if (!vault.ok()) return Fail(vault.status());
 
+  // Serve first: the admin token is issued only once it can be delivered.
+  ServerOptions server_options;
+  server_options.listen = flags.listen;
+  auto server = Server::Start(server_options, vault->get());
+  if (!server.ok()) return Fail(server.status());
+  std::string address = (*server)->address();
+
   std::string admin_token;
   if ((*vault)->principals().empty()) {
     auto issued = (*vault)->BootstrapAdmin();
@@ -148,19 +155,7 @@ int RunDaemon(int argc, char** argv) {
     admin_token = std::string(issued->token.view());
   }
 
-  ServerOptions server_options;
-  server_options.listen = flags.listen;
-  auto server = Server::Start(server_options, vault->get());
-  if (!server.ok()) return Fail(server.status());
-  std::string address = (*server)->address();
-
   if (!admin_token.empty()) {
-    if (!flags.admin_token_file.empty()) {
-      if (absl::Status s = WriteFileAtomically(flags.admin_token_file, admin_token + "\n");
-          !s.ok()) {
-        return Fail(s);
-      }
-    }
     std::printf(
         "\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n\n"
         "  export LEADVAULT_TOKEN=%s\n\n"
@@ -169,6 +164,14 @@ int RunDaemon(int argc, char** argv) {
         "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
         "  build/tools/leadvaultctl --server %s lead get LEAD_ID\n\n",
         admin_token.c_str(), address.c_str(), address.c_str());
+    std::fflush(stdout);
+    if (!flags.admin_token_file.empty()) {
+      // The token is already on stdout, so a failure here loses nothing.
+      if (absl::Status s = WriteFileAtomically(flags.admin_token_file, admin_token + "\n");
+          !s.ok()) {
+        Log(absl::StrCat("warning: ", s.message()));
+      }
+    }
     keys::WipeString(admin_token);
   }
   std::printf("leadvaultd: serving on %s (data dir %s)\n", address.c_str(), flags.data_dir.c_str());

@@ -1,5 +1,8 @@
 #include "api/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <chrono>
 
 #include "absl/strings/match.h"
@@ -30,7 +33,13 @@ bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
 }  // namespace
 
 bool IsLoopbackHost(absl::string_view host) {
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  if (host == "localhost") return true;
+  // Only numeric addresses: a DNS name such as "127.0.0.1.example" can resolve anywhere.
+  std::string h(host);
+  in_addr v4;
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  return ::inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,

@@ -19,7 +19,7 @@ struct DatabaseOptions {
   // Block cache; memtables are charged to it too (see Database::Open).
   size_t block_cache_bytes = 128 << 20;
   // Per column family memtable size; all memtables together are capped at twice this.
-  size_t write_buffer_bytes = 32 << 20;
+  size_t write_buffer_bytes = 8 << 20;
   // Test hook: a fault-injecting Env (not owned); nullptr for the default.
   rocksdb::Env* env = nullptr;
 };

@@ -66,13 +66,13 @@ std::unique_ptr<grpc::ClientContext> ApiTest::Ctx(const std::string& token) cons
   return ctx;
 }
 
-std::string ApiTest::NewPrincipal(const std::string& name,
-                                  std::initializer_list<std::string> roles, int64_t ttl_seconds,
-                                  std::string* principal_id) {
+std::string ApiTest::NewPrincipal(const std::string& name, std::initializer_list<std::string> roles,
+                                  int64_t ttl_seconds, std::string* principal_id) {
   v1::CreatePrincipalRequest request;
   request.set_display_name(name);
   for (const auto& r : roles) request.add_roles(r);
   request.add_service_lines("cardiology");
+  request.add_service_lines("cardio");
   request.set_token_ttl_seconds(ttl_seconds);
   v1::CreatePrincipalResponse response;
   grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token_).get(), request, &response);
@@ -104,8 +104,8 @@ v1::CreateLeadRequest ApiTest::ValidCreate(const std::string& idempotency_key,
 
 std::string ApiTest::CreateLead(const std::string& idempotency_key, const std::string& email) {
   v1::CreateLeadResponse response;
-  grpc::Status s = leads_->CreateLead(Ctx(worker_token_).get(),
-                                      ValidCreate(idempotency_key, email), &response);
+  grpc::Status s =
+      leads_->CreateLead(Ctx(worker_token_).get(), ValidCreate(idempotency_key, email), &response);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   return response.lead_id();
 }

@@ -2,13 +2,15 @@
 
 #include "api/auth.h"
 #include "api/convert.h"
+#include "api/dispatch.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
 namespace leadvault::api {
 namespace {
 
-absl::StatusOr<vault::Actor> AuthenticateAdmin(grpc::ServerContext* context, vault::Vault& vault) {
+absl::StatusOr<vault::Actor> AuthenticateAdmin(grpc::ServerContextBase* context,
+                                               vault::Vault& vault) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   if (!HasRole(actor, "admin")) return absl::PermissionDeniedError("admin role required");
   return actor;
@@ -20,7 +22,7 @@ absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
   return absl::Seconds(seconds);
 }
 
-absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
                       const v1::CreatePrincipalRequest& request,
                       v1::CreatePrincipalResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
@@ -35,7 +37,7 @@ absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
                     v1::ListPrincipalsResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
   LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
@@ -43,7 +45,7 @@ absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoDisable(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoDisable(vault::Vault& vault, grpc::ServerContextBase* context,
                        const v1::DisablePrincipalRequest& request,
                        v1::DisablePrincipalResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
@@ -53,7 +55,7 @@ absl::Status DoDisable(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoRotate(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context,
                       const v1::RotateTokenRequest& request, v1::RotateTokenResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
   LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
@@ -66,28 +68,31 @@ absl::Status DoRotate(vault::Vault& vault, grpc::ServerContext* context,
 
 }  // namespace
 
-grpc::Status AdminService::CreatePrincipal(grpc::ServerContext* context,
-                                           const v1::CreatePrincipalRequest* request,
-                                           v1::CreatePrincipalResponse* response) {
-  return ToGrpcStatus(DoCreate(*vault_, context, *request, *response));
+grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
+                                                        const v1::CreatePrincipalRequest* request,
+                                                        v1::CreatePrincipalResponse* response) {
+  return Dispatch(pool_, context,
+                  [=, this] { return DoCreate(*vault_, context, *request, *response); });
 }
 
-grpc::Status AdminService::ListPrincipals(grpc::ServerContext* context,
-                                          const v1::ListPrincipalsRequest*,
-                                          v1::ListPrincipalsResponse* response) {
-  return ToGrpcStatus(DoList(*vault_, context, *response));
+grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
+                                                       const v1::ListPrincipalsRequest*,
+                                                       v1::ListPrincipalsResponse* response) {
+  return Dispatch(pool_, context, [=, this] { return DoList(*vault_, context, *response); });
 }
 
-grpc::Status AdminService::DisablePrincipal(grpc::ServerContext* context,
-                                            const v1::DisablePrincipalRequest* request,
-                                            v1::DisablePrincipalResponse* response) {
-  return ToGrpcStatus(DoDisable(*vault_, context, *request, *response));
+grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
+                                                         const v1::DisablePrincipalRequest* request,
+                                                         v1::DisablePrincipalResponse* response) {
+  return Dispatch(pool_, context,
+                  [=, this] { return DoDisable(*vault_, context, *request, *response); });
 }
 
-grpc::Status AdminService::RotateToken(grpc::ServerContext* context,
-                                       const v1::RotateTokenRequest* request,
-                                       v1::RotateTokenResponse* response) {
-  return ToGrpcStatus(DoRotate(*vault_, context, *request, *response));
+grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
+                                                    const v1::RotateTokenRequest* request,
+                                                    v1::RotateTokenResponse* response) {
+  return Dispatch(pool_, context,
+                  [=, this] { return DoRotate(*vault_, context, *request, *response); });
 }
 
 }  // namespace leadvault::api

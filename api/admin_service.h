@@ -2,30 +2,34 @@
 #ifndef LEADVAULT_API_ADMIN_SERVICE_H_
 #define LEADVAULT_API_ADMIN_SERVICE_H_
 
+#include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
 
 namespace leadvault::api {
 
 // Every call authenticates and requires the `admin` role (PERMISSION_DENIED otherwise).
-class AdminService final : public v1::Admin::Service {
+// The work runs on `pool`. `vault` and `pool` must outlive the service.
+class AdminService final : public v1::Admin::CallbackService {
  public:
-  explicit AdminService(vault::Vault* vault) : vault_(vault) {}
+  AdminService(vault::Vault* vault, WorkerPool* pool) : vault_(vault), pool_(pool) {}
 
-  grpc::Status CreatePrincipal(grpc::ServerContext* context,
-                               const v1::CreatePrincipalRequest* request,
-                               v1::CreatePrincipalResponse* response) override;
-  grpc::Status ListPrincipals(grpc::ServerContext* context,
-                              const v1::ListPrincipalsRequest* request,
-                              v1::ListPrincipalsResponse* response) override;
-  grpc::Status DisablePrincipal(grpc::ServerContext* context,
-                                const v1::DisablePrincipalRequest* request,
-                                v1::DisablePrincipalResponse* response) override;
-  grpc::Status RotateToken(grpc::ServerContext* context, const v1::RotateTokenRequest* request,
-                           v1::RotateTokenResponse* response) override;
+  grpc::ServerUnaryReactor* CreatePrincipal(grpc::CallbackServerContext* context,
+                                            const v1::CreatePrincipalRequest* request,
+                                            v1::CreatePrincipalResponse* response) override;
+  grpc::ServerUnaryReactor* ListPrincipals(grpc::CallbackServerContext* context,
+                                           const v1::ListPrincipalsRequest* request,
+                                           v1::ListPrincipalsResponse* response) override;
+  grpc::ServerUnaryReactor* DisablePrincipal(grpc::CallbackServerContext* context,
+                                             const v1::DisablePrincipalRequest* request,
+                                             v1::DisablePrincipalResponse* response) override;
+  grpc::ServerUnaryReactor* RotateToken(grpc::CallbackServerContext* context,
+                                        const v1::RotateTokenRequest* request,
+                                        v1::RotateTokenResponse* response) override;
 
  private:
   vault::Vault* const vault_;
+  WorkerPool* const pool_;
 };
 
 }  // namespace leadvault::api

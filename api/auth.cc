@@ -16,7 +16,7 @@ absl::string_view View(const grpc::string_ref& ref) {
   return absl::string_view(ref.data(), ref.size());
 }
 
-std::string RequestId(grpc::ServerContext* context) {
+std::string RequestId(grpc::ServerContextBase* context) {
   auto it = context->client_metadata().find("x-request-id");
   if (it != context->client_metadata().end()) {
     absl::string_view id = View(it->second);
@@ -36,7 +36,7 @@ bool HasRole(const vault::Actor& actor, absl::string_view role) {
   return false;
 }
 
-absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContext* context,
+absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContextBase* context,
                                               const vault::PrincipalStore& principals) {
   vault::Actor actor;
   actor.request_id = RequestId(context);

@@ -16,7 +16,7 @@ namespace leadvault::api {
 // lines, the peer address and the request id (the client's `x-request-id`
 // when it is 1..64 printable ASCII characters, else a random one), which is
 // also sent back in the initial metadata.
-absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContext* context,
+absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContextBase* context,
                                               const vault::PrincipalStore& principals);
 
 // True if `actor` holds `role`.

@@ -2,18 +2,19 @@
 
 #include "api/auth.h"
 #include "api/convert.h"
+#include "api/dispatch.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
 namespace leadvault::api {
 namespace {
 
-absl::Status CheckDeadline(grpc::ServerContext* context) {
+absl::Status CheckDeadline(grpc::ServerContextBase* context) {
   if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
   return absl::OkStatus();
 }
 
-absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
                       const v1::CreateLeadRequest& request, v1::CreateLeadResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   LV_RETURN_IF_ERROR(CheckDeadline(context));
@@ -28,7 +29,7 @@ absl::Status DoCreate(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoGet(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoGet(vault::Vault& vault, grpc::ServerContextBase* context,
                    const v1::GetLeadRequest& request, v1::GetLeadResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(request.lead_id()));
@@ -39,7 +40,7 @@ absl::Status DoGet(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoFind(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   vault::LookupKind kind;
@@ -62,7 +63,7 @@ absl::Status DoFind(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::ListQueueRequest& request, v1::ListQueueResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   vault::QueueQuery query;
@@ -77,7 +78,7 @@ absl::Status DoList(vault::Vault& vault, grpc::ServerContext* context,
   return absl::OkStatus();
 }
 
-absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContext* context,
+absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
                       const v1::UpdateLeadRequest& request, v1::UpdateLeadResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   vault::LeadUpdate update;
@@ -98,40 +99,48 @@ absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContext* context,
 
 }  // namespace
 
-grpc::Status LeadVaultService::CreateLead(grpc::ServerContext* context,
-                                          const v1::CreateLeadRequest* request,
-                                          v1::CreateLeadResponse* response) {
-  return ToGrpcStatus(DoCreate(*vault_, context, *request, *response));
+grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerContext* context,
+                                                       const v1::CreateLeadRequest* request,
+                                                       v1::CreateLeadResponse* response) {
+  return Dispatch(pool_, context,
+                  [=, this] { return DoCreate(*vault_, context, *request, *response); });
 }
 
-grpc::Status LeadVaultService::GetLead(grpc::ServerContext* context,
-                                       const v1::GetLeadRequest* request,
-                                       v1::GetLeadResponse* response) {
-  absl::Status status = DoGet(*vault_, context, *request, *response);
-  if (!status.ok()) response->Clear();  // never a partial lead
-  return ToGrpcStatus(status);
+grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext* context,
+                                                    const v1::GetLeadRequest* request,
+                                                    v1::GetLeadResponse* response) {
+  return Dispatch(pool_, context, [=, this] {
+    absl::Status status = DoGet(*vault_, context, *request, *response);
+    if (!status.ok()) response->Clear();  // never a partial lead
+    return status;
+  });
 }
 
-grpc::Status LeadVaultService::FindLeads(grpc::ServerContext* context,
-                                         const v1::FindLeadsRequest* request,
-                                         v1::FindLeadsResponse* response) {
-  absl::Status status = DoFind(*vault_, context, *request, *response);
-  if (!status.ok()) response->Clear();
-  return ToGrpcStatus(status);
+grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
+                                                      const v1::FindLeadsRequest* request,
+                                                      v1::FindLeadsResponse* response) {
+  return Dispatch(pool_, context, [=, this] {
+    absl::Status status = DoFind(*vault_, context, *request, *response);
+    if (!status.ok()) response->Clear();
+    return status;
+  });
 }
 
-grpc::Status LeadVaultService::ListQueue(grpc::ServerContext* context,
-                                         const v1::ListQueueRequest* request,
-                                         v1::ListQueueResponse* response) {
-  absl::Status status = DoList(*vault_, context, *request, *response);
-  if (!status.ok()) response->Clear();
-  return ToGrpcStatus(status);
+grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
+                                                      const v1::ListQueueRequest* request,
+                                                      v1::ListQueueResponse* response) {
+  return Dispatch(pool_, context, [=, this] {
+    absl::Status status = DoList(*vault_, context, *request, *response);
+    if (!status.ok()) response->Clear();
+    return status;
+  });
 }
 
-grpc::Status LeadVaultService::UpdateLead(grpc::ServerContext* context,
-                                          const v1::UpdateLeadRequest* request,
-                                          v1::UpdateLeadResponse* response) {
-  return ToGrpcStatus(DoUpdate(*vault_, context, *request, *response));
+grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
+                                                       const v1::UpdateLeadRequest* request,
+                                                       v1::UpdateLeadResponse* response) {
+  return Dispatch(pool_, context,
+                  [=, this] { return DoUpdate(*vault_, context, *request, *response); });
 }
 
 }  // namespace leadvault::api

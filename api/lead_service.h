@@ -2,30 +2,38 @@
 #ifndef LEADVAULT_API_LEAD_SERVICE_H_
 #define LEADVAULT_API_LEAD_SERVICE_H_
 
+#include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
 
 namespace leadvault::api {
 
 // Each handler authenticates, converts the request, makes one vault call and
-// maps the result. Thread-safe (the vault is).
-class LeadVaultService final : public v1::LeadVault::Service {
+// maps the result; the work runs on `pool` (vault calls block until durable).
+// Thread-safe (the vault is). `vault` and `pool` must outlive the service.
+class LeadVaultService final : public v1::LeadVault::CallbackService {
  public:
-  explicit LeadVaultService(vault::Vault* vault) : vault_(vault) {}
+  LeadVaultService(vault::Vault* vault, WorkerPool* pool) : vault_(vault), pool_(pool) {}
 
-  grpc::Status CreateLead(grpc::ServerContext* context, const v1::CreateLeadRequest* request,
-                          v1::CreateLeadResponse* response) override;
-  grpc::Status GetLead(grpc::ServerContext* context, const v1::GetLeadRequest* request,
-                       v1::GetLeadResponse* response) override;
-  grpc::Status FindLeads(grpc::ServerContext* context, const v1::FindLeadsRequest* request,
-                         v1::FindLeadsResponse* response) override;
-  grpc::Status ListQueue(grpc::ServerContext* context, const v1::ListQueueRequest* request,
-                         v1::ListQueueResponse* response) override;
-  grpc::Status UpdateLead(grpc::ServerContext* context, const v1::UpdateLeadRequest* request,
-                          v1::UpdateLeadResponse* response) override;
+  grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
+                                       const v1::CreateLeadRequest* request,
+                                       v1::CreateLeadResponse* response) override;
+  grpc::ServerUnaryReactor* GetLead(grpc::CallbackServerContext* context,
+                                    const v1::GetLeadRequest* request,
+                                    v1::GetLeadResponse* response) override;
+  grpc::ServerUnaryReactor* FindLeads(grpc::CallbackServerContext* context,
+                                      const v1::FindLeadsRequest* request,
+                                      v1::FindLeadsResponse* response) override;
+  grpc::ServerUnaryReactor* ListQueue(grpc::CallbackServerContext* context,
+                                      const v1::ListQueueRequest* request,
+                                      v1::ListQueueResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateLead(grpc::CallbackServerContext* context,
+                                       const v1::UpdateLeadRequest* request,
+                                       v1::UpdateLeadResponse* response) override;
 
  private:
   vault::Vault* const vault_;
+  WorkerPool* const pool_;
 };
 
 }  // namespace leadvault::api

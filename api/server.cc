@@ -56,7 +56,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  auto server = std::unique_ptr<Server>(new Server(vault));
+  if (options.worker_threads < 1 || options.worker_threads > 4096) {
+    return absl::InvalidArgumentError("worker_threads: must be 1..4096");
+  }
+  auto server = std::unique_ptr<Server>(new Server(vault, options.worker_threads));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

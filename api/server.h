@@ -17,6 +17,9 @@ namespace leadvault::api {
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // port 0 picks a free port
   int max_receive_message_bytes = 256 * 1024;
+  // Threads that run vault calls; at least the number of concurrent callers
+  // expected, so they can all share one group commit.
+  int worker_threads = 128;
 };
 
 // A running server. Thread-safe.
@@ -37,7 +40,9 @@ class Server {
   void Shutdown(absl::Duration grace);
 
  private:
-  Server(vault::Vault* vault) : lead_service_(vault), admin_service_(vault) {}
+  Server(vault::Vault* vault, int worker_threads)
+      : pool_(worker_threads), lead_service_(vault, &pool_), admin_service_(vault, &pool_) {}
+  WorkerPool pool_;  // outlives the services and server_ (declared first)
   LeadVaultService lead_service_;
   AdminService admin_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -298,10 +298,14 @@ TEST_F(LeadServiceTest, InvalidUtf8IsAnErrorAndTheServerSurvives) {
     if (field == 2) request.mutable_attribution()->set_campaign(bad);
     v1::CreateLeadResponse response;
     grpc::Status s = leads_->CreateLead(Ctx(worker_token_).get(), request, &response);
-    // The protobuf parser may refuse proto3 invalid UTF-8 before our validation runs.
+    // proto3 strings must be UTF-8, so the protobuf parser refuses the request
+    // before leadvault sees it; gRPC 1.51's callback server reports a request it
+    // cannot parse as UNIMPLEMENTED. Whatever the code, nothing is written and
+    // the value is not echoed.
     EXPECT_FALSE(s.ok()) << "field " << field;
     EXPECT_TRUE(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
-                s.error_code() == grpc::StatusCode::INTERNAL)
+                s.error_code() == grpc::StatusCode::INTERNAL ||
+                s.error_code() == grpc::StatusCode::UNIMPLEMENTED)
         << s.error_code() << " " << s.error_message();
     EXPECT_FALSE(absl::StrContains(s.error_message(), "Zqxutf")) << s.error_message();
     EXPECT_EQ(LeadCount(), before);

@@ -1,0 +1,42 @@
+// A fixed pool of threads that run blocking vault calls for the gRPC callback API.
+#ifndef LEADVAULT_API_WORKER_POOL_H_
+#define LEADVAULT_API_WORKER_POOL_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace leadvault::api {
+
+// gRPC's callback threads must not block, but a vault call blocks until its
+// commit is durable. Handlers post the call here instead. The threads are
+// created once (a thread per call, as gRPC's synchronous server does, costs
+// more than the call), and enough of them exist for every caller to be waiting
+// in the same group commit. Thread-safe.
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  // Runs everything already posted, then joins the threads.
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Queues `task`. Returns false (and does not run it) once the pool is stopping.
+  bool Post(std::function<void()> task);
+
+ private:
+  void Run();
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace leadvault::api
+
+#endif  // LEADVAULT_API_WORKER_POOL_H_

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "api/server.h"
 #include "keys/master_key.h"
 #include "keys/random.h"
@@ -118,6 +119,9 @@ int RunDaemon(int argc, char** argv) {
   }
 
   if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(s);
+  // Abseil's lock-order graph costs a few percent of every call; the tests
+  // (which keep it on) are where lock-order bugs are caught.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (!keys::InitCrypto()) return Fail(absl::InternalError("libsodium failed to initialize"));
   ::umask(077);
 

@@ -8,7 +8,7 @@ PACKAGES=(
   librocksdb-dev libsodium-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libphonenumber-dev
+  libcli11-dev libphonenumber-dev libjemalloc-dev
   openssl
 )
 

@@ -111,6 +111,31 @@ absl::StatusOr<std::string> Database::Get(Cf which, const rocksdb::Slice& key) {
   return value;
 }
 
+std::vector<absl::StatusOr<std::string>> Database::MultiGet(
+    const std::vector<std::pair<Cf, rocksdb::Slice>>& keys) {
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::vector<rocksdb::Slice> slices;
+  for (const auto& [which, key] : keys) {
+    cfs.push_back(cf(which));
+    slices.push_back(key);
+  }
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> statuses =
+      db_->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
+  std::vector<absl::StatusOr<std::string>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out.push_back(absl::NotFoundError("not found"));
+    } else if (!statuses[i].ok()) {
+      out.push_back(FromRocks(statuses[i], "read"));
+    } else {
+      out.push_back(std::move(values[i]));
+    }
+  }
+  return out;
+}
+
 absl::Status Database::Flush() {
   rocksdb::FlushOptions flush;
   flush.wait = true;

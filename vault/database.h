@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,6 +42,10 @@ class Database {
 
   // Point read; NOT_FOUND if absent, UNAVAILABLE on a storage error.
   absl::StatusOr<std::string> Get(Cf which, const rocksdb::Slice& key);
+
+  // Point reads of several keys in one call (one snapshot); each result as Get's.
+  std::vector<absl::StatusOr<std::string>> MultiGet(
+      const std::vector<std::pair<Cf, rocksdb::Slice>>& keys);
 
   // Flushes all memtables to SST files (used at shutdown and by tests).
   absl::Status Flush();

@@ -262,13 +262,17 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
 }
 
 absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
-  auto bytes = db_->Get(Cf::kLeads, lead_id);
-  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
-  LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
-  LV_ASSIGN_OR_RETURN(std::string wrapped_bytes, db_->Get(Cf::kDek, lead_id));
+  // The record and its wrapped key in one read.
+  auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
+  if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(values[0].status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*values[0]));
+  if (absl::IsNotFound(values[1].status())) {
+    return absl::DataLossError("lead record: its data key is missing");
+  }
+  LV_RETURN_IF_ERROR(values[1].status());
   internal::WrappedKeyRecord wrapped;
-  if (!wrapped.ParseFromString(wrapped_bytes) || wrapped.format_version() != 1) {
+  if (!wrapped.ParseFromString(*values[1]) || wrapped.format_version() != 1) {
     return absl::DataLossError("data key record: malformed");
   }
   LV_ASSIGN_OR_RETURN(

@@ -16,6 +16,9 @@ namespace leadvault::vault {
 // Column families, in DESIGN.md's table.
 enum class Cf { kLeads, kDek, kBidx, kExpiry, kQueue, kConsent, kAudit, kMerkle, kMeta };
 
+// Keys of the `bidx` column family start with index id (1) || blind token (32).
+inline constexpr size_t kBlindIndexPrefixSize = 33;
+
 struct DatabaseOptions {
   // Block cache; memtables are charged to it too (see Database::Open).
   size_t block_cache_bytes = 128 << 20;

@@ -100,6 +100,13 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
   return raw;
 }
 
+// Reads for a prefix scan of the blind index (see kBlindIndexPrefixSize).
+rocksdb::ReadOptions PrefixReadOptions() {
+  rocksdb::ReadOptions options;
+  options.prefix_same_as_start = true;
+  return options;
+}
+
 }  // namespace
 
 absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id) {
@@ -159,7 +166,7 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
     if (token->empty() || !existing_id.empty()) continue;
     std::string prefix = internal::BlindIndexPrefix(index, *token);
     std::unique_ptr<rocksdb::Iterator> it(
-        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kBidx)));
+        db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
     it->Seek(prefix);
     if (it->Valid() && it->key().starts_with(prefix)) {
       existing_id = it->key().ToString().substr(prefix.size());
@@ -316,7 +323,7 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
   entry.blind_tokens.push_back(absl::BytesToHexString(token));
   std::string prefix = internal::BlindIndexPrefix(index, token);
   std::unique_ptr<rocksdb::Iterator> it(
-      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kBidx)));
+      db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string lead_id = it->key().ToString().substr(prefix.size());
     auto meta = ReadMetadata(lead_id);

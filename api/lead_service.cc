@@ -97,6 +97,20 @@ absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
   return absl::OkStatus();
 }
 
+// Runs a read handler; a failed read returns no partial data.
+template <typename Request, typename Response>
+std::function<absl::Status()> ReadHandler(absl::Status (*handler)(vault::Vault&,
+                                                                  grpc::ServerContextBase*,
+                                                                  const Request&, Response&),
+                                          vault::Vault* vault, grpc::ServerContextBase* context,
+                                          const Request* request, Response* response) {
+  return [=] {
+    absl::Status status = handler(*vault, context, *request, *response);
+    if (!status.ok()) response->Clear();
+    return status;
+  };
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerContext* context,
@@ -109,31 +123,19 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext* context,
                                                     const v1::GetLeadRequest* request,
                                                     v1::GetLeadResponse* response) {
-  return Dispatch(pool_, context, [=, this] {
-    absl::Status status = DoGet(*vault_, context, *request, *response);
-    if (!status.ok()) response->Clear();  // never a partial lead
-    return status;
-  });
+  return Dispatch(pool_, context, ReadHandler(DoGet, vault_, context, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Dispatch(pool_, context, [=, this] {
-    absl::Status status = DoFind(*vault_, context, *request, *response);
-    if (!status.ok()) response->Clear();
-    return status;
-  });
+  return Dispatch(pool_, context, ReadHandler(DoFind, vault_, context, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Dispatch(pool_, context, [=, this] {
-    absl::Status status = DoList(*vault_, context, *request, *response);
-    if (!status.ok()) response->Clear();
-    return status;
-  });
+  return Dispatch(pool_, context, ReadHandler(DoList, vault_, context, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,

@@ -198,16 +198,17 @@ absl::StatusOr<std::vector<Principal>> PrincipalStore::List(const Actor& actor) 
   return out;
 }
 
+absl::StatusOr<PrincipalStore::Entry> PrincipalStore::Find(const std::string& principal_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = principals_.find(principal_id);
+  if (it == principals_.end()) return absl::NotFoundError("principal not found");
+  return it->second;
+}
+
 absl::StatusOr<Principal> PrincipalStore::Disable(const Actor& actor,
                                                   const std::string& principal_id) {
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
-  Entry entry;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = principals_.find(principal_id);
-    if (it == principals_.end()) return absl::NotFoundError("principal not found");
-    entry = it->second;
-  }
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   entry.principal.enabled = false;
   LV_RETURN_IF_ERROR(Persist(actor, "DisablePrincipal", entry, {"enabled"}));
   return entry.principal;
@@ -218,13 +219,7 @@ absl::StatusOr<IssuedToken> PrincipalStore::RotateToken(const Actor& actor,
                                                         absl::Duration ttl) {
   LV_RETURN_IF_ERROR(ValidateTtl(ttl));
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
-  Entry entry;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = principals_.find(principal_id);
-    if (it == principals_.end()) return absl::NotFoundError("principal not found");
-    entry = it->second;
-  }
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   if (!entry.principal.enabled) {
     return absl::FailedPreconditionError("principal: disabled principals cannot get a token");
   }

@@ -88,6 +88,8 @@ class PrincipalStore {
   PrincipalStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
                  keys::Random* random)
       : db_(db), committer_(committer), keys_(keys), clock_(clock), random_(random) {}
+  // A copy of the principal's entry; NOT_FOUND if unknown.
+  absl::StatusOr<Entry> Find(const std::string& principal_id) const;
   absl::Status Persist(const Actor& actor, const char* action, const Entry& entry,
                        std::vector<std::string> fields);
   keys::SecretBytes NewToken(const std::string& principal_id, std::string* hash) const;

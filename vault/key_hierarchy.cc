@@ -22,7 +22,7 @@ absl::Status WrongMasterKeyError() {
       "master key does not match this data dir (key-check value differs); nothing was changed");
 }
 
-absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db,
+absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, Committer* committer,
                                                                  keys::SecretBytes kek,
                                                                  keys::Random* random) {
   if (kek.size() != keys::kKeySize) {
@@ -52,9 +52,12 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db,
     // The key-check value goes last in the batch; the batch is atomic anyway.
     LV_RETURN_IF_ERROR(FromRocks(
         batch.Put(meta, internal::kMetaKeyCheck, keys::ComputeKeyCheck(kek)), "init meta"));
-    rocksdb::WriteOptions options;
-    options.sync = true;
-    LV_RETURN_IF_ERROR(FromRocks(db->db()->Write(options, &batch), "init keys"));
+    audit::AuditEntry entry;
+    entry.principal_id = "system";
+    entry.role = "system";
+    entry.action = "InitializeVault";
+    entry.fields = {"kek_check", "index_root_key", "token_key"};
+    LV_RETURN_IF_ERROR(committer->Commit(std::move(batch), std::move(entry)).status());
   } else {
     LV_RETURN_IF_ERROR(check.status());
     if (!keys::VerifyKeyCheck(kek, *check)) return WrongMasterKeyError();

@@ -9,6 +9,7 @@
 #include "keys/blind_index.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "vault/committer.h"
 #include "vault/database.h"
 
 namespace leadvault::vault {
@@ -16,12 +17,14 @@ namespace leadvault::vault {
 // Holds the KEK and the keys wrapped under it in `meta`: the blind-index root
 // key, the token-hash key, and the idempotency-hash key derived from the index root.
 // On a new database, Load() generates and stores them (with the KEK's key-check
-// value) in one synchronous write; on an existing one it checks the KEK against
-// the stored key-check value first and fails with FAILED_PRECONDITION on a
-// mismatch, writing nothing. Immutable and thread-safe after Load().
+// value) in one commit, audited as "InitializeVault"; on an existing one it
+// checks the KEK against the stored key-check value first and fails with
+// FAILED_PRECONDITION on a mismatch, writing nothing. Immutable and thread-safe
+// after Load().
 class KeyHierarchy {
  public:
-  static absl::StatusOr<std::unique_ptr<KeyHierarchy>> Load(Database* db, keys::SecretBytes kek,
+  static absl::StatusOr<std::unique_ptr<KeyHierarchy>> Load(Database* db, Committer* committer,
+                                                            keys::SecretBytes kek,
                                                             keys::Random* random);
 
   const keys::SecretBytes& kek() const { return kek_; }

@@ -29,9 +29,10 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;
   vault->random_ = options.random != nullptr ? options.random : &keys::SystemRandom();
   LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, options.database));
-  LV_ASSIGN_OR_RETURN(vault->keys_,
-                      KeyHierarchy::Load(vault->database_.get(), std::move(kek), vault->random_));
   LV_ASSIGN_OR_RETURN(vault->committer_, Committer::Start(vault->database_.get(), vault->clock_));
+  LV_ASSIGN_OR_RETURN(vault->keys_,
+                      KeyHierarchy::Load(vault->database_.get(), vault->committer_.get(),
+                                         std::move(kek), vault->random_));
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
                                               vault->keys_.get(), vault->clock_, vault->random_);
   LV_ASSIGN_OR_RETURN(vault->principals_,

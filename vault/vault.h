@@ -55,8 +55,8 @@ class Vault {
   const Clock* clock_ = nullptr;
   keys::Random* random_ = nullptr;
   std::unique_ptr<Database> database_;
-  std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<Committer> committer_;
+  std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<PrincipalStore> principals_;
 };

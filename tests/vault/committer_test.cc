@@ -15,6 +15,9 @@
 namespace leadvault::vault::testing {
 namespace {
 
+// A new vault's first entry records its initialization (keys generated).
+constexpr uint64_t kInit = 1;
+
 class CommitterTest : public VaultFixture {
  protected:
   void SetUp() override { OpenOrDie(); }
@@ -65,13 +68,14 @@ TEST_F(CommitterTest, SequencesHaveNoGapsUnderConcurrency) {
     returned.insert(v.begin(), v.end());
   }
   ASSERT_EQ(returned.size(), kTotal);
-  EXPECT_EQ(*returned.begin(), 1u);
-  EXPECT_EQ(*returned.rbegin(), kTotal);
+  EXPECT_EQ(*returned.begin(), kInit + 1);
+  EXPECT_EQ(*returned.rbegin(), kInit + kTotal);
 
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), kTotal);
+  ASSERT_EQ(audit.size(), kInit + kTotal);
+  EXPECT_EQ(audit[0].second.action, "InitializeVault");
   std::set<std::string> request_ids;
-  for (size_t i = 0; i < audit.size(); ++i) {
+  for (size_t i = kInit; i < audit.size(); ++i) {
     EXPECT_EQ(audit[i].first, i + 1);
     EXPECT_EQ(audit[i].second.sequence, i + 1);
     EXPECT_EQ(audit[i].second.time, clock_.Now());
@@ -82,18 +86,18 @@ TEST_F(CommitterTest, SequencesHaveNoGapsUnderConcurrency) {
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) EXPECT_TRUE(HasMeta(absl::StrCat(t, "-", i)));
   }
-  EXPECT_EQ(vault_->committer().next_sequence(), kTotal + 1);
+  EXPECT_EQ(vault_->committer().next_sequence(), kInit + kTotal + 1);
 }
 
 TEST_F(CommitterTest, SequenceContinuesAcrossReopen) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(CommitNamed(absl::StrCat("a", i)).ok());
   Reopen();
-  EXPECT_EQ(vault_->committer().next_sequence(), 6u);
+  EXPECT_EQ(vault_->committer().next_sequence(), kInit + 6);
   absl::StatusOr<uint64_t> seq = CommitNamed("b");
   ASSERT_TRUE(seq.ok()) << seq.status();
-  EXPECT_EQ(*seq, 6u);
+  EXPECT_EQ(*seq, kInit + 6);
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), 6u);
+  ASSERT_EQ(audit.size(), kInit + 6);
   for (size_t i = 0; i < audit.size(); ++i) EXPECT_EQ(audit[i].first, i + 1);
 }
 
@@ -103,9 +107,9 @@ TEST_F(CommitterTest, EntryTimeIsTheClockTimeAtCommit) {
   clock_.Advance(absl::Seconds(90));
   ASSERT_TRUE(CommitNamed("t2").ok());
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), 2u);
-  EXPECT_EQ(audit[0].second.time, t1);
-  EXPECT_EQ(audit[1].second.time, t1 + absl::Seconds(90));
+  ASSERT_EQ(audit.size(), kInit + 2);
+  EXPECT_EQ(audit[kInit].second.time, t1);
+  EXPECT_EQ(audit[kInit + 1].second.time, t1 + absl::Seconds(90));
 }
 
 TEST_F(CommitterTest, FailedWriteAppliesNothingAndConsumesNoSequence) {
@@ -114,8 +118,8 @@ TEST_F(CommitterTest, FailedWriteAppliesNothingAndConsumesNoSequence) {
   absl::StatusOr<uint64_t> failed = CommitNamed("failed");
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable) << failed.status();
   EXPECT_FALSE(HasMeta("failed"));
-  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
-  EXPECT_EQ(vault_->committer().next_sequence(), 2u);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1);
+  EXPECT_EQ(vault_->committer().next_sequence(), kInit + 2);
 
   // A whole group of concurrent callers fails together.
   std::vector<std::thread> threads;
@@ -129,29 +133,29 @@ TEST_F(CommitterTest, FailedWriteAppliesNothingAndConsumesNoSequence) {
     EXPECT_EQ(codes[t], absl::StatusCode::kUnavailable);
     EXPECT_FALSE(HasMeta(absl::StrCat("group", t)));
   }
-  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1);
 
   vault_->committer().SetFailWritesForTesting(false);
   absl::StatusOr<uint64_t> next = CommitNamed("after");
   ASSERT_TRUE(next.ok()) << next.status();
-  EXPECT_EQ(*next, 2u);
+  EXPECT_EQ(*next, kInit + 2);
   EXPECT_TRUE(HasMeta("after"));
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), 2u);
-  EXPECT_EQ(audit[0].second.request_id, "before");
-  EXPECT_EQ(audit[1].first, 2u);
-  EXPECT_EQ(audit[1].second.request_id, "after");
+  ASSERT_EQ(audit.size(), kInit + 2);
+  EXPECT_EQ(audit[kInit].second.request_id, "before");
+  EXPECT_EQ(audit[kInit + 1].first, kInit + 2);
+  EXPECT_EQ(audit[kInit + 1].second.request_id, "after");
 }
 
 TEST_F(CommitterTest, EntryWithEmptyBatchIsStillAudited) {
   absl::StatusOr<uint64_t> seq =
       vault_->committer().Commit(rocksdb::WriteBatch(), EntryNamed("read"));
   ASSERT_TRUE(seq.ok()) << seq.status();
-  EXPECT_EQ(*seq, 1u);
+  EXPECT_EQ(*seq, kInit + 1);
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), 1u);
-  EXPECT_EQ(audit[0].second.request_id, "read");
-  EXPECT_EQ(audit[0].second.principal_id, "00000000000000c0");
+  ASSERT_EQ(audit.size(), kInit + 1);
+  EXPECT_EQ(audit[kInit].second.request_id, "read");
+  EXPECT_EQ(audit[kInit].second.principal_id, "00000000000000c0");
 }
 
 TEST_F(CommitterTest, BatchOperationsOnEveryCfAreApplied) {
@@ -175,7 +179,7 @@ TEST_F(CommitterTest, StopMakesLaterCommitsUnavailable) {
   absl::StatusOr<uint64_t> after = CommitNamed("after");
   EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable) << after.status();
   EXPECT_FALSE(HasMeta("after"));
-  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), 1u);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1);
   vault_->committer().Stop();  // Idempotent.
 }
 

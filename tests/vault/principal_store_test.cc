@@ -71,10 +71,11 @@ TEST_F(PrincipalStoreTest, CreateIssuesATokenThatAuthenticates) {
 
   // The change is audited, naming the principal but not the token.
   auto audit = ReadAudit(*vault_);
-  ASSERT_EQ(audit.size(), 2u);
-  EXPECT_EQ(audit[0].second.action, "CreatePrincipal");
-  EXPECT_EQ(audit[0].second.subject, t.principal.id);
-  EXPECT_EQ(audit[0].second.principal_id, Admin().principal_id);
+  ASSERT_EQ(audit.size(), 3u);  // InitializeVault first, then this test's two calls
+  EXPECT_EQ(audit[0].second.action, "InitializeVault");
+  EXPECT_EQ(audit[1].second.action, "CreatePrincipal");
+  EXPECT_EQ(audit[1].second.subject, t.principal.id);
+  EXPECT_EQ(audit[1].second.principal_id, Admin().principal_id);
 }
 
 TEST_F(PrincipalStoreTest, TokensAreNotStoredInClear) {

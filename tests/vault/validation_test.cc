@@ -469,8 +469,8 @@ TEST(NormalizeTextTest, MultilineAllowsNewlineAndTabOnly) {
 }
 
 TEST(NormalizeTextTest, MultilineTurnsCrlfIntoLf) {
-  ExpectNormalized(NormalizeText("notes", "one\r\ntwo\r\nthree", kMaxFreeTextLength, true),
-                   "crlf", "one\ntwo\nthree");
+  ExpectNormalized(NormalizeText("notes", "one\r\ntwo\r\nthree", kMaxFreeTextLength, true), "crlf",
+                   "one\ntwo\nthree");
   // A lone CR, or CRLF in a single-line field, is still refused.
   ExpectRejectedWithoutEcho(NormalizeText("notes", "one\rtwo", kMaxFreeTextLength, true).status(),
                             "one\rtwo", "notes", "contains control characters");

@@ -36,17 +36,23 @@ TEST_F(VaultTest, OpeningANewDirInitializesIt) {
   EXPECT_TRUE(std::filesystem::exists(DataDir() + "/CURRENT"));
   EXPECT_EQ(std::filesystem::status(DataDir()).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_all);
-  // The key-check value and the wrapped keys are in `meta`; nothing is in the other CFs.
+  // The key-check value and the wrapped keys are in `meta`, and their creation is
+  // the first audit entry; nothing is in the other CFs.
   std::map<std::string, size_t> counts = CountAll(*vault_);
   EXPECT_GT(counts["meta"], 0u);
   EXPECT_TRUE(vault_->database().Get(Cf::kMeta, internal::kMetaKeyCheck).ok());
   for (const auto& [name, n] : counts) {
-    if (name != "meta") {
+    if (name != "meta" && name != "audit") {
       EXPECT_EQ(n, 0u) << name;
     }
   }
+  auto audit = ReadAudit(*vault_);
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].first, 1u);
+  EXPECT_EQ(audit[0].second.action, "InitializeVault");
+  EXPECT_EQ(audit[0].second.principal_id, "system");
   EXPECT_TRUE(vault_->principals().empty());
-  EXPECT_EQ(vault_->committer().next_sequence(), 1u);
+  EXPECT_EQ(vault_->committer().next_sequence(), 2u);
 }
 
 TEST_F(VaultTest, ReopenWithTheSameKeyKeepsTheData) {

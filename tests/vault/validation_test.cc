@@ -468,6 +468,20 @@ TEST(NormalizeTextTest, MultilineAllowsNewlineAndTabOnly) {
   }
 }
 
+// North American numbers take a fast path (digits -> number, no Parse); every
+// shape of the same number must normalize alike, and impossible ones still fail.
+TEST(NormalizePhoneTest, NorthAmericanShapesAgree) {
+  for (const char* input : {"+1 650-253-0000", "16502530000", "1 (650) 253-0000", "(650) 253-0000",
+                            "650.253.0000", "6502530000", "+16502530000", "+1 (650) 253 0000"}) {
+    ExpectNormalized(NormalizePhone(input), input, "+16502530000");
+  }
+  for (const char* input : {"(000) 253-0000", "+1 123 456 7890", "1 123 456 7890", "123 456 7890",
+                            "+1 650 253 000", "650 253 00000"}) {
+    ExpectRejectedWithoutEcho(NormalizePhone(input).status(), input, "phone",
+                              "not a valid number for its region");
+  }
+}
+
 TEST(NormalizeTextTest, MultilineTurnsCrlfIntoLf) {
   ExpectNormalized(NormalizeText("notes", "one\r\ntwo\r\nthree", kMaxFreeTextLength, true), "crlf",
                    "one\ntwo\nthree");

@@ -13,15 +13,15 @@
 namespace leadvault::api {
 
 // Posts `work` to `pool`; when it returns, the call finishes with its status
-// (through ToGrpcStatus). If the pool is stopping, the call finishes with
-// UNAVAILABLE at once. `work` runs at most once.
+// (through ToGrpcStatus). If the pool refuses it (stopping: UNAVAILABLE;
+// overloaded: RESOURCE_EXHAUSTED), the call finishes with that at once.
+// `work` runs at most once.
 inline grpc::ServerUnaryReactor* Dispatch(WorkerPool* pool, grpc::CallbackServerContext* context,
                                           std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  bool posted =
+  absl::Status posted =
       pool->Post([reactor, work = std::move(work)] { reactor->Finish(ToGrpcStatus(work())); });
-  if (!posted)
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+  if (!posted.ok()) reactor->Finish(ToGrpcStatus(posted));
   return reactor;
 }
 

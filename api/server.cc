@@ -59,7 +59,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.worker_threads < 1 || options.worker_threads > 4096) {
     return absl::InvalidArgumentError("worker_threads: must be 1..4096");
   }
-  auto server = std::unique_ptr<Server>(new Server(vault, options.worker_threads));
+  auto server = std::unique_ptr<Server>(new Server(vault, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

@@ -20,6 +20,8 @@ struct ServerOptions {
   // Threads that run vault calls; at least the number of concurrent callers
   // expected, so they can all share one group commit.
   int worker_threads = 128;
+  // Calls that may wait for a worker before new ones get RESOURCE_EXHAUSTED.
+  size_t max_queued_calls = 4096;
 };
 
 // A running server. Thread-safe.
@@ -40,8 +42,10 @@ class Server {
   void Shutdown(absl::Duration grace);
 
  private:
-  Server(vault::Vault* vault, int worker_threads)
-      : pool_(worker_threads), lead_service_(vault, &pool_), admin_service_(vault, &pool_) {}
+  Server(vault::Vault* vault, const ServerOptions& options)
+      : pool_(options.worker_threads, options.max_queued_calls),
+        lead_service_(vault, &pool_),
+        admin_service_(vault, &pool_) {}
   WorkerPool pool_;  // outlives the services and server_ (declared first)
   LeadVaultService lead_service_;
   AdminService admin_service_;

@@ -4,7 +4,7 @@
 
 namespace leadvault::api {
 
-WorkerPool::WorkerPool(int threads) {
+WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
 }
@@ -17,11 +17,14 @@ WorkerPool::~WorkerPool() {
   for (std::thread& t : threads_) t.join();
 }
 
-bool WorkerPool::Post(std::function<void()> task) {
+absl::Status WorkerPool::Post(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return false;
+  if (stopping_) return absl::UnavailableError("server is shutting down");
+  if (tasks_.size() >= max_queued_) {
+    return absl::ResourceExhaustedError("server is overloaded; retry with backoff");
+  }
   tasks_.push_back(std::move(task));
-  return true;
+  return absl::OkStatus();
 }
 
 void WorkerPool::Run() {

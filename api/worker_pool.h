@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace leadvault::api {
@@ -19,14 +20,16 @@ namespace leadvault::api {
 // in the same group commit. Thread-safe.
 class WorkerPool {
  public:
-  explicit WorkerPool(int threads);
+  // `max_queued`: tasks that may wait for a thread before Post refuses more.
+  WorkerPool(int threads, size_t max_queued);
   // Runs everything already posted, then joins the threads.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Queues `task`. Returns false (and does not run it) once the pool is stopping.
-  bool Post(std::function<void()> task);
+  // Queues `task`. Refuses it (and does not run it) with UNAVAILABLE once the
+  // pool is stopping, and with RESOURCE_EXHAUSTED while `max_queued` tasks wait.
+  absl::Status Post(std::function<void()> task);
 
  private:
   void Run();
@@ -34,6 +37,7 @@ class WorkerPool {
   absl::Mutex mu_;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  const size_t max_queued_;  // constant after construction
   std::vector<std::thread> threads_;
 };
 

@@ -29,17 +29,6 @@ absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
   return absl::OkStatus();
 }
 
-absl::Status DoGet(vault::Vault& vault, grpc::ServerContextBase* context,
-                   const v1::GetLeadRequest& request, v1::GetLeadResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
-  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(request.lead_id()));
-  LV_RETURN_IF_ERROR(CheckDeadline(context));
-  LV_ASSIGN_OR_RETURN(vault::Lead lead, vault.leads().GetLead(actor, id));
-  ToProto(lead.meta, response.mutable_lead()->mutable_metadata());
-  ToProto(lead.pii, response.mutable_lead()->mutable_personal());
-  return absl::OkStatus();
-}
-
 absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
@@ -123,7 +112,36 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext* context,
                                                     const v1::GetLeadRequest* request,
                                                     v1::GetLeadResponse* response) {
-  return Dispatch(pool_, context, ReadHandler(DoGet, vault_, context, request, response));
+  // Runs on the gRPC thread without blocking it: the lead is read, decrypted and
+  // staged in the response here, and the call finishes from the committer once
+  // the audit entry is durable (a failure clears the response: never a partial lead).
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto finish = [reactor, response](absl::Status status) {
+    if (!status.ok()) response->Clear();
+    reactor->Finish(ToGrpcStatus(status));
+  };
+  absl::StatusOr<vault::Actor> actor = AuthenticateCall(context, vault_->principals());
+  if (!actor.ok()) {
+    finish(actor.status());
+    return reactor;
+  }
+  absl::StatusOr<std::string> id = ParseLeadId(request->lead_id());
+  if (!id.ok()) {
+    finish(id.status());
+    return reactor;
+  }
+  if (context->IsCancelled()) {
+    finish(absl::DeadlineExceededError("deadline exceeded or cancelled"));
+    return reactor;
+  }
+  vault_->leads().GetLeadAsync(
+      *actor, *id,
+      [response](const vault::Lead& lead) {
+        ToProto(lead.meta, response->mutable_lead()->mutable_metadata());
+        ToProto(lead.pii, response->mutable_lead()->mutable_personal());
+      },
+      finish);
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,

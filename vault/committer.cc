@@ -1,6 +1,8 @@
 #include "vault/committer.h"
 
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "keys/status_macros.h"
@@ -15,6 +17,8 @@ struct Committer::Pending {
   audit::AuditEntry entry;
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
   bool done = false;
+  // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
+  std::function<void(absl::StatusOr<uint64_t>)> on_done;
 };
 
 namespace {
@@ -109,6 +113,22 @@ absl::StatusOr<uint64_t> Committer::Commit(rocksdb::WriteBatch batch, audit::Aud
   return std::move(pending.result);
 }
 
+void Committer::CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
+                            std::function<void(absl::StatusOr<uint64_t>)> done) {
+  auto pending = std::make_unique<Pending>();
+  pending->batch = std::move(batch);
+  pending->entry = std::move(entry);
+  pending->on_done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      queue_.push_back(pending.release());
+      return;
+    }
+  }
+  pending->on_done(absl::UnavailableError("vault is shutting down"));
+}
+
 void Committer::Run() {
   std::deque<Pending*> group;
   while (true) {
@@ -158,16 +178,26 @@ void Committer::WriteGroup(std::deque<Pending*>& group) {
   }
   if (!status.ok()) status = absl::UnavailableError("vault could not make the change durable");
 
-  absl::MutexLock lock(&mu_);
-  if (status.ok()) next_sequence_ = seq;
-  for (Pending* p : group) {
-    if (status.ok()) {
-      p->result = p->entry.sequence;
-    } else {
-      p->result = status;
+  std::vector<std::unique_ptr<Pending>> async;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok()) next_sequence_ = seq;
+    for (Pending* p : group) {
+      if (status.ok()) {
+        p->result = p->entry.sequence;
+      } else {
+        p->result = status;
+      }
+      // A synchronous caller may free its Pending as soon as `done` is seen, so
+      // only asynchronous ones are touched after the lock is released.
+      if (p->on_done) {
+        async.emplace_back(p);
+      } else {
+        p->done = true;
+      }
     }
-    p->done = true;
   }
+  for (auto& p : async) p->on_done(std::move(p->result));
 }
 
 }  // namespace leadvault::vault

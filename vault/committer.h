@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -42,6 +43,12 @@ class Committer {
   // Durably writes `batch` and `entry` (whose sequence and time are assigned
   // here). Returns the entry's sequence number.
   absl::StatusOr<uint64_t> Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry);
+
+  // Like Commit(), but returns at once; `done` runs on the committer thread
+  // once the write is durable (or failed), so it must be quick and must not call
+  // Commit(). If the committer is stopping, `done` runs at once with UNAVAILABLE.
+  void CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
+                   std::function<void(absl::StatusOr<uint64_t>)> done);
 
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.
   void Stop();

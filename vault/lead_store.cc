@@ -268,7 +268,7 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
   return result;
 }
 
-absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
+absl::StatusOr<Lead> LeadStore::ReadLead(const std::string& lead_id, audit::AuditEntry& entry) {
   // The record and its wrapped key in one read.
   auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
   if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
@@ -287,7 +287,6 @@ absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& l
       keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id), wrapped.wrapped()));
   Lead lead;
   lead.meta = MetadataFromRecord(lead_id, record);
-  audit::AuditEntry entry = EntryFor(actor, "GetLead");
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
   for (const auto& f : record.fields()) {
     if (f.field() < 1 || f.field() > kPiiFieldCount) {
@@ -300,9 +299,30 @@ absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& l
     lead.pii.Set(field, std::move(plain));
     entry.fields.emplace_back(PiiFieldName(field));
   }
+  return lead;
+}
+
+absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
+  audit::AuditEntry entry = EntryFor(actor, "GetLead");
+  LV_ASSIGN_OR_RETURN(Lead lead, ReadLead(lead_id, entry));
   // Fail closed: the data leaves only after its audit entry is durable.
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
   return lead;
+}
+
+void LeadStore::GetLeadAsync(const Actor& actor, const std::string& lead_id,
+                             const std::function<void(const Lead&)>& stage,
+                             std::function<void(absl::Status)> done) {
+  audit::AuditEntry entry = EntryFor(actor, "GetLead");
+  absl::StatusOr<Lead> lead = ReadLead(lead_id, entry);
+  if (!lead.ok()) {
+    done(lead.status());
+    return;
+  }
+  stage(*lead);
+  committer_->CommitAsync(
+      rocksdb::WriteBatch(), std::move(entry),
+      [done = std::move(done)](absl::StatusOr<uint64_t> seq) { done(seq.status()); });
 }
 
 absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& actor, LookupKind kind,

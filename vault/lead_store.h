@@ -3,6 +3,7 @@
 #define LEADVAULT_VAULT_LEAD_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,15 @@ class LeadStore {
   // Reads and decrypts a lead; its audit entry (the field names read) is durable first.
   absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
 
+  // GetLead without blocking the caller. On a successful read, `stage` gets the
+  // lead at once, on the calling thread, to prepare (not yet release) a reply;
+  // `done` runs later, on the committer thread, with OK only once the audit
+  // entry is durable. The caller must release what it staged only on OK and
+  // discard it otherwise. On a failed read `done` runs at once and `stage` never.
+  void GetLeadAsync(const Actor& actor, const std::string& lead_id,
+                    const std::function<void(const Lead&)>& stage,
+                    std::function<void(absl::Status)> done);
+
   // Metadata of the leads whose normalized email or phone equals `value`.
   absl::StatusOr<std::vector<LeadMetadata>> FindLeads(const Actor& actor, LookupKind kind,
                                                       absl::string_view value);
@@ -91,6 +101,8 @@ class LeadStore {
 
  private:
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
+  // Reads and decrypts a lead, adding its id and the field names to `entry`.
+  absl::StatusOr<Lead> ReadLead(const std::string& lead_id, audit::AuditEntry& entry);
 
   Database* const db_;
   Committer* const committer_;

@@ -134,6 +134,25 @@ TEST_F(LeadServiceTest, CreateGetFindListUpdateEndToEnd) {
   EXPECT_EQ(LeadCount(), 1u);
 }
 
+// Fail closed over the wire: if the audit entry of a read cannot be made
+// durable, the caller gets UNAVAILABLE and not one byte of the lead.
+TEST_F(LeadServiceTest, GetLeadFailsClosedWhenTheAuditWriteFails) {
+  const std::string id = CreateLead("fail-closed", "failclosed@example.com");
+  vault_->committer().SetFailWritesForTesting(true);
+  v1::GetLeadRequest get;
+  get.set_lead_id(id);
+  v1::GetLeadResponse got;
+  grpc::Status s = leads_->GetLead(Ctx(worker_token_).get(), get, &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_FALSE(got.has_lead());
+  EXPECT_EQ(got.ByteSizeLong(), 0u);
+
+  vault_->committer().SetFailWritesForTesting(false);
+  s = leads_->GetLead(Ctx(worker_token_).get(), get, &got);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(got.lead().personal().email(), "failclosed@example.com");
+}
+
 TEST_F(LeadServiceTest, RetriedCreateAndDuplicateWriteNoNewLead) {
   v1::CreateLeadRequest create = ValidCreate("idem-dup", "dup@example.com");
   v1::CreateLeadResponse first, retry, dup;

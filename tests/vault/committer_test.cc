@@ -8,6 +8,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "rocksdb/write_batch.h"
 #include "tests/vault/vault_fixture.h"
@@ -171,6 +174,53 @@ TEST_F(CommitterTest, BatchOperationsOnEveryCfAreApplied) {
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(*l, "rec");
   EXPECT_FALSE(vault_->database().Get(Cf::kMeta, "q").ok()) << "written to the wrong CF";
+}
+
+TEST_F(CommitterTest, AsyncCommitsShareTheSequenceAndFailClosed) {
+  constexpr int kAsync = 20;
+  absl::Mutex mu;
+  std::vector<uint64_t> seqs;
+  absl::BlockingCounter pending(kAsync);
+  for (int i = 0; i < kAsync; ++i) {
+    const std::string name = absl::StrCat("async", i);
+    vault_->committer().CommitAsync(BatchFor(name), EntryNamed(name),
+                                    [&](absl::StatusOr<uint64_t> seq) {
+                                      EXPECT_TRUE(seq.ok()) << seq.status();
+                                      absl::MutexLock lock(&mu);
+                                      if (seq.ok()) seqs.push_back(*seq);
+                                      pending.DecrementCount();
+                                    });
+  }
+  ASSERT_TRUE(CommitNamed("sync").ok());
+  pending.Wait();
+  std::sort(seqs.begin(), seqs.end());
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(kAsync));
+  for (int i = 0; i < kAsync; ++i) EXPECT_TRUE(HasMeta(absl::StrCat("async", i)));
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + kAsync + 1);
+  EXPECT_EQ(vault_->committer().next_sequence(), kInit + kAsync + 2);
+
+  // A failed write: the callback gets UNAVAILABLE and nothing is written.
+  vault_->committer().SetFailWritesForTesting(true);
+  absl::Notification failed;
+  vault_->committer().CommitAsync(BatchFor("async-failed"), EntryNamed("async-failed"),
+                                  [&](absl::StatusOr<uint64_t> seq) {
+                                    EXPECT_EQ(seq.status().code(), absl::StatusCode::kUnavailable);
+                                    failed.Notify();
+                                  });
+  failed.WaitForNotification();
+  EXPECT_FALSE(HasMeta("async-failed"));
+  vault_->committer().SetFailWritesForTesting(false);
+
+  // After Stop the callback runs at once with UNAVAILABLE.
+  vault_->committer().Stop();
+  bool called = false;
+  vault_->committer().CommitAsync(BatchFor("late"), EntryNamed("late"),
+                                  [&](absl::StatusOr<uint64_t> seq) {
+                                    EXPECT_EQ(seq.status().code(), absl::StatusCode::kUnavailable);
+                                    called = true;
+                                  });
+  EXPECT_TRUE(called);
+  EXPECT_FALSE(HasMeta("late"));
 }
 
 TEST_F(CommitterTest, StopMakesLaterCommitsUnavailable) {

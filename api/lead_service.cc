@@ -14,21 +14,6 @@ absl::Status CheckDeadline(grpc::ServerContextBase* context) {
   return absl::OkStatus();
 }
 
-absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
-                      const v1::CreateLeadRequest& request, v1::CreateLeadResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
-  LV_RETURN_IF_ERROR(CheckDeadline(context));
-  vault::NewLead lead;
-  lead.pii = FromProto(request.personal());
-  lead.attribution = FromProto(request.attribution());
-  lead.idempotency_key = request.idempotency_key();
-  LV_ASSIGN_OR_RETURN(vault::CreateResult result, vault.leads().CreateLead(actor, std::move(lead)));
-  response.set_lead_id(vault::EncodeLeadId(result.lead_id));
-  response.set_duplicate(result.duplicate);
-  response.set_version(result.version);
-  return absl::OkStatus();
-}
-
 absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
@@ -105,8 +90,31 @@ std::function<absl::Status()> ReadHandler(absl::Status (*handler)(vault::Vault&,
 grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerContext* context,
                                                        const v1::CreateLeadRequest* request,
                                                        v1::CreateLeadResponse* response) {
-  return Dispatch(pool_, context,
-                  [=, this] { return DoCreate(*vault_, context, *request, *response); });
+  // Runs on the gRPC thread; the call finishes from the committer once durable.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<vault::Actor> actor = AuthenticateCall(context, vault_->principals());
+  if (!actor.ok()) {
+    reactor->Finish(ToGrpcStatus(actor.status()));
+    return reactor;
+  }
+  if (context->IsCancelled()) {
+    reactor->Finish(ToGrpcStatus(absl::DeadlineExceededError("deadline exceeded or cancelled")));
+    return reactor;
+  }
+  vault::NewLead lead;
+  lead.pii = FromProto(request->personal());
+  lead.attribution = FromProto(request->attribution());
+  lead.idempotency_key = request->idempotency_key();
+  vault_->leads().CreateLeadAsync(*actor, std::move(lead),
+                                  [reactor, response](absl::StatusOr<vault::CreateResult> result) {
+                                    if (result.ok()) {
+                                      response->set_lead_id(vault::EncodeLeadId(result->lead_id));
+                                      response->set_duplicate(result->duplicate);
+                                      response->set_version(result->version);
+                                    }
+                                    reactor->Finish(ToGrpcStatus(result.status()));
+                                  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext* context,

@@ -117,7 +117,8 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id)
   return MetadataFromRecord(lead_id, record);
 }
 
-absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
+absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& actor,
+                                                                   NewLead lead) {
   const absl::Time now = clock_->Now();
   LV_RETURN_IF_ERROR(ValidateIdempotencyKey(lead.idempotency_key));
   LV_RETURN_IF_ERROR(NormalizeLeadPii(lead.pii, now));
@@ -142,9 +143,10 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
           keys_->idempotency_key(),
           absl::StrCat(actor.principal_id, absl::string_view("\0", 1), lead.idempotency_key)));
   claim_keys.push_back(idem_key);
-  KeyClaims::Claim claim = claims_.Acquire(claim_keys);
-
-  audit::AuditEntry entry = EntryFor(actor, "CreateLead");
+  PreparedCreate prepared;
+  prepared.claims.push_back(claims_.Acquire(claim_keys));
+  audit::AuditEntry& entry = prepared.entry;
+  entry = EntryFor(actor, "CreateLead");
   for (const std::string* t : {&email_token, &phone_token}) {
     if (!t->empty()) entry.blind_tokens.push_back(absl::BytesToHexString(*t));
   }
@@ -155,8 +157,8 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
     internal::IdempotencyRecord r;
     if (!r.ParseFromString(*previous)) return absl::DataLossError("idempotency record: malformed");
     entry.lead_ids.push_back(EncodeLeadId(r.lead_id()));
-    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
-    return CreateResult{r.lead_id(), r.duplicate(), r.version()};
+    prepared.result = CreateResult{r.lead_id(), r.duplicate(), r.version()};
+    return prepared;
   }
   if (!absl::IsNotFound(previous.status())) return previous.status();
 
@@ -174,11 +176,11 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
     LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
   }
 
-  rocksdb::WriteBatch batch;
-  CreateResult result;
+  rocksdb::WriteBatch& batch = prepared.batch;
+  CreateResult& result = prepared.result;
   if (!existing_id.empty()) {
     // Record the submission as another touch on the existing lead.
-    KeyClaims::Claim lead_claim = claims_.Acquire({existing_id});
+    prepared.claims.push_back(claims_.Acquire({existing_id}));
     LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
     LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(bytes));
     if (static_cast<size_t>(record.touches_size()) < kMaxTouches) {
@@ -200,8 +202,7 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
         FromRocks(batch.Put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()), "batch"));
     entry.lead_ids.push_back(EncodeLeadId(existing_id));
     entry.fields.push_back("touches");
-    LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
-    return result;
+    return prepared;
   }
 
   // A new lead: id, data key and every field nonce from one draw.
@@ -264,8 +265,35 @@ absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead l
   idem.set_version(1);
   LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()));
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
-  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
-  return result;
+  return prepared;
+}
+
+absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
+  LV_ASSIGN_OR_RETURN(PreparedCreate prepared, PrepareCreate(actor, std::move(lead)));
+  LV_RETURN_IF_ERROR(
+      committer_->Commit(std::move(prepared.batch), std::move(prepared.entry)).status());
+  return prepared.result;  // the claims are released after the commit, here
+}
+
+void LeadStore::CreateLeadAsync(const Actor& actor, NewLead lead,
+                                std::function<void(absl::StatusOr<CreateResult>)> done) {
+  absl::StatusOr<PreparedCreate> prepared = PrepareCreate(actor, std::move(lead));
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  // The claims live until the commit is durable, then go with the callback.
+  auto claims = std::make_shared<std::vector<KeyClaims::Claim>>(std::move(prepared->claims));
+  committer_->CommitAsync(
+      std::move(prepared->batch), std::move(prepared->entry),
+      [claims, result = prepared->result, done = std::move(done)](absl::StatusOr<uint64_t> seq) {
+        claims->clear();
+        if (seq.ok()) {
+          done(result);
+        } else {
+          done(seq.status());
+        }
+      });
 }
 
 absl::StatusOr<Lead> LeadStore::ReadLead(const std::string& lead_id, audit::AuditEntry& entry) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "keys/random.h"
+#include "rocksdb/write_batch.h"
 #include "vault/actor.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
@@ -77,6 +78,13 @@ class LeadStore {
   // submission is recorded on that lead as a Touch and reported as a duplicate.
   absl::StatusOr<CreateResult> CreateLead(const Actor& actor, NewLead lead);
 
+  // CreateLead without waiting for the commit: validation, encryption and the
+  // look-ups run on the calling thread (which may briefly wait for a concurrent
+  // create of the same email, phone or idempotency key); `done` runs with the
+  // result once it is durable, on the committer thread, or at once on an error.
+  void CreateLeadAsync(const Actor& actor, NewLead lead,
+                       std::function<void(absl::StatusOr<CreateResult>)> done);
+
   // Reads and decrypts a lead; its audit entry (the field names read) is durable first.
   absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
 
@@ -100,6 +108,15 @@ class LeadStore {
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
 
  private:
+  // A create ready to commit: the batch and entry, the result it will have,
+  // and the claims to hold until it is durable.
+  struct PreparedCreate {
+    rocksdb::WriteBatch batch;
+    audit::AuditEntry entry;
+    CreateResult result;
+    std::vector<KeyClaims::Claim> claims;
+  };
+  absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
   // Reads and decrypts a lead, adding its id and the field names to `entry`.
   absl::StatusOr<Lead> ReadLead(const std::string& lead_id, audit::AuditEntry& entry);

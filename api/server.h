@@ -22,6 +22,8 @@ struct ServerOptions {
   int worker_threads = 128;
   // Calls that may wait for a worker before new ones get RESOURCE_EXHAUSTED.
   size_t max_queued_calls = 4096;
+  // Calls one connection may have in flight (HTTP/2 concurrent streams).
+  int max_streams_per_connection = 256;
 };
 
 // A running server. Thread-safe.

@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -74,9 +76,13 @@ absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* genera
       return absl::FailedPreconditionError(
           absl::StrCat("passphrase: environment variable ", flags.passphrase_env, " is not set"));
     }
-    provider = keys::NewPassphraseProvider(keys::SecretBytes::GuardedCopyFrom(value),
-                                           flags.data_dir + "/passphrase.salt",
-                                           keys::Argon2Params::Moderate(), keys::SystemRandom());
+    keys::SecretBytes passphrase = keys::SecretBytes::GuardedCopyFrom(value);
+    // Leave no copy in the environment (readable in /proc, inherited by children).
+    std::fill(const_cast<char*>(value), const_cast<char*>(value) + std::strlen(value), '\0');
+    ::unsetenv(flags.passphrase_env.c_str());
+    provider =
+        keys::NewPassphraseProvider(std::move(passphrase), flags.data_dir + "/passphrase.salt",
+                                    keys::Argon2Params::Moderate(), keys::SystemRandom());
   } else {
     std::string path = flags.key_file.empty() ? flags.data_dir + "/master.key" : flags.key_file;
     struct stat st;

@@ -9,14 +9,17 @@
 namespace leadvault::api {
 namespace {
 
-absl::Status CheckDeadline(grpc::ServerContextBase* context) {
+// Authenticates the call and refuses one whose deadline has already passed
+// (or that the client cancelled) before any vault work is done.
+absl::StatusOr<vault::Actor> BeginCall(grpc::ServerContextBase* context, vault::Vault& vault) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
   if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
-  return absl::OkStatus();
+  return actor;
 }
 
 absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
   vault::LookupKind kind;
   const std::string* value;
   switch (request.key_case()) {
@@ -31,7 +34,6 @@ absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
     default:
       return absl::InvalidArgumentError("key: email or phone is required");
   }
-  LV_RETURN_IF_ERROR(CheckDeadline(context));
   LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(actor, kind, *value));
   for (const auto& meta : leads) ToProto(meta, response.add_leads());
   return absl::OkStatus();
@@ -39,13 +41,12 @@ absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
 
 absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
                     const v1::ListQueueRequest& request, v1::ListQueueResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
   vault::QueueQuery query;
   query.service_line = request.service_line();
   query.status = static_cast<vault::LeadStatus>(request.status());
   query.page_size = request.page_size() == 0 ? 50 : request.page_size();
   query.page_token = request.page_token();
-  LV_RETURN_IF_ERROR(CheckDeadline(context));
   LV_ASSIGN_OR_RETURN(vault::QueuePage page, vault.leads().ListQueue(actor, query));
   for (const auto& meta : page.leads) ToProto(meta, response.add_leads());
   response.set_next_page_token(page.next_page_token);
@@ -54,7 +55,7 @@ absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
 
 absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
                       const v1::UpdateLeadRequest& request, v1::UpdateLeadResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
   vault::LeadUpdate update;
   LV_ASSIGN_OR_RETURN(update.lead_id, ParseLeadId(request.lead_id()));
   update.expected_version = request.expected_version();
@@ -65,7 +66,6 @@ absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
   for (const auto& a : request.add_contact_attempts()) {
     update.add_contact_attempts.push_back(FromProto(a));
   }
-  LV_RETURN_IF_ERROR(CheckDeadline(context));
   LV_ASSIGN_OR_RETURN(vault::LeadMetadata meta, vault.leads().UpdateLead(actor, update));
   ToProto(meta, response.mutable_metadata());
   return absl::OkStatus();
@@ -92,13 +92,9 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
                                                        v1::CreateLeadResponse* response) {
   // Runs on the gRPC thread; the call finishes from the committer once durable.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<vault::Actor> actor = AuthenticateCall(context, vault_->principals());
+  absl::StatusOr<vault::Actor> actor = BeginCall(context, *vault_);
   if (!actor.ok()) {
     reactor->Finish(ToGrpcStatus(actor.status()));
-    return reactor;
-  }
-  if (context->IsCancelled()) {
-    reactor->Finish(ToGrpcStatus(absl::DeadlineExceededError("deadline exceeded or cancelled")));
     return reactor;
   }
   vault::NewLead lead;
@@ -128,7 +124,7 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     if (!status.ok()) response->Clear();
     reactor->Finish(ToGrpcStatus(status));
   };
-  absl::StatusOr<vault::Actor> actor = AuthenticateCall(context, vault_->principals());
+  absl::StatusOr<vault::Actor> actor = BeginCall(context, *vault_);
   if (!actor.ok()) {
     finish(actor.status());
     return reactor;
@@ -136,10 +132,6 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
   absl::StatusOr<std::string> id = ParseLeadId(request->lead_id());
   if (!id.ok()) {
     finish(id.status());
-    return reactor;
-  }
-  if (context->IsCancelled()) {
-    finish(absl::DeadlineExceededError("deadline exceeded or cancelled"));
     return reactor;
   }
   vault_->leads().GetLeadAsync(

@@ -98,6 +98,19 @@ absl::string_view OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
+Outcome OutcomeForCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return Outcome::kAllowed;
+    case absl::StatusCode::kUnauthenticated:
+      return Outcome::kUnauthenticated;
+    case absl::StatusCode::kPermissionDenied:
+      return Outcome::kDenied;
+    default:
+      return Outcome::kFailed;
+  }
+}
+
 std::string EncodeCanonical(const AuditEntry& e) {
   std::string out;
   out.reserve(128);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -19,6 +20,9 @@ enum class Outcome : int {
   kUnauthenticated = 4,
 };
 absl::string_view OutcomeName(Outcome outcome);  // "allowed", "denied", ...
+// The outcome a call that ended with `code` is recorded with: OK allowed,
+// UNAUTHENTICATED unauthenticated, PERMISSION_DENIED denied, anything else failed.
+Outcome OutcomeForCode(absl::StatusCode code);
 
 // One audited event. Holds names, ids and blind tokens, never a PII value.
 struct AuditEntry {

@@ -1,8 +1,8 @@
 #include "api/admin_service.h"
 
 #include "api/auth.h"
+#include "api/call.h"
 #include "api/convert.h"
-#include "api/dispatch.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
@@ -10,10 +10,10 @@ namespace leadvault::api {
 namespace {
 
 absl::StatusOr<vault::Actor> AuthenticateAdmin(grpc::ServerContextBase* context,
-                                               vault::Vault& vault) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
-  if (!HasRole(actor, "admin")) return absl::PermissionDeniedError("admin role required");
-  return actor;
+                                               vault::Vault& vault, Call& call) {
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+  if (!HasRole(call.actor, "admin")) return absl::PermissionDeniedError("admin role required");
+  return call.actor;
 }
 
 absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
@@ -22,10 +22,10 @@ absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
   return absl::Seconds(seconds);
 }
 
-absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                       const v1::CreatePrincipalRequest& request,
                       v1::CreatePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
   vault::NewPrincipal p;
   p.display_name = request.display_name();
   p.roles.assign(request.roles().begin(), request.roles().end());
@@ -37,27 +37,27 @@ absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context,
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                     v1::ListPrincipalsResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
   LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
   for (const auto& p : principals) ToProto(p, response.add_principals());
   return absl::OkStatus();
 }
 
-absl::Status DoDisable(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoDisable(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                        const v1::DisablePrincipalRequest& request,
                        v1::DisablePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
   LV_ASSIGN_OR_RETURN(vault::Principal p,
                       vault.principals().Disable(actor, request.principal_id()));
   ToProto(p, response.mutable_principal());
   return absl::OkStatus();
 }
 
-absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                       const v1::RotateTokenRequest& request, v1::RotateTokenResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
   LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
   LV_ASSIGN_OR_RETURN(vault::IssuedToken issued,
                       vault.principals().RotateToken(actor, request.principal_id(), ttl));
@@ -71,28 +71,32 @@ absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context,
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Dispatch(pool_, context,
-                  [=, this] { return DoCreate(*vault_, context, *request, *response); });
+  return Dispatch(*vault_, pool_, context, "CreatePrincipal", [=, this](Call& call) {
+    return DoCreate(*vault_, context, call, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
                                                        const v1::ListPrincipalsRequest*,
                                                        v1::ListPrincipalsResponse* response) {
-  return Dispatch(pool_, context, [=, this] { return DoList(*vault_, context, *response); });
+  return Dispatch(*vault_, pool_, context, "ListPrincipals",
+                  [=, this](Call& call) { return DoList(*vault_, context, call, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Dispatch(pool_, context,
-                  [=, this] { return DoDisable(*vault_, context, *request, *response); });
+  return Dispatch(*vault_, pool_, context, "DisablePrincipal", [=, this](Call& call) {
+    return DoDisable(*vault_, context, call, *request, *response);
+  });
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Dispatch(pool_, context,
-                  [=, this] { return DoRotate(*vault_, context, *request, *response); });
+  return Dispatch(*vault_, pool_, context, "RotateToken", [=, this](Call& call) {
+    return DoRotate(*vault_, context, call, *request, *response);
+  });
 }
 
 }  // namespace leadvault::api

@@ -27,6 +27,20 @@ std::string RequestId(grpc::ServerContextBase* context) {
   return absl::BytesToHexString(keys::SystemRandom().Bytes(8));
 }
 
+// The principal id of a token shaped "lv_<16 lower-case hex>_...", else empty.
+absl::string_view ClaimedPrincipalId(absl::string_view token) {
+  constexpr size_t kIdLength = 16;
+  if (token.size() < 3 + kIdLength + 1 || token.substr(0, 3) != "lv_" ||
+      token[3 + kIdLength] != '_') {
+    return {};
+  }
+  absl::string_view id = token.substr(3, kIdLength);
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  }
+  return id;
+}
+
 }  // namespace
 
 bool HasRole(const vault::Actor& actor, absl::string_view role) {
@@ -36,12 +50,15 @@ bool HasRole(const vault::Actor& actor, absl::string_view role) {
   return false;
 }
 
-absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContextBase* context,
-                                              const vault::PrincipalStore& principals) {
-  vault::Actor actor;
+void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor) {
   actor.request_id = RequestId(context);
   actor.peer = context->peer();
   context->AddInitialMetadata("x-request-id", actor.request_id);
+}
+
+absl::Status AuthenticateCall(grpc::ServerContextBase* context,
+                              const vault::PrincipalStore& principals, vault::Actor& actor,
+                              std::string* claimed) {
   auto it = context->client_metadata().find("authorization");
   if (it == context->client_metadata().end()) {
     return absl::UnauthenticatedError("invalid or expired token");
@@ -50,12 +67,16 @@ absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContextBase* context,
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
     return absl::UnauthenticatedError("invalid or expired token");
   }
-  auto principal = principals.Authenticate(header.substr(kBearer.size()));
-  if (!principal.ok()) return principal.status();
+  absl::string_view token = header.substr(kBearer.size());
+  auto principal = principals.Authenticate(token);
+  if (!principal.ok()) {
+    *claimed = std::string(ClaimedPrincipalId(token));
+    return principal.status();
+  }
   actor.principal_id = principal->id;
   actor.role = absl::StrJoin(principal->roles, ",");
   actor.service_lines = principal->service_lines;
-  return actor;
+  return absl::OkStatus();
 }
 
 }  // namespace leadvault::api

@@ -9,15 +9,20 @@
 
 namespace leadvault::api {
 
-// Reads `authorization: Bearer <token>` from the call's metadata and
-// authenticates it. UNAUTHENTICATED (one message for every cause) if the
-// header is missing or malformed or the token is not valid. The actor carries
-// the principal, its roles (comma-joined, as the audit role), its service
-// lines, the peer address and the request id (the client's `x-request-id`
+// Sets the actor's peer address and request id (the client's `x-request-id`
 // when it is 1..64 printable ASCII characters, else a random one), which is
 // also sent back in the initial metadata.
-absl::StatusOr<vault::Actor> AuthenticateCall(grpc::ServerContextBase* context,
-                                              const vault::PrincipalStore& principals);
+void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor);
+
+// Reads `authorization: Bearer <token>` from the call's metadata and
+// authenticates it into `actor`: the principal, its roles (comma-joined, as
+// the audit role) and its service lines. UNAUTHENTICATED (one message for
+// every cause) if the header is missing or malformed or the token is not
+// valid; then `claimed` gets the principal id a well-formed token names
+// (never any part of its secret), for the audit entry.
+absl::Status AuthenticateCall(grpc::ServerContextBase* context,
+                              const vault::PrincipalStore& principals, vault::Actor& actor,
+                              std::string* claimed);
 
 // True if `actor` holds `role`.
 bool HasRole(const vault::Actor& actor, absl::string_view role);

@@ -1,25 +1,25 @@
 #include "api/lead_service.h"
 
-#include "api/auth.h"
+#include <utility>
+
+#include "api/call.h"
 #include "api/convert.h"
-#include "api/dispatch.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
 namespace leadvault::api {
 namespace {
 
-// Authenticates the call and refuses one whose deadline has already passed
-// (or that the client cancelled) before any vault work is done.
-absl::StatusOr<vault::Actor> BeginCall(grpc::ServerContextBase* context, vault::Vault& vault) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateCall(context, vault.principals()));
-  if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
-  return actor;
+// Parses the request's lead id, naming it in the call's audit entry when well formed.
+absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text) {
+  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
+  call.lead_ids.push_back(vault::EncodeLeadId(id));
+  return id;
 }
 
-absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                     const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
   vault::LookupKind kind;
   const std::string* value;
   switch (request.key_case()) {
@@ -34,30 +34,30 @@ absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context,
     default:
       return absl::InvalidArgumentError("key: email or phone is required");
   }
-  LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(actor, kind, *value));
+  LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(call.actor, kind, *value));
   for (const auto& meta : leads) ToProto(meta, response.add_leads());
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                     const v1::ListQueueRequest& request, v1::ListQueueResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
   vault::QueueQuery query;
   query.service_line = request.service_line();
   query.status = static_cast<vault::LeadStatus>(request.status());
   query.page_size = request.page_size() == 0 ? 50 : request.page_size();
   query.page_token = request.page_token();
-  LV_ASSIGN_OR_RETURN(vault::QueuePage page, vault.leads().ListQueue(actor, query));
+  LV_ASSIGN_OR_RETURN(vault::QueuePage page, vault.leads().ListQueue(call.actor, query));
   for (const auto& meta : page.leads) ToProto(meta, response.add_leads());
   response.set_next_page_token(page.next_page_token);
   return absl::OkStatus();
 }
 
-absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
+absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
                       const v1::UpdateLeadRequest& request, v1::UpdateLeadResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, BeginCall(context, vault));
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
   vault::LeadUpdate update;
-  LV_ASSIGN_OR_RETURN(update.lead_id, ParseLeadId(request.lead_id()));
+  LV_ASSIGN_OR_RETURN(update.lead_id, RequestLeadId(call, request.lead_id()));
   update.expected_version = request.expected_version();
   update.status = static_cast<vault::LeadStatus>(request.status());
   if (request.add_contact_attempts_size() > static_cast<int>(vault::kMaxContactAttemptsPerUpdate)) {
@@ -66,20 +66,20 @@ absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context,
   for (const auto& a : request.add_contact_attempts()) {
     update.add_contact_attempts.push_back(FromProto(a));
   }
-  LV_ASSIGN_OR_RETURN(vault::LeadMetadata meta, vault.leads().UpdateLead(actor, update));
+  LV_ASSIGN_OR_RETURN(vault::LeadMetadata meta, vault.leads().UpdateLead(call.actor, update));
   ToProto(meta, response.mutable_metadata());
   return absl::OkStatus();
 }
 
-// Runs a read handler; a failed read returns no partial data.
+// A read handler on the pool; a failed read returns no partial data.
 template <typename Request, typename Response>
-std::function<absl::Status()> ReadHandler(absl::Status (*handler)(vault::Vault&,
-                                                                  grpc::ServerContextBase*,
-                                                                  const Request&, Response&),
-                                          vault::Vault* vault, grpc::ServerContextBase* context,
-                                          const Request* request, Response* response) {
-  return [=] {
-    absl::Status status = handler(*vault, context, *request, *response);
+std::function<absl::Status(Call&)> ReadHandler(
+    absl::Status (*handler)(vault::Vault&, grpc::ServerContextBase*, Call&, const Request&,
+                            Response&),
+    vault::Vault* vault, grpc::ServerContextBase* context, const Request* request,
+    Response* response) {
+  return [=](Call& call) {
+    absl::Status status = handler(*vault, context, call, *request, *response);
     if (!status.ok()) response->Clear();
     return status;
   };
@@ -92,23 +92,25 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
                                                        v1::CreateLeadResponse* response) {
   // Runs on the gRPC thread; the call finishes from the committer once durable.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<vault::Actor> actor = BeginCall(context, *vault_);
-  if (!actor.ok()) {
-    reactor->Finish(ToGrpcStatus(actor.status()));
+  Call call("CreateLead");
+  if (absl::Status s = BeginCall(context, vault_->principals(), call); !s.ok()) {
+    FinishCall(*vault_, reactor, call, s);
     return reactor;
   }
   vault::NewLead lead;
   lead.pii = FromProto(request->personal());
   lead.attribution = FromProto(request->attribution());
   lead.idempotency_key = request->idempotency_key();
-  vault_->leads().CreateLeadAsync(*actor, std::move(lead),
-                                  [reactor, response](absl::StatusOr<vault::CreateResult> result) {
+  vault::Actor actor = call.actor;
+  vault_->leads().CreateLeadAsync(actor, std::move(lead),
+                                  [vault = vault_, reactor, response, call = std::move(call)](
+                                      absl::StatusOr<vault::CreateResult> result) {
                                     if (result.ok()) {
                                       response->set_lead_id(vault::EncodeLeadId(result->lead_id));
                                       response->set_duplicate(result->duplicate);
                                       response->set_version(result->version);
                                     }
-                                    reactor->Finish(ToGrpcStatus(result.status()));
+                                    FinishCall(*vault, reactor, call, result.status());
                                   });
   return reactor;
 }
@@ -120,22 +122,22 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
   // staged in the response here, and the call finishes from the committer once
   // the audit entry is durable (a failure clears the response: never a partial lead).
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto finish = [reactor, response](absl::Status status) {
+  auto call = std::make_shared<Call>("GetLead");
+  auto finish = [vault = vault_, reactor, response, call](absl::Status status) {
     if (!status.ok()) response->Clear();
-    reactor->Finish(ToGrpcStatus(status));
+    FinishCall(*vault, reactor, *call, status);
   };
-  absl::StatusOr<vault::Actor> actor = BeginCall(context, *vault_);
-  if (!actor.ok()) {
-    finish(actor.status());
+  if (absl::Status s = BeginCall(context, vault_->principals(), *call); !s.ok()) {
+    finish(s);
     return reactor;
   }
-  absl::StatusOr<std::string> id = ParseLeadId(request->lead_id());
+  absl::StatusOr<std::string> id = RequestLeadId(*call, request->lead_id());
   if (!id.ok()) {
     finish(id.status());
     return reactor;
   }
   vault_->leads().GetLeadAsync(
-      *actor, *id,
+      call->actor, *id,
       [response](const vault::Lead& lead) {
         ToProto(lead.meta, response->mutable_lead()->mutable_metadata());
         ToProto(lead.pii, response->mutable_lead()->mutable_personal());
@@ -147,20 +149,23 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Dispatch(pool_, context, ReadHandler(DoFind, vault_, context, request, response));
+  return Dispatch(*vault_, pool_, context, "FindLeads",
+                  ReadHandler(DoFind, vault_, context, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Dispatch(pool_, context, ReadHandler(DoList, vault_, context, request, response));
+  return Dispatch(*vault_, pool_, context, "ListQueue",
+                  ReadHandler(DoList, vault_, context, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Dispatch(pool_, context,
-                  [=, this] { return DoUpdate(*vault_, context, *request, *response); });
+  return Dispatch(*vault_, pool_, context, "UpdateLead", [=, this](Call& call) {
+    return DoUpdate(*vault_, context, call, *request, *response);
+  });
 }
 
 }  // namespace leadvault::api

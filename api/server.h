@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/admin_service.h"
+#include "api/compliance_service.h"
 #include "api/lead_service.h"
 #include "grpcpp/server.h"
 #include "vault/vault.h"
@@ -47,10 +48,12 @@ class Server {
   Server(vault::Vault* vault, const ServerOptions& options)
       : pool_(options.worker_threads, options.max_queued_calls),
         lead_service_(vault, &pool_),
-        admin_service_(vault, &pool_) {}
+        admin_service_(vault, &pool_),
+        compliance_service_(vault) {}
   WorkerPool pool_;  // outlives the services and server_ (declared first)
   LeadVaultService lead_service_;
   AdminService admin_service_;
+  ComplianceService compliance_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;

@@ -4,6 +4,7 @@
 //       [--duration-seconds 10] [--warmup-seconds 2] [--create-count N]
 //       [--fill N] [--daemon-pid PID]
 //   leadvault-bench crypto [Google Benchmark flags]
+//   leadvault-bench audit [Google Benchmark flags]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -19,6 +20,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "keys/secret_bytes.h"
+#include "tools/bench_audit.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_load.h"
 
@@ -33,6 +35,8 @@ void PrintUsage() {
                "[--concurrency N] [--duration-seconds S] [--warmup-seconds S] "
                "[--create-count N] [--fill N] [--daemon-pid PID]\n"
                "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
+               "...\n"
+               "       leadvault-bench audit [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n");
 }
 
@@ -97,6 +101,7 @@ int Main(int argc, char** argv) {
   int rest_argc = static_cast<int>(rest.size()) - 1;
   if (command == "load") return RunLoadCommand(rest_argc, rest.data());
   if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
+  if (command == "audit") return RunAuditBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_audit.h"
 #include "tools/ctl_connection.h"
 #include "tools/ctl_init.h"
 #include "vault/principal_store.h"
@@ -507,6 +509,8 @@ int Run(int argc, char** argv) {
   find_key->add_option("--phone", find_phone, "phone number");
   find_key->require_option(1);
 
+  std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -519,6 +523,9 @@ int Run(int argc, char** argv) {
     return ReportError(absl::InternalError("libsodium failed to initialize"));
   }
   if (init->parsed()) return RunInit(init_flags);
+  if (std::optional<int> rc = RunAuditCommand(*audit, connection_flags); rc.has_value()) {
+    return *rc;
+  }
   if (principal_create->parsed()) {
     return WithConnection(connection_flags,
                           [&](const Connection& c) { return RunPrincipalCreate(c, create_flags); });

@@ -1,5 +1,6 @@
 #include "vault/committer.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@ struct Committer::Pending {
   audit::AuditEntry entry;
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
   bool done = false;
+  bool checkpoint = false;  // the group must also write a signed checkpoint
   // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
   std::function<void(absl::StatusOr<uint64_t>)> on_done;
 };
@@ -50,9 +52,9 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
 
  private:
   rocksdb::ColumnFamilyHandle* Handle(uint32_t id) {
-    for (Cf cf : {Cf::kLeads, Cf::kDek, Cf::kBidx, Cf::kExpiry, Cf::kQueue, Cf::kConsent,
-                  Cf::kAudit, Cf::kMerkle, Cf::kMeta}) {
-      if (db_->cf(cf)->GetID() == id) return db_->cf(cf);
+    for (size_t i = 0; i < kCfCount; ++i) {
+      rocksdb::ColumnFamilyHandle* handle = db_->cf(static_cast<Cf>(i));
+      if (handle->GetID() == id) return handle;
     }
     return db_->db()->DefaultColumnFamily();
   }
@@ -62,25 +64,31 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const Clock* clock) {
-  // The next sequence follows the last audit entry on disk.
-  uint64_t next = 1;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->db()->NewIterator(rocksdb::ReadOptions(), db->cf(Cf::kAudit)));
-  it->SeekToLast();
-  if (it->Valid()) {
-    auto seq = internal::DecodeSequenceKey(absl::string_view(it->key().data(), it->key().size()));
-    if (!seq.has_value()) return absl::DataLossError("audit: malformed sequence key");
-    next = *seq + 1;
+absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const Clock* clock,
+                                                            const CommitterOptions& options) {
+  LV_ASSIGN_OR_RETURN(std::unique_ptr<AuditLog> log, AuditLog::Open(db, options.audit));
+  // The next sequence follows the last audit entry on disk; its time is the floor for new ones.
+  uint64_t next = log->size() + 1;
+  absl::Time last_time = absl::InfinitePast();
+  if (next > 1) {
+    LV_ASSIGN_OR_RETURN(StoredEntry last, log->ReadEntry(next - 1));
+    last_time = last.entry.time;
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit"));
-  auto committer = std::unique_ptr<Committer>(new Committer(db, clock, next));
+  auto committer = std::unique_ptr<Committer>(
+      new Committer(db, clock, options, std::move(log), next, last_time));
   committer->thread_ = std::thread([c = committer.get()] { c->Run(); });
   return committer;
 }
 
-Committer::Committer(Database* db, const Clock* clock, uint64_t next_sequence)
-    : db_(db), clock_(clock), next_sequence_(next_sequence) {}
+Committer::Committer(Database* db, const Clock* clock, const CommitterOptions& options,
+                     std::unique_ptr<AuditLog> audit_log, uint64_t next_sequence,
+                     absl::Time last_time)
+    : db_(db),
+      clock_(clock),
+      options_(options),
+      audit_log_(std::move(audit_log)),
+      last_time_(last_time),
+      next_sequence_(next_sequence) {}
 
 Committer::~Committer() { Stop(); }
 
@@ -106,6 +114,19 @@ absl::StatusOr<uint64_t> Committer::Commit(rocksdb::WriteBatch batch, audit::Aud
   Pending pending;
   pending.batch = std::move(batch);
   pending.entry = std::move(entry);
+  return CommitPending(pending);
+}
+
+absl::StatusOr<uint64_t> Committer::CommitWithCheckpoint(rocksdb::WriteBatch batch,
+                                                         audit::AuditEntry entry) {
+  Pending pending;
+  pending.batch = std::move(batch);
+  pending.entry = std::move(entry);
+  pending.checkpoint = true;
+  return CommitPending(pending);
+}
+
+absl::StatusOr<uint64_t> Committer::CommitPending(Pending& pending) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("vault is shutting down");
   queue_.push_back(&pending);
@@ -132,20 +153,32 @@ void Committer::CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
 void Committer::Run() {
   std::deque<Pending*> group;
   while (true) {
+    bool stopping;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
-      mu_.Await(absl::Condition(&ready));
-      if (queue_.empty()) return;  // stopping, and everything queued is done
+      // Wakes at least once per checkpoint interval, so a quiet log still gets
+      // its entries signed in time.
+      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.audit.checkpoint_interval);
       group.swap(queue_);
+      stopping = stopping_;
     }
-    WriteGroup(group);
-    group.clear();
+    if (!group.empty() || audit_log_->CheckpointDue(clock_->Now())) {
+      WriteGroup(group, /*force_checkpoint=*/false);
+      group.clear();
+    }
+    if (stopping) {
+      absl::MutexLock lock(&mu_);
+      if (!queue_.empty()) continue;  // finish everything queued first
+      break;
+    }
   }
+  // A clean stop signs whatever is unsigned.
+  WriteGroup(group, /*force_checkpoint=*/true);
 }
 
-void Committer::WriteGroup(std::deque<Pending*>& group) {
+void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   uint64_t first;
   bool fail;
   {
@@ -153,30 +186,40 @@ void Committer::WriteGroup(std::deque<Pending*>& group) {
     first = next_sequence_;
     fail = fail_writes_;
   }
-  const absl::Time now = clock_->Now();
+  // Entry times never go backwards, even if the wall clock does.
+  const absl::Time now = std::max(clock_->Now(), last_time_);
   rocksdb::WriteBatch combined;
   AppendHandler append(&combined);
   append.SetHandles(db_);
   absl::Status status;
   uint64_t seq = first;
+  bool checkpoint = force_checkpoint;
   for (Pending* p : group) {
     p->entry.sequence = seq++;
     p->entry.time = now;
-    rocksdb::Status s = combined.Put(db_->cf(Cf::kAudit), internal::SequenceKey(p->entry.sequence),
-                                     audit::EncodeCanonical(p->entry));
-    if (s.ok()) s = p->batch.Iterate(&append);
-    if (!s.ok()) {
-      status = FromRocks(s, "build commit batch");
-      break;
+    checkpoint = checkpoint || p->checkpoint;
+    if (!options_.omit_audit_for_benchmark) {
+      status = audit_log_->Stage(p->entry, audit::EncodeCanonical(p->entry), combined);
     }
+    if (status.ok()) status = FromRocks(p->batch.Iterate(&append), "build commit batch");
+    if (!status.ok()) break;
+  }
+  if (status.ok() && !options_.omit_audit_for_benchmark) {
+    status = audit_log_->StageCheckpointIfDue(now, checkpoint, combined);
   }
   if (status.ok() && fail) status = absl::UnavailableError("storage error in commit (injected)");
-  if (status.ok()) {
+  if (status.ok() && combined.Count() > 0) {
     rocksdb::WriteOptions options;
     options.sync = true;
     status = FromRocks(db_->db()->Write(options, &combined), "commit");
   }
-  if (!status.ok()) status = absl::UnavailableError("vault could not make the change durable");
+  if (status.ok()) {
+    audit_log_->CommitStaged();
+    last_time_ = now;
+  } else {
+    audit_log_->DiscardStaged();
+    status = absl::UnavailableError("vault could not make the change durable");
+  }
 
   std::vector<std::unique_ptr<Pending>> async;
   {

@@ -14,11 +14,19 @@
 #include "audit/audit_entry.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "vault/audit_log.h"
 #include "vault/clock.h"
 
 namespace leadvault::vault {
 
 class Database;
+
+struct CommitterOptions {
+  AuditLogOptions audit;
+  // Benchmark only (leadvault-bench's audit-cost comparison; no flag of the
+  // daemon sets it): writes the batches without their audit entries.
+  bool omit_audit_for_benchmark = false;
+};
 
 // Serializes every write of the vault. Callers hand over a WriteBatch plus the
 // audit entry that describes it; one committer thread takes everything queued,
@@ -31,12 +39,17 @@ class Database;
 // group consumes no numbers). If the write fails every caller of the group gets
 // UNAVAILABLE and nothing of the group is applied.
 //
+// Each entry is also appended to the AuditLog's Merkle tree in the same write,
+// and entry times never decrease with sequence. A signed checkpoint is written
+// with a group when one is due (AuditLogOptions), on request, and at Stop().
+//
 // Thread-safe. Commit() blocks; it must not be called from the committer thread.
 class Committer {
  public:
   // Starts the committer thread. The next sequence number follows the last
   // entry in the `audit` column family. `db` and `clock` must outlive it.
-  static absl::StatusOr<std::unique_ptr<Committer>> Start(Database* db, const Clock* clock);
+  static absl::StatusOr<std::unique_ptr<Committer>> Start(Database* db, const Clock* clock,
+                                                          const CommitterOptions& options = {});
 
   ~Committer();  // Stops (see Stop()).
 
@@ -50,6 +63,13 @@ class Committer {
   void CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
                    std::function<void(absl::StatusOr<uint64_t>)> done);
 
+  // Like Commit(), and the group that writes `entry` also writes a signed
+  // checkpoint covering it (once the log has a signer): for calls that hand
+  // out proofs against a checkpoint.
+  absl::StatusOr<uint64_t> CommitWithCheckpoint(rocksdb::WriteBatch batch, audit::AuditEntry entry);
+
+  AuditLog& audit_log() { return *audit_log_; }
+
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.
   void Stop();
 
@@ -62,12 +82,19 @@ class Committer {
  private:
   struct Pending;
 
-  Committer(Database* db, const Clock* clock, uint64_t next_sequence);
+  Committer(Database* db, const Clock* clock, const CommitterOptions& options,
+            std::unique_ptr<AuditLog> audit_log, uint64_t next_sequence, absl::Time last_time);
+  absl::StatusOr<uint64_t> CommitPending(Pending& pending);
   void Run();
-  void WriteGroup(std::deque<Pending*>& group);
+  // Writes `group` (possibly empty, for a due checkpoint) as one batch.
+  void WriteGroup(std::deque<Pending*>& group, bool force_checkpoint);
 
-  Database* const db_;        // constant after construction
-  const Clock* const clock_;  // constant after construction
+  // Constant after construction.
+  Database* const db_;
+  const Clock* const clock_;
+  const CommitterOptions options_;
+  const std::unique_ptr<AuditLog> audit_log_;
+  absl::Time last_time_;  // committer thread only: the newest entry time
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

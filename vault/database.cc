@@ -16,7 +16,8 @@ namespace leadvault::vault {
 namespace {
 
 constexpr const char* kCfNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
-                                    "consent", "audit", "merkle", "meta"};
+                                    "consent", "audit", "merkle", "meta",   "audit_lead"};
+static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == kCfCount);
 
 }  // namespace
 

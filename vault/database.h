@@ -14,7 +14,19 @@
 namespace leadvault::vault {
 
 // Column families, in DESIGN.md's table.
-enum class Cf { kLeads, kDek, kBidx, kExpiry, kQueue, kConsent, kAudit, kMerkle, kMeta };
+enum class Cf {
+  kLeads,
+  kDek,
+  kBidx,
+  kExpiry,
+  kQueue,
+  kConsent,
+  kAudit,
+  kMerkle,
+  kMeta,
+  kAuditLead,  // lead id || sequence -> empty: the audit entries that touched a lead's fields
+};
+inline constexpr size_t kCfCount = 10;
 
 // Keys of the `bidx` column family start with index id (1) || blind token (32).
 inline constexpr size_t kBlindIndexPrefixSize = 33;

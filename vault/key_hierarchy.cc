@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "keys/aead.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
@@ -14,6 +16,47 @@ namespace {
 
 constexpr absl::string_view kIndexRootPurpose = "index-root";
 constexpr absl::string_view kTokenKeyPurpose = "token-key";
+constexpr absl::string_view kAuditSigningPurpose = "audit-signing-key";
+
+// Adds a new audit signing key (wrapped) and log origin to `batch`.
+absl::Status NewAuditSigning(Database* db, const keys::SecretBytes& kek, uint32_t kek_version,
+                             keys::Random* random, rocksdb::WriteBatch& batch,
+                             keys::SecretBytes* seed, std::string* origin) {
+  *seed = keys::SigningKey::GenerateSeed(*random);
+  *origin = absl::StrCat("leadvault/", absl::BytesToHexString(random->Bytes(8)));
+  auto* meta = db->cf(Cf::kMeta);
+  LV_RETURN_IF_ERROR(
+      FromRocks(batch.Put(meta, internal::kMetaAuditSigningKey,
+                          keys::WrapKey(kek, kek_version, kAuditSigningPurpose, *seed, *random)),
+                "init meta"));
+  return FromRocks(batch.Put(meta, internal::kMetaLogOrigin, *origin), "init meta");
+}
+
+// Loads the audit signing key and log origin; a vault made before audit
+// signing existed gets them in a commit of their own.
+absl::Status LoadAuditSigning(Database* db, Committer* committer, const keys::SecretBytes& kek,
+                              uint32_t kek_version, keys::Random* random,
+                              std::unique_ptr<keys::SigningKey>* key, std::string* origin) {
+  auto wrapped = db->Get(Cf::kMeta, internal::kMetaAuditSigningKey);
+  keys::SecretBytes seed;
+  if (absl::IsNotFound(wrapped.status())) {
+    rocksdb::WriteBatch batch;
+    LV_RETURN_IF_ERROR(NewAuditSigning(db, kek, kek_version, random, batch, &seed, origin));
+    audit::AuditEntry entry;
+    entry.principal_id = "system";
+    entry.role = "system";
+    entry.action = "InitializeAuditSigning";
+    entry.fields = {"audit_signing_key", "log_origin"};
+    LV_RETURN_IF_ERROR(committer->Commit(std::move(batch), std::move(entry)).status());
+  } else {
+    LV_RETURN_IF_ERROR(wrapped.status());
+    LV_ASSIGN_OR_RETURN(seed, keys::UnwrapKey(kek, kek_version, kAuditSigningPurpose, *wrapped,
+                                              /*guarded=*/true));
+    LV_ASSIGN_OR_RETURN(*origin, db->Get(Cf::kMeta, internal::kMetaLogOrigin));
+  }
+  LV_ASSIGN_OR_RETURN(*key, keys::SigningKey::FromSeed(seed));
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -49,6 +92,10 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
         FromRocks(batch.Put(meta, internal::kMetaTokenKey,
                             keys::WrapKey(kek, 1, kTokenKeyPurpose, h->token_key_, *random)),
                   "init meta"));
+    keys::SecretBytes signing_seed;
+    LV_RETURN_IF_ERROR(
+        NewAuditSigning(db, kek, 1, random, batch, &signing_seed, &h->log_origin_));
+    LV_ASSIGN_OR_RETURN(h->audit_signing_key_, keys::SigningKey::FromSeed(signing_seed));
     // The key-check value goes last in the batch; the batch is atomic anyway.
     LV_RETURN_IF_ERROR(FromRocks(
         batch.Put(meta, internal::kMetaKeyCheck, keys::ComputeKeyCheck(kek)), "init meta"));
@@ -56,7 +103,8 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
     entry.principal_id = "system";
     entry.role = "system";
     entry.action = "InitializeVault";
-    entry.fields = {"kek_check", "index_root_key", "token_key"};
+    entry.fields = {"kek_check", "index_root_key", "token_key", "audit_signing_key",
+                    "log_origin"};
     LV_RETURN_IF_ERROR(committer->Commit(std::move(batch), std::move(entry)).status());
   } else {
     LV_RETURN_IF_ERROR(check.status());
@@ -71,6 +119,10 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
     LV_ASSIGN_OR_RETURN(std::string wrapped_token, db->Get(Cf::kMeta, internal::kMetaTokenKey));
     LV_ASSIGN_OR_RETURN(h->token_key_, keys::UnwrapKey(kek, h->kek_version_, kTokenKeyPurpose,
                                                        wrapped_token, /*guarded=*/true));
+  }
+  if (h->audit_signing_key_ == nullptr) {
+    LV_RETURN_IF_ERROR(LoadAuditSigning(db, committer, kek, h->kek_version_, random,
+                                        &h->audit_signing_key_, &h->log_origin_));
   }
   LV_ASSIGN_OR_RETURN(h->blind_index_, keys::BlindIndexer::Create(index_root));
   h->idempotency_key_ = keys::DeriveSubkey(index_root, 1, "lvidem01");

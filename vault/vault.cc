@@ -29,15 +29,20 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;
   vault->random_ = options.random != nullptr ? options.random : &keys::SystemRandom();
   LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, options.database));
-  LV_ASSIGN_OR_RETURN(vault->committer_, Committer::Start(vault->database_.get(), vault->clock_));
+  LV_ASSIGN_OR_RETURN(vault->committer_,
+                      Committer::Start(vault->database_.get(), vault->clock_, options.committer));
   LV_ASSIGN_OR_RETURN(vault->keys_,
                       KeyHierarchy::Load(vault->database_.get(), vault->committer_.get(),
                                          std::move(kek), vault->random_));
+  LV_RETURN_IF_ERROR(vault->committer_->audit_log().SetSigner(vault->keys_->TakeAuditSigningKey(),
+                                                              vault->keys_->log_origin()));
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
                                               vault->keys_.get(), vault->clock_, vault->random_);
   LV_ASSIGN_OR_RETURN(vault->principals_,
                       PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
                                            vault->keys_.get(), vault->clock_, vault->random_));
+  vault->audit_ =
+      std::make_unique<AuditAccess>(vault->committer_.get(), &vault->committer_->audit_log());
   return vault;
 }
 
@@ -46,6 +51,39 @@ Vault::~Vault() { Shutdown(); }
 void Vault::Shutdown() {
   if (committer_ != nullptr) committer_->Stop();
   if (database_ != nullptr) IgnoreError(database_->Flush());
+}
+
+namespace {
+
+audit::AuditEntry FailureEntry(const Actor& actor, std::string action,
+                               std::vector<std::string> lead_ids, const absl::Status& status,
+                               std::string subject) {
+  audit::AuditEntry entry = EntryFor(actor, std::move(action));
+  entry.subject = std::move(subject);
+  entry.outcome = audit::OutcomeForCode(status.code());
+  entry.code = static_cast<int>(status.code());
+  entry.lead_ids = std::move(lead_ids);
+  return entry;
+}
+
+}  // namespace
+
+void Vault::RecordFailureAsync(const Actor& actor, std::string action,
+                               std::vector<std::string> lead_ids, const absl::Status& status,
+                               std::string subject, std::function<void(absl::Status)> done) {
+  committer_->CommitAsync(
+      rocksdb::WriteBatch(),
+      FailureEntry(actor, std::move(action), std::move(lead_ids), status, std::move(subject)),
+      [done = std::move(done)](absl::StatusOr<uint64_t> seq) { done(seq.status()); });
+}
+
+absl::Status Vault::RecordFailure(const Actor& actor, std::string action,
+                                  std::vector<std::string> lead_ids, const absl::Status& status,
+                                  std::string subject) {
+  return committer_
+      ->Commit(rocksdb::WriteBatch(), FailureEntry(actor, std::move(action), std::move(lead_ids),
+                                                   status, std::move(subject)))
+      .status();
 }
 
 absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {

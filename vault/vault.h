@@ -2,12 +2,15 @@
 #ifndef LEADVAULT_VAULT_VAULT_H_
 #define LEADVAULT_VAULT_VAULT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "vault/audit_access.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/database.h"
@@ -22,6 +25,7 @@ struct VaultOptions {
   DatabaseOptions database;
   const Clock* clock = nullptr;    // nullptr: the system clock
   keys::Random* random = nullptr;  // nullptr: the system CSPRNG
+  CommitterOptions committer;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -39,12 +43,27 @@ class Vault {
   LeadStore& leads() { return *leads_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
+  AuditLog& audit_log() { return committer_->audit_log(); }
+  AuditAccess& audit() { return *audit_; }
   Database& database() { return *database_; }
   const Clock& clock() const { return *clock_; }
 
   // If no principal exists, creates the first admin principal and returns its
   // token (to be shown once); otherwise ALREADY_EXISTS.
   absl::StatusOr<IssuedToken> BootstrapAdmin();
+
+  // Records a call that failed before or inside its vault operation (which then
+  // wrote nothing): one audit entry for `action` by `actor` with the outcome
+  // and code of `status` (which must not be OK) and the lead ids (text form)
+  // the request named; `subject` as in AuditEntry. `done` runs on the
+  // committer thread once the entry is durable, or with UNAVAILABLE if it
+  // could not be written.
+  void RecordFailureAsync(const Actor& actor, std::string action, std::vector<std::string> lead_ids,
+                          const absl::Status& status, std::string subject,
+                          std::function<void(absl::Status)> done);
+  absl::Status RecordFailure(const Actor& actor, std::string action,
+                             std::vector<std::string> lead_ids, const absl::Status& status,
+                             std::string subject);
 
   // Drains the committer and flushes the database; further writes fail.
   void Shutdown();
@@ -59,6 +78,7 @@ class Vault {
   std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<PrincipalStore> principals_;
+  std::unique_ptr<AuditAccess> audit_;
 };
 
 }  // namespace leadvault::vault

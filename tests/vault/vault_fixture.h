@@ -37,13 +37,13 @@ class CryptoEnvironment : public ::testing::Environment {
 inline ::testing::Environment* const kCryptoEnvironment =
     ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
-inline constexpr std::array<Cf, 9> kAllCfs = {Cf::kLeads,  Cf::kDek,    Cf::kBidx,
-                                              Cf::kExpiry, Cf::kQueue,  Cf::kConsent,
-                                              Cf::kAudit,  Cf::kMerkle, Cf::kMeta};
+inline constexpr std::array<Cf, 10> kAllCfs = {Cf::kLeads,  Cf::kDek,    Cf::kBidx,  Cf::kExpiry,
+                                               Cf::kQueue,  Cf::kConsent, Cf::kAudit, Cf::kMerkle,
+                                               Cf::kMeta,   Cf::kAuditLead};
 
 inline const char* CfName(Cf cf) {
-  static constexpr const char* kNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
-                                           "consent", "audit", "merkle", "meta"};
+  static constexpr const char* kNames[] = {"leads", "dek",    "bidx", "expiry", "queue",
+                                           "consent", "audit", "merkle", "meta", "audit_lead"};
   return kNames[static_cast<size_t>(cf)];
 }
 
@@ -80,6 +80,21 @@ inline std::map<std::string, std::map<std::string, std::string>> DumpAll(Vault& 
   std::map<std::string, std::map<std::string, std::string>> dump;
   for (Cf cf : kAllCfs) {
     for (auto& [k, v] : ReadCf(vault, cf)) dump[CfName(cf)][k] = v;
+  }
+  return dump;
+}
+
+// DumpAll without the audit log's own records (the audit, merkle and
+// audit_lead column families and the signed checkpoints in meta): the state a
+// call that only reads must leave unchanged.
+inline std::map<std::string, std::map<std::string, std::string>> DumpState(Vault& vault) {
+  auto dump = DumpAll(vault);
+  dump.erase("audit");
+  dump.erase("merkle");
+  dump.erase("audit_lead");
+  auto& meta = dump["meta"];
+  for (auto it = meta.begin(); it != meta.end();) {
+    it = it->first.rfind("audit/checkpoint/", 0) == 0 ? meta.erase(it) : std::next(it);
   }
   return dump;
 }
@@ -203,6 +218,7 @@ class VaultFixture : public ::testing::Test {
     options.random = &random_;
     options.database.block_cache_bytes = 1 << 20;
     options.database.write_buffer_bytes = 1 << 20;
+    options.committer = committer_options_;
     return Vault::Open(options, std::move(kek));
   }
 
@@ -221,6 +237,7 @@ class VaultFixture : public ::testing::Test {
   ::leadvault::testing::ScratchDir dir_;
   ::leadvault::testing::FakeClock clock_;
   ::leadvault::testing::SeededRandom random_;
+  CommitterOptions committer_options_;
   std::unique_ptr<Vault> vault_;
 };
 

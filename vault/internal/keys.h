@@ -34,6 +34,20 @@ inline std::optional<uint64_t> DecodeSequenceKey(absl::string_view key) {
   return GetBigEndian64(key);
 }
 
+// `merkle` CF: level (1 byte) || index (big-endian): a complete node's hash.
+inline std::string MerkleNodeKey(uint32_t level, uint64_t index) {
+  std::string key(1, static_cast<char>(level));
+  PutBigEndian64(key, index);
+  return key;
+}
+
+// `audit_lead` CF: lead id (16) || sequence (big-endian).
+inline std::string AuditLeadKey(absl::string_view lead_id, uint64_t sequence) {
+  std::string key(lead_id);
+  PutBigEndian64(key, sequence);
+  return key;
+}
+
 // `bidx` CF: index id (1 byte) || blind token (32) || lead id (16).
 inline std::string BlindIndexPrefix(uint8_t index_id, absl::string_view token) {
   std::string key;
@@ -72,6 +86,11 @@ inline constexpr char kMetaIndexRootKey[] = "key/index_root";
 inline constexpr char kMetaTokenKey[] = "key/token";
 inline constexpr char kMetaPrincipalPrefix[] = "principal/";
 inline constexpr char kMetaIdempotencyPrefix[] = "idem/";
+inline constexpr char kMetaAuditSigningKey[] = "key/audit_signing";
+inline constexpr char kMetaLogOrigin[] = "audit/origin";
+inline constexpr char kMetaCheckpointLatest[] = "audit/checkpoint/latest";
+// Followed by the tree size, big-endian: every signed checkpoint.
+inline constexpr char kMetaCheckpointPrefix[] = "audit/checkpoint/size/";
 
 }  // namespace leadvault::vault::internal
 

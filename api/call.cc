@@ -1,0 +1,51 @@
+#include "api/call.h"
+
+#include <memory>
+#include <utility>
+
+#include "api/auth.h"
+#include "api/status.h"
+#include "keys/status_macros.h"
+
+namespace leadvault::api {
+absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
+                       Call& call) {
+  if (call.actor.request_id.empty()) IdentifyCall(context, call.actor);
+  LV_RETURN_IF_ERROR(AuthenticateCall(context, principals, call.actor, &call.subject));
+  if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
+  return absl::OkStatus();
+}
+
+void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
+                const absl::Status& status) {
+  if (status.ok()) {
+    reactor->Finish(grpc::Status::OK);
+    return;
+  }
+  grpc::Status reply = ToGrpcStatus(status);
+  vault.RecordFailureAsync(call.actor, call.action, call.lead_ids, status, call.subject,
+                           [reactor, reply](absl::Status) { reactor->Finish(reply); });
+}
+
+grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // The call fails with its own status whether or not its entry could be written.
+  IgnoreError(vault.RecordFailure(call.actor, call.action, call.lead_ids, status, call.subject));
+  return ToGrpcStatus(status);
+}
+
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
+                                   grpc::CallbackServerContext* context, std::string action,
+                                   std::function<absl::Status(Call&)> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<Call>(std::move(action));
+  IdentifyCall(context, call->actor);
+  absl::Status posted = pool->Post([&vault, reactor, call, work = std::move(work)] {
+    absl::Status status = work(*call);
+    FinishCall(vault, reactor, *call, status);
+  });
+  if (!posted.ok()) FinishCall(vault, reactor, *call, posted);
+  return reactor;
+}
+
+}  // namespace leadvault::api

@@ -1,0 +1,58 @@
+// One RPC as the audit log records it, from start to finish.
+#ifndef LEADVAULT_API_CALL_H_
+#define LEADVAULT_API_CALL_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "api/worker_pool.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "grpcpp/support/status.h"
+#include "vault/actor.h"
+#include "vault/vault.h"
+
+namespace leadvault::api {
+
+// What a call's audit entry names. Every RPC of the leadvault services leaves
+// exactly one audit entry: a call that succeeds has it committed by its vault
+// operation, atomically with what it changed or before what it read leaves;
+// a call that fails (unauthenticated, denied, invalid, not found, overloaded,
+// storage error) writes nothing but its own failure entry (FinishCall).
+struct Call {
+  explicit Call(std::string action_name) : action(std::move(action_name)) {}
+  std::string action;  // the RPC name, e.g. "GetLead"
+  // Request id and peer from the start; principal, role and service lines once
+  // authenticated; before that, `subject` names the principal id the token claimed.
+  vault::Actor actor;
+  std::string subject;
+  std::vector<std::string> lead_ids;  // well-formed lead ids the request named (text form)
+};
+
+// Authenticates the call into `call.actor` (see AuthenticateCall) and refuses
+// one whose deadline has passed or that was cancelled.
+absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
+                       Call& call);
+
+// Finishes a unary call with `status`. A failed call's entry is committed
+// first and the call finishes once it is durable; the client gets `status`
+// either way (mapped by ToGrpcStatus). Never blocks.
+void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
+                const absl::Status& status);
+
+// FinishCall for synchronous (streaming) handlers: records a failure, then
+// returns the gRPC status to return.
+grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status);
+
+// Runs `work` on `pool`, then finishes the call with its status through
+// FinishCall. If the pool refuses it (stopping: UNAVAILABLE; overloaded:
+// RESOURCE_EXHAUSTED), the call finishes with that at once. `work` runs at most once.
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
+                                   grpc::CallbackServerContext* context, std::string action,
+                                   std::function<absl::Status(Call&)> work);
+
+}  // namespace leadvault::api
+
+#endif  // LEADVAULT_API_CALL_H_

@@ -1,0 +1,184 @@
+#include "api/compliance_service.h"
+
+#include <string>
+#include <vector>
+
+#include "api/auth.h"
+#include "api/call.h"
+#include "api/convert.h"
+#include "keys/status_macros.h"
+
+namespace leadvault::api {
+namespace {
+
+// Entries per streamed export message (~150 bytes each).
+constexpr size_t kExportBatch = 2000;
+
+absl::Status BeginCompliance(grpc::ServerContextBase* context, vault::Vault& vault, Call& call) {
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+  if (!HasRole(call.actor, "compliance")) {
+    return absl::PermissionDeniedError("compliance role required");
+  }
+  return absl::OkStatus();
+}
+
+void ToProto(const vault::SignedCheckpoint& in, v1::SignedCheckpoint* out) {
+  out->set_note(in.note);
+  out->set_origin(in.checkpoint.origin);
+  out->set_tree_size(in.checkpoint.size);
+  out->set_root_hash(std::string(audit::HashBytes(in.checkpoint.root)));
+}
+
+template <typename Repeated>
+void AddHashes(const std::vector<audit::Hash>& hashes, Repeated* out) {
+  for (const audit::Hash& h : hashes) out->Add(std::string(audit::HashBytes(h)));
+}
+
+absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& call,
+                      const v1::ExportAuditRequest& request,
+                      grpc::ServerWriter<v1::ExportAuditResponse>& writer) {
+  LV_RETURN_IF_ERROR(BeginCompliance(context, vault, call));
+  vault::AuditQuery query;
+  query.from_sequence = request.from_sequence() == 0 ? 1 : request.from_sequence();
+  query.to_sequence = request.to_sequence();
+  if (request.since_unix_micros() != 0) {
+    query.since = absl::FromUnixMicros(request.since_unix_micros());
+  }
+  if (request.until_unix_micros() != 0) {
+    query.until = absl::FromUnixMicros(request.until_unix_micros());
+  }
+  query.principal_id = request.principal_id();
+  query.action = request.action();
+  query.lead_id = request.lead_id();
+  LV_ASSIGN_OR_RETURN(vault::ExportPlan plan, vault.audit().BeginExport(call.actor, query));
+
+  v1::ExportAuditResponse message;
+  v1::AuditExportHeader* header = message.mutable_header();
+  header->set_origin(plan.header.origin);
+  header->set_first_sequence(plan.header.first_sequence);
+  header->set_last_sequence(plan.header.last_sequence);
+  header->set_filtered(plan.header.filtered);
+  AddHashes(plan.header.left_frontier, header->mutable_left_frontier());
+  header->set_checkpoint_note(plan.trailer.checkpoint_note);
+  AddHashes(plan.trailer.right_nodes, header->mutable_right_nodes());
+  bool written = true;
+  auto flush = [&] {
+    written = writer.Write(message);
+    message.Clear();
+    return written;
+  };
+  absl::Status streamed = vault.audit().StreamExport(
+      plan, [&](const vault::StoredEntry& stored, const std::vector<audit::Hash>* proof) {
+        v1::AuditRecord* record = message.add_entries();
+        record->set_canonical(stored.canonical);
+        if (proof != nullptr) AddHashes(*proof, record->mutable_inclusion_proof());
+        if (static_cast<size_t>(message.entries_size()) < kExportBatch) return true;
+        return flush() && !context->IsCancelled();
+      });
+  if (!written) return absl::CancelledError("export: the client went away");
+  LV_RETURN_IF_ERROR(streamed);
+  if (message.has_header() || message.entries_size() > 0) {
+    if (!flush()) return absl::CancelledError("export: the client went away");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status ComplianceService::GetCheckpoint(grpc::ServerContext* context,
+                                              const v1::GetCheckpointRequest*,
+                                              v1::GetCheckpointResponse* response) {
+  Call call("GetCheckpoint");
+  absl::Status status = [&]() -> absl::Status {
+    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_ASSIGN_OR_RETURN(vault::SignedCheckpoint checkpoint,
+                        vault_->audit().GetCheckpoint(call.actor));
+    ToProto(checkpoint, response->mutable_checkpoint());
+    response->set_verifier_key(vault_->audit_log().VerifierKey());
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) response->Clear();
+  return FinishSyncCall(*vault_, call, status);
+}
+
+grpc::Status ComplianceService::GetInclusionProof(grpc::ServerContext* context,
+                                                  const v1::GetInclusionProofRequest* request,
+                                                  v1::GetInclusionProofResponse* response) {
+  Call call("GetInclusionProof");
+  absl::Status status = [&]() -> absl::Status {
+    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_ASSIGN_OR_RETURN(
+        vault::InclusionResult result,
+        vault_->audit().GetInclusionProof(call.actor, request->sequence(), request->tree_size()));
+    response->set_entry(result.entry.canonical);
+    AddHashes(result.proof, response->mutable_proof());
+    response->set_tree_size(result.tree_size);
+    if (result.checkpoint.has_value()) ToProto(*result.checkpoint, response->mutable_checkpoint());
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) response->Clear();
+  return FinishSyncCall(*vault_, call, status);
+}
+
+grpc::Status ComplianceService::GetConsistencyProof(grpc::ServerContext* context,
+                                                    const v1::GetConsistencyProofRequest* request,
+                                                    v1::GetConsistencyProofResponse* response) {
+  Call call("GetConsistencyProof");
+  absl::Status status = [&]() -> absl::Status {
+    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_ASSIGN_OR_RETURN(
+        vault::ConsistencyResult result,
+        vault_->audit().GetConsistencyProof(call.actor, request->from_size(), request->to_size()));
+    AddHashes(result.proof, response->mutable_proof());
+    response->set_to_size(result.to_size);
+    if (result.checkpoint.has_value()) ToProto(*result.checkpoint, response->mutable_checkpoint());
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) response->Clear();
+  return FinishSyncCall(*vault_, call, status);
+}
+
+grpc::Status ComplianceService::ExportAudit(grpc::ServerContext* context,
+                                            const v1::ExportAuditRequest* request,
+                                            grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
+  Call call("ExportAudit");
+  absl::Status status = DoExport(*vault_, context, call, *request, *writer);
+  return FinishSyncCall(*vault_, call, status);
+}
+
+grpc::Status ComplianceService::AccountingOfDisclosures(
+    grpc::ServerContext* context, const v1::AccountingOfDisclosuresRequest* request,
+    v1::AccountingOfDisclosuresResponse* response) {
+  Call call("AccountingOfDisclosures");
+  absl::Status status = [&]() -> absl::Status {
+    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_ASSIGN_OR_RETURN(std::string lead_id, ParseLeadId(request->lead_id()));
+    call.lead_ids.push_back(vault::EncodeLeadId(lead_id));
+    LV_ASSIGN_OR_RETURN(
+        vault::Accounting accounting,
+        vault_->audit().AccountingOfDisclosures(
+            call.actor, lead_id, absl::FromUnixMicros(request->since_unix_micros())));
+    for (const vault::Disclosure& d : accounting.disclosures) {
+      const audit::AuditEntry& e = d.entry.entry;
+      v1::Disclosure* out = response->add_disclosures();
+      out->set_sequence(e.sequence);
+      out->set_at_unix_micros(absl::ToUnixMicros(e.time));
+      out->set_principal_id(e.principal_id);
+      out->set_role(e.role);
+      out->set_action(e.action);
+      out->set_purpose(e.purpose);
+      for (const std::string& f : e.fields) out->add_fields(f);
+      out->set_request_id(e.request_id);
+      out->set_break_glass_reason(e.break_glass_reason);
+      out->set_entry(d.entry.canonical);
+      AddHashes(d.inclusion_proof, out->mutable_inclusion_proof());
+    }
+    ToProto(accounting.checkpoint, response->mutable_checkpoint());
+    response->set_truncated(accounting.truncated);
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) response->Clear();
+  return FinishSyncCall(*vault_, call, status);
+}
+
+}  // namespace leadvault::api

@@ -1,0 +1,322 @@
+// Every RPC leaves exactly one audit entry, and the Compliance service hands
+// out checkpoints, proofs, exports and accountings that verify.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/audit_entry.h"
+#include "audit/checkpoint.h"
+#include "audit/export_format.h"
+#include "audit/merkle.h"
+#include "audit/verifier.h"
+#include "tests/api/api_test_util.h"
+#include "vault/internal/keys.h"
+
+namespace leadvault::api {
+namespace testing_util {
+namespace {
+
+// Every audit entry in the vault, in sequence order.
+std::vector<audit::AuditEntry> ReadAudit(vault::Vault& vault) {
+  std::vector<audit::AuditEntry> out;
+  std::unique_ptr<rocksdb::Iterator> it(vault.database().db()->NewIterator(
+      rocksdb::ReadOptions(), vault.database().cf(vault::Cf::kAudit)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto e = audit::DecodeCanonical(it->value().ToString());
+    EXPECT_TRUE(e.ok());
+    if (e.ok()) out.push_back(*std::move(e));
+  }
+  return out;
+}
+
+std::vector<audit::Hash> Hashes(const google::protobuf::RepeatedPtrField<std::string>& in) {
+  std::vector<audit::Hash> out;
+  for (const std::string& b : in) {
+    auto h = audit::HashFromBytes(b);
+    EXPECT_TRUE(h.ok());
+    if (h.ok()) out.push_back(*h);
+  }
+  return out;
+}
+
+class AuditServiceTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    compliance_ = v1::Compliance::NewStub(channel_);
+    officer_token_ = NewPrincipal("privacy officer", {"compliance"}, 0, &officer_id_);
+  }
+
+  // A context with a token (or none) and an x-request-id.
+  std::unique_ptr<grpc::ClientContext> Tagged(const std::string& token, const std::string& id) {
+    auto ctx = Ctx(token);
+    ctx->AddMetadata("x-request-id", id);
+    return ctx;
+  }
+
+  audit::NoteVerifier Verifier(const std::string& key) {
+    auto v = audit::NoteVerifier::Parse(key);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return *v;
+  }
+
+  std::unique_ptr<v1::Compliance::Stub> compliance_;
+  std::string officer_token_;
+  std::string officer_id_;
+};
+
+TEST_F(AuditServiceTest, EveryCallLeavesExactlyOneEntryWithItsRequestId) {
+  const std::string lead_id = CreateLead("seed", "seed@example.com");
+  const size_t before = ReadAudit(*vault_).size();
+
+  struct Expected {
+    std::string action;
+    audit::Outcome outcome;
+    grpc::StatusCode code;
+  };
+  std::map<std::string, Expected> expected;
+  auto check = [&](const std::string& id, const grpc::Status& s, Expected e) {
+    EXPECT_EQ(s.error_code(), e.code) << id << ": " << s.error_message();
+    expected[id] = e;
+  };
+  v1::CreateLeadResponse created;
+  check("r-create",
+        leads_->CreateLead(Tagged(worker_token_, "r-create").get(),
+                           ValidCreate("k1", "one@example.com"), &created),
+        {"CreateLead", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+  v1::CreateLeadRequest invalid = ValidCreate("k2", "two@example.com");
+  invalid.mutable_personal()->set_email("not an email");
+  check("r-invalid",
+        leads_->CreateLead(Tagged(worker_token_, "r-invalid").get(), invalid, &created),
+        {"CreateLead", audit::Outcome::kFailed, grpc::StatusCode::INVALID_ARGUMENT});
+  v1::GetLeadRequest get;
+  get.set_lead_id(lead_id);
+  v1::GetLeadResponse got;
+  check("r-get", leads_->GetLead(Tagged(worker_token_, "r-get").get(), get, &got),
+        {"GetLead", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+  get.set_lead_id(std::string(32, 'a'));
+  check("r-missing", leads_->GetLead(Tagged(worker_token_, "r-missing").get(), get, &got),
+        {"GetLead", audit::Outcome::kFailed, grpc::StatusCode::NOT_FOUND});
+  get.set_lead_id(lead_id);
+  check("r-anon", leads_->GetLead(Tagged("", "r-anon").get(), get, &got),
+        {"GetLead", audit::Outcome::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED});
+  const std::string forged = "lv_0123456789abcdef_" + std::string(64, 'f');
+  check("r-forged", leads_->GetLead(Tagged(forged, "r-forged").get(), get, &got),
+        {"GetLead", audit::Outcome::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED});
+  v1::FindLeadsRequest find;
+  find.set_email("seed@example.com");
+  v1::FindLeadsResponse found;
+  check("r-find", leads_->FindLeads(Tagged(worker_token_, "r-find").get(), find, &found),
+        {"FindLeads", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+  v1::ListQueueRequest list;
+  list.set_service_line("cardiology");
+  list.set_status(v1::LEAD_STATUS_NEW);
+  v1::ListQueueResponse listed;
+  check("r-list", leads_->ListQueue(Tagged(worker_token_, "r-list").get(), list, &listed),
+        {"ListQueue", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+  v1::UpdateLeadRequest update;
+  update.set_lead_id(lead_id);
+  update.set_expected_version(99);
+  update.set_status(v1::LEAD_STATUS_CONTACTED);
+  v1::UpdateLeadResponse updated;
+  check("r-stale", leads_->UpdateLead(Tagged(worker_token_, "r-stale").get(), update, &updated),
+        {"UpdateLead", audit::Outcome::kFailed, grpc::StatusCode::ABORTED});
+  v1::ListPrincipalsResponse principals;
+  check("r-notadmin",
+        admin_->ListPrincipals(Tagged(worker_token_, "r-notadmin").get(), {}, &principals),
+        {"ListPrincipals", audit::Outcome::kDenied, grpc::StatusCode::PERMISSION_DENIED});
+  check("r-admin", admin_->ListPrincipals(Tagged(admin_token_, "r-admin").get(), {}, &principals),
+        {"ListPrincipals", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+  v1::GetCheckpointResponse checkpoint;
+  check("r-notofficer",
+        compliance_->GetCheckpoint(Tagged(worker_token_, "r-notofficer").get(), {}, &checkpoint),
+        {"GetCheckpoint", audit::Outcome::kDenied, grpc::StatusCode::PERMISSION_DENIED});
+  check("r-officer",
+        compliance_->GetCheckpoint(Tagged(officer_token_, "r-officer").get(), {}, &checkpoint),
+        {"GetCheckpoint", audit::Outcome::kAllowed, grpc::StatusCode::OK});
+
+  std::vector<audit::AuditEntry> entries = ReadAudit(*vault_);
+  ASSERT_EQ(entries.size(), before + expected.size());
+  std::map<std::string, int> seen;
+  for (size_t i = before; i < entries.size(); ++i) {
+    const audit::AuditEntry& e = entries[i];
+    ++seen[e.request_id];
+    auto it = expected.find(e.request_id);
+    ASSERT_NE(it, expected.end()) << "unexpected entry for request " << e.request_id;
+    EXPECT_EQ(e.action, it->second.action) << e.request_id;
+    EXPECT_EQ(e.outcome, it->second.outcome) << e.request_id;
+    EXPECT_EQ(e.code, static_cast<int>(it->second.code)) << e.request_id;
+    EXPECT_FALSE(e.peer.empty()) << e.request_id;
+  }
+  for (const auto& [id, e] : expected) EXPECT_EQ(seen[id], 1) << id;
+
+  // The unauthenticated calls name no principal; the forged one names the
+  // principal id its token claimed, and nothing of its secret.
+  for (size_t i = before; i < entries.size(); ++i) {
+    const audit::AuditEntry& e = entries[i];
+    if (e.request_id == "r-anon") {
+      EXPECT_TRUE(e.principal_id.empty() && e.subject.empty());
+    }
+    if (e.request_id == "r-forged") {
+      EXPECT_TRUE(e.principal_id.empty());
+      EXPECT_EQ(e.subject, "0123456789abcdef");
+      EXPECT_EQ(audit::EncodeCanonical(e).find(std::string(16, 'f')), std::string::npos);
+    }
+    if (e.request_id == "r-missing") {
+      EXPECT_EQ(e.lead_ids, std::vector<std::string>{std::string(32, 'a')});
+    }
+  }
+}
+
+TEST_F(AuditServiceTest, AFailedAuditWriteFailsTheCallWithNothingReturned) {
+  const std::string lead_id = CreateLead("fc", "fc@example.com");
+  vault_->committer().SetFailWritesForTesting(true);
+  v1::GetLeadRequest get;
+  get.set_lead_id(lead_id);
+  v1::GetLeadResponse got;
+  grpc::Status s = leads_->GetLead(Ctx(worker_token_).get(), get, &got);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(got.ByteSizeLong(), 0u);
+  v1::GetCheckpointResponse checkpoint;
+  s = compliance_->GetCheckpoint(Ctx(officer_token_).get(), {}, &checkpoint);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(checkpoint.ByteSizeLong(), 0u);
+  v1::ExportAuditResponse message;
+  auto ctx = Ctx(officer_token_);
+  auto reader = compliance_->ExportAudit(ctx.get(), v1::ExportAuditRequest());
+  EXPECT_FALSE(reader->Read(&message));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  vault_->committer().SetFailWritesForTesting(false);
+}
+
+TEST_F(AuditServiceTest, CheckpointAndProofsVerifyWithThePublishedKey) {
+  for (int i = 0; i < 6; ++i)
+    CreateLead(absl::StrCat("p", i), absl::StrCat("p", i, "@example.com"));
+  v1::GetCheckpointResponse first;
+  ASSERT_TRUE(compliance_->GetCheckpoint(Ctx(officer_token_).get(), {}, &first).ok());
+  audit::NoteVerifier verifier = Verifier(first.verifier_key());
+  auto opened = audit::OpenCheckpoint(first.checkpoint().note(), verifier);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->size, first.checkpoint().tree_size());
+  EXPECT_EQ(std::string(audit::HashBytes(opened->root)), first.checkpoint().root_hash());
+
+  for (int i = 0; i < 4; ++i)
+    CreateLead(absl::StrCat("q", i), absl::StrCat("q", i, "@example.com"));
+  v1::GetInclusionProofRequest inclusion;
+  inclusion.set_sequence(3);
+  v1::GetInclusionProofResponse proof;
+  ASSERT_TRUE(compliance_->GetInclusionProof(Ctx(officer_token_).get(), inclusion, &proof).ok());
+  auto later = audit::OpenCheckpoint(proof.checkpoint().note(), verifier);
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(audit::VerifyInclusion(2, later->size, audit::LeafHash(proof.entry()),
+                                     Hashes(proof.proof()), later->root)
+                  .ok());
+  v1::GetConsistencyProofRequest consistency;
+  consistency.set_from_size(opened->size);
+  v1::GetConsistencyProofResponse cproof;
+  ASSERT_TRUE(
+      compliance_->GetConsistencyProof(Ctx(officer_token_).get(), consistency, &cproof).ok());
+  auto newest = audit::OpenCheckpoint(cproof.checkpoint().note(), verifier);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_TRUE(audit::VerifyConsistency(opened->size, newest->size, opened->root, newest->root,
+                                       Hashes(cproof.proof()))
+                  .ok());
+  consistency.set_from_size(newest->size + 1000);
+  EXPECT_EQ(compliance_->GetConsistencyProof(Ctx(officer_token_).get(), consistency, &cproof)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
+  const std::string lead_id = CreateLead("x", "x@example.com");
+  for (int i = 0; i < 30; ++i)
+    CreateLead(absl::StrCat("e", i), absl::StrCat("e", i, "@example.com"));
+  v1::GetLeadRequest get;
+  get.set_lead_id(lead_id);
+  v1::GetLeadResponse got;
+  ASSERT_TRUE(leads_->GetLead(Ctx(worker_token_).get(), get, &got).ok());
+  ASSERT_TRUE(leads_->GetLead(Ctx(worker_token_).get(), get, &got).ok());
+
+  v1::GetCheckpointResponse cp;
+  ASSERT_TRUE(compliance_->GetCheckpoint(Ctx(officer_token_).get(), {}, &cp).ok());
+  audit::NoteVerifier verifier = Verifier(cp.verifier_key());
+
+  for (const bool filtered : {false, true}) {
+    v1::ExportAuditRequest request;
+    if (filtered) request.set_lead_id(lead_id);
+    auto ctx = Ctx(officer_token_);
+    auto reader = compliance_->ExportAudit(ctx.get(), request);
+    std::string file;
+    audit::ExportTrailer trailer;
+    v1::ExportAuditResponse message;
+    size_t entries = 0;
+    while (reader->Read(&message)) {
+      if (message.has_header()) {
+        audit::ExportHeader header;
+        header.origin = message.header().origin();
+        header.first_sequence = message.header().first_sequence();
+        header.last_sequence = message.header().last_sequence();
+        header.filtered = message.header().filtered();
+        header.left_frontier = Hashes(message.header().left_frontier());
+        trailer.checkpoint_note = message.header().checkpoint_note();
+        trailer.right_nodes = Hashes(message.header().right_nodes());
+        audit::AppendJsonlHeader(header, file);
+      }
+      for (const v1::AuditRecord& r : message.entries()) {
+        auto e = audit::DecodeCanonical(r.canonical());
+        ASSERT_TRUE(e.ok());
+        std::vector<audit::Hash> proof = Hashes(r.inclusion_proof());
+        audit::AppendJsonlEntry(*e, r.canonical(), filtered ? &proof : nullptr, file);
+        ++entries;
+      }
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    audit::AppendJsonlTrailer(trailer, file);
+    std::string path = dir_.path() + (filtered ? "/filtered.jsonl" : "/all.jsonl");
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(file.data(), 1, file.size(), f);
+    std::fclose(f);
+    audit::VerifyOptions options;
+    options.verifier = &verifier;
+    auto report = audit::VerifyExportFile(path, options);
+    ASSERT_TRUE(report.ok()) << report.status();
+    EXPECT_EQ(report->entries, entries);
+    // Unfiltered: everything up to and including this export's own entry.
+    if (!filtered) {
+      EXPECT_EQ(report->last_sequence, report->checkpoint.size);
+    }
+    // Filtered by lead: its create, its two reads, and the export request itself.
+    if (filtered) {
+      EXPECT_EQ(entries, 4u);
+    }
+  }
+
+  v1::AccountingOfDisclosuresRequest accounting;
+  accounting.set_lead_id(lead_id);
+  v1::AccountingOfDisclosuresResponse disclosures;
+  ASSERT_TRUE(
+      compliance_->AccountingOfDisclosures(Ctx(officer_token_).get(), accounting, &disclosures)
+          .ok());
+  ASSERT_EQ(disclosures.disclosures_size(), 2);
+  auto root = audit::HashFromBytes(disclosures.checkpoint().root_hash());
+  ASSERT_TRUE(root.ok());
+  for (const v1::Disclosure& d : disclosures.disclosures()) {
+    EXPECT_EQ(d.action(), "GetLead");
+    EXPECT_FALSE(d.fields().empty());
+    EXPECT_TRUE(audit::VerifyInclusion(d.sequence() - 1, disclosures.checkpoint().tree_size(),
+                                       audit::LeafHash(d.entry()), Hashes(d.inclusion_proof()),
+                                       *root)
+                    .ok());
+  }
+  accounting.set_lead_id("not-a-lead");
+  EXPECT_EQ(
+      compliance_->AccountingOfDisclosures(Ctx(officer_token_).get(), accounting, &disclosures)
+          .error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace testing_util
+}  // namespace leadvault::api

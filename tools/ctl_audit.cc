@@ -1,0 +1,451 @@
+#include "tools/ctl_audit.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "audit/audit_entry.h"
+#include "audit/checkpoint.h"
+#include "audit/export_format.h"
+#include "audit/merkle.h"
+#include "audit/verifier.h"
+#include "keys/status_macros.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+
+namespace leadvault::tools {
+namespace {
+
+namespace v1 = ::leadvault::v1;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr absl::Duration kExportDeadline = absl::Hours(12);
+constexpr size_t kWriteChunk = 1 << 20;
+constexpr size_t kMaxSmallFile = 64 << 10;
+
+// "2026-12-01", "2026-12-01T13:00:00Z" or any RFC 3339 time; UTC when no zone is given.
+absl::StatusOr<absl::Time> ParseTime(const std::string& flag, const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": expected YYYY-MM-DD or an RFC 3339 time"));
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() > kMaxSmallFile) return absl::InvalidArgumentError(path + ": too large");
+  return data;
+}
+
+// The verifier key, given inline ("name+hex+base64") or as a file holding it.
+absl::StatusOr<audit::NoteVerifier> LoadVerifier(const std::string& pubkey) {
+  std::string text = pubkey;
+  if (!absl::StrContains(pubkey, '+') || ::access(pubkey.c_str(), R_OK) == 0) {
+    LV_ASSIGN_OR_RETURN(text, ReadSmallFile(pubkey));
+  }
+  return audit::NoteVerifier::Parse(absl::StripAsciiWhitespace(text));
+}
+
+// The tree size a checkpoint note claims, without checking its signature
+// (verify checks it; export only needs the size to ask for a proof).
+absl::StatusOr<uint64_t> ClaimedCheckpointSize(const std::string& note) {
+  size_t end = note.find("\n\n");
+  if (end == std::string::npos) return absl::InvalidArgumentError("trusted: not a signed note");
+  LV_ASSIGN_OR_RETURN(audit::Checkpoint checkpoint,
+                      audit::ParseCheckpoint(absl::string_view(note).substr(0, end + 1)));
+  return checkpoint.size;
+}
+
+std::vector<audit::Hash> HashesFromProto(const google::protobuf::RepeatedPtrField<std::string>& in,
+                                         absl::Status* status) {
+  std::vector<audit::Hash> out;
+  out.reserve(in.size());
+  for (const std::string& bytes : in) {
+    auto h = audit::HashFromBytes(bytes);
+    if (!h.ok()) {
+      *status = absl::DataLossError("the server sent a malformed hash");
+      return {};
+    }
+    out.push_back(*h);
+  }
+  return out;
+}
+
+// A progress bar on stderr, drawn only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(uint64_t total) : total_(total), tty_(::isatty(STDERR_FILENO) == 1) {}
+  void Update(uint64_t done) {
+    if (!tty_) return;
+    absl::Time now = absl::Now();
+    if (now - last_ < absl::Milliseconds(100)) return;
+    last_ = now;
+    Draw(done);
+  }
+  void Finish(uint64_t done) {
+    if (!tty_) return;
+    Draw(done);
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void Draw(uint64_t done) {
+    constexpr int kWidth = 30;
+    if (total_ == 0) {
+      std::fprintf(stderr, "\r%llu entries", static_cast<unsigned long long>(done));
+    } else {
+      int filled = static_cast<int>(kWidth * std::min<uint64_t>(done, total_) / total_);
+      std::fprintf(stderr, "\r[%s%s] %3d%% %llu/%llu entries", std::string(filled, '#').c_str(),
+                   std::string(kWidth - filled, ' ').c_str(),
+                   static_cast<int>(100 * std::min<uint64_t>(done, total_) / total_),
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_));
+    }
+    std::fflush(stderr);
+  }
+  const uint64_t total_;
+  const bool tty_;
+  absl::Time last_ = absl::InfinitePast();
+};
+
+std::unique_ptr<v1::Compliance::Stub> Stub(const Connection& c) {
+  return v1::Compliance::NewStub(c.channel());
+}
+
+int RunPubkey(const Connection& connection) {
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::GetCheckpointResponse response;
+  grpc::Status status = Stub(connection)->GetCheckpoint(&context, {}, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  std::cout << response.verifier_key() << "\n";
+  return kExitOk;
+}
+
+int RunCheckpoint(const Connection& connection, const std::string& output) {
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::GetCheckpointResponse response;
+  grpc::Status status = Stub(connection)->GetCheckpoint(&context, {}, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  if (output.empty()) {
+    std::cout << response.checkpoint().note();
+    return kExitOk;
+  }
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  out << response.checkpoint().note();
+  out.close();
+  if (!out) return ReportError(absl::UnavailableError(absl::StrCat("cannot write ", output)));
+  return kExitOk;
+}
+
+absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& flags) {
+  const bool csv = flags.format == "csv";
+  v1::ExportAuditRequest request;
+  request.set_from_sequence(flags.from_sequence);
+  request.set_to_sequence(flags.to_sequence);
+  if (!flags.since.empty()) {
+    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTime("--since", flags.since));
+    request.set_since_unix_micros(absl::ToUnixMicros(t));
+  }
+  if (!flags.until.empty()) {
+    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTime("--until", flags.until));
+    request.set_until_unix_micros(absl::ToUnixMicros(t));
+  }
+  request.set_principal_id(flags.principal_id);
+  request.set_action(flags.action);
+  request.set_lead_id(flags.lead_id);
+  std::optional<uint64_t> trusted_size;
+  if (!flags.trusted.empty()) {
+    LV_ASSIGN_OR_RETURN(std::string note, ReadSmallFile(flags.trusted));
+    LV_ASSIGN_OR_RETURN(trusted_size, ClaimedCheckpointSize(note));
+  }
+
+  std::string tmp = flags.output + ".partial";
+  std::FILE* out = std::fopen(tmp.c_str(), "wb");
+  if (out == nullptr) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  std::string buffer;
+  buffer.reserve(kWriteChunk + (64 << 10));
+  bool write_ok = true;
+  auto drain = [&](bool force) {
+    if (buffer.size() >= kWriteChunk || (force && !buffer.empty())) {
+      write_ok = write_ok && std::fwrite(buffer.data(), 1, buffer.size(), out) == buffer.size();
+      buffer.clear();
+    }
+  };
+
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kExportDeadline));
+  std::unique_ptr<grpc::ClientReader<v1::ExportAuditResponse>> reader =
+      Stub(connection)->ExportAudit(&context, request);
+  v1::ExportAuditResponse message;
+  audit::ExportTrailer trailer;
+  absl::Status status;
+  bool have_header = false;
+  uint64_t count = 0;
+  std::unique_ptr<Progress> progress;
+  std::vector<audit::Hash> proof;
+  while (status.ok() && reader->Read(&message)) {
+    if (message.has_header()) {
+      const v1::AuditExportHeader& h = message.header();
+      audit::ExportHeader header;
+      header.origin = h.origin();
+      header.first_sequence = h.first_sequence();
+      header.last_sequence = h.last_sequence();
+      header.filtered = h.filtered();
+      header.left_frontier = HashesFromProto(h.left_frontier(), &status);
+      trailer.checkpoint_note = h.checkpoint_note();
+      trailer.right_nodes = HashesFromProto(h.right_nodes(), &status);
+      if (csv) {
+        audit::AppendCsvHeader(buffer);
+      } else {
+        audit::AppendJsonlHeader(header, buffer);
+      }
+      have_header = true;
+      uint64_t total = header.filtered || header.last_sequence < header.first_sequence
+                           ? 0
+                           : header.last_sequence - header.first_sequence + 1;
+      progress = std::make_unique<Progress>(total);
+    }
+    if (!have_header) {
+      status = absl::DataLossError("the server's export has no header");
+      break;
+    }
+    for (const v1::AuditRecord& record : message.entries()) {
+      auto entry = audit::DecodeCanonical(record.canonical());
+      if (!entry.ok()) {
+        status = absl::DataLossError("the server sent a malformed entry");
+        break;
+      }
+      if (csv) {
+        audit::AppendCsvEntry(*entry, record.canonical(), buffer);
+      } else {
+        bool filtered = record.inclusion_proof_size() > 0;
+        if (filtered) proof = HashesFromProto(record.inclusion_proof(), &status);
+        audit::AppendJsonlEntry(*entry, record.canonical(), filtered ? &proof : nullptr, buffer);
+      }
+      ++count;
+    }
+    drain(false);
+    if (progress != nullptr) progress->Update(count);
+  }
+  grpc::Status rpc = reader->Finish();
+  if (status.ok() && !rpc.ok()) {
+    status = absl::Status(static_cast<absl::StatusCode>(rpc.error_code()), rpc.error_message());
+  }
+  if (status.ok() && !have_header) status = absl::DataLossError("the server sent no export");
+  if (status.ok() && !csv) {
+    audit::AppendJsonlTrailer(trailer, buffer);
+    if (trusted_size.has_value()) {
+      // A proof that the export's tree extends the trusted one.
+      LV_ASSIGN_OR_RETURN(
+          audit::Checkpoint covering,
+          audit::ParseCheckpoint(absl::string_view(trailer.checkpoint_note)
+                                     .substr(0, trailer.checkpoint_note.find("\n\n") + 1)));
+      grpc::ClientContext proof_context;
+      connection.Prepare(&proof_context);
+      v1::GetConsistencyProofRequest proof_request;
+      proof_request.set_from_size(*trusted_size);
+      proof_request.set_to_size(covering.size);
+      v1::GetConsistencyProofResponse proof_response;
+      if (*trusted_size <= covering.size) {
+        grpc::Status s =
+            Stub(connection)->GetConsistencyProof(&proof_context, proof_request, &proof_response);
+        if (!s.ok()) {
+          status = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+        } else {
+          audit::AppendJsonlConsistency(*trusted_size,
+                                        HashesFromProto(proof_response.proof(), &status), buffer);
+        }
+      }
+    }
+  }
+  drain(true);
+  if (progress != nullptr) progress->Finish(count);
+  write_ok = std::fclose(out) == 0 && write_ok;
+  if (status.ok() && !write_ok) status = absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  if (status.ok() && csv) {
+    // CSV has no room for the checkpoint: it goes beside the file.
+    std::ofstream side(flags.output + ".checkpoint", std::ios::binary | std::ios::trunc);
+    side << trailer.checkpoint_note;
+    side.close();
+    if (!side) status = absl::UnavailableError("cannot write the checkpoint file");
+  }
+  if (!status.ok()) {
+    std::remove(tmp.c_str());
+    return status;
+  }
+  if (std::rename(tmp.c_str(), flags.output.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", flags.output));
+  }
+  std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
+               static_cast<unsigned long long>(count), flags.output.c_str());
+  return absl::OkStatus();
+}
+
+int RunVerify(const AuditVerifyFlags& flags) {
+  auto verifier = LoadVerifier(flags.pubkey);
+  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
+  audit::VerifyOptions options;
+  options.verifier = &*verifier;
+  if (!flags.trusted.empty()) {
+    auto note = ReadSmallFile(flags.trusted);
+    if (!note.ok()) return ReportError(note.status(), kExitUsage);
+    auto trusted = audit::OpenCheckpoint(*note, *verifier);
+    if (!trusted.ok()) {
+      return ReportError(absl::InvalidArgumentError(
+          absl::StrCat("trusted checkpoint: ", trusted.status().message())));
+    }
+    options.trusted = *trusted;
+  }
+  absl::Time start = absl::Now();
+  auto report = audit::VerifyExportFile(flags.file, options);
+  if (!report.ok()) {
+    std::fprintf(stderr, "leadvaultctl: audit verify FAILED: %s\n",
+                 std::string(report.status().message()).c_str());
+    return kExitFailed;
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("OK: %llu entries (sequences %llu..%llu%s) match checkpoint %s size %llu%s\n",
+              static_cast<unsigned long long>(report->entries),
+              static_cast<unsigned long long>(report->first_sequence),
+              static_cast<unsigned long long>(report->last_sequence),
+              report->filtered ? ", filtered, each with its inclusion proof" : "",
+              report->checkpoint.origin.c_str(),
+              static_cast<unsigned long long>(report->checkpoint.size),
+              report->trusted_checked ? ", consistent with the trusted checkpoint" : "");
+  std::fprintf(stderr, "leadvaultctl: verified in %.2f s\n", seconds);
+  return kExitOk;
+}
+
+int RunAccounting(const Connection& connection, const std::string& lead_id,
+                  const std::string& since) {
+  v1::AccountingOfDisclosuresRequest request;
+  request.set_lead_id(lead_id);
+  if (!since.empty()) {
+    auto t = ParseTime("--since", since);
+    if (!t.ok()) return ReportError(t.status(), kExitUsage);
+    request.set_since_unix_micros(absl::ToUnixMicros(*t));
+  }
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::AccountingOfDisclosuresResponse response;
+  grpc::Status status = Stub(connection)->AccountingOfDisclosures(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  auto root = audit::HashFromBytes(response.checkpoint().root_hash());
+  if (!root.ok()) return ReportError(absl::DataLossError("malformed checkpoint"));
+  std::printf("%-8s  %-20s  %-16s  %-10s  %-18s  %s\n", "SEQ", "TIME", "PRINCIPAL", "ROLE",
+              "PURPOSE", "FIELDS (each proven in the checkpoint's tree)");
+  for (const v1::Disclosure& d : response.disclosures()) {
+    absl::Status hashes;
+    std::vector<audit::Hash> proof = HashesFromProto(d.inclusion_proof(), &hashes);
+    absl::Status proven =
+        hashes.ok() ? audit::VerifyInclusion(d.sequence() - 1, response.checkpoint().tree_size(),
+                                             audit::LeafHash(d.entry()), proof, *root)
+                    : hashes;
+    auto entry = audit::DecodeCanonical(d.entry());
+    if (!proven.ok() || !entry.ok() || entry->sequence != d.sequence()) {
+      return ReportError(absl::DataLossError(
+          absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof")));
+    }
+    std::string fields;
+    for (const std::string& f : d.fields()) absl::StrAppend(&fields, fields.empty() ? "" : ",", f);
+    std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
+                static_cast<unsigned long long>(d.sequence()),
+                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(d.at_unix_micros()),
+                                 absl::UTCTimeZone())
+                    .c_str(),
+                d.principal_id().c_str(), d.role().c_str(),
+                d.purpose().empty() ? "-" : d.purpose().c_str(), fields.c_str());
+  }
+  std::printf("%d disclosures%s; checkpoint size %llu\n", response.disclosures_size(),
+              response.truncated() ? " (truncated)" : "",
+              static_cast<unsigned long long>(response.checkpoint().tree_size()));
+  return kExitOk;
+}
+
+template <typename Command>
+int WithConnection(const ConnectionFlags& flags, Command command) {
+  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(flags);
+  if (!connection.ok()) return ReportError(connection.status(), kExitUsage);
+  return command(**connection);
+}
+
+}  // namespace
+
+std::unique_ptr<AuditCommands> AddAuditCommands(CLI::App& app) {
+  auto c = std::make_unique<AuditCommands>();
+  CLI::App* audit = app.add_subcommand(
+      "audit", "the tamper-evident audit log (compliance role; verify works offline)");
+  audit->require_subcommand(1);
+  c->pubkey = audit->add_subcommand("pubkey", "print the log's verifier key (signed-note form)");
+  c->checkpoint = audit->add_subcommand("checkpoint", "print a fresh signed checkpoint");
+  c->checkpoint->add_option("-o,--output", c->checkpoint_output, "write it to FILE");
+
+  AuditExportFlags& e = c->export_flags;
+  c->export_log = audit->add_subcommand("export", "stream the audit log to a file");
+  c->export_log->add_option("--format", e.format, "jsonl (verifiable) or csv (spreadsheets)")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
+  c->export_log->add_option("-o,--output", e.output, "output file")->required();
+  c->export_log->add_option("--since", e.since, "entries at or after (YYYY-MM-DD or RFC 3339)");
+  c->export_log->add_option("--until", e.until, "entries before (YYYY-MM-DD or RFC 3339)");
+  c->export_log->add_option("--from-seq", e.from_sequence, "first sequence");
+  c->export_log->add_option("--to-seq", e.to_sequence, "last sequence");
+  c->export_log->add_option("--principal", e.principal_id, "only this principal's entries");
+  c->export_log->add_option("--action", e.action, "only this action, e.g. GetLead");
+  c->export_log->add_option("--lead", e.lead_id, "only entries naming this lead id");
+  c->export_log->add_option("--trusted", e.trusted,
+                            "a checkpoint trusted from before: add a consistency proof to it");
+
+  AuditVerifyFlags& v = c->verify_flags;
+  c->verify = audit->add_subcommand("verify", "verify an export offline (no daemon, no key)");
+  c->verify->add_option("FILE", v.file, "a JSON Lines export")->required();
+  c->verify->add_option("--pubkey", v.pubkey, "verifier key, or a file holding it")->required();
+  c->verify->add_option("--trusted", v.trusted, "a signed checkpoint trusted from before");
+
+  c->accounting = audit->add_subcommand(
+      "accounting", "accounting of disclosures: every access to one lead's personal data");
+  c->accounting->add_option("LEAD_ID", c->lead_id, "lead id")->required();
+  c->accounting->add_option("--since", c->since, "from this date (YYYY-MM-DD or RFC 3339)");
+  return c;
+}
+
+std::optional<int> RunAuditCommand(const AuditCommands& c, const ConnectionFlags& flags) {
+  if (c.verify->parsed()) return RunVerify(c.verify_flags);
+  if (c.pubkey->parsed()) {
+    return WithConnection(flags, [&](const Connection& conn) { return RunPubkey(conn); });
+  }
+  if (c.checkpoint->parsed()) {
+    return WithConnection(
+        flags, [&](const Connection& conn) { return RunCheckpoint(conn, c.checkpoint_output); });
+  }
+  if (c.export_log->parsed()) {
+    return WithConnection(flags, [&](const Connection& conn) {
+      absl::Status s = ExportToFile(conn, c.export_flags);
+      return s.ok() ? kExitOk : ReportError(s, kExitFailed);
+    });
+  }
+  if (c.accounting->parsed()) {
+    return WithConnection(
+        flags, [&](const Connection& conn) { return RunAccounting(conn, c.lead_id, c.since); });
+  }
+  return std::nullopt;
+}
+
+}  // namespace leadvault::tools

@@ -1,0 +1,203 @@
+#include "vault/audit_access.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "keys/status_macros.h"
+#include "vault/lead.h"
+
+namespace leadvault::vault {
+namespace {
+
+// Actions whose allowed entries disclose a lead's personal data to the caller.
+bool IsPiiRead(const audit::AuditEntry& e) {
+  return e.outcome == audit::Outcome::kAllowed && !e.fields.empty() && e.action == "GetLead";
+}
+
+bool Matches(const AuditQuery& q, const audit::AuditEntry& e) {
+  if (!q.principal_id.empty() && e.principal_id != q.principal_id) return false;
+  if (!q.action.empty() && e.action != q.action) return false;
+  if (!q.lead_id.empty() &&
+      std::find(e.lead_ids.begin(), e.lead_ids.end(), q.lead_id) == e.lead_ids.end()) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditEntry entry) {
+  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                      committer_->CommitWithCheckpoint(rocksdb::WriteBatch(), std::move(entry)));
+  std::optional<SignedCheckpoint> latest = log_->LatestCheckpoint();
+  if (!latest.has_value() || latest->checkpoint.size < seq) {
+    return absl::FailedPreconditionError("audit log: no signed checkpoint yet");
+  }
+  return *std::move(latest);
+}
+
+absl::StatusOr<SignedCheckpoint> AuditAccess::GetCheckpoint(const Actor& actor) {
+  return CommitWithCheckpoint(EntryFor(actor, "GetCheckpoint"));
+}
+
+absl::StatusOr<InclusionResult> AuditAccess::GetInclusionProof(const Actor& actor,
+                                                               uint64_t sequence,
+                                                               uint64_t tree_size) {
+  if (sequence == 0) return absl::InvalidArgumentError("sequence: must be at least 1");
+  if (tree_size != 0 && sequence > tree_size) {
+    return absl::InvalidArgumentError("sequence: beyond tree_size");
+  }
+  if (tree_size > log_->size()) return absl::InvalidArgumentError("tree_size: beyond the log");
+  if (sequence > log_->size()) return absl::InvalidArgumentError("sequence: beyond the log");
+  audit::AuditEntry audit_entry = EntryFor(actor, "GetInclusionProof");
+  audit_entry.fields = {absl::StrCat("sequence=", sequence)};
+  InclusionResult result;
+  if (tree_size == 0) {
+    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+    tree_size = checkpoint.checkpoint.size;
+    result.checkpoint = std::move(checkpoint);
+  } else {
+    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(audit_entry)).status());
+  }
+  LV_ASSIGN_OR_RETURN(result.entry, log_->ReadEntry(sequence));
+  LV_ASSIGN_OR_RETURN(result.proof, log_->InclusionProof(sequence - 1, tree_size));
+  result.tree_size = tree_size;
+  return result;
+}
+
+absl::StatusOr<ConsistencyResult> AuditAccess::GetConsistencyProof(const Actor& actor,
+                                                                   uint64_t from_size,
+                                                                   uint64_t to_size) {
+  if (to_size > log_->size()) return absl::InvalidArgumentError("to_size: beyond the log");
+  if (to_size != 0 && from_size > to_size) {
+    return absl::InvalidArgumentError("from_size: larger than to_size");
+  }
+  if (from_size > log_->size()) return absl::InvalidArgumentError("from_size: beyond the log");
+  audit::AuditEntry audit_entry = EntryFor(actor, "GetConsistencyProof");
+  audit_entry.fields = {absl::StrCat("from_size=", from_size)};
+  ConsistencyResult result;
+  if (to_size == 0) {
+    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+    to_size = checkpoint.checkpoint.size;
+    result.checkpoint = std::move(checkpoint);
+  } else {
+    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(audit_entry)).status());
+  }
+  LV_ASSIGN_OR_RETURN(result.proof, log_->ConsistencyProof(from_size, to_size));
+  result.to_size = to_size;
+  return result;
+}
+
+absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const AuditQuery& query) {
+  if (query.from_sequence == 0) return absl::InvalidArgumentError("from_sequence: must be >= 1");
+  if (query.to_sequence != 0 && query.to_sequence < query.from_sequence) {
+    return absl::InvalidArgumentError("to_sequence: before from_sequence");
+  }
+  if (query.since.has_value() && query.until.has_value() && *query.until < *query.since) {
+    return absl::InvalidArgumentError("until: before since");
+  }
+  std::string lead_id;  // normalized text form
+  if (!query.lead_id.empty()) {
+    std::optional<std::string> id = DecodeLeadId(query.lead_id);
+    if (!id.has_value()) return absl::InvalidArgumentError("lead_id: must be 32 hex characters");
+    lead_id = EncodeLeadId(*id);
+  }
+  audit::AuditEntry audit_entry = EntryFor(actor, "ExportAudit");
+  if (!lead_id.empty()) audit_entry.lead_ids.push_back(lead_id);
+  // The query's shape (no values of people): which filters and bounds were used.
+  std::vector<std::string> shape;
+  shape.push_back(absl::StrCat("from_sequence=", query.from_sequence));
+  if (query.to_sequence != 0) shape.push_back(absl::StrCat("to_sequence=", query.to_sequence));
+  if (query.since) shape.push_back(absl::StrCat("since=", absl::ToUnixMicros(*query.since)));
+  if (query.until) shape.push_back(absl::StrCat("until=", absl::ToUnixMicros(*query.until)));
+  if (!query.principal_id.empty()) shape.push_back("filter=principal");
+  if (!query.action.empty()) shape.push_back("filter=action");
+  audit_entry.fields = std::move(shape);
+  LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+
+  ExportPlan plan;
+  plan.query = query;
+  plan.query.lead_id = lead_id;
+  plan.checkpoint_size = checkpoint.checkpoint.size;
+  uint64_t first = query.from_sequence;
+  uint64_t last = plan.checkpoint_size;
+  if (query.to_sequence != 0) last = std::min(last, query.to_sequence);
+  if (query.since.has_value()) {
+    LV_ASSIGN_OR_RETURN(uint64_t s, log_->FirstSequenceAtOrAfter(*query.since));
+    first = std::max(first, s);
+  }
+  if (query.until.has_value()) {
+    LV_ASSIGN_OR_RETURN(uint64_t u, log_->FirstSequenceAtOrAfter(*query.until));
+    last = std::min(last, u - 1);
+  }
+  if (first > plan.checkpoint_size + 1) first = plan.checkpoint_size + 1;
+  if (last + 1 < first) last = first - 1;  // an empty range
+  plan.header.origin = checkpoint.checkpoint.origin;
+  plan.header.first_sequence = first;
+  plan.header.last_sequence = last;
+  plan.header.filtered = query.filtered();
+  plan.trailer.checkpoint_note = checkpoint.note;
+  if (!plan.header.filtered) {
+    LV_ASSIGN_OR_RETURN(plan.header.left_frontier, log_->RangeHashes(0, first - 1));
+    LV_ASSIGN_OR_RETURN(plan.trailer.right_nodes, log_->RangeHashes(last, plan.checkpoint_size));
+  }
+  return plan;
+}
+
+absl::Status AuditAccess::StreamExport(
+    const ExportPlan& plan,
+    const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink) {
+  const uint64_t first = plan.header.first_sequence;
+  const uint64_t last = plan.header.last_sequence;
+  if (last < first) return absl::OkStatus();
+  std::vector<audit::Hash> proof;
+  absl::Status inner;
+  absl::Status scanned = log_->ScanEntries(first, last, [&](const StoredEntry& stored) {
+    if (plan.header.filtered) {
+      if (!Matches(plan.query, stored.entry)) return true;
+      auto p = log_->InclusionProof(stored.entry.sequence - 1, plan.checkpoint_size);
+      if (!p.ok()) {
+        inner = p.status();
+        return false;
+      }
+      proof = *std::move(p);
+      return sink(stored, &proof);
+    }
+    return sink(stored, nullptr);
+  });
+  LV_RETURN_IF_ERROR(inner);
+  if (absl::IsCancelled(scanned)) return absl::CancelledError("export cancelled");
+  LV_RETURN_IF_ERROR(scanned);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Accounting> AuditAccess::AccountingOfDisclosures(const Actor& actor,
+                                                                const std::string& lead_id,
+                                                                absl::Time since) {
+  audit::AuditEntry audit_entry = EntryFor(actor, "AccountingOfDisclosures");
+  audit_entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  Accounting accounting;
+  LV_ASSIGN_OR_RETURN(accounting.checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+  const uint64_t tree_size = accounting.checkpoint.checkpoint.size;
+  // The index holds every entry that read or wrote the lead's fields.
+  LV_ASSIGN_OR_RETURN(std::vector<uint64_t> sequences,
+                      log_->SequencesForLead(lead_id, /*limit=*/1 << 20));
+  for (uint64_t seq : sequences) {
+    if (seq > tree_size) break;
+    LV_ASSIGN_OR_RETURN(StoredEntry stored, log_->ReadEntry(seq));
+    if (stored.entry.time < since || !IsPiiRead(stored.entry)) continue;
+    if (accounting.disclosures.size() == kMaxDisclosures) {
+      accounting.truncated = true;
+      break;
+    }
+    Disclosure d;
+    LV_ASSIGN_OR_RETURN(d.inclusion_proof, log_->InclusionProof(seq - 1, tree_size));
+    d.entry = std::move(stored);
+    accounting.disclosures.push_back(std::move(d));
+  }
+  return accounting;
+}
+
+}  // namespace leadvault::vault

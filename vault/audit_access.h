@@ -1,0 +1,114 @@
+// AuditAccess: what compliance officers read from the audit log.
+#ifndef LEADVAULT_VAULT_AUDIT_ACCESS_H_
+#define LEADVAULT_VAULT_AUDIT_ACCESS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "audit/export_format.h"
+#include "vault/actor.h"
+#include "vault/audit_log.h"
+#include "vault/committer.h"
+
+namespace leadvault::vault {
+
+struct InclusionResult {
+  StoredEntry entry;
+  std::vector<audit::Hash> proof;
+  uint64_t tree_size = 0;
+  std::optional<SignedCheckpoint> checkpoint;  // when a fresh one was asked for
+};
+
+struct ConsistencyResult {
+  std::vector<audit::Hash> proof;
+  uint64_t to_size = 0;
+  std::optional<SignedCheckpoint> checkpoint;
+};
+
+// Which entries an export covers. Sequences [from_sequence, to_sequence]
+// (to_sequence 0: no bound) and times [since, until) both apply.
+struct AuditQuery {
+  uint64_t from_sequence = 1;
+  uint64_t to_sequence = 0;
+  std::optional<absl::Time> since;
+  std::optional<absl::Time> until;
+  // Filters; empty matches all. lead_id in text form (32 hex).
+  std::string principal_id;
+  std::string action;
+  std::string lead_id;
+  bool filtered() const { return !principal_id.empty() || !action.empty() || !lead_id.empty(); }
+};
+
+// An export ready to stream: the header and trailer of the file, fixed
+// against one signed checkpoint taken when the export began.
+struct ExportPlan {
+  AuditQuery query;
+  audit::ExportHeader header;
+  audit::ExportTrailer trailer;
+  uint64_t checkpoint_size = 0;
+};
+
+struct Disclosure {
+  StoredEntry entry;
+  std::vector<audit::Hash> inclusion_proof;
+};
+
+struct Accounting {
+  std::vector<Disclosure> disclosures;  // oldest first
+  SignedCheckpoint checkpoint;
+  bool truncated = false;
+};
+
+inline constexpr size_t kMaxDisclosures = 10000;
+
+// Checkpoints, proofs, exports and the accounting of disclosures. Each call
+// commits its own audit entry (action named after the call) before anything
+// is returned, together with a fresh signed checkpoint that covers it, so what
+// a call returns can be checked against that checkpoint. Errors:
+// INVALID_ARGUMENT (a size or range beyond the log), FAILED_PRECONDITION (the
+// log has no signing key yet), UNAVAILABLE (storage), DATA_LOSS (a stored
+// entry or node fails its checks). Thread-safe.
+class AuditAccess {
+ public:
+  // Both must outlive this object.
+  AuditAccess(Committer* committer, AuditLog* log) : committer_(committer), log_(log) {}
+
+  absl::StatusOr<SignedCheckpoint> GetCheckpoint(const Actor& actor);
+  // tree_size 0: against a fresh checkpoint.
+  absl::StatusOr<InclusionResult> GetInclusionProof(const Actor& actor, uint64_t sequence,
+                                                    uint64_t tree_size);
+  // to_size 0: to a fresh checkpoint.
+  absl::StatusOr<ConsistencyResult> GetConsistencyProof(const Actor& actor, uint64_t from_size,
+                                                        uint64_t to_size);
+
+  // Commits the export's entry and fixes the checkpoint, range, left
+  // frontier and right nodes.
+  absl::StatusOr<ExportPlan> BeginExport(const Actor& actor, const AuditQuery& query);
+  // Calls `sink` for each entry of the plan in sequence order (with its
+  // inclusion proof when filtered); stops early, with CANCELLED, when `sink`
+  // returns false.
+  absl::Status StreamExport(
+      const ExportPlan& plan,
+      const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink);
+
+  // Every access to the personal data of `lead_id` (binary) at or after
+  // `since`, with inclusion proofs against a fresh checkpoint.
+  absl::StatusOr<Accounting> AccountingOfDisclosures(const Actor& actor, const std::string& lead_id,
+                                                     absl::Time since);
+
+ private:
+  // Commits `entry` with a fresh checkpoint; returns the checkpoint.
+  absl::StatusOr<SignedCheckpoint> CommitWithCheckpoint(audit::AuditEntry entry);
+
+  Committer* const committer_;
+  AuditLog* const log_;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_AUDIT_ACCESS_H_

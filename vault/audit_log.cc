@@ -1,0 +1,275 @@
+#include "vault/audit_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "keys/status_macros.h"
+#include "vault/internal/keys.h"
+#include "vault/lead.h"
+
+namespace leadvault::vault {
+namespace {
+
+// Leads named by one entry that get an index key; larger lists (queue pages)
+// carry no fields and are not disclosures.
+constexpr size_t kMaxIndexedLeadsPerEntry = 16;
+
+}  // namespace
+
+// Reads complete nodes from the `merkle` column family.
+class AuditLog::Nodes final : public audit::NodeReader {
+ public:
+  explicit Nodes(Database* db) : db_(db) {}
+  absl::StatusOr<std::vector<audit::Hash>> ReadNodes(
+      const std::vector<audit::NodeId>& ids) override {
+    std::vector<std::string> keys;
+    keys.reserve(ids.size());
+    for (const audit::NodeId& id : ids) keys.push_back(internal::MerkleNodeKey(id.level, id.index));
+    std::vector<std::pair<Cf, rocksdb::Slice>> reads;
+    reads.reserve(keys.size());
+    for (const std::string& k : keys) reads.emplace_back(Cf::kMerkle, k);
+    std::vector<absl::StatusOr<std::string>> values = db_->MultiGet(reads);
+    std::vector<audit::Hash> hashes;
+    hashes.reserve(values.size());
+    for (auto& v : values) {
+      if (absl::IsNotFound(v.status())) return absl::DataLossError("merkle: a node is missing");
+      LV_RETURN_IF_ERROR(v.status());
+      auto hash = audit::HashFromBytes(*v);
+      if (!hash.ok()) return absl::DataLossError("merkle: a node is malformed");
+      hashes.push_back(*hash);
+    }
+    return hashes;
+  }
+
+ private:
+  Database* db_;
+};
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
+                                                         const AuditLogOptions& options) {
+  auto log = std::unique_ptr<AuditLog>(new AuditLog(db, options));
+  // The tree size is the last stored sequence (entries are 1, 2, 3, ... without gaps).
+  uint64_t size = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->db()->NewIterator(rocksdb::ReadOptions(), db->cf(Cf::kAudit)));
+  it->SeekToLast();
+  if (it->Valid()) {
+    auto seq = internal::DecodeSequenceKey(absl::string_view(it->key().data(), it->key().size()));
+    if (!seq.has_value()) return absl::DataLossError("audit: malformed sequence key");
+    size = *seq;
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit"));
+  Nodes nodes(db);
+  LV_ASSIGN_OR_RETURN(std::vector<audit::Hash> frontier,
+                      nodes.ReadNodes(audit::RangeNodes(0, size)));
+  auto restored = audit::MerkleFrontier::FromNodes(size, std::move(frontier));
+  if (!restored.ok()) return absl::DataLossError("merkle: frontier does not match the log");
+  log->staged_ = *restored;
+  absl::MutexLock lock(&log->mu_);
+  log->durable_ = *std::move(restored);
+  return log;
+}
+
+absl::Status AuditLog::SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin) {
+  LV_ASSIGN_OR_RETURN(audit::NoteSigner signer, audit::NoteSigner::Create(origin, key.get()));
+  std::optional<SignedCheckpoint> latest;
+  auto note = db_->Get(Cf::kMeta, internal::kMetaCheckpointLatest);
+  if (note.ok()) {
+    LV_ASSIGN_OR_RETURN(audit::NoteVerifier verifier,
+                        audit::NoteVerifier::Parse(signer.VerifierKey()));
+    auto checkpoint = audit::OpenCheckpoint(*note, verifier);
+    if (!checkpoint.ok()) return absl::DataLossError("audit: stored checkpoint fails verification");
+    latest = SignedCheckpoint{*checkpoint, *note};
+  } else if (!absl::IsNotFound(note.status())) {
+    return note.status();
+  }
+  absl::MutexLock lock(&mu_);
+  key_ = std::move(key);
+  signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
+  origin_ = origin;
+  latest_ = std::move(latest);
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Stage(const audit::AuditEntry& entry, const std::string& canonical,
+                             rocksdb::WriteBatch& batch) {
+  if (entry.sequence != staged_.size() + 1) {
+    return absl::InternalError("audit: entry out of sequence");
+  }
+  rocksdb::Status s =
+      batch.Put(db_->cf(Cf::kAudit), internal::SequenceKey(entry.sequence), canonical);
+  staged_.Append(audit::LeafHash(canonical), [&](audit::NodeId id, const audit::Hash& hash) {
+    if (s.ok()) {
+      s = batch.Put(db_->cf(Cf::kMerkle), internal::MerkleNodeKey(id.level, id.index),
+                    rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    }
+  });
+  if (!entry.fields.empty() && entry.lead_ids.size() <= kMaxIndexedLeadsPerEntry) {
+    for (const std::string& text : entry.lead_ids) {
+      std::optional<std::string> id = DecodeLeadId(text);
+      if (!id.has_value() || !s.ok()) continue;
+      s = batch.Put(db_->cf(Cf::kAuditLead), internal::AuditLeadKey(*id, entry.sequence), "");
+    }
+  }
+  return FromRocks(s, "stage audit entry");
+}
+
+bool AuditLog::CheckpointDue(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  if (signer_ == nullptr) return false;
+  uint64_t signed_size = latest_.has_value() ? latest_->checkpoint.size : 0;
+  uint64_t unsigned_entries = staged_.size() - signed_size;
+  if (unsigned_entries == 0) return false;
+  return unsigned_entries >= options_.checkpoint_every_entries ||
+         now - last_checkpoint_time_ >= options_.checkpoint_interval;
+}
+
+absl::Status AuditLog::StageCheckpointIfDue(absl::Time now, bool force,
+                                            rocksdb::WriteBatch& batch) {
+  staged_checkpoint_ = false;
+  if (!force && !CheckpointDue(now)) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  if (signer_ == nullptr) return absl::OkStatus();
+  if (latest_.has_value() && latest_->checkpoint.size == staged_.size()) return absl::OkStatus();
+  SignedCheckpoint signed_checkpoint;
+  signed_checkpoint.checkpoint = {origin_, staged_.size(), staged_.Root()};
+  signed_checkpoint.note = signer_->Sign(audit::FormatCheckpoint(signed_checkpoint.checkpoint));
+  std::string history = internal::kMetaCheckpointPrefix;
+  internal::PutBigEndian64(history, staged_.size());
+  rocksdb::Status s = batch.Put(db_->cf(Cf::kMeta), history, signed_checkpoint.note);
+  if (s.ok()) {
+    s = batch.Put(db_->cf(Cf::kMeta), internal::kMetaCheckpointLatest, signed_checkpoint.note);
+  }
+  LV_RETURN_IF_ERROR(FromRocks(s, "stage checkpoint"));
+  staged_signed_ = std::move(signed_checkpoint);
+  staged_checkpoint_time_ = now;
+  staged_checkpoint_ = true;
+  return absl::OkStatus();
+}
+
+void AuditLog::CommitStaged() {
+  absl::MutexLock lock(&mu_);
+  durable_ = staged_;
+  if (staged_checkpoint_) {
+    latest_ = std::move(staged_signed_);
+    last_checkpoint_time_ = staged_checkpoint_time_;
+    staged_checkpoint_ = false;
+  }
+}
+
+void AuditLog::DiscardStaged() {
+  absl::MutexLock lock(&mu_);
+  staged_ = durable_;
+  staged_checkpoint_ = false;
+}
+
+uint64_t AuditLog::size() const {
+  absl::MutexLock lock(&mu_);
+  return durable_.size();
+}
+
+std::optional<SignedCheckpoint> AuditLog::LatestCheckpoint() const {
+  absl::MutexLock lock(&mu_);
+  return latest_;
+}
+
+std::string AuditLog::VerifierKey() const {
+  absl::MutexLock lock(&mu_);
+  return signer_ == nullptr ? std::string() : signer_->VerifierKey();
+}
+
+std::string AuditLog::origin() const {
+  absl::MutexLock lock(&mu_);
+  return origin_;
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLog::InclusionProof(uint64_t index,
+                                                                  uint64_t tree_size) {
+  if (tree_size > size()) return absl::InvalidArgumentError("tree_size: beyond the log");
+  if (index >= tree_size) return absl::InvalidArgumentError("sequence: beyond tree_size");
+  Nodes nodes(db_);
+  return audit::InclusionProof(index, tree_size, nodes);
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLog::ConsistencyProof(uint64_t size1,
+                                                                    uint64_t size2) {
+  if (size2 > size()) return absl::InvalidArgumentError("to_size: beyond the log");
+  if (size1 > size2) return absl::InvalidArgumentError("from_size: larger than to_size");
+  Nodes nodes(db_);
+  return audit::ConsistencyProof(size1, size2, nodes);
+}
+
+absl::StatusOr<std::vector<audit::Hash>> AuditLog::RangeHashes(uint64_t begin, uint64_t end) {
+  if (begin > end || end > size()) return absl::InvalidArgumentError("range: beyond the log");
+  Nodes nodes(db_);
+  return nodes.ReadNodes(audit::RangeNodes(begin, end));
+}
+
+absl::StatusOr<StoredEntry> AuditLog::ReadEntry(uint64_t sequence) {
+  if (sequence == 0 || sequence > size()) return absl::NotFoundError("audit entry not found");
+  auto bytes = db_->Get(Cf::kAudit, internal::SequenceKey(sequence));
+  if (absl::IsNotFound(bytes.status())) return absl::DataLossError("audit: an entry is missing");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(audit::AuditEntry entry, audit::DecodeCanonical(*bytes));
+  if (entry.sequence != sequence) return absl::DataLossError("audit: entry out of place");
+  return StoredEntry{*std::move(bytes), std::move(entry)};
+}
+
+absl::Status AuditLog::ScanEntries(uint64_t first, uint64_t last,
+                                   const std::function<bool(const StoredEntry&)>& fn) {
+  last = std::min(last, size());
+  if (first == 0 || last < first) return absl::OkStatus();
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;  // a one-pass scan must not evict the working set
+  std::string upper = internal::SequenceKey(last + 1);
+  rocksdb::Slice upper_slice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, db_->cf(Cf::kAudit)));
+  uint64_t expected = first;
+  StoredEntry stored;
+  for (it->Seek(internal::SequenceKey(first)); it->Valid(); it->Next()) {
+    auto seq = internal::DecodeSequenceKey(absl::string_view(it->key().data(), it->key().size()));
+    if (!seq.has_value() || *seq != expected) return absl::DataLossError("audit: gap in the log");
+    ++expected;
+    stored.canonical.assign(it->value().data(), it->value().size());
+    LV_ASSIGN_OR_RETURN(stored.entry, audit::DecodeCanonical(stored.canonical));
+    if (stored.entry.sequence != *seq) return absl::DataLossError("audit: entry out of place");
+    if (!fn(stored)) return absl::CancelledError("scan stopped");
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit"));
+  if (expected != last + 1) return absl::DataLossError("audit: gap in the log");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> AuditLog::FirstSequenceAtOrAfter(absl::Time t) {
+  // Binary search over [1, size + 1): times never decrease with sequence.
+  uint64_t lo = 1, hi = size() + 1;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    LV_ASSIGN_OR_RETURN(StoredEntry e, ReadEntry(mid));
+    if (e.entry.time < t) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+absl::StatusOr<std::vector<uint64_t>> AuditLog::SequencesForLead(const std::string& lead_id,
+                                                                 size_t limit) {
+  std::vector<uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kAuditLead)));
+  for (it->Seek(lead_id); it->Valid() && it->key().starts_with(lead_id) && out.size() < limit;
+       it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    if (key.size() != lead_id.size() + 8) return absl::DataLossError("audit_lead: malformed key");
+    out.push_back(internal::GetBigEndian64(key.substr(lead_id.size())));
+  }
+  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit_lead"));
+  return out;
+}
+
+}  // namespace leadvault::vault

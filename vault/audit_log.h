@@ -1,0 +1,132 @@
+// AuditLog: the vault's tamper-evident audit log over RocksDB.
+#ifndef LEADVAULT_VAULT_AUDIT_LOG_H_
+#define LEADVAULT_VAULT_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "audit/audit_entry.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "keys/signing.h"
+#include "rocksdb/write_batch.h"
+#include "vault/database.h"
+
+namespace leadvault::vault {
+
+struct AuditLogOptions {
+  // A signed checkpoint is written once this many entries are unsigned, or
+  // once `checkpoint_interval` has passed since the last one with entries
+  // unsigned, and at a clean stop.
+  uint64_t checkpoint_every_entries = 1000;
+  absl::Duration checkpoint_interval = absl::Seconds(10);
+};
+
+struct SignedCheckpoint {
+  audit::Checkpoint checkpoint;
+  std::string note;  // the C2SP signed note
+};
+
+// One entry as stored: its canonical bytes and their decoded form.
+struct StoredEntry {
+  std::string canonical;
+  audit::AuditEntry entry;
+};
+
+// The audit log: canonical entries in the `audit` column family (key:
+// sequence), the complete Merkle nodes in `merkle` (key: level, index), a
+// lead id -> sequence index in `audit_lead` for entries that read or wrote a
+// lead's fields, and signed checkpoints in `meta`. Entry n is leaf n - 1. There
+// is no delete path.
+//
+// Appends are staged into the Committer's group batch, on the committer
+// thread only, so an entry, its Merkle nodes and the change it describes are
+// one atomic write; the staged state becomes visible to readers only after
+// CommitStaged(). Readers see only durable state. Thread-safe.
+class AuditLog {
+ public:
+  // Loads the Merkle frontier for the entries on disk; DATA_LOSS if the
+  // stored tree does not cover exactly the stored entries.
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(Database* db,
+                                                        const AuditLogOptions& options);
+
+  // Installs the checkpoint signer; until then no checkpoint is written. The
+  // key name and checkpoint origin are `origin`.
+  absl::Status SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin);
+
+  // ---- The committer thread only. ----
+
+  // Adds `entry` (whose sequence must be the next one) with its canonical
+  // bytes, Merkle nodes and index keys to `batch`.
+  absl::Status Stage(const audit::AuditEntry& entry, const std::string& canonical,
+                     rocksdb::WriteBatch& batch);
+  // Adds a signed checkpoint of the staged tree to `batch` if one is due at
+  // `now` (or `force`, when anything is unsigned). No-op without a signer.
+  absl::Status StageCheckpointIfDue(absl::Time now, bool force, rocksdb::WriteBatch& batch);
+  // True if a checkpoint would be due at `now` with nothing more appended.
+  bool CheckpointDue(absl::Time now) const;
+  // The staged state becomes the durable one (the batch was written) or is dropped.
+  void CommitStaged();
+  void DiscardStaged();
+
+  // ---- Readers (any thread). ----
+
+  uint64_t size() const;  // durable entries
+  // The newest durable signed checkpoint, if any.
+  std::optional<SignedCheckpoint> LatestCheckpoint() const;
+  // "<name>+<key id>+<key>": what verifiers need (empty before SetSigner).
+  std::string VerifierKey() const;
+  std::string origin() const;
+
+  // Proofs over the durable tree. INVALID_ARGUMENT for sizes beyond it.
+  absl::StatusOr<std::vector<audit::Hash>> InclusionProof(uint64_t index, uint64_t tree_size);
+  absl::StatusOr<std::vector<audit::Hash>> ConsistencyProof(uint64_t size1, uint64_t size2);
+  // The hashes of audit::RangeNodes(begin, end), for exports of a range.
+  absl::StatusOr<std::vector<audit::Hash>> RangeHashes(uint64_t begin, uint64_t end);
+
+  // One durable entry; NOT_FOUND beyond size().
+  absl::StatusOr<StoredEntry> ReadEntry(uint64_t sequence);
+  // Calls `fn` for entries first..last (durable ones) in order; CANCELLED as
+  // soon as `fn` returns false, DATA_LOSS if an entry is missing or malformed.
+  absl::Status ScanEntries(uint64_t first, uint64_t last,
+                           const std::function<bool(const StoredEntry&)>& fn);
+  // The first sequence whose time is >= `t` (size() + 1 if none). Entry times
+  // never decrease with sequence (the Committer guarantees it).
+  absl::StatusOr<uint64_t> FirstSequenceAtOrAfter(absl::Time t);
+  // Sequences of the entries that read or wrote fields of `lead_id` (binary),
+  // ascending, at most `limit`.
+  absl::StatusOr<std::vector<uint64_t>> SequencesForLead(const std::string& lead_id, size_t limit);
+
+ private:
+  AuditLog(Database* db, const AuditLogOptions& options) : db_(db), options_(options) {}
+  class Nodes;
+
+  Database* const db_;
+  const AuditLogOptions options_;
+
+  // Committer-thread state (staged, not yet durable).
+  audit::MerkleFrontier staged_;
+  bool staged_checkpoint_ = false;
+  SignedCheckpoint staged_signed_;
+  absl::Time staged_checkpoint_time_;
+
+  mutable absl::Mutex mu_;
+  audit::MerkleFrontier durable_ ABSL_GUARDED_BY(mu_);
+  std::optional<SignedCheckpoint> latest_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_checkpoint_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::unique_ptr<keys::SigningKey> key_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<audit::NoteSigner> signer_ ABSL_GUARDED_BY(mu_);
+  std::string origin_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_AUDIT_LOG_H_

@@ -97,8 +97,13 @@ constexpr size_t kMaxTimeChars = 32;  // "+294247-01-10T04:00:54.775807Z" is 30
 // least four digits ("+12345", "-0001"), so every instant renders distinctly.
 char* PutTime(char* p, absl::Time time) {
   const int64_t micros = absl::ToUnixMicros(time);
-  const int64_t seconds = FloorDiv(micros, 1'000'000);
-  const int64_t sub_micros = micros - seconds * 1'000'000;
+  // Floor division without overflow at INT64_MIN.
+  int64_t seconds = micros / 1'000'000;
+  int64_t sub_micros = micros % 1'000'000;
+  if (sub_micros < 0) {
+    sub_micros += 1'000'000;
+    seconds -= 1;
+  }
   const int64_t days = FloorDiv(seconds, 86'400);
   const int64_t second_of_day = seconds - days * 86'400;
   // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible

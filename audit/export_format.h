@@ -2,17 +2,47 @@
 // CSV (for spreadsheets). One rendering, used by the exporter and re-done by
 // the verifier, so the fields a reader sees are proven to be the signed bytes.
 //
-// JSON Lines file, format "leadvault-audit-export" version 1:
-//   {"type":"header", "format", "version", "origin", "first_sequence",
-//    "last_sequence", "filtered", "left_frontier":[base64 hashes of
-//    RangeNodes(0, first_sequence - 1)]}
-//   {"type":"entry", "seq", "time", ..., "canonical":"<base64 canonical bytes>"
-//    [, "inclusion":[base64 hashes]]}      one per entry, ascending sequence;
-//                                          "inclusion" only in filtered exports
-//   {"type":"checkpoint", "note":"<signed checkpoint note>",
-//    "right_nodes":[base64 hashes of RangeNodes(last_sequence, checkpoint size)]}
-//   {"type":"consistency", "from_size", "proof":[...]}   optional, at most one
-// Entry n (sequence n) is leaf n - 1 of the tree.
+// JSON Lines file, format "leadvault-audit-export" version 1. Every line is
+// one JSON object with its keys in exactly this order, no whitespace, and
+// ends in '\n'; the verifier re-renders each line and requires the same bytes.
+//   {"type":"header","format":"leadvault-audit-export","version":1,
+//    "origin":"<log name>","first_sequence":N,"last_sequence":N,
+//    "filtered":false,"left_frontier":[<hashes of RangeNodes(0, first_sequence - 1)>]}
+//   {"type":"entry","seq":N,"time":"2026-12-01T13:00:00.123456Z","principal":"..",
+//    "role":"..","action":"..","outcome":"allowed","code":0,"lead_ids":[".."],
+//    "fields":[".."],"blind_tokens":[".."],"purpose":"..","request_id":"..",
+//    "peer":"..","break_glass_reason":"..","subject":"..",
+//    "canonical":"<base64 of EncodeCanonical(entry)>"[,"inclusion":[<hashes>]]}
+//        one per entry, ascending sequence; "inclusion" (the RFC 9162
+//        inclusion proof of leaf seq - 1 in the checkpoint's tree) exactly in
+//        filtered exports. Unfiltered, the entries are every sequence of
+//        [first_sequence, last_sequence] (so last_sequence >= first_sequence - 1);
+//        filtered, a strictly increasing subset of it, and left_frontier is [].
+//   {"type":"checkpoint","note":"<signed checkpoint note>",
+//    "right_nodes":[<hashes of RangeNodes(last_sequence, checkpoint size)>]}
+//        right_nodes is [] in filtered exports.
+//   {"type":"consistency","from_size":N,"proof":[<hashes>]}
+//        optional, at most one, last: the RFC 9162 consistency proof from an
+//        older tree size to the checkpoint's, for verifiers that trust it.
+// Entry n (sequence n) is leaf n - 1 of the tree. Hashes are standard base64
+// (RFC 4648, padded) of 32 bytes; numbers are unsigned decimal ("code" may be
+// negative). "time" is RFC 3339 UTC with exactly six fraction digits; a year
+// outside 0000..9999 (only from a corrupt clock) is written in the ISO 8601
+// expanded form, with a sign and at least four digits ("+10000-01-01T...").
+//
+// Strings are escaped so that any bytes give valid UTF-8 JSON that renders
+// distinctly: '"' and '\\' as \" and \\; \b \f \n \r \t; other bytes below
+// 0x20 and 0x7F as \u00xx; U+2028 and U+2029 as \u2028 and \u2029; other
+// well-formed UTF-8 (RFC 3629) as it is; and each byte that is not part of
+// well-formed UTF-8 as the lone low surrogate \udc80..\udcff (byte 0x80..0xff,
+// as Python's "surrogateescape" decodes it). Hex digits are lower case.
+//
+// CSV (RFC 4180, CRLF rows, UTF-8): a header row, then one row per entry with
+// the same columns as the JSON entry lines (lists joined with ';', canonical
+// bytes base64; bytes that are not well-formed UTF-8 become U+FFFD, the
+// canonical column keeps the exact bytes). A cell starting with '=', '+',
+// '-', '@', TAB or CR is prefixed with a single quote so a spreadsheet never
+// evaluates it; a cell holding '"', ',', CR or LF is quoted, '"' doubled.
 #ifndef LEADVAULT_AUDIT_EXPORT_FORMAT_H_
 #define LEADVAULT_AUDIT_EXPORT_FORMAT_H_
 
@@ -29,7 +59,7 @@ namespace leadvault::audit {
 struct ExportHeader {
   std::string origin;
   uint64_t first_sequence = 1;  // of the range asked for
-  uint64_t last_sequence = 0;   // < first_sequence when the range is empty
+  uint64_t last_sequence = 0;   // first_sequence - 1 when the range is empty
   // Filtered (by principal, action or lead): entries are not contiguous, and
   // each carries its own inclusion proof against the checkpoint.
   bool filtered = false;
@@ -49,10 +79,7 @@ void AppendJsonlEntry(const AuditEntry& entry, absl::string_view canonical,
 void AppendJsonlTrailer(const ExportTrailer& trailer, std::string& out);
 void AppendJsonlConsistency(uint64_t from_size, const std::vector<Hash>& proof, std::string& out);
 
-// CSV (RFC 4180, CRLF rows): a header row, then one row per entry with the
-// same columns as the JSON entry lines (lists joined with ';', canonical
-// bytes base64). A cell starting with '=', '+', '-', '@', TAB or CR is
-// prefixed with a single quote so a spreadsheet never evaluates it.
+// CSV rows, as described at the top.
 void AppendCsvHeader(std::string& out);
 void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, std::string& out);
 

@@ -1,15 +1,16 @@
-// Verification streams the file once with large read(2)s into one buffer (a
-// line may be as long as kMaxLineBytes); only the current batch of lines and
-// the O(log n) Merkle frontier are held. Each batch of entry lines is checked
-// line by line on the calling thread and helper threads (decode, re-render,
-// compare, leaf hash, and for filtered exports the inclusion proof), then
-// folded in file order (sequence rule, frontier append) on the calling thread,
-// so the first failing line in file order is the one reported.
+// Verification streams the file once, in large read(2)s into two alternating
+// buffers (the next is read while the current one is checked); only two
+// batches of lines and the O(log n) Merkle frontier are held, whatever the
+// file's size. A batch's entry lines are checked in chunks claimed by the
+// calling thread and helper threads (decode, re-encode, re-render and compare,
+// leaf hash, and unfiltered the chunk's compact range, filtered the inclusion
+// proof), then folded in file order on the calling thread (sequence rule,
+// frontier append), so the failure reported is the first in file order.
 //
 // A filtered export's entries are checked against the checkpoint as they are
-// read, so before the stream starts its trailer is read from the end of the
-// file (the last kTailBytes); when the stream reaches that line it must be
-// the same bytes.
+// read, so its trailer is first read from the end of the file (the last
+// kTailBytes, with pread); when the stream reaches that line it must be the
+// same bytes. The signature is thus checked before any entry.
 #include "audit/verifier.h"
 
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -44,7 +46,6 @@ namespace {
 constexpr size_t kReadBytes = size_t{4} << 20;
 constexpr size_t kMaxLineBytes = size_t{64} << 20;
 constexpr size_t kTailBytes = size_t{1} << 20;
-constexpr size_t kBatchLines = 4096;
 constexpr unsigned kMaxThreads = 4;
 
 constexpr absl::string_view kEntryPrefix = "{\"type\":\"entry\",";
@@ -385,7 +386,15 @@ class FlatJson {
 };
 
 // ---------------------------------------------------------------------------
-// The file, as batches of '\n'-terminated lines.
+// The file, read in batches of complete '\n'-terminated lines.
+
+// The complete lines of one read (without their '\n'), viewing `buffer`.
+struct Batch {
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+  std::vector<absl::string_view> lines;
+  uint64_t first_line = 0;  // the line number of lines[0]
+};
 
 class LineFile {
  public:
@@ -409,49 +418,62 @@ class LineFile {
   LineFile(const LineFile&) = delete;
   LineFile& operator=(const LineFile&) = delete;
 
-  uint64_t size_at_open() const { return size_; }
+  // True once every line has been returned.
+  bool at_end() const { return eof_ && carry_size_ == 0; }
 
-  // Replaces `lines` with up to `max_lines` next lines (without their '\n');
-  // empty at the end of the file. The views are valid until the next call.
-  // `next_line` is the number of the first line the call would return, for
-  // errors about an unterminated or overlong line.
-  absl::Status Next(size_t max_lines, uint64_t next_line, std::vector<absl::string_view>& lines) {
-    lines.clear();
+  // Replaces `batch` with the next complete lines: at least one, or none at
+  // the end of the file. A line cut by the end of the buffer is carried into
+  // the next call, so successive calls must alternate between two batches
+  // (the carried bytes are read from the previous one, which is not written).
+  absl::Status ReadBatch(Batch& batch) {
+    batch.lines.clear();
+    batch.first_line = next_line_;
+    if (batch.capacity < carry_size_ + kReadBytes / 2) {
+      batch.capacity = std::max(kReadBytes, 2 * carry_size_);
+      batch.buffer = std::make_unique_for_overwrite<char[]>(batch.capacity);
+    }
+    if (carry_size_ > 0) std::memcpy(batch.buffer.get(), carry_, carry_size_);
+    size_t end = carry_size_;
+    size_t begin = 0;  // of the first line not yet split off
+    size_t scanned = 0;
     for (;;) {
-      while (lines.size() < max_lines && scanned_ < end_) {
-        const void* nl = std::memchr(buffer_.get() + scanned_, '\n', end_ - scanned_);
+      while (!eof_ && end < batch.capacity) {
+        const ssize_t r = ::read(fd_, batch.buffer.get() + end, batch.capacity - end);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return absl::UnavailableError(absl::StrCat("read: ", std::strerror(errno)));
+        if (r == 0) eof_ = true;
+        end += static_cast<size_t>(r);
+      }
+      const char* base = batch.buffer.get();
+      while (scanned < end) {
+        const void* nl = std::memchr(base + scanned, '\n', end - scanned);
         if (nl == nullptr) {
-          scanned_ = end_;
+          scanned = end;
           break;
         }
-        const size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buffer_.get());
-        lines.emplace_back(buffer_.get() + begin_, at - begin_);
-        begin_ = scanned_ = at + 1;
+        const size_t at = static_cast<size_t>(static_cast<const char*>(nl) - base);
+        batch.lines.emplace_back(base + begin, at - begin);
+        begin = scanned = at + 1;
       }
-      if (!lines.empty() || (eof_ && begin_ == end_)) return absl::OkStatus();
+      if (!batch.lines.empty() || (eof_ && begin == end)) break;
       if (eof_) {
         return absl::InvalidArgumentError(
-            absl::StrCat(LineLabel(next_line), ": does not end in '\\n' (truncated file?)"));
+            absl::StrCat(LineLabel(next_line_), ": does not end in '\\n' (truncated file?)"));
       }
-      // No complete line buffered: keep the partial one and read more.
-      if (begin_ > 0) {
-        std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
-        end_ -= begin_;
-        scanned_ -= begin_;
-        begin_ = 0;
+      // One unfinished line fills the buffer: grow it.
+      if (batch.capacity >= kMaxLineBytes) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(LineLabel(next_line_), ": longer than ", kMaxLineBytes, " bytes"));
       }
-      if (end_ == capacity_) {
-        if (capacity_ >= kMaxLineBytes) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(LineLabel(next_line), ": longer than ", kMaxLineBytes, " bytes"));
-        }
-        auto bigger = std::make_unique_for_overwrite<char[]>(capacity_ * 2);
-        std::memcpy(bigger.get(), buffer_.get(), end_);
-        buffer_ = std::move(bigger);
-        capacity_ *= 2;
-      }
-      LV_RETURN_IF_ERROR(Fill());
+      auto bigger = std::make_unique_for_overwrite<char[]>(batch.capacity * 2);
+      std::memcpy(bigger.get(), batch.buffer.get(), end);
+      batch.buffer = std::move(bigger);
+      batch.capacity *= 2;
     }
+    carry_ = batch.buffer.get() + begin;
+    carry_size_ = end - begin;
+    next_line_ += batch.lines.size();
+    return absl::OkStatus();
   }
 
   // Reads up to `n` bytes ending at the end of the file (as stat'ed at open).
@@ -472,42 +494,25 @@ class LineFile {
   }
 
  private:
-  LineFile(int fd, uint64_t size)
-      : fd_(fd),
-        size_(size),
-        buffer_(std::make_unique_for_overwrite<char[]>(kReadBytes)),
-        capacity_(kReadBytes) {}
-
-  absl::Status Fill() {
-    for (;;) {
-      const ssize_t r = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return absl::UnavailableError(absl::StrCat("read: ", std::strerror(errno)));
-      if (r == 0) {
-        eof_ = true;
-      } else {
-        end_ += static_cast<size_t>(r);
-      }
-      return absl::OkStatus();
-    }
-  }
+  LineFile(int fd, uint64_t size) : fd_(fd), size_(size) {}
 
   const int fd_;
   const uint64_t size_;
-  std::unique_ptr<char[]> buffer_;
-  size_t capacity_;
-  size_t begin_ = 0;    // first byte not yet returned
-  size_t scanned_ = 0;  // bytes before this hold no '\n' after begin_
-  size_t end_ = 0;      // bytes buffered
+  const char* carry_ = nullptr;  // an unfinished line, in the previous batch's buffer
+  size_t carry_size_ = 0;
+  uint64_t next_line_ = 1;
   bool eof_ = false;
 };
 
 // ---------------------------------------------------------------------------
-// Runs slices of a loop on the calling thread and on helper threads.
+// Runs the chunks of a loop on helper threads and the calling thread; each
+// thread claims the next chunk when it is done with one, so a thread that is
+// descheduled does not hold the others up.
 
 class WorkerPool {
  public:
-  using Work = absl::FunctionRef<void(size_t worker, size_t begin, size_t end)>;
+  // work(chunk, worker): worker 0 is the calling thread, 1.. the helpers.
+  using Work = absl::FunctionRef<void(size_t chunk, size_t worker)>;
 
   explicit WorkerPool(size_t helpers) {
     for (size_t i = 0; i < helpers; ++i) threads_.emplace_back([this, i] { Loop(i + 1); });
@@ -525,44 +530,49 @@ class WorkerPool {
 
   size_t workers() const { return threads_.size() + 1; }
 
-  // Calls work(w, begin, end) over slices covering [0, n); returns when all are done.
-  void ParallelFor(size_t n, Work work) {
-    const size_t workers = threads_.empty() || n < 64 ? 1 : this->workers();
-    if (workers == 1) {
-      work(0, 0, n);
-      return;
-    }
+  // The helpers start on chunks [0, chunks). `work` must stay alive until
+  // Finish() returns. REQUIRES: no Start() without its Finish().
+  void Start(size_t chunks, const Work* work) {
+    next_chunk_.store(0, std::memory_order_relaxed);
+    chunks_ = chunks;
+    work_ = work;
+    if (threads_.empty()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      work_ = &work;
-      n_ = n;
       pending_ = threads_.size();
       ++generation_;
     }
     work_cv_.notify_all();
-    work(0, 0, SliceEnd(0, n));
+  }
+
+  // Runs the chunks not yet claimed on the calling thread, then waits until
+  // the helpers are done with theirs.
+  void Finish() {
+    RunChunks(0);
+    if (threads_.empty()) return;
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
-    work_ = nullptr;
   }
 
  private:
-  size_t SliceEnd(size_t worker, size_t n) const { return n * (worker + 1) / workers(); }
+  void RunChunks(size_t worker) {
+    for (;;) {
+      const size_t chunk = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+      if (chunk >= chunks_) return;
+      (*work_)(chunk, worker);
+    }
+  }
 
   void Loop(size_t worker) {
     uint64_t seen = 0;
     for (;;) {
-      const Work* work;
-      size_t n;
       {
         std::unique_lock<std::mutex> lock(mu_);
         work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
-        work = work_;
-        n = n_;
       }
-      (*work)(worker, n * worker / workers(), SliceEnd(worker, n));
+      RunChunks(worker);
       {
         std::lock_guard<std::mutex> lock(mu_);
         --pending_;
@@ -571,14 +581,17 @@ class WorkerPool {
     }
   }
 
+  // Set by Start() before the helpers are woken (published by mu_).
+  const Work* work_ = nullptr;
+  size_t chunks_ = 0;
+  std::atomic<size_t> next_chunk_{0};
+
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  const Work* work_ = nullptr;  // guarded by mu_
-  size_t n_ = 0;                // guarded by mu_
-  size_t pending_ = 0;          // guarded by mu_
-  uint64_t generation_ = 0;     // guarded by mu_
-  bool stop_ = false;           // guarded by mu_
+  size_t pending_ = 0;       // guarded by mu_
+  uint64_t generation_ = 0;  // guarded by mu_
+  bool stop_ = false;        // guarded by mu_
   std::vector<std::thread> threads_;
 };
 
@@ -609,6 +622,11 @@ struct EntryResult {
   Hash leaf{};
 };
 
+// Entry lines are checked in chunks of this many; unfiltered, each chunk's
+// leaves are also merged into the chunk's compact range on the worker, so the
+// in-order fold appends O(log kChunkLines) nodes per chunk.
+constexpr size_t kChunkLines = 128;
+
 class ExportVerifier {
  public:
   ExportVerifier(const VerifyOptions& options, LineFile& file) : options_(options), file_(file) {}
@@ -622,7 +640,13 @@ class ExportVerifier {
                                                  absl::string_view label) const;
   absl::Status OnCheckpointLine(absl::string_view line, uint64_t line_number);
   absl::Status OnConsistencyLine(absl::string_view line, uint64_t line_number);
-  absl::Status CheckEntries(const std::vector<absl::string_view>& lines, size_t count);
+  // Checks lines [0, count) of `lines` (entry lines, the first numbered
+  // first_line) on all workers; the read of the next batch, `prefetch`, runs
+  // on this thread meanwhile. Then folds them in order.
+  absl::Status CheckEntries(const absl::string_view* lines, size_t count, uint64_t first_line,
+                            absl::FunctionRef<void()> prefetch);
+  void CheckChunk(const absl::string_view* lines, size_t count, uint64_t first_line,
+                  uint64_t first_leaf, size_t chunk, size_t worker);
   void CheckEntryLine(absl::string_view line, uint64_t line_number, EntryScratch& scratch,
                       EntryResult& result) const;
   absl::Status CheckTrustedInStream(uint64_t line_number);
@@ -635,17 +659,17 @@ class ExportVerifier {
   ExportHeader header_;
   std::optional<ParsedTrailer> tail_trailer_;
 
-  MerkleFrontier frontier_;   // unfiltered: leaves [0, sequence of the last entry)
-  uint64_t line_number_ = 1;  // of the last line consumed
+  MerkleFrontier frontier_;  // unfiltered: leaves [0, sequence of the last entry)
   uint64_t entries_ = 0;
   uint64_t last_seen_ = 0;  // sequence of the last entry (0 before the first)
   std::optional<ParsedTrailer> trailer_;
   std::optional<Consistency> consistency_;
   bool trusted_checked_ = false;
 
-  WorkerPool* pool_ = nullptr;  // during Run()
-  std::vector<EntryScratch> scratch_;
-  std::vector<EntryResult> results_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::vector<EntryScratch> scratch_;                              // one per worker
+  std::vector<EntryResult> results_;                               // one per line of a batch
+  std::vector<std::vector<std::pair<NodeId, Hash>>> chunk_nodes_;  // one per chunk of a batch
 };
 
 absl::Status ExportVerifier::ReadHeader(absl::string_view line) {
@@ -871,22 +895,20 @@ void ExportVerifier::CheckEntryLine(absl::string_view line, uint64_t line_number
   const char* begin = line.data();
   const char* quote = begin + line.size();
   const char* value = nullptr;
+  const char* value_end = nullptr;  // the quote found before the current one
   while (quote > begin) {
     const void* q = memrchr(begin, '"', static_cast<size_t>(quote - begin));
     if (q == nullptr) break;
-    quote = static_cast<const char*>(q);
-    if (static_cast<size_t>(quote - begin) >= kCanonicalKey.size() &&
-        std::memcmp(quote - kCanonicalKey.size(), kCanonicalKey.data(), kCanonicalKey.size()) ==
+    const char* found = static_cast<const char*>(q);
+    if (static_cast<size_t>(found - begin) >= kCanonicalKey.size() &&
+        std::memcmp(found - kCanonicalKey.size(), kCanonicalKey.data(), kCanonicalKey.size()) ==
             0) {
-      value = quote + 1;
+      value = found + 1;
       break;
     }
+    value_end = quote = found;
   }
-  const char* value_end = value == nullptr
-                              ? nullptr
-                              : static_cast<const char*>(std::memchr(
-                                    value, '"', static_cast<size_t>(begin + line.size() - value)));
-  if (value_end == nullptr) {
+  if (value == nullptr || value_end == nullptr || value_end < value) {
     result.status = EntryError(DisplayedSequence(line), line_number, "no \"canonical\" field");
     return;
   }
@@ -981,51 +1003,99 @@ void ExportVerifier::CheckEntryLine(absl::string_view line, uint64_t line_number
   }
 }
 
-absl::Status ExportVerifier::CheckEntries(const std::vector<absl::string_view>& lines,
-                                          size_t count) {
-  results_.resize(std::max(results_.size(), count));
-  const uint64_t first_line = line_number_ + 1;
-  pool_->ParallelFor(count, [&](size_t worker, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      CheckEntryLine(lines[i], first_line + i, scratch_[worker], results_[i]);
+void ExportVerifier::CheckChunk(const absl::string_view* lines, size_t count, uint64_t first_line,
+                                uint64_t first_leaf, size_t chunk, size_t worker) {
+  const size_t begin = chunk * kChunkLines;
+  const size_t end = std::min(count, begin + kChunkLines);
+  for (size_t i = begin; i < end; ++i) {
+    CheckEntryLine(lines[i], first_line + i, scratch_[worker], results_[i]);
+  }
+  if (header_.filtered) return;
+  // The compact range of leaves [first_leaf + begin, first_leaf + end), as if
+  // every line holds the sequence expected there (the fold checks that first).
+  std::vector<std::pair<NodeId, Hash>>& nodes = chunk_nodes_[chunk];
+  nodes.clear();
+  for (size_t i = begin; i < end; ++i) {
+    if (!results_[i].status.ok()) return;  // the fold stops at this line
+    NodeId id{0, first_leaf + i};
+    Hash hash = results_[i].leaf;
+    while (!nodes.empty() && nodes.back().first.level == id.level &&
+           (nodes.back().first.index & 1) == 0 && nodes.back().first.index + 1 == id.index) {
+      hash = NodeHash(nodes.back().second, hash);
+      id = NodeId{id.level + 1, id.index >> 1};
+      nodes.pop_back();
     }
-  });
-  for (size_t i = 0; i < count; ++i) {
-    const uint64_t line_number = first_line + i;
-    const EntryResult& r = results_[i];
-    if (!r.status.ok()) return r.status;
-    const uint64_t seq = r.sequence;
-    if (header_.filtered) {
-      if (entries_ > 0 && seq <= last_seen_) {
-        return EntryError(
-            seq, line_number,
-            absl::StrCat("not after sequence ", last_seen_, " (duplicate or out of order)"));
-      }
-    } else {
-      if (entries_ == header_.last_sequence - (header_.first_sequence - 1)) {
-        return EntryError(
-            seq, line_number,
-            absl::StrCat("beyond the export's last_sequence ", header_.last_sequence));
-      }
-      const uint64_t expected = header_.first_sequence + entries_;
-      if (seq != expected) {
+    nodes.emplace_back(id, hash);
+  }
+}
+
+absl::Status ExportVerifier::CheckEntries(const absl::string_view* lines, size_t count,
+                                          uint64_t first_line, absl::FunctionRef<void()> prefetch) {
+  const size_t chunks = (count + kChunkLines - 1) / kChunkLines;
+  if (results_.size() < count) results_.resize(count);
+  if (chunk_nodes_.size() < chunks) chunk_nodes_.resize(chunks);
+  const uint64_t first_leaf = frontier_.size();
+  auto check_chunk = [&](size_t chunk, size_t worker) {
+    CheckChunk(lines, count, first_line, first_leaf, chunk, worker);
+  };
+  const WorkerPool::Work work = check_chunk;
+  pool_->Start(chunks, &work);
+  prefetch();
+  pool_->Finish();
+
+  const std::optional<uint64_t> trusted_size = options_.trusted.has_value() && !trusted_checked_
+                                                   ? std::optional<uint64_t>(options_.trusted->size)
+                                                   : std::nullopt;
+  for (size_t chunk = 0; chunk < chunks; ++chunk) {
+    const size_t begin = chunk * kChunkLines;
+    const size_t end = std::min(count, begin + kChunkLines);
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t line_number = first_line + i;
+      const EntryResult& r = results_[i];
+      if (!r.status.ok()) return r.status;
+      const uint64_t seq = r.sequence;
+      if (header_.filtered) {
+        if (entries_ > 0 && seq <= last_seen_) {
+          return EntryError(
+              seq, line_number,
+              absl::StrCat("not after sequence ", last_seen_, " (duplicate or out of order)"));
+        }
+      } else {
+        if (entries_ == header_.last_sequence - (header_.first_sequence - 1)) {
+          return EntryError(
+              seq, line_number,
+              absl::StrCat("beyond the export's last_sequence ", header_.last_sequence));
+        }
+        const uint64_t expected = header_.first_sequence + entries_;
         if (seq > expected) {
           return EntryError(expected, line_number,
                             absl::StrCat("missing: found sequence ", seq,
                                          " here (an entry is missing or out of order)"));
         }
-        return EntryError(seq, line_number,
-                          absl::StrCat("already seen (duplicate or out of order); expected "
-                                       "sequence ",
-                                       expected));
+        if (seq < expected) {
+          return EntryError(seq, line_number,
+                            absl::StrCat("already seen (duplicate or out of order); expected "
+                                         "sequence ",
+                                         expected));
+        }
       }
-      frontier_.Append(r.leaf);
-      LV_RETURN_IF_ERROR(CheckTrustedInStream(line_number));
+      last_seen_ = seq;
+      ++entries_;
     }
-    last_seen_ = seq;
-    ++entries_;
+    if (header_.filtered) continue;
+    if (trusted_size.has_value() && *trusted_size > frontier_.size() &&
+        *trusted_size <= frontier_.size() + (end - begin)) {
+      // The trusted size falls in this chunk: leaf by leaf, to see its root.
+      for (size_t i = begin; i < end; ++i) {
+        frontier_.Append(results_[i].leaf);
+        LV_RETURN_IF_ERROR(CheckTrustedInStream(first_line + i));
+      }
+      continue;
+    }
+    for (const auto& [id, hash] : chunk_nodes_[chunk]) {
+      LV_RETURN_IF_ERROR(frontier_.AppendNode(id, hash));
+    }
   }
-  line_number_ += count;
   return absl::OkStatus();
 }
 
@@ -1093,10 +1163,11 @@ absl::Status ExportVerifier::CheckTrustedAtEnd() {
 }
 
 absl::StatusOr<VerifyReport> ExportVerifier::Run() {
-  std::vector<absl::string_view> lines;
-  LV_RETURN_IF_ERROR(file_.Next(1, 1, lines));
-  if (lines.empty()) return absl::InvalidArgumentError("line 1: empty file, no header");
-  LV_RETURN_IF_ERROR(ReadHeader(lines[0]));
+  Batch batches[2];
+  size_t current = 0;
+  LV_RETURN_IF_ERROR(file_.ReadBatch(batches[0]));
+  if (batches[0].lines.empty()) return absl::InvalidArgumentError("line 1: empty file, no header");
+  LV_RETURN_IF_ERROR(ReadHeader(batches[0].lines[0]));
   if (header_.filtered) {
     LV_RETURN_IF_ERROR(ReadTrailerFromEnd());
   } else {
@@ -1104,21 +1175,28 @@ absl::StatusOr<VerifyReport> ExportVerifier::Run() {
   }
 
   const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, kMaxThreads);
-  WorkerPool pool(threads - 1);
-  pool_ = &pool;
-  scratch_.resize(pool.workers());
+  pool_ = std::make_unique<WorkerPool>(threads - 1);
+  scratch_.resize(pool_->workers());
 
   enum class State { kEntries, kAfterCheckpoint, kAfterConsistency } state = State::kEntries;
+  size_t start = 1;  // the header is done
   for (;;) {
-    LV_RETURN_IF_ERROR(file_.Next(kBatchLines, line_number_ + 1, lines));
-    if (lines.empty()) break;
-    size_t i = 0;
+    const Batch& batch = batches[current];
+    Batch& next = batches[current ^ 1];
+    const std::vector<absl::string_view>& lines = batch.lines;
+    size_t i = start;
     if (state == State::kEntries) {
       while (i < lines.size() && absl::StartsWith(lines[i], kEntryPrefix)) ++i;
-      LV_RETURN_IF_ERROR(CheckEntries(lines, i));
     }
+    // Read the next batch while this one is checked; its error comes after
+    // this batch's (file order).
+    const bool more = !file_.at_end();
+    absl::Status read_status;
+    LV_RETURN_IF_ERROR(CheckEntries(lines.data() + start, i - start, batch.first_line + start, [&] {
+      if (more) read_status = file_.ReadBatch(next);
+    }));
     for (; i < lines.size(); ++i) {
-      const uint64_t line_number = ++line_number_;
+      const uint64_t line_number = batch.first_line + i;
       const absl::string_view line = lines[i];
       switch (state) {
         case State::kEntries:
@@ -1142,11 +1220,16 @@ absl::StatusOr<VerifyReport> ExportVerifier::Run() {
               absl::StrCat(LineLabel(line_number), ": unexpected line after the trailer"));
       }
     }
+    LV_RETURN_IF_ERROR(read_status);
+    if (!more || next.lines.empty()) break;
+    current ^= 1;
+    start = 0;
   }
-  pool_ = nullptr;
+  pool_.reset();
   if (!trailer_.has_value()) {
+    const uint64_t last_line = batches[current].first_line + batches[current].lines.size() - 1;
     return absl::InvalidArgumentError(
-        absl::StrCat("truncated: no checkpoint line after line ", line_number_,
+        absl::StrCat("truncated: no checkpoint line after line ", last_line,
                      entries_ > 0 ? absl::StrCat(" (sequence ", last_seen_, ")") : ""));
   }
   LV_RETURN_IF_ERROR(CheckTrustedAtEnd());

@@ -31,7 +31,7 @@ constexpr uint64_t kExportEntries = 1'000'000;
 constexpr char kOrigin[] = "bench.leadvault.local";
 constexpr char kDefaultFilter[] = "--benchmark_filter=^BM_(VerifyExport|RenderJsonl)";
 
-// `bits` as 32 lower-case hex digits (a lead or principal id), or the first `n`.
+// `n` (32: a lead or principal id) pseudo-random lower-case hex digits from `seed`.
 std::string Hex(uint64_t seed, size_t n = 32) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(n, '0');

@@ -8,7 +8,7 @@ namespace leadvault::tools {
 
 // Runs the benchmarks selected by the Google Benchmark flags in argv[1..argc)
 // (argv[0] is the program name); without --benchmark_filter, only the audit
-// benchmarks. BM_VerifyExport writes its export (about 700 MB) to a temporary
+// benchmarks. BM_VerifyExport writes its export (about 850 MB) to a temporary
 // file under $TMPDIR (default /tmp) once, and removes it before returning.
 // Returns the process exit code: 2 for an unknown flag, 1 when libsodium
 // cannot initialize or the export cannot be written, else 0.

@@ -257,6 +257,14 @@ int RunLoad(const LoadOptions& options) {
   }
 
   PrintReportHeader();
+  if (options.create_only) {
+    auto cw = CreateWorkload(conns, leads, lead_counter, 0, authorization);
+    PhaseReport create = RunPhase("create", options, /*timed=*/true, 0, cw);
+    PrintReportRow(create, 0);
+    if (options.create_report != nullptr) *options.create_report = create;
+    keys::WipeString(authorization);
+    return 0;
+  }
   Workload<health::HealthCheckRequest, health::HealthCheckResponse> hw;
   hw.next = [](int, health::HealthCheckRequest&) { return true; };
   hw.prepare = [&conns](int t, grpc::ClientContext* c, const health::HealthCheckRequest& r,

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "tools/bench_stats.h"
+
 namespace leadvault::tools {
 
 struct LoadOptions {
@@ -16,6 +18,10 @@ struct LoadOptions {
   uint64_t create_count = 0;  // >0: the create phase makes exactly this many leads, untimed
   uint64_t fill = 0;          // >0: only create this many leads (the RSS measurement)
   int daemon_pid = 0;         // >0: report this process's RSS
+  // Only the timed CreateLead phase (the audit-cost comparison); its report
+  // also goes to *create_report when set.
+  bool create_only = false;
+  PhaseReport* create_report = nullptr;
 };
 
 // Runs the phases (health check, CreateLead, GetLead; or the fill) and prints

@@ -5,6 +5,7 @@
 //       [--fill N] [--daemon-pid PID]
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
+//   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 2]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -21,6 +22,7 @@
 #include "absl/strings/ascii.h"
 #include "keys/secret_bytes.h"
 #include "tools/bench_audit.h"
+#include "tools/bench_audit_cost.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_load.h"
 
@@ -36,6 +38,8 @@ void PrintUsage() {
                "[--create-count N] [--fill N] [--daemon-pid PID]\n"
                "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n"
+               "       leadvault-bench audit-cost [--concurrency N] [--duration-seconds S] "
+               "[--rounds N]\n"
                "       leadvault-bench audit [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n");
 }
@@ -102,6 +106,7 @@ int Main(int argc, char** argv) {
   if (command == "load") return RunLoadCommand(rest_argc, rest.data());
   if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
   if (command == "audit") return RunAuditBench(rest_argc, rest.data());
+  if (command == "audit-cost") return RunAuditCostBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

@@ -341,6 +341,37 @@ TEST_F(ExportVerifyTest, ExportsLargerThanTheReadBufferVerify) {
   ASSERT_FALSE(report.ok());
   EXPECT_THAT(std::string(report.status().message()),
               StartsWith("sequence 15000 (line 15001): missing"));
+  // With several faults, the first in file order is reported (lines are
+  // checked on several threads).
+  lines = log.Lines({});
+  lines[17000].replace(lines[17000].find("\"seq\":"), 6, "\"SEQ\":");
+  lines[9000].replace(lines[9000].find("\"seq\":"), 6, "\"SEQ\":");
+  lines.erase(lines.begin() + 15000);
+  report = VerifyText(Join(lines), log.verifier());
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(std::string(report.status().message()),
+              StartsWith("sequence 9000 (line 9001): the displayed fields differ"));
+  // A trusted size inside a chunk, deep in the stream.
+  report = VerifyText(Join(log.Lines({})), log.verifier(), log.CheckpointAt(12345));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->trusted_checked);
+  Checkpoint forked = log.CheckpointAt(12345);
+  forked.root[31] ^= 0x80;
+  report = VerifyText(Join(log.Lines({})), log.verifier(), forked);
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(std::string(report.status().message()),
+              StartsWith("sequence 12345 (line 12346): the tree of 12345 entries differs"));
+  // A middle range and a filtered export of the large log.
+  report =
+      VerifyText(Join(log.Lines(ExportSpec().set_first(3001).set_last(17777))), log.verifier());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, 14777u);
+  std::vector<uint64_t> every_seventh;
+  for (uint64_t seq = 7; seq <= 20000; seq += 7) every_seventh.push_back(seq);
+  report = VerifyText(Join(log.Lines(ExportSpec().set_filtered(true).set_selected(every_seventh))),
+                      log.verifier());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->entries, every_seventh.size());
 }
 
 TEST_F(ExportVerifyTest, VeryLongEntryLineVerifies) {

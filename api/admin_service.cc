@@ -9,11 +9,18 @@
 namespace leadvault::api {
 namespace {
 
-absl::StatusOr<vault::Actor> AuthenticateAdmin(grpc::ServerContextBase* context,
-                                               vault::Vault& vault, Call& call) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+// The call's actor if it holds the admin role (the call has begun: Dispatch).
+absl::StatusOr<vault::Actor> RequireAdmin(const Call& call) {
   if (!HasRole(call.actor, "admin")) return absl::PermissionDeniedError("admin role required");
   return call.actor;
+}
+
+// Names the principal a request acts on in the call's audit entry, when it is
+// well formed (16 lower-case hex characters).
+void NameSubject(Call& call, const std::string& principal_id) {
+  bool hex = principal_id.size() == 16;
+  for (char c : principal_id) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (hex) call.subject = principal_id;
 }
 
 absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
@@ -22,10 +29,9 @@ absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
   return absl::Seconds(seconds);
 }
 
-absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                      const v1::CreatePrincipalRequest& request,
+absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipalRequest& request,
                       v1::CreatePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
   vault::NewPrincipal p;
   p.display_name = request.display_name();
   p.roles.assign(request.roles().begin(), request.roles().end());
@@ -37,27 +43,27 @@ absl::Status DoCreate(vault::Vault& vault, grpc::ServerContextBase* context, Cal
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                    v1::ListPrincipalsResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
+absl::Status DoList(vault::Vault& vault, Call& call, v1::ListPrincipalsResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
   LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
   for (const auto& p : principals) ToProto(p, response.add_principals());
   return absl::OkStatus();
 }
 
-absl::Status DoDisable(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                       const v1::DisablePrincipalRequest& request,
+absl::Status DoDisable(vault::Vault& vault, Call& call, const v1::DisablePrincipalRequest& request,
                        v1::DisablePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  NameSubject(call, request.principal_id());
   LV_ASSIGN_OR_RETURN(vault::Principal p,
                       vault.principals().Disable(actor, request.principal_id()));
   ToProto(p, response.mutable_principal());
   return absl::OkStatus();
 }
 
-absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                      const v1::RotateTokenRequest& request, v1::RotateTokenResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, AuthenticateAdmin(context, vault, call));
+absl::Status DoRotate(vault::Vault& vault, Call& call, const v1::RotateTokenRequest& request,
+                      v1::RotateTokenResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  NameSubject(call, request.principal_id());
   LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
   LV_ASSIGN_OR_RETURN(vault::IssuedToken issued,
                       vault.principals().RotateToken(actor, request.principal_id(), ttl));
@@ -71,32 +77,29 @@ absl::Status DoRotate(vault::Vault& vault, grpc::ServerContextBase* context, Cal
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, "CreatePrincipal", [=, this](Call& call) {
-    return DoCreate(*vault_, context, call, *request, *response);
-  });
+  return Dispatch(*vault_, pool_, context, "CreatePrincipal",
+                  [=, this](Call& call) { return DoCreate(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
                                                        const v1::ListPrincipalsRequest*,
                                                        v1::ListPrincipalsResponse* response) {
   return Dispatch(*vault_, pool_, context, "ListPrincipals",
-                  [=, this](Call& call) { return DoList(*vault_, context, call, *response); });
+                  [=, this](Call& call) { return DoList(*vault_, call, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, "DisablePrincipal", [=, this](Call& call) {
-    return DoDisable(*vault_, context, call, *request, *response);
-  });
+  return Dispatch(*vault_, pool_, context, "DisablePrincipal",
+                  [=, this](Call& call) { return DoDisable(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Dispatch(*vault_, pool_, context, "RotateToken", [=, this](Call& call) {
-    return DoRotate(*vault_, context, call, *request, *response);
-  });
+  return Dispatch(*vault_, pool_, context, "RotateToken",
+                  [=, this](Call& call) { return DoRotate(*vault_, call, *request, *response); });
 }
 
 }  // namespace leadvault::api

@@ -18,8 +18,8 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
 
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status) {
-  if (status.ok()) {
-    reactor->Finish(grpc::Status::OK);
+  if (status.ok() || call.entry_committed) {
+    reactor->Finish(ToGrpcStatus(status));
     return;
   }
   grpc::Status reply = ToGrpcStatus(status);
@@ -28,7 +28,7 @@ void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Ca
 }
 
 grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
+  if (status.ok() || call.entry_committed) return ToGrpcStatus(status);
   // The call fails with its own status whether or not its entry could be written.
   IgnoreError(vault.RecordFailure(call.actor, call.action, call.lead_ids, status, call.subject));
   return ToGrpcStatus(status);
@@ -39,7 +39,12 @@ grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
                                    std::function<absl::Status(Call&)> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = std::make_shared<Call>(std::move(action));
-  IdentifyCall(context, call->actor);
+  // Authentication is in memory: done here, so even a call refused for
+  // overload is audited with its principal.
+  if (absl::Status begun = BeginCall(context, vault.principals(), *call); !begun.ok()) {
+    FinishCall(vault, reactor, *call, begun);
+    return reactor;
+  }
   absl::Status posted = pool->Post([&vault, reactor, call, work = std::move(work)] {
     absl::Status status = work(*call);
     FinishCall(vault, reactor, *call, status);

@@ -29,6 +29,9 @@ struct Call {
   vault::Actor actor;
   std::string subject;
   std::vector<std::string> lead_ids;  // well-formed lead ids the request named (text form)
+  // Set once the call's own entry is durable (a Compliance call commits it
+  // first): a later failure is then not audited a second time.
+  bool entry_committed = false;
 };
 
 // Authenticates the call into `call.actor` (see AuthenticateCall) and refuses
@@ -46,9 +49,10 @@ void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Ca
 // returns the gRPC status to return.
 grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status);
 
-// Runs `work` on `pool`, then finishes the call with its status through
-// FinishCall. If the pool refuses it (stopping: UNAVAILABLE; overloaded:
-// RESOURCE_EXHAUSTED), the call finishes with that at once. `work` runs at most once.
+// Begins the call (BeginCall, on the calling gRPC thread), runs `work` on
+// `pool`, then finishes the call with its status through FinishCall. If the
+// call cannot begin, or the pool refuses it (stopping: UNAVAILABLE; overloaded:
+// RESOURCE_EXHAUSTED), it finishes with that at once. `work` runs at most once.
 grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, std::string action,
                                    std::function<absl::Status(Call&)> work);

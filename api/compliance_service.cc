@@ -11,8 +11,10 @@
 namespace leadvault::api {
 namespace {
 
-// Entries per streamed export message (~150 bytes each).
-constexpr size_t kExportBatch = 2000;
+// A streamed export message is sent once its entries (and proofs) reach this
+// size: well under the 4 MiB a gRPC client accepts by default, whatever the
+// entries' sizes (a queue page's entry names up to 500 leads).
+constexpr size_t kExportMessageBytes = 1 << 20;
 
 absl::Status BeginCompliance(grpc::ServerContextBase* context, vault::Vault& vault, Call& call) {
   LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
@@ -50,7 +52,8 @@ absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& c
   query.principal_id = request.principal_id();
   query.action = request.action();
   query.lead_id = request.lead_id();
-  LV_ASSIGN_OR_RETURN(vault::ExportPlan plan, vault.audit().BeginExport(call.actor, query));
+  LV_ASSIGN_OR_RETURN(vault::ExportPlan plan,
+                      vault.audit().BeginExport(call.actor, query, &call.entry_committed));
 
   v1::ExportAuditResponse message;
   v1::AuditExportHeader* header = message.mutable_header();
@@ -62,19 +65,27 @@ absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& c
   header->set_checkpoint_note(plan.trailer.checkpoint_note);
   AddHashes(plan.trailer.right_nodes, header->mutable_right_nodes());
   bool written = true;
+  size_t pending_bytes = 0;
   auto flush = [&] {
     written = writer.Write(message);
     message.Clear();
+    pending_bytes = 0;
     return written;
   };
   absl::Status streamed = vault.audit().StreamExport(
-      plan, [&](const vault::StoredEntry& stored, const std::vector<audit::Hash>* proof) {
+      plan,
+      [&](const vault::StoredEntry& stored, const std::vector<audit::Hash>* proof) {
         v1::AuditRecord* record = message.add_entries();
         record->set_canonical(stored.canonical);
-        if (proof != nullptr) AddHashes(*proof, record->mutable_inclusion_proof());
-        if (static_cast<size_t>(message.entries_size()) < kExportBatch) return true;
+        pending_bytes += stored.canonical.size() + 8;
+        if (proof != nullptr) {
+          AddHashes(*proof, record->mutable_inclusion_proof());
+          pending_bytes += proof->size() * (keys::kSha256Size + 2);
+        }
+        if (pending_bytes < kExportMessageBytes) return true;
         return flush() && !context->IsCancelled();
-      });
+      },
+      [context] { return context->IsCancelled(); });
   if (!written) return absl::CancelledError("export: the client went away");
   LV_RETURN_IF_ERROR(streamed);
   if (message.has_header() || message.entries_size() > 0) {
@@ -92,7 +103,7 @@ grpc::Status ComplianceService::GetCheckpoint(grpc::ServerContext* context,
   absl::Status status = [&]() -> absl::Status {
     LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
     LV_ASSIGN_OR_RETURN(vault::SignedCheckpoint checkpoint,
-                        vault_->audit().GetCheckpoint(call.actor));
+                        vault_->audit().GetCheckpoint(call.actor, &call.entry_committed));
     ToProto(checkpoint, response->mutable_checkpoint());
     response->set_verifier_key(vault_->audit_log().VerifierKey());
     return absl::OkStatus();
@@ -109,7 +120,8 @@ grpc::Status ComplianceService::GetInclusionProof(grpc::ServerContext* context,
     LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
     LV_ASSIGN_OR_RETURN(
         vault::InclusionResult result,
-        vault_->audit().GetInclusionProof(call.actor, request->sequence(), request->tree_size()));
+        vault_->audit().GetInclusionProof(call.actor, request->sequence(), request->tree_size(),
+                                          &call.entry_committed));
     response->set_entry(result.entry.canonical);
     AddHashes(result.proof, response->mutable_proof());
     response->set_tree_size(result.tree_size);
@@ -128,7 +140,8 @@ grpc::Status ComplianceService::GetConsistencyProof(grpc::ServerContext* context
     LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
     LV_ASSIGN_OR_RETURN(
         vault::ConsistencyResult result,
-        vault_->audit().GetConsistencyProof(call.actor, request->from_size(), request->to_size()));
+        vault_->audit().GetConsistencyProof(call.actor, request->from_size(), request->to_size(),
+                                            &call.entry_committed));
     AddHashes(result.proof, response->mutable_proof());
     response->set_to_size(result.to_size);
     if (result.checkpoint.has_value()) ToProto(*result.checkpoint, response->mutable_checkpoint());
@@ -154,10 +167,10 @@ grpc::Status ComplianceService::AccountingOfDisclosures(
     LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
     LV_ASSIGN_OR_RETURN(std::string lead_id, ParseLeadId(request->lead_id()));
     call.lead_ids.push_back(vault::EncodeLeadId(lead_id));
-    LV_ASSIGN_OR_RETURN(
-        vault::Accounting accounting,
-        vault_->audit().AccountingOfDisclosures(
-            call.actor, lead_id, absl::FromUnixMicros(request->since_unix_micros())));
+    LV_ASSIGN_OR_RETURN(vault::Accounting accounting,
+                        vault_->audit().AccountingOfDisclosures(
+                            call.actor, lead_id, absl::FromUnixMicros(request->since_unix_micros()),
+                            request->from_sequence(), &call.entry_committed));
     for (const vault::Disclosure& d : accounting.disclosures) {
       const audit::AuditEntry& e = d.entry.entry;
       v1::Disclosure* out = response->add_disclosures();
@@ -174,7 +187,7 @@ grpc::Status ComplianceService::AccountingOfDisclosures(
       AddHashes(d.inclusion_proof, out->mutable_inclusion_proof());
     }
     ToProto(accounting.checkpoint, response->mutable_checkpoint());
-    response->set_truncated(accounting.truncated);
+    response->set_next_sequence(accounting.next_sequence);
     return absl::OkStatus();
   }();
   if (!status.ok()) response->Clear();

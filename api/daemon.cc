@@ -35,6 +35,8 @@ struct Flags {
   std::string ready_file;          // written with HOST:PORT once serving
   std::string admin_token_file;    // the bootstrap admin token, mode 0600
   int drain_seconds = 10;
+  uint64_t checkpoint_every_entries = 1000;
+  int checkpoint_interval_seconds = 10;
 };
 
 void Log(const std::string& line) {
@@ -118,6 +120,14 @@ int RunDaemon(int argc, char** argv) {
   app.add_option("--admin-token-file", flags.admin_token_file,
                  "also write the bootstrap admin token here (mode 0600)");
   app.add_option("--drain-seconds", flags.drain_seconds, "grace period for calls at shutdown");
+  app.add_option("--checkpoint-every-entries", flags.checkpoint_every_entries,
+                 "sign an audit checkpoint once this many entries are unsigned")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval-seconds", flags.checkpoint_interval_seconds,
+                 "... or once this many seconds passed with entries unsigned")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -148,6 +158,8 @@ int RunDaemon(int argc, char** argv) {
 
   vault::VaultOptions options;
   options.data_dir = flags.data_dir + "/db";
+  options.committer.audit.checkpoint_every_entries = flags.checkpoint_every_entries;
+  options.committer.audit.checkpoint_interval = absl::Seconds(flags.checkpoint_interval_seconds);
   auto vault = vault::Vault::Open(options, *std::move(kek));
   if (!vault.ok()) return Fail(vault.status());
 

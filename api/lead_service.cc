@@ -17,9 +17,8 @@ absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text) {
   return id;
 }
 
-absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                    const v1::FindLeadsRequest& request, v1::FindLeadsResponse& response) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+absl::Status DoFind(vault::Vault& vault, Call& call, const v1::FindLeadsRequest& request,
+                    v1::FindLeadsResponse& response) {
   vault::LookupKind kind;
   const std::string* value;
   switch (request.key_case()) {
@@ -39,9 +38,8 @@ absl::Status DoFind(vault::Vault& vault, grpc::ServerContextBase* context, Call&
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                    const v1::ListQueueRequest& request, v1::ListQueueResponse& response) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListQueueRequest& request,
+                    v1::ListQueueResponse& response) {
   vault::QueueQuery query;
   query.service_line = request.service_line();
   query.status = static_cast<vault::LeadStatus>(request.status());
@@ -53,9 +51,8 @@ absl::Status DoList(vault::Vault& vault, grpc::ServerContextBase* context, Call&
   return absl::OkStatus();
 }
 
-absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context, Call& call,
-                      const v1::UpdateLeadRequest& request, v1::UpdateLeadResponse& response) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+absl::Status DoUpdate(vault::Vault& vault, Call& call, const v1::UpdateLeadRequest& request,
+                      v1::UpdateLeadResponse& response) {
   vault::LeadUpdate update;
   LV_ASSIGN_OR_RETURN(update.lead_id, RequestLeadId(call, request.lead_id()));
   update.expected_version = request.expected_version();
@@ -73,13 +70,12 @@ absl::Status DoUpdate(vault::Vault& vault, grpc::ServerContextBase* context, Cal
 
 // A read handler on the pool; a failed read returns no partial data.
 template <typename Request, typename Response>
-std::function<absl::Status(Call&)> ReadHandler(
-    absl::Status (*handler)(vault::Vault&, grpc::ServerContextBase*, Call&, const Request&,
-                            Response&),
-    vault::Vault* vault, grpc::ServerContextBase* context, const Request* request,
-    Response* response) {
+std::function<absl::Status(Call&)> ReadHandler(absl::Status (*handler)(vault::Vault&, Call&,
+                                                                       const Request&, Response&),
+                                               vault::Vault* vault, const Request* request,
+                                               Response* response) {
   return [=](Call& call) {
-    absl::Status status = handler(*vault, context, call, *request, *response);
+    absl::Status status = handler(*vault, call, *request, *response);
     if (!status.ok()) response->Clear();
     return status;
   };
@@ -150,22 +146,21 @@ grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContex
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
   return Dispatch(*vault_, pool_, context, "FindLeads",
-                  ReadHandler(DoFind, vault_, context, request, response));
+                  ReadHandler(DoFind, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
   return Dispatch(*vault_, pool_, context, "ListQueue",
-                  ReadHandler(DoList, vault_, context, request, response));
+                  ReadHandler(DoList, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Dispatch(*vault_, pool_, context, "UpdateLead", [=, this](Call& call) {
-    return DoUpdate(*vault_, context, call, *request, *response);
-  });
+  return Dispatch(*vault_, pool_, context, "UpdateLead",
+                  [=, this](Call& call) { return DoUpdate(*vault_, call, *request, *response); });
 }
 
 }  // namespace leadvault::api

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -65,6 +66,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Calls in flight per connection: bounds what one client can queue.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  // Bounds the synchronous (Compliance) service's threads; the callback
+  // services run on gRPC's own event engine and the worker pool.
+  grpc::ResourceQuota quota("leadvaultd");
+  quota.SetMaxThreads(options.max_sync_threads);
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&server->lead_service_);
   builder.RegisterService(&server->admin_service_);
   builder.RegisterService(&server->compliance_service_);

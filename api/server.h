@@ -25,6 +25,9 @@ struct ServerOptions {
   size_t max_queued_calls = 4096;
   // Calls one connection may have in flight (HTTP/2 concurrent streams).
   int max_streams_per_connection = 256;
+  // Threads for the synchronous Compliance service (rare calls, streamed
+  // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
+  int max_sync_threads = 16;
 };
 
 // A running server. Thread-safe.

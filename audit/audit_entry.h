@@ -40,7 +40,9 @@ struct AuditEntry {
   std::string request_id;
   std::string peer;
   std::string break_glass_reason;
-  std::string subject;  // the principal acted on, for principal changes
+  // The principal a call acted on (principal changes); for an unauthenticated
+  // call, the principal id its token claimed (never any part of its secret).
+  std::string subject;
 };
 
 inline constexpr uint8_t kCanonicalVersion = 1;

@@ -7,8 +7,8 @@ namespace leadvault::tools {
 // Serves two throwaway vaults in this process, one as the daemon runs and one
 // with the audit entries left out of every commit (CommitterOptions::
 // omit_audit_for_benchmark, which no daemon flag can set), and drives the
-// same timed CreateLead load at each in turn (A B A B ...). Prints each run
-// and the throughput ratio. Exit code 0, 1 if a run failed, 2 for usage.
+// same timed CreateLead load at each in turn (A B B A A B ...). Prints each run
+// and the mean throughput of each variant. Exit code 0, 1 if a run failed, 2 for usage.
 int RunAuditCostBench(int argc, char** argv);
 
 }  // namespace leadvault::tools

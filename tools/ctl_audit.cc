@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "audit/audit_entry.h"
@@ -244,6 +245,9 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
     drain(false);
     if (progress != nullptr) progress->Update(count);
   }
+  // Stop the server's stream before finishing on a local error: an unread
+  // stream would otherwise hold the call until its deadline.
+  if (!status.ok()) context.TryCancel();
   grpc::Status rpc = reader->Finish();
   if (status.ok() && !rpc.ok()) {
     status = absl::Status(static_cast<absl::StatusCode>(rpc.error_code()), rpc.error_message());
@@ -251,27 +255,24 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   if (status.ok() && !have_header) status = absl::DataLossError("the server sent no export");
   if (status.ok() && !csv) {
     audit::AppendJsonlTrailer(trailer, buffer);
-    if (trusted_size.has_value()) {
-      // A proof that the export's tree extends the trusted one.
-      LV_ASSIGN_OR_RETURN(
-          audit::Checkpoint covering,
-          audit::ParseCheckpoint(absl::string_view(trailer.checkpoint_note)
-                                     .substr(0, trailer.checkpoint_note.find("\n\n") + 1)));
+    absl::StatusOr<uint64_t> covering = ClaimedCheckpointSize(trailer.checkpoint_note);
+    if (!covering.ok()) status = covering.status();
+    if (status.ok() && trusted_size.has_value() && *trusted_size <= *covering) {
+      // A proof that the export's tree extends the trusted one (verify
+      // reports a trusted tree larger than the export's as a rollback).
       grpc::ClientContext proof_context;
       connection.Prepare(&proof_context);
       v1::GetConsistencyProofRequest proof_request;
       proof_request.set_from_size(*trusted_size);
-      proof_request.set_to_size(covering.size);
+      proof_request.set_to_size(*covering);
       v1::GetConsistencyProofResponse proof_response;
-      if (*trusted_size <= covering.size) {
-        grpc::Status s =
-            Stub(connection)->GetConsistencyProof(&proof_context, proof_request, &proof_response);
-        if (!s.ok()) {
-          status = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-        } else {
-          audit::AppendJsonlConsistency(*trusted_size,
-                                        HashesFromProto(proof_response.proof(), &status), buffer);
-        }
+      grpc::Status s =
+          Stub(connection)->GetConsistencyProof(&proof_context, proof_request, &proof_response);
+      if (!s.ok()) {
+        status = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+      } else {
+        audit::AppendJsonlConsistency(*trusted_size,
+                                      HashesFromProto(proof_response.proof(), &status), buffer);
       }
     }
   }
@@ -334,7 +335,9 @@ int RunVerify(const AuditVerifyFlags& flags) {
 }
 
 int RunAccounting(const Connection& connection, const std::string& lead_id,
-                  const std::string& since) {
+                  const std::string& since, const std::string& pubkey) {
+  auto verifier = LoadVerifier(pubkey);
+  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
   v1::AccountingOfDisclosuresRequest request;
   request.set_lead_id(lead_id);
   if (!since.empty()) {
@@ -342,40 +345,49 @@ int RunAccounting(const Connection& connection, const std::string& lead_id,
     if (!t.ok()) return ReportError(t.status(), kExitUsage);
     request.set_since_unix_micros(absl::ToUnixMicros(*t));
   }
-  grpc::ClientContext context;
-  connection.Prepare(&context);
-  v1::AccountingOfDisclosuresResponse response;
-  grpc::Status status = Stub(connection)->AccountingOfDisclosures(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  auto root = audit::HashFromBytes(response.checkpoint().root_hash());
-  if (!root.ok()) return ReportError(absl::DataLossError("malformed checkpoint"));
   std::printf("%-8s  %-20s  %-16s  %-10s  %-18s  %s\n", "SEQ", "TIME", "PRINCIPAL", "ROLE",
-              "PURPOSE", "FIELDS (each proven in the checkpoint's tree)");
-  for (const v1::Disclosure& d : response.disclosures()) {
-    absl::Status hashes;
-    std::vector<audit::Hash> proof = HashesFromProto(d.inclusion_proof(), &hashes);
-    absl::Status proven =
-        hashes.ok() ? audit::VerifyInclusion(d.sequence() - 1, response.checkpoint().tree_size(),
-                                             audit::LeafHash(d.entry()), proof, *root)
-                    : hashes;
-    auto entry = audit::DecodeCanonical(d.entry());
-    if (!proven.ok() || !entry.ok() || entry->sequence != d.sequence()) {
-      return ReportError(absl::DataLossError(
-          absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof")));
+              "PURPOSE", "FIELDS");
+  int total = 0;
+  uint64_t tree_size = 0;
+  do {
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    v1::AccountingOfDisclosuresResponse response;
+    grpc::Status status = Stub(connection)->AccountingOfDisclosures(&context, request, &response);
+    if (!status.ok()) return ReportRpcError(status);
+    // Every row is proven against a checkpoint signed by the log's key.
+    auto checkpoint = audit::OpenCheckpoint(response.checkpoint().note(), *verifier);
+    if (!checkpoint.ok()) {
+      return ReportError(absl::DataLossError(absl::StrCat(
+          "the reply's checkpoint fails verification: ", checkpoint.status().message())));
     }
-    std::string fields;
-    for (const std::string& f : d.fields()) absl::StrAppend(&fields, fields.empty() ? "" : ",", f);
-    std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
-                static_cast<unsigned long long>(d.sequence()),
-                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(d.at_unix_micros()),
-                                 absl::UTCTimeZone())
-                    .c_str(),
-                d.principal_id().c_str(), d.role().c_str(),
-                d.purpose().empty() ? "-" : d.purpose().c_str(), fields.c_str());
-  }
-  std::printf("%d disclosures%s; checkpoint size %llu\n", response.disclosures_size(),
-              response.truncated() ? " (truncated)" : "",
-              static_cast<unsigned long long>(response.checkpoint().tree_size()));
+    tree_size = checkpoint->size;
+    for (const v1::Disclosure& d : response.disclosures()) {
+      absl::Status hashes;
+      std::vector<audit::Hash> proof = HashesFromProto(d.inclusion_proof(), &hashes);
+      absl::Status proven =
+          hashes.ok() && d.sequence() > 0
+              ? audit::VerifyInclusion(d.sequence() - 1, checkpoint->size,
+                                       audit::LeafHash(d.entry()), proof, checkpoint->root)
+              : absl::DataLossError("malformed proof");
+      auto entry = audit::DecodeCanonical(d.entry());
+      // The row printed is the proven entry's, not the reply's convenience copy.
+      if (!proven.ok() || !entry.ok() || entry->sequence != d.sequence()) {
+        return ReportError(absl::DataLossError(
+            absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof")));
+      }
+      std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
+                  static_cast<unsigned long long>(entry->sequence),
+                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", entry->time, absl::UTCTimeZone()).c_str(),
+                  entry->principal_id.c_str(), entry->role.c_str(),
+                  entry->purpose.empty() ? "-" : entry->purpose.c_str(),
+                  absl::StrJoin(entry->fields, ",").c_str());
+      ++total;
+    }
+    request.set_from_sequence(response.next_sequence());
+  } while (request.from_sequence() != 0);
+  std::printf("%d disclosures, each proven in the signed checkpoint of size %llu\n", total,
+              static_cast<unsigned long long>(tree_size));
   return kExitOk;
 }
 
@@ -423,6 +435,10 @@ std::unique_ptr<AuditCommands> AddAuditCommands(CLI::App& app) {
       "accounting", "accounting of disclosures: every access to one lead's personal data");
   c->accounting->add_option("LEAD_ID", c->lead_id, "lead id")->required();
   c->accounting->add_option("--since", c->since, "from this date (YYYY-MM-DD or RFC 3339)");
+  c->accounting
+      ->add_option("--pubkey", c->accounting_pubkey,
+                   "verifier key, or a file holding it: every row is checked against it")
+      ->required();
   return c;
 }
 
@@ -442,8 +458,9 @@ std::optional<int> RunAuditCommand(const AuditCommands& c, const ConnectionFlags
     });
   }
   if (c.accounting->parsed()) {
-    return WithConnection(
-        flags, [&](const Connection& conn) { return RunAccounting(conn, c.lead_id, c.since); });
+    return WithConnection(flags, [&](const Connection& conn) {
+      return RunAccounting(conn, c.lead_id, c.since, c.accounting_pubkey);
+    });
   }
   return std::nullopt;
 }

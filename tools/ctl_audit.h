@@ -39,6 +39,7 @@ struct AuditCommands {
   AuditVerifyFlags verify_flags;
   std::string lead_id;
   std::string since;
+  std::string accounting_pubkey;
 };
 
 std::unique_ptr<AuditCommands> AddAuditCommands(CLI::App& app);

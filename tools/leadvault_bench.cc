@@ -5,7 +5,7 @@
 //       [--fill N] [--daemon-pid PID]
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
-//   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 2]
+//   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).

@@ -11,11 +11,6 @@
 namespace leadvault::vault {
 namespace {
 
-// Actions whose allowed entries disclose a lead's personal data to the caller.
-bool IsPiiRead(const audit::AuditEntry& e) {
-  return e.outcome == audit::Outcome::kAllowed && !e.fields.empty() && e.action == "GetLead";
-}
-
 bool Matches(const AuditQuery& q, const audit::AuditEntry& e) {
   if (!q.principal_id.empty() && e.principal_id != q.principal_id) return false;
   if (!q.action.empty() && e.action != q.action) return false;
@@ -28,9 +23,17 @@ bool Matches(const AuditQuery& q, const audit::AuditEntry& e) {
 
 }  // namespace
 
-absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditEntry entry) {
+absl::Status AuditAccess::Commit(audit::AuditEntry entry, bool* committed) {
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  if (committed != nullptr) *committed = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditEntry entry,
+                                                                   bool* committed) {
   LV_ASSIGN_OR_RETURN(uint64_t seq,
                       committer_->CommitWithCheckpoint(rocksdb::WriteBatch(), std::move(entry)));
+  if (committed != nullptr) *committed = true;
   std::optional<SignedCheckpoint> latest = log_->LatestCheckpoint();
   if (!latest.has_value() || latest->checkpoint.size < seq) {
     return absl::FailedPreconditionError("audit log: no signed checkpoint yet");
@@ -38,13 +41,14 @@ absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditE
   return *std::move(latest);
 }
 
-absl::StatusOr<SignedCheckpoint> AuditAccess::GetCheckpoint(const Actor& actor) {
-  return CommitWithCheckpoint(EntryFor(actor, "GetCheckpoint"));
+absl::StatusOr<SignedCheckpoint> AuditAccess::GetCheckpoint(const Actor& actor, bool* committed) {
+  return CommitWithCheckpoint(EntryFor(actor, "GetCheckpoint"), committed);
 }
 
 absl::StatusOr<InclusionResult> AuditAccess::GetInclusionProof(const Actor& actor,
                                                                uint64_t sequence,
-                                                               uint64_t tree_size) {
+                                                               uint64_t tree_size,
+                                                               bool* committed) {
   if (sequence == 0) return absl::InvalidArgumentError("sequence: must be at least 1");
   if (tree_size != 0 && sequence > tree_size) {
     return absl::InvalidArgumentError("sequence: beyond tree_size");
@@ -55,11 +59,12 @@ absl::StatusOr<InclusionResult> AuditAccess::GetInclusionProof(const Actor& acto
   audit_entry.fields = {absl::StrCat("sequence=", sequence)};
   InclusionResult result;
   if (tree_size == 0) {
-    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint,
+                        CommitWithCheckpoint(std::move(audit_entry), committed));
     tree_size = checkpoint.checkpoint.size;
     result.checkpoint = std::move(checkpoint);
   } else {
-    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(audit_entry)).status());
+    LV_RETURN_IF_ERROR(Commit(std::move(audit_entry), committed));
   }
   LV_ASSIGN_OR_RETURN(result.entry, log_->ReadEntry(sequence));
   LV_ASSIGN_OR_RETURN(result.proof, log_->InclusionProof(sequence - 1, tree_size));
@@ -69,7 +74,8 @@ absl::StatusOr<InclusionResult> AuditAccess::GetInclusionProof(const Actor& acto
 
 absl::StatusOr<ConsistencyResult> AuditAccess::GetConsistencyProof(const Actor& actor,
                                                                    uint64_t from_size,
-                                                                   uint64_t to_size) {
+                                                                   uint64_t to_size,
+                                                                   bool* committed) {
   if (to_size > log_->size()) return absl::InvalidArgumentError("to_size: beyond the log");
   if (to_size != 0 && from_size > to_size) {
     return absl::InvalidArgumentError("from_size: larger than to_size");
@@ -79,18 +85,20 @@ absl::StatusOr<ConsistencyResult> AuditAccess::GetConsistencyProof(const Actor& 
   audit_entry.fields = {absl::StrCat("from_size=", from_size)};
   ConsistencyResult result;
   if (to_size == 0) {
-    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint,
+                        CommitWithCheckpoint(std::move(audit_entry), committed));
     to_size = checkpoint.checkpoint.size;
     result.checkpoint = std::move(checkpoint);
   } else {
-    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(audit_entry)).status());
+    LV_RETURN_IF_ERROR(Commit(std::move(audit_entry), committed));
   }
   LV_ASSIGN_OR_RETURN(result.proof, log_->ConsistencyProof(from_size, to_size));
   result.to_size = to_size;
   return result;
 }
 
-absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const AuditQuery& query) {
+absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const AuditQuery& query,
+                                                    bool* committed) {
   if (query.from_sequence == 0) return absl::InvalidArgumentError("from_sequence: must be >= 1");
   if (query.to_sequence != 0 && query.to_sequence < query.from_sequence) {
     return absl::InvalidArgumentError("to_sequence: before from_sequence");
@@ -115,7 +123,8 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
   if (!query.principal_id.empty()) shape.push_back("filter=principal");
   if (!query.action.empty()) shape.push_back("filter=action");
   audit_entry.fields = std::move(shape);
-  LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+  LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint,
+                      CommitWithCheckpoint(std::move(audit_entry), committed));
 
   ExportPlan plan;
   plan.query = query;
@@ -148,13 +157,16 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
 
 absl::Status AuditAccess::StreamExport(
     const ExportPlan& plan,
-    const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink) {
+    const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
+    const std::function<bool()>& cancelled) {
   const uint64_t first = plan.header.first_sequence;
   const uint64_t last = plan.header.last_sequence;
   if (last < first) return absl::OkStatus();
   std::vector<audit::Hash> proof;
   absl::Status inner;
+  uint64_t scanned_count = 0;
   absl::Status scanned = log_->ScanEntries(first, last, [&](const StoredEntry& stored) {
+    if (++scanned_count % 4096 == 0 && cancelled()) return false;
     if (plan.header.filtered) {
       if (!Matches(plan.query, stored.entry)) return true;
       auto p = log_->InclusionProof(stored.entry.sequence - 1, plan.checkpoint_size);
@@ -175,28 +187,37 @@ absl::Status AuditAccess::StreamExport(
 
 absl::StatusOr<Accounting> AuditAccess::AccountingOfDisclosures(const Actor& actor,
                                                                 const std::string& lead_id,
-                                                                absl::Time since) {
+                                                                absl::Time since,
+                                                                uint64_t from_sequence,
+                                                                bool* committed) {
   audit::AuditEntry audit_entry = EntryFor(actor, "AccountingOfDisclosures");
   audit_entry.lead_ids.push_back(EncodeLeadId(lead_id));
   Accounting accounting;
-  LV_ASSIGN_OR_RETURN(accounting.checkpoint, CommitWithCheckpoint(std::move(audit_entry)));
+  LV_ASSIGN_OR_RETURN(accounting.checkpoint,
+                      CommitWithCheckpoint(std::move(audit_entry), committed));
   const uint64_t tree_size = accounting.checkpoint.checkpoint.size;
-  // The index holds every entry that read or wrote the lead's fields.
-  LV_ASSIGN_OR_RETURN(std::vector<uint64_t> sequences,
-                      log_->SequencesForLead(lead_id, /*limit=*/1 << 20));
-  for (uint64_t seq : sequences) {
-    if (seq > tree_size) break;
-    LV_ASSIGN_OR_RETURN(StoredEntry stored, log_->ReadEntry(seq));
-    if (stored.entry.time < since || !IsPiiRead(stored.entry)) continue;
-    if (accounting.disclosures.size() == kMaxDisclosures) {
-      accounting.truncated = true;
-      break;
+  LV_ASSIGN_OR_RETURN(uint64_t start, log_->FirstSequenceAtOrAfter(since));
+  start = std::max(start, from_sequence);
+  size_t bytes = 0;
+  absl::Status inner;
+  LV_RETURN_IF_ERROR(log_->ScanDisclosures(lead_id, start, [&](uint64_t seq) {
+    if (seq > tree_size) return false;
+    if (accounting.disclosures.size() == kMaxDisclosures || bytes >= kMaxAccountingBytes) {
+      accounting.next_sequence = seq;
+      return false;
     }
-    Disclosure d;
-    LV_ASSIGN_OR_RETURN(d.inclusion_proof, log_->InclusionProof(seq - 1, tree_size));
-    d.entry = std::move(stored);
-    accounting.disclosures.push_back(std::move(d));
-  }
+    auto stored = log_->ReadEntry(seq);
+    auto proof = stored.ok() ? log_->InclusionProof(seq - 1, tree_size)
+                             : absl::StatusOr<std::vector<audit::Hash>>(stored.status());
+    if (!proof.ok()) {
+      inner = proof.status();
+      return false;
+    }
+    bytes += 2 * stored->canonical.size() + proof->size() * (keys::kSha256Size + 2) + 64;
+    accounting.disclosures.push_back({*std::move(stored), *std::move(proof)});
+    return true;
+  }));
+  LV_RETURN_IF_ERROR(inner);
   return accounting;
 }
 

@@ -61,10 +61,14 @@ struct Disclosure {
 struct Accounting {
   std::vector<Disclosure> disclosures;  // oldest first
   SignedCheckpoint checkpoint;
-  bool truncated = false;
+  // Set when more disclosures exist than one reply holds: ask again from here.
+  uint64_t next_sequence = 0;
 };
 
-inline constexpr size_t kMaxDisclosures = 10000;
+// One reply holds at most this many disclosures, and about this many bytes of
+// entries and proofs (well under gRPC's default 4 MiB message limit).
+inline constexpr size_t kMaxDisclosures = 2000;
+inline constexpr size_t kMaxAccountingBytes = 2 << 20;
 
 // Checkpoints, proofs, exports and the accounting of disclosures. Each call
 // commits its own audit entry (action named after the call) before anything
@@ -78,32 +82,41 @@ class AuditAccess {
   // Both must outlive this object.
   AuditAccess(Committer* committer, AuditLog* log) : committer_(committer), log_(log) {}
 
-  absl::StatusOr<SignedCheckpoint> GetCheckpoint(const Actor& actor);
+  // Each call sets `*committed` (when given) once its own audit entry is
+  // durable: a later failure of the call must not be audited a second time.
+
+  absl::StatusOr<SignedCheckpoint> GetCheckpoint(const Actor& actor, bool* committed = nullptr);
   // tree_size 0: against a fresh checkpoint.
   absl::StatusOr<InclusionResult> GetInclusionProof(const Actor& actor, uint64_t sequence,
-                                                    uint64_t tree_size);
+                                                    uint64_t tree_size, bool* committed = nullptr);
   // to_size 0: to a fresh checkpoint.
   absl::StatusOr<ConsistencyResult> GetConsistencyProof(const Actor& actor, uint64_t from_size,
-                                                        uint64_t to_size);
+                                                        uint64_t to_size,
+                                                        bool* committed = nullptr);
 
   // Commits the export's entry and fixes the checkpoint, range, left
   // frontier and right nodes.
-  absl::StatusOr<ExportPlan> BeginExport(const Actor& actor, const AuditQuery& query);
+  absl::StatusOr<ExportPlan> BeginExport(const Actor& actor, const AuditQuery& query,
+                                         bool* committed = nullptr);
   // Calls `sink` for each entry of the plan in sequence order (with its
   // inclusion proof when filtered); stops early, with CANCELLED, when `sink`
-  // returns false.
+  // returns false or `cancelled` does (asked every few thousand entries
+  // scanned, matching or not).
   absl::Status StreamExport(
       const ExportPlan& plan,
-      const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink);
+      const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
+      const std::function<bool()>& cancelled);
 
   // Every access to the personal data of `lead_id` (binary) at or after
   // `since`, with inclusion proofs against a fresh checkpoint.
   absl::StatusOr<Accounting> AccountingOfDisclosures(const Actor& actor, const std::string& lead_id,
-                                                     absl::Time since);
+                                                     absl::Time since, uint64_t from_sequence,
+                                                     bool* committed = nullptr);
 
  private:
-  // Commits `entry` with a fresh checkpoint; returns the checkpoint.
-  absl::StatusOr<SignedCheckpoint> CommitWithCheckpoint(audit::AuditEntry entry);
+  // Commits `entry` (with a fresh checkpoint, which is returned).
+  absl::StatusOr<SignedCheckpoint> CommitWithCheckpoint(audit::AuditEntry entry, bool* committed);
+  absl::Status Commit(audit::AuditEntry entry, bool* committed);
 
   Committer* const committer_;
   AuditLog* const log_;

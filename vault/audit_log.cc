@@ -11,13 +11,13 @@
 namespace leadvault::vault {
 namespace {
 
-// Leads named by one entry that get an index key; larger lists (queue pages)
-// carry no fields and are not disclosures.
+// Leads named by one disclosure that get an index key (a read names one).
 constexpr size_t kMaxIndexedLeadsPerEntry = 16;
 
 }  // namespace
 
-// Reads complete nodes from the `merkle` column family.
+// Reads complete nodes: levels >= 1 from the `merkle` column family; leaves
+// (level 0) are not stored twice but hashed from their entries in `audit`.
 class AuditLog::Nodes final : public audit::NodeReader {
  public:
   explicit Nodes(Database* db) : db_(db) {}
@@ -25,16 +25,26 @@ class AuditLog::Nodes final : public audit::NodeReader {
       const std::vector<audit::NodeId>& ids) override {
     std::vector<std::string> keys;
     keys.reserve(ids.size());
-    for (const audit::NodeId& id : ids) keys.push_back(internal::MerkleNodeKey(id.level, id.index));
     std::vector<std::pair<Cf, rocksdb::Slice>> reads;
-    reads.reserve(keys.size());
-    for (const std::string& k : keys) reads.emplace_back(Cf::kMerkle, k);
+    reads.reserve(ids.size());
+    for (const audit::NodeId& id : ids) {
+      keys.push_back(id.level == 0 ? internal::SequenceKey(id.index + 1)
+                                   : internal::MerkleNodeKey(id.level, id.index));
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+      reads.emplace_back(ids[i].level == 0 ? Cf::kAudit : Cf::kMerkle, keys[i]);
+    }
     std::vector<absl::StatusOr<std::string>> values = db_->MultiGet(reads);
     std::vector<audit::Hash> hashes;
     hashes.reserve(values.size());
-    for (auto& v : values) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      auto& v = values[i];
       if (absl::IsNotFound(v.status())) return absl::DataLossError("merkle: a node is missing");
       LV_RETURN_IF_ERROR(v.status());
+      if (ids[i].level == 0) {
+        hashes.push_back(audit::LeafHash(*v));
+        continue;
+      }
       auto hash = audit::HashFromBytes(*v);
       if (!hash.ok()) return absl::DataLossError("merkle: a node is malformed");
       hashes.push_back(*hash);
@@ -45,6 +55,11 @@ class AuditLog::Nodes final : public audit::NodeReader {
  private:
   Database* db_;
 };
+
+bool IsPiiDisclosure(const audit::AuditEntry& entry) {
+  return entry.outcome == audit::Outcome::kAllowed && !entry.fields.empty() &&
+         !entry.lead_ids.empty() && entry.action == "GetLead";
+}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
                                                          const AuditLogOptions& options) {
@@ -60,6 +75,7 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
     size = *seq;
   }
   LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit"));
+  LV_RETURN_IF_ERROR(log->RebuildTreeIfAbsent(size));
   Nodes nodes(db);
   LV_ASSIGN_OR_RETURN(std::vector<audit::Hash> frontier,
                       nodes.ReadNodes(audit::RangeNodes(0, size)));
@@ -71,6 +87,33 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
   return log;
 }
 
+absl::Status AuditLog::RebuildTreeIfAbsent(uint64_t size) {
+  if (size < 2) return absl::OkStatus();  // a tree of 0 or 1 leaves has no stored node
+  std::unique_ptr<rocksdb::Iterator> probe(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMerkle)));
+  probe->SeekToFirst();
+  LV_RETURN_IF_ERROR(FromRocks(probe->status(), "scan merkle"));
+  if (probe->Valid()) return absl::OkStatus();
+  // A log written before the Merkle tree existed: derive its nodes from the
+  // entries, in one durable write, before anything is appended.
+  audit::MerkleFrontier frontier;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  LV_RETURN_IF_ERROR(ScanStored(1, size, [&](const StoredEntry& stored) {
+    frontier.Append(audit::LeafHash(stored.canonical), [&](audit::NodeId id, const audit::Hash& h) {
+      if (s.ok() && id.level > 0) {
+        s = batch.Put(db_->cf(Cf::kMerkle), internal::MerkleNodeKey(id.level, id.index),
+                      rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size()));
+      }
+    });
+    return s.ok();
+  }));
+  LV_RETURN_IF_ERROR(FromRocks(s, "rebuild merkle"));
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->db()->Write(options, &batch), "rebuild merkle");
+}
+
 absl::Status AuditLog::SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin) {
   LV_ASSIGN_OR_RETURN(audit::NoteSigner signer, audit::NoteSigner::Create(origin, key.get()));
   std::optional<SignedCheckpoint> latest;
@@ -80,6 +123,16 @@ absl::Status AuditLog::SetSigner(std::unique_ptr<keys::SigningKey> key, const st
                         audit::NoteVerifier::Parse(signer.VerifierKey()));
     auto checkpoint = audit::OpenCheckpoint(*note, verifier);
     if (!checkpoint.ok()) return absl::DataLossError("audit: stored checkpoint fails verification");
+    // A signed tree larger than the stored one, or with another root, means
+    // entries were lost or replaced: refuse rather than sign a fork.
+    if (checkpoint->size > size()) {
+      return absl::DataLossError("audit: the stored log is shorter than its last checkpoint");
+    }
+    Nodes nodes(db_);
+    LV_ASSIGN_OR_RETURN(audit::Hash root, audit::RootAt(checkpoint->size, nodes));
+    if (root != checkpoint->root) {
+      return absl::DataLossError("audit: the stored log does not match its last checkpoint");
+    }
     latest = SignedCheckpoint{*checkpoint, *note};
   } else if (!absl::IsNotFound(note.status())) {
     return note.status();
@@ -100,12 +153,12 @@ absl::Status AuditLog::Stage(const audit::AuditEntry& entry, const std::string& 
   rocksdb::Status s =
       batch.Put(db_->cf(Cf::kAudit), internal::SequenceKey(entry.sequence), canonical);
   staged_.Append(audit::LeafHash(canonical), [&](audit::NodeId id, const audit::Hash& hash) {
-    if (s.ok()) {
+    if (s.ok() && id.level > 0) {  // a leaf is its entry's hash: not stored twice
       s = batch.Put(db_->cf(Cf::kMerkle), internal::MerkleNodeKey(id.level, id.index),
                     rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size()));
     }
   });
-  if (!entry.fields.empty() && entry.lead_ids.size() <= kMaxIndexedLeadsPerEntry) {
+  if (IsPiiDisclosure(entry) && entry.lead_ids.size() <= kMaxIndexedLeadsPerEntry) {
     for (const std::string& text : entry.lead_ids) {
       std::optional<std::string> id = DecodeLeadId(text);
       if (!id.has_value() || !s.ok()) continue;
@@ -218,7 +271,11 @@ absl::StatusOr<StoredEntry> AuditLog::ReadEntry(uint64_t sequence) {
 
 absl::Status AuditLog::ScanEntries(uint64_t first, uint64_t last,
                                    const std::function<bool(const StoredEntry&)>& fn) {
-  last = std::min(last, size());
+  return ScanStored(first, std::min(last, size()), fn);
+}
+
+absl::Status AuditLog::ScanStored(uint64_t first, uint64_t last,
+                                  const std::function<bool(const StoredEntry&)>& fn) {
   if (first == 0 || last < first) return absl::OkStatus();
   rocksdb::ReadOptions options;
   options.fill_cache = false;  // a one-pass scan must not evict the working set
@@ -257,19 +314,17 @@ absl::StatusOr<uint64_t> AuditLog::FirstSequenceAtOrAfter(absl::Time t) {
   return lo;
 }
 
-absl::StatusOr<std::vector<uint64_t>> AuditLog::SequencesForLead(const std::string& lead_id,
-                                                                 size_t limit) {
-  std::vector<uint64_t> out;
+absl::Status AuditLog::ScanDisclosures(const std::string& lead_id, uint64_t from_sequence,
+                                       const std::function<bool(uint64_t)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kAuditLead)));
-  for (it->Seek(lead_id); it->Valid() && it->key().starts_with(lead_id) && out.size() < limit;
-       it->Next()) {
+  for (it->Seek(internal::AuditLeadKey(lead_id, from_sequence));
+       it->Valid() && it->key().starts_with(lead_id); it->Next()) {
     absl::string_view key(it->key().data(), it->key().size());
     if (key.size() != lead_id.size() + 8) return absl::DataLossError("audit_lead: malformed key");
-    out.push_back(internal::GetBigEndian64(key.substr(lead_id.size())));
+    if (!fn(internal::GetBigEndian64(key.substr(lead_id.size())))) break;
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit_lead"));
-  return out;
+  return FromRocks(it->status(), "scan audit_lead");
 }
 
 }  // namespace leadvault::vault

@@ -41,10 +41,14 @@ struct StoredEntry {
   audit::AuditEntry entry;
 };
 
+// True for an entry that disclosed a lead's personal data to its caller (an
+// allowed read of its fields): what an accounting of disclosures lists.
+bool IsPiiDisclosure(const audit::AuditEntry& entry);
+
 // The audit log: canonical entries in the `audit` column family (key:
-// sequence), the complete Merkle nodes in `merkle` (key: level, index), a
-// lead id -> sequence index in `audit_lead` for entries that read or wrote a
-// lead's fields, and signed checkpoints in `meta`. Entry n is leaf n - 1. There
+// sequence), the complete Merkle nodes above the leaves in `merkle` (a leaf is
+// its entry's hash), a lead id -> sequence index of disclosures in
+// `audit_lead`, and signed checkpoints in `meta`. Entry n is leaf n - 1. There
 // is no delete path.
 //
 // Appends are staged into the Committer's group batch, on the committer
@@ -53,13 +57,16 @@ struct StoredEntry {
 // CommitStaged(). Readers see only durable state. Thread-safe.
 class AuditLog {
  public:
-  // Loads the Merkle frontier for the entries on disk; DATA_LOSS if the
-  // stored tree does not cover exactly the stored entries.
+  // Loads the Merkle frontier for the entries on disk (first deriving the
+  // tree's nodes from the entries of a log written before the tree existed);
+  // DATA_LOSS if the stored tree does not cover exactly the stored entries.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(Database* db,
                                                         const AuditLogOptions& options);
 
   // Installs the checkpoint signer; until then no checkpoint is written. The
-  // key name and checkpoint origin are `origin`.
+  // key name and checkpoint origin are `origin`. DATA_LOSS if the stored last
+  // checkpoint does not verify or does not describe the stored tree (a
+  // shorter log, or another root at its size).
   absl::Status SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin);
 
   // ---- The committer thread only. ----
@@ -101,13 +108,18 @@ class AuditLog {
   // The first sequence whose time is >= `t` (size() + 1 if none). Entry times
   // never decrease with sequence (the Committer guarantees it).
   absl::StatusOr<uint64_t> FirstSequenceAtOrAfter(absl::Time t);
-  // Sequences of the entries that read or wrote fields of `lead_id` (binary),
-  // ascending, at most `limit`.
-  absl::StatusOr<std::vector<uint64_t>> SequencesForLead(const std::string& lead_id, size_t limit);
+  // Calls `fn` with the sequence of each disclosure of `lead_id` (binary) at
+  // or after `from_sequence`, ascending, until `fn` returns false.
+  absl::Status ScanDisclosures(const std::string& lead_id, uint64_t from_sequence,
+                               const std::function<bool(uint64_t)>& fn);
 
  private:
   AuditLog(Database* db, const AuditLogOptions& options) : db_(db), options_(options) {}
   class Nodes;
+  absl::Status RebuildTreeIfAbsent(uint64_t size);
+  // ScanEntries over stored entries, durable or not yet loaded.
+  absl::Status ScanStored(uint64_t first, uint64_t last,
+                          const std::function<bool(const StoredEntry&)>& fn);
 
   Database* const db_;
   const AuditLogOptions options_;

@@ -66,6 +66,12 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
 
 absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const Clock* clock,
                                                             const CommitterOptions& options) {
+  if (options.audit.checkpoint_every_entries == 0) {
+    return absl::InvalidArgumentError("checkpoint_every_entries: must be at least 1");
+  }
+  if (options.audit.checkpoint_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("checkpoint_interval: must be positive");
+  }
   LV_ASSIGN_OR_RETURN(std::unique_ptr<AuditLog> log, AuditLog::Open(db, options.audit));
   // The next sequence follows the last audit entry on disk; its time is the floor for new ones.
   uint64_t next = log->size() + 1;

@@ -93,8 +93,7 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
                             keys::WrapKey(kek, 1, kTokenKeyPurpose, h->token_key_, *random)),
                   "init meta"));
     keys::SecretBytes signing_seed;
-    LV_RETURN_IF_ERROR(
-        NewAuditSigning(db, kek, 1, random, batch, &signing_seed, &h->log_origin_));
+    LV_RETURN_IF_ERROR(NewAuditSigning(db, kek, 1, random, batch, &signing_seed, &h->log_origin_));
     LV_ASSIGN_OR_RETURN(h->audit_signing_key_, keys::SigningKey::FromSeed(signing_seed));
     // The key-check value goes last in the batch; the batch is atomic anyway.
     LV_RETURN_IF_ERROR(FromRocks(
@@ -103,8 +102,7 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
     entry.principal_id = "system";
     entry.role = "system";
     entry.action = "InitializeVault";
-    entry.fields = {"kek_check", "index_root_key", "token_key", "audit_signing_key",
-                    "log_origin"};
+    entry.fields = {"kek_check", "index_root_key", "token_key", "audit_signing_key", "log_origin"};
     LV_RETURN_IF_ERROR(committer->Commit(std::move(batch), std::move(entry)).status());
   } else {
     LV_RETURN_IF_ERROR(check.status());

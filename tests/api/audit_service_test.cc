@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/audit_entry.h"
@@ -188,6 +189,40 @@ TEST_F(AuditServiceTest, AFailedAuditWriteFailsTheCallWithNothingReturned) {
   EXPECT_FALSE(reader->Read(&message));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   vault_->committer().SetFailWritesForTesting(false);
+}
+
+TEST_F(AuditServiceTest, ACancelledExportIsStillExactlyOneEntry) {
+  // Enough entries for several export messages (1 MiB each), committed in groups.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 32; ++t) {
+    writers.emplace_back([this] {
+      for (int i = 0; i < 500; ++i) {
+        audit::AuditEntry e;
+        e.principal_id = "0000000000000001";
+        e.action = "Filler";
+        e.request_id = std::string(60, 'f');
+        ASSERT_TRUE(vault_->committer().Commit(rocksdb::WriteBatch(), e).ok());
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto ctx = Ctx(officer_token_);
+  ctx->AddMetadata("x-request-id", "r-cancel");
+  auto reader = compliance_->ExportAudit(ctx.get(), v1::ExportAuditRequest());
+  v1::ExportAuditResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(message.has_header());
+  ctx->TryCancel();
+  while (reader->Read(&message)) {
+  }
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) << s.error_message();
+  // Make sure the server side has finished before counting.
+  v1::GetCheckpointResponse checkpoint;
+  ASSERT_TRUE(compliance_->GetCheckpoint(Ctx(officer_token_).get(), {}, &checkpoint).ok());
+  int entries = 0;
+  for (const audit::AuditEntry& e : ReadAudit(*vault_)) entries += e.request_id == "r-cancel";
+  EXPECT_EQ(entries, 1);
 }
 
 TEST_F(AuditServiceTest, CheckpointAndProofsVerifyWithThePublishedKey) {

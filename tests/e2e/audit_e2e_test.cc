@@ -174,9 +174,12 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   std::string pub;
   ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
   WriteFileWithMode(Path("log.pub"), pub, 0600);
+  std::string read_lead;
   for (int i = 0; i < 10; ++i) {
-    CreateLead(worker, SimpleLead(absl::StrCat("t", i), absl::StrCat("t", i, "@example.com")));
+    read_lead =
+        CreateLead(worker, SimpleLead(absl::StrCat("t", i), absl::StrCat("t", i, "@example.com")));
   }
+  ASSERT_TRUE(GetLead(worker, read_lead, nullptr).ok());
   // A request id shaped like a spreadsheet formula.
   auto ctx = Ctx(worker);
   ctx->AddMetadata("x-request-id", "=HYPERLINK(\"http://x\")");
@@ -236,6 +239,15 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
     EXPECT_EQ(Verify(path, &out, &err), 1) << c.name;
     EXPECT_TRUE(absl::StrContains(err, c.expect)) << c.name << ": " << err;
   }
+
+  // The accounting of disclosures lists the read, each row proven against the signed key.
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"),
+                          {"audit", "accounting", read_lead, "--pubkey", Path("log.pub")}),
+                   Path("accounting"), &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "1 disclosures, each proven")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "GetLead") || absl::StrContains(out, "first_name")) << out;
 
   // CSV: one row per entry plus a header, formulas neutralised, checkpoint beside it.
   std::string csv = Path("log.csv");

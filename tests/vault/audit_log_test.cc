@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -81,10 +82,12 @@ class AuditLogTest : public VaultFixture {
     std::string out;
     audit::AppendJsonlHeader(plan->header, out);
     absl::Status s = vault_->audit().StreamExport(
-        *plan, [&](const StoredEntry& e, const std::vector<Hash>* proof) {
+        *plan,
+        [&](const StoredEntry& e, const std::vector<Hash>* proof) {
           audit::AppendJsonlEntry(e.entry, e.canonical, proof, out);
           return true;
-        });
+        },
+        [] { return false; });
     EXPECT_TRUE(s.ok()) << s;
     audit::AppendJsonlTrailer(plan->trailer, out);
     std::string path = absl::StrCat(dir_.path(), "/export-", ++exports_, ".jsonl");
@@ -101,8 +104,9 @@ TEST_F(AuditLogTest, EveryEntryIsALeafAndOnlyCompleteNodesAreStored) {
   std::vector<Hash> leaves = StoredLeaves(*vault_);
   const uint64_t n = leaves.size();
   ASSERT_EQ(vault_->audit_log().size(), n);
-  // A tree of n leaves has 2n - popcount(n) complete nodes.
-  EXPECT_EQ(CountKeys(*vault_, Cf::kMerkle), 2 * n - __builtin_popcountll(n));
+  // A tree of n leaves has 2n - popcount(n) complete nodes; the n leaves are
+  // their entries' hashes and are not stored again.
+  EXPECT_EQ(CountKeys(*vault_, Cf::kMerkle), n - __builtin_popcountll(n));
   auto checkpoint = vault_->audit().GetCheckpoint(MakeActor("00000000000000e1", "compliance"));
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
   leaves = StoredLeaves(*vault_);  // GetCheckpoint committed its own entry
@@ -225,6 +229,60 @@ TEST_F(AuditLogTest, FailedWriteLeavesTheTreeAsItWas) {
   EXPECT_EQ(checkpoint->checkpoint.root, NaiveRoot(leaves, 0, leaves.size()));
 }
 
+TEST_F(AuditLogTest, AVaultFromBeforeTheMerkleLogIsUpgradedOnOpen) {
+  for (int i = 0; i < 7; ++i) CreateLead(i);
+  vault_.reset();
+  {
+    // What a data dir written before this log existed looks like: entries,
+    // but no tree, no signing key, no checkpoint.
+    auto db = Database::Open(DataDir(), DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(
+        (*db)->db()->NewIterator(rocksdb::ReadOptions(), (*db)->cf(Cf::kMerkle)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ASSERT_TRUE(batch.Delete((*db)->cf(Cf::kMerkle), it->key()).ok());
+    }
+    std::unique_ptr<rocksdb::Iterator> meta(
+        (*db)->db()->NewIterator(rocksdb::ReadOptions(), (*db)->cf(Cf::kMeta)));
+    for (meta->SeekToFirst(); meta->Valid(); meta->Next()) {
+      std::string key = meta->key().ToString();
+      if (key.rfind("audit/", 0) == 0 || key == internal::kMetaAuditSigningKey) {
+        ASSERT_TRUE(batch.Delete((*db)->cf(Cf::kMeta), key).ok());
+      }
+    }
+    ASSERT_TRUE((*db)->db()->Write(rocksdb::WriteOptions(), &batch).ok());
+  }
+  OpenOrDie();
+  auto audit = ReadAudit(*vault_);
+  EXPECT_EQ(audit.back().second.action, "InitializeAuditSigning");
+  std::vector<Hash> leaves = StoredLeaves(*vault_);
+  auto checkpoint = vault_->audit().GetCheckpoint(MakeActor("00000000000000e1", "compliance"));
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  leaves = StoredLeaves(*vault_);
+  EXPECT_EQ(checkpoint->checkpoint.root, NaiveRoot(leaves, 0, leaves.size()));
+  EXPECT_TRUE(audit::OpenCheckpoint(checkpoint->note, Verifier()).ok());
+}
+
+TEST_F(AuditLogTest, AStoredCheckpointLargerThanTheLogIsRefused) {
+  CommitEntries(5);
+  vault_.reset();  // a clean stop signs every entry
+  {
+    auto db = Database::Open(DataDir(), DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    // The last entry lost (its Merkle nodes too): the signed tree is now longer.
+    std::unique_ptr<rocksdb::Iterator> it(
+        (*db)->db()->NewIterator(rocksdb::ReadOptions(), (*db)->cf(Cf::kAudit)));
+    it->SeekToLast();
+    ASSERT_TRUE(it->Valid());
+    ASSERT_TRUE(
+        (*db)->db()->Delete(rocksdb::WriteOptions(), (*db)->cf(Cf::kAudit), it->key()).ok());
+  }
+  auto reopened = OpenVault(TestKek(1));
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_TRUE(absl::IsDataLoss(reopened.status())) << reopened.status();
+}
+
 TEST_F(AuditLogTest, EntryTimesNeverGoBackwards) {
   CommitEntries(1);
   const absl::Time before = ReadAudit(*vault_).back().second.time;
@@ -272,6 +330,30 @@ TEST_F(AuditLogTest, ExportsOfTheWholeLogARangeAndAFilterVerifyOffline) {
   EXPECT_EQ(only->entries, 20u);
 }
 
+TEST_F(AuditLogTest, AnExportStopsWhenCancelled) {
+  // 10,000 entries, committed from 32 threads so they share group commits.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 32; ++t) {
+    writers.emplace_back([this] {
+      for (int i = 0; i < 313; ++i) {
+        audit::AuditEntry e = EntryFor(CaptureActor(), "Probe");
+        ASSERT_TRUE(vault_->committer().Commit(rocksdb::WriteBatch(), e).ok());
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  AuditQuery query;
+  query.action = "NoSuchAction";
+  auto plan = vault_->audit().BeginExport(MakeActor("00000000000000e1", "compliance"), query);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  int asked = 0;
+  absl::Status s = vault_->audit().StreamExport(
+      *plan, [](const StoredEntry&, const std::vector<Hash>*) { return true; },
+      [&] { return ++asked == 2; });
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_EQ(asked, 2);  // asked while scanning entries that match nothing
+}
+
 TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
   std::string lead = CreateLead(1);
   std::string other = CreateLead(2);
@@ -287,7 +369,7 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
                   .ok());  // metadata only: not a disclosure
 
   auto accounting = vault_->audit().AccountingOfDisclosures(
-      MakeActor("00000000000000e1", "compliance"), lead, absl::InfinitePast());
+      MakeActor("00000000000000e1", "compliance"), lead, absl::InfinitePast(), 0);
   ASSERT_TRUE(accounting.ok()) << accounting.status();
   ASSERT_EQ(accounting->disclosures.size(), 2u);
   EXPECT_EQ(accounting->disclosures[0].entry.entry.purpose, "treatment");
@@ -304,7 +386,7 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
   }
   auto since = vault_->audit().AccountingOfDisclosures(
       MakeActor("00000000000000e1", "compliance"), lead,
-      absl::FromUnixSeconds(kStartSeconds) + absl::Minutes(30));
+      absl::FromUnixSeconds(kStartSeconds) + absl::Minutes(30), 0);
   ASSERT_TRUE(since.ok());
   EXPECT_EQ(since->disclosures.size(), 1u);
 }

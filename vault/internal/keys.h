@@ -34,10 +34,14 @@ inline std::optional<uint64_t> DecodeSequenceKey(absl::string_view key) {
   return GetBigEndian64(key);
 }
 
-// `merkle` CF: level (1 byte) || index (big-endian): a complete node's hash.
+// `merkle` CF: a complete node's hash, keyed by the index of its last leaf
+// (big-endian) || level (1 byte). Nodes are written in key order as the tree
+// grows, so flushed files never overlap and compaction moves them without
+// rewriting (a level-first key would make every flush overlap every level).
 inline std::string MerkleNodeKey(uint32_t level, uint64_t index) {
-  std::string key(1, static_cast<char>(level));
-  PutBigEndian64(key, index);
+  std::string key;
+  PutBigEndian64(key, ((index + 1) << level) - 1);
+  key.push_back(static_cast<char>(level));
   return key;
 }
 

@@ -32,9 +32,11 @@ struct AuditEntry {
   std::string role;
   std::string action;  // RPC or internal action name, e.g. "CreateLead"
   Outcome outcome = Outcome::kAllowed;
-  int code = 0;                           // absl::StatusCode of the outcome
-  std::vector<std::string> lead_ids;      // text form (32 hex)
-  std::vector<std::string> fields;        // field NAMES read or written
+  int code = 0;                       // absl::StatusCode of the outcome
+  std::vector<std::string> lead_ids;  // text form (32 hex)
+  // Field NAMES read or written; for Compliance calls, the query's shape
+  // ("from_size=42", "filter=principal"): numbers and names, never a value.
+  std::vector<std::string> fields;
   std::vector<std::string> blind_tokens;  // hex blind tokens of look-up keys
   std::string purpose;
   std::string request_id;

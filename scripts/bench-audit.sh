@@ -18,26 +18,8 @@ if [[ ${SKIP_BUILD:-0} != 1 || ! -x $DAEMON || ! -x $CTL || ! -x $BENCH ]]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/leadvault-bench-audit.XXXXXX")
-DAEMON_PID=
-cleanup() {
-  if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    kill -TERM "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-"$DAEMON" --data-dir "$WORK/data" --listen 127.0.0.1:0 --ready-file "$WORK/ready" \
-  --admin-token-file "$WORK/token" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
-DAEMON_PID=$!
-for _ in $(seq 1 300); do
-  [[ -s $WORK/ready ]] && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.err" >&2; exit 1; }
-  sleep 0.1
-done
-ADDR=$(head -n1 "$WORK/ready")
+source scripts/daemon-lib.sh
+start_daemon "$DAEMON"
 
 "$BENCH" load --server "$ADDR" --token-file "$WORK/token" --fill "$N" | tail -n 3
 LEADVAULT_TOKEN=$(cat "$WORK/token") "$CTL" --server "$ADDR" principal create \
@@ -46,8 +28,9 @@ chmod 600 "$WORK/officer"
 ctl() { "$CTL" --server "$ADDR" --token-file "$WORK/officer" "$@"; }
 ctl audit pubkey >"$WORK/log.pub"
 
-rate() {  # label, entries, seconds
-  awk -v l="$1" -v n="$2" -v s="$3" 'BEGIN { printf "%-8s %9d entries in %6.3f s: %9.0f entries/s\n", l, n, s, n / s }'
+rate() {  # label, entries, start time, end time (seconds since the epoch)
+  awk -v l="$1" -v n="$2" -v a="$3" -v b="$4" \
+    'BEGIN { s = b - a; printf "%-8s %9d entries in %6.3f s: %9.0f entries/s\n", l, n, s, n / s }'
 }
 t0=$(date +%s.%N)
 ctl audit export -o "$WORK/audit.jsonl" 2>"$WORK/export.err"
@@ -57,10 +40,8 @@ ctl audit verify "$WORK/audit.jsonl" --pubkey "$WORK/log.pub" >"$WORK/verify.out
 t2=$(date +%s.%N)
 cat "$WORK/verify.out"
 echo "export file: $(du -h "$WORK/audit.jsonl" | cut -f1)"
-rate export "$ENTRIES" "$(echo "$t1 - $t0" | bc -l)"
-rate verify "$ENTRIES" "$(echo "$t2 - $t1" | bc -l)"
+rate export "$ENTRIES" "$t0" "$t1"
+rate verify "$ENTRIES" "$t1" "$t2"
 
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || true
-DAEMON_PID=
+stop_daemon
 "$BENCH" audit --benchmark_filter=Verify --benchmark_min_time=2

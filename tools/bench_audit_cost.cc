@@ -95,8 +95,8 @@ int RunAuditCostBench(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     // A B, then B A, ...: neither variant always runs first (the first run of
     // a process is the slower one).
-    for (bool audited : r % 2 == 0 ? std::vector<bool>{true, false}
-                                   : std::vector<bool>{false, true}) {
+    for (bool audited :
+         r % 2 == 0 ? std::vector<bool>{true, false} : std::vector<bool>{false, true}) {
       auto report = MeasureOnce(audited, options);
       if (!report.ok()) {
         std::fprintf(stderr, "leadvault-bench: %s\n",

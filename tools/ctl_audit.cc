@@ -391,13 +391,6 @@ int RunAccounting(const Connection& connection, const std::string& lead_id,
   return kExitOk;
 }
 
-template <typename Command>
-int WithConnection(const ConnectionFlags& flags, Command command) {
-  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(flags);
-  if (!connection.ok()) return ReportError(connection.status(), kExitUsage);
-  return command(**connection);
-}
-
 }  // namespace
 
 std::unique_ptr<AuditCommands> AddAuditCommands(CLI::App& app) {

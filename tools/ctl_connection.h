@@ -55,6 +55,15 @@ int ReportRpcError(const grpc::Status& status);
 // Prints `leadvaultctl: <CODE>: <message>` to stderr and returns `exit_code`.
 int ReportError(const absl::Status& status, int exit_code = 1);
 
+// Opens the connection (exit code 2 if the token is missing or refused) and
+// returns what `command(connection)` returns.
+template <typename Command>
+int WithConnection(const ConnectionFlags& flags, Command command) {
+  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(flags);
+  if (!connection.ok()) return ReportError(connection.status(), /*exit_code=*/2);
+  return command(**connection);
+}
+
 }  // namespace leadvault::tools
 
 #endif  // LEADVAULT_TOOLS_CTL_CONNECTION_H_

@@ -411,14 +411,6 @@ int RunLeadFind(const Connection& connection, const std::string& email, const st
 
 // ---- Command line ------------------------------------------------------------
 
-// Opens the connection (exit 2 if the token is missing or refused) and runs `command`.
-template <typename Command>
-int WithConnection(const ConnectionFlags& flags, Command command) {
-  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(flags);
-  if (!connection.ok()) return ReportError(connection.status(), kExitUsage);
-  return command(**connection);
-}
-
 int Run(int argc, char** argv) {
   CLI::App app{"leadvaultctl: the command-line client of leadvaultd"};
   app.footer(

@@ -41,6 +41,15 @@ absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditE
   return *std::move(latest);
 }
 
+absl::Status AuditAccess::CommitForProof(audit::AuditEntry entry, uint64_t& size,
+                                         std::optional<SignedCheckpoint>& checkpoint,
+                                         bool* committed) {
+  if (size != 0) return Commit(std::move(entry), committed);
+  LV_ASSIGN_OR_RETURN(checkpoint, CommitWithCheckpoint(std::move(entry), committed));
+  size = checkpoint->checkpoint.size;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SignedCheckpoint> AuditAccess::GetCheckpoint(const Actor& actor, bool* committed) {
   return CommitWithCheckpoint(EntryFor(actor, "GetCheckpoint"), committed);
 }
@@ -58,14 +67,8 @@ absl::StatusOr<InclusionResult> AuditAccess::GetInclusionProof(const Actor& acto
   audit::AuditEntry audit_entry = EntryFor(actor, "GetInclusionProof");
   audit_entry.fields = {absl::StrCat("sequence=", sequence)};
   InclusionResult result;
-  if (tree_size == 0) {
-    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint,
-                        CommitWithCheckpoint(std::move(audit_entry), committed));
-    tree_size = checkpoint.checkpoint.size;
-    result.checkpoint = std::move(checkpoint);
-  } else {
-    LV_RETURN_IF_ERROR(Commit(std::move(audit_entry), committed));
-  }
+  LV_RETURN_IF_ERROR(
+      CommitForProof(std::move(audit_entry), tree_size, result.checkpoint, committed));
   LV_ASSIGN_OR_RETURN(result.entry, log_->ReadEntry(sequence));
   LV_ASSIGN_OR_RETURN(result.proof, log_->InclusionProof(sequence - 1, tree_size));
   result.tree_size = tree_size;
@@ -84,14 +87,7 @@ absl::StatusOr<ConsistencyResult> AuditAccess::GetConsistencyProof(const Actor& 
   audit::AuditEntry audit_entry = EntryFor(actor, "GetConsistencyProof");
   audit_entry.fields = {absl::StrCat("from_size=", from_size)};
   ConsistencyResult result;
-  if (to_size == 0) {
-    LV_ASSIGN_OR_RETURN(SignedCheckpoint checkpoint,
-                        CommitWithCheckpoint(std::move(audit_entry), committed));
-    to_size = checkpoint.checkpoint.size;
-    result.checkpoint = std::move(checkpoint);
-  } else {
-    LV_RETURN_IF_ERROR(Commit(std::move(audit_entry), committed));
-  }
+  LV_RETURN_IF_ERROR(CommitForProof(std::move(audit_entry), to_size, result.checkpoint, committed));
   LV_ASSIGN_OR_RETURN(result.proof, log_->ConsistencyProof(from_size, to_size));
   result.to_size = to_size;
   return result;

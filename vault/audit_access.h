@@ -117,6 +117,11 @@ class AuditAccess {
   // Commits `entry` (with a fresh checkpoint, which is returned).
   absl::StatusOr<SignedCheckpoint> CommitWithCheckpoint(audit::AuditEntry entry, bool* committed);
   absl::Status Commit(audit::AuditEntry entry, bool* committed);
+  // Commits `entry` for a proof against the tree of `size` leaves; `size` 0
+  // asks for a fresh checkpoint, which is stored in `checkpoint` and whose
+  // size `size` becomes.
+  absl::Status CommitForProof(audit::AuditEntry entry, uint64_t& size,
+                              std::optional<SignedCheckpoint>& checkpoint, bool* committed);
 
   Committer* const committer_;
   AuditLog* const log_;

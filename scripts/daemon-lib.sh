@@ -1,0 +1,40 @@
+# Sourced by the benchmark scripts: a throwaway leadvaultd on a temporary data dir.
+# start_daemon DAEMON starts it in $WORK (which the caller created), waits until
+# it serves, and sets DAEMON_PID and ADDR; the EXIT trap stops it and removes $WORK.
+DAEMON_PID=
+cleanup() {
+  if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_daemon() {
+  "$1" --data-dir "$WORK/data" --listen 127.0.0.1:0 --ready-file "$WORK/ready" \
+    --admin-token-file "$WORK/token" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+  DAEMON_PID=$!
+  for _ in $(seq 1 300); do  # at most 30 s
+    [[ -s $WORK/ready ]] && break
+    if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+      echo "leadvaultd exited during start-up:" >&2
+      cat "$WORK/daemon.err" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if [[ ! -s $WORK/ready ]]; then
+    echo "leadvaultd did not become ready within 30 s" >&2
+    exit 1
+  fi
+  ADDR=$(head -n1 "$WORK/ready")
+}
+
+# Stops the daemon with SIGTERM; fails if it does not exit cleanly.
+stop_daemon() {
+  kill -TERM "$DAEMON_PID"
+  wait "$DAEMON_PID" || { echo "leadvaultd exited with status $?" >&2; exit 1; }
+  DAEMON_PID=
+}

@@ -9,12 +9,6 @@
 namespace leadvault::api {
 namespace {
 
-// The call's actor if it holds the admin role (the call has begun: Dispatch).
-absl::StatusOr<vault::Actor> RequireAdmin(const Call& call) {
-  if (!HasRole(call.actor, "admin")) return absl::PermissionDeniedError("admin role required");
-  return call.actor;
-}
-
 // Names the principal a request acts on in the call's audit entry, when it is
 // well formed (16 lower-case hex characters).
 void NameSubject(Call& call, const std::string& principal_id) {
@@ -31,7 +25,7 @@ absl::StatusOr<absl::Duration> Ttl(int64_t seconds) {
 
 absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipalRequest& request,
                       v1::CreatePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  const vault::Actor& actor = call.actor;
   vault::NewPrincipal p;
   p.display_name = request.display_name();
   p.roles.assign(request.roles().begin(), request.roles().end());
@@ -44,7 +38,7 @@ absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipal
 }
 
 absl::Status DoList(vault::Vault& vault, Call& call, v1::ListPrincipalsResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  const vault::Actor& actor = call.actor;
   LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
   for (const auto& p : principals) ToProto(p, response.add_principals());
   return absl::OkStatus();
@@ -52,7 +46,7 @@ absl::Status DoList(vault::Vault& vault, Call& call, v1::ListPrincipalsResponse&
 
 absl::Status DoDisable(vault::Vault& vault, Call& call, const v1::DisablePrincipalRequest& request,
                        v1::DisablePrincipalResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  const vault::Actor& actor = call.actor;
   NameSubject(call, request.principal_id());
   LV_ASSIGN_OR_RETURN(vault::Principal p,
                       vault.principals().Disable(actor, request.principal_id()));
@@ -62,7 +56,7 @@ absl::Status DoDisable(vault::Vault& vault, Call& call, const v1::DisablePrincip
 
 absl::Status DoRotate(vault::Vault& vault, Call& call, const v1::RotateTokenRequest& request,
                       v1::RotateTokenResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::Actor actor, RequireAdmin(call));
+  const vault::Actor& actor = call.actor;
   NameSubject(call, request.principal_id());
   LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
   LV_ASSIGN_OR_RETURN(vault::IssuedToken issued,
@@ -77,28 +71,28 @@ absl::Status DoRotate(vault::Vault& vault, Call& call, const v1::RotateTokenRequ
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, "CreatePrincipal",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kCreatePrincipal,
                   [=, this](Call& call) { return DoCreate(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
                                                        const v1::ListPrincipalsRequest*,
                                                        v1::ListPrincipalsResponse* response) {
-  return Dispatch(*vault_, pool_, context, "ListPrincipals",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kListPrincipals,
                   [=, this](Call& call) { return DoList(*vault_, call, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, "DisablePrincipal",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kDisablePrincipal,
                   [=, this](Call& call) { return DoDisable(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Dispatch(*vault_, pool_, context, "RotateToken",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kRotateToken,
                   [=, this](Call& call) { return DoRotate(*vault_, call, *request, *response); });
 }
 

@@ -4,7 +4,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "keys/random.h"
 
 namespace leadvault::api {
@@ -42,13 +41,6 @@ absl::string_view ClaimedPrincipalId(absl::string_view token) {
 }
 
 }  // namespace
-
-bool HasRole(const vault::Actor& actor, absl::string_view role) {
-  for (absl::string_view r : absl::StrSplit(actor.role, ',')) {
-    if (r == role) return true;
-  }
-  return false;
-}
 
 void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor) {
   actor.request_id = RequestId(context);

@@ -24,9 +24,6 @@ absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, vault::Actor& actor,
                               std::string* claimed);
 
-// True if `actor` holds `role`.
-bool HasRole(const vault::Actor& actor, absl::string_view role);
-
 }  // namespace leadvault::api
 
 #endif  // LEADVAULT_API_AUTH_H_

@@ -13,7 +13,7 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
   if (call.actor.request_id.empty()) IdentifyCall(context, call.actor);
   LV_RETURN_IF_ERROR(AuthenticateCall(context, principals, call.actor, &call.subject));
   if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
-  return absl::OkStatus();
+  return vault::CheckCall(call.actor, call.rpc);
 }
 
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
@@ -35,10 +35,10 @@ grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::S
 }
 
 grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
-                                   grpc::CallbackServerContext* context, std::string action,
+                                   grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto call = std::make_shared<Call>(std::move(action));
+  auto call = std::make_shared<Call>(rpc);
   // Authentication is in memory: done here, so even a call refused for
   // overload is audited with its principal.
   if (absl::Status begun = BeginCall(context, vault.principals(), *call); !begun.ok()) {

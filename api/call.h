@@ -11,6 +11,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "grpcpp/support/status.h"
+#include "vault/access_policy.h"
 #include "vault/actor.h"
 #include "vault/vault.h"
 
@@ -22,7 +23,8 @@ namespace leadvault::api {
 // a call that fails (unauthenticated, denied, invalid, not found, overloaded,
 // storage error) writes nothing but its own failure entry (FinishCall).
 struct Call {
-  explicit Call(std::string action_name) : action(std::move(action_name)) {}
+  explicit Call(vault::Rpc which) : rpc(which), action(vault::RpcName(which)) {}
+  vault::Rpc rpc;
   std::string action;  // the RPC name, e.g. "GetLead"
   // Request id and peer from the start; principal, role and service lines once
   // authenticated; before that, `subject` names the principal id the token claimed.
@@ -34,8 +36,9 @@ struct Call {
   bool entry_committed = false;
 };
 
-// Authenticates the call into `call.actor` (see AuthenticateCall) and refuses
-// one whose deadline has passed or that was cancelled.
+// Authenticates the call into `call.actor` (see AuthenticateCall), refuses one
+// whose deadline has passed or that was cancelled, and one whose roles may not
+// make it (vault::CheckCall: PERMISSION_DENIED).
 absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
                        Call& call);
 
@@ -54,7 +57,7 @@ grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::S
 // call cannot begin, or the pool refuses it (stopping: UNAVAILABLE; overloaded:
 // RESOURCE_EXHAUSTED), it finishes with that at once. `work` runs at most once.
 grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
-                                   grpc::CallbackServerContext* context, std::string action,
+                                   grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work);
 
 }  // namespace leadvault::api

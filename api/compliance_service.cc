@@ -16,14 +16,6 @@ namespace {
 // entries' sizes (a queue page's entry names up to 500 leads).
 constexpr size_t kExportMessageBytes = 1 << 20;
 
-absl::Status BeginCompliance(grpc::ServerContextBase* context, vault::Vault& vault, Call& call) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
-  if (!HasRole(call.actor, "compliance")) {
-    return absl::PermissionDeniedError("compliance role required");
-  }
-  return absl::OkStatus();
-}
-
 void ToProto(const vault::SignedCheckpoint& in, v1::SignedCheckpoint* out) {
   out->set_note(in.note);
   out->set_origin(in.checkpoint.origin);
@@ -39,7 +31,7 @@ void AddHashes(const std::vector<audit::Hash>& hashes, Repeated* out) {
 absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& call,
                       const v1::ExportAuditRequest& request,
                       grpc::ServerWriter<v1::ExportAuditResponse>& writer) {
-  LV_RETURN_IF_ERROR(BeginCompliance(context, vault, call));
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
   vault::AuditQuery query;
   query.from_sequence = request.from_sequence() == 0 ? 1 : request.from_sequence();
   query.to_sequence = request.to_sequence();
@@ -99,9 +91,9 @@ absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& c
 grpc::Status ComplianceService::GetCheckpoint(grpc::ServerContext* context,
                                               const v1::GetCheckpointRequest*,
                                               v1::GetCheckpointResponse* response) {
-  Call call("GetCheckpoint");
+  Call call(vault::Rpc::kGetCheckpoint);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
     LV_ASSIGN_OR_RETURN(vault::SignedCheckpoint checkpoint,
                         vault_->audit().GetCheckpoint(call.actor, &call.entry_committed));
     ToProto(checkpoint, response->mutable_checkpoint());
@@ -115,9 +107,9 @@ grpc::Status ComplianceService::GetCheckpoint(grpc::ServerContext* context,
 grpc::Status ComplianceService::GetInclusionProof(grpc::ServerContext* context,
                                                   const v1::GetInclusionProofRequest* request,
                                                   v1::GetInclusionProofResponse* response) {
-  Call call("GetInclusionProof");
+  Call call(vault::Rpc::kGetInclusionProof);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
     LV_ASSIGN_OR_RETURN(
         vault::InclusionResult result,
         vault_->audit().GetInclusionProof(call.actor, request->sequence(), request->tree_size(),
@@ -135,9 +127,9 @@ grpc::Status ComplianceService::GetInclusionProof(grpc::ServerContext* context,
 grpc::Status ComplianceService::GetConsistencyProof(grpc::ServerContext* context,
                                                     const v1::GetConsistencyProofRequest* request,
                                                     v1::GetConsistencyProofResponse* response) {
-  Call call("GetConsistencyProof");
+  Call call(vault::Rpc::kGetConsistencyProof);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
     LV_ASSIGN_OR_RETURN(
         vault::ConsistencyResult result,
         vault_->audit().GetConsistencyProof(call.actor, request->from_size(), request->to_size(),
@@ -154,7 +146,7 @@ grpc::Status ComplianceService::GetConsistencyProof(grpc::ServerContext* context
 grpc::Status ComplianceService::ExportAudit(grpc::ServerContext* context,
                                             const v1::ExportAuditRequest* request,
                                             grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
-  Call call("ExportAudit");
+  Call call(vault::Rpc::kExportAudit);
   absl::Status status = DoExport(*vault_, context, call, *request, *writer);
   return FinishSyncCall(*vault_, call, status);
 }
@@ -162,9 +154,9 @@ grpc::Status ComplianceService::ExportAudit(grpc::ServerContext* context,
 grpc::Status ComplianceService::AccountingOfDisclosures(
     grpc::ServerContext* context, const v1::AccountingOfDisclosuresRequest* request,
     v1::AccountingOfDisclosuresResponse* response) {
-  Call call("AccountingOfDisclosures");
+  Call call(vault::Rpc::kAccountingOfDisclosures);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCompliance(context, *vault_, call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
     LV_ASSIGN_OR_RETURN(std::string lead_id, ParseLeadId(request->lead_id()));
     call.lead_ids.push_back(vault::EncodeLeadId(lead_id));
     LV_ASSIGN_OR_RETURN(vault::Accounting accounting,

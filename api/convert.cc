@@ -1,5 +1,7 @@
 #include "api/convert.h"
 
+#include "absl/strings/ascii.h"
+
 namespace leadvault::api {
 namespace {
 
@@ -141,6 +143,13 @@ void ToProto(const vault::Principal& in, v1::Principal* out) {
   out->set_created_at_unix_micros(absl::ToUnixMicros(in.created_at));
   out->set_expires_at_unix_micros(absl::ToUnixMicros(in.expires_at));
   out->set_enabled(in.enabled);
+}
+
+std::string PurposeName(v1::PurposeOfUse purpose) {
+  if (purpose == v1::PURPOSE_OF_USE_UNSPECIFIED) return "";
+  if (!v1::PurposeOfUse_IsValid(purpose)) return "unknown";
+  std::string name = v1::PurposeOfUse_Name(purpose);
+  return absl::AsciiStrToLower(absl::string_view(name).substr(sizeof("PURPOSE_OF_USE_") - 1));
 }
 
 absl::StatusOr<std::string> ParseLeadId(const std::string& text) {

@@ -22,6 +22,10 @@ vault::ContactAttempt FromProto(const v1::ContactAttempt& in);
 
 void ToProto(const vault::Principal& in, v1::Principal* out);
 
+// "treatment" for PURPOSE_OF_USE_TREATMENT, ...; "" for UNSPECIFIED; an unknown
+// value gets a name the vault refuses as an unknown purpose.
+std::string PurposeName(v1::PurposeOfUse purpose);
+
 // Parses a lead id's text form; INVALID_ARGUMENT "lead_id: ..." if malformed.
 absl::StatusOr<std::string> ParseLeadId(const std::string& text);
 

@@ -34,6 +34,7 @@ struct Flags {
   std::string master_key_command;  // a command printing the key
   std::string ready_file;          // written with HOST:PORT once serving
   std::string admin_token_file;    // the bootstrap admin token, mode 0600
+  ServerTlsFiles tls;              // --tls-cert, --tls-key, --tls-client-ca
   int drain_seconds = 10;
   uint64_t checkpoint_every_entries = 1000;
   int checkpoint_interval_seconds = 10;
@@ -111,6 +112,15 @@ int RunDaemon(int argc, char** argv) {
   CLI::App app{"leadvaultd: the leadvault daemon"};
   app.add_option("--data-dir", flags.data_dir, "data directory (created if absent)");
   app.add_option("--listen", flags.listen, "HOST:PORT to listen on (loopback only without TLS)");
+  app.add_option("--tls-cert", flags.tls.cert_file,
+                 "serve TLS (1.2 or 1.3) with this PEM certificate chain, leaf first; needs "
+                 "--tls-key; required to listen on a non-loopback address");
+  app.add_option("--tls-key", flags.tls.key_file,
+                 "PEM private key of --tls-cert, unencrypted, mode 0600 (refused if group or "
+                 "others may read it)");
+  app.add_option("--tls-client-ca", flags.tls.client_ca_file,
+                 "mutual TLS: require every client to present a certificate signed by a CA "
+                 "in this PEM file");
   app.add_option("--key-file", flags.key_file, "master key file (default DATA_DIR/master.key)");
   app.add_option("--passphrase-env", flags.passphrase_env,
                  "derive the master key with Argon2id from this environment variable");
@@ -166,6 +176,7 @@ int RunDaemon(int argc, char** argv) {
   // Serve first: the admin token is issued only once it can be delivered.
   ServerOptions server_options;
   server_options.listen = flags.listen;
+  server_options.tls = flags.tls;
   auto server = Server::Start(server_options, vault->get());
   if (!server.ok()) return Fail(server.status());
   std::string address = (*server)->address();
@@ -181,11 +192,15 @@ int RunDaemon(int argc, char** argv) {
     std::printf(
         "\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n\n"
         "  export LEADVAULT_TOKEN=%s\n\n"
-        "Try it (in another shell, after the export above):\n\n"
+        "Try it (in another shell, after the export above). The admin manages\n"
+        "principals and never reads leads, so first make a demo front desk:\n\n"
+        "  build/tools/leadvaultctl --server %s principal create --name demo "
+        "--role capture --role intake --service-line demo\n"
+        "  export LEADVAULT_TOKEN=<the token it printed>\n"
         "  build/tools/leadvaultctl --server %s lead create --service-line demo "
         "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
-        "  build/tools/leadvaultctl --server %s lead get LEAD_ID\n\n",
-        admin_token.c_str(), address.c_str(), address.c_str());
+        "  build/tools/leadvaultctl --server %s lead get LEAD_ID --purpose treatment\n\n",
+        admin_token.c_str(), address.c_str(), address.c_str(), address.c_str());
     std::fflush(stdout);
     if (!flags.admin_token_file.empty()) {
       // The token is already on stdout, so a failure here loses nothing.

@@ -88,7 +88,7 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
                                                        v1::CreateLeadResponse* response) {
   // Runs on the gRPC thread; the call finishes from the committer once durable.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Call call("CreateLead");
+  Call call(vault::Rpc::kCreateLead);
   if (absl::Status s = BeginCall(context, vault_->principals(), call); !s.ok()) {
     FinishCall(*vault_, reactor, call, s);
     return reactor;
@@ -118,7 +118,7 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
   // staged in the response here, and the call finishes from the committer once
   // the audit entry is durable (a failure clears the response: never a partial lead).
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto call = std::make_shared<Call>("GetLead");
+  auto call = std::make_shared<Call>(vault::Rpc::kGetLead);
   auto finish = [vault = vault_, reactor, response, call](absl::Status status) {
     if (!status.ok()) response->Clear();
     FinishCall(*vault, reactor, *call, status);
@@ -132,11 +132,15 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     finish(id.status());
     return reactor;
   }
+  call->actor.purpose = PurposeName(request->purpose());
   vault_->leads().GetLeadAsync(
       call->actor, *id,
       [response](const vault::Lead& lead) {
         ToProto(lead.meta, response->mutable_lead()->mutable_metadata());
         ToProto(lead.pii, response->mutable_lead()->mutable_personal());
+        for (vault::PiiField f : lead.masked) {
+          response->add_masked_fields(std::string(vault::PiiFieldName(f)));
+        }
       },
       finish);
   return reactor;
@@ -145,21 +149,21 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Dispatch(*vault_, pool_, context, "FindLeads",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kFindLeads,
                   ReadHandler(DoFind, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Dispatch(*vault_, pool_, context, "ListQueue",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kListQueue,
                   ReadHandler(DoList, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Dispatch(*vault_, pool_, context, "UpdateLead",
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kUpdateLead,
                   [=, this](Call& call) { return DoUpdate(*vault_, call, *request, *response); });
 }
 

@@ -50,9 +50,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!SplitHostPort(options.listen, &host, &port)) {
     return absl::InvalidArgumentError("listen: must be HOST:PORT");
   }
-  if (!IsLoopbackHost(host)) {
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    auto tls_credentials = NewServerTlsCredentials(options.tls);
+    if (!tls_credentials.ok()) return tls_credentials.status();
+    credentials = *std::move(tls_credentials);
+  } else if (!IsLoopbackHost(host)) {
     return absl::FailedPreconditionError(
-        "listen: refusing a non-loopback address without TLS (TLS is not configured)");
+        absl::StrCat("listen: refusing the non-loopback address ", host,
+                     " without TLS (configure a TLS certificate and key, or listen on 127.0.0.1)"));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -62,7 +68,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   auto server = std::unique_ptr<Server>(new Server(vault, options));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Calls in flight per connection: bounds what one client can queue.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);

@@ -10,6 +10,7 @@
 #include "api/admin_service.h"
 #include "api/compliance_service.h"
 #include "api/lead_service.h"
+#include "api/tls.h"
 #include "grpcpp/server.h"
 #include "vault/vault.h"
 
@@ -28,13 +29,18 @@ struct ServerOptions {
   // Threads for the synchronous Compliance service (rare calls, streamed
   // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
   int max_sync_threads = 16;
+  // TLS on the port (see api/tls.h): the files are read once, at Start. Without
+  // them the port is plaintext and must be loopback.
+  ServerTlsFiles tls;
 };
 
 // A running server. Thread-safe.
 class Server {
  public:
   // Starts serving `vault` (which must outlive the server). Refuses with
-  // FAILED_PRECONDITION an address that is not loopback: TLS is not configured.
+  // FAILED_PRECONDITION a non-loopback address when TLS is not configured, and
+  // TLS files that are missing, unreadable, invalid or (the key) readable by
+  // group or others.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        vault::Vault* vault);
   ~Server();

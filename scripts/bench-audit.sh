@@ -21,10 +21,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/leadvault-bench-audit.XXXXXX")
 source scripts/daemon-lib.sh
 start_daemon "$DAEMON"
 
-"$BENCH" load --server "$ADDR" --token-file "$WORK/token" --fill "$N" | tail -n 3
-LEADVAULT_TOKEN=$(cat "$WORK/token") "$CTL" --server "$ADDR" principal create \
-  --name "bench officer" --role compliance | grep -o 'lv_[0-9a-f]*_[0-9a-f]*' >"$WORK/officer"
-chmod 600 "$WORK/officer"
+make_principal "$CTL" "$WORK/desk" --name "bench desk" --role capture
+make_principal "$CTL" "$WORK/officer" --name "bench officer" --role compliance
+"$BENCH" load --server "$ADDR" --token-file "$WORK/desk" --fill "$N" | tail -n 3
 ctl() { "$CTL" --server "$ADDR" --token-file "$WORK/officer" "$@"; }
 ctl audit pubkey >"$WORK/log.pub"
 

@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 DAEMON=$BUILD_DIR/api/leadvaultd
+CTL=$BUILD_DIR/tools/leadvaultctl
 BENCH=$BUILD_DIR/tools/leadvault-bench
 
 # Ninja rebuilds only what changed; SKIP_BUILD=1 uses the binaries as they are.
-if [[ ${SKIP_BUILD:-0} != 1 || ! -x $DAEMON || ! -x $BENCH ]]; then
+if [[ ${SKIP_BUILD:-0} != 1 || ! -x $DAEMON || ! -x $CTL || ! -x $BENCH ]]; then
   BUILD_DIR=$BUILD_DIR scripts/build.sh
 fi
 
@@ -22,5 +23,8 @@ start_daemon "$DAEMON"
 echo "bench.sh: leadvaultd (pid $DAEMON_PID) serving on $ADDR"
 
 "$BENCH" crypto --benchmark_min_time=0.2
-"$BENCH" load --server "$ADDR" --token-file "$WORK/token" --daemon-pid "$DAEMON_PID" "$@"
+# The load's leads are in service line "orthopedics": a front desk that creates and reads them.
+make_principal "$CTL" "$WORK/desk" --name "bench desk" --role capture --role intake \
+  --service-line orthopedics
+"$BENCH" load --server "$ADDR" --token-file "$WORK/desk" --daemon-pid "$DAEMON_PID" "$@"
 stop_daemon

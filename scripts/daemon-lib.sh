@@ -32,6 +32,16 @@ start_daemon() {
   ADDR=$(head -n1 "$WORK/ready")
 }
 
+# make_principal CTL FILE ARGS...: creates a principal with the admin token
+# (leadvaultctl principal create ARGS) and writes its token to FILE (0600).
+make_principal() {
+  local ctl=$1 file=$2
+  shift 2
+  LEADVAULT_TOKEN=$(cat "$WORK/token") "$ctl" --server "$ADDR" principal create "$@" |
+    grep -o 'lv_[0-9a-f]*_[0-9a-f]*' >"$file"
+  chmod 600 "$file"
+}
+
 # Stops the daemon with SIGTERM; fails if it does not exit cleanly.
 stop_daemon() {
   kill -TERM "$DAEMON_PID"

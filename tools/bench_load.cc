@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/tls.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
@@ -212,11 +213,18 @@ Workload<v1::CreateLeadRequest, v1::CreateLeadResponse> CreateWorkload(
 }  // namespace
 
 int RunLoad(const LoadOptions& options) {
+  auto credentials = api::NewChannelCredentials(
+      {.ca_file = options.ca_file, .cert_file = options.cert_file, .key_file = options.key_file});
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "leadvault-bench: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 1;
+  }
   std::vector<Connection> conns(kDriverThreads);
   for (Connection& c : conns) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    c.channel = grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args);
+    c.channel = grpc::CreateCustomChannel(options.server, *credentials, args);
     if (!c.channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
       std::fprintf(stderr, "leadvault-bench: cannot connect to %s\n", options.server.c_str());
       return 1;
@@ -299,6 +307,7 @@ int RunLoad(const LoadOptions& options) {
   Workload<v1::GetLeadRequest, v1::GetLeadResponse> gw;
   gw.next = [&all_ids, &cursor](int t, v1::GetLeadRequest& r) {
     r.set_lead_id(all_ids[cursor[t]++ % all_ids.size()]);
+    r.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
     return true;
   };
   gw.prepare = [&conns](int t, grpc::ClientContext* c, const v1::GetLeadRequest& r,

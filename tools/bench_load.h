@@ -12,6 +12,9 @@ namespace leadvault::tools {
 struct LoadOptions {
   std::string server;         // HOST:PORT
   std::string token;          // the bearer token (a secret: never printed)
+  std::string ca_file;        // non-empty: TLS, trusting these PEM CAs
+  std::string cert_file;      // with key_file: a PEM client certificate (mutual TLS)
+  std::string key_file;       // its PEM private key, mode 0600
   int concurrency = 64;       // calls in flight at all times, split over the driver threads
   int duration_seconds = 10;  // measured time per timed phase
   int warmup_seconds = 2;     // unmeasured time before each timed phase
@@ -27,7 +30,7 @@ struct LoadOptions {
 // Runs the phases (health check, CreateLead, GetLead; or the fill) and prints
 // one report row per phase to stdout. Returns the process exit code: 0 when
 // every phase ran (errors are reported, not fatal), 1 when the server cannot
-// be reached or the create phase produced no lead to read.
+// be reached, a TLS file is refused, or the create phase produced no lead to read.
 int RunLoad(const LoadOptions& options);
 
 }  // namespace leadvault::tools

@@ -13,6 +13,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/tls.h"
 
 namespace leadvault::tools {
 namespace {
@@ -80,9 +81,10 @@ absl::StatusOr<keys::SecretBytes> LoadToken(const ConnectionFlags& flags) {
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionFlags& flags) {
   auto token = LoadToken(flags);
   if (!token.ok()) return token.status();
-  // TLS lands here: build SslCredentials from --ca/--cert/--key when given.
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  auto channel = grpc::CreateChannel(flags.server, credentials);
+  auto credentials = api::NewChannelCredentials(
+      {.ca_file = flags.ca_file, .cert_file = flags.cert_file, .key_file = flags.key_file});
+  if (!credentials.ok()) return credentials.status();
+  auto channel = grpc::CreateChannel(flags.server, *credentials);
   return std::unique_ptr<Connection>(new Connection(std::move(channel), *std::move(token)));
 }
 

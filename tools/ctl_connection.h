@@ -13,11 +13,13 @@
 
 namespace leadvault::tools {
 
-// How to reach the daemon. TLS options (--ca, --cert, --key) belong here; the
-// credentials are built in one place, Connection::Open.
+// How to reach the daemon. The credentials are built in one place, Connection::Open.
 struct ConnectionFlags {
   std::string server = "127.0.0.1:7443";
   std::string token_file;  // empty: the LEADVAULT_TOKEN environment variable
+  std::string ca_file;     // --ca: TLS, trusting these PEM CAs; empty: plaintext
+  std::string cert_file;   // --cert: PEM client certificate (mutual TLS), with --key
+  std::string key_file;    // --key: its PEM private key, mode 0600
 };
 
 inline constexpr absl::Duration kCallDeadline = absl::Seconds(10);
@@ -31,8 +33,9 @@ absl::StatusOr<keys::SecretBytes> LoadToken(const ConnectionFlags& flags);
 // An authenticated channel to the daemon. Thread-compatible.
 class Connection {
  public:
-  // Loads the token and creates the channel (lazily connected: an unreachable
-  // server shows up as UNAVAILABLE on the first call).
+  // Loads the token and the TLS files and creates the channel (lazily
+  // connected: an unreachable server or a failed handshake shows up as
+  // UNAVAILABLE on the first call). FAILED_PRECONDITION for a refused file.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const ConnectionFlags& flags);
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }

@@ -2,7 +2,7 @@
 //
 //   leadvault-bench load --server HOST:PORT [--token-file F] [--concurrency 64]
 //       [--duration-seconds 10] [--warmup-seconds 2] [--create-count N]
-//       [--fill N] [--daemon-pid PID]
+//       [--fill N] [--daemon-pid PID] [--ca CA.pem [--cert C.pem --key K.pem]]
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
 //   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
@@ -35,7 +35,8 @@ void PrintUsage() {
   std::fprintf(stderr,
                "usage: leadvault-bench load --server HOST:PORT [--token-file F] "
                "[--concurrency N] [--duration-seconds S] [--warmup-seconds S] "
-               "[--create-count N] [--fill N] [--daemon-pid PID]\n"
+               "[--create-count N] [--fill N] [--daemon-pid PID] "
+               "[--ca CA.pem [--cert C.pem --key K.pem]]\n"
                "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n"
                "       leadvault-bench audit-cost [--concurrency N] [--duration-seconds S] "
@@ -67,6 +68,9 @@ int RunLoadCommand(int argc, char** argv) {
   CLI::App app{"leadvault-bench load: drive a running leadvaultd", "leadvault-bench load"};
   app.add_option("--server", options.server, "HOST:PORT of leadvaultd")->required();
   app.add_option("--token-file", token_file, "file holding the token (default: $LEADVAULT_TOKEN)");
+  app.add_option("--ca", options.ca_file, "connect with TLS, trusting the PEM CA(s) in this file");
+  app.add_option("--cert", options.cert_file, "mutual TLS: PEM client certificate (with --key)");
+  app.add_option("--key", options.key_file, "PEM private key of --cert (mode 0600)");
   app.add_option("--concurrency", options.concurrency, "calls in flight")
       ->check(CLI::Range(2, 100000));
   app.add_option("--duration-seconds", options.duration_seconds, "measured seconds per phase")

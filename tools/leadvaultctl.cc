@@ -355,9 +355,13 @@ int RunLeadCreate(const Connection& connection, const LeadCreateFlags& flags) {
   return kExitOk;
 }
 
-int RunLeadGet(const Connection& connection, const std::string& lead_id, bool json) {
+int RunLeadGet(const Connection& connection, const std::string& lead_id, const std::string& purpose,
+               bool json) {
   v1::GetLeadRequest request;
   request.set_lead_id(lead_id);
+  v1::PurposeOfUse p = v1::PURPOSE_OF_USE_UNSPECIFIED;
+  v1::PurposeOfUse_Parse("PURPOSE_OF_USE_" + absl::AsciiStrToUpper(purpose), &p);
+  request.set_purpose(p);
   v1::GetLeadResponse response;
   grpc::ClientContext context;
   connection.Prepare(&context);
@@ -424,6 +428,11 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--token-file", connection_flags.token_file,
                  "file whose first line is the bearer token (mode 0600; else $LEADVAULT_TOKEN)");
+  app.add_option("--ca", connection_flags.ca_file,
+                 "connect with TLS, trusting the PEM CA(s) in this file (plaintext without it)");
+  app.add_option("--cert", connection_flags.cert_file,
+                 "mutual TLS: PEM client certificate to present (with --key and --ca)");
+  app.add_option("--key", connection_flags.key_file, "PEM private key of --cert (mode 0600)");
 
   // init
   InitFlags init_flags;
@@ -494,6 +503,12 @@ int Run(int argc, char** argv) {
   CLI::App* lead_get = lead->add_subcommand("get", "print a lead's metadata and personal data");
   lead_get->add_option("LEAD_ID", lead_id, "lead id")->required();
   lead_get->add_flag("--json", lead_json, "print JSON (proto field names)");
+  std::string lead_purpose;
+  lead_get
+      ->add_option("--purpose", lead_purpose, "purpose of use of the read (recorded in the audit)")
+      ->required()
+      ->check(CLI::IsMember({"treatment", "payment", "operations", "patient_request",
+                             "scheduling_outreach", "emergency"}));
   std::string find_email, find_phone;
   CLI::App* lead_find = lead->add_subcommand("find", "find leads by email or phone");
   CLI::Option_group* find_key = lead_find->add_option_group("key", "exactly one of");
@@ -541,8 +556,9 @@ int Run(int argc, char** argv) {
                           [&](const Connection& c) { return RunLeadCreate(c, lead_flags); });
   }
   if (lead_get->parsed()) {
-    return WithConnection(connection_flags,
-                          [&](const Connection& c) { return RunLeadGet(c, lead_id, lead_json); });
+    return WithConnection(connection_flags, [&](const Connection& c) {
+      return RunLeadGet(c, lead_id, lead_purpose, lead_json);
+    });
   }
   if (lead_find->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {

@@ -137,6 +137,7 @@ struct LeadMetadata {
 struct Lead {
   LeadMetadata meta;
   LeadPii pii;
+  std::vector<PiiField> masked;  // fields in `pii` that hold a masked form
 };
 
 // Text form of a lead id: 32 lower-case hex characters.

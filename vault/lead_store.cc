@@ -9,6 +9,7 @@
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
+#include "vault/access_policy.h"
 #include "vault/internal/keys.h"
 #include "vault/internal/records.pb.h"
 #include "vault/validation.h"
@@ -296,12 +297,26 @@ void LeadStore::CreateLeadAsync(const Actor& actor, NewLead lead,
       });
 }
 
-absl::StatusOr<Lead> LeadStore::ReadLead(const std::string& lead_id, audit::AuditEntry& entry) {
+absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& lead_id,
+                                         audit::AuditEntry& entry) {
   // The record and its wrapped key in one read.
   auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
   if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(values[0].status());
   LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*values[0]));
+  Lead lead;
+  lead.meta = MetadataFromRecord(lead_id, record);
+  // A lead out of the caller's scope is answered exactly as a missing one.
+  if (!MaySee(actor, lead.meta)) return absl::NotFoundError("lead not found");
+  entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  std::array<Projection, kPiiFieldCount> projection;
+  bool any = false;
+  for (PiiField f : kAllPiiFields) {
+    projection[static_cast<size_t>(f) - 1] = ProjectionFor(actor, lead.meta, f);
+    any = any || projection[static_cast<size_t>(f) - 1] != Projection::kHidden;
+  }
+  if (!any) return lead;  // clear metadata only: no key is unwrapped
+  LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
   if (absl::IsNotFound(values[1].status())) {
     return absl::DataLossError("lead record: its data key is missing");
   }
@@ -313,26 +328,34 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const std::string& lead_id, audit::Audi
   LV_ASSIGN_OR_RETURN(
       keys::SecretBytes dek,
       keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id), wrapped.wrapped()));
-  Lead lead;
-  lead.meta = MetadataFromRecord(lead_id, record);
-  entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  const absl::Time now = clock_->Now();
   for (const auto& f : record.fields()) {
     if (f.field() < 1 || f.field() > kPiiFieldCount) {
       return absl::DataLossError("lead record: unknown field number");
     }
     PiiField field = static_cast<PiiField>(f.field());
+    Projection p = projection[f.field() - 1];
+    if (p == Projection::kHidden) continue;  // never decrypted
     LV_ASSIGN_OR_RETURN(
         keys::SecretBytes plain,
         keys::DecryptField(dek, record.dek_version(), lead_id, f.field(), f.ciphertext()));
-    lead.pii.Set(field, std::move(plain));
-    entry.fields.emplace_back(PiiFieldName(field));
+    if (p == Projection::kMasked) {
+      keys::SecretBytes masked = Mask(field, plain, now);
+      if (masked.empty()) continue;
+      lead.pii.Set(field, std::move(masked));
+      lead.masked.push_back(field);
+      entry.fields.push_back(absl::StrCat(PiiFieldName(field), ":masked"));
+    } else {
+      lead.pii.Set(field, std::move(plain));
+      entry.fields.emplace_back(PiiFieldName(field));
+    }
   }
   return lead;
 }
 
 absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
   audit::AuditEntry entry = EntryFor(actor, "GetLead");
-  LV_ASSIGN_OR_RETURN(Lead lead, ReadLead(lead_id, entry));
+  LV_ASSIGN_OR_RETURN(Lead lead, ReadLead(actor, lead_id, entry));
   // Fail closed: the data leaves only after its audit entry is durable.
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
   return lead;
@@ -342,7 +365,7 @@ void LeadStore::GetLeadAsync(const Actor& actor, const std::string& lead_id,
                              const std::function<void(const Lead&)>& stage,
                              std::function<void(absl::Status)> done) {
   audit::AuditEntry entry = EntryFor(actor, "GetLead");
-  absl::StatusOr<Lead> lead = ReadLead(lead_id, entry);
+  absl::StatusOr<Lead> lead = ReadLead(actor, lead_id, entry);
   if (!lead.ok()) {
     done(lead.status());
     return;
@@ -377,6 +400,7 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
     auto meta = ReadMetadata(lead_id);
     if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
     LV_RETURN_IF_ERROR(meta.status());
+    if (!MaySee(actor, *meta)) continue;  // out of scope: as if it did not exist
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
     leads.push_back(*std::move(meta));
     if (leads.size() >= 100) break;
@@ -404,6 +428,13 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   }
   QueuePage page;
   audit::AuditEntry entry = EntryFor(actor, "ListQueue");
+  LeadMetadata probe;
+  probe.attribution.service_line = query.service_line;
+  if (!MaySee(actor, probe)) {
+    // Another service line's queue looks empty (and costs what an empty one does).
+    LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+    return page;
+  }
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kQueue)));
   std::string last_suffix;
@@ -420,6 +451,7 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
     auto meta = ReadMetadata(lead_id);
     if (absl::IsNotFound(meta.status())) continue;
     LV_RETURN_IF_ERROR(meta.status());
+    if (!MaySee(actor, *meta)) continue;
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
     page.leads.push_back(*std::move(meta));
     last_suffix = std::move(suffix);
@@ -458,6 +490,9 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
   LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  if (!MaySee(actor, MetadataFromRecord(update.lead_id, record))) {
+    return absl::NotFoundError("lead not found");
+  }
   if (record.version() != update.expected_version) {
     return absl::AbortedError("expected_version: the lead changed since it was read");
   }

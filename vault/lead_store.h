@@ -85,7 +85,9 @@ class LeadStore {
   void CreateLeadAsync(const Actor& actor, NewLead lead,
                        std::function<void(absl::StatusOr<CreateResult>)> done);
 
-  // Reads and decrypts a lead; its audit entry (the field names read) is durable first.
+  // Reads a lead as the actor's roles may see it (scope, per-field projection,
+  // purpose of use: vault/access_policy.h); its audit entry (the field names
+  // disclosed) is durable first. A lead out of scope is NOT_FOUND.
   absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
 
   // GetLead without blocking the caller. On a successful read, `stage` gets the
@@ -118,8 +120,11 @@ class LeadStore {
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
-  // Reads and decrypts a lead, adding its id and the field names to `entry`.
-  absl::StatusOr<Lead> ReadLead(const std::string& lead_id, audit::AuditEntry& entry);
+  // Reads a lead as `actor` may see it (vault/access_policy.h): NOT_FOUND when
+  // out of its scope, hidden fields not decrypted, masked ones masked; adds its
+  // id and the names of the fields disclosed to `entry`.
+  absl::StatusOr<Lead> ReadLead(const Actor& actor, const std::string& lead_id,
+                                audit::AuditEntry& entry);
 
   Database* const db_;
   Committer* const committer_;

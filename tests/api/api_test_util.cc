@@ -81,6 +81,19 @@ std::string ApiTest::NewPrincipal(const std::string& name, std::initializer_list
   return response.token();
 }
 
+std::string ApiTest::NewPrincipalWithLines(const std::string& name,
+                                           std::initializer_list<std::string> roles,
+                                           std::initializer_list<std::string> service_lines) {
+  v1::CreatePrincipalRequest request;
+  request.set_display_name(name);
+  for (const auto& r : roles) request.add_roles(r);
+  for (const auto& l : service_lines) request.add_service_lines(l);
+  v1::CreatePrincipalResponse response;
+  grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token_).get(), request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  return response.token();
+}
+
 v1::CreateLeadRequest ApiTest::ValidCreate(const std::string& idempotency_key,
                                            const std::string& email) {
   v1::CreateLeadRequest r;

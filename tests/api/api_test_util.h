@@ -37,6 +37,11 @@ class ApiTest : public ::testing::Test {
   std::string NewPrincipal(const std::string& name, std::initializer_list<std::string> roles,
                            int64_t ttl_seconds = 0, std::string* principal_id = nullptr);
 
+  // A principal with `roles` scoped to exactly `service_lines`; returns its token.
+  std::string NewPrincipalWithLines(const std::string& name,
+                                    std::initializer_list<std::string> roles,
+                                    std::initializer_list<std::string> service_lines);
+
   // A valid create request with no marker strings.
   static v1::CreateLeadRequest ValidCreate(const std::string& idempotency_key,
                                            const std::string& email);

@@ -92,6 +92,7 @@ TEST_F(AuditServiceTest, EveryCallLeavesExactlyOneEntryWithItsRequestId) {
         leads_->CreateLead(Tagged(worker_token_, "r-invalid").get(), invalid, &created),
         {"CreateLead", audit::Outcome::kFailed, grpc::StatusCode::INVALID_ARGUMENT});
   v1::GetLeadRequest get;
+  get.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
   get.set_lead_id(lead_id);
   v1::GetLeadResponse got;
   check("r-get", leads_->GetLead(Tagged(worker_token_, "r-get").get(), get, &got),
@@ -174,6 +175,7 @@ TEST_F(AuditServiceTest, AFailedAuditWriteFailsTheCallWithNothingReturned) {
   const std::string lead_id = CreateLead("fc", "fc@example.com");
   vault_->committer().SetFailWritesForTesting(true);
   v1::GetLeadRequest get;
+  get.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
   get.set_lead_id(lead_id);
   v1::GetLeadResponse got;
   grpc::Status s = leads_->GetLead(Ctx(worker_token_).get(), get, &got);
@@ -268,6 +270,7 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
   for (int i = 0; i < 30; ++i)
     CreateLead(absl::StrCat("e", i), absl::StrCat("e", i, "@example.com"));
   v1::GetLeadRequest get;
+  get.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
   get.set_lead_id(lead_id);
   v1::GetLeadResponse got;
   ASSERT_TRUE(leads_->GetLead(Ctx(worker_token_).get(), get, &got).ok());

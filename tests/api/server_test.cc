@@ -130,13 +130,17 @@ TEST_F(ServerTest, RequestIdIsEchoedInInitialMetadata) {
 
 TEST(ServerStartTest, RefusesNonLoopbackAndBadAddresses) {
   for (const char* listen : {"0.0.0.0:0", "[::]:0", "192.0.2.1:0", "example.com:0"}) {
-    auto server = Server::Start(ServerOptions{listen}, nullptr);
+    ServerOptions options;
+    options.listen = listen;
+    auto server = Server::Start(options, nullptr);
     ASSERT_FALSE(server.ok()) << listen;
     EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition) << listen;
     EXPECT_TRUE(absl::StrContains(server.status().message(), "TLS")) << server.status();
   }
   for (const char* listen : {"127.0.0.1", "127.0.0.1:99999", ":0", "127.0.0.1:x"}) {
-    auto server = Server::Start(ServerOptions{listen}, nullptr);
+    ServerOptions options;
+    options.listen = listen;
+    auto server = Server::Start(options, nullptr);
     EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument) << listen;
   }
   EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));

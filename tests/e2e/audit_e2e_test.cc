@@ -185,6 +185,7 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   ctx->AddMetadata("x-request-id", "=HYPERLINK(\"http://x\")");
   v1::GetLeadResponse got;
   v1::GetLeadRequest get;
+  get.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
   get.set_lead_id(std::string(32, '0'));
   EXPECT_EQ(leads_->GetLead(ctx.get(), get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
   ctx.reset();

@@ -250,6 +250,7 @@ class E2eTest : public ::testing::Test {
 
   grpc::Status GetLead(const std::string& token, const std::string& id, v1::Lead* lead) {
     v1::GetLeadRequest request;
+    request.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
     request.set_lead_id(id);
     v1::GetLeadResponse response;
     grpc::Status s = leads_->GetLead(Ctx(token).get(), request, &response);

@@ -161,6 +161,7 @@ TEST_F(E2eTest, BadInputOverTheWireLeavesTheDaemonServing) {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     if (!header.empty()) ctx->AddMetadata("authorization", header);
     v1::GetLeadRequest request;
+    request.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
     request.set_lead_id(id);
     v1::GetLeadResponse response;
     grpc::Status s = leads_->GetLead(ctx.get(), request, &response);

@@ -1,0 +1,56 @@
+// TLS for the gRPC port and its clients: PEM files read once, checked, and
+// turned into gRPC credentials.
+//
+// Both the server and the clients use TLS 1.2 at least and 1.3 at most: that is
+// the fixed range of gRPC 1.51's SSL credentials, whatever the host's OpenSSL
+// config says (its TSI layer sets it on every OpenSSL context; that release's
+// C++ API has no knob to change it, and tests/e2e/tls_e2e_test.cc checks that
+// TLS 1.0 and 1.1 are refused).
+#ifndef LEADVAULT_API_TLS_H_
+#define LEADVAULT_API_TLS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace leadvault::api {
+
+// Server side. All three empty: no TLS.
+struct ServerTlsFiles {
+  std::string cert_file;       // PEM certificate chain, leaf first
+  std::string key_file;        // PEM private key of the leaf; no group/other permission bits
+  std::string client_ca_file;  // optional: PEM CAs; set, every client must present a
+                               // certificate they signed (mutual TLS)
+  // Any file given: TLS is asked for (and then cert_file and key_file are required).
+  bool enabled() const {
+    return !cert_file.empty() || !key_file.empty() || !client_ca_file.empty();
+  }
+};
+
+// Reads and checks the files (a readable regular file, a parseable PEM, a key
+// that matches the certificate, a key file no group or other may read) and
+// returns the server credentials. FAILED_PRECONDITION naming the file and the
+// rule it breaks; never a byte of its contents.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials(
+    const ServerTlsFiles& files);
+
+// Client side. Empty ca_file: plaintext (loopback only); cert_file and key_file
+// (both or neither) present a client certificate.
+struct ClientTlsFiles {
+  std::string ca_file;    // PEM CAs that sign the server's certificate
+  std::string cert_file;  // PEM client certificate chain
+  std::string key_file;   // PEM client private key; no group/other permission bits
+};
+
+// Channel credentials for `files`: insecure when ca_file is empty (and no
+// cert/key is given), else TLS with the same checks as the server side.
+// FAILED_PRECONDITION naming the file; never its contents.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(
+    const ClientTlsFiles& files);
+
+}  // namespace leadvault::api
+
+#endif  // LEADVAULT_API_TLS_H_

@@ -1,0 +1,342 @@
+// Role x RPC x field, over the wire: every role calls every RPC, and GetLead's
+// projection is checked field by field, against the vault's tables AND against
+// an independent matrix written out here (so neither can drift alone).
+#include "vault/access_policy.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/audit_entry.h"
+#include "tests/api/api_test_util.h"
+
+namespace leadvault::api {
+namespace testing_util {
+namespace {
+
+using grpc::StatusCode;
+constexpr StatusCode kOk = StatusCode::OK;
+constexpr StatusCode kDenied = StatusCode::PERMISSION_DENIED;
+
+const std::vector<std::string> kRoles = {"capture", "analyst", "intake", "compliance", "admin"};
+
+// The expected answer of each RPC for each role: written out independently of
+// vault/access_policy.cc. Columns: capture, analyst, intake, compliance, admin.
+const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
+    {"CreateLead", {kOk, kDenied, kDenied, kDenied, kDenied}},
+    {"GetLead", {kOk, kDenied, kOk, kOk, kDenied}},
+    {"FindLeads", {kDenied, kDenied, kOk, kOk, kDenied}},
+    {"ListQueue", {kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"UpdateLead", {kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"CreatePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"ListPrincipals", {kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"DisablePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"RotateToken", {kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"GetCheckpoint", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetInclusionProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetConsistencyProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"ExportAudit", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"AccountingOfDisclosures", {kDenied, kDenied, kDenied, kOk, kDenied}},
+};
+
+// What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
+// Columns: capture (its own lead), intake (in scope), compliance.
+const std::map<std::string, std::string> kExpectedProjection = {
+    {"first_name", "HCM"},    {"last_name", "HCM"},          {"email", "HCM"}, {"phone", "HCM"},
+    {"date_of_birth", "HCM"}, {"street_address", "HCH"},     {"city", "HCH"},  {"state", "HCC"},
+    {"postal_code", "HCM"},   {"condition_interest", "HCH"}, {"notes", "HCH"},
+};
+
+// The masked forms of the test lead's values (rules of issue 4, worked by hand).
+const std::map<std::string, std::string> kMasked = {
+    {"first_name", "A."},      {"last_name", "L."},       {"email", "p***@***.com"},
+    {"phone", "***-***-0000"}, {"date_of_birth", "1980"}, {"postal_code", "940**"},
+};
+
+std::string FieldValue(const v1::PersonalData& p, const std::string& name) {
+  const google::protobuf::FieldDescriptor* f = p.GetDescriptor()->FindFieldByName(name);
+  return p.GetReflection()->GetString(p, f);
+}
+
+class AccessPolicyTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    compliance_ = v1::Compliance::NewStub(channel_);
+    for (const std::string& role : kRoles) tokens_[role] = NewPrincipal(role, {role});
+    v1::CreateLeadRequest create = ValidCreate("policy", "policy@example.com");
+    create.mutable_personal()->set_phone("+1 650 253 0000");
+    create.mutable_personal()->set_street_address("1 Main Street");
+    create.mutable_personal()->set_condition_interest("knee pain");
+    v1::CreateLeadResponse created;
+    grpc::Status s = leads_->CreateLead(Ctx(tokens_["capture"]).get(), create, &created);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    lead_id_ = created.lead_id();
+  }
+
+  std::unique_ptr<grpc::ClientContext> Tagged(const std::string& role, const std::string& rpc) {
+    auto ctx = Ctx(tokens_[role]);
+    ctx->AddMetadata("x-request-id", role + "-" + rpc);
+    return ctx;
+  }
+
+  v1::PurposeOfUse PurposeFor(const std::string& role) {
+    if (role == "intake") return v1::PURPOSE_OF_USE_TREATMENT;
+    if (role == "compliance") return v1::PURPOSE_OF_USE_OPERATIONS;
+    return v1::PURPOSE_OF_USE_UNSPECIFIED;
+  }
+
+  // Makes `rpc` as `role` with a valid request; its status.
+  grpc::Status Call(const std::string& role, const std::string& rpc) {
+    auto ctx = Tagged(role, rpc);
+    if (rpc == "CreateLead") {
+      v1::CreateLeadResponse r;
+      return leads_->CreateLead(ctx.get(), ValidCreate("k-" + role, role + "@example.org"), &r);
+    }
+    if (rpc == "GetLead") {
+      v1::GetLeadRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_purpose(PurposeFor(role));
+      v1::GetLeadResponse r;
+      grpc::Status s = leads_->GetLead(ctx.get(), q, &r);
+      responses_[role] = r;
+      return s;
+    }
+    if (rpc == "FindLeads") {
+      v1::FindLeadsRequest q;
+      q.set_email("policy@example.com");
+      v1::FindLeadsResponse r;
+      return leads_->FindLeads(ctx.get(), q, &r);
+    }
+    if (rpc == "ListQueue") {
+      v1::ListQueueRequest q;
+      q.set_service_line("cardiology");
+      q.set_status(v1::LEAD_STATUS_NEW);
+      v1::ListQueueResponse r;
+      return leads_->ListQueue(ctx.get(), q, &r);
+    }
+    if (rpc == "UpdateLead") {
+      v1::UpdateLeadRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_expected_version(1);
+      q.set_status(v1::LEAD_STATUS_CONTACTED);
+      v1::UpdateLeadResponse r;
+      return leads_->UpdateLead(ctx.get(), q, &r);
+    }
+    if (rpc == "CreatePrincipal") {
+      v1::CreatePrincipalRequest q;
+      q.set_display_name("made by " + role);
+      q.add_roles("analyst");
+      v1::CreatePrincipalResponse r;
+      return admin_->CreatePrincipal(ctx.get(), q, &r);
+    }
+    if (rpc == "ListPrincipals") {
+      v1::ListPrincipalsResponse r;
+      return admin_->ListPrincipals(ctx.get(), {}, &r);
+    }
+    if (rpc == "DisablePrincipal" || rpc == "RotateToken") {
+      std::string victim;
+      NewPrincipal("victim of " + role, {"analyst"}, 0, &victim);
+      if (rpc == "DisablePrincipal") {
+        v1::DisablePrincipalRequest q;
+        q.set_principal_id(victim);
+        v1::DisablePrincipalResponse r;
+        return admin_->DisablePrincipal(ctx.get(), q, &r);
+      }
+      v1::RotateTokenRequest q;
+      q.set_principal_id(victim);
+      v1::RotateTokenResponse r;
+      return admin_->RotateToken(ctx.get(), q, &r);
+    }
+    if (rpc == "GetCheckpoint") {
+      v1::GetCheckpointResponse r;
+      return compliance_->GetCheckpoint(ctx.get(), {}, &r);
+    }
+    if (rpc == "GetInclusionProof") {
+      v1::GetInclusionProofRequest q;
+      q.set_sequence(1);
+      v1::GetInclusionProofResponse r;
+      return compliance_->GetInclusionProof(ctx.get(), q, &r);
+    }
+    if (rpc == "GetConsistencyProof") {
+      v1::GetConsistencyProofRequest q;
+      q.set_from_size(1);
+      v1::GetConsistencyProofResponse r;
+      return compliance_->GetConsistencyProof(ctx.get(), q, &r);
+    }
+    if (rpc == "ExportAudit") {
+      auto reader = compliance_->ExportAudit(ctx.get(), v1::ExportAuditRequest());
+      v1::ExportAuditResponse m;
+      while (reader->Read(&m)) {
+      }
+      return reader->Finish();
+    }
+    if (rpc == "AccountingOfDisclosures") {
+      v1::AccountingOfDisclosuresRequest q;
+      q.set_lead_id(lead_id_);
+      v1::AccountingOfDisclosuresResponse r;
+      return compliance_->AccountingOfDisclosures(ctx.get(), q, &r);
+    }
+    ADD_FAILURE() << "no call for " << rpc;
+    return grpc::Status::CANCELLED;
+  }
+
+  std::unique_ptr<v1::Compliance::Stub> compliance_;
+  std::map<std::string, std::string> tokens_;
+  std::map<std::string, v1::GetLeadResponse> responses_;
+  std::string lead_id_;
+};
+
+TEST_F(AccessPolicyTest, EveryRoleTimesEveryRpcAndEveryField) {
+  ASSERT_EQ(kExpectedCodes.size(), vault::kRpcCount);
+  for (size_t i = 0; i < vault::kRpcCount; ++i) {
+    auto rpc = static_cast<vault::Rpc>(i);
+    const std::string name(vault::RpcName(rpc));
+    ASSERT_TRUE(kExpectedCodes.count(name)) << name;
+    for (size_t r = 0; r < kRoles.size(); ++r) {
+      const std::string& role = kRoles[r];
+      std::optional<vault::Role> parsed = vault::ParseRole(role);
+      ASSERT_TRUE(parsed.has_value());
+      StatusCode want = kExpectedCodes.at(name)[r];
+      // The code's table agrees with the matrix written here...
+      EXPECT_EQ(vault::RoleMayCall(*parsed, rpc), want == kOk) << role << " " << name;
+      // ...and the server does what both say.
+      grpc::Status s = Call(role, name);
+      EXPECT_EQ(s.error_code(), want) << role << " " << name << ": " << s.error_message();
+    }
+  }
+
+  // GetLead, field by field, for the roles that may call it.
+  const std::vector<std::string> readers = {"capture", "intake", "compliance"};
+  for (size_t r = 0; r < readers.size(); ++r) {
+    const v1::GetLeadResponse& got = responses_[readers[r]];
+    ASSERT_TRUE(got.has_lead()) << readers[r];
+    EXPECT_EQ(got.lead().metadata().lead_id(), lead_id_);
+    std::vector<std::string> masked(got.masked_fields().begin(), got.masked_fields().end());
+    for (vault::PiiField f : vault::kAllPiiFields) {
+      const std::string field(vault::PiiFieldName(f));
+      const char want = kExpectedProjection.at(field)[r];
+      const char table =
+          "HMC"[static_cast<int>(vault::RoleProjection(*vault::ParseRole(readers[r]), f))];
+      EXPECT_EQ(table, want) << readers[r] << " " << field;
+      const std::string value = FieldValue(got.lead().personal(), field);
+      const bool is_masked = std::find(masked.begin(), masked.end(), field) != masked.end();
+      SCOPED_TRACE(readers[r] + " " + field);
+      if (want == 'H') {
+        EXPECT_TRUE(value.empty()) << value;
+        EXPECT_FALSE(is_masked);
+      } else if (want == 'M') {
+        EXPECT_EQ(value, kMasked.at(field));
+        EXPECT_TRUE(is_masked);
+      } else {
+        EXPECT_FALSE(value.empty());
+        EXPECT_FALSE(is_masked);
+      }
+    }
+  }
+  EXPECT_EQ(responses_["intake"].lead().personal().email(), "policy@example.com");
+  EXPECT_EQ(responses_["intake"].lead().personal().phone(), "+16502530000");
+
+  // Every denial was audited as denied, under its request id.
+  std::map<std::string, audit::Outcome> outcomes;
+  std::unique_ptr<rocksdb::Iterator> it(vault_->database().db()->NewIterator(
+      rocksdb::ReadOptions(), vault_->database().cf(vault::Cf::kAudit)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto e = audit::DecodeCanonical(it->value().ToString());
+    ASSERT_TRUE(e.ok());
+    outcomes[e->request_id] = e->outcome;
+  }
+  for (const auto& [rpc, codes] : kExpectedCodes) {
+    for (size_t r = 0; r < kRoles.size(); ++r) {
+      const std::string id = kRoles[r] + "-" + rpc;
+      ASSERT_TRUE(outcomes.count(id)) << id;
+      EXPECT_EQ(outcomes[id], codes[r] == kOk ? audit::Outcome::kAllowed : audit::Outcome::kDenied)
+          << id;
+    }
+  }
+}
+
+TEST_F(AccessPolicyTest, OutOfScopeLeadsAreIndistinguishableFromMissingOnes) {
+  const std::string other_desk = NewPrincipalWithLines("oncology desk", {"intake"}, {"oncology"});
+  const std::string other_form = NewPrincipalWithLines("other form", {"capture"}, {"cardiology"});
+  auto get = [&](const std::string& token, const std::string& id, grpc::Status* s) {
+    v1::GetLeadRequest q;
+    q.set_lead_id(id);
+    q.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
+    v1::GetLeadResponse r;
+    *s = leads_->GetLead(Ctx(token).get(), q, &r);
+    return r;
+  };
+  grpc::Status missing, out_of_scope, not_theirs;
+  get(other_desk, std::string(32, 'b'), &missing);
+  v1::GetLeadResponse leaked = get(other_desk, lead_id_, &out_of_scope);
+  v1::GetLeadResponse leaked2 = get(other_form, lead_id_, &not_theirs);
+  EXPECT_EQ(missing.error_code(), StatusCode::NOT_FOUND);
+  for (const grpc::Status& s : {out_of_scope, not_theirs}) {
+    EXPECT_EQ(s.error_code(), missing.error_code());
+    EXPECT_EQ(s.error_message(), missing.error_message());
+  }
+  EXPECT_EQ(leaked.ByteSizeLong(), 0u);
+  EXPECT_EQ(leaked2.ByteSizeLong(), 0u);
+
+  v1::FindLeadsRequest find;
+  find.set_email("policy@example.com");
+  v1::FindLeadsResponse found;
+  ASSERT_TRUE(leads_->FindLeads(Ctx(other_desk).get(), find, &found).ok());
+  EXPECT_EQ(found.leads_size(), 0);
+  v1::ListQueueRequest list;
+  list.set_service_line("cardiology");
+  list.set_status(v1::LEAD_STATUS_NEW);
+  v1::ListQueueResponse listed;
+  ASSERT_TRUE(leads_->ListQueue(Ctx(other_desk).get(), list, &listed).ok());
+  EXPECT_EQ(listed.leads_size(), 0);
+  EXPECT_TRUE(listed.next_page_token().empty());
+  v1::UpdateLeadRequest update;
+  update.set_lead_id(lead_id_);
+  update.set_expected_version(1);
+  update.set_status(v1::LEAD_STATUS_CONTACTED);
+  v1::UpdateLeadResponse updated;
+  grpc::Status s = leads_->UpdateLead(Ctx(other_desk).get(), update, &updated);
+  EXPECT_EQ(s.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), missing.error_message());
+  // In scope, the same calls see it.
+  ASSERT_TRUE(leads_->FindLeads(Ctx(tokens_["intake"]).get(), find, &found).ok());
+  EXPECT_EQ(found.leads_size(), 1);
+}
+
+TEST_F(AccessPolicyTest, AReadOfPersonalDataNamesAnAllowedPurpose) {
+  auto get = [&](const std::string& role, v1::PurposeOfUse purpose) {
+    v1::GetLeadRequest q;
+    q.set_lead_id(lead_id_);
+    q.set_purpose(purpose);
+    v1::GetLeadResponse r;
+    grpc::Status s = leads_->GetLead(Ctx(tokens_[role]).get(), q, &r);
+    if (!s.ok()) {
+      EXPECT_EQ(r.ByteSizeLong(), 0u);
+    }
+    return s.error_code();
+  };
+  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_UNSPECIFIED), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(get("intake", static_cast<v1::PurposeOfUse>(99)), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_EMERGENCY), kDenied);  // needs break-glass
+  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_SCHEDULING_OUTREACH), kOk);
+  EXPECT_EQ(get("compliance", v1::PURPOSE_OF_USE_TREATMENT), kDenied);
+  EXPECT_EQ(get("compliance", v1::PURPOSE_OF_USE_PATIENT_REQUEST), kOk);
+  EXPECT_EQ(get("capture", v1::PURPOSE_OF_USE_UNSPECIFIED), kOk);  // metadata only
+  // The purpose is in the audit entry of the read.
+  bool seen = false;
+  std::unique_ptr<rocksdb::Iterator> it(vault_->database().db()->NewIterator(
+      rocksdb::ReadOptions(), vault_->database().cf(vault::Cf::kAudit)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto e = audit::DecodeCanonical(it->value().ToString());
+    ASSERT_TRUE(e.ok());
+    seen = seen || (e->action == "GetLead" && e->purpose == "scheduling_outreach" &&
+                    e->outcome == audit::Outcome::kAllowed);
+  }
+  EXPECT_TRUE(seen);
+}
+
+}  // namespace
+}  // namespace testing_util
+}  // namespace leadvault::api

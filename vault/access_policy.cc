@@ -1,0 +1,285 @@
+#include "vault/access_policy.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr size_t kRoleCount = kAllRoles.size();
+
+// ---- The tables ---------------------------------------------------------------
+// Columns: capture, analyst, intake, compliance, admin, retention.
+
+constexpr bool Y = true;
+constexpr bool N = false;
+
+struct RpcRow {
+  Rpc rpc;
+  const char* name;
+  std::array<bool, kRoleCount> allowed;
+};
+
+// Who may call what. Lead reads are further scoped per lead (MaySee) and per
+// field (kProjections); analyst gets de-identified metrics, which no RPC serves yet.
+constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
+    {Rpc::kCreateLead, "CreateLead", {Y, N, N, N, N, N}},
+    {Rpc::kGetLead, "GetLead", {Y, N, Y, Y, N, N}},
+    {Rpc::kFindLeads, "FindLeads", {N, N, Y, Y, N, N}},
+    {Rpc::kListQueue, "ListQueue", {N, N, Y, N, N, N}},
+    {Rpc::kUpdateLead, "UpdateLead", {N, N, Y, N, N, N}},
+    {Rpc::kCreatePrincipal, "CreatePrincipal", {N, N, N, N, Y, N}},
+    {Rpc::kListPrincipals, "ListPrincipals", {N, N, N, N, Y, N}},
+    {Rpc::kDisablePrincipal, "DisablePrincipal", {N, N, N, N, Y, N}},
+    {Rpc::kRotateToken, "RotateToken", {N, N, N, N, Y, N}},
+    {Rpc::kGetCheckpoint, "GetCheckpoint", {N, N, N, Y, N, N}},
+    {Rpc::kGetInclusionProof, "GetInclusionProof", {N, N, N, Y, N, N}},
+    {Rpc::kGetConsistencyProof, "GetConsistencyProof", {N, N, N, Y, N, N}},
+    {Rpc::kExportAudit, "ExportAudit", {N, N, N, Y, N, N}},
+    {Rpc::kAccountingOfDisclosures, "AccountingOfDisclosures", {N, N, N, Y, N, N}},
+}};
+
+constexpr Projection H = Projection::kHidden;
+constexpr Projection M = Projection::kMasked;
+constexpr Projection C = Projection::kClear;
+
+// What each role sees of each field (minimum necessary, 45 CFR 164.502(b)):
+// intake works the lead and sees it; compliance identifies a person for an
+// accounting or a request with masked identifiers only (separation of duties);
+// capture reads back its own leads' clear metadata, no field.
+constexpr std::array<std::array<Projection, kRoleCount>, kPiiFieldCount> kProjections = {{
+    /* first_name */ {H, H, C, M, H, H},
+    /* last_name */ {H, H, C, M, H, H},
+    /* email */ {H, H, C, M, H, H},
+    /* phone */ {H, H, C, M, H, H},
+    /* date_of_birth */ {H, H, C, M, H, H},
+    /* street_address */ {H, H, C, H, H, H},
+    /* city */ {H, H, C, H, H, H},
+    /* state */ {H, H, C, C, H, H},
+    /* postal_code */ {H, H, C, M, H, H},
+    /* condition_interest */ {H, H, C, H, H, H},
+    /* notes */ {H, H, C, H, H, H},
+}};
+
+// The purposes of use each role may state (emergency needs break-glass).
+// Columns: treatment, payment, operations, patient_request, scheduling_outreach, emergency.
+constexpr std::array<std::array<bool, kAllPurposes.size()>, kRoleCount> kPurposes = {{
+    /* capture */ {N, N, N, N, N, N},
+    /* analyst */ {N, N, N, N, N, N},
+    /* intake */ {Y, Y, Y, Y, Y, N},
+    /* compliance */ {N, N, Y, Y, N, N},
+    /* admin */ {N, N, N, N, N, N},
+    /* retention */ {N, N, N, N, N, N},
+}};
+
+size_t Index(Role role) { return static_cast<size_t>(role); }
+
+bool Contains(const std::vector<std::string>& v, absl::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Whether `role` (which may read leads) has `meta` in its scope.
+bool InScope(const Actor& actor, Role role, const LeadMetadata& meta) {
+  if (!RoleMayCall(role, Rpc::kGetLead)) return false;
+  switch (role) {
+    case Role::kIntake:
+      return Contains(actor.service_lines, meta.attribution.service_line);
+    case Role::kCapture:
+      return meta.created_by == actor.principal_id;
+    case Role::kCompliance:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string MaskEmail(absl::string_view email) {
+  size_t at = email.rfind('@');
+  size_t dot = email.rfind('.');
+  std::string out;
+  out.push_back(email.empty() ? '*' : email[0]);
+  out += "***@***";
+  if (at != absl::string_view::npos && dot != absl::string_view::npos && dot > at) {
+    absl::StrAppend(&out, email.substr(dot));
+  }
+  return out;
+}
+
+std::string MaskDateOfBirth(absl::string_view dob, absl::Time now) {
+  int year = 0, month = 0, day = 0;
+  if (dob.size() != 10 || !absl::SimpleAtoi(dob.substr(0, 4), &year) ||
+      !absl::SimpleAtoi(dob.substr(5, 2), &month) || !absl::SimpleAtoi(dob.substr(8, 2), &day)) {
+    return "";
+  }
+  absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+  int age = static_cast<int>(today.year()) - year;
+  if (today.month() < month || (today.month() == month && today.day() < day)) --age;
+  // HIPAA Safe Harbor: ages over 89 are aggregated.
+  return age > 89 ? "90+" : absl::StrCat(year);
+}
+
+}  // namespace
+
+absl::string_view RoleName(Role role) {
+  static constexpr const char* kNames[] = {"capture",    "analyst", "intake",
+                                           "compliance", "admin",   "retention"};
+  return kNames[Index(role)];
+}
+
+std::optional<Role> ParseRole(absl::string_view name) {
+  for (Role r : kAllRoles) {
+    if (RoleName(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
+absl::string_view RpcName(Rpc rpc) { return kRpcs[static_cast<size_t>(rpc)].name; }
+
+absl::string_view ProjectionName(Projection projection) {
+  switch (projection) {
+    case Projection::kClear:
+      return "clear";
+    case Projection::kMasked:
+      return "masked";
+    case Projection::kHidden:
+      return "hidden";
+  }
+  return "hidden";
+}
+
+absl::string_view PurposeName(Purpose purpose) {
+  static constexpr const char* kNames[] = {
+      "treatment", "payment", "operations", "patient_request", "scheduling_outreach", "emergency"};
+  return kNames[static_cast<size_t>(purpose)];
+}
+
+std::optional<Purpose> ParsePurpose(absl::string_view name) {
+  for (Purpose p : kAllPurposes) {
+    if (PurposeName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+bool RoleMayCall(Role role, Rpc rpc) {
+  return kRpcs[static_cast<size_t>(rpc)].allowed[Index(role)];
+}
+
+Projection RoleProjection(Role role, PiiField field) {
+  return kProjections[static_cast<size_t>(field) - 1][Index(role)];
+}
+
+bool RoleMayUsePurpose(Role role, Purpose purpose) {
+  return kPurposes[Index(role)][static_cast<size_t>(purpose)];
+}
+
+std::vector<Role> ActorRoles(const Actor& actor) {
+  std::vector<Role> roles;
+  for (absl::string_view name : absl::StrSplit(actor.role, ',')) {
+    if (std::optional<Role> r = ParseRole(name)) roles.push_back(*r);
+  }
+  return roles;
+}
+
+absl::Status CheckCall(const Actor& actor, Rpc rpc) {
+  for (Role r : ActorRoles(actor)) {
+    if (RoleMayCall(r, rpc)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat("role: may not call ", RpcName(rpc)));
+}
+
+bool MaySee(const Actor& actor, const LeadMetadata& meta) {
+  for (Role r : ActorRoles(actor)) {
+    if (InScope(actor, r, meta)) return true;
+  }
+  return false;
+}
+
+Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field) {
+  Projection best = Projection::kHidden;
+  for (Role r : ActorRoles(actor)) {
+    if (InScope(actor, r, meta)) best = std::max(best, RoleProjection(r, field));
+  }
+  return best;
+}
+
+absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta) {
+  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
+  if (actor.purpose.empty()) {
+    return absl::InvalidArgumentError("purpose: required to read personal data");
+  }
+  if (!purpose.has_value()) return absl::InvalidArgumentError("purpose: unknown purpose of use");
+  for (Role r : ActorRoles(actor)) {
+    if (!InScope(actor, r, meta) || !RoleMayUsePurpose(r, *purpose)) continue;
+    for (PiiField f : kAllPiiFields) {
+      if (RoleProjection(r, f) != Projection::kHidden) return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError("purpose: not allowed for this role");
+}
+
+keys::SecretBytes Mask(PiiField field, const keys::SecretBytes& value, absl::Time now) {
+  absl::string_view v = value.view();
+  std::string masked;
+  switch (field) {
+    case PiiField::kFirstName:
+    case PiiField::kLastName:
+      if (!v.empty()) masked = absl::StrCat(v.substr(0, 1), ".");
+      break;
+    case PiiField::kEmail:
+      masked = MaskEmail(v);
+      break;
+    case PiiField::kPhone:
+      if (v.size() >= 4) masked = absl::StrCat("***-***-", v.substr(v.size() - 4));
+      break;
+    case PiiField::kDateOfBirth:
+      masked = MaskDateOfBirth(v, now);
+      break;
+    case PiiField::kPostalCode:
+      if (v.size() >= 3) masked = absl::StrCat(v.substr(0, 3), "**");
+      break;
+    case PiiField::kState:
+      masked = std::string(v);
+      break;
+    default:
+      break;  // street, city, free text: hidden
+  }
+  keys::SecretBytes out = keys::SecretBytes::CopyFrom(masked);
+  keys::WipeString(masked);
+  return out;
+}
+
+std::string RpcTableMarkdown() {
+  std::string out = "| RPC |";
+  for (Role r : kAllRoles) absl::StrAppend(&out, " ", RoleName(r), " |");
+  out += "\n| --- |";
+  for (size_t i = 0; i < kRoleCount; ++i) out += " --- |";
+  out += "\n";
+  for (const RpcRow& row : kRpcs) {
+    absl::StrAppend(&out, "| ", row.name, " |");
+    for (bool allowed : row.allowed) out += allowed ? " yes |" : " - |";
+    out += "\n";
+  }
+  return out;
+}
+
+std::string ProjectionTableMarkdown() {
+  std::string out = "| field |";
+  for (Role r : kAllRoles) absl::StrAppend(&out, " ", RoleName(r), " |");
+  out += "\n| --- |";
+  for (size_t i = 0; i < kRoleCount; ++i) out += " --- |";
+  out += "\n";
+  for (PiiField f : kAllPiiFields) {
+    absl::StrAppend(&out, "| ", PiiFieldName(f), " |");
+    for (Role r : kAllRoles) absl::StrAppend(&out, " ", ProjectionName(RoleProjection(r, f)), " |");
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace leadvault::vault

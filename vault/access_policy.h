@@ -1,0 +1,107 @@
+// The access policy: which role may call which RPC, which fields each role
+// sees (clear, masked or hidden), and for which purposes of use. Two
+// declarative tables (access_policy.cc) are the one source: the code consults
+// them and SECURITY.md prints them (a test checks the printout).
+#ifndef LEADVAULT_VAULT_ACCESS_POLICY_H_
+#define LEADVAULT_VAULT_ACCESS_POLICY_H_
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "keys/secret_bytes.h"
+#include "vault/actor.h"
+#include "vault/lead.h"
+
+namespace leadvault::vault {
+
+// The fixed roles (DESIGN.md); kRetention is the built-in retention principal.
+enum class Role { kCapture, kAnalyst, kIntake, kCompliance, kAdmin, kRetention };
+inline constexpr std::array<Role, 6> kAllRoles = {Role::kCapture, Role::kAnalyst,
+                                                  Role::kIntake,  Role::kCompliance,
+                                                  Role::kAdmin,   Role::kRetention};
+absl::string_view RoleName(Role role);  // "capture", ...
+std::optional<Role> ParseRole(absl::string_view name);
+
+// The RPCs of leadvault.v1 the policy governs.
+enum class Rpc {
+  kCreateLead,
+  kGetLead,
+  kFindLeads,
+  kListQueue,
+  kUpdateLead,
+  kCreatePrincipal,
+  kListPrincipals,
+  kDisablePrincipal,
+  kRotateToken,
+  kGetCheckpoint,
+  kGetInclusionProof,
+  kGetConsistencyProof,
+  kExportAudit,
+  kAccountingOfDisclosures,
+};
+inline constexpr size_t kRpcCount = 14;
+absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
+
+// How a role sees a personal field. Ordered: a principal with several roles
+// gets the most open projection any of them gives.
+enum class Projection { kHidden = 0, kMasked = 1, kClear = 2 };
+absl::string_view ProjectionName(Projection projection);  // "hidden", "masked", "clear"
+
+// Purposes of use a read of personal data must name (HIPAA's TPO and more).
+enum class Purpose {
+  kTreatment,
+  kPayment,
+  kOperations,
+  kPatientRequest,
+  kSchedulingOutreach,
+  kEmergency,
+};
+inline constexpr std::array<Purpose, 6> kAllPurposes = {
+    Purpose::kTreatment,          Purpose::kPayment,
+    Purpose::kOperations,         Purpose::kPatientRequest,
+    Purpose::kSchedulingOutreach, Purpose::kEmergency};
+absl::string_view PurposeName(Purpose purpose);  // "treatment", "scheduling_outreach", ...
+std::optional<Purpose> ParsePurpose(absl::string_view name);
+
+// The tables, one cell at a time.
+bool RoleMayCall(Role role, Rpc rpc);
+Projection RoleProjection(Role role, PiiField field);
+bool RoleMayUsePurpose(Role role, Purpose purpose);
+
+// The roles an actor holds (its comma-joined `role`), unknown names dropped.
+std::vector<Role> ActorRoles(const Actor& actor);
+
+// OK if one of the actor's roles may call `rpc`; PERMISSION_DENIED naming the
+// RPC otherwise (nothing about any data).
+absl::Status CheckCall(const Actor& actor, Rpc rpc);
+
+// Whether the actor may see lead `meta` at all, and the projection of `field`
+// for it. A lead is visible to a role that may read leads when it is in that
+// role's scope: intake, the service lines on its principal; capture, the leads
+// it created; compliance, every lead. A lead out of every role's scope must be
+// treated exactly as one that does not exist.
+bool MaySee(const Actor& actor, const LeadMetadata& meta);
+Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field);
+
+// OK if the actor's purpose of use (Actor::purpose) is known and allowed for
+// one of its roles that would disclose a field of `meta`: INVALID_ARGUMENT if
+// it is missing or unknown, PERMISSION_DENIED if no such role may use it.
+absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta);
+
+// The masked form of a (normalized) value: email "j***@***.com", phone
+// "***-***-1234", date of birth the year ("90+" when the person is over 89 at
+// `now`), postal code the first three digits, names the initial, state as it
+// is; anything else (street, city, free text) is hidden (empty).
+keys::SecretBytes Mask(PiiField field, const keys::SecretBytes& value, absl::Time now);
+
+// The two tables as Markdown, as SECURITY.md prints them.
+std::string RpcTableMarkdown();
+std::string ProjectionTableMarkdown();
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_ACCESS_POLICY_H_

@@ -59,10 +59,27 @@ absl::Status DoRotate(vault::Vault& vault, Call& call, const v1::RotateTokenRequ
   const vault::Actor& actor = call.actor;
   NameSubject(call, request.principal_id());
   LV_ASSIGN_OR_RETURN(absl::Duration ttl, Ttl(request.token_ttl_seconds()));
+  if (request.grace_seconds() < 0) {
+    return absl::InvalidArgumentError("grace_seconds: must not be negative");
+  }
   LV_ASSIGN_OR_RETURN(vault::IssuedToken issued,
-                      vault.principals().RotateToken(actor, request.principal_id(), ttl));
+                      vault.principals().RotateToken(actor, request.principal_id(), ttl,
+                                                     absl::Seconds(request.grace_seconds())));
   ToProto(issued.principal, response.mutable_principal());
   response.set_token(std::string(issued.token.view()));
+  return absl::OkStatus();
+}
+
+absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
+                               const v1::SetServiceLinesRequest& request,
+                               v1::SetServiceLinesResponse& response) {
+  NameSubject(call, request.principal_id());
+  LV_ASSIGN_OR_RETURN(
+      vault::Principal p,
+      vault.principals().SetServiceLines(call.actor, request.principal_id(),
+                                         std::vector<std::string>(request.service_lines().begin(),
+                                                                  request.service_lines().end())));
+  ToProto(p, response.mutable_principal());
   return absl::OkStatus();
 }
 
@@ -94,6 +111,14 @@ grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext*
                                                     v1::RotateTokenResponse* response) {
   return Dispatch(*vault_, pool_, context, vault::Rpc::kRotateToken,
                   [=, this](Call& call) { return DoRotate(*vault_, call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* AdminService::SetServiceLines(grpc::CallbackServerContext* context,
+                                                        const v1::SetServiceLinesRequest* request,
+                                                        v1::SetServiceLinesResponse* response) {
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kSetServiceLines, [=, this](Call& call) {
+    return DoSetServiceLines(*vault_, call, *request, *response);
+  });
 }
 
 }  // namespace leadvault::api

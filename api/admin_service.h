@@ -26,6 +26,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* RotateToken(grpc::CallbackServerContext* context,
                                         const v1::RotateTokenRequest* request,
                                         v1::RotateTokenResponse* response) override;
+  grpc::ServerUnaryReactor* SetServiceLines(grpc::CallbackServerContext* context,
+                                            const v1::SetServiceLinesRequest* request,
+                                            v1::SetServiceLinesResponse* response) override;
 
  private:
   vault::Vault* const vault_;

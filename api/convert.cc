@@ -143,6 +143,10 @@ void ToProto(const vault::Principal& in, v1::Principal* out) {
   out->set_created_at_unix_micros(absl::ToUnixMicros(in.created_at));
   out->set_expires_at_unix_micros(absl::ToUnixMicros(in.expires_at));
   out->set_enabled(in.enabled);
+  if (in.previous_token_expires_at != absl::InfinitePast()) {
+    out->set_previous_token_expires_at_unix_micros(
+        absl::ToUnixMicros(in.previous_token_expires_at));
+  }
 }
 
 std::string PurposeName(v1::PurposeOfUse purpose) {

@@ -223,10 +223,11 @@ int RunPrincipalDisable(const Connection& connection, const std::string& princip
 }
 
 int RunPrincipalRotate(const Connection& connection, const std::string& principal_id,
-                       int64_t ttl_days) {
+                       int64_t ttl_days, int64_t grace_minutes) {
   v1::RotateTokenRequest request;
   request.set_principal_id(principal_id);
   request.set_token_ttl_seconds(ttl_days * kSecondsPerDay);
+  request.set_grace_seconds(grace_minutes * 60);
   v1::RotateTokenResponse response;
   grpc::ClientContext context;
   connection.Prepare(&context);
@@ -471,6 +472,17 @@ int Run(int argc, char** argv) {
   CLI::App* principal_rotate =
       principal->add_subcommand("rotate", "issue a new token (the old one stops working)");
   principal_rotate->add_option("ID", principal_id, "principal id")->required();
+  int64_t rotate_grace_minutes = 0;
+  principal_rotate
+      ->add_option("--grace-minutes", rotate_grace_minutes,
+                   "the old token keeps working this long (default 0: it stops at once)")
+      ->check(CLI::Range(0, 7 * 24 * 60));
+  std::vector<std::string> grant_lines;
+  CLI::App* principal_grant = principal->add_subcommand(
+      "grant-service-lines", "set the service lines a principal is scoped to");
+  principal_grant->add_option("ID", principal_id, "principal id")->required();
+  principal_grant->add_option("--service-line", grant_lines, "service line (repeatable)")
+      ->required();
   principal_rotate->add_option("--ttl-days", rotate_ttl_days, "token lifetime in days (default 90)")
       ->check(CLI::PositiveNumber);
 
@@ -546,9 +558,24 @@ int Run(int argc, char** argv) {
       return RunPrincipalDisable(c, principal_id);
     });
   }
+  if (principal_grant->parsed()) {
+    return WithConnection(connection_flags, [&](const Connection& c) {
+      v1::SetServiceLinesRequest request;
+      request.set_principal_id(principal_id);
+      for (const std::string& line : grant_lines) request.add_service_lines(line);
+      v1::SetServiceLinesResponse response;
+      grpc::ClientContext context;
+      c.Prepare(&context);
+      grpc::Status status =
+          v1::Admin::NewStub(c.channel())->SetServiceLines(&context, request, &response);
+      if (!status.ok()) return ReportRpcError(status);
+      PrintPrincipal(response.principal());
+      return kExitOk;
+    });
+  }
   if (principal_rotate->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunPrincipalRotate(c, principal_id, rotate_ttl_days);
+      return RunPrincipalRotate(c, principal_id, rotate_ttl_days, rotate_grace_minutes);
     });
   }
   if (lead_create->parsed()) {

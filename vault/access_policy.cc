@@ -38,6 +38,7 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kListPrincipals, "ListPrincipals", {N, N, N, N, Y, N}},
     {Rpc::kDisablePrincipal, "DisablePrincipal", {N, N, N, N, Y, N}},
     {Rpc::kRotateToken, "RotateToken", {N, N, N, N, Y, N}},
+    {Rpc::kSetServiceLines, "SetServiceLines", {N, N, N, N, Y, N}},
     {Rpc::kGetCheckpoint, "GetCheckpoint", {N, N, N, Y, N, N}},
     {Rpc::kGetInclusionProof, "GetInclusionProof", {N, N, N, Y, N, N}},
     {Rpc::kGetConsistencyProof, "GetConsistencyProof", {N, N, N, Y, N, N}},

@@ -37,13 +37,14 @@ enum class Rpc {
   kListPrincipals,
   kDisablePrincipal,
   kRotateToken,
+  kSetServiceLines,
   kGetCheckpoint,
   kGetInclusionProof,
   kGetConsistencyProof,
   kExportAudit,
   kAccountingOfDisclosures,
 };
-inline constexpr size_t kRpcCount = 14;
+inline constexpr size_t kRpcCount = 15;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

@@ -27,7 +27,8 @@ bool IsLowerHex(absl::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_hash) {
+internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_hash,
+                                   const std::string& previous_token_hash) {
   internal::PrincipalRecord r;
   r.set_format_version(1);
   r.set_principal_id(p.id);
@@ -38,6 +39,10 @@ internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_
   r.set_expires_at_unix_micros(absl::ToUnixMicros(p.expires_at));
   r.set_enabled(p.enabled);
   r.set_token_hash(token_hash);
+  if (!previous_token_hash.empty()) {
+    r.set_previous_token_hash(previous_token_hash);
+    r.set_previous_expires_at_unix_micros(absl::ToUnixMicros(p.previous_token_expires_at));
+  }
   return r;
 }
 
@@ -50,7 +55,17 @@ Principal FromRecord(const internal::PrincipalRecord& r) {
   p.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
   p.expires_at = absl::FromUnixMicros(r.expires_at_unix_micros());
   p.enabled = r.enabled();
+  if (!r.previous_token_hash().empty()) {
+    p.previous_token_expires_at = absl::FromUnixMicros(r.previous_expires_at_unix_micros());
+  }
   return p;
+}
+
+absl::Status ValidateServiceLines(const std::vector<std::string>& lines) {
+  if (lines.size() > kMaxServiceLines)
+    return absl::InvalidArgumentError("service_lines: at most 50");
+  for (const auto& line : lines) LV_RETURN_IF_ERROR(ValidateServiceLine("service_lines", line));
+  return absl::OkStatus();
 }
 
 absl::Status ValidateTtl(absl::Duration ttl) {
@@ -84,7 +99,8 @@ absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* d
         r.format_version() != 1) {
       return absl::DataLossError("principal record: malformed");
     }
-    store->principals_[r.principal_id()] = Entry{FromRecord(r), r.token_hash()};
+    store->principals_[r.principal_id()] =
+        Entry{FromRecord(r), r.token_hash(), r.previous_token_hash()};
   }
   LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan principals"));
   return store;
@@ -111,8 +127,13 @@ absl::StatusOr<Principal> PrincipalStore::Authenticate(absl::string_view token) 
   auto it = principals_.find(id);
   if (it == principals_.end()) return Unauthenticated();
   const Entry& e = it->second;
-  if (!keys::ConstantTimeEquals(hash, e.token_hash)) return Unauthenticated();
-  if (!e.principal.enabled || now >= e.principal.expires_at) return Unauthenticated();
+  // Both hashes are compared, whatever the first gives: constant time.
+  const bool current = keys::ConstantTimeEquals(hash, e.token_hash);
+  const bool previous =
+      !e.previous_token_hash.empty() && keys::ConstantTimeEquals(hash, e.previous_token_hash);
+  const bool live = (current && now < e.principal.expires_at) ||
+                    (previous && now < e.principal.previous_token_expires_at);
+  if (!live || !e.principal.enabled) return Unauthenticated();
   return e.principal;
 }
 
@@ -134,7 +155,8 @@ absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, con
   LV_RETURN_IF_ERROR(
       FromRocks(batch.Put(db_->cf(Cf::kMeta),
                           absl::StrCat(internal::kMetaPrincipalPrefix, entry.principal.id),
-                          ToRecord(entry.principal, entry.token_hash).SerializeAsString()),
+                          ToRecord(entry.principal, entry.token_hash, entry.previous_token_hash)
+                              .SerializeAsString()),
                 "batch"));
   audit::AuditEntry audit_entry = EntryFor(actor, action);
   audit_entry.fields = std::move(fields);
@@ -155,12 +177,7 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   for (const auto& role : request.roles) {
     if (!IsKnownRole(role)) return absl::InvalidArgumentError("roles: unknown role");
   }
-  if (request.service_lines.size() > kMaxServiceLines) {
-    return absl::InvalidArgumentError("service_lines: at most 50");
-  }
-  for (const auto& line : request.service_lines) {
-    LV_RETURN_IF_ERROR(ValidateServiceLine("service_lines", line));
-  }
+  LV_RETURN_IF_ERROR(ValidateServiceLines(request.service_lines));
   LV_RETURN_IF_ERROR(ValidateTtl(request.token_ttl));
 
   const absl::Time now = clock_->Now();
@@ -216,17 +233,44 @@ absl::StatusOr<Principal> PrincipalStore::Disable(const Actor& actor,
 
 absl::StatusOr<IssuedToken> PrincipalStore::RotateToken(const Actor& actor,
                                                         const std::string& principal_id,
-                                                        absl::Duration ttl) {
+                                                        absl::Duration ttl, absl::Duration grace) {
   LV_RETURN_IF_ERROR(ValidateTtl(ttl));
+  if (grace < absl::ZeroDuration() || grace > kMaxRotationGrace) {
+    return absl::InvalidArgumentError("grace_seconds: must be 0 to 7 days");
+  }
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   if (!entry.principal.enabled) {
     return absl::FailedPreconditionError("principal: disabled principals cannot get a token");
   }
-  entry.principal.expires_at = clock_->Now() + ttl;
+  const absl::Time now = clock_->Now();
+  if (grace > absl::ZeroDuration() && now < entry.principal.expires_at) {
+    entry.previous_token_hash = entry.token_hash;
+    entry.principal.previous_token_expires_at = std::min(now + grace, entry.principal.expires_at);
+  } else {
+    entry.previous_token_hash.clear();
+    entry.principal.previous_token_expires_at = absl::InfinitePast();
+  }
+  entry.principal.expires_at = now + ttl;
   keys::SecretBytes token = NewToken(entry.principal.id, &entry.token_hash);
-  LV_RETURN_IF_ERROR(Persist(actor, "RotateToken", entry, {"token"}));
+  LV_RETURN_IF_ERROR(Persist(actor, "RotateToken", entry,
+                             grace > absl::ZeroDuration()
+                                 ? std::vector<std::string>{"token", "grace"}
+                                 : std::vector<std::string>{"token"}));
   return IssuedToken{entry.principal, std::move(token)};
+}
+
+absl::StatusOr<Principal> PrincipalStore::SetServiceLines(const Actor& actor,
+                                                          const std::string& principal_id,
+                                                          std::vector<std::string> service_lines) {
+  LV_RETURN_IF_ERROR(ValidateServiceLines(service_lines));
+  std::sort(service_lines.begin(), service_lines.end());
+  service_lines.erase(std::unique(service_lines.begin(), service_lines.end()), service_lines.end());
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  entry.principal.service_lines = std::move(service_lines);
+  LV_RETURN_IF_ERROR(Persist(actor, "SetServiceLines", entry, {"service_lines"}));
+  return entry.principal;
 }
 
 }  // namespace leadvault::vault

@@ -35,7 +35,11 @@ struct Principal {
   absl::Time created_at;
   absl::Time expires_at;
   bool enabled = true;
+  // After a rotation with a grace period, the old token works until then.
+  absl::Time previous_token_expires_at = absl::InfinitePast();
 };
+
+inline constexpr absl::Duration kMaxRotationGrace = absl::Hours(24 * 7);
 
 struct NewPrincipal {
   std::string display_name;
@@ -75,14 +79,21 @@ class PrincipalStore {
   absl::StatusOr<IssuedToken> CreateFirst(const Actor& actor, NewPrincipal request);
   absl::StatusOr<std::vector<Principal>> List(const Actor& actor);
   absl::StatusOr<Principal> Disable(const Actor& actor, const std::string& principal_id);
-  // Issues a new token; the old one stops working at once.
+  // Issues a new token. The old one keeps working for `grace` (0: it stops at
+  // once; at most kMaxRotationGrace, never past its own expiry), so a fleet
+  // can move to the new one without an outage; disabling ends both at once.
   absl::StatusOr<IssuedToken> RotateToken(const Actor& actor, const std::string& principal_id,
-                                          absl::Duration ttl);
+                                          absl::Duration ttl,
+                                          absl::Duration grace = absl::ZeroDuration());
+  // Replaces the service lines the principal is scoped to (intake's scope).
+  absl::StatusOr<Principal> SetServiceLines(const Actor& actor, const std::string& principal_id,
+                                            std::vector<std::string> service_lines);
 
  private:
   struct Entry {
     Principal principal;
     std::string token_hash;
+    std::string previous_token_hash;  // valid until principal.previous_token_expires_at
   };
 
   PrincipalStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,

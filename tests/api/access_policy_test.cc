@@ -33,6 +33,7 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"ListPrincipals", {kDenied, kDenied, kDenied, kDenied, kOk}},
     {"DisablePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
     {"RotateToken", {kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"SetServiceLines", {kDenied, kDenied, kDenied, kDenied, kOk}},
     {"GetCheckpoint", {kDenied, kDenied, kDenied, kOk, kDenied}},
     {"GetInclusionProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
     {"GetConsistencyProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
@@ -135,7 +136,7 @@ class AccessPolicyTest : public ApiTest {
       v1::ListPrincipalsResponse r;
       return admin_->ListPrincipals(ctx.get(), {}, &r);
     }
-    if (rpc == "DisablePrincipal" || rpc == "RotateToken") {
+    if (rpc == "DisablePrincipal" || rpc == "RotateToken" || rpc == "SetServiceLines") {
       std::string victim;
       NewPrincipal("victim of " + role, {"analyst"}, 0, &victim);
       if (rpc == "DisablePrincipal") {
@@ -143,6 +144,13 @@ class AccessPolicyTest : public ApiTest {
         q.set_principal_id(victim);
         v1::DisablePrincipalResponse r;
         return admin_->DisablePrincipal(ctx.get(), q, &r);
+      }
+      if (rpc == "SetServiceLines") {
+        v1::SetServiceLinesRequest q;
+        q.set_principal_id(victim);
+        q.add_service_lines("oncology");
+        v1::SetServiceLinesResponse r;
+        return admin_->SetServiceLines(ctx.get(), q, &r);
       }
       v1::RotateTokenRequest q;
       q.set_principal_id(victim);

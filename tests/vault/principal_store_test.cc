@@ -166,6 +166,78 @@ TEST_F(PrincipalStoreTest, RotateTokenRevokesTheOldOneAtOnce) {
   ExpectUnauthenticated(rotated->token.view(), "disabled after rotation");
 }
 
+TEST_F(PrincipalStoreTest, RotationGraceKeepsTheOldTokenUntilItEnds) {
+  IssuedToken t = CreateOrDie({"capture"});
+  const std::string old_token(t.token.view());
+  auto rotated = store().RotateToken(Admin(), t.principal.id, kDefaultTokenTtl, absl::Hours(1));
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  const std::string new_token(rotated->token.view());
+  EXPECT_EQ(rotated->principal.previous_token_expires_at, clock_.Now() + absl::Hours(1));
+  // Both work during the grace period, and the grace survives a restart.
+  EXPECT_TRUE(store().Authenticate(old_token).ok());
+  EXPECT_TRUE(store().Authenticate(new_token).ok());
+  Reopen();
+  EXPECT_TRUE(store().Authenticate(old_token).ok());
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_TRUE(store().Authenticate(old_token).ok());
+  clock_.Advance(absl::Minutes(1));
+  ExpectUnauthenticated(old_token, "the grace period is over");
+  EXPECT_TRUE(store().Authenticate(new_token).ok());
+
+  // A second rotation without grace ends every older token at once.
+  auto again = store().RotateToken(Admin(), t.principal.id, kDefaultTokenTtl, absl::Hours(2));
+  ASSERT_TRUE(again.ok());
+  auto last = store().RotateToken(Admin(), t.principal.id, kDefaultTokenTtl);
+  ASSERT_TRUE(last.ok());
+  ExpectUnauthenticated(new_token, "rotated without grace");
+  ExpectUnauthenticated(std::string(again->token.view()), "rotated without grace");
+  EXPECT_TRUE(store().Authenticate(last->token.view()).ok());
+
+  // Grace is bounded, and never outlives the old token's own expiry.
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store()
+          .RotateToken(Admin(), t.principal.id, kDefaultTokenTtl, absl::Hours(24 * 8))
+          .status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store().RotateToken(Admin(), t.principal.id, kDefaultTokenTtl, -absl::Seconds(1)).status()));
+  IssuedToken short_lived = CreateOrDie({"capture"}, absl::Minutes(10));
+  auto capped =
+      store().RotateToken(Admin(), short_lived.principal.id, kDefaultTokenTtl, absl::Hours(5));
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->principal.previous_token_expires_at, clock_.Now() + absl::Minutes(10));
+}
+
+TEST_F(PrincipalStoreTest, DisablingEndsEveryTokenAtOnceAndExpiryIsEnforced) {
+  IssuedToken t = CreateOrDie({"intake"}, absl::Hours(2));
+  const std::string old_token(t.token.view());
+  auto rotated = store().RotateToken(Admin(), t.principal.id, absl::Hours(2), absl::Hours(1));
+  ASSERT_TRUE(rotated.ok());
+  ASSERT_TRUE(store().Disable(Admin(), t.principal.id).ok());
+  ExpectUnauthenticated(old_token, "disabled (old token in grace)");
+  ExpectUnauthenticated(rotated->token.view(), "disabled (new token)");
+
+  IssuedToken expiring = CreateOrDie({"intake"}, absl::Hours(2));
+  clock_.Advance(absl::Hours(2) - absl::Seconds(1));
+  EXPECT_TRUE(store().Authenticate(expiring.token.view()).ok());
+  clock_.Advance(absl::Seconds(1));
+  ExpectUnauthenticated(expiring.token.view(), "expired");
+}
+
+TEST_F(PrincipalStoreTest, SetServiceLinesReplacesTheScope) {
+  IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho"});
+  auto p = store().SetServiceLines(Admin(), t.principal.id, {"cardio", "onco", "cardio"});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->service_lines, (std::vector<std::string>{"cardio", "onco"}));
+  auto authed = store().Authenticate(t.token.view());
+  ASSERT_TRUE(authed.ok());
+  EXPECT_EQ(authed->service_lines, (std::vector<std::string>{"cardio", "onco"}));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store().SetServiceLines(Admin(), t.principal.id, {"Not Valid"}).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(store().SetServiceLines(Admin(), "00000000000000ff", {"x"}).status()));
+  EXPECT_EQ(ReadAudit(*vault_).back().second.action, "SetServiceLines");
+}
+
 TEST_F(PrincipalStoreTest, CreateValidatesTheRequest) {
   const size_t audit_before = CountKeys(*vault_, Cf::kAudit);
   const size_t meta_before = CountKeys(*vault_, Cf::kMeta);

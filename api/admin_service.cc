@@ -31,6 +31,7 @@ absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipal
   p.roles.assign(request.roles().begin(), request.roles().end());
   p.service_lines.assign(request.service_lines().begin(), request.service_lines().end());
   LV_ASSIGN_OR_RETURN(p.token_ttl, Ttl(request.token_ttl_seconds()));
+  p.client_cert_sha256 = request.client_cert_sha256();
   LV_ASSIGN_OR_RETURN(vault::IssuedToken issued, vault.principals().Create(actor, std::move(p)));
   ToProto(issued.principal, response.mutable_principal());
   response.set_token(std::string(issued.token.view()));

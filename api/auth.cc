@@ -1,10 +1,14 @@
 #include "api/auth.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_join.h"
+#include "api/tls.h"
 #include "keys/random.h"
+#include "keys/secret_bytes.h"
 
 namespace leadvault::api {
 namespace {
@@ -40,6 +44,53 @@ absl::string_view ClaimedPrincipalId(absl::string_view token) {
   return id;
 }
 
+absl::Status Unauthenticated() { return absl::UnauthenticatedError("invalid or expired token"); }
+
+// True if the call's peer presented the client certificate `sha256_hex` names.
+bool PresentedCertificate(grpc::ServerContextBase* context, absl::string_view sha256_hex) {
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  if (auth == nullptr) return false;
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.size() != 1) return false;
+  absl::StatusOr<std::string> presented = CertificateSha256Hex(View(pems.front()));
+  return presented.ok() && keys::ConstantTimeEquals(*presented, sha256_hex);
+}
+
+absl::Status Authenticate(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
+                          vault::Actor& actor, std::string* claimed) {
+  auto it = context->client_metadata().find("authorization");
+  if (it == context->client_metadata().end()) return Unauthenticated();
+  absl::string_view header = View(it->second);
+  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
+    return Unauthenticated();
+  }
+  absl::string_view token = header.substr(kBearer.size());
+  auto principal = principals.Authenticate(token);
+  if (!principal.ok()) {
+    *claimed = std::string(ClaimedPrincipalId(token));
+    return principal.status();
+  }
+  if (!principal->client_cert_sha256.empty() &&
+      !PresentedCertificate(context, principal->client_cert_sha256)) {
+    *claimed = principal->id;
+    return Unauthenticated();
+  }
+  actor.principal_id = principal->id;
+  actor.role = absl::StrJoin(principal->roles, ",");
+  actor.service_lines = principal->service_lines;
+  return absl::OkStatus();
+}
+
+// The principal id the call's token claims, unchecked (for the audit entry of
+// a throttled call).
+std::string ClaimedBy(grpc::ServerContextBase* context) {
+  auto it = context->client_metadata().find("authorization");
+  if (it == context->client_metadata().end()) return "";
+  absl::string_view header = View(it->second);
+  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) return "";
+  return std::string(ClaimedPrincipalId(header.substr(kBearer.size())));
+}
+
 }  // namespace
 
 void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor) {
@@ -51,24 +102,25 @@ void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor) {
 absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, vault::Actor& actor,
                               std::string* claimed) {
-  auto it = context->client_metadata().find("authorization");
-  if (it == context->client_metadata().end()) {
-    return absl::UnauthenticatedError("invalid or expired token");
+  return AuthenticateCall(context, principals, /*throttle=*/nullptr, actor, claimed);
+}
+
+absl::Status AuthenticateCall(grpc::ServerContextBase* context,
+                              const vault::PrincipalStore& principals, AuthThrottle* throttle,
+                              vault::Actor& actor, std::string* claimed) {
+  if (throttle == nullptr) return Authenticate(context, principals, actor, claimed);
+  const std::string peer = context->peer();
+  if (absl::Status admitted = throttle->Admit(peer); !admitted.ok()) {
+    *claimed = ClaimedBy(context);
+    return admitted;
   }
-  absl::string_view header = View(it->second);
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
-    return absl::UnauthenticatedError("invalid or expired token");
+  absl::Status status = Authenticate(context, principals, actor, claimed);
+  if (status.ok()) {
+    throttle->RecordSuccess(peer);
+  } else if (absl::IsUnauthenticated(status)) {
+    throttle->RecordFailure(peer);
   }
-  absl::string_view token = header.substr(kBearer.size());
-  auto principal = principals.Authenticate(token);
-  if (!principal.ok()) {
-    *claimed = std::string(ClaimedPrincipalId(token));
-    return principal.status();
-  }
-  actor.principal_id = principal->id;
-  actor.role = absl::StrJoin(principal->roles, ",");
-  actor.service_lines = principal->service_lines;
-  return absl::OkStatus();
+  return status;
 }
 
 }  // namespace leadvault::api

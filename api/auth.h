@@ -3,6 +3,7 @@
 #define LEADVAULT_API_AUTH_H_
 
 #include "absl/status/statusor.h"
+#include "api/auth_throttle.h"
 #include "grpcpp/server_context.h"
 #include "vault/actor.h"
 #include "vault/principal_store.h"
@@ -18,11 +19,20 @@ void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor);
 // authenticates it into `actor`: the principal, its roles (comma-joined, as
 // the audit role) and its service lines. UNAUTHENTICATED (one message for
 // every cause) if the header is missing or malformed or the token is not
-// valid; then `claimed` gets the principal id a well-formed token names
-// (never any part of its secret), for the audit entry.
+// valid, or the principal is bound to a client certificate (mutual TLS) and
+// the call did not present that one; then `claimed` gets the principal id a
+// well-formed token names (never any part of its secret), for the audit entry.
+// Without a throttle.
 absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, vault::Actor& actor,
                               std::string* claimed);
+
+// The same, through `throttle` (may be null: none): a peer backing off is
+// refused with its RESOURCE_EXHAUSTED before the token is looked at, every
+// UNAUTHENTICATED outcome counts as a failure of the peer, a success resets it.
+absl::Status AuthenticateCall(grpc::ServerContextBase* context,
+                              const vault::PrincipalStore& principals, AuthThrottle* throttle,
+                              vault::Actor& actor, std::string* claimed);
 
 }  // namespace leadvault::api
 

@@ -143,6 +143,7 @@ void ToProto(const vault::Principal& in, v1::Principal* out) {
   out->set_created_at_unix_micros(absl::ToUnixMicros(in.created_at));
   out->set_expires_at_unix_micros(absl::ToUnixMicros(in.expires_at));
   out->set_enabled(in.enabled);
+  out->set_client_cert_sha256(in.client_cert_sha256);
   if (in.previous_token_expires_at != absl::InfinitePast()) {
     out->set_previous_token_expires_at_unix_micros(
         absl::ToUnixMicros(in.previous_token_expires_at));

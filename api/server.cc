@@ -80,6 +80,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->lead_service_);
   builder.RegisterService(&server->admin_service_);
   builder.RegisterService(&server->compliance_service_);
+  builder.RegisterService(&server->emergency_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError("listen: could not bind the address");

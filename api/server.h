@@ -8,7 +8,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/admin_service.h"
+#include "api/auth_throttle.h"
 #include "api/compliance_service.h"
+#include "api/emergency_service.h"
 #include "api/lead_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
@@ -53,16 +55,23 @@ class Server {
   // passed (then cancels them), and returns when the server is stopped.
   void Shutdown(absl::Duration grace);
 
+  // The failed-authentication throttle of this server's calls (on the vault's clock).
+  AuthThrottle& auth_throttle() { return auth_throttle_; }
+
  private:
   Server(vault::Vault* vault, const ServerOptions& options)
-      : pool_(options.worker_threads, options.max_queued_calls),
+      : auth_throttle_(&vault->clock()),
+        pool_(options.worker_threads, options.max_queued_calls),
         lead_service_(vault, &pool_),
         admin_service_(vault, &pool_),
-        compliance_service_(vault) {}
-  WorkerPool pool_;  // outlives the services and server_ (declared first)
+        compliance_service_(vault),
+        emergency_service_(vault, &pool_) {}
+  AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
+  WorkerPool pool_;             // outlives the services and server_ (declared before them)
   LeadVaultService lead_service_;
   AdminService admin_service_;
   ComplianceService compliance_service_;
+  EmergencyAccessService emergency_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;

@@ -13,10 +13,12 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/status_macros.h"
 
@@ -157,6 +159,23 @@ absl::Status ReadCaFile(absl::string_view what, const std::string& path, std::st
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> CertificateSha256Hex(absl::string_view pem) {
+  const absl::Status invalid = absl::InvalidArgumentError("no PEM certificate");
+  if (pem.empty() || pem.size() > static_cast<size_t>(kMaxPemFileBytes)) return invalid;
+  UniqueBio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  UniqueX509 cert(bio == nullptr ? nullptr
+                                 : PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  unsigned char* der = nullptr;
+  int der_size = cert == nullptr ? -1 : i2d_X509(cert.get(), &der);
+  ERR_clear_error();
+  if (der_size <= 0) return invalid;
+  keys::Sha256Digest digest = keys::Sha256(
+      {absl::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(der_size))});
+  OPENSSL_free(der);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials(
     const ServerTlsFiles& files) {

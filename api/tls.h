@@ -51,6 +51,11 @@ struct ClientTlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(
     const ClientTlsFiles& files);
 
+// The fingerprint a principal is bound to: SHA-256 of the DER of the first
+// certificate in `pem`, as 64 lower-case hex. INVALID_ARGUMENT if `pem` holds
+// no parseable certificate. Thread-safe.
+absl::StatusOr<std::string> CertificateSha256Hex(absl::string_view pem);
+
 }  // namespace leadvault::api
 
 #endif  // LEADVAULT_API_TLS_H_

@@ -26,12 +26,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "api/tls.h"
 #include "google/protobuf/util/json_util.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_audit.h"
 #include "tools/ctl_connection.h"
+#include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
 #include "vault/principal_store.h"
 
@@ -92,6 +94,8 @@ void PrintPrincipal(const v1::Principal& principal) {
   PrintField("roles", JoinOrDash(principal.roles()));
   PrintField("service_lines", JoinOrDash(principal.service_lines()));
   PrintField("enabled", principal.enabled() ? "true" : "false");
+  PrintField("client_cert_sha256",
+             principal.client_cert_sha256().empty() ? "-" : principal.client_cert_sha256());
   PrintField("created", FormatMicros(principal.created_at_unix_micros()));
   PrintField("expires", FormatMicros(principal.expires_at_unix_micros()));
 }
@@ -172,10 +176,34 @@ struct PrincipalCreateFlags {
   std::vector<std::string> roles;
   std::vector<std::string> service_lines;
   int64_t ttl_days = 0;
+  std::string client_cert_file;    // PEM; its fingerprint binds the principal
+  std::string client_cert_sha256;  // or the fingerprint itself
 };
+
+// The fingerprint of the first certificate in the PEM file `path`.
+absl::StatusOr<std::string> FileCertificateSha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("--client-cert ", path, ": cannot be read"));
+  }
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<std::string> sha256 = api::CertificateSha256Hex(pem);
+  if (!sha256.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--client-cert ", path, ": holds no PEM certificate"));
+  }
+  return sha256;
+}
 
 int RunPrincipalCreate(const Connection& connection, const PrincipalCreateFlags& flags) {
   v1::CreatePrincipalRequest request;
+  if (!flags.client_cert_file.empty()) {
+    absl::StatusOr<std::string> sha256 = FileCertificateSha256(flags.client_cert_file);
+    if (!sha256.ok()) return ReportError(sha256.status(), kExitUsage);
+    request.set_client_cert_sha256(*sha256);
+  } else {
+    request.set_client_cert_sha256(absl::AsciiStrToLower(flags.client_cert_sha256));
+  }
   request.set_display_name(flags.name);
   for (const std::string& role : flags.roles) request.add_roles(role);
   for (const std::string& line : flags.service_lines) request.add_service_lines(line);
@@ -199,11 +227,12 @@ int RunPrincipalList(const Connection& connection) {
                             ->ListPrincipals(&context, v1::ListPrincipalsRequest(), &response);
   if (!status.ok()) return ReportRpcError(status);
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "ROLES", "SERVICE_LINES", "ENABLED", "EXPIRES"}};
+      {"ID", "NAME", "ROLES", "SERVICE_LINES", "ENABLED", "EXPIRES", "CLIENT_CERT_SHA256"}};
   for (const v1::Principal& p : response.principals()) {
     rows.push_back({p.principal_id(), p.display_name(), JoinOrDash(p.roles()),
                     JoinOrDash(p.service_lines()), p.enabled() ? "yes" : "no",
-                    FormatMicros(p.expires_at_unix_micros())});
+                    FormatMicros(p.expires_at_unix_micros()),
+                    p.client_cert_sha256().empty() ? "-" : p.client_cert_sha256()});
   }
   PrintTable(rows);
   return kExitOk;
@@ -464,6 +493,13 @@ int Run(int argc, char** argv) {
   principal_create
       ->add_option("--ttl-days", create_flags.ttl_days, "token lifetime in days (default 90)")
       ->check(CLI::PositiveNumber);
+  CLI::Option* client_cert = principal_create->add_option(
+      "--client-cert", create_flags.client_cert_file,
+      "mutual TLS: bind the principal to this PEM client certificate (its SHA-256 fingerprint)");
+  principal_create
+      ->add_option("--client-cert-sha256", create_flags.client_cert_sha256,
+                   "mutual TLS: bind the principal to this SHA-256 certificate fingerprint (hex)")
+      ->excludes(client_cert);
   principal->add_subcommand("list", "list principals");
   std::string principal_id;
   CLI::App* principal_disable = principal->add_subcommand("disable", "disable a principal");
@@ -529,6 +565,7 @@ int Run(int argc, char** argv) {
   find_key->require_option(1);
 
   std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
+  std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -543,6 +580,9 @@ int Run(int argc, char** argv) {
   }
   if (init->parsed()) return RunInit(init_flags);
   if (std::optional<int> rc = RunAuditCommand(*audit, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunEmergencyCommand(*emergency, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

@@ -34,6 +34,9 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kFindLeads, "FindLeads", {N, N, Y, Y, N, N}},
     {Rpc::kListQueue, "ListQueue", {N, N, Y, N, N, N}},
     {Rpc::kUpdateLead, "UpdateLead", {N, N, Y, N, N, N}},
+    {Rpc::kOpenEmergencyAccess, "OpenEmergencyAccess", {N, N, Y, Y, N, N}},
+    {Rpc::kListEmergencyAccess, "ListEmergencyAccess", {N, N, N, Y, N, N}},
+    {Rpc::kCloseEmergencyAccess, "CloseEmergencyAccess", {N, N, N, Y, N, N}},
     {Rpc::kCreatePrincipal, "CreatePrincipal", {N, N, N, N, Y, N}},
     {Rpc::kListPrincipals, "ListPrincipals", {N, N, N, N, Y, N}},
     {Rpc::kDisablePrincipal, "DisablePrincipal", {N, N, N, N, Y, N}},
@@ -68,7 +71,8 @@ constexpr std::array<std::array<Projection, kRoleCount>, kPiiFieldCount> kProjec
     /* notes */ {H, H, C, H, H, H},
 }};
 
-// The purposes of use each role may state (emergency needs break-glass).
+// The purposes of use each role may state; emergency is never stated under a
+// role but only under an open emergency-access grant (vault/emergency_access.h).
 // Columns: treatment, payment, operations, patient_request, scheduling_outreach, emergency.
 constexpr std::array<std::array<bool, kAllPurposes.size()>, kRoleCount> kPurposes = {{
     /* capture */ {N, N, N, N, N, N},

@@ -33,6 +33,9 @@ enum class Rpc {
   kFindLeads,
   kListQueue,
   kUpdateLead,
+  kOpenEmergencyAccess,
+  kListEmergencyAccess,
+  kCloseEmergencyAccess,
   kCreatePrincipal,
   kListPrincipals,
   kDisablePrincipal,
@@ -44,7 +47,7 @@ enum class Rpc {
   kExportAudit,
   kAccountingOfDisclosures,
 };
-inline constexpr size_t kRpcCount = 15;
+inline constexpr size_t kRpcCount = 18;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

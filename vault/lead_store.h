@@ -15,6 +15,7 @@
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/database.h"
+#include "vault/emergency_access.h"
 #include "vault/key_claims.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead.h"
@@ -69,8 +70,13 @@ class LeadStore {
  public:
   // All pointers must outlive the store.
   LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
-            keys::Random* random)
-      : db_(db), committer_(committer), keys_(keys), clock_(clock), random_(random) {}
+            keys::Random* random, const EmergencyAccessStore* emergency)
+      : db_(db),
+        committer_(committer),
+        keys_(keys),
+        clock_(clock),
+        random_(random),
+        emergency_(emergency) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
   // idempotency key) returns the first result and writes nothing. A lead whose
@@ -87,7 +93,10 @@ class LeadStore {
 
   // Reads a lead as the actor's roles may see it (scope, per-field projection,
   // purpose of use: vault/access_policy.h); its audit entry (the field names
-  // disclosed) is durable first. A lead out of scope is NOT_FOUND.
+  // disclosed) is durable first. A lead out of scope is NOT_FOUND. With purpose
+  // "emergency" and an open emergency grant of the actor's covering the lead,
+  // every field is read in full and the entry carries the grant's reason; without
+  // such a grant, PERMISSION_DENIED.
   absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
 
   // GetLead without blocking the caller. On a successful read, `stage` gets the
@@ -131,6 +140,7 @@ class LeadStore {
   const KeyHierarchy* const keys_;
   const Clock* const clock_;
   keys::Random* const random_;
+  const EmergencyAccessStore* const emergency_;
   KeyClaims claims_;
 };
 

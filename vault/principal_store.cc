@@ -19,6 +19,7 @@ constexpr size_t kPrincipalIdBytes = 8;  // 16 hex characters
 constexpr size_t kSecretBytes = 32;      // 64 hex characters
 constexpr size_t kMaxDisplayName = 100;
 constexpr size_t kMaxServiceLines = 50;
+constexpr size_t kCertSha256Hex = 64;
 
 absl::Status Unauthenticated() { return absl::UnauthenticatedError("invalid or expired token"); }
 
@@ -39,6 +40,7 @@ internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_
   r.set_expires_at_unix_micros(absl::ToUnixMicros(p.expires_at));
   r.set_enabled(p.enabled);
   r.set_token_hash(token_hash);
+  r.set_client_cert_sha256(p.client_cert_sha256);
   if (!previous_token_hash.empty()) {
     r.set_previous_token_hash(previous_token_hash);
     r.set_previous_expires_at_unix_micros(absl::ToUnixMicros(p.previous_token_expires_at));
@@ -55,6 +57,7 @@ Principal FromRecord(const internal::PrincipalRecord& r) {
   p.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
   p.expires_at = absl::FromUnixMicros(r.expires_at_unix_micros());
   p.enabled = r.enabled();
+  p.client_cert_sha256 = r.client_cert_sha256();
   if (!r.previous_token_hash().empty()) {
     p.previous_token_expires_at = absl::FromUnixMicros(r.previous_expires_at_unix_micros());
   }
@@ -179,6 +182,10 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   }
   LV_RETURN_IF_ERROR(ValidateServiceLines(request.service_lines));
   LV_RETURN_IF_ERROR(ValidateTtl(request.token_ttl));
+  if (!request.client_cert_sha256.empty() && (request.client_cert_sha256.size() != kCertSha256Hex ||
+                                              !IsLowerHex(request.client_cert_sha256))) {
+    return absl::InvalidArgumentError("client_cert_sha256: must be 64 hex characters");
+  }
 
   const absl::Time now = clock_->Now();
   Entry entry;
@@ -190,8 +197,11 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   entry.principal.created_at = now;
   entry.principal.expires_at = now + request.token_ttl;
   entry.principal.enabled = true;
+  entry.principal.client_cert_sha256 = std::move(request.client_cert_sha256);
   keys::SecretBytes token = NewToken(entry.principal.id, &entry.token_hash);
-  LV_RETURN_IF_ERROR(Persist(actor, "CreatePrincipal", entry, {"roles", "service_lines"}));
+  std::vector<std::string> fields = {"roles", "service_lines"};
+  if (!entry.principal.client_cert_sha256.empty()) fields.push_back("client_cert_sha256");
+  LV_RETURN_IF_ERROR(Persist(actor, "CreatePrincipal", entry, std::move(fields)));
   return IssuedToken{entry.principal, std::move(token)};
 }
 

@@ -37,6 +37,9 @@ struct Principal {
   bool enabled = true;
   // After a rotation with a grace period, the old token works until then.
   absl::Time previous_token_expires_at = absl::InfinitePast();
+  // Mutual TLS binding: when set (SHA-256 of the client certificate's DER, 64
+  // lower-case hex), a call must present that certificate as well as the token.
+  std::string client_cert_sha256;
 };
 
 inline constexpr absl::Duration kMaxRotationGrace = absl::Hours(24 * 7);
@@ -46,6 +49,7 @@ struct NewPrincipal {
   std::vector<std::string> roles;
   std::vector<std::string> service_lines;
   absl::Duration token_ttl = kDefaultTokenTtl;
+  std::string client_cert_sha256;  // optional; see Principal
 };
 
 // A principal and its freshly issued token (shown once; only a keyed hash is kept).

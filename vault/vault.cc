@@ -36,8 +36,12 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                          std::move(kek), vault->random_));
   LV_RETURN_IF_ERROR(vault->committer_->audit_log().SetSigner(vault->keys_->TakeAuditSigningKey(),
                                                               vault->keys_->log_origin()));
+  LV_ASSIGN_OR_RETURN(vault->emergency_,
+                      EmergencyAccessStore::Open(vault->database_.get(), vault->committer_.get(),
+                                                 vault->clock_, vault->random_));
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
-                                              vault->keys_.get(), vault->clock_, vault->random_);
+                                              vault->keys_.get(), vault->clock_, vault->random_,
+                                              vault->emergency_.get());
   LV_ASSIGN_OR_RETURN(vault->principals_,
                       PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
                                            vault->keys_.get(), vault->clock_, vault->random_));

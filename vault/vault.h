@@ -14,6 +14,7 @@
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/database.h"
+#include "vault/emergency_access.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead_store.h"
 #include "vault/principal_store.h"
@@ -45,6 +46,7 @@ class Vault {
   Committer& committer() { return *committer_; }
   AuditLog& audit_log() { return committer_->audit_log(); }
   AuditAccess& audit() { return *audit_; }
+  EmergencyAccessStore& emergency() { return *emergency_; }
   Database& database() { return *database_; }
   const Clock& clock() const { return *clock_; }
 
@@ -76,6 +78,7 @@ class Vault {
   std::unique_ptr<Database> database_;
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<KeyHierarchy> keys_;
+  std::unique_ptr<EmergencyAccessStore> emergency_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;

@@ -29,6 +29,9 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"FindLeads", {kDenied, kDenied, kOk, kOk, kDenied}},
     {"ListQueue", {kDenied, kDenied, kOk, kDenied, kDenied}},
     {"UpdateLead", {kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"OpenEmergencyAccess", {kDenied, kDenied, kOk, kOk, kDenied}},
+    {"ListEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"CloseEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied}},
     {"CreatePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
     {"ListPrincipals", {kDenied, kDenied, kDenied, kDenied, kOk}},
     {"DisablePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
@@ -65,6 +68,7 @@ class AccessPolicyTest : public ApiTest {
   void SetUp() override {
     ApiTest::SetUp();
     compliance_ = v1::Compliance::NewStub(channel_);
+    emergency_ = v1::EmergencyAccess::NewStub(channel_);
     for (const std::string& role : kRoles) tokens_[role] = NewPrincipal(role, {role});
     v1::CreateLeadRequest create = ValidCreate("policy", "policy@example.com");
     create.mutable_personal()->set_phone("+1 650 253 0000");
@@ -124,6 +128,30 @@ class AccessPolicyTest : public ApiTest {
       q.set_status(v1::LEAD_STATUS_CONTACTED);
       v1::UpdateLeadResponse r;
       return leads_->UpdateLead(ctx.get(), q, &r);
+    }
+    if (rpc == "OpenEmergencyAccess") {
+      v1::OpenEmergencyAccessRequest q;
+      q.set_reason("unconscious patient in the ED, " + role);
+      q.add_lead_ids(lead_id_);
+      q.set_duration_seconds(600);
+      v1::OpenEmergencyAccessResponse r;
+      return emergency_->OpenEmergencyAccess(ctx.get(), q, &r);
+    }
+    if (rpc == "ListEmergencyAccess") {
+      v1::ListEmergencyAccessResponse r;
+      return emergency_->ListEmergencyAccess(ctx.get(), {}, &r);
+    }
+    if (rpc == "CloseEmergencyAccess") {
+      vault::Actor desk;
+      desk.principal_id = "00000000000000d1";
+      desk.role = "intake";
+      auto grant = vault_->emergency().OpenGrant(
+          desk, "a grant to close early", {*vault::DecodeLeadId(lead_id_)}, absl::Minutes(5));
+      EXPECT_TRUE(grant.ok());
+      v1::CloseEmergencyAccessRequest q;
+      q.set_grant_id(grant.ok() ? grant->id : "");
+      v1::CloseEmergencyAccessResponse r;
+      return emergency_->CloseEmergencyAccess(ctx.get(), q, &r);
     }
     if (rpc == "CreatePrincipal") {
       v1::CreatePrincipalRequest q;
@@ -191,6 +219,7 @@ class AccessPolicyTest : public ApiTest {
   }
 
   std::unique_ptr<v1::Compliance::Stub> compliance_;
+  std::unique_ptr<v1::EmergencyAccess::Stub> emergency_;
   std::map<std::string, std::string> tokens_;
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;
@@ -343,6 +372,64 @@ TEST_F(AccessPolicyTest, AReadOfPersonalDataNamesAnAllowedPurpose) {
                     e->outcome == audit::Outcome::kAllowed);
   }
   EXPECT_TRUE(seen);
+}
+
+TEST_F(AccessPolicyTest, BreakGlassOverTheWire) {
+  const std::string desk = NewPrincipalWithLines("oncology desk", {"intake"}, {"oncology"});
+  v1::GetLeadRequest get;
+  get.set_lead_id(lead_id_);
+  get.set_purpose(v1::PURPOSE_OF_USE_EMERGENCY);
+  v1::GetLeadResponse got;
+  EXPECT_EQ(leads_->GetLead(Ctx(desk).get(), get, &got).error_code(), StatusCode::NOT_FOUND);
+
+  v1::OpenEmergencyAccessRequest open;
+  open.set_reason("patient unresponsive at triage; need allergy notes");
+  open.add_lead_ids(lead_id_);
+  open.set_duration_seconds(900);
+  v1::OpenEmergencyAccessResponse opened;
+  ASSERT_TRUE(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).ok());
+  EXPECT_TRUE(opened.grant().open());
+  open.set_duration_seconds(3601);
+  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  open.set_duration_seconds(900);
+  open.set_reason("");
+  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(leads_->GetLead(Ctx(desk).get(), get, &got).ok());
+  EXPECT_EQ(got.lead().personal().email(), "policy@example.com");
+  EXPECT_EQ(got.masked_fields_size(), 0);
+
+  v1::ListEmergencyAccessRequest list;
+  list.set_open_only(true);
+  v1::ListEmergencyAccessResponse listed;
+  ASSERT_TRUE(
+      emergency_->ListEmergencyAccess(Ctx(tokens_["compliance"]).get(), list, &listed).ok());
+  ASSERT_EQ(listed.grants_size(), 1);
+  v1::CloseEmergencyAccessRequest close;
+  close.set_grant_id(listed.grants(0).grant_id());
+  v1::CloseEmergencyAccessResponse closed;
+  ASSERT_TRUE(
+      emergency_->CloseEmergencyAccess(Ctx(tokens_["compliance"]).get(), close, &closed).ok());
+  EXPECT_FALSE(closed.grant().open());
+  EXPECT_EQ(leads_->GetLead(Ctx(desk).get(), get, &got).error_code(), StatusCode::NOT_FOUND);
+
+  // The emergency read is in the accounting of disclosures, with its reason.
+  v1::AccountingOfDisclosuresRequest accounting;
+  accounting.set_lead_id(lead_id_);
+  v1::AccountingOfDisclosuresResponse disclosures;
+  ASSERT_TRUE(
+      compliance_
+          ->AccountingOfDisclosures(Ctx(tokens_["compliance"]).get(), accounting, &disclosures)
+          .ok());
+  bool flagged = false;
+  for (const v1::Disclosure& d : disclosures.disclosures()) {
+    flagged =
+        flagged || (d.purpose() == "emergency" &&
+                    d.break_glass_reason() == "patient unresponsive at triage; need allergy notes");
+  }
+  EXPECT_TRUE(flagged);
 }
 
 }  // namespace

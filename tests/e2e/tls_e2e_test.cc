@@ -213,6 +213,60 @@ TEST_F(TlsE2eTest, MutualTlsAcceptsOnlyClientsWithACertificateFromTheClientCa) {
   EXPECT_EQ(Stop(*daemon), 0);
 }
 
+// A principal bound to a client certificate needs that certificate as well as
+// its token; an unbound one works with any certificate the client CA signed.
+TEST_F(TlsE2eTest, PrincipalBoundToAClientCertificateNeedsThatCertificate) {
+  MakeLeaf("client2", "ca", "client_ext", "/CN=second client");
+  // The expected fingerprint, computed by the openssl CLI.
+  ASSERT_EQ(Shell("openssl x509 -in client.pem -outform DER -out client.der"), 0);
+  ASSERT_EQ(Shell("openssl dgst -sha256 -r client.der", "client.sha256"), 0);
+  const std::string fingerprint = ReadFile(Path("client.sha256")).substr(0, 64);
+  ASSERT_EQ(fingerprint.size(), 64u);
+
+  int port = 0;
+  auto daemon = StartOn("bound", "127.0.0.1:0", MutualTlsArgs(), &port);
+  ASSERT_GT(port, 0);
+  const std::string ctl =
+      absl::StrCat(LEADVAULTCTL_PATH, " --server ", Local(port),
+                   " --token-file bound.token --ca ca.pem", " --cert client.pem --key client.key");
+  auto create = [&](const std::string& name, const std::string& extra) {
+    const std::string log = name + ".log";
+    EXPECT_EQ(
+        Shell(absl::StrCat(ctl, " principal create --name ", name, " --role admin", extra), log), 0)
+        << ReadFile(Path(log));
+    std::string out = ReadFile(Path(log));
+    size_t at = out.find("token: ");
+    return at == std::string::npos ? std::string() : out.substr(at + 7, 3 + 16 + 1 + 64);
+  };
+  const std::string bound = create("bound", " --client-cert client.pem");
+  EXPECT_TRUE(absl::StrContains(ReadFile(Path("bound.log")), fingerprint))
+      << ReadFile(Path("bound.log"));
+  const std::string unbound = create("unbound", "");
+  ASSERT_EQ(Shell(ctl + " principal list", "list.log"), 0) << ReadFile(Path("list.log"));
+  EXPECT_TRUE(absl::StrContains(ReadFile(Path("list.log")), fingerprint))
+      << ReadFile(Path("list.log"));
+
+  int count = 0;
+  grpc::Status s = ListPrincipals(Local(port), Credentials("ca", "client"), bound, &count);
+  EXPECT_TRUE(s.ok()) << "bound, its certificate: " << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(count, 3);
+  s = ListPrincipals(Local(port), Credentials("ca", "client2"), bound, &count);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "bound, another certificate of the same CA: " << s.error_message();
+  EXPECT_EQ(s.error_message(), "invalid or expired token");
+  for (const char* client : {"client", "client2"}) {
+    s = ListPrincipals(Local(port), Credentials("ca", client), unbound, &count);
+    EXPECT_TRUE(s.ok()) << "unbound with " << client << ": " << s.error_message();
+  }
+  // A malformed fingerprint is refused by name.
+  EXPECT_EQ(
+      Shell(ctl + " principal create --name bad --role admin --client-cert-sha256 abc", "bad.log"),
+      1);
+  EXPECT_TRUE(absl::StrContains(ReadFile(Path("bad.log")), "client_cert_sha256"))
+      << ReadFile(Path("bad.log"));
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
 TEST_F(TlsE2eTest, NonLoopbackAddressIsServedWithTlsAndRefusedWithout) {
   std::unique_ptr<Daemon> refused;
   int code = RunToExit(

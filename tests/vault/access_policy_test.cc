@@ -26,12 +26,15 @@ std::string Masked(PiiField field, absl::string_view value, absl::Time now = At(
 }
 
 TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
-  const std::vector<std::string> rpcs = {
-      "CreateLead",          "GetLead",          "FindLeads",
-      "ListQueue",           "UpdateLead",       "CreatePrincipal",
-      "ListPrincipals",      "DisablePrincipal", "RotateToken",
-      "SetServiceLines",     "GetCheckpoint",    "GetInclusionProof",
-      "GetConsistencyProof", "ExportAudit",      "AccountingOfDisclosures"};
+  const std::vector<std::string> rpcs = {"CreateLead",          "GetLead",
+                                         "FindLeads",           "ListQueue",
+                                         "UpdateLead",          "OpenEmergencyAccess",
+                                         "ListEmergencyAccess", "CloseEmergencyAccess",
+                                         "CreatePrincipal",     "ListPrincipals",
+                                         "DisablePrincipal",    "RotateToken",
+                                         "SetServiceLines",     "GetCheckpoint",
+                                         "GetInclusionProof",   "GetConsistencyProof",
+                                         "ExportAudit",         "AccountingOfDisclosures"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

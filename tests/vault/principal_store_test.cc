@@ -346,5 +346,51 @@ TEST_F(PrincipalStoreTest, FailedCommitChangesNothing) {
   EXPECT_EQ(all->size(), 1u);
 }
 
+TEST_F(PrincipalStoreTest, ClientCertificateBindingIsKeptAndSurvivesAReopen) {
+  const std::string fingerprint(64, 'a');
+  NewPrincipal p;
+  p.display_name = "Kiosk";
+  p.roles = {"capture"};
+  p.client_cert_sha256 = fingerprint;
+  absl::StatusOr<IssuedToken> bound = store().Create(Admin(), std::move(p));
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(bound->principal.client_cert_sha256, fingerprint);
+  const std::string token(bound->token.view());
+  IssuedToken unbound = CreateOrDie({"intake"});
+  EXPECT_TRUE(unbound.principal.client_cert_sha256.empty());
+  EXPECT_EQ(ReadAudit(*vault_).back().second.action, "CreatePrincipal");
+
+  Reopen();
+  absl::StatusOr<Principal> authenticated = store().Authenticate(token);
+  ASSERT_TRUE(authenticated.ok()) << authenticated.status();
+  EXPECT_EQ(authenticated->client_cert_sha256, fingerprint) << "the store returns the binding";
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (const Principal& listed : *all) {
+    EXPECT_EQ(listed.client_cert_sha256,
+              listed.id == bound->principal.id ? fingerprint : std::string())
+        << listed.id;
+  }
+}
+
+TEST_F(PrincipalStoreTest, ClientCertificateFingerprintMustBe64LowerHex) {
+  const std::vector<std::string> bad = {std::string(63, 'a'),        std::string(65, 'a'),
+                                        std::string(64, 'A'),        std::string(63, 'a') + "g",
+                                        std::string(62, 'a') + ":a", std::string(64, ' ')};
+  for (const std::string& fingerprint : bad) {
+    NewPrincipal p;
+    p.display_name = "Kiosk";
+    p.roles = {"capture"};
+    p.client_cert_sha256 = fingerprint;
+    absl::StatusOr<IssuedToken> t = store().Create(Admin(), std::move(p));
+    ASSERT_FALSE(t.ok()) << fingerprint;
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << fingerprint;
+    EXPECT_EQ(t.status().message(), "client_cert_sha256: must be 64 hex characters");
+  }
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty()) << "nothing was created";
+}
+
 }  // namespace
 }  // namespace leadvault::vault::testing

@@ -1,0 +1,97 @@
+#include "api/emergency_service.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "api/call.h"
+#include "api/convert.h"
+#include "keys/status_macros.h"
+
+namespace leadvault::api {
+namespace {
+
+void ToProto(const vault::EmergencyGrant& in, absl::Time now, v1::EmergencyGrant* out) {
+  out->set_grant_id(in.id);
+  out->set_principal_id(in.principal_id);
+  out->set_role(in.role);
+  out->set_reason(in.reason);
+  for (const std::string& id : in.lead_ids) out->add_lead_ids(vault::EncodeLeadId(id));
+  out->set_opened_at_unix_micros(absl::ToUnixMicros(in.opened_at));
+  out->set_expires_at_unix_micros(absl::ToUnixMicros(in.expires_at));
+  if (in.closed_at != absl::InfinitePast()) {
+    out->set_closed_at_unix_micros(absl::ToUnixMicros(in.closed_at));
+  }
+  out->set_closed_by(in.closed_by);
+  out->set_open(in.OpenAt(now));
+}
+
+absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAccessRequest& request,
+                    v1::OpenEmergencyAccessResponse& response) {
+  std::vector<std::string> lead_ids;
+  for (const std::string& text : request.lead_ids()) {
+    LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
+    call.lead_ids.push_back(vault::EncodeLeadId(id));
+    lead_ids.push_back(std::move(id));
+  }
+  if (request.duration_seconds() <= 0) {
+    return absl::InvalidArgumentError("duration_seconds: must be 1 second to 60 minutes");
+  }
+  LV_ASSIGN_OR_RETURN(vault::EmergencyGrant grant,
+                      vault.emergency().OpenGrant(call.actor, request.reason(), std::move(lead_ids),
+                                                  absl::Seconds(request.duration_seconds())));
+  // Operators see every emergency access as it opens (no reason, no data).
+  std::fprintf(stderr,
+               "leadvaultd: warning: emergency access opened: grant %s by principal %s for %zu "
+               "leads until %s\n",
+               grant.id.c_str(), grant.principal_id.c_str(), grant.lead_ids.size(),
+               absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()).c_str());
+  std::fflush(stderr);
+  ToProto(grant, vault.clock().Now(), response.mutable_grant());
+  return absl::OkStatus();
+}
+
+absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListEmergencyAccessRequest& request,
+                    v1::ListEmergencyAccessResponse& response) {
+  LV_ASSIGN_OR_RETURN(std::vector<vault::EmergencyGrant> grants,
+                      vault.emergency().List(call.actor, request.open_only()));
+  const absl::Time now = vault.clock().Now();
+  for (const vault::EmergencyGrant& g : grants) ToProto(g, now, response.add_grants());
+  return absl::OkStatus();
+}
+
+absl::Status DoClose(vault::Vault& vault, Call& call,
+                     const v1::CloseEmergencyAccessRequest& request,
+                     v1::CloseEmergencyAccessResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::EmergencyGrant grant,
+                      vault.emergency().Close(call.actor, request.grant_id()));
+  ToProto(grant, vault.clock().Now(), response.mutable_grant());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EmergencyAccessService::OpenEmergencyAccess(
+    grpc::CallbackServerContext* context, const v1::OpenEmergencyAccessRequest* request,
+    v1::OpenEmergencyAccessResponse* response) {
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kOpenEmergencyAccess,
+                  [=, this](Call& call) { return DoOpen(*vault_, call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* EmergencyAccessService::ListEmergencyAccess(
+    grpc::CallbackServerContext* context, const v1::ListEmergencyAccessRequest* request,
+    v1::ListEmergencyAccessResponse* response) {
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kListEmergencyAccess,
+                  [=, this](Call& call) { return DoList(*vault_, call, *request, *response); });
+}
+
+grpc::ServerUnaryReactor* EmergencyAccessService::CloseEmergencyAccess(
+    grpc::CallbackServerContext* context, const v1::CloseEmergencyAccessRequest* request,
+    v1::CloseEmergencyAccessResponse* response) {
+  return Dispatch(*vault_, pool_, context, vault::Rpc::kCloseEmergencyAccess,
+                  [=, this](Call& call) { return DoClose(*vault_, call, *request, *response); });
+}
+
+}  // namespace leadvault::api

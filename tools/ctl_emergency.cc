@@ -1,0 +1,86 @@
+#include "tools/ctl_emergency.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+
+namespace leadvault::tools {
+namespace {
+
+namespace v1 = ::leadvault::v1;
+
+std::string When(int64_t micros) {
+  if (micros == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
+}
+
+void PrintGrant(const v1::EmergencyGrant& g) {
+  std::printf("grant %s  %s  principal %s (%s)  opened %s  expires %s  closed %s%s\n",
+              g.grant_id().c_str(), g.open() ? "OPEN  " : "ended ", g.principal_id().c_str(),
+              g.role().c_str(), When(g.opened_at_unix_micros()).c_str(),
+              When(g.expires_at_unix_micros()).c_str(), When(g.closed_at_unix_micros()).c_str(),
+              g.closed_by().empty() ? "" : (" by " + g.closed_by()).c_str());
+  std::printf("  leads: %s\n  reason: %s\n", absl::StrJoin(g.lead_ids(), ",").c_str(),
+              g.reason().c_str());
+}
+
+}  // namespace
+
+std::unique_ptr<EmergencyCommands> AddEmergencyCommands(CLI::App& app) {
+  auto c = std::make_unique<EmergencyCommands>();
+  CLI::App* emergency = app.add_subcommand(
+      "emergency", "break-glass emergency access (intake and compliance; audited and flagged)");
+  emergency->require_subcommand(1);
+  c->open = emergency->add_subcommand(
+      "open",
+      "open a time-limited grant to read leads in full (then: lead get --purpose emergency)");
+  c->open->add_option("--reason", c->reason, "why (required; recorded in every audit entry)")
+      ->required();
+  c->open->add_option("--lead", c->lead_ids, "lead id the grant covers (repeatable)")->required();
+  c->open->add_option("--minutes", c->minutes, "how long (1..60, default 15)")
+      ->check(CLI::Range(1, 60));
+  c->list = emergency->add_subcommand("list", "list grants (compliance)");
+  c->list->add_flag("--open", c->open_only, "only the grants open now");
+  c->close = emergency->add_subcommand("close", "end a grant early (compliance)");
+  c->close->add_option("GRANT_ID", c->grant_id, "grant id")->required();
+  return c;
+}
+
+std::optional<int> RunEmergencyCommand(const EmergencyCommands& c, const ConnectionFlags& flags) {
+  if (!c.open->parsed() && !c.list->parsed() && !c.close->parsed()) return std::nullopt;
+  return WithConnection(flags, [&](const Connection& connection) {
+    auto stub = v1::EmergencyAccess::NewStub(connection.channel());
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    grpc::Status status;
+    if (c.open->parsed()) {
+      v1::OpenEmergencyAccessRequest request;
+      request.set_reason(c.reason);
+      for (const std::string& id : c.lead_ids) request.add_lead_ids(id);
+      request.set_duration_seconds(c.minutes * 60);
+      v1::OpenEmergencyAccessResponse response;
+      status = stub->OpenEmergencyAccess(&context, request, &response);
+      if (status.ok()) PrintGrant(response.grant());
+    } else if (c.list->parsed()) {
+      v1::ListEmergencyAccessRequest request;
+      request.set_open_only(c.open_only);
+      v1::ListEmergencyAccessResponse response;
+      status = stub->ListEmergencyAccess(&context, request, &response);
+      if (status.ok()) {
+        for (const v1::EmergencyGrant& g : response.grants()) PrintGrant(g);
+        std::printf("%d grants\n", response.grants_size());
+      }
+    } else {
+      v1::CloseEmergencyAccessRequest request;
+      request.set_grant_id(c.grant_id);
+      v1::CloseEmergencyAccessResponse response;
+      status = stub->CloseEmergencyAccess(&context, request, &response);
+      if (status.ok()) PrintGrant(response.grant());
+    }
+    return status.ok() ? 0 : ReportRpcError(status);
+  });
+}
+
+}  // namespace leadvault::tools

@@ -89,37 +89,37 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kCreatePrincipal,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kCreatePrincipal,
                   [=, this](Call& call) { return DoCreate(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
                                                        const v1::ListPrincipalsRequest*,
                                                        v1::ListPrincipalsResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kListPrincipals,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kListPrincipals,
                   [=, this](Call& call) { return DoList(*vault_, call, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kDisablePrincipal,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kDisablePrincipal,
                   [=, this](Call& call) { return DoDisable(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kRotateToken,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kRotateToken,
                   [=, this](Call& call) { return DoRotate(*vault_, call, *request, *response); });
 }
 
 grpc::ServerUnaryReactor* AdminService::SetServiceLines(grpc::CallbackServerContext* context,
                                                         const v1::SetServiceLinesRequest* request,
                                                         v1::SetServiceLinesResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kSetServiceLines, [=, this](Call& call) {
-    return DoSetServiceLines(*vault_, call, *request, *response);
-  });
+  return Dispatch(
+      *vault_, throttle_, pool_, context, vault::Rpc::kSetServiceLines,
+      [=, this](Call& call) { return DoSetServiceLines(*vault_, call, *request, *response); });
 }
 
 }  // namespace leadvault::api

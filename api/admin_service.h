@@ -2,6 +2,7 @@
 #ifndef LEADVAULT_API_ADMIN_SERVICE_H_
 #define LEADVAULT_API_ADMIN_SERVICE_H_
 
+#include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
@@ -12,7 +13,8 @@ namespace leadvault::api {
 // The work runs on `pool`. `vault` and `pool` must outlive the service.
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  AdminService(vault::Vault* vault, WorkerPool* pool) : vault_(vault), pool_(pool) {}
+  AdminService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), pool_(pool) {}
 
   grpc::ServerUnaryReactor* CreatePrincipal(grpc::CallbackServerContext* context,
                                             const v1::CreatePrincipalRequest* request,
@@ -32,6 +34,7 @@ class AdminService final : public v1::Admin::CallbackService {
 
  private:
   vault::Vault* const vault_;
+  AuthThrottle* const throttle_;
   WorkerPool* const pool_;
 };
 

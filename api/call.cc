@@ -9,9 +9,9 @@
 
 namespace leadvault::api {
 absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
-                       Call& call) {
+                       AuthThrottle* throttle, Call& call) {
   if (call.actor.request_id.empty()) IdentifyCall(context, call.actor);
-  LV_RETURN_IF_ERROR(AuthenticateCall(context, principals, call.actor, &call.subject));
+  LV_RETURN_IF_ERROR(AuthenticateCall(context, principals, throttle, call.actor, &call.subject));
   if (context->IsCancelled()) return absl::DeadlineExceededError("deadline exceeded or cancelled");
   return vault::CheckCall(call.actor, call.rpc);
 }
@@ -34,14 +34,14 @@ grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::S
   return ToGrpcStatus(status);
 }
 
-grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = std::make_shared<Call>(rpc);
   // Authentication is in memory: done here, so even a call refused for
   // overload is audited with its principal.
-  if (absl::Status begun = BeginCall(context, vault.principals(), *call); !begun.ok()) {
+  if (absl::Status begun = BeginCall(context, vault.principals(), throttle, *call); !begun.ok()) {
     FinishCall(vault, reactor, *call, begun);
     return reactor;
   }

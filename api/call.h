@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -39,8 +40,9 @@ struct Call {
 // Authenticates the call into `call.actor` (see AuthenticateCall), refuses one
 // whose deadline has passed or that was cancelled, and one whose roles may not
 // make it (vault::CheckCall: PERMISSION_DENIED).
+// `throttle` (may be null) slows peers that keep failing to authenticate.
 absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
-                       Call& call);
+                       AuthThrottle* throttle, Call& call);
 
 // Finishes a unary call with `status`. A failed call's entry is committed
 // first and the call finishes once it is durable; the client gets `status`
@@ -56,7 +58,7 @@ grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::S
 // `pool`, then finishes the call with its status through FinishCall. If the
 // call cannot begin, or the pool refuses it (stopping: UNAVAILABLE; overloaded:
 // RESOURCE_EXHAUSTED), it finishes with that at once. `work` runs at most once.
-grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, WorkerPool* pool,
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work);
 

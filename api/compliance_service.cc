@@ -28,10 +28,10 @@ void AddHashes(const std::vector<audit::Hash>& hashes, Repeated* out) {
   for (const audit::Hash& h : hashes) out->Add(std::string(audit::HashBytes(h)));
 }
 
-absl::Status DoExport(vault::Vault& vault, grpc::ServerContext* context, Call& call,
-                      const v1::ExportAuditRequest& request,
+absl::Status DoExport(vault::Vault& vault, AuthThrottle* throttle, grpc::ServerContext* context,
+                      Call& call, const v1::ExportAuditRequest& request,
                       grpc::ServerWriter<v1::ExportAuditResponse>& writer) {
-  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), call));
+  LV_RETURN_IF_ERROR(BeginCall(context, vault.principals(), throttle, call));
   vault::AuditQuery query;
   query.from_sequence = request.from_sequence() == 0 ? 1 : request.from_sequence();
   query.to_sequence = request.to_sequence();
@@ -93,7 +93,7 @@ grpc::Status ComplianceService::GetCheckpoint(grpc::ServerContext* context,
                                               v1::GetCheckpointResponse* response) {
   Call call(vault::Rpc::kGetCheckpoint);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), throttle_, call));
     LV_ASSIGN_OR_RETURN(vault::SignedCheckpoint checkpoint,
                         vault_->audit().GetCheckpoint(call.actor, &call.entry_committed));
     ToProto(checkpoint, response->mutable_checkpoint());
@@ -109,7 +109,7 @@ grpc::Status ComplianceService::GetInclusionProof(grpc::ServerContext* context,
                                                   v1::GetInclusionProofResponse* response) {
   Call call(vault::Rpc::kGetInclusionProof);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), throttle_, call));
     LV_ASSIGN_OR_RETURN(
         vault::InclusionResult result,
         vault_->audit().GetInclusionProof(call.actor, request->sequence(), request->tree_size(),
@@ -129,7 +129,7 @@ grpc::Status ComplianceService::GetConsistencyProof(grpc::ServerContext* context
                                                     v1::GetConsistencyProofResponse* response) {
   Call call(vault::Rpc::kGetConsistencyProof);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), throttle_, call));
     LV_ASSIGN_OR_RETURN(
         vault::ConsistencyResult result,
         vault_->audit().GetConsistencyProof(call.actor, request->from_size(), request->to_size(),
@@ -147,7 +147,7 @@ grpc::Status ComplianceService::ExportAudit(grpc::ServerContext* context,
                                             const v1::ExportAuditRequest* request,
                                             grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
   Call call(vault::Rpc::kExportAudit);
-  absl::Status status = DoExport(*vault_, context, call, *request, *writer);
+  absl::Status status = DoExport(*vault_, throttle_, context, call, *request, *writer);
   return FinishSyncCall(*vault_, call, status);
 }
 
@@ -156,7 +156,7 @@ grpc::Status ComplianceService::AccountingOfDisclosures(
     v1::AccountingOfDisclosuresResponse* response) {
   Call call(vault::Rpc::kAccountingOfDisclosures);
   absl::Status status = [&]() -> absl::Status {
-    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), call));
+    LV_RETURN_IF_ERROR(BeginCall(context, vault_->principals(), throttle_, call));
     LV_ASSIGN_OR_RETURN(std::string lead_id, ParseLeadId(request->lead_id()));
     call.lead_ids.push_back(vault::EncodeLeadId(lead_id));
     LV_ASSIGN_OR_RETURN(vault::Accounting accounting,

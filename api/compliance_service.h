@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_API_COMPLIANCE_SERVICE_H_
 #define LEADVAULT_API_COMPLIANCE_SERVICE_H_
 
+#include "api/auth_throttle.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
 
@@ -14,7 +15,8 @@ namespace leadvault::api {
 // `vault` must outlive the service.
 class ComplianceService final : public v1::Compliance::Service {
  public:
-  explicit ComplianceService(vault::Vault* vault) : vault_(vault) {}
+  ComplianceService(vault::Vault* vault, AuthThrottle* throttle)
+      : vault_(vault), throttle_(throttle) {}
 
   grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
                              v1::GetCheckpointResponse* response) override;
@@ -32,6 +34,7 @@ class ComplianceService final : public v1::Compliance::Service {
 
  private:
   vault::Vault* const vault_;
+  AuthThrottle* const throttle_;
 };
 
 }  // namespace leadvault::api

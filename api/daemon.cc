@@ -38,6 +38,7 @@ struct Flags {
   int drain_seconds = 10;
   uint64_t checkpoint_every_entries = 1000;
   int checkpoint_interval_seconds = 10;
+  int auth_free_failures = 5;
 };
 
 void Log(const std::string& line) {
@@ -134,6 +135,12 @@ int RunDaemon(int argc, char** argv) {
                  "sign an audit checkpoint once this many entries are unsigned")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
       ->capture_default_str();
+  app.add_option(
+         "--auth-free-failures", flags.auth_free_failures,
+         "failed authentications from one peer (each within 60 s of the last) before "
+         "its calls are refused with RESOURCE_EXHAUSTED for a back-off (1 s doubling to 60 s)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   app.add_option("--checkpoint-interval-seconds", flags.checkpoint_interval_seconds,
                  "... or once this many seconds passed with entries unsigned")
       ->check(CLI::Range(1, 86400))
@@ -176,6 +183,7 @@ int RunDaemon(int argc, char** argv) {
   // Serve first: the admin token is issued only once it can be delivered.
   ServerOptions server_options;
   server_options.listen = flags.listen;
+  server_options.auth_throttle.free_failures = flags.auth_free_failures;
   server_options.tls = flags.tls;
   auto server = Server::Start(server_options, vault->get());
   if (!server.ok()) return Fail(server.status());

@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_API_EMERGENCY_SERVICE_H_
 #define LEADVAULT_API_EMERGENCY_SERVICE_H_
 
+#include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
@@ -14,7 +15,8 @@ namespace leadvault::api {
 // data). `vault` and `pool` must outlive the service.
 class EmergencyAccessService final : public v1::EmergencyAccess::CallbackService {
  public:
-  EmergencyAccessService(vault::Vault* vault, WorkerPool* pool) : vault_(vault), pool_(pool) {}
+  EmergencyAccessService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), pool_(pool) {}
 
   grpc::ServerUnaryReactor* OpenEmergencyAccess(grpc::CallbackServerContext* context,
                                                 const v1::OpenEmergencyAccessRequest* request,
@@ -28,6 +30,7 @@ class EmergencyAccessService final : public v1::EmergencyAccess::CallbackService
 
  private:
   vault::Vault* const vault_;
+  AuthThrottle* const throttle_;
   WorkerPool* const pool_;
 };
 

@@ -89,7 +89,7 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
   // Runs on the gRPC thread; the call finishes from the committer once durable.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Call call(vault::Rpc::kCreateLead);
-  if (absl::Status s = BeginCall(context, vault_->principals(), call); !s.ok()) {
+  if (absl::Status s = BeginCall(context, vault_->principals(), throttle_, call); !s.ok()) {
     FinishCall(*vault_, reactor, call, s);
     return reactor;
   }
@@ -123,7 +123,7 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     if (!status.ok()) response->Clear();
     FinishCall(*vault, reactor, *call, status);
   };
-  if (absl::Status s = BeginCall(context, vault_->principals(), *call); !s.ok()) {
+  if (absl::Status s = BeginCall(context, vault_->principals(), throttle_, *call); !s.ok()) {
     finish(s);
     return reactor;
   }
@@ -149,21 +149,21 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kFindLeads,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kFindLeads,
                   ReadHandler(DoFind, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kListQueue,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kListQueue,
                   ReadHandler(DoList, vault_, request, response));
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Dispatch(*vault_, pool_, context, vault::Rpc::kUpdateLead,
+  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kUpdateLead,
                   [=, this](Call& call) { return DoUpdate(*vault_, call, *request, *response); });
 }
 

@@ -2,6 +2,7 @@
 #ifndef LEADVAULT_API_LEAD_SERVICE_H_
 #define LEADVAULT_API_LEAD_SERVICE_H_
 
+#include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
@@ -13,7 +14,8 @@ namespace leadvault::api {
 // Thread-safe (the vault is). `vault` and `pool` must outlive the service.
 class LeadVaultService final : public v1::LeadVault::CallbackService {
  public:
-  LeadVaultService(vault::Vault* vault, WorkerPool* pool) : vault_(vault), pool_(pool) {}
+  LeadVaultService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), pool_(pool) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
                                        const v1::CreateLeadRequest* request,
@@ -33,6 +35,7 @@ class LeadVaultService final : public v1::LeadVault::CallbackService {
 
  private:
   vault::Vault* const vault_;
+  AuthThrottle* const throttle_;
   WorkerPool* const pool_;
 };
 

@@ -31,6 +31,8 @@ struct ServerOptions {
   // Threads for the synchronous Compliance service (rare calls, streamed
   // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
   int max_sync_threads = 16;
+  // Failed authentications from one peer before it is slowed down.
+  AuthThrottleOptions auth_throttle;
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
   // them the port is plaintext and must be loopback.
   ServerTlsFiles tls;
@@ -55,17 +57,18 @@ class Server {
   // passed (then cancels them), and returns when the server is stopped.
   void Shutdown(absl::Duration grace);
 
-  // The failed-authentication throttle of this server's calls (on the vault's clock).
+  // The failed-authentication throttle of every call of this server (on the
+  // vault's clock): a peer that keeps failing is refused for a while.
   AuthThrottle& auth_throttle() { return auth_throttle_; }
 
  private:
   Server(vault::Vault* vault, const ServerOptions& options)
-      : auth_throttle_(&vault->clock()),
+      : auth_throttle_(&vault->clock(), options.auth_throttle),
         pool_(options.worker_threads, options.max_queued_calls),
-        lead_service_(vault, &pool_),
-        admin_service_(vault, &pool_),
-        compliance_service_(vault),
-        emergency_service_(vault, &pool_) {}
+        lead_service_(vault, &auth_throttle_, &pool_),
+        admin_service_(vault, &auth_throttle_, &pool_),
+        compliance_service_(vault, &auth_throttle_),
+        emergency_service_(vault, &auth_throttle_, &pool_) {}
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
   WorkerPool pool_;             // outlives the services and server_ (declared before them)
   LeadVaultService lead_service_;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "audit/audit_entry.h"
 #include "tests/api/api_test_util.h"
 
 namespace leadvault::api {
@@ -168,6 +169,7 @@ TEST_F(AuthAdminTest, EveryBadCredentialIsUnauthenticatedWithOneMessage) {
       {"Bearer " + other + other, "doubled"},
   };
   for (const auto& [header, what] : headers) {
+    clock_.Advance(absl::Seconds(61));  // failures this far apart are never slowed down
     grpc::Status s = CallWithHeader(header);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << what;
     EXPECT_EQ(s.error_message(), message) << what;
@@ -176,6 +178,7 @@ TEST_F(AuthAdminTest, EveryBadCredentialIsUnauthenticatedWithOneMessage) {
   }
   // The same on the Admin service, before any role check.
   for (const auto& [header, what] : headers) {
+    clock_.Advance(absl::Seconds(61));
     auto ctx = RawCtx();
     ctx->AddMetadata("authorization", header);
     v1::ListPrincipalsResponse listed;
@@ -233,4 +236,28 @@ TEST_F(AuthAdminTest, NonAdminCallingAdminIsPermissionDenied) {
 }
 
 }  // namespace
+TEST_F(AuthAdminTest, RepeatedFailuresFromOnePeerAreSlowedAndAudited) {
+  const std::string forged = "lv_0123456789abcdef_" + std::string(64, 'e');
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(CallWithToken(forged).error_code(), grpc::StatusCode::UNAUTHENTICATED) << i;
+  }
+  // Now even a valid token from that peer waits out the back-off, unchecked.
+  grpc::Status s = CallWithToken(worker_token_);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  EXPECT_EQ(s.error_message(), "too many failed authentications; retry later");
+  EXPECT_GE(server_->auth_throttle().refused(), 1u);
+  clock_.Advance(absl::Seconds(2));  // the first back-off is 1 s
+  EXPECT_TRUE(CallWithToken(worker_token_).ok());
+  // The refusal is in the audit log like every other outcome.
+  bool audited = false;
+  std::unique_ptr<rocksdb::Iterator> it(vault_->database().db()->NewIterator(
+      rocksdb::ReadOptions(), vault_->database().cf(vault::Cf::kAudit)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto e = audit::DecodeCanonical(it->value().ToString());
+    ASSERT_TRUE(e.ok());
+    audited = audited || e->code == static_cast<int>(absl::StatusCode::kResourceExhausted);
+  }
+  EXPECT_TRUE(audited);
+}
+
 }  // namespace leadvault::api

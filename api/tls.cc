@@ -15,6 +15,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "api/server.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -206,7 +208,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(
-    const ClientTlsFiles& files) {
+    const std::string& server, const ClientTlsFiles& files) {
   if (files.cert_file.empty() != files.key_file.empty()) {
     return absl::FailedPreconditionError("a client certificate file and its key file go together");
   }
@@ -214,6 +216,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(
     if (!files.cert_file.empty()) {
       return absl::FailedPreconditionError(
           "a client certificate needs a CA file (the server's CA)");
+    }
+    // HOST:PORT or [V6]:PORT -> HOST.
+    absl::string_view host = server;
+    size_t colon = host.rfind(':');
+    if (colon != absl::string_view::npos) host = host.substr(0, colon);
+    if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+    if (!IsLoopbackHost(host)) {
+      return absl::FailedPreconditionError(
+          "--ca: required to reach a non-loopback server (the token must not travel in clear)");
     }
     return grpc::InsecureChannelCredentials();
   }

@@ -45,11 +45,12 @@ struct ClientTlsFiles {
   std::string key_file;   // PEM client private key; no group/other permission bits
 };
 
-// Channel credentials for `files`: insecure when ca_file is empty (and no
-// cert/key is given), else TLS with the same checks as the server side.
-// FAILED_PRECONDITION naming the file; never its contents.
+// Channel credentials to reach `server` (HOST:PORT) with `files`: TLS with the
+// same checks as the server side when ca_file is given; plaintext only to a
+// numeric loopback address (a bearer token must never cross a network in
+// clear): FAILED_PRECONDITION otherwise, or naming a bad file (never its contents).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(
-    const ClientTlsFiles& files);
+    const std::string& server, const ClientTlsFiles& files);
 
 // The fingerprint a principal is bound to: SHA-256 of the DER of the first
 // certificate in `pem`, as 64 lower-case hex. INVALID_ARGUMENT if `pem` holds

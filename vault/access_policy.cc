@@ -54,14 +54,15 @@ constexpr Projection M = Projection::kMasked;
 constexpr Projection C = Projection::kClear;
 
 // What each role sees of each field (minimum necessary, 45 CFR 164.502(b)):
-// intake works the lead and sees it; compliance identifies a person for an
-// accounting or a request with masked identifiers only (separation of duties);
-// capture reads back its own leads' clear metadata, no field.
+// intake works the lead and sees it; compliance reads no identifier
+// (separation of duties), only what HIPAA's Safe Harbor leaves in de-identified
+// data: birth year, first three ZIP digits, state; capture reads back its own
+// leads' clear metadata, no field.
 constexpr std::array<std::array<Projection, kRoleCount>, kPiiFieldCount> kProjections = {{
-    /* first_name */ {H, H, C, M, H, H},
-    /* last_name */ {H, H, C, M, H, H},
-    /* email */ {H, H, C, M, H, H},
-    /* phone */ {H, H, C, M, H, H},
+    /* first_name */ {H, H, C, H, H, H},
+    /* last_name */ {H, H, C, H, H, H},
+    /* email */ {H, H, C, H, H, H},
+    /* phone */ {H, H, C, H, H, H},
     /* date_of_birth */ {H, H, C, M, H, H},
     /* street_address */ {H, H, C, H, H, H},
     /* city */ {H, H, C, H, H, H},
@@ -104,11 +105,18 @@ bool InScope(const Actor& actor, Role role, const LeadMetadata& meta) {
   }
 }
 
+// Bytes of the first UTF-8 code point of `v` (validated text: well formed).
+size_t Utf8LeadLength(absl::string_view v) {
+  const auto b = static_cast<unsigned char>(v[0]);
+  size_t n = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+  return std::min(n, v.size());
+}
+
 std::string MaskEmail(absl::string_view email) {
   size_t at = email.rfind('@');
   size_t dot = email.rfind('.');
   std::string out;
-  out.push_back(email.empty() ? '*' : email[0]);
+  out.append(email.empty() ? "*" : std::string(email.substr(0, Utf8LeadLength(email))));
   out += "***@***";
   if (at != absl::string_view::npos && dot != absl::string_view::npos && dot > at) {
     absl::StrAppend(&out, email.substr(dot));
@@ -206,11 +214,25 @@ bool MaySee(const Actor& actor, const LeadMetadata& meta) {
 }
 
 Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field) {
+  // With a purpose stated, only the roles that may state it contribute.
+  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
   Projection best = Projection::kHidden;
   for (Role r : ActorRoles(actor)) {
-    if (InScope(actor, r, meta)) best = std::max(best, RoleProjection(r, field));
+    if (!InScope(actor, r, meta)) continue;
+    if (purpose.has_value() && !RoleMayUsePurpose(r, *purpose)) continue;
+    best = std::max(best, RoleProjection(r, field));
   }
   return best;
+}
+
+bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta) {
+  for (Role r : ActorRoles(actor)) {
+    if (!InScope(actor, r, meta)) continue;
+    for (PiiField f : kAllPiiFields) {
+      if (RoleProjection(r, f) != Projection::kHidden) return true;
+    }
+  }
+  return false;
 }
 
 absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta) {
@@ -234,7 +256,7 @@ keys::SecretBytes Mask(PiiField field, const keys::SecretBytes& value, absl::Tim
   switch (field) {
     case PiiField::kFirstName:
     case PiiField::kLastName:
-      if (!v.empty()) masked = absl::StrCat(v.substr(0, 1), ".");
+      if (!v.empty()) masked = absl::StrCat(v.substr(0, Utf8LeadLength(v)), ".");
       break;
     case PiiField::kEmail:
       masked = MaskEmail(v);

@@ -91,6 +91,10 @@ absl::Status CheckCall(const Actor& actor, Rpc rpc);
 bool MaySee(const Actor& actor, const LeadMetadata& meta);
 Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field);
 
+// True if some role of the actor that has `meta` in scope would see a field
+// of it, whatever the purpose: then the read must state an allowed purpose.
+bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta);
+
 // OK if the actor's purpose of use (Actor::purpose) is known and allowed for
 // one of its roles that would disclose a field of `meta`: INVALID_ARGUMENT if
 // it is missing or unknown, PERMISSION_DENIED if no such role may use it.

@@ -142,6 +142,7 @@ absl::StatusOr<std::vector<EmergencyGrant>> EmergencyAccessStore::List(const Act
 
 absl::StatusOr<EmergencyGrant> EmergencyAccessStore::Close(const Actor& actor,
                                                            const std::string& grant_id) {
+  KeyClaims::Claim claim = claims_.Acquire({grant_id});  // one close at a time per grant
   EmergencyGrant grant;
   {
     absl::MutexLock lock(&mu_);

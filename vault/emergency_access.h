@@ -20,6 +20,7 @@
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/database.h"
+#include "vault/key_claims.h"
 
 namespace leadvault::vault {
 
@@ -82,6 +83,7 @@ class EmergencyAccessStore {
   keys::Random* const random_;
   std::atomic<uint64_t> opened_{0};
 
+  KeyClaims claims_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, EmergencyGrant> grants_ ABSL_GUARDED_BY(mu_);
 };

@@ -318,6 +318,12 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
         "purpose: emergency needs an open emergency access grant for this lead");
   }
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  // Without a grant: a read that would disclose a field states an allowed
+  // purpose first, and then sees what the roles that may state it see.
+  if (!grant.has_value()) {
+    if (!WouldDiscloseFields(actor, lead.meta)) return lead;  // metadata only: no key unwrapped
+    LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
+  }
   std::array<Projection, kPiiFieldCount> projection;
   bool any = false;
   for (PiiField f : kAllPiiFields) {
@@ -325,12 +331,10 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
         grant.has_value() ? Projection::kClear : ProjectionFor(actor, lead.meta, f);
     any = any || projection[static_cast<size_t>(f) - 1] != Projection::kHidden;
   }
-  if (!any) return lead;  // clear metadata only: no key is unwrapped
+  if (!any) return lead;
   if (grant.has_value()) {
     entry.break_glass_reason = grant->reason;  // every emergency read is flagged
     entry.fields.push_back(absl::StrCat("grant=", grant->id));
-  } else {
-    LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
   }
   if (absl::IsNotFound(values[1].status())) {
     return absl::DataLossError("lead record: its data key is missing");

@@ -180,6 +180,12 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   for (const auto& role : request.roles) {
     if (!IsKnownRole(role)) return absl::InvalidArgumentError("roles: unknown role");
   }
+  // Separation of duties: whoever manages principals reads no lead and audits no one.
+  const bool admin =
+      std::find(request.roles.begin(), request.roles.end(), "admin") != request.roles.end();
+  if (admin && request.roles.size() > 1) {
+    return absl::InvalidArgumentError("roles: admin cannot be combined with another role");
+  }
   LV_RETURN_IF_ERROR(ValidateServiceLines(request.service_lines));
   LV_RETURN_IF_ERROR(ValidateTtl(request.token_ttl));
   if (!request.client_cert_sha256.empty() && (request.client_cert_sha256.size() != kCertSha256Hex ||

@@ -47,7 +47,7 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
 // Columns: capture (its own lead), intake (in scope), compliance.
 const std::map<std::string, std::string> kExpectedProjection = {
-    {"first_name", "HCM"},    {"last_name", "HCM"},          {"email", "HCM"}, {"phone", "HCM"},
+    {"first_name", "HCH"},    {"last_name", "HCH"},          {"email", "HCH"}, {"phone", "HCH"},
     {"date_of_birth", "HCM"}, {"street_address", "HCH"},     {"city", "HCH"},  {"state", "HCC"},
     {"postal_code", "HCM"},   {"condition_interest", "HCH"}, {"notes", "HCH"},
 };

@@ -50,6 +50,8 @@ TEST(AccessPolicyTest, MaskingRules) {
   EXPECT_EQ(Masked(PiiField::kPhone, "+1"), "");
   EXPECT_EQ(Masked(PiiField::kFirstName, "Zebulon"), "Z.");
   EXPECT_EQ(Masked(PiiField::kLastName, "Quixworth"), "Q.");
+  EXPECT_EQ(Masked(PiiField::kFirstName, "\xc3\x89mile"), "\xc3\x89.");  // "É.", whole code point
+  EXPECT_EQ(Masked(PiiField::kEmail, "\xc3\xa9lise@example.fr"), "\xc3\xa9***@***.fr");
   EXPECT_EQ(Masked(PiiField::kPostalCode, "02139-4307"), "021**");
   EXPECT_EQ(Masked(PiiField::kState, "MA"), "MA");
   EXPECT_EQ(Masked(PiiField::kDateOfBirth, "1980-04-12"), "1980");
@@ -84,8 +86,17 @@ TEST(AccessPolicyTest, ScopeAndProjectionFollowTheRoles) {
 
   // Several roles: the most open projection of the roles that see the lead.
   Actor both = MakeActor("00000000000000c1", "capture,compliance");
-  EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kEmail), Projection::kMasked);
-  EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kNotes), Projection::kHidden);
+  both.purpose = "operations";
+  EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kDateOfBirth), Projection::kMasked);
+  EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kEmail), Projection::kHidden);
+  // With a purpose stated, only the roles that may state it count.
+  Actor desk_and_officer = MakeActor("00000000000000c1", "intake,compliance");
+  desk_and_officer.service_lines = {"cardio"};
+  desk_and_officer.purpose = "operations";  // both may state it: intake's view
+  EXPECT_EQ(ProjectionFor(desk_and_officer, cardio, PiiField::kEmail), Projection::kClear);
+  Actor officer_only = MakeActor("00000000000000c3", "compliance");
+  officer_only.purpose = "treatment";  // compliance may not: nothing
+  EXPECT_EQ(ProjectionFor(officer_only, cardio, PiiField::kDateOfBirth), Projection::kHidden);
 
   Actor admin = MakeActor("00000000000000ad", "admin");
   EXPECT_FALSE(MaySee(admin, ortho));

@@ -223,6 +223,15 @@ TEST_F(PrincipalStoreTest, DisablingEndsEveryTokenAtOnceAndExpiryIsEnforced) {
   ExpectUnauthenticated(expiring.token.view(), "expired");
 }
 
+TEST_F(PrincipalStoreTest, AdminCannotHoldADataRole) {
+  for (const char* other : {"capture", "intake", "compliance", "analyst"}) {
+    NewPrincipal p;
+    p.display_name = "both";
+    p.roles = {"admin", other};
+    EXPECT_TRUE(absl::IsInvalidArgument(store().Create(Admin(), std::move(p)).status())) << other;
+  }
+}
+
 TEST_F(PrincipalStoreTest, SetServiceLinesReplacesTheScope) {
   IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho"});
   auto p = store().SetServiceLines(Admin(), t.principal.id, {"cardio", "onco", "cardio"});

@@ -54,7 +54,10 @@ void AuthThrottle::RecordFailure(absl::string_view peer) {
     it->second.order = std::prev(order_.end());
   } else {
     order_.splice(order_.end(), order_, it->second.order);
-    if (now - it->second.last_failure > options_.window) it->second.failures = 0;
+    // The window runs from the later of the last failure and the end of the
+    // last back-off, so sitting out a back-off does not buy fresh free tries.
+    absl::Time since = std::max(it->second.last_failure, it->second.blocked_until);
+    if (now - since > options_.window) it->second.failures = 0;
   }
   PeerState& state = it->second;
   state.failures = std::min(state.failures + 1, options_.free_failures + 64);

@@ -45,9 +45,10 @@ absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAcce
   // Operators see every emergency access as it opens (no reason, no data).
   std::fprintf(stderr,
                "leadvaultd: warning: emergency access opened: grant %s by principal %s for %zu "
-               "leads until %s\n",
+               "leads until %s (%llu opened since start)\n",
                grant.id.c_str(), grant.principal_id.c_str(), grant.lead_ids.size(),
-               absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()).c_str());
+               absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()).c_str(),
+               static_cast<unsigned long long>(vault.emergency().opened_count()));
   std::fflush(stderr);
   ToProto(grant, vault.clock().Now(), response.mutable_grant());
   return absl::OkStatus();

@@ -1,6 +1,9 @@
 #include "tools/ctl_emergency.h"
 
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -36,8 +39,13 @@ std::unique_ptr<EmergencyCommands> AddEmergencyCommands(CLI::App& app) {
   c->open = emergency->add_subcommand(
       "open",
       "open a time-limited grant to read leads in full (then: lead get --purpose emergency)");
-  c->open->add_option("--reason", c->reason, "why (required; recorded in every audit entry)")
-      ->required();
+  // The reason is free text that may mention a patient: it is read from a file
+  // or stdin by default, so it stays out of argv and shell history.
+  CLI::Option_group* why = c->open->add_option_group("reason", "exactly one of");
+  why->add_option("--reason-file", c->reason_file,
+                  "file holding the reason, or - for stdin (recorded in every audit entry)");
+  why->add_option("--reason", c->reason, "the reason inline (visible in ps and shell history)");
+  why->require_option(1);
   c->open->add_option("--lead", c->lead_ids, "lead id the grant covers (repeatable)")->required();
   c->open->add_option("--minutes", c->minutes, "how long (1..60, default 15)")
       ->check(CLI::Range(1, 60));
@@ -57,7 +65,18 @@ std::optional<int> RunEmergencyCommand(const EmergencyCommands& c, const Connect
     grpc::Status status;
     if (c.open->parsed()) {
       v1::OpenEmergencyAccessRequest request;
-      request.set_reason(c.reason);
+      std::string reason = c.reason;
+      if (!c.reason_file.empty()) {
+        std::ifstream file;
+        std::istream* in = &std::cin;
+        if (c.reason_file != "-") {
+          file.open(c.reason_file);
+          if (!file) return ReportError(absl::NotFoundError("--reason-file: cannot be read"), 2);
+          in = &file;
+        }
+        reason.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
+      }
+      request.set_reason(reason);
       for (const std::string& id : c.lead_ids) request.add_lead_ids(id);
       request.set_duration_seconds(c.minutes * 60);
       v1::OpenEmergencyAccessResponse response;

@@ -18,6 +18,7 @@ struct EmergencyCommands {
   CLI::App* list = nullptr;
   CLI::App* close = nullptr;
   std::string reason;
+  std::string reason_file;
   std::vector<std::string> lead_ids;
   int64_t minutes = 15;
   bool open_only = false;

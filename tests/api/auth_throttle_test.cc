@@ -63,6 +63,20 @@ TEST(AuthThrottleTest, FiveFailuresStartABackOffThatDoublesUpToAMinute) {
   EXPECT_EQ(throttle.refused(), 11u);
 }
 
+TEST(AuthThrottleTest, SittingOutTheLongestBackOffBuysNoFreshTries) {
+  testing::FakeClock clock(StartTime());
+  AuthThrottle throttle(&clock);
+  for (int i = 0; i < 12; ++i) {  // enough failures for the 60 s cap, each within the window
+    throttle.RecordFailure(kPeerA);
+    clock.Advance(absl::Seconds(60));
+  }
+  throttle.RecordFailure(kPeerA);  // blocked for the full 60 s
+  clock.Advance(absl::Seconds(61));
+  ASSERT_TRUE(throttle.Admit(kPeerA).ok());  // the back-off is over
+  throttle.RecordFailure(kPeerA);            // ... and the next failure blocks at once
+  EXPECT_TRUE(absl::IsResourceExhausted(throttle.Admit(kPeerA)));
+}
+
 TEST(AuthThrottleTest, SuccessResetsAndOldFailuresAreForgotten) {
   testing::FakeClock clock(StartTime());
   AuthThrottle throttle(&clock);

@@ -281,12 +281,22 @@ keys::SecretBytes Mask(PiiField field, const keys::SecretBytes& value, absl::Tim
   return out;
 }
 
-std::string RpcTableMarkdown() {
-  std::string out = "| RPC |";
+namespace {
+
+// "| <first> | capture | ... |" and its separator row.
+std::string TableHeader(absl::string_view first) {
+  std::string out = absl::StrCat("| ", first, " |");
   for (Role r : kAllRoles) absl::StrAppend(&out, " ", RoleName(r), " |");
   out += "\n| --- |";
   for (size_t i = 0; i < kRoleCount; ++i) out += " --- |";
   out += "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string RpcTableMarkdown() {
+  std::string out = TableHeader("RPC");
   for (const RpcRow& row : kRpcs) {
     absl::StrAppend(&out, "| ", row.name, " |");
     for (bool allowed : row.allowed) out += allowed ? " yes |" : " - |";
@@ -296,11 +306,7 @@ std::string RpcTableMarkdown() {
 }
 
 std::string ProjectionTableMarkdown() {
-  std::string out = "| field |";
-  for (Role r : kAllRoles) absl::StrAppend(&out, " ", RoleName(r), " |");
-  out += "\n| --- |";
-  for (size_t i = 0; i < kRoleCount; ++i) out += " --- |";
-  out += "\n";
+  std::string out = TableHeader("field");
   for (PiiField f : kAllPiiFields) {
     absl::StrAppend(&out, "| ", PiiFieldName(f), " |");
     for (Role r : kAllRoles) absl::StrAppend(&out, " ", ProjectionName(RoleProjection(r, f)), " |");

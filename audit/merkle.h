@@ -89,8 +89,7 @@ class NodeReader {
 // The RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves,
 // from stored complete nodes (O(log size) nodes read). INVALID_ARGUMENT unless
 // index < size.
-absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size,
-                                                 NodeReader& nodes);
+absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size, NodeReader& nodes);
 
 // The RFC 9162 consistency proof between trees of size1 and size2 leaves
 // (empty when size1 == size2 or size1 == 0). INVALID_ARGUMENT unless
@@ -110,8 +109,8 @@ absl::Status VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_has
 
 // RFC 9162 section 2.1.4.2: OK if `proof` proves the tree (size2, root2)
 // extends the tree (size1, root1). Otherwise INVALID_ARGUMENT naming what failed.
-absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1,
-                               const Hash& root2, const std::vector<Hash>& proof);
+absl::Status VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const Hash& root2,
+                               const std::vector<Hash>& proof);
 
 }  // namespace leadvault::audit
 

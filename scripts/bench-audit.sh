@@ -13,12 +13,11 @@ BUILD_DIR=${BUILD_DIR:-build}
 DAEMON=$BUILD_DIR/api/leadvaultd
 CTL=$BUILD_DIR/tools/leadvaultctl
 BENCH=$BUILD_DIR/tools/leadvault-bench
-if [[ ${SKIP_BUILD:-0} != 1 || ! -x $DAEMON || ! -x $CTL || ! -x $BENCH ]]; then
-  BUILD_DIR=$BUILD_DIR scripts/build.sh
-fi
+# Ninja rebuilds only what changed; SKIP_BUILD=1 uses the binaries as they are.
+source scripts/daemon-lib.sh
+build_if_needed "$DAEMON" "$CTL" "$BENCH"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/leadvault-bench-audit.XXXXXX")
-source scripts/daemon-lib.sh
 start_daemon "$DAEMON"
 
 make_principal "$CTL" "$WORK/desk" --name "bench desk" --role capture

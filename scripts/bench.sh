@@ -13,12 +13,10 @@ CTL=$BUILD_DIR/tools/leadvaultctl
 BENCH=$BUILD_DIR/tools/leadvault-bench
 
 # Ninja rebuilds only what changed; SKIP_BUILD=1 uses the binaries as they are.
-if [[ ${SKIP_BUILD:-0} != 1 || ! -x $DAEMON || ! -x $CTL || ! -x $BENCH ]]; then
-  BUILD_DIR=$BUILD_DIR scripts/build.sh
-fi
+source scripts/daemon-lib.sh
+build_if_needed "$DAEMON" "$CTL" "$BENCH"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/leadvault-bench.XXXXXX")
-source scripts/daemon-lib.sh
 start_daemon "$DAEMON"
 echo "bench.sh: leadvaultd (pid $DAEMON_PID) serving on $ADDR"
 

@@ -1,4 +1,14 @@
 # Sourced by the benchmark scripts: a throwaway leadvaultd on a temporary data dir.
+# build_if_needed BINARY...: builds (scripts/build.sh, into $BUILD_DIR) unless
+# SKIP_BUILD=1 and every BINARY exists already.
+build_if_needed() {
+  local missing=0
+  for b in "$@"; do [[ -x $b ]] || missing=1; done
+  if [[ ${SKIP_BUILD:-0} != 1 || $missing == 1 ]]; then
+    BUILD_DIR=$BUILD_DIR scripts/build.sh
+  fi
+}
+
 # start_daemon DAEMON starts it in $WORK (which the caller created), waits until
 # it serves, and sets DAEMON_PID and ADDR; the EXIT trap stops it and removes $WORK.
 DAEMON_PID=
@@ -7,7 +17,7 @@ cleanup() {
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
     wait "$DAEMON_PID" 2>/dev/null || true
   fi
-  rm -rf "$WORK"
+  if [[ -n ${WORK:-} ]]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -214,7 +214,8 @@ Workload<v1::CreateLeadRequest, v1::CreateLeadResponse> CreateWorkload(
 
 int RunLoad(const LoadOptions& options) {
   auto credentials = api::NewChannelCredentials(
-      options.server, {.ca_file = options.ca_file, .cert_file = options.cert_file, .key_file = options.key_file});
+      options.server,
+      {.ca_file = options.ca_file, .cert_file = options.cert_file, .key_file = options.key_file});
   if (!credentials.ok()) {
     std::fprintf(stderr, "leadvault-bench: %s\n",
                  std::string(credentials.status().message()).c_str());

@@ -82,7 +82,8 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionFla
   auto token = LoadToken(flags);
   if (!token.ok()) return token.status();
   auto credentials = api::NewChannelCredentials(
-      flags.server, {.ca_file = flags.ca_file, .cert_file = flags.cert_file, .key_file = flags.key_file});
+      flags.server,
+      {.ca_file = flags.ca_file, .cert_file = flags.cert_file, .key_file = flags.key_file});
   if (!credentials.ok()) return credentials.status();
   auto channel = grpc::CreateChannel(flags.server, *credentials);
   return std::unique_ptr<Connection>(new Connection(std::move(channel), *std::move(token)));

@@ -213,16 +213,29 @@ bool MaySee(const Actor& actor, const LeadMetadata& meta) {
   return false;
 }
 
-Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field) {
-  // With a purpose stated, only the roles that may state it contribute.
+bool MayListServiceLine(const Actor& actor, absl::string_view service_line) {
+  for (Role r : ActorRoles(actor)) {
+    if (r == Role::kIntake && RoleMayCall(r, Rpc::kListQueue) &&
+        Contains(actor.service_lines, service_line)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+FieldProjections ProjectionsFor(const Actor& actor, const LeadMetadata& meta) {
   std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
-  Projection best = Projection::kHidden;
+  FieldProjections out;
+  out.fill(Projection::kHidden);
   for (Role r : ActorRoles(actor)) {
     if (!InScope(actor, r, meta)) continue;
     if (purpose.has_value() && !RoleMayUsePurpose(r, *purpose)) continue;
-    best = std::max(best, RoleProjection(r, field));
+    for (PiiField f : kAllPiiFields) {
+      Projection& p = out[static_cast<size_t>(f) - 1];
+      p = std::max(p, RoleProjection(r, f));
+    }
   }
-  return best;
+  return out;
 }
 
 bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta) {

@@ -89,7 +89,13 @@ absl::Status CheckCall(const Actor& actor, Rpc rpc);
 // it created; compliance, every lead. A lead out of every role's scope must be
 // treated exactly as one that does not exist.
 bool MaySee(const Actor& actor, const LeadMetadata& meta);
-Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field);
+// Whether one of the actor's roles has leads of `service_line` in its scope
+// (a work queue of another service line is empty to it).
+bool MayListServiceLine(const Actor& actor, absl::string_view service_line);
+// Every field's projection, indexed by field number - 1. With a purpose stated,
+// only the roles that may state it contribute.
+using FieldProjections = std::array<Projection, kPiiFieldCount>;
+FieldProjections ProjectionsFor(const Actor& actor, const LeadMetadata& meta);
 
 // True if some role of the actor that has `meta` in scope would see a field
 // of it, whatever the purpose: then the read must state an allowed purpose.

@@ -324,14 +324,16 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     if (!WouldDiscloseFields(actor, lead.meta)) return lead;  // metadata only: no key unwrapped
     LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
   }
-  std::array<Projection, kPiiFieldCount> projection;
-  bool any = false;
-  for (PiiField f : kAllPiiFields) {
-    projection[static_cast<size_t>(f) - 1] =
-        grant.has_value() ? Projection::kClear : ProjectionFor(actor, lead.meta, f);
-    any = any || projection[static_cast<size_t>(f) - 1] != Projection::kHidden;
+  FieldProjections projection;
+  if (grant.has_value()) {
+    projection.fill(Projection::kClear);
+  } else {
+    projection = ProjectionsFor(actor, lead.meta);
   }
-  if (!any) return lead;
+  if (std::all_of(projection.begin(), projection.end(),
+                  [](Projection p) { return p == Projection::kHidden; })) {
+    return lead;
+  }
   if (grant.has_value()) {
     entry.break_glass_reason = grant->reason;  // every emergency read is flagged
     entry.fields.push_back(absl::StrCat("grant=", grant->id));
@@ -447,9 +449,7 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   }
   QueuePage page;
   audit::AuditEntry entry = EntryFor(actor, "ListQueue");
-  LeadMetadata probe;
-  probe.attribution.service_line = query.service_line;
-  if (!MaySee(actor, probe)) {
+  if (!MayListServiceLine(actor, query.service_line)) {
     // Another service line's queue looks empty (and costs what an empty one does).
     LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
     return page;

@@ -21,6 +21,10 @@ absl::Time At(int year, int month, int day) {
   return absl::FromCivil(absl::CivilDay(year, month, day), absl::UTCTimeZone());
 }
 
+Projection ProjectionFor(const Actor& actor, const LeadMetadata& meta, PiiField field) {
+  return ProjectionsFor(actor, meta)[static_cast<size_t>(field) - 1];
+}
+
 std::string Masked(PiiField field, absl::string_view value, absl::Time now = At(2026, 12, 1)) {
   return std::string(Mask(field, keys::SecretBytes::CopyFrom(value), now).view());
 }
@@ -79,7 +83,11 @@ TEST(AccessPolicyTest, ScopeAndProjectionFollowTheRoles) {
   EXPECT_EQ(ProjectionFor(intake, ortho, PiiField::kNotes), Projection::kClear);
   EXPECT_EQ(ProjectionFor(intake, cardio, PiiField::kNotes), Projection::kHidden);
 
-  Actor capture = CaptureActor();  // principal ...c1
+  EXPECT_TRUE(MayListServiceLine(intake, "ortho"));
+  EXPECT_FALSE(MayListServiceLine(intake, "cardio"));
+
+  Actor capture = CaptureActor();                      // principal ...c1
+  EXPECT_FALSE(MayListServiceLine(capture, "ortho"));  // capture has no queue
   EXPECT_TRUE(MaySee(capture, ortho));
   EXPECT_FALSE(MaySee(capture, cardio));
   EXPECT_EQ(ProjectionFor(capture, ortho, PiiField::kEmail), Projection::kHidden);

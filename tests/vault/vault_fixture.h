@@ -37,13 +37,13 @@ class CryptoEnvironment : public ::testing::Environment {
 inline ::testing::Environment* const kCryptoEnvironment =
     ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
-inline constexpr std::array<Cf, 10> kAllCfs = {Cf::kLeads,  Cf::kDek,    Cf::kBidx,  Cf::kExpiry,
-                                               Cf::kQueue,  Cf::kConsent, Cf::kAudit, Cf::kMerkle,
-                                               Cf::kMeta,   Cf::kAuditLead};
+inline constexpr std::array<Cf, 10> kAllCfs = {Cf::kLeads, Cf::kDek,      Cf::kBidx,  Cf::kExpiry,
+                                               Cf::kQueue, Cf::kConsent,  Cf::kAudit, Cf::kMerkle,
+                                               Cf::kMeta,  Cf::kAuditLead};
 
 inline const char* CfName(Cf cf) {
-  static constexpr const char* kNames[] = {"leads", "dek",    "bidx", "expiry", "queue",
-                                           "consent", "audit", "merkle", "meta", "audit_lead"};
+  static constexpr const char* kNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
+                                           "consent", "audit", "merkle", "meta",   "audit_lead"};
   return kNames[static_cast<size_t>(cf)];
 }
 

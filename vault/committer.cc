@@ -116,6 +116,11 @@ void Committer::SetFailWritesForTesting(bool fail) {
   fail_writes_ = fail;
 }
 
+void Committer::SetBeforeWriteHookForTesting(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  before_write_ = std::move(hook);
+}
+
 absl::StatusOr<uint64_t> Committer::Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry) {
   Pending pending;
   pending.batch = std::move(batch);
@@ -187,11 +192,14 @@ void Committer::Run() {
 void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   uint64_t first;
   bool fail;
+  std::function<void()> before_write;
   {
     absl::MutexLock lock(&mu_);
     first = next_sequence_;
     fail = fail_writes_;
+    before_write = before_write_;
   }
+  if (before_write) before_write();
   // Entry times never go backwards, even if the wall clock does.
   const absl::Time now = std::max(clock_->Now(), last_time_);
   rocksdb::WriteBatch combined;

@@ -78,6 +78,9 @@ class Committer {
 
   // Test hook: while set, every group write fails as a storage error would.
   void SetFailWritesForTesting(bool fail);
+  // Test hook: runs on the committer thread before each group is written (no
+  // lock held), so a test can look at the world while a commit is in flight.
+  void SetBeforeWriteHookForTesting(std::function<void()> hook);
 
  private:
   struct Pending;
@@ -101,6 +104,7 @@ class Committer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   bool fail_writes_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> before_write_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 #include "vault/principal_store.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -152,6 +153,22 @@ keys::SecretBytes PrincipalStore::NewToken(const std::string& principal_id,
   return token;
 }
 
+// While a change to a principal commits: the new entry, but with no more
+// access than the old one had (disabled if either is, only the service lines
+// both have). Its tokens are the new entry's: a new token is unknown to anyone
+// until the change returns, and an old one survives only if the change keeps it.
+PrincipalStore::Entry PrincipalStore::Narrowest(const Entry& old_entry, const Entry& new_entry) {
+  Entry out = new_entry;
+  out.principal.enabled = old_entry.principal.enabled && new_entry.principal.enabled;
+  std::vector<std::string> lines;
+  for (const std::string& line : new_entry.principal.service_lines) {
+    const auto& was = old_entry.principal.service_lines;
+    if (std::find(was.begin(), was.end(), line) != was.end()) lines.push_back(line);
+  }
+  out.principal.service_lines = std::move(lines);
+  return out;
+}
+
 absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, const Entry& entry,
                                      std::vector<std::string> fields) {
   rocksdb::WriteBatch batch;
@@ -164,8 +181,24 @@ absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, con
   audit::AuditEntry audit_entry = EntryFor(actor, action);
   audit_entry.fields = std::move(fields);
   audit_entry.subject = entry.principal.id;
-  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(audit_entry)).status());
+  // What the change takes away is gone before it is durable (so the log never
+  // shows a call allowed after the change); what it adds comes only after.
+  // A failed commit puts the principal back as it was.
+  std::optional<Entry> before;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = principals_.find(entry.principal.id);
+    if (it != principals_.end()) {
+      before = it->second;
+      it->second = Narrowest(it->second, entry);
+    }
+  }
+  absl::Status committed = committer_->Commit(std::move(batch), std::move(audit_entry)).status();
   absl::MutexLock lock(&mu_);
+  if (!committed.ok()) {
+    if (before.has_value()) principals_[entry.principal.id] = *std::move(before);
+    return committed;
+  }
   principals_[entry.principal.id] = entry;
   return absl::OkStatus();
 }

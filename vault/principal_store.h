@@ -105,8 +105,13 @@ class PrincipalStore {
       : db_(db), committer_(committer), keys_(keys), clock_(clock), random_(random) {}
   // A copy of the principal's entry; NOT_FOUND if unknown.
   absl::StatusOr<Entry> Find(const std::string& principal_id) const;
+  // Stores `entry` with its audit entry. What the change takes away from the
+  // principal is out of use before the commit (and back if it fails); what it
+  // adds is in use only after.
   absl::Status Persist(const Actor& actor, const char* action, const Entry& entry,
                        std::vector<std::string> fields);
+  // The new entry with no more access than the old one (see Persist).
+  static Entry Narrowest(const Entry& old_entry, const Entry& new_entry);
   keys::SecretBytes NewToken(const std::string& principal_id, std::string* hash) const;
 
   Database* const db_;

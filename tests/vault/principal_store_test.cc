@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
 
@@ -353,6 +354,48 @@ TEST_F(PrincipalStoreTest, FailedCommitChangesNothing) {
   absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 1u);
+}
+
+// Review finding: a disabled principal or a rotated-away token stayed usable
+// between its change becoming durable and memory being updated. What a change
+// takes away is gone while it commits; what it adds, only once durable.
+TEST_F(PrincipalStoreTest, AChangeThatTakesAccessAwayIsInForceWhileItCommits) {
+  IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho", "cardio"});
+  const std::string old_token(t.token.view());
+  std::vector<std::string> seen;  // what Authenticate said while each change was in flight
+  vault_->committer().SetBeforeWriteHookForTesting([&] {
+    absl::StatusOr<Principal> p = store().Authenticate(old_token);
+    seen.push_back(p.ok() ? absl::StrJoin(p->service_lines, "+") : "unauthenticated");
+  });
+  // Narrowing (cardio out, oncology in): during the commit only ortho is left.
+  ASSERT_TRUE(store().SetServiceLines(Admin(), t.principal.id, {"ortho", "oncology"}).ok());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), "ortho");
+  EXPECT_EQ(absl::StrJoin(store().Authenticate(old_token)->service_lines, "+"), "oncology+ortho");
+  // Rotation without grace: the old token is refused while the rotation commits.
+  absl::StatusOr<IssuedToken> rotated =
+      store().RotateToken(Admin(), t.principal.id, absl::Hours(1));
+  ASSERT_TRUE(rotated.ok());
+  EXPECT_EQ(seen.back(), "unauthenticated");
+  // Disabling: the new token is refused while the disable commits.
+  const std::string new_token(rotated->token.view());
+  vault_->committer().SetBeforeWriteHookForTesting([&] {
+    seen.push_back(store().Authenticate(new_token).ok() ? "authenticated" : "unauthenticated");
+  });
+  ASSERT_TRUE(store().Disable(Admin(), t.principal.id).ok());
+  EXPECT_EQ(seen.back(), "unauthenticated");
+  vault_->committer().SetBeforeWriteHookForTesting(nullptr);
+}
+
+TEST_F(PrincipalStoreTest, AFailedDisableLeavesThePrincipalAsItWas) {
+  IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho", "cardio"});
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_FALSE(store().Disable(Admin(), t.principal.id).ok());
+  EXPECT_FALSE(store().SetServiceLines(Admin(), t.principal.id, {"ortho"}).ok());
+  vault_->committer().SetFailWritesForTesting(false);
+  absl::StatusOr<Principal> p = store().Authenticate(t.token.view());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->service_lines.size(), 2u);
 }
 
 TEST_F(PrincipalStoreTest, ClientCertificateBindingIsKeptAndSurvivesAReopen) {

@@ -30,18 +30,31 @@ void ToProto(const vault::EmergencyGrant& in, absl::Time now, v1::EmergencyGrant
 
 absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAccessRequest& request,
                     v1::OpenEmergencyAccessResponse& response) {
+  // Counted before anything is collected into the call's audit entry.
+  if (request.lead_ids_size() == 0 ||
+      request.lead_ids_size() > static_cast<int>(vault::kMaxEmergencyLeads)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lead_ids: 1 to ", vault::kMaxEmergencyLeads, " leads"));
+  }
   std::vector<std::string> lead_ids;
   for (const std::string& text : request.lead_ids()) {
     LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
     call.lead_ids.push_back(vault::EncodeLeadId(id));
     lead_ids.push_back(std::move(id));
   }
-  if (request.duration_seconds() <= 0) {
-    return absl::InvalidArgumentError("duration_seconds: must be 1 second to 60 minutes");
+  absl::StatusOr<vault::EmergencyGrant> opened = vault.emergency().OpenGrant(
+      call.actor, request.reason(), std::move(lead_ids), absl::Seconds(request.duration_seconds()));
+  if (absl::IsResourceExhausted(opened.status())) {
+    // A burst of break-glass openings stands out to operators as well as in the log.
+    std::fprintf(stderr,
+                 "leadvaultd: warning: emergency access refused: principal %s is past a "
+                 "break-glass bound (%llu refused since start)\n",
+                 call.actor.principal_id.c_str(),
+                 static_cast<unsigned long long>(vault.emergency().refused_count()));
+    std::fflush(stderr);
   }
-  LV_ASSIGN_OR_RETURN(vault::EmergencyGrant grant,
-                      vault.emergency().OpenGrant(call.actor, request.reason(), std::move(lead_ids),
-                                                  absl::Seconds(request.duration_seconds())));
+  LV_RETURN_IF_ERROR(opened.status());
+  const vault::EmergencyGrant& grant = *opened;
   // Operators see every emergency access as it opens (no reason, no data).
   std::fprintf(stderr,
                "leadvaultd: warning: emergency access opened: grant %s by principal %s for %zu "
@@ -56,10 +69,12 @@ absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAcce
 
 absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListEmergencyAccessRequest& request,
                     v1::ListEmergencyAccessResponse& response) {
-  LV_ASSIGN_OR_RETURN(std::vector<vault::EmergencyGrant> grants,
-                      vault.emergency().List(call.actor, request.open_only()));
+  LV_ASSIGN_OR_RETURN(vault::GrantPage page,
+                      vault.emergency().List(call.actor, request.open_only(), request.page_size(),
+                                             request.page_token()));
   const absl::Time now = vault.clock().Now();
-  for (const vault::EmergencyGrant& g : grants) ToProto(g, now, response.add_grants());
+  for (const vault::EmergencyGrant& g : page.grants) ToProto(g, now, response.add_grants());
+  response.set_next_page_token(page.next_page_token);
   return absl::OkStatus();
 }
 

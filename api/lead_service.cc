@@ -33,6 +33,7 @@ absl::Status DoFind(vault::Vault& vault, Call& call, const v1::FindLeadsRequest&
     default:
       return absl::InvalidArgumentError("key: email or phone is required");
   }
+  call.actor.purpose = PurposeName(request.purpose());
   LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(call.actor, kind, *value));
   for (const auto& meta : leads) ToProto(meta, response.add_leads());
   return absl::OkStatus();
@@ -43,7 +44,7 @@ absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListQueueRequest&
   vault::QueueQuery query;
   query.service_line = request.service_line();
   query.status = static_cast<vault::LeadStatus>(request.status());
-  query.page_size = request.page_size() == 0 ? 50 : request.page_size();
+  query.page_size = request.page_size();
   query.page_token = request.page_token();
   LV_ASSIGN_OR_RETURN(vault::QueuePage page, vault.leads().ListQueue(call.actor, query));
   for (const auto& meta : page.leads) ToProto(meta, response.add_leads());

@@ -83,14 +83,21 @@ std::optional<int> RunEmergencyCommand(const EmergencyCommands& c, const Connect
       status = stub->OpenEmergencyAccess(&context, request, &response);
       if (status.ok()) PrintGrant(response.grant());
     } else if (c.list->parsed()) {
+      // Every page, newest first (one call per page).
       v1::ListEmergencyAccessRequest request;
       request.set_open_only(c.open_only);
-      v1::ListEmergencyAccessResponse response;
-      status = stub->ListEmergencyAccess(&context, request, &response);
-      if (status.ok()) {
+      int count = 0;
+      for (bool first = true; first || !request.page_token().empty(); first = false) {
+        grpc::ClientContext page_context;
+        connection.Prepare(&page_context);
+        v1::ListEmergencyAccessResponse response;
+        status = stub->ListEmergencyAccess(first ? &context : &page_context, request, &response);
+        if (!status.ok()) break;
         for (const v1::EmergencyGrant& g : response.grants()) PrintGrant(g);
-        std::printf("%d grants\n", response.grants_size());
+        count += response.grants_size();
+        request.set_page_token(response.next_page_token());
       }
+      if (status.ok()) std::printf("%d grants\n", count);
     } else {
       v1::CloseEmergencyAccessRequest request;
       request.set_grant_id(c.grant_id);

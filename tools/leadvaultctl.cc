@@ -416,8 +416,12 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
   return kExitOk;
 }
 
-int RunLeadFind(const Connection& connection, const std::string& email, const std::string& phone) {
+int RunLeadFind(const Connection& connection, const std::string& email, const std::string& phone,
+                const std::string& purpose) {
   v1::FindLeadsRequest request;
+  v1::PurposeOfUse p = v1::PURPOSE_OF_USE_UNSPECIFIED;
+  v1::PurposeOfUse_Parse("PURPOSE_OF_USE_" + absl::AsciiStrToUpper(purpose), &p);
+  request.set_purpose(p);
   if (!email.empty()) {
     request.set_email(email);
   } else {
@@ -563,6 +567,13 @@ int Run(int argc, char** argv) {
   find_key->add_option("--email", find_email, "email address");
   find_key->add_option("--phone", find_phone, "phone number");
   find_key->require_option(1);
+  std::string find_purpose;
+  lead_find
+      ->add_option("--purpose", find_purpose,
+                   "purpose of use (recorded; each match counts as a disclosure)")
+      ->required()
+      ->check(CLI::IsMember(
+          {"treatment", "payment", "operations", "patient_request", "scheduling_outreach"}));
 
   std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
   std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
@@ -629,7 +640,7 @@ int Run(int argc, char** argv) {
   }
   if (lead_find->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunLeadFind(c, find_email, find_phone);
+      return RunLeadFind(c, find_email, find_phone, find_purpose);
     });
   }
   return kExitUsage;  // unreachable: require_subcommand(1) at every level

@@ -213,6 +213,42 @@ bool MaySee(const Actor& actor, const LeadMetadata& meta) {
   return false;
 }
 
+bool MaySeeAs(const Actor& actor, const LeadMetadata& meta, Rpc rpc) {
+  for (Role r : ActorRoles(actor)) {
+    if (RoleMayCall(r, rpc) && InScope(actor, r, meta)) return true;
+  }
+  return false;
+}
+
+bool SeesLeadProgress(const Actor& actor, const LeadMetadata& meta) {
+  for (Role r : ActorRoles(actor)) {
+    if (r != Role::kCapture && InScope(actor, r, meta)) return true;
+  }
+  return false;
+}
+
+LeadMetadata SubmissionView(const LeadMetadata& meta) {
+  LeadMetadata view;
+  view.id = meta.id;
+  view.created_at = meta.created_at;
+  view.updated_at = meta.created_at;
+  view.attribution = meta.attribution;
+  view.status = LeadStatus::kUnspecified;
+  view.created_by = meta.created_by;
+  view.version = 0;
+  return view;
+}
+
+absl::Status CheckPurposeFor(const Actor& actor, Rpc rpc) {
+  if (actor.purpose.empty()) return absl::InvalidArgumentError("purpose: required for this call");
+  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
+  if (!purpose.has_value()) return absl::InvalidArgumentError("purpose: unknown purpose of use");
+  for (Role r : ActorRoles(actor)) {
+    if (RoleMayCall(r, rpc) && RoleMayUsePurpose(r, *purpose)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("purpose: not allowed for this role");
+}
+
 bool MayListServiceLine(const Actor& actor, absl::string_view service_line) {
   for (Role r : ActorRoles(actor)) {
     if (r == Role::kIntake && RoleMayCall(r, Rpc::kListQueue) &&

@@ -89,6 +89,25 @@ absl::Status CheckCall(const Actor& actor, Rpc rpc);
 // it created; compliance, every lead. A lead out of every role's scope must be
 // treated exactly as one that does not exist.
 bool MaySee(const Actor& actor, const LeadMetadata& meta);
+// Whether a role of the actor other than capture has `meta` in scope. Capture
+// sees only its own submission of a lead (SubmissionView): never what intake
+// did with it, nor later submissions by others, so a submission merged into
+// another principal's lead (a receipt) looks exactly like a lead of its own.
+bool SeesLeadProgress(const Actor& actor, const LeadMetadata& meta);
+// The submission as its creator sent it: id, creation time, attribution and
+// creator; status unspecified, version 0, no touches or contact attempts.
+LeadMetadata SubmissionView(const LeadMetadata& meta);
+
+// OK if the actor states a purpose of use (Actor::purpose) that one of its
+// roles allowed to call `rpc` may state: INVALID_ARGUMENT if missing or
+// unknown, PERMISSION_DENIED otherwise. For look-ups (FindLeads), whose
+// matches disclose that a person is a lead of a service line.
+absl::Status CheckPurposeFor(const Actor& actor, Rpc rpc);
+
+// Whether a role of the actor that may call `rpc` has `meta` in its scope
+// (emergency grants name only leads in the scope of a role that may open them).
+bool MaySeeAs(const Actor& actor, const LeadMetadata& meta, Rpc rpc);
+
 // Whether one of the actor's roles has leads of `service_line` in its scope
 // (a work queue of another service line is empty to it).
 bool MayListServiceLine(const Actor& actor, absl::string_view service_line);

@@ -9,13 +9,6 @@
 #include "vault/lead.h"
 
 namespace leadvault::vault {
-namespace {
-
-// Leads named by one disclosure that get an index key (a read names one).
-constexpr size_t kMaxIndexedLeadsPerEntry = 16;
-
-}  // namespace
-
 // Reads complete nodes: levels >= 1 from the `merkle` column family; leaves
 // (level 0) are not stored twice but hashed from their entries in `audit`.
 class AuditLog::Nodes final : public audit::NodeReader {
@@ -58,7 +51,7 @@ class AuditLog::Nodes final : public audit::NodeReader {
 
 bool IsPiiDisclosure(const audit::AuditEntry& entry) {
   return entry.outcome == audit::Outcome::kAllowed && !entry.fields.empty() &&
-         !entry.lead_ids.empty() && entry.action == "GetLead";
+         !entry.lead_ids.empty() && (entry.action == "GetLead" || entry.action == "FindLeads");
 }
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,

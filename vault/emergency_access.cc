@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "keys/status_macros.h"
@@ -16,8 +17,7 @@ namespace leadvault::vault {
 namespace {
 
 constexpr char kPrefix[] = "breakglass/";
-constexpr size_t kMinReason = 10;
-constexpr size_t kMaxReason = 1000;
+constexpr absl::Duration kOpeningWindow = absl::Hours(1);
 
 internal::EmergencyGrantRecord ToRecord(const EmergencyGrant& g) {
   internal::EmergencyGrantRecord r;
@@ -50,24 +50,45 @@ EmergencyGrant FromRecord(const internal::EmergencyGrantRecord& r) {
   return g;
 }
 
+absl::StatusOr<EmergencyGrant> ParseGrant(rocksdb::Slice value) {
+  internal::EmergencyGrantRecord r;
+  if (!r.ParseFromArray(value.data(), static_cast<int>(value.size())) || r.format_version() != 1) {
+    return absl::DataLossError("emergency grant record: malformed");
+  }
+  return FromRecord(r);
+}
+
+// A grant id as EmergencyGrant::id describes it (16 or 32 lower-case hex).
+bool IsGrantId(absl::string_view id) {
+  if (id.size() != 16 && id.size() != 32) return false;
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
+}
+
+// What a grant costs in a reply, about.
+size_t ApproximateBytes(const EmergencyGrant& g) {
+  return 128 + g.id.size() + g.principal_id.size() + g.role.size() + g.reason.size() +
+         g.closed_by.size() + 34 * g.lead_ids.size();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EmergencyAccessStore>> EmergencyAccessStore::Open(
     Database* db, Committer* committer, const Clock* clock, keys::Random* random) {
   auto store =
       std::unique_ptr<EmergencyAccessStore>(new EmergencyAccessStore(db, committer, clock, random));
+  const absl::Time now = clock->Now();
   std::unique_ptr<rocksdb::Iterator> it(
       db->db()->NewIterator(rocksdb::ReadOptions(), db->cf(Cf::kMeta)));
   absl::MutexLock lock(&store->mu_);
   for (it->Seek(kPrefix); it->Valid() && it->key().starts_with(kPrefix); it->Next()) {
-    internal::EmergencyGrantRecord r;
-    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
-        r.format_version() != 1) {
-      return absl::DataLossError("emergency grant record: malformed");
-    }
-    store->grants_[r.grant_id()] = FromRecord(r);
+    LV_ASSIGN_OR_RETURN(EmergencyGrant g, ParseGrant(it->value()));
+    if (now - g.opened_at < kOpeningWindow)
+      store->openings_.emplace_back(g.opened_at, g.principal_id);
+    if (g.OpenAt(now)) store->open_.push_back({std::move(g), /*active=*/true});
   }
   LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan emergency grants"));
+  std::sort(store->openings_.begin(), store->openings_.end());
   return store;
 }
 
@@ -83,9 +104,40 @@ absl::Status EmergencyAccessStore::Persist(const Actor& actor, const char* actio
   entry.fields = {absl::StrCat("grant=", grant.id),
                   absl::StrCat("expires_at=", absl::ToUnixMicros(grant.expires_at))};
   for (const std::string& id : grant.lead_ids) entry.lead_ids.push_back(EncodeLeadId(id));
-  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
-  absl::MutexLock lock(&mu_);
-  grants_[grant.id] = grant;
+  return committer_->Commit(std::move(batch), std::move(entry)).status();
+}
+
+void EmergencyAccessStore::PruneLocked(absl::Time now) {
+  open_.erase(std::remove_if(open_.begin(), open_.end(),
+                             [now](const Slot& s) { return now >= s.grant.expires_at; }),
+              open_.end());
+  while (!openings_.empty() && now - openings_.front().first >= kOpeningWindow) {
+    openings_.pop_front();
+  }
+}
+
+absl::Status EmergencyAccessStore::CheckBoundsLocked(const std::string& principal_id) const {
+  size_t open_by_principal = 0;
+  for (const Slot& s : open_) open_by_principal += s.grant.principal_id == principal_id;
+  if (open_by_principal >= kMaxOpenGrantsPerPrincipal) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "emergency access: at most ", kMaxOpenGrantsPerPrincipal, " open grants per principal"));
+  }
+  if (open_.size() >= kMaxOpenGrants) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("emergency access: at most ", kMaxOpenGrants, " open grants in all"));
+  }
+  size_t opened_by_principal = 0;
+  for (const auto& [at, who] : openings_) opened_by_principal += who == principal_id;
+  if (opened_by_principal >= kMaxGrantOpeningsPerPrincipalPerHour) {
+    return absl::ResourceExhaustedError(absl::StrCat("emergency access: at most ",
+                                                     kMaxGrantOpeningsPerPrincipalPerHour,
+                                                     " grants opened per principal per hour"));
+  }
+  if (openings_.size() >= kMaxGrantOpeningsPerHour) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "emergency access: at most ", kMaxGrantOpeningsPerHour, " grants opened per hour"));
+  }
   return absl::OkStatus();
 }
 
@@ -93,68 +145,153 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::OpenGrant(const Actor& acto
                                                                const std::string& reason,
                                                                std::vector<std::string> lead_ids,
                                                                absl::Duration duration) {
-  LV_ASSIGN_OR_RETURN(keys::SecretBytes text,
-                      NormalizeText("reason", reason, kMaxReason, /*multiline=*/true));
-  if (text.size() < kMinReason) {
-    return absl::InvalidArgumentError(
-        "reason: a written reason of at least 10 characters is required");
-  }
   if (lead_ids.empty() || lead_ids.size() > kMaxEmergencyLeads) {
-    return absl::InvalidArgumentError("lead_ids: 1 to 20 leads");
+    return absl::InvalidArgumentError(
+        absl::StrCat("lead_ids: 1 to ", kMaxEmergencyLeads, " leads"));
   }
-  std::sort(lead_ids.begin(), lead_ids.end());
-  lead_ids.erase(std::unique(lead_ids.begin(), lead_ids.end()), lead_ids.end());
   if (duration < absl::Seconds(1) || duration > kMaxEmergencyAccess) {
     return absl::InvalidArgumentError("duration_seconds: must be 1 second to 60 minutes");
   }
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes text,
+                      NormalizeText("reason", reason, kMaxEmergencyReason, /*multiline=*/true));
+  if (text.size() < kMinEmergencyReason) {
+    return absl::InvalidArgumentError(
+        "reason: a written reason of at least 10 characters is required");
+  }
+  std::sort(lead_ids.begin(), lead_ids.end());
+  lead_ids.erase(std::unique(lead_ids.begin(), lead_ids.end()), lead_ids.end());
+  if (scope_ == nullptr) return absl::InternalError("emergency access: no lead scope");
+  for (const std::string& id : lead_ids)
+    LV_RETURN_IF_ERROR(scope_->CheckInScope(actor, id, Rpc::kOpenEmergencyAccess));
+
   const absl::Time now = clock_->Now();
   EmergencyGrant grant;
-  grant.id = absl::BytesToHexString(random_->Bytes(8));
+  std::string id_bytes;
+  internal::PutBigEndian64(id_bytes, static_cast<uint64_t>(absl::ToUnixMicros(now)));
+  grant.id = absl::BytesToHexString(absl::StrCat(id_bytes, random_->Bytes(8)));
   grant.principal_id = actor.principal_id;
   grant.role = actor.role;
   grant.reason = std::string(text.view());
   grant.lead_ids = std::move(lead_ids);
   grant.opened_at = now;
   grant.expires_at = now + duration;
-  LV_RETURN_IF_ERROR(Persist(actor, "OpenEmergencyAccess", grant));
+  {
+    // Reserve the opening before the commit, so concurrent openings count.
+    absl::MutexLock lock(&mu_);
+    PruneLocked(now);
+    if (absl::Status bounds = CheckBoundsLocked(actor.principal_id); !bounds.ok()) {
+      refused_.fetch_add(1);
+      return bounds;
+    }
+    open_.push_back({grant, /*active=*/false});
+    openings_.emplace_back(now, actor.principal_id);
+  }
+  absl::Status persisted = Persist(actor, "OpenEmergencyAccess", grant);
+  absl::MutexLock lock(&mu_);
+  auto slot = std::find_if(open_.begin(), open_.end(),
+                           [&](const Slot& s) { return s.grant.id == grant.id; });
+  if (!persisted.ok()) {
+    if (slot != open_.end()) open_.erase(slot);
+    auto opening =
+        std::find(openings_.begin(), openings_.end(), std::make_pair(now, actor.principal_id));
+    if (opening != openings_.end()) openings_.erase(opening);
+    return persisted;
+  }
+  if (slot != open_.end()) slot->active = true;
   opened_.fetch_add(1);
   return grant;
 }
 
-absl::StatusOr<std::vector<EmergencyGrant>> EmergencyAccessStore::List(const Actor& actor,
-                                                                       bool open_only) {
-  const absl::Time now = clock_->Now();
-  std::vector<EmergencyGrant> out;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, g] : grants_) {
-      if (!open_only || g.OpenAt(now)) out.push_back(g);
-    }
+absl::StatusOr<GrantPage> EmergencyAccessStore::List(const Actor& actor, bool open_only,
+                                                     int page_size, const std::string& page_token) {
+  if (page_size == 0) page_size = kDefaultGrantPageSize;
+  if (page_size < 1 || page_size > kMaxGrantPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be 1..", kMaxGrantPageSize, " (0: the default)"));
   }
-  std::sort(out.begin(), out.end(), [](const EmergencyGrant& a, const EmergencyGrant& b) {
-    return a.opened_at > b.opened_at || (a.opened_at == b.opened_at && a.id < b.id);
-  });
+  if (!page_token.empty() && !IsGrantId(page_token)) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  const absl::Time now = clock_->Now();
+  std::vector<EmergencyGrant> candidates;  // newest first, after the token
+  if (open_only) {
+    absl::MutexLock lock(&mu_);
+    PruneLocked(now);
+    for (const Slot& s : open_) {
+      if (s.active && s.grant.OpenAt(now)) candidates.push_back(s.grant);
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const EmergencyGrant& a, const EmergencyGrant& b) { return a.id > b.id; });
+    if (!page_token.empty()) {
+      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                      [&](const EmergencyGrant& g) { return g.id >= page_token; }),
+                       candidates.end());
+    }
+  } else {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMeta)));
+    const std::string start =
+        page_token.empty() ? std::string(kPrefix) + '\x7f' : absl::StrCat(kPrefix, page_token);
+    it->SeekForPrev(start);
+    if (!page_token.empty() && it->Valid() && it->key() == start) it->Prev();
+    for (; it->Valid() && it->key().starts_with(kPrefix) &&
+           candidates.size() <= static_cast<size_t>(page_size);
+         it->Prev()) {
+      LV_ASSIGN_OR_RETURN(EmergencyGrant g, ParseGrant(it->value()));
+      candidates.push_back(std::move(g));
+    }
+    LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan emergency grants"));
+  }
+  GrantPage page;
+  size_t bytes = 0;
+  for (EmergencyGrant& g : candidates) {
+    if (page.grants.size() == static_cast<size_t>(page_size) || bytes >= (size_t{1} << 20)) {
+      page.next_page_token = page.grants.back().id;
+      break;
+    }
+    bytes += ApproximateBytes(g);
+    page.grants.push_back(std::move(g));
+  }
   audit::AuditEntry entry = EntryFor(actor, "ListEmergencyAccess");
   if (open_only) entry.fields = {"filter=open"};
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
-  return out;
+  return page;
 }
 
 absl::StatusOr<EmergencyGrant> EmergencyAccessStore::Close(const Actor& actor,
                                                            const std::string& grant_id) {
+  if (!IsGrantId(grant_id)) return absl::InvalidArgumentError("grant_id: malformed");
   KeyClaims::Claim claim = claims_.Acquire({grant_id});  // one close at a time per grant
+  const absl::Time now = clock_->Now();
   EmergencyGrant grant;
   {
+    // Out of use before the close is committed.
     absl::MutexLock lock(&mu_);
-    auto it = grants_.find(grant_id);
-    if (it == grants_.end()) return absl::NotFoundError("grant not found");
-    grant = it->second;
+    auto slot = std::find_if(open_.begin(), open_.end(), [&](const Slot& s) {
+      return s.active && s.grant.id == grant_id && s.grant.OpenAt(now);
+    });
+    if (slot != open_.end()) {
+      slot->active = false;
+      grant = slot->grant;
+    }
   }
-  const absl::Time now = clock_->Now();
-  if (!grant.OpenAt(now)) return absl::FailedPreconditionError("grant: no longer open");
+  if (grant.id.empty()) {
+    auto stored = db_->Get(Cf::kMeta, absl::StrCat(kPrefix, grant_id));
+    if (absl::IsNotFound(stored.status())) return absl::NotFoundError("grant not found");
+    LV_RETURN_IF_ERROR(stored.status());
+    return absl::FailedPreconditionError("grant: no longer open");
+  }
   grant.closed_at = now;
   grant.closed_by = actor.principal_id;
-  LV_RETURN_IF_ERROR(Persist(actor, "CloseEmergencyAccess", grant));
+  absl::Status persisted = Persist(actor, "CloseEmergencyAccess", grant);
+  absl::MutexLock lock(&mu_);
+  auto slot = std::find_if(open_.begin(), open_.end(),
+                           [&](const Slot& s) { return s.grant.id == grant_id; });
+  if (!persisted.ok()) {
+    if (slot != open_.end()) slot->active = true;  // the close did not happen
+    return persisted;
+  }
+  if (slot != open_.end()) open_.erase(slot);
   return grant;
 }
 
@@ -162,9 +299,10 @@ std::optional<EmergencyGrant> EmergencyAccessStore::ActiveGrant(const std::strin
                                                                 const std::string& lead_id) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, g] : grants_) {
-    if (g.principal_id == principal_id && g.OpenAt(now) &&
-        std::find(g.lead_ids.begin(), g.lead_ids.end(), lead_id) != g.lead_ids.end()) {
+  for (const Slot& s : open_) {
+    const EmergencyGrant& g = s.grant;
+    if (s.active && g.principal_id == principal_id && g.OpenAt(now) &&
+        std::binary_search(g.lead_ids.begin(), g.lead_ids.end(), lead_id)) {
       return g;
     }
   }

@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(Database* db, C
   }
   LV_ASSIGN_OR_RETURN(h->blind_index_, keys::BlindIndexer::Create(index_root));
   h->idempotency_key_ = keys::DeriveSubkey(index_root, 1, "lvidem01");
+  h->record_mac_key_ = keys::DeriveSubkey(index_root, 1, "lvrmac01");
   h->kek_ = std::move(kek);
   return h;
 }

@@ -37,6 +37,9 @@ class KeyHierarchy {
   const keys::BlindIndexer& blind_index() const { return *blind_index_; }
   const keys::SecretBytes& token_key() const { return token_key_; }
   const keys::SecretBytes& idempotency_key() const { return idempotency_key_; }
+  // Authenticates the access-relevant metadata of lead records (derived from
+  // the index root: crypto_kdf id 1, context "lvrmac01").
+  const keys::SecretBytes& record_mac_key() const { return record_mac_key_; }
   // The audit log's origin, "leadvault/<16 hex>": its signed-note key name too.
   const std::string& log_origin() const { return log_origin_; }
   // Hands the audit signing key to its one user (the AuditLog); nullptr after.
@@ -49,6 +52,7 @@ class KeyHierarchy {
   std::unique_ptr<keys::BlindIndexer> blind_index_;
   keys::SecretBytes token_key_;
   keys::SecretBytes idempotency_key_;
+  keys::SecretBytes record_mac_key_;
   std::unique_ptr<keys::SigningKey> audit_signing_key_;
   std::string log_origin_;
 };

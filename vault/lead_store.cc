@@ -10,6 +10,7 @@
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
 #include "vault/access_policy.h"
+#include "vault/audit_log.h"
 #include "vault/internal/keys.h"
 #include "vault/internal/records.pb.h"
 #include "vault/validation.h"
@@ -18,6 +19,9 @@ namespace leadvault::vault {
 namespace {
 
 using internal::LeadRecord;
+
+static_assert(kMaxFindResults <= kMaxIndexedLeadsPerEntry,
+              "every match of a look-up must be indexed for the accounting");
 
 constexpr uint32_t kRecordFormatVersion = 1;
 constexpr uint32_t kDekVersion = 1;
@@ -74,12 +78,79 @@ LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r)
   return m;
 }
 
-absl::StatusOr<LeadRecord> ParseLeadRecord(const std::string& bytes) {
+// The sender's own submissions: index id || blind token || principal id ->
+// the id the sender was given (its lead or receipt). Point look-ups only.
+constexpr uint8_t kOwnEmailIndex = 0x81;
+constexpr uint8_t kOwnPhoneIndex = 0x82;
+constexpr char kReceiptPrefix[] = "receipt/";
+
+void AppendBigEndian32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void AppendLengthPrefixed(std::string& out, absl::string_view v) {
+  AppendBigEndian32(out, static_cast<uint32_t>(v.size()));
+  out.append(v.data(), v.size());
+}
+
+// The MAC over a lead record's access-relevant metadata (records.proto).
+std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
+                        const LeadRecord& r) {
+  std::string in = "leadvault-lead-metadata-v1";
+  AppendLengthPrefixed(in, lead_id);
+  AppendLengthPrefixed(in, r.created_by());
+  AppendLengthPrefixed(in, r.attribution().service_line());
+  AppendBigEndian32(in, r.format_version());
+  AppendBigEndian32(in, static_cast<uint32_t>(r.status()));
+  AppendBigEndian32(in, static_cast<uint32_t>(r.attribution().source()));
+  AppendBigEndian32(in, r.dek_version());
+  internal::PutBigEndian64(in, r.version());
+  internal::PutBigEndian64(in, static_cast<uint64_t>(r.created_at_unix_micros()));
+  return keys::KeyedHash(key, in);
+}
+
+absl::StatusOr<LeadRecord> ParseLeadRecord(const keys::SecretBytes& mac_key,
+                                           absl::string_view lead_id, const std::string& bytes) {
   LeadRecord r;
   if (!r.ParseFromString(bytes) || r.format_version() != kRecordFormatVersion) {
     return absl::DataLossError("lead record: malformed or unknown format version");
   }
+  if (!keys::ConstantTimeEquals(r.metadata_mac(), MetadataMac(mac_key, lead_id, r))) {
+    return absl::DataLossError("lead record: metadata fails authentication");
+  }
   return r;
+}
+
+// The record's serialized form with its metadata MAC set.
+std::string SealLeadRecord(const keys::SecretBytes& mac_key, absl::string_view lead_id,
+                           LeadRecord& r) {
+  r.set_metadata_mac(MetadataMac(mac_key, lead_id, r));
+  return r.SerializeAsString();
+}
+
+// A keyed hash of the normalized request, for idempotency-key reuse checks. The
+// PII is framed in a zeroed buffer and never copied into a plain string.
+std::string RequestHash(const keys::SecretBytes& key, const NewLead& lead) {
+  internal::AttributionRecord attribution;
+  ToRecord(lead.attribution, &attribution);
+  const std::string clear = attribution.SerializeAsString();
+  size_t size = clear.size() + 4;
+  for (PiiField f : kAllPiiFields) size += 8 + lead.pii.Get(f).size();
+  keys::SecretBytes framed(size);
+  uint8_t* out = framed.data();
+  auto put32 = [&out](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) *out++ = static_cast<uint8_t>(v >> shift);
+  };
+  for (PiiField f : kAllPiiFields) {
+    const keys::SecretBytes& v = lead.pii.Get(f);
+    put32(static_cast<uint32_t>(f));
+    put32(static_cast<uint32_t>(v.size()));
+    std::copy_n(v.data(), v.size(), out);
+    out += v.size();
+  }
+  put32(static_cast<uint32_t>(clear.size()));
+  std::copy_n(clear.data(), clear.size(), out);
+  return keys::KeyedHash(key, framed.view());
 }
 
 std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
@@ -101,6 +172,18 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
   return raw;
 }
 
+// About what `meta` costs in a reply (fields, tags and lengths).
+size_t ApproximateBytes(const LeadMetadata& meta) {
+  auto attribution = [](const Attribution& a) {
+    return 16 + a.campaign.size() + a.utm_source.size() + a.utm_medium.size() +
+           a.utm_campaign.size() + a.utm_term.size() + a.utm_content.size() +
+           a.landing_page.size() + a.service_line.size();
+  };
+  size_t bytes = 64 + attribution(meta.attribution) + 16 * meta.contact_attempts.size();
+  for (const Touch& t : meta.touches) bytes += 16 + attribution(t.attribution);
+  return bytes;
+}
+
 // Reads for a prefix scan of the blind index (see kBlindIndexPrefixSize).
 rocksdb::ReadOptions PrefixReadOptions() {
   rocksdb::ReadOptions options;
@@ -114,8 +197,36 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id)
   auto bytes = db_->Get(Cf::kLeads, lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *bytes));
   return MetadataFromRecord(lead_id, record);
+}
+
+absl::Status LeadStore::CheckInScope(const Actor& actor, const std::string& lead_id, Rpc rpc) {
+  LV_ASSIGN_OR_RETURN(LeadMetadata meta, ReadMetadata(lead_id));
+  if (!MaySeeAs(actor, meta, rpc)) return absl::NotFoundError("lead not found");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeadMetadata> LeadStore::ReadReceipt(const Actor& actor,
+                                                    const std::string& receipt_id) {
+  auto bytes = db_->Get(Cf::kMeta, absl::StrCat(kReceiptPrefix, receipt_id));
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  internal::ReceiptRecord r;
+  if (!r.ParseFromString(*bytes) || r.format_version() != 1) {
+    return absl::DataLossError("receipt record: malformed");
+  }
+  LeadMetadata m;
+  m.id = receipt_id;
+  m.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
+  m.attribution = FromRecord(r.attribution());
+  m.created_by = r.principal_id();
+  const std::vector<Role> roles = ActorRoles(actor);
+  if (r.principal_id() != actor.principal_id ||
+      std::find(roles.begin(), roles.end(), Role::kCapture) == roles.end()) {
+    return absl::NotFoundError("lead not found");  // a receipt is its sender's alone
+  }
+  return SubmissionView(m);
 }
 
 absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& actor,
@@ -153,10 +264,15 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   }
 
   // A retry: return the first result, write nothing but the audit entry.
+  const std::string request_hash = RequestHash(keys_->idempotency_key(), lead);
   auto previous = db_->Get(Cf::kMeta, idem_key);
   if (previous.ok()) {
     internal::IdempotencyRecord r;
     if (!r.ParseFromString(*previous)) return absl::DataLossError("idempotency record: malformed");
+    if (!r.request_hash().empty() && !keys::ConstantTimeEquals(r.request_hash(), request_hash)) {
+      return absl::FailedPreconditionError(
+          "idempotency_key: already used with a different request");
+    }
     entry.lead_ids.push_back(EncodeLeadId(r.lead_id()));
     prepared.result = CreateResult{r.lead_id(), r.duplicate(), r.version()};
     return prepared;
@@ -176,97 +292,146 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     }
     LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
   }
+  // Where the sender's own earlier submissions of this person are recorded.
+  std::vector<std::string> own_keys;
+  for (auto [index, token] :
+       {std::pair{kOwnEmailIndex, &email_token}, {kOwnPhoneIndex, &phone_token}}) {
+    if (!token->empty()) {
+      own_keys.push_back(
+          absl::StrCat(internal::BlindIndexPrefix(index, *token), actor.principal_id));
+    }
+  }
 
   rocksdb::WriteBatch& batch = prepared.batch;
   CreateResult& result = prepared.result;
-  if (!existing_id.empty()) {
-    // Record the submission as another touch on the existing lead.
-    prepared.claims.push_back(claims_.Acquire({existing_id}));
-    LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
-    LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(bytes));
-    if (static_cast<size_t>(record.touches_size()) < kMaxTouches) {
-      auto* touch = record.add_touches();
-      touch->set_at_unix_micros(absl::ToUnixMicros(now));
-      ToRecord(lead.attribution, touch->mutable_attribution());
-    }
-    record.set_version(record.version() + 1);
-    record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
-    LV_RETURN_IF_ERROR(FromRocks(
-        batch.Put(db_->cf(Cf::kLeads), existing_id, record.SerializeAsString()), "batch"));
-    result = {existing_id, true, record.version()};
-    internal::IdempotencyRecord idem;
-    idem.set_format_version(1);
-    idem.set_lead_id(result.lead_id);
-    idem.set_duplicate(true);
-    idem.set_version(result.version);
-    LV_RETURN_IF_ERROR(
-        FromRocks(batch.Put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()), "batch"));
-    entry.lead_ids.push_back(EncodeLeadId(existing_id));
-    entry.fields.push_back("touches");
-    return prepared;
-  }
-
-  // A new lead: id, data key and every field nonce from one draw.
-  constexpr size_t kDraw =
-      internal::kLeadIdSize + keys::kKeySize + kPiiFieldCount * keys::kNonceSize;
-  keys::SecretBytes draw(kDraw);  // zeroed when it goes: it holds a copy of the DEK
-  random_->Fill(draw.data(), kDraw);
-  std::string lead_id(reinterpret_cast<const char*>(draw.data()), internal::kLeadIdSize);
-  keys::SecretBytes dek(keys::kKeySize);
-  std::copy_n(draw.data() + internal::kLeadIdSize, keys::kKeySize, dek.data());
-  const uint8_t* nonces = draw.data() + internal::kLeadIdSize + keys::kKeySize;
-
-  LeadRecord record;
-  record.set_format_version(kRecordFormatVersion);
-  record.set_created_at_unix_micros(absl::ToUnixMicros(now));
-  record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
-  ToRecord(lead.attribution, record.mutable_attribution());
-  record.set_status(static_cast<int32_t>(LeadStatus::kNew));
-  record.set_created_by(actor.principal_id);
-  record.set_version(1);
-  record.set_dek_version(kDekVersion);
-  for (size_t i = 0; i < kPiiFieldCount; ++i) {
-    PiiField field = kAllPiiFields[i];
-    if (!lead.pii.Has(field)) continue;
-    auto* f = record.add_fields();
-    f->set_field(static_cast<uint32_t>(field));
-    f->set_ciphertext(keys::EncryptField(
-        dek, kDekVersion, lead_id, static_cast<uint32_t>(field), lead.pii.Get(field).view(),
-        absl::string_view(reinterpret_cast<const char*>(nonces + i * keys::kNonceSize),
-                          keys::kNonceSize)));
-    entry.fields.emplace_back(PiiFieldName(field));
-  }
-
-  internal::WrappedKeyRecord wrapped;
-  wrapped.set_format_version(1);
-  wrapped.set_kek_version(keys_->kek_version());
-  wrapped.set_dek_version(kDekVersion);
-  wrapped.set_wrapped(
-      keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
-
   auto put = [&batch](rocksdb::ColumnFamilyHandle* cf, const std::string& k, const std::string& v) {
     return FromRocks(batch.Put(cf, k, v), "batch");
   };
-  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kLeads), lead_id, record.SerializeAsString()));
-  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kDek), lead_id, wrapped.SerializeAsString()));
-  if (!email_token.empty()) {
-    LV_RETURN_IF_ERROR(
-        put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kEmailIndex, email_token, lead_id), ""));
+  if (!existing_id.empty()) {
+    LV_ASSIGN_OR_RETURN(std::string existing_creator,
+                        AddTouch(existing_id, lead.attribution, now, prepared));
+    std::string own_id;
+    for (const std::string& key : own_keys) {
+      auto own = db_->Get(Cf::kBidx, key);
+      if (own.ok()) {
+        own_id = *std::move(own);
+        break;
+      }
+      if (!absl::IsNotFound(own.status())) return own.status();
+    }
+    if (own_id.empty() && existing_creator == actor.principal_id) {
+      own_id = existing_id;  // its own lead, from before the own-submission index
+    }
+    if (!own_id.empty()) {
+      result = {own_id, true, 0};
+    } else {
+      // Another principal's lead: the sender gets a receipt of its own and
+      // learns nothing about that lead, not even that it exists.
+      internal::ReceiptRecord receipt;
+      receipt.set_format_version(1);
+      receipt.set_lead_id(existing_id);
+      receipt.set_principal_id(actor.principal_id);
+      receipt.set_created_at_unix_micros(absl::ToUnixMicros(now));
+      ToRecord(lead.attribution, receipt.mutable_attribution());
+      std::string receipt_id = random_->Bytes(internal::kLeadIdSize);
+      LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), absl::StrCat(kReceiptPrefix, receipt_id),
+                             receipt.SerializeAsString()));
+      result = {receipt_id, false, 1};
+    }
+    if (result.lead_id != existing_id) entry.lead_ids.push_back(EncodeLeadId(result.lead_id));
+    entry.lead_ids.push_back(EncodeLeadId(existing_id));
+    entry.fields.push_back("touches");
+  } else {
+    // A new lead: id, data key and every field nonce from one draw.
+    constexpr size_t kDraw =
+        internal::kLeadIdSize + keys::kKeySize + kPiiFieldCount * keys::kNonceSize;
+    keys::SecretBytes draw(kDraw);  // zeroed when it goes: it holds a copy of the DEK
+    random_->Fill(draw.data(), kDraw);
+    std::string lead_id(reinterpret_cast<const char*>(draw.data()), internal::kLeadIdSize);
+    keys::SecretBytes dek(keys::kKeySize);
+    std::copy_n(draw.data() + internal::kLeadIdSize, keys::kKeySize, dek.data());
+    const uint8_t* nonces = draw.data() + internal::kLeadIdSize + keys::kKeySize;
+
+    LeadRecord record;
+    record.set_format_version(kRecordFormatVersion);
+    record.set_created_at_unix_micros(absl::ToUnixMicros(now));
+    record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
+    ToRecord(lead.attribution, record.mutable_attribution());
+    record.set_status(static_cast<int32_t>(LeadStatus::kNew));
+    record.set_created_by(actor.principal_id);
+    record.set_version(1);
+    record.set_dek_version(kDekVersion);
+    for (size_t i = 0; i < kPiiFieldCount; ++i) {
+      PiiField field = kAllPiiFields[i];
+      if (!lead.pii.Has(field)) continue;
+      auto* f = record.add_fields();
+      f->set_field(static_cast<uint32_t>(field));
+      f->set_ciphertext(keys::EncryptField(
+          dek, kDekVersion, lead_id, static_cast<uint32_t>(field), lead.pii.Get(field).view(),
+          absl::string_view(reinterpret_cast<const char*>(nonces + i * keys::kNonceSize),
+                            keys::kNonceSize)));
+      entry.fields.emplace_back(PiiFieldName(field));
+    }
+
+    internal::WrappedKeyRecord wrapped;
+    wrapped.set_format_version(1);
+    wrapped.set_kek_version(keys_->kek_version());
+    wrapped.set_dek_version(kDekVersion);
+    wrapped.set_wrapped(
+        keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
+
+    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kLeads), lead_id,
+                           SealLeadRecord(keys_->record_mac_key(), lead_id, record)));
+    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kDek), lead_id, wrapped.SerializeAsString()));
+    if (!email_token.empty()) {
+      LV_RETURN_IF_ERROR(
+          put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kEmailIndex, email_token, lead_id), ""));
+    }
+    if (!phone_token.empty()) {
+      LV_RETURN_IF_ERROR(
+          put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kPhoneIndex, phone_token, lead_id), ""));
+    }
+    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
+    result = {lead_id, false, 1};
+    entry.lead_ids.push_back(EncodeLeadId(lead_id));
   }
-  if (!phone_token.empty()) {
-    LV_RETURN_IF_ERROR(
-        put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kPhoneIndex, phone_token, lead_id), ""));
+  // What the sender was told, for its later submissions of this person.
+  if (!result.duplicate) {
+    for (const std::string& key : own_keys) {
+      LV_RETURN_IF_ERROR(put(db_->cf(Cf::kBidx), key, result.lead_id));
+    }
   }
-  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
-  result = {lead_id, false, 1};
   internal::IdempotencyRecord idem;
   idem.set_format_version(1);
-  idem.set_lead_id(lead_id);
-  idem.set_duplicate(false);
-  idem.set_version(1);
+  idem.set_lead_id(result.lead_id);
+  idem.set_duplicate(result.duplicate);
+  idem.set_version(result.version);
+  idem.set_request_hash(request_hash);
   LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()));
-  entry.lead_ids.push_back(EncodeLeadId(lead_id));
   return prepared;
+}
+
+absl::StatusOr<std::string> LeadStore::AddTouch(const std::string& existing_id,
+                                                const Attribution& attribution, absl::Time now,
+                                                PreparedCreate& prepared) {
+  prepared.claims.push_back(claims_.Acquire({existing_id}));
+  LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
+  LV_ASSIGN_OR_RETURN(LeadRecord record,
+                      ParseLeadRecord(keys_->record_mac_key(), existing_id, bytes));
+  auto* touches = record.mutable_touches();
+  if (static_cast<size_t>(touches->size()) >= kMaxTouches) {
+    touches->DeleteSubrange(0, touches->size() - static_cast<int>(kMaxTouches) + 1);
+  }
+  auto* touch = record.add_touches();
+  touch->set_at_unix_micros(absl::ToUnixMicros(now));
+  ToRecord(attribution, touch->mutable_attribution());
+  // Neither version nor updated_at changes: a submission must not make
+  // intake's next update fail.
+  LV_RETURN_IF_ERROR(
+      FromRocks(prepared.batch.Put(db_->cf(Cf::kLeads), existing_id,
+                                   SealLeadRecord(keys_->record_mac_key(), existing_id, record)),
+                "batch"));
+  return record.created_by();
 }
 
 absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
@@ -301,18 +466,29 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
                                          audit::AuditEntry& entry) {
   // The record and its wrapped key in one read.
   auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
-  if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
+  if (absl::IsNotFound(values[0].status())) {
+    // Perhaps a receipt: a capture principal's submission merged into a lead it did not create.
+    Lead receipt;
+    LV_ASSIGN_OR_RETURN(receipt.meta, ReadReceipt(actor, lead_id));
+    entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    return receipt;
+  }
   LV_RETURN_IF_ERROR(values[0].status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*values[0]));
+  LV_ASSIGN_OR_RETURN(LeadRecord record,
+                      ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
   Lead lead;
   lead.meta = MetadataFromRecord(lead_id, record);
+  // A lead out of the caller's scope is answered exactly as a missing one; an
+  // emergency grant never widens the scope.
+  if (!MaySee(actor, lead.meta)) return absl::NotFoundError("lead not found");
+  if (!SeesLeadProgress(actor, lead.meta)) lead.meta = SubmissionView(lead.meta);
   // Emergency access: the purpose says so, and an open grant must cover the lead.
   std::optional<EmergencyGrant> grant;
   const bool emergency = actor.purpose == PurposeName(Purpose::kEmergency);
-  if (emergency && emergency_ != nullptr)
+  if (emergency && emergency_ != nullptr &&
+      MaySeeAs(actor, lead.meta, Rpc::kOpenEmergencyAccess)) {  // scope may have shrunk
     grant = emergency_->ActiveGrant(actor.principal_id, lead_id);
-  // A lead out of the caller's scope is answered exactly as a missing one.
-  if (!grant.has_value() && !MaySee(actor, lead.meta)) return absl::NotFoundError("lead not found");
+  }
   if (emergency && !grant.has_value()) {
     return absl::PermissionDeniedError(
         "purpose: emergency needs an open emergency access grant for this lead");
@@ -399,6 +575,7 @@ void LeadStore::GetLeadAsync(const Actor& actor, const std::string& lead_id,
 
 absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& actor, LookupKind kind,
                                                                absl::string_view value) {
+  LV_RETURN_IF_ERROR(CheckPurposeFor(actor, Rpc::kFindLeads));
   std::string token;
   uint8_t index;
   if (kind == LookupKind::kEmail) {
@@ -413,6 +590,8 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
   std::vector<LeadMetadata> leads;
   audit::AuditEntry entry = EntryFor(actor, "FindLeads");
   entry.blind_tokens.push_back(absl::BytesToHexString(token));
+  // What each match discloses: that this person is a lead (of its service line).
+  entry.fields.push_back(kind == LookupKind::kEmail ? "match:email" : "match:phone");
   std::string prefix = internal::BlindIndexPrefix(index, token);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
@@ -423,8 +602,9 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
     LV_RETURN_IF_ERROR(meta.status());
     if (!MaySee(actor, *meta)) continue;  // out of scope: as if it did not exist
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    meta->touches.clear();
     leads.push_back(*std::move(meta));
-    if (leads.size() >= 100) break;
+    if (leads.size() >= kMaxFindResults) break;
   }
   LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
@@ -436,8 +616,10 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   if (query.status < LeadStatus::kNew || query.status > LeadStatus::kDisqualified) {
     return absl::InvalidArgumentError("status: unknown lead status");
   }
-  if (query.page_size < 1 || query.page_size > kMaxQueuePageSize) {
-    return absl::InvalidArgumentError("page_size: must be 1..500");
+  const int page_size = query.page_size == 0 ? kDefaultQueuePageSize : query.page_size;
+  if (page_size < 1 || page_size > kMaxQueuePageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be 1..", kMaxQueuePageSize, " (0: the default)"));
   }
   std::string prefix = internal::QueuePrefix(query.service_line, static_cast<int>(query.status));
   std::string start = prefix;
@@ -457,9 +639,10 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kQueue)));
   std::string last_suffix;
+  size_t bytes = 0;
   for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (skip_start && it->key() == start) continue;
-    if (page.leads.size() == static_cast<size_t>(query.page_size)) {
+    if (page.leads.size() == static_cast<size_t>(page_size) || bytes >= kMaxListReplyBytes) {
       page.next_page_token = EncodePageToken(last_suffix);
       break;
     }
@@ -472,6 +655,8 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
     LV_RETURN_IF_ERROR(meta.status());
     if (!MaySee(actor, *meta)) continue;
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    meta->touches.clear();
+    bytes += ApproximateBytes(*meta);
     page.leads.push_back(*std::move(meta));
     last_suffix = std::move(suffix);
   }
@@ -508,7 +693,8 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   auto bytes = db_->Get(Cf::kLeads, update.lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(*bytes));
+  LV_ASSIGN_OR_RETURN(LeadRecord record,
+                      ParseLeadRecord(keys_->record_mac_key(), update.lead_id, *bytes));
   if (!MaySee(actor, MetadataFromRecord(update.lead_id, record))) {
     return absl::NotFoundError("lead not found");
   }
@@ -546,8 +732,10 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   }
   record.set_version(record.version() + 1);
   record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
-  LV_RETURN_IF_ERROR(FromRocks(
-      batch.Put(db_->cf(Cf::kLeads), update.lead_id, record.SerializeAsString()), "batch"));
+  LV_RETURN_IF_ERROR(
+      FromRocks(batch.Put(db_->cf(Cf::kLeads), update.lead_id,
+                          SealLeadRecord(keys_->record_mac_key(), update.lead_id, record)),
+                "batch"));
   LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
   return MetadataFromRecord(update.lead_id, record);
 }

@@ -28,10 +28,13 @@ struct NewLead {
   std::string idempotency_key;
 };
 
+// What a submission's sender learns. It never names a lead the sender did not
+// create: a submission that matches another principal's lead gets a receipt
+// id of its own (which then behaves like one of the sender's leads).
 struct CreateResult {
-  std::string lead_id;  // binary
-  bool duplicate = false;
-  uint64_t version = 0;
+  std::string lead_id;     // binary: the new lead, or the sender's earlier lead or receipt
+  bool duplicate = false;  // the sender submitted this person before
+  uint64_t version = 0;    // 1 for a new lead or receipt; 0 for a duplicate
 };
 
 enum class LookupKind { kEmail, kPhone };
@@ -39,7 +42,7 @@ enum class LookupKind { kEmail, kPhone };
 struct QueueQuery {
   std::string service_line;
   LeadStatus status = LeadStatus::kNew;
-  int page_size = 50;  // 1..500
+  int page_size = 0;  // 1..500; 0: kDefaultQueuePageSize
   std::string page_token;
 };
 
@@ -55,10 +58,17 @@ struct LeadUpdate {
   std::vector<ContactAttempt> add_contact_attempts;
 };
 
+inline constexpr int kDefaultQueuePageSize = 50;
 inline constexpr int kMaxQueuePageSize = 500;
 inline constexpr size_t kMaxContactAttemptsPerUpdate = 20;
 inline constexpr size_t kMaxContactAttempts = 500;
-inline constexpr size_t kMaxTouches = 200;
+// Later submissions kept on a lead: the newest, as a ring (older ones are in
+// the audit log). Lists (FindLeads, ListQueue) never return touches.
+inline constexpr size_t kMaxTouches = 20;
+// Matches one look-up returns: each is a disclosure indexed for the accounting.
+inline constexpr size_t kMaxFindResults = 16;
+// A list reply's metadata stops at about this many bytes (then pages).
+inline constexpr size_t kMaxListReplyBytes = size_t{1} << 20;
 
 // The lead operations of the vault. Every operation that succeeds commits
 // exactly one audit entry through the Committer (reads included) and returns
@@ -66,7 +76,7 @@ inline constexpr size_t kMaxTouches = 200;
 // Errors: INVALID_ARGUMENT (field and rule), NOT_FOUND, ABORTED (stale
 // version), FAILED_PRECONDITION (transition not allowed), UNAVAILABLE
 // (storage), DATA_LOSS (a record fails to decrypt). Thread-safe.
-class LeadStore {
+class LeadStore final : public LeadScope {
  public:
   // All pointers must outlive the store.
   LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
@@ -79,9 +89,13 @@ class LeadStore {
         emergency_(emergency) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
-  // idempotency key) returns the first result and writes nothing. A lead whose
-  // normalized email or phone matches an existing lead is not stored again: the
-  // submission is recorded on that lead as a Touch and reported as a duplicate.
+  // idempotency key) and the same request returns the first result and writes
+  // nothing; the key reused with a different request is FAILED_PRECONDITION. A
+  // submission whose normalized email or phone matches an existing lead is not
+  // stored again: it is recorded on that lead as a Touch (the lead's version is
+  // unchanged). The sender learns only what it already knew: `duplicate` with
+  // the id it was given before if it submitted this person earlier; otherwise
+  // a new receipt id, indistinguishable from a new lead (CreateResult).
   absl::StatusOr<CreateResult> CreateLead(const Actor& actor, NewLead lead);
 
   // CreateLead without waiting for the commit: validation, encryption and the
@@ -93,10 +107,13 @@ class LeadStore {
 
   // Reads a lead as the actor's roles may see it (scope, per-field projection,
   // purpose of use: vault/access_policy.h); its audit entry (the field names
-  // disclosed) is durable first. A lead out of scope is NOT_FOUND. With purpose
-  // "emergency" and an open emergency grant of the actor's covering the lead,
-  // every field is read in full and the entry carries the grant's reason; without
-  // such a grant, PERMISSION_DENIED.
+  // disclosed) is durable first. A lead out of scope is NOT_FOUND; capture sees
+  // only its own submission (SubmissionView), and a receipt id as its lead.
+  // With purpose "emergency" and an open emergency grant of the actor's
+  // covering the lead (in its scope: a grant never widens scope), every field is
+  // read in full and the entry carries the grant's reason; without such a
+  // grant, PERMISSION_DENIED. A record whose authenticated metadata was edited
+  // is DATA_LOSS.
   absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
 
   // GetLead without blocking the caller. On a successful read, `stage` gets the
@@ -108,12 +125,21 @@ class LeadStore {
                     const std::function<void(const Lead&)>& stage,
                     std::function<void(absl::Status)> done);
 
-  // Metadata of the leads whose normalized email or phone equals `value`.
+  // Metadata (no touches) of at most kMaxFindResults leads in the actor's
+  // scope whose normalized email or phone equals `value`. The actor states a
+  // purpose its role may (CheckPurposeFor): each match discloses that the
+  // person is a lead, so each is counted in the accounting of disclosures.
   absl::StatusOr<std::vector<LeadMetadata>> FindLeads(const Actor& actor, LookupKind kind,
                                                       absl::string_view value);
 
-  // One page of the intake queue for a service line and status, oldest first.
+  // One page of the intake queue for a service line and status, oldest first:
+  // at most `page_size` leads and about kMaxListReplyBytes, without touches.
   absl::StatusOr<QueuePage> ListQueue(const Actor& actor, const QueueQuery& query);
+
+  // OK if `lead_id` is a lead in the scope of the actor's roles that may call
+  // `rpc`; NOT_FOUND as for a missing lead otherwise (a receipt is not a
+  // lead). Writes nothing.
+  absl::Status CheckInScope(const Actor& actor, const std::string& lead_id, Rpc rpc) override;
 
   // Changes status and/or appends contact attempts if `expected_version` is current.
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
@@ -128,7 +154,15 @@ class LeadStore {
     std::vector<KeyClaims::Claim> claims;
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
+  // Adds to `prepared` the submission recorded on `existing_id` as a touch
+  // (its version unchanged); returns the lead's creator.
+  absl::StatusOr<std::string> AddTouch(const std::string& existing_id,
+                                       const Attribution& attribution, absl::Time now,
+                                       PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
+  // A receipt of the actor's (capture) as the metadata of a lead; NOT_FOUND
+  // if there is none or it is another principal's.
+  absl::StatusOr<LeadMetadata> ReadReceipt(const Actor& actor, const std::string& receipt_id);
   // Reads a lead as `actor` may see it (vault/access_policy.h): NOT_FOUND when
   // out of its scope, hidden fields not decrypted, masked ones masked; adds its
   // id and the names of the fields disclosed to `entry`.

@@ -42,6 +42,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
                                               vault->keys_.get(), vault->clock_, vault->random_,
                                               vault->emergency_.get());
+  vault->emergency_->SetLeadScope(vault->leads_.get());
   LV_ASSIGN_OR_RETURN(vault->principals_,
                       PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
                                            vault->keys_.get(), vault->clock_, vault->random_));

@@ -110,6 +110,7 @@ class AccessPolicyTest : public ApiTest {
     }
     if (rpc == "FindLeads") {
       v1::FindLeadsRequest q;
+      q.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
       q.set_email("policy@example.com");
       v1::FindLeadsResponse r;
       return leads_->FindLeads(ctx.get(), q, &r);
@@ -142,11 +143,11 @@ class AccessPolicyTest : public ApiTest {
       return emergency_->ListEmergencyAccess(ctx.get(), {}, &r);
     }
     if (rpc == "CloseEmergencyAccess") {
-      vault::Actor desk;
-      desk.principal_id = "00000000000000d1";
-      desk.role = "intake";
+      vault::Actor officer;  // one per call: grants are bounded per principal
+      officer.principal_id = absl::StrCat("00000000000000", 10 + grants_opened_++);
+      officer.role = "compliance";
       auto grant = vault_->emergency().OpenGrant(
-          desk, "a grant to close early", {*vault::DecodeLeadId(lead_id_)}, absl::Minutes(5));
+          officer, "a grant to close early", {*vault::DecodeLeadId(lead_id_)}, absl::Minutes(5));
       EXPECT_TRUE(grant.ok());
       v1::CloseEmergencyAccessRequest q;
       q.set_grant_id(grant.ok() ? grant->id : "");
@@ -223,6 +224,7 @@ class AccessPolicyTest : public ApiTest {
   std::map<std::string, std::string> tokens_;
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;
+  int grants_opened_ = 0;
 };
 
 TEST_F(AccessPolicyTest, EveryRoleTimesEveryRpcAndEveryField) {
@@ -318,6 +320,7 @@ TEST_F(AccessPolicyTest, OutOfScopeLeadsAreIndistinguishableFromMissingOnes) {
   EXPECT_EQ(leaked2.ByteSizeLong(), 0u);
 
   v1::FindLeadsRequest find;
+  find.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
   find.set_email("policy@example.com");
   v1::FindLeadsResponse found;
   ASSERT_TRUE(leads_->FindLeads(Ctx(other_desk).get(), find, &found).ok());
@@ -387,17 +390,48 @@ TEST_F(AccessPolicyTest, BreakGlassOverTheWire) {
   open.add_lead_ids(lead_id_);
   open.set_duration_seconds(900);
   v1::OpenEmergencyAccessResponse opened;
-  ASSERT_TRUE(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).ok());
+  // Another service line's desk cannot break glass into this lead: the answer
+  // is the one for a lead that does not exist.
+  grpc::Status refused = emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened);
+  EXPECT_EQ(refused.error_code(), StatusCode::NOT_FOUND);
+  v1::OpenEmergencyAccessRequest made_up = open;
+  made_up.set_lead_ids(0, std::string(32, 'a'));
+  grpc::Status missing = emergency_->OpenEmergencyAccess(Ctx(desk).get(), made_up, &opened);
+  EXPECT_EQ(missing.error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(refused.error_message(), missing.error_message());
+  EXPECT_EQ(leads_->GetLead(Ctx(desk).get(), get, &got).error_code(), StatusCode::NOT_FOUND);
+
+  // A compliance officer (the second person) can.
+  const std::string officer = tokens_["compliance"];
+  ASSERT_TRUE(emergency_->OpenEmergencyAccess(Ctx(officer).get(), open, &opened).ok());
   EXPECT_TRUE(opened.grant().open());
   open.set_duration_seconds(3601);
-  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).error_code(),
+  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(officer).get(), open, &opened).error_code(),
             StatusCode::INVALID_ARGUMENT);
   open.set_duration_seconds(900);
   open.set_reason("");
-  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(desk).get(), open, &opened).error_code(),
+  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(officer).get(), open, &opened).error_code(),
             StatusCode::INVALID_ARGUMENT);
+  // A flood of lead ids is refused before any is collected into the audit entry.
+  v1::OpenEmergencyAccessRequest flood;
+  flood.set_reason("patient unresponsive at triage; need allergy notes");
+  flood.set_duration_seconds(60);
+  for (int i = 0; i < 7500; ++i) flood.add_lead_ids(lead_id_);
+  EXPECT_EQ(emergency_->OpenEmergencyAccess(Ctx(officer).get(), flood, &opened).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  {
+    std::unique_ptr<rocksdb::Iterator> last(vault_->database().db()->NewIterator(
+        rocksdb::ReadOptions(), vault_->database().cf(vault::Cf::kAudit)));
+    last->SeekToLast();
+    ASSERT_TRUE(last->Valid());
+    auto e = audit::DecodeCanonical(last->value().ToString());
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->action, "OpenEmergencyAccess");
+    EXPECT_TRUE(e->lead_ids.empty());
+    EXPECT_LT(last->value().size(), 1024u);
+  }
 
-  ASSERT_TRUE(leads_->GetLead(Ctx(desk).get(), get, &got).ok());
+  ASSERT_TRUE(leads_->GetLead(Ctx(officer).get(), get, &got).ok());
   EXPECT_EQ(got.lead().personal().email(), "policy@example.com");
   EXPECT_EQ(got.masked_fields_size(), 0);
 
@@ -413,7 +447,8 @@ TEST_F(AccessPolicyTest, BreakGlassOverTheWire) {
   ASSERT_TRUE(
       emergency_->CloseEmergencyAccess(Ctx(tokens_["compliance"]).get(), close, &closed).ok());
   EXPECT_FALSE(closed.grant().open());
-  EXPECT_EQ(leads_->GetLead(Ctx(desk).get(), get, &got).error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(leads_->GetLead(Ctx(officer).get(), get, &got).error_code(),
+            StatusCode::PERMISSION_DENIED);
 
   // The emergency read is in the accounting of disclosures, with its reason.
   v1::AccountingOfDisclosuresRequest accounting;

@@ -107,6 +107,7 @@ TEST_F(AuditServiceTest, EveryCallLeavesExactlyOneEntryWithItsRequestId) {
   check("r-forged", leads_->GetLead(Tagged(forged, "r-forged").get(), get, &got),
         {"GetLead", audit::Outcome::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED});
   v1::FindLeadsRequest find;
+  find.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
   find.set_email("seed@example.com");
   v1::FindLeadsResponse found;
   check("r-find", leads_->FindLeads(Tagged(worker_token_, "r-find").get(), find, &found),

@@ -21,6 +21,7 @@ class AuthAdminTest : public ApiTest {
     auto ctx = RawCtx();
     if (!header.empty()) ctx->AddMetadata("authorization", header);
     v1::FindLeadsRequest request;
+    request.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
     request.set_email("someone@example.com");
     v1::FindLeadsResponse response;
     return leads_->FindLeads(ctx.get(), request, &response);

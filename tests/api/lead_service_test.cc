@@ -74,6 +74,7 @@ TEST_F(LeadServiceTest, CreateGetFindListUpdateEndToEnd) {
   // Find by email (any case) and by phone (any format).
   for (bool by_email : {true, false}) {
     v1::FindLeadsRequest find;
+    find.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
     if (by_email) {
       find.set_email("ada.l@EXAMPLE.com");
     } else {
@@ -86,6 +87,7 @@ TEST_F(LeadServiceTest, CreateGetFindListUpdateEndToEnd) {
     EXPECT_EQ(found.leads(0).lead_id(), created.lead_id());
   }
   v1::FindLeadsRequest miss;
+  miss.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
   miss.set_email("nobody@example.com");
   v1::FindLeadsResponse none;
   s = leads_->FindLeads(Ctx(worker_token_).get(), miss, &none);
@@ -171,7 +173,7 @@ TEST_F(LeadServiceTest, RetriedCreateAndDuplicateWriteNoNewLead) {
   ASSERT_TRUE(leads_->CreateLead(Ctx(worker_token_).get(), create, &dup).ok());
   EXPECT_TRUE(dup.duplicate());
   EXPECT_EQ(dup.lead_id(), first.lead_id());
-  EXPECT_EQ(dup.version(), 2u);
+  EXPECT_EQ(dup.version(), 0u);
   EXPECT_EQ(LeadCount(), 1u);
   v1::LeadMetadata meta = Get(first.lead_id());
   ASSERT_EQ(meta.touches_size(), 1);
@@ -409,11 +411,13 @@ TEST_F(LeadServiceTest, FindLeadsBadInput) {
   grpc::Status s = leads_->FindLeads(Ctx(worker_token_).get(), v1::FindLeadsRequest(), &found);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   v1::FindLeadsRequest bad_email;
+  bad_email.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
   bad_email.set_email("zqxfind@@x");
   s = leads_->FindLeads(Ctx(worker_token_).get(), bad_email, &found);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_FALSE(absl::StrContains(s.error_message(), "zqxfind")) << s.error_message();
   v1::FindLeadsRequest bad_phone;
+  bad_phone.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
   bad_phone.set_phone("+1 650 ZQX 0000");
   s = leads_->FindLeads(Ctx(worker_token_).get(), bad_phone, &found);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

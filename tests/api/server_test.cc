@@ -107,6 +107,7 @@ TEST_F(ServerTest, RequestIdIsEchoedInInitialMetadata) {
     auto ctx = Ctx(token);
     ctx->AddMetadata("x-request-id", "req-7f3a-zqx");
     v1::FindLeadsRequest request;
+    request.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
     request.set_email("someone@example.com");
     v1::FindLeadsResponse response;
     grpc::Status s = leads_->FindLeads(ctx.get(), request, &response);
@@ -118,6 +119,7 @@ TEST_F(ServerTest, RequestIdIsEchoedInInitialMetadata) {
     auto ctx = Ctx(worker_token_);
     if (!client_id.empty()) ctx->AddMetadata("x-request-id", client_id);
     v1::FindLeadsRequest request;
+    request.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
     request.set_email("someone@example.com");
     v1::FindLeadsResponse response;
     ASSERT_TRUE(leads_->FindLeads(ctx.get(), request, &response).ok());

@@ -251,6 +251,7 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
         {"zqxcanary.second@canary-example.com", "+1 617 253 1000"}}) {
     for (bool by_email : {true, false}) {
       v1::FindLeadsRequest find;
+      find.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
       if (by_email) {
         find.set_email(email);
       } else {

@@ -364,16 +364,24 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
   reader.purpose = "scheduling_outreach";
   ASSERT_TRUE(vault_->leads().GetLead(reader, lead).ok());
   ASSERT_TRUE(vault_->leads().GetLead(reader, other).ok());
+  reader.purpose = "operations";
   ASSERT_TRUE(vault_->leads()
                   .FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email)
-                  .ok());  // metadata only: not a disclosure
+                  .ok());  // a match says the person is a lead: a disclosure too
+  reader.purpose = "";
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      vault_->leads().FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email).status()))
+      << "a look-up names its purpose";
 
   auto accounting = vault_->audit().AccountingOfDisclosures(
       MakeActor("00000000000000e1", "compliance"), lead, absl::InfinitePast(), 0);
   ASSERT_TRUE(accounting.ok()) << accounting.status();
-  ASSERT_EQ(accounting->disclosures.size(), 2u);
+  ASSERT_EQ(accounting->disclosures.size(), 3u);
   EXPECT_EQ(accounting->disclosures[0].entry.entry.purpose, "treatment");
   EXPECT_EQ(accounting->disclosures[1].entry.entry.purpose, "scheduling_outreach");
+  EXPECT_EQ(accounting->disclosures[2].entry.entry.action, "FindLeads");
+  EXPECT_EQ(accounting->disclosures[2].entry.entry.purpose, "operations");
+  EXPECT_EQ(accounting->disclosures[2].entry.entry.fields, std::vector<std::string>{"match:email"});
   // Every field the lead has (an email-only input: all but the phone).
   EXPECT_EQ(accounting->disclosures[0].entry.entry.fields.size(), kPiiFieldCount - 1);
   EXPECT_TRUE(audit::OpenCheckpoint(accounting->checkpoint.note, Verifier()).ok());
@@ -388,7 +396,7 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
       MakeActor("00000000000000e1", "compliance"), lead,
       absl::FromUnixSeconds(kStartSeconds) + absl::Minutes(30), 0);
   ASSERT_TRUE(since.ok());
-  EXPECT_EQ(since->disclosures.size(), 1u);
+  EXPECT_EQ(since->disclosures.size(), 2u);
 }
 
 }  // namespace

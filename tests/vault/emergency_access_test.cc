@@ -32,21 +32,23 @@ class EmergencyAccessTest : public VaultFixture {
 };
 
 TEST_F(EmergencyAccessTest, AGrantOpensAFullReadFlaggedInTheAudit) {
-  Actor intake = IntakeActor();  // scoped to "ortho": the lead is out of its scope
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(intake, lead_).status()));
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(Emergency(intake), lead_).status()))
-      << "without a grant, emergency reveals nothing about an out-of-scope lead";
+  Actor officer = MakeActor("00000000000000e1", "compliance");
+  officer.purpose = "operations";
+  EXPECT_FALSE(vault_->leads().GetLead(officer, lead_)->masked.empty()) << "Safe Harbor view";
+  EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(officer), lead_).status()))
+      << "without a grant, emergency is refused";
 
-  auto grant = vault_->emergency().OpenGrant(intake, kReason, {lead_}, absl::Minutes(30));
+  auto grant = vault_->emergency().OpenGrant(officer, kReason, {lead_}, absl::Minutes(30));
   ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->id.size(), 32u);
   EXPECT_EQ(vault_->emergency().opened_count(), 1u);
   auto audit = ReadAudit(*vault_);
   EXPECT_EQ(audit.back().second.action, "OpenEmergencyAccess");
   EXPECT_EQ(audit.back().second.break_glass_reason, kReason);
 
-  // Without purpose "emergency" the grant is not used: still out of scope.
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(intake, lead_).status()));
-  auto read = vault_->leads().GetLead(Emergency(intake), lead_);
+  // Without purpose "emergency" the grant is not used.
+  EXPECT_FALSE(vault_->leads().GetLead(officer, lead_)->masked.empty());
+  auto read = vault_->leads().GetLead(Emergency(officer), lead_);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->pii.Get(PiiField::kNotes).view(), "prefers mornings after nine");
   EXPECT_TRUE(read->masked.empty());
@@ -59,42 +61,189 @@ TEST_F(EmergencyAccessTest, AGrantOpensAFullReadFlaggedInTheAudit) {
             entry.fields.end());
 
   // Another principal's grant does nothing for this one.
-  Actor other = MakeActor("00000000000000a2", "intake");
-  other.service_lines = {"ortho"};
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(Emergency(other), lead_).status()));
+  Actor other = MakeActor("00000000000000e2", "compliance");
+  EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(other), lead_).status()));
+}
+
+// Review finding: break-glass let any intake principal read any lead in full.
+TEST_F(EmergencyAccessTest, AGrantNeverWidensScope) {
+  Actor intake = IntakeActor();  // scoped to "ortho": the lead is cardio
+  const auto before = DumpState(*vault_);
+  absl::Status out_of_scope =
+      vault_->emergency().OpenGrant(intake, kReason, {lead_}, absl::Minutes(30)).status();
+  absl::Status missing =
+      vault_->emergency()
+          .OpenGrant(intake, kReason, {std::string(16, '\x42')}, absl::Minutes(30))
+          .status();
+  EXPECT_TRUE(absl::IsNotFound(out_of_scope)) << out_of_scope;
+  EXPECT_EQ(out_of_scope, missing) << "an out-of-scope lead answers as a missing one";
+  EXPECT_TRUE(DumpState(*vault_) == before);
+  EXPECT_EQ(vault_->emergency().opened_count(), 0u);
+  // Mixed with an in-scope lead, the whole grant is refused.
+  auto ortho = vault_->leads().CreateLead(CaptureActor(),
+                                          MakeNewLead(EmailOnlyInput(7), "ortho", "k-ortho"));
+  ASSERT_TRUE(ortho.ok());
+  EXPECT_TRUE(
+      absl::IsNotFound(vault_->emergency()
+                           .OpenGrant(intake, kReason, {ortho->lead_id, lead_}, absl::Minutes(30))
+                           .status()));
+  // Its own service line: allowed, and still nothing outside it.
+  auto own = vault_->emergency().OpenGrant(intake, kReason, {ortho->lead_id}, absl::Minutes(30));
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_TRUE(vault_->leads().GetLead(Emergency(intake), ortho->lead_id).ok());
+  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(Emergency(intake), lead_).status()));
+  // Capture + intake: neither a receipt id nor a lead it created for another
+  // service line (in its capture scope, which sees no field) can be opened.
+  Actor both = MakeActor("00000000000000c7", "capture,intake");
+  both.service_lines = {"ortho"};
+  auto receipt = vault_->leads().CreateLead(both, MakeNewLead(LeadInput{}, "ortho", "k-probe"));
+  ASSERT_TRUE(receipt.ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      vault_->emergency().OpenGrant(both, kReason, {receipt->lead_id}, absl::Minutes(5)).status()));
+  auto created = vault_->leads().CreateLead(both, MakeNewLead(EmailOnlyInput(8), "cardio", "k-c"));
+  ASSERT_TRUE(created.ok());
+  EXPECT_TRUE(absl::IsNotFound(
+      vault_->emergency().OpenGrant(both, kReason, {created->lead_id}, absl::Minutes(5)).status()));
+}
+
+TEST_F(EmergencyAccessTest, OpenGrantsAndOpeningsAreBounded) {
+  auto& store = vault_->emergency();
+  Actor officer = MakeActor("00000000000000e1", "compliance");
+  for (size_t i = 0; i < kMaxOpenGrantsPerPrincipal; ++i) {
+    ASSERT_TRUE(store.OpenGrant(officer, kReason, {lead_}, absl::Minutes(10)).ok());
+  }
+  const auto before = DumpState(*vault_);
+  absl::Status fourth = store.OpenGrant(officer, kReason, {lead_}, absl::Minutes(10)).status();
+  EXPECT_TRUE(absl::IsResourceExhausted(fourth)) << fourth;
+  EXPECT_EQ(store.refused_count(), 1u);
+  EXPECT_TRUE(DumpState(*vault_) == before);
+  // Expired grants free their place, but the hour's openings still count.
+  clock_.Advance(absl::Minutes(10));
+  ASSERT_TRUE(store.OpenGrant(officer, kReason, {lead_}, absl::Minutes(1)).ok());
+  ASSERT_TRUE(store.OpenGrant(officer, kReason, {lead_}, absl::Minutes(1)).ok());
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      store.OpenGrant(officer, kReason, {lead_}, absl::Minutes(1)).status()))
+      << kMaxGrantOpeningsPerPrincipalPerHour << " per principal per hour";
+  // The bound survives a restart (it is rebuilt from the stored grants).
+  Reopen();
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      vault_->emergency().OpenGrant(officer, kReason, {lead_}, absl::Minutes(1)).status()));
+  clock_.Advance(absl::Hours(1));
+  EXPECT_TRUE(vault_->emergency().OpenGrant(officer, kReason, {lead_}, absl::Minutes(1)).ok());
+
+  // All principals together: kMaxGrantOpeningsPerHour per hour.
+  clock_.Advance(absl::Hours(1));
+  for (size_t i = 0; i < kMaxGrantOpeningsPerHour; ++i) {
+    Actor a =
+        MakeActor(absl::StrCat("00000000000001", absl::Dec(i, absl::kZeroPad2)), "compliance");
+    ASSERT_TRUE(vault_->emergency().OpenGrant(a, kReason, {lead_}, absl::Seconds(30)).ok()) << i;
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(vault_->emergency()
+                                            .OpenGrant(MakeActor("00000000000002ff", "compliance"),
+                                                       kReason, {lead_}, absl::Seconds(30))
+                                            .status()));
+}
+
+TEST_F(EmergencyAccessTest, GrantsArePagedNewestFirst) {
+  Actor officer = MakeActor("00000000000000e1", "compliance");
+  std::vector<std::string> ids;  // oldest first
+  for (int i = 0; i < 7; ++i) {
+    Actor a = MakeActor(absl::StrCat("000000000000010", i), "compliance");
+    auto g = vault_->emergency().OpenGrant(a, kReason, {lead_}, absl::Minutes(30));
+    ASSERT_TRUE(g.ok()) << g.status();
+    ids.push_back(g->id);
+    clock_.Advance(absl::Minutes(5));
+  }
+  for (bool open_only : {false, true}) {
+    std::vector<std::string> listed;
+    std::string token;
+    int pages = 0;
+    do {
+      auto page = vault_->emergency().List(officer, open_only, 3, token);
+      ASSERT_TRUE(page.ok()) << page.status();
+      EXPECT_LE(page->grants.size(), 3u);
+      for (const EmergencyGrant& g : page->grants) listed.push_back(g.id);
+      token = page->next_page_token;
+      ++pages;
+    } while (!token.empty());
+    // Open now (30 minutes each, 5 apart): the newest six; all of them otherwise.
+    std::vector<std::string> expected(ids.rbegin(), ids.rend());
+    if (open_only) expected.resize(5);  // opened 10..30 minutes ago
+    EXPECT_EQ(listed, expected) << "open_only=" << open_only;
+    EXPECT_EQ(pages, open_only ? 2 : 3);
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(vault_->emergency().List(officer, false, 0, "zz").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      vault_->emergency().List(officer, false, kMaxGrantPageSize + 1, "").status()));
+}
+
+// A close is in force before it is durable; if it cannot be written, the
+// grant keeps working (the log shows no close).
+TEST_F(EmergencyAccessTest, AFailedCloseLeavesTheGrantOpen) {
+  Actor officer = MakeActor("00000000000000e1", "compliance");
+  // A grant is in use only once its opening is durable.
+  bool active_during_open = true;
+  vault_->committer().SetBeforeWriteHookForTesting([&] {
+    active_during_open = vault_->emergency().ActiveGrant(officer.principal_id, lead_).has_value();
+  });
+  auto grant = vault_->emergency().OpenGrant(officer, kReason, {lead_}, absl::Minutes(30));
+  vault_->committer().SetBeforeWriteHookForTesting(nullptr);
+  ASSERT_TRUE(grant.ok());
+  EXPECT_FALSE(active_during_open);
+  EXPECT_TRUE(vault_->emergency().ActiveGrant(officer.principal_id, lead_).has_value());
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_FALSE(vault_->emergency().Close(officer, grant->id).ok());
+  vault_->committer().SetFailWritesForTesting(false);
+  EXPECT_TRUE(vault_->emergency().ActiveGrant(officer.principal_id, lead_).has_value());
+  // While the close commits, the grant is already out of use.
+  bool active_during_close = true;
+  vault_->committer().SetBeforeWriteHookForTesting([&] {
+    active_during_close = vault_->emergency().ActiveGrant(officer.principal_id, lead_).has_value();
+  });
+  ASSERT_TRUE(vault_->emergency().Close(officer, grant->id).ok());
+  vault_->committer().SetBeforeWriteHookForTesting(nullptr);
+  EXPECT_FALSE(active_during_close);
+  EXPECT_FALSE(vault_->emergency().ActiveGrant(officer.principal_id, lead_).has_value());
+  EXPECT_TRUE(absl::IsFailedPrecondition(vault_->emergency().Close(officer, grant->id).status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      vault_->emergency().Close(officer, "0000000000000000ffffffffffffffff").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(vault_->emergency().Close(officer, "../x").status()));
 }
 
 TEST_F(EmergencyAccessTest, AGrantEndsWhenItExpiresOrIsClosed) {
   Actor intake = IntakeActor();
+  intake.service_lines = {"cardio"};
   auto grant = vault_->emergency().OpenGrant(intake, kReason, {lead_}, absl::Minutes(10));
   ASSERT_TRUE(grant.ok());
   clock_.Advance(absl::Minutes(10) - absl::Seconds(1));
   EXPECT_TRUE(vault_->leads().GetLead(Emergency(intake), lead_).ok());
   clock_.Advance(absl::Seconds(1));
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(Emergency(intake), lead_).status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(intake), lead_).status()));
 
   Actor officer = MakeActor("00000000000000e1", "compliance");
   auto second = vault_->emergency().OpenGrant(intake, kReason, {lead_}, absl::Minutes(10));
   ASSERT_TRUE(second.ok());
-  auto open = vault_->emergency().List(officer, /*open_only=*/true);
+  auto open = vault_->emergency().List(officer, /*open_only=*/true, 0, "");
   ASSERT_TRUE(open.ok());
-  ASSERT_EQ(open->size(), 1u);
-  EXPECT_EQ(open->front().id, second->id);
+  ASSERT_EQ(open->grants.size(), 1u);
+  EXPECT_EQ(open->grants.front().id, second->id);
   auto closed = vault_->emergency().Close(officer, second->id);
   ASSERT_TRUE(closed.ok()) << closed.status();
   EXPECT_EQ(closed->closed_by, officer.principal_id);
-  EXPECT_TRUE(absl::IsNotFound(vault_->leads().GetLead(Emergency(intake), lead_).status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(intake), lead_).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(vault_->emergency().Close(officer, second->id).status()));
   EXPECT_TRUE(absl::IsNotFound(vault_->emergency().Close(officer, "0000000000000000").status()));
-  auto all = vault_->emergency().List(officer, /*open_only=*/false);
+  auto all = vault_->emergency().List(officer, /*open_only=*/false, 0, "");
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->grants.size(), 2u);
 
-  // Grants survive a restart.
+  // Grants survive a restart; a closed one stays closed.
   Reopen();
-  all = vault_->emergency().List(officer, false);
+  all = vault_->emergency().List(officer, false, 0, "");
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->grants.size(), 2u);
+  EXPECT_FALSE(vault_->emergency().ActiveGrant(intake.principal_id, lead_).has_value());
 }
 
 TEST_F(EmergencyAccessTest, InScopeEmergencyWithoutAGrantIsDeniedAndComplianceGetsItInFull) {

@@ -208,13 +208,15 @@ TEST_F(LeadStoreTest, SameKeyFromAnotherPrincipalIsANewSubmission) {
   EXPECT_FALSE(second.duplicate);
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 2u);
 
-  // Same person from a third principal with the same key: a duplicate, not a retry.
+  // Same person from a third principal with the same key: merged into the
+  // first lead, not a retry, and the third principal gets a receipt of its own.
   const Actor third = MakeActor("00000000000000c3", "capture");
   CreateResult dup = CreateOrDie(MakeNewLead(LeadInput{}, "ortho", "shared-key"), third);
-  EXPECT_EQ(dup.lead_id, first.lead_id);
-  EXPECT_TRUE(dup.duplicate);
-  EXPECT_EQ(dup.version, 2u);
+  EXPECT_NE(dup.lead_id, first.lead_id);
+  EXPECT_FALSE(dup.duplicate);
+  EXPECT_EQ(dup.version, 1u);
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 2u);
+  EXPECT_EQ(GetOrDie(first.lead_id).meta.touches.size(), 1u);
 }
 
 TEST_F(LeadStoreTest, DuplicateByEmailRecordsATouch) {
@@ -228,13 +230,15 @@ TEST_F(LeadStoreTest, DuplicateByEmailRecordsATouch) {
       CreateOrDie(MakeNewLead(again, "ortho", "k2", SourceChannel::kPaidSocial, "fall-retarget"));
   EXPECT_TRUE(dup.duplicate);
   EXPECT_EQ(dup.lead_id, first.lead_id);
-  EXPECT_EQ(dup.version, 2u);
+  EXPECT_EQ(dup.version, 0u);
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 1u);
   EXPECT_EQ(CountKeys(*vault_, Cf::kDek), 1u);
 
+  // A touch changes neither the version nor updated_at (intake's next update
+  // with the version it read still succeeds).
   Lead lead = GetOrDie(first.lead_id);
-  EXPECT_EQ(lead.meta.version, 2u);
-  EXPECT_EQ(lead.meta.updated_at, touch_time);
+  EXPECT_EQ(lead.meta.version, 1u);
+  EXPECT_EQ(lead.meta.updated_at, lead.meta.created_at);
   ASSERT_EQ(lead.meta.touches.size(), 1u);
   EXPECT_EQ(lead.meta.touches[0].at, touch_time);
   EXPECT_EQ(lead.meta.touches[0].attribution.source, SourceChannel::kPaidSocial);
@@ -252,7 +256,7 @@ TEST_F(LeadStoreTest, DuplicateByPhoneInAnotherFormat) {
   CreateResult dup = CreateOrDie(MakeNewLead(again, "ortho", "k2"));
   EXPECT_TRUE(dup.duplicate);
   EXPECT_EQ(dup.lead_id, first.lead_id);
-  EXPECT_EQ(dup.version, 2u);
+  EXPECT_EQ(dup.version, 0u);
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 1u);
   Lead lead = GetOrDie(first.lead_id);
   EXPECT_EQ(lead.meta.touches.size(), 1u);
@@ -262,7 +266,7 @@ TEST_F(LeadStoreTest, DuplicateByPhoneInAnotherFormat) {
   CreateResult retry = CreateOrDie(MakeNewLead(again, "ortho", "k2"));
   EXPECT_TRUE(retry.duplicate);
   EXPECT_EQ(retry.lead_id, first.lead_id);
-  EXPECT_EQ(retry.version, 2u);
+  EXPECT_EQ(retry.version, 0u);
   EXPECT_EQ(GetOrDie(first.lead_id).meta.touches.size(), 1u);
 }
 
@@ -439,7 +443,7 @@ TEST_F(LeadStoreTest, ListQueueRejectsBadQueries) {
         << token;
   }
   q.page_token.clear();
-  q.page_size = 0;
+  q.page_size = -1;
   EXPECT_EQ(store().ListQueue(IntakeActor(), q).status().code(),
             absl::StatusCode::kInvalidArgument);
   q.page_size = 501;
@@ -696,8 +700,258 @@ TEST_F(LeadStoreTest, ConcurrentCreatesOfTheSameEmailMakeOneLead) {
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 1u);
   Lead lead = GetOrDie(*ids.begin());
   EXPECT_EQ(lead.meta.touches.size(), 7u);
-  EXPECT_EQ(lead.meta.version, 8u);
+  EXPECT_EQ(lead.meta.version, 1u);  // touches never bump the version
 }
 
+// ---- Holes from the outside security review (issue 8) ----------------------
+
+namespace review {
+
+class ReviewTest : public VaultFixture {
+ protected:
+  void SetUp() override { OpenOrDie(); }
+  LeadStore& store() { return vault_->leads(); }
+  CreateResult CreateOrDie(NewLead lead, const Actor& actor) {
+    absl::StatusOr<CreateResult> r = store().CreateLead(actor, std::move(lead));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : CreateResult{};
+  }
+  static Actor IntakeOf(std::string line) {
+    Actor a = MakeActor("00000000000000a9", "intake");
+    a.service_lines = {std::move(line)};
+    return a;
+  }
+  // What a capture principal can see of an id it was given, as comparable text.
+  std::string CaptureView(const Actor& capture, const std::string& id) {
+    absl::StatusOr<Lead> lead = store().GetLead(capture, id);
+    if (!lead.ok()) return lead.status().ToString();
+    const LeadMetadata& m = lead->meta;
+    return absl::StrCat("status=", static_cast<int>(m.status), " version=", m.version,
+                        " touches=", m.touches.size(), " attempts=", m.contact_attempts.size(),
+                        " updated=", m.updated_at == m.created_at ? 1 : 0, " by=", m.created_by,
+                        " fields=", lead->pii.Has(PiiField::kEmail) ? 1 : 0);
+  }
+};
+
+// A capture principal that knows someone's email learns nothing about the
+// lead another principal made for them: not its id, version or existence.
+TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
+  const Actor oncology_form = MakeActor("00000000000000b1", "capture");
+  const Actor prober = MakeActor("00000000000000b2", "capture,intake");
+  Actor prober_with_scope = prober;
+  prober_with_scope.service_lines = {"ortho"};
+  LeadInput person;
+  CreateResult theirs = CreateOrDie(MakeNewLead(person, "oncology", "o-1"), oncology_form);
+  // Intake works the oncology lead: its version moves on.
+  LeadUpdate u;
+  u.lead_id = theirs.lead_id;
+  u.expected_version = 1;
+  u.status = LeadStatus::kContacted;
+  ASSERT_TRUE(store().UpdateLead(IntakeOf("oncology"), u).ok());
+
+  // The prober submits the same person (as it would a stranger).
+  CreateResult mine = CreateOrDie(
+      MakeNewLead(person, "ortho", "p-1", SourceChannel::kPaidSocial, "probe"), prober_with_scope);
+  EXPECT_NE(mine.lead_id, theirs.lead_id);
+  EXPECT_FALSE(mine.duplicate);
+  EXPECT_EQ(mine.version, 1u);
+  // ...exactly what a submission of someone new gets.
+  LeadInput stranger;
+  stranger.email = "stranger@example.com";
+  stranger.phone = "650-253-0111";
+  CreateResult fresh = CreateOrDie(MakeNewLead(stranger, "ortho", "p-2"), prober_with_scope);
+  EXPECT_FALSE(fresh.duplicate);
+  EXPECT_EQ(fresh.version, mine.version);
+
+  // Its second submission of each: both duplicates of what it was given.
+  CreateResult again = CreateOrDie(MakeNewLead(person, "ortho", "p-3"), prober_with_scope);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.lead_id, mine.lead_id);
+  CreateResult fresh_again = CreateOrDie(MakeNewLead(stranger, "ortho", "p-4"), prober_with_scope);
+  EXPECT_TRUE(fresh_again.duplicate);
+  EXPECT_EQ(fresh_again.lead_id, fresh.lead_id);
+  EXPECT_EQ(again.version, fresh_again.version);
+
+  // Reading back: the receipt looks like a lead of its own; the oncology lead
+  // is as missing as a made-up id, even with intake scope and any purpose.
+  Actor capture_only = MakeActor("00000000000000b2", "capture");
+  EXPECT_EQ(CaptureView(capture_only, mine.lead_id), CaptureView(capture_only, fresh.lead_id));
+  absl::Status theirs_read = store().GetLead(prober_with_scope, theirs.lead_id).status();
+  absl::Status made_up = store().GetLead(prober_with_scope, std::string(16, '\x42')).status();
+  EXPECT_TRUE(absl::IsNotFound(theirs_read));
+  EXPECT_EQ(theirs_read, made_up);
+  Actor emergency = prober_with_scope;
+  emergency.purpose = "emergency";
+  EXPECT_TRUE(absl::IsNotFound(store().GetLead(emergency, theirs.lead_id).status()));
+  // The receipt is its sender's alone.
+  EXPECT_TRUE(absl::IsNotFound(store().GetLead(oncology_form, mine.lead_id).status()));
+  EXPECT_TRUE(absl::IsNotFound(store().GetLead(IntakeOf("ortho"), mine.lead_id).status()));
+
+  // The oncology lead got the submissions as touches, its version untouched.
+  absl::StatusOr<Lead> merged = store().GetLead(IntakeOf("oncology"), theirs.lead_id);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->meta.version, 2u);
+  EXPECT_EQ(merged->meta.touches.size(), 2u);
+  // And its creator sees only its own submission: not intake's progress, not
+  // the prober's touches.
+  EXPECT_EQ(CaptureView(oncology_form, theirs.lead_id),
+            "status=0 version=0 touches=0 attempts=0 updated=1 by=00000000000000b1 fields=0");
+  EXPECT_EQ(CaptureView(capture_only, mine.lead_id),
+            "status=0 version=0 touches=0 attempts=0 updated=1 by=00000000000000b2 fields=0");
+}
+
+TEST_F(ReviewTest, DuplicateSubmissionsNeitherBumpTheVersionNorGrowWithoutBound) {
+  const Actor form = CaptureActor();
+  CreateResult first = CreateOrDie(MakeNewLead(LeadInput{}, "ortho", "k0"), form);
+  for (int i = 1; i <= 25; ++i) {
+    clock_.Advance(absl::Minutes(1));
+    CreateOrDie(MakeNewLead(LeadInput{}, "ortho", absl::StrCat("k", i), SourceChannel::kPaidSocial,
+                            absl::StrCat("retarget-", i)),
+                MakeActor(absl::StrCat("00000000000000", 10 + i), "capture"));
+  }
+  // Intake's update with the version it read before the flood still applies.
+  LeadUpdate u;
+  u.lead_id = first.lead_id;
+  u.expected_version = 1;
+  u.status = LeadStatus::kContacted;
+  ASSERT_TRUE(store().UpdateLead(IntakeActor(), u).ok());
+  absl::StatusOr<Lead> lead = store().GetLead(IntakeActor(), first.lead_id);
+  ASSERT_TRUE(lead.ok());
+  ASSERT_EQ(lead->meta.touches.size(), kMaxTouches);
+  EXPECT_EQ(lead->meta.touches.front().attribution.campaign, "retarget-6");
+  EXPECT_EQ(lead->meta.touches.back().attribution.campaign, "retarget-25");
+  // Lists carry no touches.
+  QueueQuery q;
+  q.service_line = "ortho";
+  q.status = LeadStatus::kContacted;
+  absl::StatusOr<QueuePage> page = store().ListQueue(IntakeActor(), q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->leads.size(), 1u);
+  EXPECT_TRUE(page->leads[0].touches.empty());
+  auto found = store().FindLeads(IntakeActor(), LookupKind::kEmail, LeadInput{}.email);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_TRUE(found->front().touches.empty());
+}
+
+TEST_F(ReviewTest, AQueuePageIsBoundedByBytesAndStillReachesEveryLead) {
+  const std::string fat(200, 'x');
+  constexpr int kLeads = 420;  // ~3.3 KB of attribution each: ~1.3 MiB in all
+  for (int i = 0; i < kLeads; ++i) {
+    NewLead lead = MakeNewLead(EmailOnlyInput(i), "ortho", absl::StrCat("fat-", i));
+    lead.attribution.campaign = lead.attribution.utm_source = lead.attribution.utm_medium =
+        lead.attribution.utm_campaign = lead.attribution.utm_term = lead.attribution.utm_content =
+            fat;
+    lead.attribution.landing_page = "https://clinic.example/" + std::string(2000, 'p');
+    CreateOrDie(std::move(lead), CaptureActor());
+  }
+  QueueQuery q;
+  q.service_line = "ortho";
+  q.status = LeadStatus::kNew;
+  q.page_size = kMaxQueuePageSize;
+  std::set<std::string> seen;
+  int pages = 0;
+  do {
+    absl::StatusOr<QueuePage> page = store().ListQueue(IntakeActor(), q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    size_t bytes = 0;
+    for (const LeadMetadata& m : page->leads) {
+      bytes += m.attribution.landing_page.size() + 6 * fat.size();
+      seen.insert(m.id);
+    }
+    EXPECT_LE(bytes, kMaxListReplyBytes + 4096);
+    q.page_token = page->next_page_token;
+    ++pages;
+  } while (!q.page_token.empty());
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kLeads));
+  EXPECT_GE(pages, 2) << "500 fat leads do not fit one reply";
+}
+
+TEST_F(ReviewTest, AnIdempotencyKeyReusedWithADifferentRequestIsRefused) {
+  CreateResult first = CreateOrDie(MakeNewLead(LeadInput{}, "ortho", "idem-9"), CaptureActor());
+  LeadInput other;
+  other.email = "someone.else@example.com";
+  other.phone = "650-253-0199";
+  const auto before = DumpState(*vault_);
+  absl::StatusOr<CreateResult> reused =
+      store().CreateLead(CaptureActor(), MakeNewLead(other, "ortho", "idem-9"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(reused.status())) << reused.status();
+  EXPECT_NE(reused.status().message().find("idempotency_key"), absl::string_view::npos);
+  EXPECT_EQ(reused.status().message().find("someone"), absl::string_view::npos);
+  EXPECT_TRUE(DumpState(*vault_) == before);
+  // Same body in another spelling (same normalized request): still a retry.
+  LeadInput same;
+  same.email = "  zeb.quixworth@EXAMPLE.org ";  // the domain's case is normalized
+  same.phone = "+1 650 253 0042";
+  absl::StatusOr<CreateResult> retry =
+      store().CreateLead(CaptureActor(), MakeNewLead(same, "ortho", "idem-9"));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->lead_id, first.lead_id);
+  // Different attribution is a different request too.
+  absl::StatusOr<CreateResult> moved = store().CreateLead(
+      CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "idem-9", SourceChannel::kEvent));
+  EXPECT_TRUE(absl::IsFailedPrecondition(moved.status())) << moved.status();
+}
+
+class EditedMetadataTest : public ReviewTest, public ::testing::WithParamInterface<std::string> {};
+
+// An offline edit of access-relevant metadata fails instead of moving a lead
+// into another principal's scope.
+TEST_P(EditedMetadataTest, IsDataLoss) {
+  CreateResult lead = CreateOrDie(MakeNewLead(LeadInput{}, "oncology", "e-1"), CaptureActor());
+  absl::StatusOr<std::string> bytes = vault_->database().Get(Cf::kLeads, lead.lead_id);
+  ASSERT_TRUE(bytes.ok());
+  internal::LeadRecord r;
+  ASSERT_TRUE(r.ParseFromString(*bytes));
+  const std::string what = GetParam();
+  if (what == "service_line") r.mutable_attribution()->set_service_line("ortho");
+  if (what == "created_by") r.set_created_by("00000000000000c9");
+  if (what == "status") r.set_status(static_cast<int>(LeadStatus::kQualified));
+  if (what == "version") r.set_version(5);
+  if (what == "created_at") r.set_created_at_unix_micros(r.created_at_unix_micros() + 1);
+  if (what == "mac") r.clear_metadata_mac();
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  ASSERT_TRUE(
+      vault_->database()
+          .db()
+          ->Put(sync, vault_->database().cf(Cf::kLeads), lead.lead_id, r.SerializeAsString())
+          .ok());
+  Actor ortho = IntakeOf("ortho");
+  Actor both = IntakeOf("ortho");
+  both.service_lines.push_back("oncology");
+  absl::Status read = store().GetLead(both, lead.lead_id).status();
+  EXPECT_TRUE(absl::IsDataLoss(read)) << read;
+  EXPECT_FALSE(store().GetLead(ortho, lead.lead_id).ok());
+  LeadUpdate u;
+  u.lead_id = lead.lead_id;
+  u.expected_version = r.version();
+  u.status = LeadStatus::kDisqualified;
+  EXPECT_TRUE(absl::IsDataLoss(store().UpdateLead(both, u).status()));
+  EXPECT_TRUE(
+      absl::IsDataLoss(store().FindLeads(both, LookupKind::kEmail, LeadInput{}.email).status()));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryField, EditedMetadataTest,
+                         ::testing::Values("service_line", "created_by", "status", "version",
+                                           "created_at", "mac"));
+
+TEST_F(ReviewTest, FindLeadsNeedsAPurposeItsRoleMayStateAndReturnsAtMostSixteen) {
+  Actor intake = IntakeActor();
+  intake.purpose = "";
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store().FindLeads(intake, LookupKind::kEmail, LeadInput{}.email).status()));
+  intake.purpose = "emergency";
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      store().FindLeads(intake, LookupKind::kEmail, LeadInput{}.email).status()));
+  Actor compliance = MakeActor("00000000000000e1", "compliance");
+  compliance.purpose = "treatment";
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      store().FindLeads(compliance, LookupKind::kEmail, LeadInput{}.email).status()));
+  compliance.purpose = "patient_request";
+  EXPECT_TRUE(store().FindLeads(compliance, LookupKind::kEmail, LeadInput{}.email).ok());
+}
+
+}  // namespace review
 }  // namespace
 }  // namespace leadvault::vault::testing

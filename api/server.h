@@ -44,7 +44,9 @@ class Server {
   // Starts serving `vault` (which must outlive the server). Refuses with
   // FAILED_PRECONDITION a non-loopback address when TLS is not configured, and
   // TLS files that are missing, unreadable, invalid or (the key) readable by
-  // group or others.
+  // group or others; and with UNAVAILABLE an address it cannot bind, saying
+  // why ("address in use" when another socket listens there: the port is never
+  // shared, SO_REUSEPORT is off).
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        vault::Vault* vault);
   ~Server();

@@ -135,10 +135,10 @@ int RunDaemon(int argc, char** argv) {
                  "sign an audit checkpoint once this many entries are unsigned")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
       ->capture_default_str();
-  app.add_option(
-         "--auth-free-failures", flags.auth_free_failures,
-         "failed authentications from one peer (each within 60 s of the last) before "
-         "its calls are refused with RESOURCE_EXHAUSTED for a back-off (1 s doubling to 60 s)")
+  app.add_option("--auth-free-failures", flags.auth_free_failures,
+                 "failed authentications from one address, or against one principal (each within "
+                 "60 s of the last), before its calls are refused with RESOURCE_EXHAUSTED for a "
+                 "back-off (1 s doubling to 60 s)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--checkpoint-interval-seconds", flags.checkpoint_interval_seconds,

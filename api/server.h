@@ -31,7 +31,7 @@ struct ServerOptions {
   // Threads for the synchronous Compliance service (rare calls, streamed
   // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
   int max_sync_threads = 16;
-  // Failed authentications from one peer before it is slowed down.
+  // Failed authentications, per address and per claimed principal, before slowing down.
   AuthThrottleOptions auth_throttle;
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
   // them the port is plaintext and must be loopback.

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -81,8 +82,8 @@ absl::Status Authenticate(grpc::ServerContextBase* context, const vault::Princip
   return absl::OkStatus();
 }
 
-// The principal id the call's token claims, unchecked (for the audit entry of
-// a throttled call).
+// The principal id the call's token claims, unchecked (for the throttle, and
+// the audit entry of a throttled call).
 std::string ClaimedBy(grpc::ServerContextBase* context) {
   auto it = context->client_metadata().find("authorization");
   if (it == context->client_metadata().end()) return "";
@@ -110,16 +111,13 @@ absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               vault::Actor& actor, std::string* claimed) {
   if (throttle == nullptr) return Authenticate(context, principals, actor, claimed);
   const std::string peer = context->peer();
-  if (absl::Status admitted = throttle->Admit(peer); !admitted.ok()) {
-    *claimed = ClaimedBy(context);
+  std::string claim = ClaimedBy(context);
+  if (absl::Status admitted = throttle->Admit(peer, claim); !admitted.ok()) {
+    *claimed = std::move(claim);
     return admitted;
   }
   absl::Status status = Authenticate(context, principals, actor, claimed);
-  if (status.ok()) {
-    throttle->RecordSuccess(peer);
-  } else if (absl::IsUnauthenticated(status)) {
-    throttle->RecordFailure(peer);
-  }
+  if (absl::IsUnauthenticated(status)) throttle->RecordFailure(peer, *claimed);
   return status;
 }
 

@@ -27,9 +27,11 @@ absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, vault::Actor& actor,
                               std::string* claimed);
 
-// The same, through `throttle` (may be null: none): a peer backing off is
-// refused with its RESOURCE_EXHAUSTED before the token is looked at, every
-// UNAUTHENTICATED outcome counts as a failure of the peer, a success resets it.
+// The same, through `throttle` (may be null: none): a call the throttle does
+// not admit (its peer address or claimed principal backing off) is refused
+// with its RESOURCE_EXHAUSTED before the token is looked at; every
+// UNAUTHENTICATED outcome counts as a failure of the peer's address and of the
+// principal the token claims; a success forgives nothing.
 absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, AuthThrottle* throttle,
                               vault::Actor& actor, std::string* claimed);

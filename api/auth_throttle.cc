@@ -1,12 +1,25 @@
 #include "api/auth_throttle.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
 namespace leadvault::api {
+namespace {
+
+// The two kinds of key, in one map so one bound covers both.
+constexpr absl::string_view kAddress = "address ";
+constexpr absl::string_view kPrincipal = "principal ";
+
+}  // namespace
 
 std::string AuthThrottle::PeerAddress(absl::string_view peer) {
   absl::string_view rest = peer;
@@ -28,38 +41,68 @@ std::string AuthThrottle::PeerAddress(absl::string_view peer) {
   return std::string(peer);
 }
 
-absl::Status AuthThrottle::Admit(absl::string_view peer) {
-  const std::string address = PeerAddress(peer);
+std::string AuthThrottle::AddressKey(absl::string_view peer) {
+  std::string address = PeerAddress(peer);
+  in6_addr v6;
+  if (!absl::StartsWith(peer, "ipv6:") || ::inet_pton(AF_INET6, address.c_str(), &v6) != 1) {
+    return address;
+  }
+  char text[INET6_ADDRSTRLEN];
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    if (::inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof(text)) == nullptr) return address;
+    return text;
+  }
+  std::memset(&v6.s6_addr[8], 0, 8);
+  if (::inet_ntop(AF_INET6, &v6, text, sizeof(text)) == nullptr) return address;
+  return absl::StrCat(text, "/64");
+}
+
+bool AuthThrottle::Live(const KeyState& state, absl::Time now) const {
+  // The window runs from the later of the last failure and the end of the
+  // last back-off, so sitting out a back-off does not buy fresh free tries.
+  return now - std::max(state.last_failure, state.blocked_until) <= options_.window;
+}
+
+absl::Status AuthThrottle::Admit(absl::string_view peer, absl::string_view claimed) {
+  const std::string address = absl::StrCat(kAddress, AddressKey(peer));
+  const std::string principal = absl::StrCat(kPrincipal, claimed);
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  auto it = peers_.find(address);
-  if (it == peers_.end() || now >= it->second.blocked_until) return absl::OkStatus();
+  auto from = keys_.find(address);
+  bool refuse = from != keys_.end() && now < from->second.blocked_until;
+  if (!refuse && !claimed.empty() && from != keys_.end() && Live(from->second, now)) {
+    auto against = keys_.find(principal);
+    refuse = against != keys_.end() && now < against->second.blocked_until;
+  }
+  if (!refuse) return absl::OkStatus();
   ++refused_;
   return absl::ResourceExhaustedError("too many failed authentications; retry later");
 }
 
-void AuthThrottle::RecordFailure(absl::string_view peer) {
-  std::string address = PeerAddress(peer);
+void AuthThrottle::RecordFailure(absl::string_view peer, absl::string_view claimed) {
   const absl::Time now = clock_->Now();
+  std::string address = absl::StrCat(kAddress, AddressKey(peer));
   absl::MutexLock lock(&mu_);
-  auto it = peers_.find(address);
-  if (it == peers_.end()) {
-    if (options_.max_peers == 0) return;
-    while (peers_.size() >= options_.max_peers) {
-      peers_.erase(order_.front());
+  CountFailure(std::move(address), now);
+  if (!claimed.empty()) CountFailure(absl::StrCat(kPrincipal, claimed), now);
+}
+
+void AuthThrottle::CountFailure(std::string key, absl::Time now) {
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    if (options_.max_keys == 0) return;
+    while (keys_.size() >= options_.max_keys) {
+      keys_.erase(order_.front());
       order_.pop_front();
     }
-    order_.push_back(address);
-    it = peers_.emplace(std::move(address), PeerState{}).first;
+    order_.push_back(key);
+    it = keys_.emplace(std::move(key), KeyState{}).first;
     it->second.order = std::prev(order_.end());
   } else {
     order_.splice(order_.end(), order_, it->second.order);
-    // The window runs from the later of the last failure and the end of the
-    // last back-off, so sitting out a back-off does not buy fresh free tries.
-    absl::Time since = std::max(it->second.last_failure, it->second.blocked_until);
-    if (now - since > options_.window) it->second.failures = 0;
+    if (!Live(it->second, now)) it->second.failures = 0;
   }
-  PeerState& state = it->second;
+  KeyState& state = it->second;
   state.failures = std::min(state.failures + 1, options_.free_failures + 64);
   state.last_failure = now;
   int over = state.failures - options_.free_failures;
@@ -70,23 +113,14 @@ void AuthThrottle::RecordFailure(absl::string_view peer) {
   }
 }
 
-void AuthThrottle::RecordSuccess(absl::string_view peer) {
-  const std::string address = PeerAddress(peer);
-  absl::MutexLock lock(&mu_);
-  auto it = peers_.find(address);
-  if (it == peers_.end()) return;
-  order_.erase(it->second.order);
-  peers_.erase(it);
-}
-
 uint64_t AuthThrottle::refused() const {
   absl::MutexLock lock(&mu_);
   return refused_;
 }
 
-size_t AuthThrottle::tracked_peers() const {
+size_t AuthThrottle::tracked_keys() const {
   absl::MutexLock lock(&mu_);
-  return peers_.size();
+  return keys_.size();
 }
 
 }  // namespace leadvault::api

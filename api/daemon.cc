@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -55,19 +57,79 @@ absl::Status DisableCoreDumps() {
   return absl::OkStatus();
 }
 
-// Writes `contents` to `path` (mode 0600) through a temporary file and rename.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
-  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+// A file of ours written whole or not at all, through `path`.tmp and a
+// rename. The temporary file is always created new (O_EXCL|O_NOFOLLOW, mode
+// 0600), so a file or symlink someone planted there is refused, never written
+// through (nor can its owner end up owning what we write); `path` itself is
+// refused if it is a symlink, not a regular file, or owned by another user.
+// Created before the contents exist, so a refusal comes before a one-time
+// secret is issued. Errors name the file by `what` and its path, never contents.
+class NewPrivateFile {
+ public:
+  static absl::StatusOr<std::unique_ptr<NewPrivateFile>> Create(std::string what,
+                                                                std::string path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (S_ISLNK(st.st_mode)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(what, ": ", path, " is a symbolic link; refusing to replace it"));
+      }
+      if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            what, ": ", path, " exists and is not a regular file of this user; refusing it"));
+      }
+    } else if (errno != ENOENT) {
+      return absl::FailedPreconditionError(absl::StrCat(what, ": cannot inspect ", path));
+    }
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": ", tmp, " already exists (planted, or left by a crash); ",
+                       "refusing to write through it: remove it and start again"));
+    }
+    if (fd < 0) return absl::FailedPreconditionError(absl::StrCat(what, ": cannot create ", tmp));
+    return std::unique_ptr<NewPrivateFile>(
+        new NewPrivateFile(std::move(what), std::move(path), std::move(tmp), fd));
   }
-  return absl::OkStatus();
-}
+  NewPrivateFile(const NewPrivateFile&) = delete;
+  NewPrivateFile& operator=(const NewPrivateFile&) = delete;
+  // An uncommitted file is removed.
+  ~NewPrivateFile() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(tmp_.c_str());
+    }
+  }
+
+  // Writes `contents`, syncs and renames the file into place. Once only.
+  absl::Status Commit(absl::string_view contents) {
+    bool ok = fd_ >= 0;
+    while (ok && !contents.empty()) {
+      ssize_t n = ::write(fd_, contents.data(), contents.size());
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0;
+      if (ok) contents.remove_prefix(static_cast<size_t>(n));
+    }
+    ok = ok && ::fsync(fd_) == 0;
+    if (fd_ >= 0) ok = ::close(fd_) == 0 && ok;
+    fd_ = -1;
+    if (!ok || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      ::unlink(tmp_.c_str());
+      return absl::UnavailableError(absl::StrCat(what_, ": cannot write ", path_));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  NewPrivateFile(std::string what, std::string path, std::string tmp, int fd)
+      : what_(std::move(what)), path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+
+  const std::string what_;
+  const std::string path_;
+  const std::string tmp_;
+  int fd_;  // -1 once committed
+};
 
 absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* generated) {
   *generated = false;
@@ -129,16 +191,17 @@ int RunDaemon(int argc, char** argv) {
                  "command whose stdout is the master key");
   app.add_option("--ready-file", flags.ready_file, "write HOST:PORT here once serving");
   app.add_option("--admin-token-file", flags.admin_token_file,
-                 "also write the bootstrap admin token here (mode 0600)");
+                 "write the bootstrap admin token to this 0600 file (through PATH.tmp, which "
+                 "must not exist) instead of printing it");
   app.add_option("--drain-seconds", flags.drain_seconds, "grace period for calls at shutdown");
   app.add_option("--checkpoint-every-entries", flags.checkpoint_every_entries,
                  "sign an audit checkpoint once this many entries are unsigned")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
       ->capture_default_str();
-  app.add_option(
-         "--auth-free-failures", flags.auth_free_failures,
-         "failed authentications from one peer (each within 60 s of the last) before "
-         "its calls are refused with RESOURCE_EXHAUSTED for a back-off (1 s doubling to 60 s)")
+  app.add_option("--auth-free-failures", flags.auth_free_failures,
+                 "failed authentications from one address, or against one principal (each within "
+                 "60 s of the last), before its calls are refused with RESOURCE_EXHAUSTED for a "
+                 "back-off (1 s doubling to 60 s)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--checkpoint-interval-seconds", flags.checkpoint_interval_seconds,
@@ -190,16 +253,45 @@ int RunDaemon(int argc, char** argv) {
   std::string address = (*server)->address();
 
   std::string admin_token;
+  std::unique_ptr<NewPrivateFile> token_file;
   if ((*vault)->principals().empty()) {
+    if (!flags.admin_token_file.empty()) {
+      // Refused before the one-time token is issued, so nothing is lost.
+      auto file = NewPrivateFile::Create("admin token file", flags.admin_token_file);
+      if (!file.ok()) return Fail(file.status());
+      token_file = *std::move(file);
+    }
     auto issued = (*vault)->BootstrapAdmin();
     if (!issued.ok()) return Fail(issued.status());
-    admin_token = std::string(issued->token.view());
+    admin_token.reserve(issued->token.view().size() + 1);  // room for the newline: no copy
+    admin_token.assign(issued->token.view().data(), issued->token.view().size());
   }
 
   if (!admin_token.empty()) {
+    // The token goes to the file when one was asked for, else to stdout: never both.
+    std::string export_line;
+    if (token_file != nullptr) {
+      admin_token.push_back('\n');
+      absl::Status written = token_file->Commit(admin_token);
+      keys::WipeString(admin_token);
+      if (!written.ok()) {
+        return Fail(absl::Status(written.code(),
+                                 absl::StrCat(written.message(),
+                                              " (the admin token it held is lost: the admin "
+                                              "principal exists; start again on a new data dir)")));
+      }
+      export_line = absl::StrCat("export LEADVAULT_TOKEN=$(cat ", flags.admin_token_file, ")");
+      std::printf(
+          "\nleadvault is new: the admin token was written to %s (mode 0600), and "
+          "is shown nowhere else. Keep it safe.\n",
+          flags.admin_token_file.c_str());
+    } else {
+      export_line = absl::StrCat("export LEADVAULT_TOKEN=", admin_token);
+      keys::WipeString(admin_token);
+      std::printf("\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n");
+    }
     std::printf(
-        "\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n\n"
-        "  export LEADVAULT_TOKEN=%s\n\n"
+        "\n  %s\n\n"
         "Try it (in another shell, after the export above). The admin manages\n"
         "principals and never reads leads, so first make a demo front desk:\n\n"
         "  build/tools/leadvaultctl --server %s principal create --name demo "
@@ -208,23 +300,16 @@ int RunDaemon(int argc, char** argv) {
         "  build/tools/leadvaultctl --server %s lead create --service-line demo "
         "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
         "  build/tools/leadvaultctl --server %s lead get LEAD_ID --purpose treatment\n\n",
-        admin_token.c_str(), address.c_str(), address.c_str(), address.c_str());
+        export_line.c_str(), address.c_str(), address.c_str(), address.c_str());
     std::fflush(stdout);
-    if (!flags.admin_token_file.empty()) {
-      // The token is already on stdout, so a failure here loses nothing.
-      if (absl::Status s = WriteFileAtomically(flags.admin_token_file, admin_token + "\n");
-          !s.ok()) {
-        Log(absl::StrCat("warning: ", s.message()));
-      }
-    }
-    keys::WipeString(admin_token);
+    keys::WipeString(export_line);
   }
   std::printf("leadvaultd: serving on %s (data dir %s)\n", address.c_str(), flags.data_dir.c_str());
   std::fflush(stdout);
   if (!flags.ready_file.empty()) {
-    if (absl::Status s = WriteFileAtomically(flags.ready_file, address + "\n"); !s.ok()) {
-      return Fail(s);
-    }
+    auto ready = NewPrivateFile::Create("ready file", flags.ready_file);
+    if (!ready.ok()) return Fail(ready.status());
+    if (absl::Status s = (*ready)->Commit(address + "\n"); !s.ok()) return Fail(s);
   }
 
   int signal_number = 0;

@@ -1,9 +1,14 @@
 #include "api/server.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -29,6 +34,34 @@ bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
   }
   *host = std::string(h);
   return true;
+}
+
+// Why `host`:`port` could not be bound, for the start-up error: tries a bind
+// as gRPC does (SO_REUSEADDR, no SO_REUSEPORT) on each address the host names.
+std::string BindFailure(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* addresses = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses) != 0) {
+    return "the host does not resolve";
+  }
+  std::string reason = "gRPC refused it";
+  for (addrinfo* a = addresses; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int failed = ::bind(fd, a->ai_addr, a->ai_addrlen) != 0 ? errno : 0;
+    ::close(fd);
+    if (failed == EADDRINUSE) {
+      reason = "address in use (another process listens on it)";
+      break;
+    }
+    if (failed != 0) reason = std::strerror(failed);
+  }
+  ::freeaddrinfo(addresses);
+  return reason;
 }
 
 }  // namespace
@@ -72,6 +105,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // Calls in flight per connection: bounds what one client can queue.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
+  // gRPC sets SO_REUSEPORT by default, which would let a second process bind
+  // the same port and receive a share of the calls (and their tokens).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Bounds the synchronous (Compliance) service's threads; the callback
   // services run on gRPC's own event engine and the worker pool.
   grpc::ResourceQuota quota("leadvaultd");
@@ -83,7 +119,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->emergency_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError("listen: could not bind the address");
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot bind ", options.listen, ": ", BindFailure(host, port)));
   }
   server->host_ = host;
   return server;

@@ -31,7 +31,7 @@ struct ServerOptions {
   // Threads for the synchronous Compliance service (rare calls, streamed
   // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
   int max_sync_threads = 16;
-  // Failed authentications from one peer before it is slowed down.
+  // Failed authentications, per address and per claimed principal, before slowing down.
   AuthThrottleOptions auth_throttle;
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
   // them the port is plaintext and must be loopback.
@@ -44,7 +44,9 @@ class Server {
   // Starts serving `vault` (which must outlive the server). Refuses with
   // FAILED_PRECONDITION a non-loopback address when TLS is not configured, and
   // TLS files that are missing, unreadable, invalid or (the key) readable by
-  // group or others.
+  // group or others; and with UNAVAILABLE an address it cannot bind, saying
+  // why ("address in use" when another socket listens there: the port is never
+  // shared, SO_REUSEPORT is off).
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        vault::Vault* vault);
   ~Server();

@@ -1,7 +1,10 @@
 #include "tools/ctl_audit.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -43,6 +46,48 @@ absl::StatusOr<absl::Time> ParseTime(const std::string& flag, const std::string&
   if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
   return absl::InvalidArgumentError(
       absl::StrCat(flag, ": expected YYYY-MM-DD or an RFC 3339 time"));
+}
+
+absl::Status AlreadyThere(const std::string& path) {
+  return absl::AlreadyExistsError(
+      absl::StrCat(path, " already exists; refusing to overwrite it (choose a new path)"));
+}
+
+// OK if nothing at all (not even a dangling symlink) is at `path`.
+absl::Status RefuseExisting(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) return AlreadyThere(path);
+  if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("cannot inspect ", path));
+  return absl::OkStatus();
+}
+
+// Creates `path` as a new file of ours, mode 0600 (exports hold who read
+// which lead): an existing file or symlink there is refused, never followed
+// or overwritten. The descriptor, for writing.
+absl::StatusOr<int> CreateNewFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  if (errno == EEXIST) return AlreadyThere(path);
+  return absl::UnavailableError(absl::StrCat("cannot create ", path));
+}
+
+// Writes `contents` to the new file `path` (CreateNewFile) and syncs it.
+absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
+  LV_ASSIGN_OR_RETURN(int fd, CreateNewFile(path));
+  bool ok = true;
+  while (ok && !contents.empty()) {
+    ssize_t n = ::write(fd, contents.data(), contents.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) contents.remove_prefix(static_cast<size_t>(n));
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    ::unlink(path.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
@@ -176,9 +221,19 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
     LV_ASSIGN_OR_RETURN(trusted_size, ClaimedCheckpointSize(note));
   }
 
+  // Refused before the (possibly long) export rather than after it; the final
+  // rename refuses an output that appeared meanwhile.
+  const std::string checkpoint_file = flags.output + ".checkpoint";
+  LV_RETURN_IF_ERROR(RefuseExisting(flags.output));
+  if (csv) LV_RETURN_IF_ERROR(RefuseExisting(checkpoint_file));
   std::string tmp = flags.output + ".partial";
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (out == nullptr) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  LV_ASSIGN_OR_RETURN(int fd, CreateNewFile(tmp));
+  std::FILE* out = ::fdopen(fd, "wb");
+  if (out == nullptr) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
   std::string buffer;
   buffer.reserve(kWriteChunk + (64 << 10));
   bool write_ok = true;
@@ -278,21 +333,20 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   }
   drain(true);
   if (progress != nullptr) progress->Finish(count);
+  write_ok = std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0 && write_ok;
   write_ok = std::fclose(out) == 0 && write_ok;
   if (status.ok() && !write_ok) status = absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  if (status.ok() && csv) {
-    // CSV has no room for the checkpoint: it goes beside the file.
-    std::ofstream side(flags.output + ".checkpoint", std::ios::binary | std::ios::trunc);
-    side << trailer.checkpoint_note;
-    side.close();
-    if (!side) status = absl::UnavailableError("cannot write the checkpoint file");
+  // CSV has no room for the checkpoint: it goes beside the file.
+  if (status.ok() && csv) status = WriteNewFile(checkpoint_file, trailer.checkpoint_note);
+  if (status.ok() &&
+      ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, flags.output.c_str(), RENAME_NOREPLACE) != 0) {
+    status = errno == EEXIST ? AlreadyThere(flags.output)
+                             : absl::UnavailableError(absl::StrCat("cannot write ", flags.output));
+    if (csv) ::unlink(checkpoint_file.c_str());
   }
   if (!status.ok()) {
-    std::remove(tmp.c_str());
+    ::unlink(tmp.c_str());
     return status;
-  }
-  if (std::rename(tmp.c_str(), flags.output.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", flags.output));
   }
   std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
                static_cast<unsigned long long>(count), flags.output.c_str());

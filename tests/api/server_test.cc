@@ -1,9 +1,15 @@
 // Server-level behaviour: health checking, reflection, deadlines, request ids,
-// the loopback-only rule.
+// the loopback-only rule, a port no other socket may share.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "tests/api/api_test_util.h"
@@ -128,6 +134,39 @@ TEST_F(ServerTest, RequestIdIsEchoedInInitialMetadata) {
     EXPECT_NE(echoed, client_id);
     EXPECT_EQ(echoed.size(), 16u) << echoed;
   }
+}
+
+// gRPC's default SO_REUSEPORT would let a second process bind the port and
+// take a share of the calls and their tokens: the port is ours alone.
+TEST_F(ServerTest, SecondServerOnTheSamePortIsRefusedAndTheFirstKeepsServing) {
+  const std::string listen = absl::StrCat("127.0.0.1:", server_->port());
+  ServerOptions options;
+  options.listen = listen;
+  auto second = Server::Start(options, vault_.get());
+  ASSERT_FALSE(second.ok()) << "a second server started on " << listen;
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(second.status().message(), "address in use")) << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), listen)) << second.status();
+
+  // Nor may any other socket join it, even one that asks for SO_REUSEPORT.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  int one = 1;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  int bind_errno = errno;
+  ::close(fd);
+  EXPECT_NE(bound, 0) << "a SO_REUSEPORT socket shared the server's port";
+  EXPECT_EQ(bind_errno, EADDRINUSE);
+
+  auto stub = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckResponse response;
+  EXPECT_TRUE(stub->Check(RawCtx().get(), {}, &response).ok());
 }
 
 TEST(ServerStartTest, RefusesNonLoopbackAndBadAddresses) {

@@ -260,5 +260,62 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   EXPECT_EQ(Stop(*daemon), 0);
 }
 
+// Exports say who read which lead: they are created new and private (0600),
+// never through a symlink nor over an existing file, and so is the CSV's
+// checkpoint beside it.
+TEST_F(AuditE2eTest, ExportsAreNewPrivateFilesAndAnExistingPathIsRefusedByName) {
+  auto daemon = Start("run");
+  ASSERT_FALSE(address_.empty());
+  NewPrincipalFile(AdminToken("run"), "officer", "compliance");
+  const mode_t old_umask = ::umask(022);  // what a shell usually has: no help from it
+  const std::string jsonl = Path("log.jsonl"), csv = Path("log.csv");
+  Export(jsonl);
+  Export(csv, {"--format", "csv"});
+  for (const std::string& file : {jsonl, csv, csv + ".checkpoint"}) {
+    struct stat st;
+    ASSERT_EQ(::lstat(file.c_str(), &st), 0) << file;
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+  }
+
+  int run = 0;
+  auto refused = [&](const std::string& file, std::vector<std::string> extra,
+                     const std::string& named) {
+    std::vector<std::string> args = Concat(Connect("officer"), {"audit", "export", "-o", file});
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string err;
+    EXPECT_EQ(RunCtl(args, Path(absl::StrCat("refused", ++run)), nullptr, &err), 1) << file;
+    EXPECT_TRUE(absl::StrContains(err, named + " already exists; refusing to overwrite it"))
+        << file << ": " << err;
+  };
+  const std::string victim = Path("victim");
+  WriteFileWithMode(victim, "victim\n", 0644);
+
+  // An earlier export is not overwritten.
+  const std::string before = ReadFile(jsonl);
+  refused(jsonl, {}, jsonl);
+  EXPECT_EQ(ReadFile(jsonl), before);
+
+  // A symlink at the output, live or dangling, is refused: nothing written through it.
+  ASSERT_EQ(::symlink(victim.c_str(), Path("link.jsonl").c_str()), 0);
+  refused(Path("link.jsonl"), {}, Path("link.jsonl"));
+  ASSERT_EQ(::symlink(Path("made-through-link").c_str(), Path("dangling.jsonl").c_str()), 0);
+  refused(Path("dangling.jsonl"), {}, Path("dangling.jsonl"));
+  EXPECT_FALSE(Exists(Path("made-through-link")));
+
+  // The CSV's FILE.checkpoint, and the FILE.partial an export is written to
+  // first, are refused the same way; the export is then not written at all.
+  ASSERT_EQ(::symlink(victim.c_str(), Path("side.csv.checkpoint").c_str()), 0);
+  refused(Path("side.csv"), {"--format", "csv"}, Path("side.csv.checkpoint"));
+  EXPECT_FALSE(Exists(Path("side.csv")));
+  ASSERT_EQ(::symlink(victim.c_str(), Path("part.jsonl.partial").c_str()), 0);
+  refused(Path("part.jsonl"), {}, Path("part.jsonl.partial"));
+  EXPECT_FALSE(Exists(Path("part.jsonl")));
+  EXPECT_EQ(ReadFile(victim), "victim\n");
+
+  ::umask(old_umask);
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
 }  // namespace
 }  // namespace leadvault::e2e

@@ -23,7 +23,8 @@ TEST_F(E2eTest, FreshStartServesStopsCleanlyAndRestartsWithoutNewToken) {
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     token = AdminToken("run1");
     ASSERT_TRUE(absl::StartsWith(token, "lv_")) << token;
-    EXPECT_TRUE(absl::StrContains(daemon->out(), token)) << "the token is shown once on stdout";
+    EXPECT_FALSE(absl::StrContains(daemon->out(), token)) << "written to the file: not on stdout";
+    EXPECT_TRUE(absl::StrContains(daemon->out(), Path("run1.token"))) << daemon->out();
     EXPECT_FALSE(absl::StrContains(daemon->err(), token)) << "never in the log";
     EXPECT_TRUE(absl::StrContains(daemon->err(), "generated a new master key")) << daemon->err();
 
@@ -142,6 +143,76 @@ TEST_F(E2eTest, RefusedStartDoesNotLoseTheBootstrapToken) {
   ASSERT_FALSE(address_.empty());
   EXPECT_TRUE(Exists(Path("good.token")));
   EXPECT_TRUE(absl::StrContains(good->out(), "LEADVAULT_TOKEN"));
+  EXPECT_EQ(Stop(*good), 0);
+}
+
+TEST_F(E2eTest, WithoutATokenFileTheTokenIsPrintedOnce) {
+  Daemon daemon(
+      {"--data-dir", DataDir(), "--listen", "127.0.0.1:0", "--ready-file", Path("plain.ready")},
+      Path("plain"));
+  ASSERT_FALSE(daemon.WaitReady(Path("plain.ready")).empty());
+  EXPECT_TRUE(absl::StrContains(daemon.out(), "export LEADVAULT_TOKEN=lv_")) << daemon.out();
+  EXPECT_FALSE(absl::StrContains(daemon.err(), "lv_")) << "never in the log";
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+// --admin-token-file is written through FILE.tmp: a file or symlink planted
+// there (or at FILE) must be refused, never written through, and the refusal
+// must come before the one-time token is issued.
+TEST_F(E2eTest, AdminTokenFileRefusesPlantedFilesAndNeverWritesTheTokenThroughThem) {
+  const std::string victim = Path("victim");
+  WriteFileWithMode(victim, "victim\n", 0644);
+  auto refused = [&](const std::string& run, const std::string& expect) {
+    std::unique_ptr<Daemon> daemon;
+    int code = RunToExit(run,
+                         {"--data-dir", DataDir(), "--listen", "127.0.0.1:0", "--ready-file",
+                          Path(run + ".ready"), "--admin-token-file", Path(run + ".token")},
+                         &daemon);
+    EXPECT_EQ(code, 1) << run << ": " << daemon->err();
+    EXPECT_TRUE(absl::StrContains(daemon->err(), expect)) << run << ": " << daemon->err();
+    EXPECT_FALSE(absl::StrContains(daemon->out() + daemon->err(), "lv_")) << run;
+    EXPECT_FALSE(Exists(Path(run + ".ready"))) << run;
+    EXPECT_EQ(ReadFile(victim), "victim\n") << run;
+  };
+
+  // A symlink planted at FILE.tmp is refused and left alone.
+  ASSERT_EQ(::symlink(victim.c_str(), Path("link.token.tmp").c_str()), 0);
+  refused("link", Path("link.token.tmp") + " already exists");
+  struct stat st;
+  ASSERT_EQ(::lstat(Path("link.token.tmp").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_FALSE(Exists(Path("link.token")));
+
+  // A file planted at FILE.tmp (open to all, so the old code wrote the token
+  // into it and renamed it: its planter then owned FILE) is refused untouched.
+  WriteFileWithMode(Path("planted.token.tmp"), "", 0666);
+  refused("planted", Path("planted.token.tmp") + " already exists");
+  EXPECT_EQ(ReadFile(Path("planted.token.tmp")), "");
+  EXPECT_FALSE(Exists(Path("planted.token")));
+
+  // FILE itself a symlink, or another user's file.
+  ASSERT_EQ(::symlink(victim.c_str(), Path("target.token").c_str()), 0);
+  refused("target", Path("target.token") + " is a symbolic link");
+  EXPECT_FALSE(Exists(Path("target.token.tmp")));
+  if (::geteuid() == 0) {
+    WriteFileWithMode(Path("foreign.token"), "theirs\n", 0644);
+    ASSERT_EQ(::chown(Path("foreign.token").c_str(), 65534, 65534), 0);
+    refused("foreign", "not a regular file of this user");
+    EXPECT_EQ(ReadFile(Path("foreign.token")), "theirs\n");
+  }
+
+  // None of that burned the bootstrap: a good start still hands out the token,
+  // in a new 0600 file of ours and nowhere else.
+  auto good = Start("good");
+  ASSERT_FALSE(address_.empty());
+  std::string token = AdminToken("good");
+  EXPECT_TRUE(absl::StartsWith(token, "lv_"));
+  ASSERT_EQ(::lstat(Path("good.token").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_FALSE(Exists(Path("good.token.tmp")));
+  EXPECT_FALSE(absl::StrContains(good->out(), token));
   EXPECT_EQ(Stop(*good), 0);
 }
 

@@ -13,10 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
-CI_RUNS=${FUZZ_CI_RUNS:-30000}
+CI_RUNS=${FUZZ_CI_RUNS:-50000}
 # The verifier reads each input through its 4 MiB read-ahead batches and
 # threads: about 100 inputs a second under ASan, so fewer of them.
-CI_RUNS_VERIFIER=${FUZZ_CI_RUNS_VERIFIER:-1500}
+CI_RUNS_VERIFIER=${FUZZ_CI_RUNS_VERIFIER:-2000}
 TARGETS=()
 for f in fuzz/*_fuzzer.cc; do
   f=${f#fuzz/}

@@ -17,6 +17,8 @@ CI_RUNS=${FUZZ_CI_RUNS:-50000}
 # The verifier reads each input through its 4 MiB read-ahead batches and
 # threads: about 100 inputs a second under ASan, so fewer of them.
 CI_RUNS_VERIFIER=${FUZZ_CI_RUNS_VERIFIER:-2000}
+SCRATCH=()  # removed on exit, however the script ends
+trap 'rm -rf "${SCRATCH[@]}"' EXIT
 TARGETS=()
 for f in fuzz/*_fuzzer.cc; do
   f=${f#fuzz/}
@@ -44,8 +46,7 @@ run() {
   shift
   local corpus
   corpus=$(mktemp -d "${TMPDIR:-/tmp}/leadvault-fuzz-$target.XXXXXX")
-  # shellcheck disable=SC2064
-  trap "rm -rf '$corpus'" RETURN
+  SCRATCH+=("$corpus")
   cp -r "fuzz/corpus/$target/." "$corpus/"
   mkdir -p "$BUILD_DIR/artifacts"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
@@ -67,7 +68,7 @@ case "${1:-}" in
     # -Wthread-safety check.
     cmake --build "$BUILD_DIR" -j"$JOBS"
     log=$(mktemp "${TMPDIR:-/tmp}/leadvault-fuzz-log.XXXXXX")
-    trap 'rm -f "$log"' EXIT
+    SCRATCH+=("$log")
     for t in "${TARGETS[@]}"; do
       runs=$CI_RUNS
       if [[ $t == verifier ]]; then runs=$CI_RUNS_VERIFIER; fi

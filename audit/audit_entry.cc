@@ -35,14 +35,17 @@ class Reader {
  public:
   explicit Reader(absl::string_view in) : in_(in) {}
 
+  // Only the shortest encoding of a value, as PutVarint writes it: no trailing
+  // zero group and no bits past the 64th, so no two encodings share a value.
   uint64_t Varint() {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (in_.empty()) return Fail();
       uint8_t b = static_cast<uint8_t>(in_.front());
       in_.remove_prefix(1);
+      if (shift == 63 && b > 1) return Fail();
       v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) return v;
+      if ((b & 0x80) == 0) return (b == 0 && shift > 0) ? Fail() : v;
     }
     return Fail();
   }
@@ -146,7 +149,8 @@ absl::StatusOr<AuditEntry> DecodeCanonical(absl::string_view bytes) {
   e.action = r.Bytes();
   uint64_t outcome = r.Varint();
   e.outcome = static_cast<Outcome>(outcome);
-  e.code = static_cast<int>(r.Varint());
+  const uint64_t code = r.Varint();
+  e.code = static_cast<int>(code);
   e.lead_ids = r.List();
   e.fields = r.List();
   e.blind_tokens = r.List();
@@ -155,7 +159,8 @@ absl::StatusOr<AuditEntry> DecodeCanonical(absl::string_view bytes) {
   e.peer = r.Bytes();
   e.break_glass_reason = r.Bytes();
   e.subject = r.Bytes();
-  if (!r.ok() || !r.done() || outcome < 1 || outcome > 4) {
+  // `code` must be what EncodeCanonical writes for an int (sign-extended).
+  if (!r.ok() || !r.done() || outcome < 1 || outcome > 4 || static_cast<uint64_t>(e.code) != code) {
     return absl::DataLossError("audit entry: malformed canonical encoding");
   }
   return e;

@@ -10,6 +10,7 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libphonenumber-dev libjemalloc-dev
   openssl
+  clang-14 libfuzzer-14-dev
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include "vault/access_policy.h"
 #include "vault/audit_log.h"
 #include "vault/internal/keys.h"
+#include "vault/internal/page_token.h"
 #include "vault/internal/records.pb.h"
 #include "vault/validation.h"
 
@@ -158,19 +159,8 @@ std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
                             lead_id);
 }
 
-// The opaque page token: created-at (8, offset big-endian) || lead id (16) of
-// the last entry returned, base64url. It holds no PII.
-std::string EncodePageToken(absl::string_view queue_key_suffix) {
-  return absl::WebSafeBase64Escape(queue_key_suffix);
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw) || raw.size() != 8 + internal::kLeadIdSize) {
-    return absl::InvalidArgumentError("page_token: malformed");
-  }
-  return raw;
-}
+using internal::DecodePageToken;
+using internal::EncodePageToken;
 
 // About what `meta` costs in a reply (fields, tags and lengths).
 size_t ApproximateBytes(const LeadMetadata& meta) {

@@ -86,5 +86,35 @@ TEST(AuditEntryTest, MalformedInputIsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
+// Found by fuzz/audit_entry_fuzzer: every entry has exactly one encoding, so
+// bytes that are not what EncodeCanonical writes are refused.
+TEST(AuditEntryTest, NonCanonicalVarintsAreDataLoss) {
+  AuditEntry e = SampleEntry();
+  e.code = -1;  // sign-extended: ten bytes, ending 0x01
+  const std::string good = EncodeCanonical(e);
+  ASSERT_TRUE(DecodeCanonical(good).ok());
+  const std::string minus_one = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01";
+  const size_t at = good.find(minus_one);
+  ASSERT_NE(at, std::string::npos);
+  auto with_code = [&](const std::string& varint) {
+    std::string bytes = good;
+    bytes.replace(at, minus_one.size(), varint);
+    return DecodeCanonical(bytes).status().code();
+  };
+  // Bits past the 64th.
+  EXPECT_EQ(with_code("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x41"), absl::StatusCode::kDataLoss);
+  // A trailing zero group (0 written in two bytes).
+  EXPECT_EQ(with_code(std::string("\x80\x00", 2)), absl::StatusCode::kDataLoss);
+  // A code no int encodes to (2^32 + 5 would read back as 5).
+  EXPECT_EQ(with_code("\x85\x80\x80\x80\x10"), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(with_code(std::string("\x05")), absl::StatusCode::kOk);
+  // Lengths too: "req-1" with its length written in two bytes.
+  std::string long_length = EncodeCanonical(SampleEntry());
+  const size_t req = long_length.find("\x05req-1");
+  ASSERT_NE(req, std::string::npos);
+  long_length.replace(req, 1, std::string("\x85\x00", 2));
+  EXPECT_EQ(DecodeCanonical(long_length).status().code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace leadvault::audit

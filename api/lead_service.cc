@@ -58,9 +58,6 @@ absl::Status DoUpdate(vault::Vault& vault, Call& call, const v1::UpdateLeadReque
   LV_ASSIGN_OR_RETURN(update.lead_id, RequestLeadId(call, request.lead_id()));
   update.expected_version = request.expected_version();
   update.status = static_cast<vault::LeadStatus>(request.status());
-  if (request.add_contact_attempts_size() > static_cast<int>(vault::kMaxContactAttemptsPerUpdate)) {
-    return absl::InvalidArgumentError("add_contact_attempts: at most 20 per update");
-  }
   for (const auto& a : request.add_contact_attempts()) {
     update.add_contact_attempts.push_back(FromProto(a));
   }

@@ -97,7 +97,9 @@ class Committer {
   const Clock* const clock_;
   const CommitterOptions options_;
   const std::unique_ptr<AuditLog> audit_log_;
-  absl::Time last_time_;  // committer thread only: the newest entry time
+
+  // Committer thread only (Run and what it calls); never read elsewhere, so no lock.
+  absl::Time last_time_;  // the newest entry time
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
 #include "vault/internal/keys.h"
@@ -65,6 +66,15 @@ bool IsGrantId(absl::string_view id) {
                      [](char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); });
 }
 
+// Whether a grant was opened under the compliance role (the role string is
+// the comma-joined roles of the opener).
+bool IsComplianceGrant(absl::string_view roles) {
+  for (absl::string_view r : absl::StrSplit(roles, ',')) {
+    if (r == "compliance") return true;
+  }
+  return false;
+}
+
 // What a grant costs in a reply, about.
 size_t ApproximateBytes(const EmergencyGrant& g) {
   return 128 + g.id.size() + g.principal_id.size() + g.role.size() + g.reason.size() +
@@ -83,12 +93,15 @@ absl::StatusOr<std::unique_ptr<EmergencyAccessStore>> EmergencyAccessStore::Open
   absl::MutexLock lock(&store->mu_);
   for (it->Seek(kPrefix); it->Valid() && it->key().starts_with(kPrefix); it->Next()) {
     LV_ASSIGN_OR_RETURN(EmergencyGrant g, ParseGrant(it->value()));
-    if (now - g.opened_at < kOpeningWindow)
-      store->openings_.emplace_back(g.opened_at, g.principal_id);
+    if (now - g.opened_at < kOpeningWindow) {
+      store->openings_.push_back({g.opened_at, g.principal_id, IsComplianceGrant(g.role)});
+    }
+    store->last_opened_at_ = std::max(store->last_opened_at_, g.opened_at);
     if (g.OpenAt(now)) store->open_.push_back({std::move(g), /*active=*/true});
   }
   LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan emergency grants"));
-  std::sort(store->openings_.begin(), store->openings_.end());
+  std::sort(store->openings_.begin(), store->openings_.end(),
+            [](const Opening& a, const Opening& b) { return a.at < b.at; });
   return store;
 }
 
@@ -111,12 +124,13 @@ void EmergencyAccessStore::PruneLocked(absl::Time now) {
   open_.erase(std::remove_if(open_.begin(), open_.end(),
                              [now](const Slot& s) { return now >= s.grant.expires_at; }),
               open_.end());
-  while (!openings_.empty() && now - openings_.front().first >= kOpeningWindow) {
+  while (!openings_.empty() && now - openings_.front().at >= kOpeningWindow) {
     openings_.pop_front();
   }
 }
 
-absl::Status EmergencyAccessStore::CheckBoundsLocked(const std::string& principal_id) const {
+absl::Status EmergencyAccessStore::CheckBoundsLocked(const std::string& principal_id,
+                                                     bool compliance) const {
   size_t open_by_principal = 0;
   for (const Slot& s : open_) open_by_principal += s.grant.principal_id == principal_id;
   if (open_by_principal >= kMaxOpenGrantsPerPrincipal) {
@@ -128,13 +142,18 @@ absl::Status EmergencyAccessStore::CheckBoundsLocked(const std::string& principa
         absl::StrCat("emergency access: at most ", kMaxOpenGrants, " open grants in all"));
   }
   size_t opened_by_principal = 0;
-  for (const auto& [at, who] : openings_) opened_by_principal += who == principal_id;
+  for (const Opening& o : openings_) opened_by_principal += o.principal_id == principal_id;
   if (opened_by_principal >= kMaxGrantOpeningsPerPrincipalPerHour) {
     return absl::ResourceExhaustedError(absl::StrCat("emergency access: at most ",
                                                      kMaxGrantOpeningsPerPrincipalPerHour,
                                                      " grants opened per principal per hour"));
   }
-  if (openings_.size() >= kMaxGrantOpeningsPerHour) {
+  // The site-wide budget binds intake only: however many desks break glass, a
+  // compliance officer (the second person for a lead out of a desk's scope)
+  // still can.
+  size_t opened_by_intake = 0;
+  for (const Opening& o : openings_) opened_by_intake += !o.compliance;
+  if (!compliance && opened_by_intake >= kMaxGrantOpeningsPerHour) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "emergency access: at most ", kMaxGrantOpeningsPerHour, " grants opened per hour"));
   }
@@ -164,27 +183,32 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::OpenGrant(const Actor& acto
   for (const std::string& id : lead_ids)
     LV_RETURN_IF_ERROR(scope_->CheckInScope(actor, id, Rpc::kOpenEmergencyAccess));
 
-  const absl::Time now = clock_->Now();
   EmergencyGrant grant;
-  std::string id_bytes;
-  internal::PutBigEndian64(id_bytes, static_cast<uint64_t>(absl::ToUnixMicros(now)));
-  grant.id = absl::BytesToHexString(absl::StrCat(id_bytes, random_->Bytes(8)));
   grant.principal_id = actor.principal_id;
   grant.role = actor.role;
   grant.reason = std::string(text.view());
   grant.lead_ids = std::move(lead_ids);
-  grant.opened_at = now;
-  grant.expires_at = now + duration;
+  const bool compliance = IsComplianceGrant(actor.role);
+  const std::string random_part = random_->Bytes(8);
+  absl::Time now;
   {
-    // Reserve the opening before the commit, so concurrent openings count.
+    // Reserve the opening before the commit, so concurrent openings count;
+    // opening times (and so ids) strictly increase, whatever the wall clock does.
     absl::MutexLock lock(&mu_);
+    now = std::max(clock_->Now(), last_opened_at_ + absl::Microseconds(1));
     PruneLocked(now);
-    if (absl::Status bounds = CheckBoundsLocked(actor.principal_id); !bounds.ok()) {
+    if (absl::Status bounds = CheckBoundsLocked(actor.principal_id, compliance); !bounds.ok()) {
       refused_.fetch_add(1);
       return bounds;
     }
+    last_opened_at_ = now;
+    std::string id_bytes;
+    internal::PutBigEndian64(id_bytes, static_cast<uint64_t>(absl::ToUnixMicros(now)));
+    grant.id = absl::BytesToHexString(absl::StrCat(id_bytes, random_part));
+    grant.opened_at = now;
+    grant.expires_at = now + duration;
     open_.push_back({grant, /*active=*/false});
-    openings_.emplace_back(now, actor.principal_id);
+    openings_.push_back({now, actor.principal_id, compliance});
   }
   absl::Status persisted = Persist(actor, "OpenEmergencyAccess", grant);
   absl::MutexLock lock(&mu_);
@@ -192,8 +216,9 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::OpenGrant(const Actor& acto
                            [&](const Slot& s) { return s.grant.id == grant.id; });
   if (!persisted.ok()) {
     if (slot != open_.end()) open_.erase(slot);
-    auto opening =
-        std::find(openings_.begin(), openings_.end(), std::make_pair(now, actor.principal_id));
+    auto opening = std::find_if(openings_.begin(), openings_.end(), [&](const Opening& o) {
+      return o.at == now && o.principal_id == actor.principal_id;
+    });
     if (opening != openings_.end()) openings_.erase(opening);
     return persisted;
   }
@@ -267,10 +292,10 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::Close(const Actor& actor,
   {
     // Out of use before the close is committed.
     absl::MutexLock lock(&mu_);
-    auto slot = std::find_if(open_.begin(), open_.end(), [&](const Slot& s) {
-      return s.active && s.grant.id == grant_id && s.grant.OpenAt(now);
-    });
-    if (slot != open_.end()) {
+    auto slot = std::find_if(open_.begin(), open_.end(),
+                             [&](const Slot& s) { return s.grant.id == grant_id; });
+    if (slot != open_.end() && slot->grant.OpenAt(now)) {
+      if (!slot->active) return absl::AbortedError("grant: still being opened; retry");
       slot->active = false;
       grant = slot->grant;
     }

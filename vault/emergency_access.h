@@ -30,8 +30,10 @@ inline constexpr size_t kMaxEmergencyLeads = 20;
 inline constexpr size_t kMinEmergencyReason = 10;
 inline constexpr size_t kMaxEmergencyReason = 1000;
 // Bounds on break-glass: grants open at once (per principal and in all), and
-// openings per rolling hour (per principal and in all). Past them an opening is
-// RESOURCE_EXHAUSTED, logged as a warning and counted (refused_count()).
+// openings per rolling hour (per principal, and by intake principals in all:
+// compliance has no site-wide hourly budget, so a flood of desk grants cannot
+// lock the second person out). Past them an opening is RESOURCE_EXHAUSTED,
+// logged as a warning and counted (refused_count()).
 inline constexpr size_t kMaxOpenGrantsPerPrincipal = 3;
 inline constexpr size_t kMaxOpenGrants = 100;
 inline constexpr size_t kMaxGrantOpeningsPerPrincipalPerHour = 5;
@@ -104,8 +106,10 @@ class EmergencyAccessStore {
   absl::StatusOr<GrantPage> List(const Actor& actor, bool open_only, int page_size,
                                  const std::string& page_token);
   // Ends a grant early; NOT_FOUND if unknown, FAILED_PRECONDITION if no longer
-  // open. The grant stops working before its close is committed (and works
-  // again if the commit fails), so the log never shows a use after its close.
+  // open, ABORTED while its opening is still being committed. The grant stops
+  // working for reads that check it after the close begins (and works again
+  // if the commit fails); a read that passed its check just before may still
+  // complete, and its entry then follows the close in the log.
   absl::StatusOr<EmergencyGrant> Close(const Actor& actor, const std::string& grant_id);
 
   // The grant that lets `principal_id` read `lead_id` now, if one is open.
@@ -122,7 +126,7 @@ class EmergencyAccessStore {
   // Drops expired grants and openings older than an hour.
   void PruneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED if `principal_id` may not open another grant now.
-  absl::Status CheckBoundsLocked(const std::string& principal_id) const
+  absl::Status CheckBoundsLocked(const std::string& principal_id, bool compliance) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   Database* const db_;
@@ -143,9 +147,15 @@ class EmergencyAccessStore {
     bool active = false;
   };
   std::vector<Slot> open_ ABSL_GUARDED_BY(mu_);
-  // Openings (time, principal) in the last hour, oldest first; includes grants
-  // being committed, so concurrent openings cannot pass the bounds together.
-  std::deque<std::pair<absl::Time, std::string>> openings_ ABSL_GUARDED_BY(mu_);
+  // Openings in the last hour, oldest first; includes grants being committed,
+  // so concurrent openings cannot pass the bounds together.
+  struct Opening {
+    absl::Time at;
+    std::string principal_id;
+    bool compliance = false;  // opened under the compliance role
+  };
+  std::deque<Opening> openings_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_opened_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace leadvault::vault

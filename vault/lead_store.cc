@@ -206,17 +206,16 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadReceipt(const Actor& actor,
   if (!r.ParseFromString(*bytes) || r.format_version() != 1) {
     return absl::DataLossError("receipt record: malformed");
   }
+  // A receipt is its sender's alone (whose capture scope then has it, as a
+  // lead it created); to everyone else it does not exist.
+  if (r.principal_id() != actor.principal_id) return absl::NotFoundError("lead not found");
   LeadMetadata m;
   m.id = receipt_id;
   m.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
+  m.updated_at = m.created_at;
   m.attribution = FromRecord(r.attribution());
   m.created_by = r.principal_id();
-  const std::vector<Role> roles = ActorRoles(actor);
-  if (r.principal_id() != actor.principal_id ||
-      std::find(roles.begin(), roles.end(), Role::kCapture) == roles.end()) {
-    return absl::NotFoundError("lead not found");  // a receipt is its sender's alone
-  }
-  return SubmissionView(m);
+  return m;
 }
 
 absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& actor,
@@ -269,26 +268,38 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   }
   if (!absl::IsNotFound(previous.status())) return previous.status();
 
-  // A duplicate: the first lead whose email or phone matches.
+  // A duplicate: the first lead of the same service line whose email or phone
+  // matches (another service line's lead is another team's: its own lead).
+  const std::string& service_line = lead.attribution.service_line;
   std::string existing_id;
   for (auto [index, token] : {std::pair{kEmailIndex, &email_token}, {kPhoneIndex, &phone_token}}) {
     if (token->empty() || !existing_id.empty()) continue;
     std::string prefix = internal::BlindIndexPrefix(index, *token);
     std::unique_ptr<rocksdb::Iterator> it(
         db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
-    it->Seek(prefix);
-    if (it->Valid() && it->key().starts_with(prefix)) {
-      existing_id = it->key().ToString().substr(prefix.size());
+    int candidates = 0;
+    for (it->Seek(prefix);
+         it->Valid() && it->key().starts_with(prefix) && ++candidates <= kMaxDuplicateCandidates;
+         it->Next()) {
+      std::string candidate = it->key().ToString().substr(prefix.size());
+      auto meta = ReadMetadata(candidate);
+      if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
+      LV_RETURN_IF_ERROR(meta.status());
+      if (meta->attribution.service_line == service_line) {
+        existing_id = std::move(candidate);
+        break;
+      }
     }
     LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
   }
-  // Where the sender's own earlier submissions of this person are recorded.
+  // Where the sender's own earlier submissions of this person to this service
+  // line are recorded.
   std::vector<std::string> own_keys;
   for (auto [index, token] :
        {std::pair{kOwnEmailIndex, &email_token}, {kOwnPhoneIndex, &phone_token}}) {
     if (!token->empty()) {
-      own_keys.push_back(
-          absl::StrCat(internal::BlindIndexPrefix(index, *token), actor.principal_id));
+      own_keys.push_back(absl::StrCat(internal::BlindIndexPrefix(index, *token), actor.principal_id,
+                                      absl::string_view("\0", 1), service_line));
     }
   }
 
@@ -298,8 +309,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     return FromRocks(batch.Put(cf, k, v), "batch");
   };
   if (!existing_id.empty()) {
-    LV_ASSIGN_OR_RETURN(std::string existing_creator,
-                        AddTouch(existing_id, lead.attribution, now, prepared));
+    LV_ASSIGN_OR_RETURN(LeadMetadata existing,
+                        AddTouch(actor, existing_id, lead.attribution, now, prepared));
     std::string own_id;
     for (const std::string& key : own_keys) {
       auto own = db_->Get(Cf::kBidx, key);
@@ -309,14 +320,16 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       }
       if (!absl::IsNotFound(own.status())) return own.status();
     }
-    if (own_id.empty() && existing_creator == actor.principal_id) {
-      own_id = existing_id;  // its own lead, from before the own-submission index
+    if (own_id.empty() &&
+        (existing.created_by == actor.principal_id || SeesLeadProgress(actor, existing))) {
+      own_id = existing_id;  // its own lead, or one it may find and read anyway
     }
     if (!own_id.empty()) {
       result = {own_id, true, 0};
     } else {
-      // Another principal's lead: the sender gets a receipt of its own and
-      // learns nothing about that lead, not even that it exists.
+      // Another principal's lead, out of the sender's sight: the sender gets a
+      // receipt of its own and learns nothing about that lead, not even that
+      // it exists.
       internal::ReceiptRecord receipt;
       receipt.set_format_version(1);
       receipt.set_lead_id(existing_id);
@@ -401,19 +414,25 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   return prepared;
 }
 
-absl::StatusOr<std::string> LeadStore::AddTouch(const std::string& existing_id,
-                                                const Attribution& attribution, absl::Time now,
-                                                PreparedCreate& prepared) {
+absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::string& existing_id,
+                                                 const Attribution& attribution, absl::Time now,
+                                                 PreparedCreate& prepared) {
   prepared.claims.push_back(claims_.Acquire({existing_id}));
   LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
   LV_ASSIGN_OR_RETURN(LeadRecord record,
                       ParseLeadRecord(keys_->record_mac_key(), existing_id, bytes));
+  // One touch per sender, its newest: a sender that repeats itself cannot push
+  // the others' touches out of the ring.
   auto* touches = record.mutable_touches();
+  for (int i = touches->size() - 1; i >= 0; --i) {
+    if (touches->Get(i).principal_id() == actor.principal_id) touches->DeleteSubrange(i, 1);
+  }
   if (static_cast<size_t>(touches->size()) >= kMaxTouches) {
     touches->DeleteSubrange(0, touches->size() - static_cast<int>(kMaxTouches) + 1);
   }
   auto* touch = record.add_touches();
   touch->set_at_unix_micros(absl::ToUnixMicros(now));
+  touch->set_principal_id(actor.principal_id);
   ToRecord(attribution, touch->mutable_attribution());
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.
@@ -421,7 +440,7 @@ absl::StatusOr<std::string> LeadStore::AddTouch(const std::string& existing_id,
       FromRocks(prepared.batch.Put(db_->cf(Cf::kLeads), existing_id,
                                    SealLeadRecord(keys_->record_mac_key(), existing_id, record)),
                 "batch"));
-  return record.created_by();
+  return MetadataFromRecord(existing_id, record);
 }
 
 absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
@@ -456,18 +475,19 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
                                          audit::AuditEntry& entry) {
   // The record and its wrapped key in one read.
   auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
-  if (absl::IsNotFound(values[0].status())) {
-    // Perhaps a receipt: a capture principal's submission merged into a lead it did not create.
-    Lead receipt;
-    LV_ASSIGN_OR_RETURN(receipt.meta, ReadReceipt(actor, lead_id));
-    entry.lead_ids.push_back(EncodeLeadId(lead_id));
-    return receipt;
-  }
-  LV_RETURN_IF_ERROR(values[0].status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record,
-                      ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
   Lead lead;
-  lead.meta = MetadataFromRecord(lead_id, record);
+  LeadRecord record;
+  // A receipt (a submission merged into a lead its sender did not create) goes
+  // through every step below exactly as a lead of the sender's own would, so
+  // no purpose, grant or error tells the two apart; it just has no field.
+  const bool receipt = absl::IsNotFound(values[0].status());
+  if (receipt) {
+    LV_ASSIGN_OR_RETURN(lead.meta, ReadReceipt(actor, lead_id));
+  } else {
+    LV_RETURN_IF_ERROR(values[0].status());
+    LV_ASSIGN_OR_RETURN(record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
+    lead.meta = MetadataFromRecord(lead_id, record);
+  }
   // A lead out of the caller's scope is answered exactly as a missing one; an
   // emergency grant never widens the scope.
   if (!MaySee(actor, lead.meta)) return absl::NotFoundError("lead not found");
@@ -490,6 +510,7 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     if (!WouldDiscloseFields(actor, lead.meta)) return lead;  // metadata only: no key unwrapped
     LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
   }
+  if (receipt) return lead;
   FieldProjections projection;
   if (grant.has_value()) {
     projection.fill(Projection::kClear);
@@ -590,7 +611,7 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
     auto meta = ReadMetadata(lead_id);
     if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
     LV_RETURN_IF_ERROR(meta.status());
-    if (!MaySee(actor, *meta)) continue;  // out of scope: as if it did not exist
+    if (!MaySeeAs(actor, *meta, Rpc::kFindLeads)) continue;  // out of scope: as if missing
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
     meta->touches.clear();
     leads.push_back(*std::move(meta));
@@ -643,7 +664,7 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
     auto meta = ReadMetadata(lead_id);
     if (absl::IsNotFound(meta.status())) continue;
     LV_RETURN_IF_ERROR(meta.status());
-    if (!MaySee(actor, *meta)) continue;
+    if (!MaySeeAs(actor, *meta, Rpc::kListQueue)) continue;
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
     meta->touches.clear();
     bytes += ApproximateBytes(*meta);
@@ -661,7 +682,8 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
     return absl::InvalidArgumentError("status: unknown lead status");
   }
   if (update.add_contact_attempts.size() > kMaxContactAttemptsPerUpdate) {
-    return absl::InvalidArgumentError("add_contact_attempts: at most 20 per update");
+    return absl::InvalidArgumentError(absl::StrCat("add_contact_attempts: at most ",
+                                                   kMaxContactAttemptsPerUpdate, " per update"));
   }
   const absl::Time now = clock_->Now();
   for (const ContactAttempt& a : update.add_contact_attempts) {
@@ -685,7 +707,7 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   LV_RETURN_IF_ERROR(bytes.status());
   LV_ASSIGN_OR_RETURN(LeadRecord record,
                       ParseLeadRecord(keys_->record_mac_key(), update.lead_id, *bytes));
-  if (!MaySee(actor, MetadataFromRecord(update.lead_id, record))) {
+  if (!MaySeeAs(actor, MetadataFromRecord(update.lead_id, record), Rpc::kUpdateLead)) {
     return absl::NotFoundError("lead not found");
   }
   if (record.version() != update.expected_version) {

@@ -65,6 +65,9 @@ inline constexpr size_t kMaxContactAttempts = 500;
 // Later submissions kept on a lead: the newest, as a ring (older ones are in
 // the audit log). Lists (FindLeads, ListQueue) never return touches.
 inline constexpr size_t kMaxTouches = 20;
+// Leads sharing one email or phone that duplicate detection looks at (each
+// service line has at most one per contact key; more means another sender's).
+inline constexpr int kMaxDuplicateCandidates = 64;
 // Matches one look-up returns: each is a disclosure indexed for the accounting.
 inline constexpr size_t kMaxFindResults = 16;
 // A list reply's metadata stops at about this many bytes (then pages).
@@ -154,11 +157,12 @@ class LeadStore final : public LeadScope {
     std::vector<KeyClaims::Claim> claims;
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
-  // Adds to `prepared` the submission recorded on `existing_id` as a touch
-  // (its version unchanged); returns the lead's creator.
-  absl::StatusOr<std::string> AddTouch(const std::string& existing_id,
-                                       const Attribution& attribution, absl::Time now,
-                                       PreparedCreate& prepared);
+  // Adds to `prepared` the actor's submission recorded on `existing_id` as a
+  // touch (replacing its earlier one; the version unchanged); returns the
+  // lead's metadata.
+  absl::StatusOr<LeadMetadata> AddTouch(const Actor& actor, const std::string& existing_id,
+                                        const Attribution& attribution, absl::Time now,
+                                        PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
   // A receipt of the actor's (capture) as the metadata of a lead; NOT_FOUND
   // if there is none or it is another principal's.

@@ -181,9 +181,10 @@ absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, con
   audit::AuditEntry audit_entry = EntryFor(actor, action);
   audit_entry.fields = std::move(fields);
   audit_entry.subject = entry.principal.id;
-  // What the change takes away is gone before it is durable (so the log never
-  // shows a call allowed after the change); what it adds comes only after.
-  // A failed commit puts the principal back as it was.
+  // What the change takes away is gone before it is durable (no call that
+  // authenticates after the change began gets it); what it adds comes only
+  // after. A failed commit puts the principal back as it was. A call that
+  // authenticated just before may still finish (see SECURITY.md).
   std::optional<Entry> before;
   {
     absl::MutexLock lock(&mu_);

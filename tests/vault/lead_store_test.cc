@@ -699,8 +699,8 @@ TEST_F(LeadStoreTest, ConcurrentCreatesOfTheSameEmailMakeOneLead) {
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 1u);
   Lead lead = GetOrDie(*ids.begin());
-  EXPECT_EQ(lead.meta.touches.size(), 7u);
-  EXPECT_EQ(lead.meta.version, 1u);  // touches never bump the version
+  EXPECT_EQ(lead.meta.touches.size(), 1u);  // one per sender: its newest
+  EXPECT_EQ(lead.meta.version, 1u);         // touches never bump the version
 }
 
 // ---- Holes from the outside security review (issue 8) ----------------------
@@ -721,12 +721,12 @@ class ReviewTest : public VaultFixture {
     a.service_lines = {std::move(line)};
     return a;
   }
-  // What a capture principal can see of an id it was given, as comparable text.
-  std::string CaptureView(const Actor& capture, const std::string& id) {
-    absl::StatusOr<Lead> lead = store().GetLead(capture, id);
+  // What an actor can learn from GetLead of an id, as comparable text.
+  std::string Observe(const Actor& actor, const std::string& id) {
+    absl::StatusOr<Lead> lead = store().GetLead(actor, id);
     if (!lead.ok()) return lead.status().ToString();
     const LeadMetadata& m = lead->meta;
-    return absl::StrCat("status=", static_cast<int>(m.status), " version=", m.version,
+    return absl::StrCat("OK status=", static_cast<int>(m.status), " version=", m.version,
                         " touches=", m.touches.size(), " attempts=", m.contact_attempts.size(),
                         " updated=", m.updated_at == m.created_at ? 1 : 0, " by=", m.created_by,
                         " fields=", lead->pii.Has(PiiField::kEmail) ? 1 : 0);
@@ -734,12 +734,12 @@ class ReviewTest : public VaultFixture {
 };
 
 // A capture principal that knows someone's email learns nothing about the
-// lead another principal made for them: not its id, version or existence.
+// lead another principal made for them: not its id, version or existence,
+// whatever else it does with the id it gets back.
 TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
   const Actor oncology_form = MakeActor("00000000000000b1", "capture");
-  const Actor prober = MakeActor("00000000000000b2", "capture,intake");
-  Actor prober_with_scope = prober;
-  prober_with_scope.service_lines = {"ortho"};
+  Actor prober = MakeActor("00000000000000b2", "capture,intake");  // a call centre
+  prober.service_lines = {"ortho"};
   LeadInput person;
   CreateResult theirs = CreateOrDie(MakeNewLead(person, "oncology", "o-1"), oncology_form);
   // Intake works the oncology lead: its version moves on.
@@ -749,55 +749,90 @@ TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
   u.status = LeadStatus::kContacted;
   ASSERT_TRUE(store().UpdateLead(IntakeOf("oncology"), u).ok());
 
-  // The prober submits the same person (as it would a stranger).
-  CreateResult mine = CreateOrDie(
-      MakeNewLead(person, "ortho", "p-1", SourceChannel::kPaidSocial, "probe"), prober_with_scope);
-  EXPECT_NE(mine.lead_id, theirs.lead_id);
-  EXPECT_FALSE(mine.duplicate);
-  EXPECT_EQ(mine.version, 1u);
-  // ...exactly what a submission of someone new gets.
+  // The prober submits the person to oncology, and a stranger likewise.
+  CreateResult mine =
+      CreateOrDie(MakeNewLead(person, "oncology", "p-1", SourceChannel::kPaidSocial), prober);
   LeadInput stranger;
   stranger.email = "stranger@example.com";
   stranger.phone = "650-253-0111";
-  CreateResult fresh = CreateOrDie(MakeNewLead(stranger, "ortho", "p-2"), prober_with_scope);
-  EXPECT_FALSE(fresh.duplicate);
-  EXPECT_EQ(fresh.version, mine.version);
+  CreateResult fresh =
+      CreateOrDie(MakeNewLead(stranger, "oncology", "p-2", SourceChannel::kPaidSocial), prober);
+  EXPECT_NE(mine.lead_id, theirs.lead_id);
+  EXPECT_EQ(mine.duplicate, fresh.duplicate);
+  EXPECT_EQ(mine.version, fresh.version);
 
-  // Its second submission of each: both duplicates of what it was given.
-  CreateResult again = CreateOrDie(MakeNewLead(person, "ortho", "p-3"), prober_with_scope);
+  // Everything it can do with the two ids answers alike: every purpose...
+  for (std::string purpose : {"", "treatment", "payment", "operations", "patient_request",
+                              "scheduling_outreach", "emergency", "bogus"}) {
+    Actor a = prober;
+    a.purpose = purpose;
+    EXPECT_EQ(Observe(a, mine.lead_id), Observe(a, fresh.lead_id)) << "purpose " << purpose;
+  }
+  // ...look-ups (neither oncology lead is in its intake scope)...
+  for (const std::string& email : {person.email, stranger.email}) {
+    auto found = store().FindLeads(prober, LookupKind::kEmail, email);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_TRUE(found->empty());
+  }
+  // ...updates and break-glass.
+  for (const std::string& id : {mine.lead_id, fresh.lead_id}) {
+    LeadUpdate w;
+    w.lead_id = id;
+    w.expected_version = 1;
+    w.status = LeadStatus::kContacted;
+    absl::Status updated = store().UpdateLead(prober, w).status();
+    EXPECT_TRUE(absl::IsNotFound(updated)) << updated;
+    absl::Status opened = vault_->emergency()
+                              .OpenGrant(prober, "triage needs the details", {id}, absl::Minutes(5))
+                              .status();
+    EXPECT_TRUE(absl::IsNotFound(opened)) << opened;
+  }
+  // The oncology lead itself is as missing as a made-up id, under any purpose.
+  for (std::string purpose : {"treatment", "emergency"}) {
+    Actor a = prober;
+    a.purpose = purpose;
+    EXPECT_EQ(Observe(a, theirs.lead_id), Observe(a, std::string(16, '\x42')));
+  }
+
+  // A second submission of each: both duplicates of what it was given.
+  CreateResult again = CreateOrDie(MakeNewLead(person, "oncology", "p-3"), prober);
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.lead_id, mine.lead_id);
-  CreateResult fresh_again = CreateOrDie(MakeNewLead(stranger, "ortho", "p-4"), prober_with_scope);
+  CreateResult fresh_again = CreateOrDie(MakeNewLead(stranger, "oncology", "p-4"), prober);
   EXPECT_TRUE(fresh_again.duplicate);
   EXPECT_EQ(fresh_again.lead_id, fresh.lead_id);
   EXPECT_EQ(again.version, fresh_again.version);
 
-  // Reading back: the receipt looks like a lead of its own; the oncology lead
-  // is as missing as a made-up id, even with intake scope and any purpose.
-  Actor capture_only = MakeActor("00000000000000b2", "capture");
-  EXPECT_EQ(CaptureView(capture_only, mine.lead_id), CaptureView(capture_only, fresh.lead_id));
-  absl::Status theirs_read = store().GetLead(prober_with_scope, theirs.lead_id).status();
-  absl::Status made_up = store().GetLead(prober_with_scope, std::string(16, '\x42')).status();
-  EXPECT_TRUE(absl::IsNotFound(theirs_read));
-  EXPECT_EQ(theirs_read, made_up);
-  Actor emergency = prober_with_scope;
-  emergency.purpose = "emergency";
-  EXPECT_TRUE(absl::IsNotFound(store().GetLead(emergency, theirs.lead_id).status()));
   // The receipt is its sender's alone.
   EXPECT_TRUE(absl::IsNotFound(store().GetLead(oncology_form, mine.lead_id).status()));
-  EXPECT_TRUE(absl::IsNotFound(store().GetLead(IntakeOf("ortho"), mine.lead_id).status()));
+  EXPECT_TRUE(absl::IsNotFound(store().GetLead(IntakeOf("oncology"), mine.lead_id).status()));
 
-  // The oncology lead got the submissions as touches, its version untouched.
+  // The oncology lead got the submissions as touches (one per sender), its version untouched;
+  // its creator sees only its own submission: not intake's progress, not the touches.
   absl::StatusOr<Lead> merged = store().GetLead(IntakeOf("oncology"), theirs.lead_id);
   ASSERT_TRUE(merged.ok()) << merged.status();
   EXPECT_EQ(merged->meta.version, 2u);
-  EXPECT_EQ(merged->meta.touches.size(), 2u);
-  // And its creator sees only its own submission: not intake's progress, not
-  // the prober's touches.
-  EXPECT_EQ(CaptureView(oncology_form, theirs.lead_id),
-            "status=0 version=0 touches=0 attempts=0 updated=1 by=00000000000000b1 fields=0");
-  EXPECT_EQ(CaptureView(capture_only, mine.lead_id),
-            "status=0 version=0 touches=0 attempts=0 updated=1 by=00000000000000b2 fields=0");
+  EXPECT_EQ(merged->meta.touches.size(), 1u);
+  EXPECT_EQ(Observe(oncology_form, theirs.lead_id),
+            "OK status=0 version=0 touches=0 attempts=0 updated=1 by=00000000000000b1 fields=0");
+
+  // In its own service line the person is a new lead of its own (another
+  // service line's lead is another team's), which its intake desk works.
+  CreateResult ortho = CreateOrDie(MakeNewLead(person, "ortho", "p-5"), prober);
+  EXPECT_FALSE(ortho.duplicate);
+  EXPECT_NE(ortho.lead_id, theirs.lead_id);
+  EXPECT_NE(ortho.lead_id, mine.lead_id);
+  auto found = store().FindLeads(prober, LookupKind::kEmail, person.email);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().id, ortho.lead_id);
+
+  // A desk that can see the oncology lead anyway is told of it.
+  Actor oncology_desk = MakeActor("00000000000000b3", "capture,intake");
+  oncology_desk.service_lines = {"oncology"};
+  CreateResult known = CreateOrDie(MakeNewLead(person, "oncology", "q-1"), oncology_desk);
+  EXPECT_TRUE(known.duplicate);
+  EXPECT_EQ(known.lead_id, theirs.lead_id);
 }
 
 TEST_F(ReviewTest, DuplicateSubmissionsNeitherBumpTheVersionNorGrowWithoutBound) {
@@ -820,6 +855,20 @@ TEST_F(ReviewTest, DuplicateSubmissionsNeitherBumpTheVersionNorGrowWithoutBound)
   ASSERT_EQ(lead->meta.touches.size(), kMaxTouches);
   EXPECT_EQ(lead->meta.touches.front().attribution.campaign, "retarget-6");
   EXPECT_EQ(lead->meta.touches.back().attribution.campaign, "retarget-25");
+  // One sender repeating itself keeps one touch (its newest): it cannot push
+  // the others out of the ring.
+  const Actor repeater = MakeActor("0000000000000099", "capture");
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Minutes(1));
+    CreateOrDie(MakeNewLead(LeadInput{}, "ortho", absl::StrCat("r", i), SourceChannel::kEvent,
+                            absl::StrCat("repeat-", i)),
+                repeater);
+  }
+  lead = store().GetLead(IntakeActor(), first.lead_id);
+  ASSERT_TRUE(lead.ok());
+  ASSERT_EQ(lead->meta.touches.size(), kMaxTouches);
+  EXPECT_EQ(lead->meta.touches.front().attribution.campaign, "retarget-7");
+  EXPECT_EQ(lead->meta.touches.back().attribution.campaign, "repeat-29");
   // Lists carry no touches.
   QueueQuery q;
   q.service_line = "ortho";

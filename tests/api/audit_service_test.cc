@@ -350,7 +350,7 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
       // The manifest is not a checkpoint, though the same key signed both.
       EXPECT_FALSE(audit::OpenCheckpoint(trailer.manifest_note, verifier).ok());
       // Without its manifest, the same export no longer verifies.
-      std::string bare = file.substr(0, file.rfind("{" type ":" checkpoint ""));
+      std::string bare = file.substr(0, file.rfind("{\"type\":\"checkpoint\""));
       audit::ExportTrailer no_manifest = trailer;
       no_manifest.manifest_note.clear();
       audit::AppendJsonlTrailer(no_manifest, bare);

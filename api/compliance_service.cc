@@ -56,6 +56,9 @@ absl::Status DoExport(vault::Vault& vault, AuthThrottle* throttle, grpc::ServerC
   AddHashes(plan.header.left_frontier, header->mutable_left_frontier());
   header->set_checkpoint_note(plan.trailer.checkpoint_note);
   AddHashes(plan.trailer.right_nodes, header->mutable_right_nodes());
+  header->set_filter_principal_id(plan.header.filter.principal_id);
+  header->set_filter_action(plan.header.filter.action);
+  header->set_filter_lead_id(plan.header.filter.lead_id);
   bool written = true;
   size_t pending_bytes = 0;
   auto flush = [&] {
@@ -64,7 +67,7 @@ absl::Status DoExport(vault::Vault& vault, AuthThrottle* throttle, grpc::ServerC
     pending_bytes = 0;
     return written;
   };
-  absl::Status streamed = vault.audit().StreamExport(
+  absl::StatusOr<std::string> streamed = vault.audit().StreamExport(
       plan,
       [&](const vault::StoredEntry& stored, const std::vector<audit::Hash>* proof) {
         v1::AuditRecord* record = message.add_entries();
@@ -79,8 +82,9 @@ absl::Status DoExport(vault::Vault& vault, AuthThrottle* throttle, grpc::ServerC
       },
       [context] { return context->IsCancelled(); });
   if (!written) return absl::CancelledError("export: the client went away");
-  LV_RETURN_IF_ERROR(streamed);
-  if (message.has_header() || message.entries_size() > 0) {
+  LV_RETURN_IF_ERROR(streamed.status());
+  message.set_manifest_note(*std::move(streamed));
+  if (message.has_header() || message.entries_size() > 0 || !message.manifest_note().empty()) {
     if (!flush()) return absl::CancelledError("export: the client went away");
   }
   return absl::OkStatus();

@@ -461,8 +461,10 @@ void AppendCsvList(const std::vector<std::string>& list, std::string& out) {
 }  // namespace
 
 void AppendJsonlHeader(const ExportHeader& header, std::string& out) {
-  const size_t bound = 160 + JsonStringBound(header.origin) + 2 * kMaxIntChars +
-                       HashListBound(header.left_frontier.size());
+  const size_t bound =
+      240 + JsonStringBound(header.origin) + 2 * kMaxIntChars +
+      JsonStringBound(header.filter.principal_id) + JsonStringBound(header.filter.action) +
+      JsonStringBound(header.filter.lead_id) + HashListBound(header.left_frontier.size());
   AppendBounded(out, bound, [&header](char* p) {
     p = PutLiteral(p,
                    "{\"type\":\"header\",\"format\":\"leadvault-audit-export\",\"version\":1,"
@@ -472,8 +474,16 @@ void AppendJsonlHeader(const ExportHeader& header, std::string& out) {
     p = PutUint(p, header.first_sequence);
     p = PutLiteral(p, ",\"last_sequence\":");
     p = PutUint(p, header.last_sequence);
-    p = header.filtered ? PutLiteral(p, ",\"filtered\":true")
-                        : PutLiteral(p, ",\"filtered\":false");
+    if (header.filtered) {
+      p = PutLiteral(p, ",\"filtered\":true,\"filter_principal_id\":");
+      p = PutJsonString(p, header.filter.principal_id);
+      p = PutLiteral(p, ",\"filter_action\":");
+      p = PutJsonString(p, header.filter.action);
+      p = PutLiteral(p, ",\"filter_lead_id\":");
+      p = PutJsonString(p, header.filter.lead_id);
+    } else {
+      p = PutLiteral(p, ",\"filtered\":false");
+    }
     p = PutLiteral(p, ",\"left_frontier\":");
     p = PutHashList(p, header.left_frontier);
     return PutLiteral(p, "}\n");
@@ -534,13 +544,18 @@ void AppendJsonlEntry(const AuditEntry& entry, absl::string_view canonical,
 }
 
 void AppendJsonlTrailer(const ExportTrailer& trailer, std::string& out) {
-  const size_t bound =
-      64 + JsonStringBound(trailer.checkpoint_note) + HashListBound(trailer.right_nodes.size());
+  const size_t bound = 80 + JsonStringBound(trailer.checkpoint_note) +
+                       HashListBound(trailer.right_nodes.size()) +
+                       JsonStringBound(trailer.manifest_note);
   AppendBounded(out, bound, [&trailer](char* p) {
     p = PutLiteral(p, "{\"type\":\"checkpoint\",\"note\":");
     p = PutJsonString(p, trailer.checkpoint_note);
     p = PutLiteral(p, ",\"right_nodes\":");
     p = PutHashList(p, trailer.right_nodes);
+    if (!trailer.manifest_note.empty()) {
+      p = PutLiteral(p, ",\"manifest\":");
+      p = PutJsonString(p, trailer.manifest_note);
+    }
     return PutLiteral(p, "}\n");
   });
 }

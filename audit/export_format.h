@@ -8,6 +8,9 @@
 //   {"type":"header","format":"leadvault-audit-export","version":1,
 //    "origin":"<log name>","first_sequence":N,"last_sequence":N,
 //    "filtered":false,"left_frontier":[<hashes of RangeNodes(0, first_sequence - 1)>]}
+//        filtered, "filtered":true is followed by the filter as applied,
+//        "filter_principal_id":"..","filter_action":"..","filter_lead_id":".."
+//        (empty: not filtered on that), before "left_frontier".
 //   {"type":"entry","seq":N,"time":"2026-12-01T13:00:00.123456Z","principal":"..",
 //    "role":"..","action":"..","outcome":"allowed","code":0,"lead_ids":[".."],
 //    "fields":[".."],"blind_tokens":[".."],"purpose":"..","request_id":"..",
@@ -20,7 +23,9 @@
 //        filtered, a strictly increasing subset of it, and left_frontier is [].
 //   {"type":"checkpoint","note":"<signed checkpoint note>",
 //    "right_nodes":[<hashes of RangeNodes(last_sequence, checkpoint size)>]}
-//        right_nodes is [] in filtered exports.
+//        right_nodes is [] in filtered exports, and the line goes on with
+//        ,"manifest":"<signed export manifest note>" (audit/export_manifest.h):
+//        the daemon's signed word on which entries the filter selected.
 //   {"type":"consistency","from_size":N,"proof":[<hashes>]}
 //        optional, at most one, last: the RFC 9162 consistency proof from an
 //        older tree size to the checkpoint's, for verifiers that trust it.
@@ -52,6 +57,7 @@
 
 #include "absl/strings/string_view.h"
 #include "audit/audit_entry.h"
+#include "audit/export_manifest.h"
 #include "audit/merkle.h"
 
 namespace leadvault::audit {
@@ -64,11 +70,13 @@ struct ExportHeader {
   // each carries its own inclusion proof against the checkpoint.
   bool filtered = false;
   std::vector<Hash> left_frontier;  // unfiltered only
+  ExportFilter filter = {};         // filtered only: as applied
 };
 
 struct ExportTrailer {
-  std::string checkpoint_note;    // the covering signed checkpoint (size >= last_sequence)
-  std::vector<Hash> right_nodes;  // unfiltered only
+  std::string checkpoint_note;     // the covering signed checkpoint (size >= last_sequence)
+  std::vector<Hash> right_nodes;   // unfiltered only
+  std::string manifest_note = {};  // filtered only: the signed export manifest
 };
 
 // Each appends one line, '\n'-terminated, to `out`.

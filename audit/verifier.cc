@@ -10,7 +10,9 @@
 // A filtered export's entries are checked against the checkpoint as they are
 // read, so its trailer is first read from the end of the file (the last
 // kTailBytes, with pread); when the stream reaches that line it must be the
-// same bytes. The signature is thus checked before any entry.
+// same bytes. The signature is thus checked before any entry, and so is the
+// signed manifest of a filtered export (audit/export_manifest.h), whose count
+// and leaf chain are then checked against the entry lines once they are read.
 #include "audit/verifier.h"
 
 #include <fcntl.h>
@@ -37,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "audit/audit_entry.h"
 #include "audit/export_format.h"
+#include "audit/export_manifest.h"
 #include "audit/merkle.h"
 #include "keys/status_macros.h"
 
@@ -601,6 +604,7 @@ struct ParsedTrailer {
   std::string line;  // as read, without '\n'
   ExportTrailer trailer;
   Checkpoint checkpoint;
+  std::optional<ExportManifest> manifest;  // filtered only
 };
 
 struct Consistency {
@@ -651,6 +655,11 @@ class ExportVerifier {
                       EntryResult& result) const;
   absl::Status CheckTrustedInStream(uint64_t line_number);
   absl::Status CheckTrustedAtEnd();
+  // Filtered: the manifest against the header and checkpoint, before any entry.
+  absl::Status CheckManifestAgainstHeader(const ExportManifest& manifest,
+                                          const Checkpoint& checkpoint) const;
+  // Filtered: the entry lines read against the manifest's count and chain.
+  absl::Status CheckManifestAgainstEntries() const;
 
   const VerifyOptions& options_;
   LineFile& file_;
@@ -662,6 +671,7 @@ class ExportVerifier {
   MerkleFrontier frontier_;  // unfiltered: leaves [0, sequence of the last entry)
   uint64_t entries_ = 0;
   uint64_t last_seen_ = 0;  // sequence of the last entry (0 before the first)
+  LeafChain chain_;         // filtered: over the leaves of the entries read
   std::optional<ParsedTrailer> trailer_;
   std::optional<Consistency> consistency_;
   bool trusted_checked_ = false;
@@ -698,6 +708,15 @@ absl::Status ExportVerifier::ReadHeader(absl::string_view line) {
   header_.last_sequence = *last;
   header_.filtered = *filtered;
   header_.left_frontier = *std::move(left);
+  if (header_.filtered) {
+    auto principal = json->GetString("filter_principal_id");
+    auto action = json->GetString("filter_action");
+    auto lead = json->GetString("filter_lead_id");
+    for (const absl::Status& s : {principal.status(), action.status(), lead.status()}) {
+      if (!s.ok()) return WithPrefix("line 1: header: ", s);
+    }
+    header_.filter = {*std::move(principal), *std::move(action), *std::move(lead)};
+  }
   std::string rendered;
   AppendJsonlHeader(header_, rendered);
   if (rendered.size() != line.size() + 1 ||
@@ -710,6 +729,13 @@ absl::Status ExportVerifier::ReadHeader(absl::string_view line) {
   if (header_.filtered) {
     if (!header_.left_frontier.empty()) {
       return absl::InvalidArgumentError("line 1: a filtered export has no left_frontier");
+    }
+    if (header_.filter.empty()) {
+      return absl::InvalidArgumentError("line 1: a filtered export names no filter");
+    }
+    LV_RETURN_IF_ERROR(WithPrefix("line 1: filter_", ValidateExportFilter(header_.filter)));
+    if (header_.last_sequence < header_.first_sequence - 1) {
+      return absl::InvalidArgumentError("line 1: last_sequence is before first_sequence - 1");
     }
   } else {
     if (header_.last_sequence < header_.first_sequence - 1) {
@@ -739,6 +765,18 @@ absl::StatusOr<ParsedTrailer> ExportVerifier::ParseTrailerLine(absl::string_view
   }
   parsed.trailer.checkpoint_note = *std::move(note);
   parsed.trailer.right_nodes = *std::move(right);
+  auto manifest_note = json->GetString("manifest");
+  if (header_.filtered) {
+    if (!manifest_note.ok() || manifest_note->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(label,
+                       ": a filtered export needs the daemon's signed manifest "
+                       "(\"manifest\"), which is missing"));
+    }
+    parsed.trailer.manifest_note = *std::move(manifest_note);
+  } else if (manifest_note.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": a manifest in an unfiltered export"));
+  }
   std::string rendered;
   AppendJsonlTrailer(parsed.trailer, rendered);
   if (rendered.size() != line.size() + 1 ||
@@ -761,7 +799,65 @@ absl::StatusOr<ParsedTrailer> ExportVerifier::ParseTrailerLine(absl::string_view
   if (header_.filtered && !parsed.trailer.right_nodes.empty()) {
     return absl::InvalidArgumentError("checkpoint: a filtered export has no right_nodes");
   }
+  if (header_.filtered) {
+    auto manifest = OpenExportManifest(parsed.trailer.manifest_note, *options_.verifier);
+    if (!manifest.ok()) return WithPrefix("manifest: ", manifest.status());
+    LV_RETURN_IF_ERROR(CheckManifestAgainstHeader(*manifest, cp));
+    parsed.manifest = *std::move(manifest);
+  }
   return parsed;
+}
+
+absl::Status ExportVerifier::CheckManifestAgainstHeader(const ExportManifest& m,
+                                                        const Checkpoint& cp) const {
+  if (m.origin != header_.origin) {
+    return absl::InvalidArgumentError("manifest: its origin differs from the header's origin");
+  }
+  if (m.tree_size != cp.size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest: it was made against tree size ", m.tree_size,
+        ", the export's checkpoint has tree size ", cp.size, " (the manifest of another export?)"));
+  }
+  if (m.root != cp.root) {
+    return absl::InvalidArgumentError(
+        "manifest: its root differs from the export's checkpoint root (the manifest of another "
+        "export?)");
+  }
+  if (m.first_sequence != header_.first_sequence || m.last_sequence != header_.last_sequence) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manifest: it covers sequences [", m.first_sequence, ", ", m.last_sequence,
+                     "], the header [", header_.first_sequence, ", ", header_.last_sequence, "]"));
+  }
+  const struct {
+    absl::string_view name;
+    const std::string& signed_value;
+    const std::string& header_value;
+  } members[] = {{"principal_id", m.filter.principal_id, header_.filter.principal_id},
+                 {"action", m.filter.action, header_.filter.action},
+                 {"lead_id", m.filter.lead_id, header_.filter.lead_id}};
+  for (const auto& member : members) {
+    if (member.signed_value != member.header_value) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "manifest: its filter ", member.name, " differs from the header's filter_", member.name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExportVerifier::CheckManifestAgainstEntries() const {
+  const ExportManifest& m = *trailer_->manifest;
+  if (entries_ != m.matches) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest: the file has ", entries_, " entry lines, the daemon attested ", m.matches,
+        " matching entries in [", m.first_sequence, ", ", m.last_sequence, "] (",
+        entries_ < m.matches ? "an entry was removed" : "an entry was added", ")"));
+  }
+  if (chain_.value() != m.leaf_chain) {
+    return absl::InvalidArgumentError(
+        "manifest: the entry lines' leaf_chain differs from the attested one (an entry was "
+        "replaced by another, or the manifest is another export's)");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ExportVerifier::ReadTrailerFromEnd() {
@@ -812,7 +908,7 @@ absl::Status ExportVerifier::OnCheckpointLine(absl::string_view line, uint64_t l
     trailer_ = std::move(parsed);
   }
   const Checkpoint& cp = trailer_->checkpoint;
-  if (header_.filtered) return absl::OkStatus();
+  if (header_.filtered) return CheckManifestAgainstEntries();
 
   const uint64_t expected_entries = header_.last_sequence - (header_.first_sequence - 1);
   if (entries_ != expected_entries) {
@@ -992,6 +1088,10 @@ void ExportVerifier::CheckEntryLine(absl::string_view line, uint64_t line_number
                                   header_.last_sequence, "]"));
       return;
     }
+    if (!header_.filter.Matches(*entry)) {
+      result.status = EntryError(seq, line_number, "does not match the export's filter");
+      return;
+    }
     const Checkpoint& cp = tail_trailer_->checkpoint;
     absl::Status included =
         VerifyInclusion(seq - 1, cp.size, result.leaf, scratch.inclusion, cp.root);
@@ -1060,6 +1160,7 @@ absl::Status ExportVerifier::CheckEntries(const absl::string_view* lines, size_t
               seq, line_number,
               absl::StrCat("not after sequence ", last_seen_, " (duplicate or out of order)"));
         }
+        chain_.Append(r.leaf);
       } else {
         if (entries_ == header_.last_sequence - (header_.first_sequence - 1)) {
           return EntryError(
@@ -1241,6 +1342,7 @@ absl::StatusOr<VerifyReport> ExportVerifier::Run() {
   report.filtered = header_.filtered;
   report.checkpoint = trailer_->checkpoint;
   report.trusted_checked = trusted_checked_;
+  report.manifest = trailer_->manifest;
   return report;
 }
 

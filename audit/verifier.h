@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/checkpoint.h"
+#include "audit/export_manifest.h"
 
 namespace leadvault::audit {
 
@@ -26,6 +27,9 @@ struct VerifyReport {
   bool filtered = false;
   Checkpoint checkpoint;         // the export's signed checkpoint
   bool trusted_checked = false;  // consistency with options.trusted proven
+  // Filtered: the daemon's signed manifest the entries were checked against
+  // (filter, range, checkpoint, match count and leaf chain).
+  std::optional<ExportManifest> manifest;
 };
 
 // Verifies the export at `path`: the checkpoint's signature; for every entry,
@@ -33,7 +37,13 @@ struct VerifyReport {
 // sequence is the next one expected (no gap, reorder or duplicate); that the
 // leaves rebuild the signed root (with the header's left frontier and the
 // trailer's right nodes, or each entry's inclusion proof when filtered); that
-// the file is complete; and consistency with `options.trusted`.
+// the file is complete; and consistency with `options.trusted`. A filtered
+// export must carry the daemon's signed manifest (audit/export_manifest.h):
+// its filter, range and checkpoint must be the header's and the trailer's,
+// every entry must match the filter, and the entry lines must be exactly the
+// attested number with the attested leaf chain. So the file is proven to hold
+// every entry the daemon says matched (no entry removed, added, replaced or
+// reordered), but which entries match is the daemon's word, not a proof.
 //
 // On failure the status (INVALID_ARGUMENT, or NOT_FOUND/UNAVAILABLE for the
 // file itself) says where and what: "sequence 42 (line 43): ..." for an entry,

@@ -14,6 +14,7 @@
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
 #include "audit/export_format.h"
+#include "audit/export_manifest.h"
 #include "audit/merkle.h"
 #include "audit/verifier.h"
 #include "fuzz/fuzz_check.h"
@@ -79,21 +80,37 @@ std::string Export(FuzzLog& log, uint64_t first, uint64_t last, uint64_t size,
   return out;
 }
 
-std::string FilteredExport(FuzzLog& log, const std::vector<uint64_t>& selected, uint64_t size) {
+// A filtered export (by action) of [1, size], with its signed manifest.
+std::string FilteredExport(FuzzLog& log, const std::string& action, uint64_t size) {
   std::string out;
   audit::ExportHeader header;
   header.origin = kLogOrigin;
   header.first_sequence = 1;
   header.last_sequence = size;
   header.filtered = true;
+  header.filter.action = action;
   audit::AppendJsonlHeader(header, out);
-  for (uint64_t seq : selected) {
+  audit::LeafChain chain;
+  for (uint64_t seq = 1; seq <= size; ++seq) {
+    if (!header.filter.Matches(log.entry(seq))) continue;
     absl::StatusOr<std::vector<audit::Hash>> proof = audit::InclusionProof(seq - 1, size, log);
     FUZZ_CHECK(proof.ok());
     audit::AppendJsonlEntry(log.entry(seq), log.canonical(seq), &*proof, out);
+    chain.Append(audit::LeafHash(log.canonical(seq)));
   }
+  const audit::Checkpoint checkpoint = log.CheckpointAt(size);
+  audit::ExportManifest manifest;
+  manifest.origin = kLogOrigin;
+  manifest.tree_size = checkpoint.size;
+  manifest.root = checkpoint.root;
+  manifest.first_sequence = 1;
+  manifest.last_sequence = size;
+  manifest.filter = header.filter;
+  manifest.matches = chain.count();
+  manifest.leaf_chain = chain.value();
   audit::ExportTrailer trailer;
   trailer.checkpoint_note = SignedNote(log, size);
+  trailer.manifest_note = log.signer().Sign(audit::FormatExportManifest(manifest));
   audit::AppendJsonlTrailer(trailer, out);
   return out;
 }
@@ -187,7 +204,7 @@ int Main(int argc, char** argv) {
   Write(verifier, "range", Export(log, 2, 4, kLogSize));
   Write(verifier, "empty_range", Export(log, 4, 3, 5));
   Write(verifier, "consistency", Export(log, 1, kLogSize, kLogSize, 3));
-  Write(verifier, "filtered", FilteredExport(log, {2, 5, 6}, kLogSize));
+  Write(verifier, "filtered", FilteredExport(log, "FindLeads", kLogSize));  // 2 and 6
   // Every seed export verifies: the fuzz target starts from valid files.
   absl::StatusOr<audit::NoteVerifier> key = audit::NoteVerifier::Parse(log.VerifierKey());
   FUZZ_CHECK(key.ok());

@@ -74,6 +74,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(report->entries <= report->last_sequence + 1 - report->first_sequence);
   if (!report->filtered) {
     FUZZ_CHECK(report->entries == report->last_sequence + 1 - report->first_sequence);
+    FUZZ_CHECK(!report->manifest.has_value());
+  } else {
+    // Filtered: only with a manifest FuzzLog signed, whose count the file holds.
+    FUZZ_CHECK(report->manifest.has_value());
+    FUZZ_CHECK(report->manifest->matches == report->entries);
+    FUZZ_CHECK(report->manifest->tree_size == checkpoint.size);
   }
   return 0;
 }

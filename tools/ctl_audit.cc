@@ -224,8 +224,12 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   // Refused before the (possibly long) export rather than after it; the final
   // rename refuses an output that appeared meanwhile.
   const std::string checkpoint_file = flags.output + ".checkpoint";
+  const std::string manifest_file = flags.output + ".manifest";
+  const bool filter_asked =
+      !flags.principal_id.empty() || !flags.action.empty() || !flags.lead_id.empty();
   LV_RETURN_IF_ERROR(RefuseExisting(flags.output));
   if (csv) LV_RETURN_IF_ERROR(RefuseExisting(checkpoint_file));
+  if (csv && filter_asked) LV_RETURN_IF_ERROR(RefuseExisting(manifest_file));
   std::string tmp = flags.output + ".partial";
   LV_ASSIGN_OR_RETURN(int fd, CreateNewFile(tmp));
   std::FILE* out = ::fdopen(fd, "wb");
@@ -253,6 +257,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   audit::ExportTrailer trailer;
   absl::Status status;
   bool have_header = false;
+  bool filtered_export = false;
   uint64_t count = 0;
   std::unique_ptr<Progress> progress;
   std::vector<audit::Hash> proof;
@@ -264,6 +269,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
       header.first_sequence = h.first_sequence();
       header.last_sequence = h.last_sequence();
       header.filtered = h.filtered();
+      header.filter = {h.filter_principal_id(), h.filter_action(), h.filter_lead_id()};
       header.left_frontier = HashesFromProto(h.left_frontier(), &status);
       trailer.checkpoint_note = h.checkpoint_note();
       trailer.right_nodes = HashesFromProto(h.right_nodes(), &status);
@@ -273,6 +279,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
         audit::AppendJsonlHeader(header, buffer);
       }
       have_header = true;
+      filtered_export = header.filtered;
       uint64_t total = header.filtered || header.last_sequence < header.first_sequence
                            ? 0
                            : header.last_sequence - header.first_sequence + 1;
@@ -297,6 +304,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
       }
       ++count;
     }
+    if (!message.manifest_note().empty()) trailer.manifest_note = message.manifest_note();
     drain(false);
     if (progress != nullptr) progress->Update(count);
   }
@@ -308,6 +316,14 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
     status = absl::Status(static_cast<absl::StatusCode>(rpc.error_code()), rpc.error_message());
   }
   if (status.ok() && !have_header) status = absl::DataLossError("the server sent no export");
+  // A filtered export without the daemon's signed manifest proves nothing
+  // about what it left out (a daemon from before manifests).
+  if (status.ok() && filtered_export && trailer.manifest_note.empty()) {
+    status = absl::DataLossError("the server's filtered export has no signed manifest");
+  }
+  if (status.ok() && filtered_export != filter_asked) {
+    status = absl::DataLossError("the server's export is not filtered as asked");
+  }
   if (status.ok() && !csv) {
     audit::AppendJsonlTrailer(trailer, buffer);
     absl::StatusOr<uint64_t> covering = ClaimedCheckpointSize(trailer.checkpoint_note);
@@ -336,13 +352,18 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   write_ok = std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0 && write_ok;
   write_ok = std::fclose(out) == 0 && write_ok;
   if (status.ok() && !write_ok) status = absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  // CSV has no room for the checkpoint: it goes beside the file.
+  // CSV has no room for the checkpoint and manifest: they go beside the file.
   if (status.ok() && csv) status = WriteNewFile(checkpoint_file, trailer.checkpoint_note);
+  if (status.ok() && csv && filtered_export) {
+    status = WriteNewFile(manifest_file, trailer.manifest_note);
+    if (!status.ok()) ::unlink(checkpoint_file.c_str());
+  }
   if (status.ok() &&
       ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, flags.output.c_str(), RENAME_NOREPLACE) != 0) {
     status = errno == EEXIST ? AlreadyThere(flags.output)
                              : absl::UnavailableError(absl::StrCat("cannot write ", flags.output));
     if (csv) ::unlink(checkpoint_file.c_str());
+    if (csv && filtered_export) ::unlink(manifest_file.c_str());
   }
   if (!status.ok()) {
     ::unlink(tmp.c_str());
@@ -351,6 +372,30 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
                static_cast<unsigned long long>(count), flags.output.c_str());
   return absl::OkStatus();
+}
+
+// What a verified export proves, in plain words: a filtered export rests on
+// the daemon's signed word for which entries matched; an unfiltered one only
+// on the signed root.
+std::string DescribeProof(const audit::VerifyReport& report) {
+  if (!report.manifest.has_value()) {
+    return absl::StrCat(
+        "Proven: every entry from sequence ", report.first_sequence, " to ", report.last_sequence,
+        " is here, unaltered and in order, under the signed Merkle root; this relies on the "
+        "daemon only for signing that root.");
+  }
+  const audit::ExportFilter& f = report.manifest->filter;
+  std::vector<std::string> filter;
+  if (!f.principal_id.empty()) filter.push_back(absl::StrCat("principal_id=", f.principal_id));
+  if (!f.action.empty()) filter.push_back(absl::StrCat("action=", f.action));
+  if (!f.lead_id.empty()) filter.push_back(absl::StrCat("lead_id=", f.lead_id));
+  return absl::StrCat(
+      "Proven: every entry from sequence ", report.first_sequence, " to ", report.last_sequence,
+      " matching ", absl::StrJoin(filter, " "), " is here: ", report.manifest->matches,
+      " entries, as the daemon attested in its signed manifest; each is unaltered and in the "
+      "signed Merkle tree. Not proven: that no other entry matches. The daemon's signature covers "
+      "the selection, so a filtered export is only as honest as the daemon that made it; an "
+      "unfiltered export of the range does not depend on that.");
 }
 
 int RunVerify(const AuditVerifyFlags& flags) {
@@ -384,6 +429,7 @@ int RunVerify(const AuditVerifyFlags& flags) {
               report->checkpoint.origin.c_str(),
               static_cast<unsigned long long>(report->checkpoint.size),
               report->trusted_checked ? ", consistent with the trusted checkpoint" : "");
+  std::printf("%s\n", DescribeProof(*report).c_str());
   std::fprintf(stderr, "leadvaultctl: verified in %.2f s\n", seconds);
   return kExitOk;
 }

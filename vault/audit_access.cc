@@ -9,19 +9,6 @@
 #include "vault/lead.h"
 
 namespace leadvault::vault {
-namespace {
-
-bool Matches(const AuditQuery& q, const audit::AuditEntry& e) {
-  if (!q.principal_id.empty() && e.principal_id != q.principal_id) return false;
-  if (!q.action.empty() && e.action != q.action) return false;
-  if (!q.lead_id.empty() &&
-      std::find(e.lead_ids.begin(), e.lead_ids.end(), q.lead_id) == e.lead_ids.end()) {
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 absl::Status AuditAccess::Commit(audit::AuditEntry entry, bool* committed) {
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
@@ -108,6 +95,9 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
     if (!id.has_value()) return absl::InvalidArgumentError("lead_id: must be 32 hex characters");
     lead_id = EncodeLeadId(*id);
   }
+  // The filter as applied is signed into the export's manifest, one token a value.
+  const audit::ExportFilter filter{query.principal_id, query.action, lead_id};
+  LV_RETURN_IF_ERROR(audit::ValidateExportFilter(filter));
   audit::AuditEntry audit_entry = EntryFor(actor, "ExportAudit");
   if (!lead_id.empty()) audit_entry.lead_ids.push_back(lead_id);
   // The query's shape (no values of people): which filters and bounds were used.
@@ -126,6 +116,7 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
   plan.query = query;
   plan.query.lead_id = lead_id;
   plan.checkpoint_size = checkpoint.checkpoint.size;
+  plan.checkpoint_root = checkpoint.checkpoint.root;
   uint64_t first = query.from_sequence;
   uint64_t last = plan.checkpoint_size;
   if (query.to_sequence != 0) last = std::min(last, query.to_sequence);
@@ -143,6 +134,7 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
   plan.header.first_sequence = first;
   plan.header.last_sequence = last;
   plan.header.filtered = query.filtered();
+  if (plan.header.filtered) plan.header.filter = filter;
   plan.trailer.checkpoint_note = checkpoint.note;
   if (!plan.header.filtered) {
     LV_ASSIGN_OR_RETURN(plan.header.left_frontier, log_->RangeHashes(0, first - 1));
@@ -151,34 +143,47 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
   return plan;
 }
 
-absl::Status AuditAccess::StreamExport(
+absl::StatusOr<std::string> AuditAccess::StreamExport(
     const ExportPlan& plan,
     const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
     const std::function<bool()>& cancelled) {
   const uint64_t first = plan.header.first_sequence;
   const uint64_t last = plan.header.last_sequence;
-  if (last < first) return absl::OkStatus();
+  const bool filtered = plan.header.filtered;
   std::vector<audit::Hash> proof;
+  audit::LeafChain chain;
   absl::Status inner;
   uint64_t scanned_count = 0;
-  absl::Status scanned = log_->ScanEntries(first, last, [&](const StoredEntry& stored) {
-    if (++scanned_count % 4096 == 0 && cancelled()) return false;
-    if (plan.header.filtered) {
-      if (!Matches(plan.query, stored.entry)) return true;
+  absl::Status scanned = absl::OkStatus();
+  if (first <= last) {
+    scanned = log_->ScanEntries(first, last, [&](const StoredEntry& stored) {
+      if (++scanned_count % 4096 == 0 && cancelled()) return false;
+      if (!filtered) return sink(stored, nullptr);
+      if (!plan.header.filter.Matches(stored.entry)) return true;
       auto p = log_->InclusionProof(stored.entry.sequence - 1, plan.checkpoint_size);
       if (!p.ok()) {
         inner = p.status();
         return false;
       }
       proof = *std::move(p);
+      chain.Append(audit::LeafHash(stored.canonical));
       return sink(stored, &proof);
-    }
-    return sink(stored, nullptr);
-  });
+    });
+  }
   LV_RETURN_IF_ERROR(inner);
   if (absl::IsCancelled(scanned)) return absl::CancelledError("export cancelled");
   LV_RETURN_IF_ERROR(scanned);
-  return absl::OkStatus();
+  if (!filtered) return std::string();
+  audit::ExportManifest manifest;
+  manifest.origin = plan.header.origin;
+  manifest.tree_size = plan.checkpoint_size;
+  manifest.root = plan.checkpoint_root;
+  manifest.first_sequence = first;
+  manifest.last_sequence = last;
+  manifest.filter = plan.header.filter;
+  manifest.matches = chain.count();
+  manifest.leaf_chain = chain.value();
+  return log_->SignExportManifest(manifest);
 }
 
 absl::StatusOr<Accounting> AuditAccess::AccountingOfDisclosures(const Actor& actor,

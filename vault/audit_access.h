@@ -48,9 +48,10 @@ struct AuditQuery {
 // against one signed checkpoint taken when the export began.
 struct ExportPlan {
   AuditQuery query;
-  audit::ExportHeader header;
-  audit::ExportTrailer trailer;
+  audit::ExportHeader header;    // filtered: with the filter as applied
+  audit::ExportTrailer trailer;  // without the manifest, which StreamExport signs
   uint64_t checkpoint_size = 0;
+  audit::Hash checkpoint_root{};
 };
 
 struct Disclosure {
@@ -95,14 +96,17 @@ class AuditAccess {
                                                         bool* committed = nullptr);
 
   // Commits the export's entry and fixes the checkpoint, range, left
-  // frontier and right nodes.
+  // frontier and right nodes. A filter value must be empty or 1..128
+  // printable ASCII characters without space (INVALID_ARGUMENT naming it).
   absl::StatusOr<ExportPlan> BeginExport(const Actor& actor, const AuditQuery& query,
                                          bool* committed = nullptr);
   // Calls `sink` for each entry of the plan in sequence order (with its
   // inclusion proof when filtered); stops early, with CANCELLED, when `sink`
   // returns false or `cancelled` does (asked every few thousand entries
-  // scanned, matching or not).
-  absl::Status StreamExport(
+  // scanned, matching or not). Once every entry was handed to `sink`, returns
+  // the export's signed manifest when filtered (audit/export_manifest.h: the
+  // filter, range, checkpoint, match count and leaf chain), else "".
+  absl::StatusOr<std::string> StreamExport(
       const ExportPlan& plan,
       const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
       const std::function<bool()>& cancelled);

@@ -230,6 +230,17 @@ std::string AuditLog::origin() const {
   return origin_;
 }
 
+absl::StatusOr<std::string> AuditLog::SignExportManifest(
+    const audit::ExportManifest& manifest) const {
+  LV_RETURN_IF_ERROR(audit::ValidateExportFilter(manifest.filter));
+  absl::MutexLock lock(&mu_);
+  if (signer_ == nullptr) return absl::FailedPreconditionError("audit log: no signing key yet");
+  if (manifest.origin != origin_) {
+    return absl::InvalidArgumentError("export manifest: origin is not the log's");
+  }
+  return signer_->Sign(audit::FormatExportManifest(manifest));
+}
+
 absl::StatusOr<std::vector<audit::Hash>> AuditLog::InclusionProof(uint64_t index,
                                                                   uint64_t tree_size) {
   if (tree_size > size()) return absl::InvalidArgumentError("tree_size: beyond the log");

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
+#include "audit/export_manifest.h"
 #include "audit/merkle.h"
 #include "keys/signing.h"
 #include "rocksdb/write_batch.h"
@@ -97,6 +98,10 @@ class AuditLog {
   // "<name>+<key id>+<key>": what verifiers need (empty before SetSigner).
   std::string VerifierKey() const;
   std::string origin() const;
+  // The export manifest signed with the checkpoint key (a C2SP signed note of
+  // audit::FormatExportManifest, which never reads as a checkpoint).
+  // FAILED_PRECONDITION before SetSigner; INVALID_ARGUMENT for another origin.
+  absl::StatusOr<std::string> SignExportManifest(const audit::ExportManifest& manifest) const;
 
   // Proofs over the durable tree. INVALID_ARGUMENT for sizes beyond it.
   absl::StatusOr<std::vector<audit::Hash>> InclusionProof(uint64_t index, uint64_t tree_size);

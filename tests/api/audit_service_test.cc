@@ -297,6 +297,8 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
         header.first_sequence = message.header().first_sequence();
         header.last_sequence = message.header().last_sequence();
         header.filtered = message.header().filtered();
+        header.filter = {message.header().filter_principal_id(), message.header().filter_action(),
+                         message.header().filter_lead_id()};
         header.left_frontier = Hashes(message.header().left_frontier());
         trailer.checkpoint_note = message.header().checkpoint_note();
         trailer.right_nodes = Hashes(message.header().right_nodes());
@@ -309,8 +311,16 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
         audit::AppendJsonlEntry(*e, r.canonical(), filtered ? &proof : nullptr, file);
         ++entries;
       }
+      // The signed manifest comes in the last message, after every entry.
+      if (!message.manifest_note().empty()) {
+        EXPECT_TRUE(trailer.manifest_note.empty()) << "a second manifest";
+        trailer.manifest_note = message.manifest_note();
+      } else {
+        EXPECT_TRUE(trailer.manifest_note.empty()) << "a message after the manifest";
+      }
     }
     ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(trailer.manifest_note.empty(), !filtered);
     audit::AppendJsonlTrailer(trailer, file);
     std::string path = dir_.path() + (filtered ? "/filtered.jsonl" : "/all.jsonl");
     std::FILE* f = std::fopen(path.c_str(), "wb");
@@ -326,9 +336,31 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
     if (!filtered) {
       EXPECT_EQ(report->last_sequence, report->checkpoint.size);
     }
-    // Filtered by lead: its create, its two reads, and the export request itself.
+    // Filtered by lead: its create, its two reads, and the export request itself;
+    // the daemon's signed manifest attests exactly those, under the filter as
+    // applied (the lead id in its normalized form) and the export's checkpoint.
     if (filtered) {
       EXPECT_EQ(entries, 4u);
+      ASSERT_TRUE(report->manifest.has_value());
+      EXPECT_EQ(report->manifest->matches, 4u);
+      EXPECT_EQ(report->manifest->filter, (audit::ExportFilter{"", "", lead_id}));
+      EXPECT_EQ(report->manifest->tree_size, report->checkpoint.size);
+      EXPECT_EQ(report->manifest->first_sequence, report->first_sequence);
+      EXPECT_EQ(report->manifest->last_sequence, report->last_sequence);
+      // The manifest is not a checkpoint, though the same key signed both.
+      EXPECT_FALSE(audit::OpenCheckpoint(trailer.manifest_note, verifier).ok());
+      // Without its manifest, the same export no longer verifies.
+      std::string bare = file.substr(0, file.rfind("{\"type\":\"checkpoint\""));
+      audit::ExportTrailer no_manifest = trailer;
+      no_manifest.manifest_note.clear();
+      audit::AppendJsonlTrailer(no_manifest, bare);
+      std::FILE* g = std::fopen(path.c_str(), "wb");
+      ASSERT_NE(g, nullptr);
+      std::fwrite(bare.data(), 1, bare.size(), g);
+      std::fclose(g);
+      EXPECT_FALSE(audit::VerifyExportFile(path, options).ok());
+    } else {
+      EXPECT_FALSE(report->manifest.has_value());
     }
   }
 

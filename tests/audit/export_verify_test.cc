@@ -15,16 +15,19 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
 #include "audit/export_format.h"
+#include "audit/export_manifest.h"
 #include "audit/merkle.h"
 #include "audit/verifier.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/signing.h"
 
@@ -35,6 +38,10 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 constexpr char kOrigin[] = "audit.leadvault.test";
+// Every TestLog entry names this lead too, so the default filter of a filtered
+// export matches every entry and a test can select any subset (as a daemon
+// that attests a subset could: the selection is the daemon's word).
+constexpr char kEveryLead[] = "ffffffffffffffffffffffffffffffff";
 
 // A complete in-memory Merkle tree: every complete node, as a store keeps them.
 class MemoryTree final : public NodeReader {
@@ -106,7 +113,8 @@ struct ExportSpec {
   uint64_t last = 0;  // default: the log's size
   uint64_t size = 0;  // checkpoint tree size; default: the log's size
   bool filtered = false;
-  std::vector<uint64_t> selected;  // filtered: the sequences exported
+  std::vector<uint64_t> selected;           // filtered: the sequences exported
+  ExportFilter filter{"", "", kEveryLead};  // filtered: in the header and manifest
   std::optional<uint64_t> consistency_from;
 
   ExportSpec& set_first(uint64_t v) {
@@ -129,6 +137,10 @@ struct ExportSpec {
     selected = std::move(v);
     return *this;
   }
+  ExportSpec& set_filter(ExportFilter v) {
+    filter = std::move(v);
+    return *this;
+  }
   ExportSpec& set_consistency_from(uint64_t v) {
     consistency_from = v;
     return *this;
@@ -147,6 +159,7 @@ class TestLog {
     for (uint64_t seq = 1; seq <= n; ++seq) {
       AuditEntry e = MakeEntry(seq);
       if (mutate) mutate(e);
+      e.lead_ids.push_back(kEveryLead);
       canonical_.push_back(EncodeCanonical(e));
       entries_.push_back(std::move(e));
       tree_.Append(LeafHash(canonical_.back()));
@@ -163,6 +176,33 @@ class TestLog {
   Checkpoint CheckpointAt(uint64_t size) { return Checkpoint{kOrigin, size, *RootAt(size, tree_)}; }
   std::string SignedNote(uint64_t size) {
     return signer_->Sign(FormatCheckpoint(CheckpointAt(size)));
+  }
+
+  // The sequences of [first, last] that `filter` matches.
+  std::vector<uint64_t> Matching(uint64_t first, uint64_t last, const ExportFilter& filter) const {
+    std::vector<uint64_t> out;
+    for (uint64_t seq = first; seq <= last; ++seq) {
+      if (filter.Matches(entry(seq))) out.push_back(seq);
+    }
+    return out;
+  }
+
+  // The manifest a daemon would sign for the filtered export `spec`
+  // (spec.last and spec.size set).
+  ExportManifest ManifestOf(const ExportSpec& spec) {
+    ExportManifest m;
+    m.origin = kOrigin;
+    const Checkpoint cp = CheckpointAt(spec.size);
+    m.tree_size = cp.size;
+    m.root = cp.root;
+    m.first_sequence = spec.first;
+    m.last_sequence = spec.last;
+    m.filter = spec.filter;
+    LeafChain chain;
+    for (uint64_t seq : spec.selected) chain.Append(LeafHash(canonical(seq)));
+    m.matches = chain.count();
+    m.leaf_chain = chain.value();
+    return m;
   }
 
   std::string EntryLine(const AuditEntry& e, const std::string& canonical,
@@ -182,6 +222,7 @@ class TestLog {
     header.first_sequence = spec.first;
     header.last_sequence = spec.last;
     header.filtered = spec.filtered;
+    if (spec.filtered) header.filter = spec.filter;
     if (!spec.filtered) header.left_frontier = *tree_.ReadNodes(RangeNodes(0, spec.first - 1));
     lines.emplace_back();
     AppendJsonlHeader(header, lines.back());
@@ -198,6 +239,8 @@ class TestLog {
     ExportTrailer trailer;
     trailer.checkpoint_note = SignedNote(spec.size);
     if (!spec.filtered) trailer.right_nodes = *tree_.ReadNodes(RangeNodes(spec.last, spec.size));
+    if (spec.filtered)
+      trailer.manifest_note = signer_->Sign(FormatExportManifest(ManifestOf(spec)));
     lines.emplace_back();
     AppendJsonlTrailer(trailer, lines.back());
     if (spec.consistency_from.has_value()) {
@@ -510,12 +553,15 @@ TEST_F(ExportVerifyTest, CheckpointByAnotherKeyIsRejected) {
   auto other_key = *keys::SigningKey::FromSeed(keys::SecretBytes::CopyFrom(seed));
   NoteSigner other = *NoteSigner::Create(kOrigin, other_key.get());
   for (bool filtered : {false, true}) {
-    ExportSpec spec = ExportSpec().set_filtered(filtered);
+    ExportSpec spec = ExportSpec().set_last(1000).set_size(1000).set_filtered(filtered);
     if (filtered) spec.selected = {3, 4};
     std::vector<std::string> lines = log_->Lines(spec);
     ExportTrailer trailer;
     trailer.checkpoint_note = other.Sign(FormatCheckpoint(log_->CheckpointAt(1000)));
     if (!filtered) trailer.right_nodes = {};
+    if (filtered) {
+      trailer.manifest_note = log_->signer().Sign(FormatExportManifest(log_->ManifestOf(spec)));
+    }
     lines.back().clear();
     AppendJsonlTrailer(trailer, lines.back());
     absl::StatusOr<VerifyReport> report = Verify(lines);
@@ -559,6 +605,281 @@ TEST_F(ExportVerifyTest, CheckpointNotCoveringTheRangeFails) {
   lines.back().clear();
   AppendJsonlTrailer(trailer, lines.back());
   ExpectFailure(lines, "checkpoint: tree size 600 does not cover last_sequence 700");
+}
+
+// --- Filtered exports: the signed manifest -----------------------------------
+
+// A real filter over a sub-range: action GetLead (sequences 4k) in
+// [101, 600], proven against the checkpoint of size 800.
+ExportSpec GetLeadSpec() {
+  ExportSpec spec = ExportSpec().set_first(101).set_last(600).set_size(800).set_filtered(true);
+  spec.filter = ExportFilter{"", "GetLead", ""};
+  return spec;
+}
+
+class FilteredExportTest : public ExportVerifyTest {
+ protected:
+  void SetUp() override {
+    spec_ = GetLeadSpec();
+    spec_.selected = log_->Matching(spec_.first, spec_.last, spec_.filter);
+    lines_ = log_->Lines(spec_);
+  }
+  // The manifest note in the trailer of `lines`.
+  static std::string ManifestNoteOf(const std::vector<std::string>& lines) {
+    ExportTrailer trailer;
+    const std::string& line = lines.back();
+    const size_t at = line.find(",\"manifest\":\"");
+    EXPECT_NE(at, std::string::npos);
+    std::string json = line.substr(at + 13, line.size() - at - 13 - 3);
+    return absl::StrReplaceAll(json, {{"\\n", "\n"}});
+  }
+  // `lines` with the trailer rebuilt from these notes.
+  std::vector<std::string> WithTrailer(std::vector<std::string> lines, std::string checkpoint,
+                                       std::string manifest) {
+    ExportTrailer trailer;
+    trailer.checkpoint_note = std::move(checkpoint);
+    trailer.manifest_note = std::move(manifest);
+    lines.back().clear();
+    AppendJsonlTrailer(trailer, lines.back());
+    return lines;
+  }
+
+  ExportSpec spec_;
+  std::vector<std::string> lines_;  // header, 125 entries, trailer
+};
+
+TEST_F(FilteredExportTest, IntactFilteredExportVerifiesAgainstItsManifest) {
+  ASSERT_EQ(spec_.selected.size(), 125u);
+  absl::StatusOr<VerifyReport> report = Verify(lines_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->filtered);
+  EXPECT_EQ(report->entries, 125u);
+  ASSERT_TRUE(report->manifest.has_value());
+  EXPECT_EQ(report->manifest->matches, 125u);
+  EXPECT_EQ(report->manifest->filter, spec_.filter);
+  EXPECT_EQ(report->manifest->first_sequence, 101u);
+  EXPECT_EQ(report->manifest->last_sequence, 600u);
+  EXPECT_EQ(report->manifest->tree_size, 800u);
+  // A filter that matched nothing: the manifest says so, and that verifies.
+  ExportSpec none = GetLeadSpec();
+  none.filter.action = "NoSuchAction";
+  report = Verify(log_->Lines(none));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->manifest->matches, 0u);
+}
+
+TEST_F(FilteredExportTest, DeletedLineFailsOnTheMatchCount) {
+  for (size_t at : {size_t{1}, size_t{60}, lines_.size() - 2}) {  // first, middle, last entry
+    std::vector<std::string> lines = lines_;
+    lines.erase(lines.begin() + static_cast<std::ptrdiff_t>(at));
+    ExpectFailure(lines,
+                  "manifest: the file has 124 entry lines, the daemon attested 125 matching "
+                  "entries in [101, 600] (an entry was removed)");
+  }
+}
+
+TEST_F(FilteredExportTest, AddedLineFailsOnTheMatchCount) {
+  // Another export of the same log and checkpoint selected one more entry
+  // (an entry the filter matches, with a valid inclusion proof).
+  ExportSpec more = GetLeadSpec();
+  more.filter = ExportFilter{"", "", kEveryLead};
+  more.selected = {101, 105, 106};
+  std::vector<std::string> lines = log_->Lines(more);
+  ExportSpec fewer = more;
+  fewer.selected = {101, 106};
+  std::vector<std::string> attested = log_->Lines(fewer);
+  // The file of `more` under the manifest of `fewer`.
+  lines.back() = attested.back();
+  ExpectFailure(lines,
+                "manifest: the file has 3 entry lines, the daemon attested 2 matching entries in "
+                "[101, 600] (an entry was added)");
+}
+
+TEST_F(FilteredExportTest, DuplicatedLineIsCaught) {
+  std::vector<std::string> lines = lines_;
+  lines.insert(lines.begin() + 10, lines[10]);
+  ExpectFailure(lines,
+                absl::StrCat("sequence ", spec_.selected[9], " (line 12): not after sequence ",
+                             spec_.selected[9], " (duplicate or out of order)"));
+}
+
+TEST_F(FilteredExportTest, SwappedLinesAreCaught) {
+  std::vector<std::string> lines = lines_;
+  std::swap(lines[20], lines[21]);
+  ExpectFailure(lines, absl::StrCat("sequence ", spec_.selected[19], " (line 22): not after"));
+}
+
+TEST_F(FilteredExportTest, EntrySwappedForAnotherOfTheRangeIsCaught) {
+  // For one the filter does not match: named at its line.
+  std::vector<std::string> lines = lines_;
+  std::vector<Hash> proof = *InclusionProof(105 - 1, 800, log_->tree());
+  ASSERT_EQ(spec_.selected[0], 104u);
+  ASSERT_FALSE(spec_.filter.Matches(log_->entry(105)));
+  lines[1] = log_->EntryLine(log_->entry(105), log_->canonical(105), &proof);
+  ExpectFailure(lines, "sequence 105 (line 2): does not match the export's filter");
+  // For one it matches but the daemon did not attest: the leaf chain differs.
+  ExportSpec all = GetLeadSpec();
+  all.filter = ExportFilter{"", "", kEveryLead};
+  all.selected = {101, 150, 200};
+  lines = log_->Lines(all);
+  proof = *InclusionProof(160 - 1, 800, log_->tree());
+  lines[2] = log_->EntryLine(log_->entry(160), log_->canonical(160), &proof);
+  ExpectFailure(lines, "manifest: the entry lines' leaf_chain differs from the attested one");
+}
+
+TEST_F(FilteredExportTest, EditedMatchCountFailsTheSignature) {
+  const std::string note = ManifestNoteOf(lines_);
+  ASSERT_THAT(note, HasSubstr("\nmatches 125\n"));
+  std::vector<std::string> lines = lines_;
+  lines.erase(lines.begin() + 5);
+  std::string edited = absl::StrReplaceAll(note, {{"\nmatches 125\n", "\nmatches 124\n"}});
+  lines = WithTrailer(lines, log_->SignedNote(800), edited);
+  absl::StatusOr<VerifyReport> report = Verify(lines);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kPermissionDenied) << report.status();
+  EXPECT_THAT(std::string(report.status().message()),
+              StartsWith("manifest: signed note: invalid signature by key"));
+  // Re-signed by another key: no signature by the log's key.
+  std::string seed(keys::kEd25519SeedSize, '\x42');
+  auto other_key = *keys::SigningKey::FromSeed(keys::SecretBytes::CopyFrom(seed));
+  NoteSigner other = *NoteSigner::Create(kOrigin, other_key.get());
+  const std::string text = edited.substr(0, edited.find("\n\n") + 1);
+  lines = WithTrailer(lines, log_->SignedNote(800), other.Sign(text));
+  report = Verify(lines);
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kPermissionDenied) << report.status();
+  EXPECT_THAT(std::string(report.status().message()),
+              StartsWith("manifest: signed note: no signature by key"));
+}
+
+TEST_F(FilteredExportTest, ManifestOfAnotherExportIsRejected) {
+  struct Case {
+    ExportSpec other;
+    std::string expect;
+  };
+  std::vector<Case> cases;
+  ExportSpec by_principal = GetLeadSpec();
+  by_principal.filter = ExportFilter{Hex32(3), "GetLead", ""};
+  cases.push_back({by_principal,
+                   "manifest: its filter principal_id differs from the header's "
+                   "filter_principal_id"});
+  ExportSpec by_action = GetLeadSpec();
+  by_action.filter.action = "CreateLead";
+  cases.push_back({by_action,
+                   "manifest: its filter action differs from the header's "
+                   "filter_action"});
+  ExportSpec wider = GetLeadSpec().set_first(1);
+  cases.push_back({wider, "manifest: it covers sequences [1, 600], the header [101, 600]"});
+  ExportSpec older = GetLeadSpec().set_size(700);
+  cases.push_back({older,
+                   "manifest: it was made against tree size 700, the export's checkpoint has "
+                   "tree size 800 (the manifest of another export?)"});
+  for (Case& c : cases) {
+    c.other.selected = log_->Matching(c.other.first, c.other.last, c.other.filter);
+    std::vector<std::string> lines = lines_;
+    lines = WithTrailer(lines, log_->SignedNote(800), ManifestNoteOf(log_->Lines(c.other)));
+    ExpectFailure(lines, c.expect);
+  }
+  // The same filter, range and checkpoint, another selection: the chain says so.
+  ExportSpec same = GetLeadSpec();
+  same.selected = {101, 105};
+  same.filter = spec_.filter;
+  std::vector<std::string> lines =
+      WithTrailer(lines_, log_->SignedNote(800), ManifestNoteOf(log_->Lines(same)));
+  ExpectFailure(lines, "manifest: the file has 125 entry lines, the daemon attested 2");
+}
+
+TEST_F(FilteredExportTest, ManifestAndCheckpointCannotStandInForEachOther) {
+  const std::string manifest = ManifestNoteOf(lines_);
+  const std::string checkpoint = log_->SignedNote(800);
+  // Both carry a valid signature by the log's key, yet neither opens as the other.
+  absl::StatusOr<Checkpoint> as_checkpoint = OpenCheckpoint(manifest, log_->verifier());
+  ASSERT_FALSE(as_checkpoint.ok());
+  EXPECT_THAT(std::string(as_checkpoint.status().message()),
+              HasSubstr("malformed checkpoint: line 2 (tree size)"));
+  absl::StatusOr<ExportManifest> as_manifest = OpenExportManifest(checkpoint, log_->verifier());
+  ASSERT_FALSE(as_manifest.ok());
+  EXPECT_THAT(std::string(as_manifest.status().message()), HasSubstr("not an export manifest"));
+  // In an export: the manifest where the checkpoint goes, and the reverse.
+  ExpectFailure(WithTrailer(lines_, manifest, manifest),
+                "checkpoint: malformed checkpoint: line 2 (tree size)");
+  ExpectFailure(WithTrailer(lines_, checkpoint, checkpoint),
+                "manifest: manifest: has 3 lines, expected 6 (not an export manifest)");
+  // And as the trusted checkpoint of an unfiltered export.
+  absl::StatusOr<Checkpoint> trusted = OpenCheckpoint(manifest, log_->verifier());
+  EXPECT_FALSE(trusted.ok());
+}
+
+TEST_F(FilteredExportTest, FilteredExportWithoutAManifestIsRejected) {
+  ExpectFailure(WithTrailer(lines_, log_->SignedNote(800), ""),
+                "checkpoint line: a filtered export needs the daemon's signed manifest");
+  // Nor may an unfiltered export carry one.
+  std::vector<std::string> lines = log_->Lines(ExportSpec().set_first(101).set_last(600));
+  ExportTrailer trailer;
+  trailer.checkpoint_note = log_->SignedNote(1000);
+  trailer.right_nodes = *log_->tree().ReadNodes(RangeNodes(600, 1000));
+  trailer.manifest_note = ManifestNoteOf(lines_);
+  lines.back().clear();
+  AppendJsonlTrailer(trailer, lines.back());
+  ExpectFailure(lines, "line 502: a manifest in an unfiltered export");
+}
+
+TEST_F(FilteredExportTest, HeaderFilterMustBeTheManifests) {
+  std::vector<std::string> lines = lines_;
+  lines[0] = absl::StrReplaceAll(
+      lines[0], {{"\"filter_action\":\"GetLead\"", "\"filter_action\":\"CreateLead\""}});
+  ASSERT_NE(lines[0], lines_[0]);
+  ExpectFailure(lines, "manifest: its filter action differs from the header's filter_action");
+  lines[0] =
+      absl::StrReplaceAll(lines_[0], {{"\"filter_action\":\"GetLead\"", "\"filter_action\":\"\""}});
+  ExpectFailure(lines, "line 1: a filtered export names no filter");
+}
+
+TEST(ExportManifestTest, TextIsTheDocumentedFormat) {
+  ExportManifest m;
+  m.origin = "leadvault/0123456789abcdef";
+  m.tree_size = 800;
+  m.root.fill(0x11);
+  m.first_sequence = 101;
+  m.last_sequence = 600;
+  m.filter = {"", "GetLead", "00112233445566778899aabbccddeeff"};
+  LeafChain chain;
+  chain.Append(LeafHash("a"));
+  chain.Append(LeafHash("b"));
+  m.matches = chain.count();
+  m.leaf_chain = chain.value();
+  const std::string text = FormatExportManifest(m);
+  const Hash c1 = keys::Sha256({HashBytes(Hash{}), HashBytes(LeafHash("a"))});
+  const Hash c2 = keys::Sha256({HashBytes(c1), HashBytes(LeafHash("b"))});
+  EXPECT_EQ(text, absl::StrCat("leadvault/0123456789abcdef export-manifest\n"
+                               "checkpoint 800 ",
+                               absl::Base64Escape(HashBytes(m.root)),
+                               "\n"
+                               "range 101 600\n"
+                               "filter principal_id= action=GetLead "
+                               "lead_id=00112233445566778899aabbccddeeff\n"
+                               "matches 2\n"
+                               "leaf_chain ",
+                               absl::Base64Escape(HashBytes(c2)), "\n"));
+  absl::StatusOr<ExportManifest> parsed = ParseExportManifest(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(FormatExportManifest(*parsed), text);
+  // Every line is checked; a filter value cannot hide a space or a newline.
+  EXPECT_THAT(
+      std::string(ParseExportManifest(absl::StrReplaceAll(text, {{"matches 2", "matches 02"}}))
+                      .status()
+                      .message()),
+      HasSubstr("manifest line 5 (matches)"));
+  EXPECT_THAT(std::string(ParseExportManifest(
+                              absl::StrReplaceAll(text, {{"action=GetLead", "action=Get Lead"}}))
+                              .status()
+                              .message()),
+              HasSubstr("manifest line 4 (filter)"));
+  EXPECT_FALSE(ValidateExportFilter({"a b", "", ""}).ok());
+  EXPECT_FALSE(ValidateExportFilter({"", "x\ny", ""}).ok());
+  EXPECT_FALSE(ValidateExportFilter({"", "", std::string(129, 'a')}).ok());
+  EXPECT_THAT(std::string(ValidateExportFilter({"", "x\ny", ""}).message()),
+              StartsWith("action: "));
 }
 
 // --- Trusted checkpoints -------------------------------------------------

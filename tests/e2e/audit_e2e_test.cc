@@ -260,6 +260,62 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   EXPECT_EQ(Stop(*daemon), 0);
 }
 
+// A filtered export from the real daemon carries its signed manifest, which
+// `audit verify` checks and describes honestly; a deleted line is then caught,
+// and a filtered CSV export gets its manifest beside it.
+TEST_F(AuditE2eTest, FilteredExportCarriesASignedManifestThatVerifies) {
+  auto daemon = Start("run");
+  ASSERT_FALSE(address_.empty());
+  std::string admin = AdminToken("run");
+  std::string worker = NewPrincipalFile(admin, "worker", "intake");
+  NewPrincipalFile(admin, "officer", "compliance");
+  std::string pub;
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
+  WriteFileWithMode(Path("log.pub"), pub, 0600);
+  std::string lead;
+  for (int i = 0; i < 5; ++i) {
+    lead = CreateLead(worker, SimpleLead(absl::StrCat("f", i), absl::StrCat("f", i, "@x.example")));
+  }
+  ASSERT_TRUE(GetLead(worker, lead, nullptr).ok());
+  ASSERT_TRUE(GetLead(worker, lead, nullptr).ok());
+
+  // Its create, its two reads and the export's own entry.
+  std::string file = Path("lead.jsonl");
+  Export(file, {"--lead", lead});
+  std::string text = ReadFile(file);
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("\"filter_lead_id\":\"", lead, "\"")));
+  EXPECT_TRUE(absl::StrContains(text, " export-manifest\\n")) << text.substr(text.size() - 600);
+  std::string out, err;
+  ASSERT_EQ(Verify(file, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("matching lead_id=", lead,
+                                                  " is here: 4 entries, "
+                                                  "as the daemon attested")))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "only as honest as the daemon that made it")) << out;
+
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 6u);  // header, 4 entries, checkpoint with manifest
+  lines.erase(lines.begin() + 2);
+  std::string tampered;
+  for (const std::string& l : lines) absl::StrAppend(&tampered, l, "\n");
+  WriteFileWithMode(Path("lead-deleted.jsonl"), tampered, 0600);
+  EXPECT_EQ(Verify(Path("lead-deleted.jsonl"), &out, &err), 1);
+  EXPECT_TRUE(absl::StrContains(err, "the file has 3 entry lines, the daemon attested 4")) << err;
+
+  // The unfiltered export says what it proves without the daemon's word.
+  Export(Path("all.jsonl"));
+  ASSERT_EQ(Verify(Path("all.jsonl"), &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "relies on the daemon only for signing that root")) << out;
+
+  std::string csv = Path("lead.csv");
+  Export(csv, {"--format", "csv", "--lead", lead});
+  EXPECT_TRUE(Exists(csv + ".checkpoint"));
+  ASSERT_TRUE(Exists(csv + ".manifest"));
+  EXPECT_TRUE(absl::StrContains(ReadFile(csv + ".manifest"), " export-manifest\n"));
+  EXPECT_FALSE(Exists(Path("all.jsonl.manifest")));
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
 // Exports say who read which lead: they are created new and private (0600),
 // never through a symlink nor over an existing file, and so is the CSV's
 // checkpoint beside it.

@@ -81,15 +81,17 @@ class AuditLogTest : public VaultFixture {
     EXPECT_TRUE(plan.ok()) << plan.status();
     std::string out;
     audit::AppendJsonlHeader(plan->header, out);
-    absl::Status s = vault_->audit().StreamExport(
+    absl::StatusOr<std::string> manifest = vault_->audit().StreamExport(
         *plan,
         [&](const StoredEntry& e, const std::vector<Hash>* proof) {
           audit::AppendJsonlEntry(e.entry, e.canonical, proof, out);
           return true;
         },
         [] { return false; });
-    EXPECT_TRUE(s.ok()) << s;
-    audit::AppendJsonlTrailer(plan->trailer, out);
+    EXPECT_TRUE(manifest.ok()) << manifest.status();
+    audit::ExportTrailer trailer = plan->trailer;
+    if (manifest.ok()) trailer.manifest_note = *manifest;
+    audit::AppendJsonlTrailer(trailer, out);
     std::string path = absl::StrCat(dir_.path(), "/export-", ++exports_, ".jsonl");
     std::ofstream(path, std::ios::binary) << out;
     return path;
@@ -347,10 +349,10 @@ TEST_F(AuditLogTest, AnExportStopsWhenCancelled) {
   auto plan = vault_->audit().BeginExport(MakeActor("00000000000000e1", "compliance"), query);
   ASSERT_TRUE(plan.ok()) << plan.status();
   int asked = 0;
-  absl::Status s = vault_->audit().StreamExport(
+  absl::StatusOr<std::string> s = vault_->audit().StreamExport(
       *plan, [](const StoredEntry&, const std::vector<Hash>*) { return true; },
       [&] { return ++asked == 2; });
-  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_TRUE(absl::IsCancelled(s.status())) << s.status();
   EXPECT_EQ(asked, 2);  // asked while scanning entries that match nothing
 }
 

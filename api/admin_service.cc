@@ -38,7 +38,8 @@ absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipal
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, Call& call, v1::ListPrincipalsResponse& response) {
+absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListPrincipalsRequest&,
+                    v1::ListPrincipalsResponse& response) {
   const vault::Actor& actor = call.actor;
   LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
   for (const auto& p : principals) ToProto(p, response.add_principals());
@@ -89,37 +90,36 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kCreatePrincipal,
-                  [=, this](Call& call) { return DoCreate(*vault_, call, *request, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kCreatePrincipal, DoCreate, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
-                                                       const v1::ListPrincipalsRequest*,
+                                                       const v1::ListPrincipalsRequest* request,
                                                        v1::ListPrincipalsResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kListPrincipals,
-                  [=, this](Call& call) { return DoList(*vault_, call, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kListPrincipals, DoList, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kDisablePrincipal,
-                  [=, this](Call& call) { return DoDisable(*vault_, call, *request, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kDisablePrincipal, DoDisable,
+               request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kRotateToken,
-                  [=, this](Call& call) { return DoRotate(*vault_, call, *request, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kRotateToken, DoRotate, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* AdminService::SetServiceLines(grpc::CallbackServerContext* context,
                                                         const v1::SetServiceLinesRequest* request,
                                                         v1::SetServiceLinesResponse* response) {
-  return Dispatch(
-      *vault_, throttle_, pool_, context, vault::Rpc::kSetServiceLines,
-      [=, this](Call& call) { return DoSetServiceLines(*vault_, call, *request, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kSetServiceLines, DoSetServiceLines,
+               request, response);
 }
 
 }  // namespace leadvault::api

@@ -62,6 +62,24 @@ grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, 
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work);
 
+// The one shape of a unary handler served on the pool: `handler` validates,
+// converts, makes one vault call and maps the result into `response`; the
+// call ceremony (authentication, admission, audit of a failure) is Dispatch's.
+// A failed call's response is cleared: never a partial reply.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Serve(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
+                                grpc::CallbackServerContext* context, vault::Rpc rpc,
+                                absl::Status (*handler)(vault::Vault&, Call&, const Request&,
+                                                        Response&),
+                                const Request* request, Response* response) {
+  return Dispatch(vault, throttle, pool, context, rpc,
+                  [&vault, handler, request, response](Call& call) {
+                    absl::Status status = handler(vault, call, *request, *response);
+                    if (!status.ok()) response->Clear();
+                    return status;
+                  });
+}
+
 }  // namespace leadvault::api
 
 #endif  // LEADVAULT_API_CALL_H_

@@ -66,19 +66,6 @@ absl::Status DoUpdate(vault::Vault& vault, Call& call, const v1::UpdateLeadReque
   return absl::OkStatus();
 }
 
-// A read handler on the pool; a failed read returns no partial data.
-template <typename Request, typename Response>
-std::function<absl::Status(Call&)> ReadHandler(absl::Status (*handler)(vault::Vault&, Call&,
-                                                                       const Request&, Response&),
-                                               vault::Vault* vault, const Request* request,
-                                               Response* response) {
-  return [=](Call& call) {
-    absl::Status status = handler(*vault, call, *request, *response);
-    if (!status.ok()) response->Clear();
-    return status;
-  };
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerContext* context,
@@ -147,22 +134,22 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kFindLeads,
-                  ReadHandler(DoFind, vault_, request, response));
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kFindLeads, DoFind, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kListQueue,
-                  ReadHandler(DoList, vault_, request, response));
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kListQueue, DoList, request,
+               response);
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Dispatch(*vault_, throttle_, pool_, context, vault::Rpc::kUpdateLead,
-                  [=, this](Call& call) { return DoUpdate(*vault_, call, *request, *response); });
+  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kUpdateLead, DoUpdate, request,
+               response);
 }
 
 }  // namespace leadvault::api

@@ -186,6 +186,16 @@ std::vector<std::string> DisclosureIndexKeys(const audit::AuditEntry& entry) {
 absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::Random& random) {
   Snapshot snapshot(db.db());
   DisclosureIndexReport report;
+  std::string record;
+  rocksdb::Status read = db.db()->Get(snapshot.options(), db.cf(Cf::kMeta),
+                                      internal::kMetaDisclosureIndexChecked, &record);
+  if (!read.IsNotFound()) {
+    LV_RETURN_IF_ERROR(FromRocks(read, "read meta"));
+    if (record.size() != 16) {
+      return absl::DataLossError("meta: malformed disclosure index check record");
+    }
+    report.last_checked = internal::GetBigEndian64(record);
+  }
   // Pass 1, two sequential scans: the rows the log calls for and the rows
   // the index holds, each summed under a key drawn for this check, so no row
   // can be crafted in advance to cancel another out.
@@ -202,6 +212,11 @@ absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::R
         for (const std::string& k : keys) from_log.Add(k);
         return absl::OkStatus();
       }));
+  if (report.entries < report.last_checked) {
+    return absl::DataLossError(absl::StrCat("audit: the log has ", report.entries,
+                                            " entries, fewer than the ", report.last_checked,
+                                            " its disclosure index was last checked at"));
+  }
   LV_RETURN_IF_ERROR(ScanIndex(db, snapshot.options(), [&](absl::string_view k) {
     ++report.index_rows;
     from_index.Add(k);
@@ -239,6 +254,21 @@ absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::R
   absl::StrAppend(&message, "; rebuild it from the log with leadvaultd --rebuild-disclosure-index");
   report.result = absl::DataLossError(message);
   return report;
+}
+
+absl::Status RecordDisclosureIndexCheck(Database& db, const DisclosureIndexReport& report) {
+  if (!report.result.ok()) return absl::InternalError("disclosure index: recording a failed check");
+  std::string record;
+  internal::PutBigEndian64(record, report.entries);
+  internal::PutBigEndian64(record, report.index_rows);
+  auto stored = db.Get(Cf::kMeta, internal::kMetaDisclosureIndexChecked);
+  if (stored.ok() && *stored == record) return absl::OkStatus();
+  if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(
+      db.db()->Put(options, db.cf(Cf::kMeta), internal::kMetaDisclosureIndexChecked, record),
+      "record disclosure index check");
 }
 
 absl::Status StageDisclosureIndexRebuild(Database& db, uint64_t log_size,

@@ -28,6 +28,7 @@ std::vector<std::string> DisclosureIndexKeys(const audit::AuditEntry& entry);
 // sequences only: never a lead id or any other data.
 struct DisclosureIndexReport {
   uint64_t entries = 0;        // audit entries scanned: 1..entries, the whole log
+  uint64_t last_checked = 0;   // log size at the last passing check the vault recorded (0: none)
   uint64_t disclosures = 0;    // of them, entries that own index rows
   uint64_t expected_rows = 0;  // index rows the log calls for
   uint64_t index_rows = 0;     // rows found in `audit_lead`
@@ -45,9 +46,17 @@ struct DisclosureIndexReport {
 // drawn from `random` for this check); only on a mismatch, a second pass
 // looks the rows up one by one to name the first bad sequences. Works on a
 // read-only Database. Returns the report (whose `result` carries a mismatch);
-// DATA_LOSS if the log itself has a gap or a malformed entry, UNAVAILABLE on
-// a storage error. REQUIRES: keys::InitCrypto() has succeeded.
+// DATA_LOSS if the log itself has a gap or a malformed entry, or is shorter
+// than at the last recorded check; UNAVAILABLE on a storage error.
+// REQUIRES: keys::InitCrypto() has succeeded.
 absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::Random& random);
+
+// Records in `meta` how far a passing check reached (a durable write, only
+// if it moved). The record is never trusted to skip anything: every check
+// covers the whole log, so an edited record hides no row. It only lets a log
+// that shrank since be refused, and tells an operator when the index was
+// last proven. REQUIRES: report.result is OK.
+absl::Status RecordDisclosureIndexCheck(Database& db, const DisclosureIndexReport& report);
 
 // Adds to `batch` the deletion of every `audit_lead` row and the rows the
 // entries 1..`log_size` call for: a rebuild of the index from the log, to be

@@ -51,11 +51,13 @@ struct DisclosureIndexReport {
 // REQUIRES: keys::InitCrypto() has succeeded.
 absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::Random& random);
 
-// Records in `meta` how far a passing check reached (a durable write, only
-// if it moved). The record is never trusted to skip anything: every check
-// covers the whole log, so an edited record hides no row. It only lets a log
-// that shrank since be refused, and tells an operator when the index was
-// last proven. REQUIRES: report.result is OK.
+// Records in `meta` how far a passing check reached: a durable write, only
+// if it moved, made directly rather than through the Committer (it is
+// bookkeeping of the check, not a change the log describes, like AuditLog's
+// tree upgrade at open). The record is never trusted to skip anything: every
+// check covers the whole log, so an edited record hides no row. It only lets
+// a log that shrank since be refused, and tells an operator how far the
+// index was last proven. REQUIRES: report.result is OK.
 absl::Status RecordDisclosureIndexCheck(Database& db, const DisclosureIndexReport& report);
 
 // Adds to `batch` the deletion of every `audit_lead` row and the rows the

@@ -458,7 +458,7 @@ class DisclosureIndexTest : public AuditLogTest {
     return seqs;
   }
 
-  // A DATA_LOSS that names `sequence` and leaks no lead id.
+  // A DATA_LOSS whose message says `what` and holds no lead id.
   void ExpectDataLossNaming(const absl::Status& s, const std::string& what) {
     EXPECT_TRUE(absl::IsDataLoss(s)) << s;
     EXPECT_NE(s.message().find(what), absl::string_view::npos) << s;

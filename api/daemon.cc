@@ -41,6 +41,7 @@ struct Flags {
   uint64_t checkpoint_every_entries = 1000;
   int checkpoint_interval_seconds = 10;
   int auth_free_failures = 5;
+  bool rebuild_disclosure_index = false;
 };
 
 void Log(const std::string& line) {
@@ -164,7 +165,8 @@ absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* genera
 }
 
 int Fail(const absl::Status& status) {
-  Log(absl::StrCat("cannot start: ", status.message()));
+  Log(absl::StrCat("cannot start: ", absl::StatusCodeToString(status.code()), ": ",
+                   status.message()));
   return 1;
 }
 
@@ -208,6 +210,10 @@ int RunDaemon(int argc, char** argv) {
                  "... or once this many seconds passed with entries unsigned")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  app.add_flag("--rebuild-disclosure-index", flags.rebuild_disclosure_index,
+               "repair: if the disclosure index (what an accounting of disclosures lists) does "
+               "not match the audit log, rebuild it from the log, recorded as a "
+               "RebuildDisclosureIndex audit entry, instead of refusing to start");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -240,8 +246,17 @@ int RunDaemon(int argc, char** argv) {
   options.data_dir = flags.data_dir + "/db";
   options.committer.audit.checkpoint_every_entries = flags.checkpoint_every_entries;
   options.committer.audit.checkpoint_interval = absl::Seconds(flags.checkpoint_interval_seconds);
+  options.rebuild_disclosure_index = flags.rebuild_disclosure_index;
   auto vault = vault::Vault::Open(options, *std::move(kek));
   if (!vault.ok()) return Fail(vault.status());
+  if (uint64_t seq = (*vault)->disclosure_index_rebuild_sequence(); seq != 0) {
+    Log(
+        absl::StrCat("the disclosure index did not match the audit log and was rebuilt from it "
+                     "(audit entry ",
+                     seq, ", RebuildDisclosureIndex)"));
+  } else if (flags.rebuild_disclosure_index) {
+    Log("--rebuild-disclosure-index: the disclosure index matches the audit log; nothing rebuilt");
+  }
 
   // Serve first: the admin token is issued only once it can be delivered.
   ServerOptions server_options;

@@ -6,6 +6,7 @@
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
 //   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
+//   leadvault-bench disclosure-check [--entries 1000000] [--runs 3]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -24,6 +25,7 @@
 #include "tools/bench_audit.h"
 #include "tools/bench_audit_cost.h"
 #include "tools/bench_crypto.h"
+#include "tools/bench_disclosure.h"
 #include "tools/bench_load.h"
 
 namespace leadvault::tools {
@@ -42,7 +44,8 @@ void PrintUsage() {
                "       leadvault-bench audit-cost [--concurrency N] [--duration-seconds S] "
                "[--rounds N]\n"
                "       leadvault-bench audit [--benchmark_filter=RE] [--benchmark_min_time=T] "
-               "...\n");
+               "...\n"
+               "       leadvault-bench disclosure-check [--entries N] [--runs N]\n");
 }
 
 // The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
@@ -111,6 +114,7 @@ int Main(int argc, char** argv) {
   if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
   if (command == "audit") return RunAuditBench(rest_argc, rest.data());
   if (command == "audit-cost") return RunAuditCostBench(rest_argc, rest.data());
+  if (command == "disclosure-check") return RunDisclosureCheckBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

@@ -32,6 +32,7 @@
 #include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_audit.h"
+#include "tools/ctl_check.h"
 #include "tools/ctl_connection.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
@@ -576,6 +577,7 @@ int Run(int argc, char** argv) {
 
   std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
   std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
+  std::unique_ptr<CheckCommand> check = AddCheckCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -589,6 +591,7 @@ int Run(int argc, char** argv) {
     return ReportError(absl::InternalError("libsodium failed to initialize"));
   }
   if (init->parsed()) return RunInit(init_flags);
+  if (std::optional<int> rc = RunCheckCommand(*check); rc.has_value()) return *rc;
   if (std::optional<int> rc = RunAuditCommand(*audit, connection_flags); rc.has_value()) {
     return *rc;
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "keys/status_macros.h"
+#include "vault/disclosure_index.h"
 #include "vault/internal/keys.h"
 #include "vault/lead.h"
 
@@ -151,12 +152,8 @@ absl::Status AuditLog::Stage(const audit::AuditEntry& entry, const std::string& 
                     rocksdb::Slice(reinterpret_cast<const char*>(hash.data()), hash.size()));
     }
   });
-  if (IsPiiDisclosure(entry) && entry.lead_ids.size() <= kMaxIndexedLeadsPerEntry) {
-    for (const std::string& text : entry.lead_ids) {
-      std::optional<std::string> id = DecodeLeadId(text);
-      if (!id.has_value() || !s.ok()) continue;
-      s = batch.Put(db_->cf(Cf::kAuditLead), internal::AuditLeadKey(*id, entry.sequence), "");
-    }
+  for (const std::string& key : DisclosureIndexKeys(entry)) {
+    if (s.ok()) s = batch.Put(db_->cf(Cf::kAuditLead), key, "");
   }
   return FromRocks(s, "stage audit entry");
 }

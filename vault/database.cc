@@ -86,6 +86,26 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   return database;
 }
 
+absl::StatusOr<std::unique_ptr<Database>> Database::OpenReadOnly(const std::string& dir) {
+  if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
+  rocksdb::DBOptions db_options;
+  db_options.paranoid_checks = true;
+  db_options.max_open_files = -1;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kCfNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open database read-only");
+  auto database = std::unique_ptr<Database>(new Database());
+  database->read_only_ = true;
+  database->db_.reset(raw);
+  database->handles_.assign(handles.begin() + 1, handles.end());
+  database->handles_.push_back(handles[0]);
+  return database;
+}
+
 absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
                                                        const std::string& key) {
   if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
@@ -110,11 +130,13 @@ absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
 
 Database::~Database() {
   if (db_ == nullptr) return;
-  IgnoreRocks(db_->FlushWAL(/*sync=*/true));
-  rocksdb::FlushOptions flush;
-  flush.wait = true;
-  IgnoreRocks(db_->Flush(
-      flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(), handles_.end())));
+  if (!read_only_) {
+    IgnoreRocks(db_->FlushWAL(/*sync=*/true));
+    rocksdb::FlushOptions flush;
+    flush.wait = true;
+    IgnoreRocks(db_->Flush(
+        flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(), handles_.end())));
+  }
   for (auto* h : handles_) IgnoreRocks(db_->DestroyColumnFamilyHandle(h));
   IgnoreRocks(db_->Close());
 }

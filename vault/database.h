@@ -46,6 +46,12 @@ class Database {
   // Opens `dir` (creating the database and its column families if absent).
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& dir,
                                                         const DatabaseOptions& options);
+  // Opens an existing database read-only: nothing is written to `dir`, no
+  // lock is taken, so a running daemon may hold it; what is read is the
+  // database as of this call (later writes are not seen). Every table file is
+  // opened here, so the daemon's compactions cannot pull one away later.
+  // NOT_FOUND if there is no database; writes through it fail.
+  static absl::StatusOr<std::unique_ptr<Database>> OpenReadOnly(const std::string& dir);
   // Reads one `meta` value from an existing database without opening it for
   // writing (nothing is written to `dir`). NOT_FOUND if the database or key is absent.
   static absl::StatusOr<std::string> ReadMetaReadOnly(const std::string& dir,
@@ -67,6 +73,7 @@ class Database {
 
  private:
   Database() = default;
+  bool read_only_ = false;  // constant after construction
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };

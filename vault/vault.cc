@@ -5,8 +5,10 @@
 #include <cerrno>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
+#include "vault/disclosure_index.h"
 #include "vault/internal/keys.h"
 
 namespace leadvault::vault {
@@ -36,6 +38,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                          std::move(kek), vault->random_));
   LV_RETURN_IF_ERROR(vault->committer_->audit_log().SetSigner(vault->keys_->TakeAuditSigningKey(),
                                                               vault->keys_->log_origin()));
+  LV_RETURN_IF_ERROR(vault->CheckDisclosureIndexAtOpen(options.rebuild_disclosure_index));
   LV_ASSIGN_OR_RETURN(vault->emergency_,
                       EmergencyAccessStore::Open(vault->database_.get(), vault->committer_.get(),
                                                  vault->clock_, vault->random_));
@@ -49,6 +52,29 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->audit_ =
       std::make_unique<AuditAccess>(vault->committer_.get(), &vault->committer_->audit_log());
   return vault;
+}
+
+absl::Status Vault::CheckDisclosureIndexAtOpen(bool rebuild) {
+  // Nothing else commits while the vault opens, so the log the check and the
+  // rebuild read is the log the rebuild's entry is appended to.
+  LV_ASSIGN_OR_RETURN(DisclosureIndexReport report, CheckDisclosureIndex(*database_, *random_));
+  if (!report.result.ok()) {
+    if (!rebuild) return report.result;
+    rocksdb::WriteBatch batch;
+    LV_RETURN_IF_ERROR(StageDisclosureIndexRebuild(*database_, audit_log().size(), batch));
+    audit::AuditEntry entry;
+    entry.principal_id = "system";
+    entry.role = "system";
+    entry.action = "RebuildDisclosureIndex";
+    entry.fields = {absl::StrCat("entries=", report.entries),
+                    absl::StrCat("missing_rows=", report.missing_rows),
+                    absl::StrCat("bogus_rows=", report.bogus_rows)};
+    LV_ASSIGN_OR_RETURN(disclosure_index_rebuild_sequence_,
+                        committer_->CommitWithCheckpoint(std::move(batch), std::move(entry)));
+    LV_ASSIGN_OR_RETURN(report, CheckDisclosureIndex(*database_, *random_));
+    LV_RETURN_IF_ERROR(report.result);
+  }
+  return RecordDisclosureIndexCheck(*database_, report);
 }
 
 Vault::~Vault() { Shutdown(); }

@@ -27,6 +27,11 @@ struct VaultOptions {
   const Clock* clock = nullptr;    // nullptr: the system clock
   keys::Random* random = nullptr;  // nullptr: the system CSPRNG
   CommitterOptions committer;
+  // Operator repair (leadvaultd --rebuild-disclosure-index): if the start-up
+  // check finds the disclosure index does not match the log, rebuild it from
+  // the log, committed with a "RebuildDisclosureIndex" audit entry, instead
+  // of refusing to open.
+  bool rebuild_disclosure_index = false;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -36,7 +41,9 @@ class Vault {
   // Opens (or initializes) the vault in options.data_dir with master key `kek`.
   // On an existing data dir the key is checked first, without opening the
   // database for writing: a wrong key fails with FAILED_PRECONDITION and leaves
-  // the data untouched.
+  // the data untouched. The disclosure index is then cross-checked against the
+  // whole audit log (vault/disclosure_index.h): a mismatch is DATA_LOSS naming
+  // the first bad sequence, unless options.rebuild_disclosure_index.
   static absl::StatusOr<std::unique_ptr<Vault>> Open(const VaultOptions& options,
                                                      keys::SecretBytes kek);
   ~Vault();
@@ -67,11 +74,16 @@ class Vault {
                              std::vector<std::string> lead_ids, const absl::Status& status,
                              std::string subject);
 
+  // The sequence of the RebuildDisclosureIndex entry Open() committed; 0 if
+  // the index needed no rebuild.
+  uint64_t disclosure_index_rebuild_sequence() const { return disclosure_index_rebuild_sequence_; }
+
   // Drains the committer and flushes the database; further writes fail.
   void Shutdown();
 
  private:
   Vault() = default;
+  absl::Status CheckDisclosureIndexAtOpen(bool rebuild);
   SystemClock system_clock_;
   const Clock* clock_ = nullptr;
   keys::Random* random_ = nullptr;
@@ -82,6 +94,7 @@ class Vault {
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
+  uint64_t disclosure_index_rebuild_sequence_ = 0;
 };
 
 }  // namespace leadvault::vault

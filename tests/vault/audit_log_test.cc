@@ -17,6 +17,7 @@
 #include "audit/verifier.h"
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
+#include "vault/disclosure_index.h"
 
 namespace leadvault::vault::testing {
 namespace {
@@ -399,6 +400,217 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
       absl::FromUnixSeconds(kStartSeconds) + absl::Minutes(30), 0);
   ASSERT_TRUE(since.ok());
   EXPECT_EQ(since->disclosures.size(), 2u);
+}
+
+// ---- The disclosure index against the log (issue 8.5) ----
+
+class DisclosureIndexTest : public AuditLogTest {
+ protected:
+  // A lead read twice and found once, amid other traffic; sequences in reads_.
+  void SetUp() override {
+    AuditLogTest::SetUp();
+    lead_ = CreateLead(1);
+    other_ = CreateLead(2);
+    Actor reader = IntakeActor();
+    ASSERT_TRUE(vault_->leads().GetLead(reader, lead_).ok());
+    reads_.push_back(vault_->audit_log().size());
+    ASSERT_TRUE(vault_->leads().GetLead(reader, other_).ok());
+    ASSERT_TRUE(
+        vault_->leads().FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email).ok());
+    reads_.push_back(vault_->audit_log().size());
+    ASSERT_TRUE(vault_->leads().GetLead(reader, lead_).ok());
+    reads_.push_back(vault_->audit_log().size());
+  }
+
+  // A raw write as an intruder with the data dir would make: through the open
+  // vault's database, or with the vault closed (after a refused open).
+  absl::Status Write(Cf cf, const std::string& key, const std::string& value, bool erase = false) {
+    std::unique_ptr<Database> closed;
+    Database* db = vault_ != nullptr ? &vault_->database() : nullptr;
+    if (db == nullptr) {
+      absl::StatusOr<std::unique_ptr<Database>> opened =
+          Database::Open(DataDir(), DatabaseOptions());
+      if (!opened.ok()) return opened.status();
+      closed = *std::move(opened);
+      db = closed.get();
+    }
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    rocksdb::Status s = erase ? db->db()->Delete(options, db->cf(cf), key)
+                              : db->db()->Put(options, db->cf(cf), key, value);
+    return FromRocks(s, "test write");
+  }
+
+  // Closes the vault and opens it again; the status of the open.
+  absl::Status ReopenStatus() {
+    vault_.reset();
+    absl::StatusOr<std::unique_ptr<Vault>> v = OpenVault(TestKek(1));
+    if (v.ok()) vault_ = *std::move(v);
+    return v.status();
+  }
+
+  // The sequences the accounting of lead_ lists.
+  std::vector<uint64_t> Accounted() {
+    auto accounting = vault_->audit().AccountingOfDisclosures(
+        MakeActor("00000000000000e1", "compliance"), lead_, absl::InfinitePast(), 0);
+    EXPECT_TRUE(accounting.ok()) << accounting.status();
+    std::vector<uint64_t> seqs;
+    if (!accounting.ok()) return seqs;
+    for (const Disclosure& d : accounting->disclosures) seqs.push_back(d.entry.entry.sequence);
+    return seqs;
+  }
+
+  // A DATA_LOSS whose message says `what` and holds no lead id.
+  void ExpectDataLossNaming(const absl::Status& s, const std::string& what) {
+    EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+    EXPECT_NE(s.message().find(what), absl::string_view::npos) << s;
+    for (const std::string& id : {lead_, other_}) {
+      EXPECT_EQ(s.message().find(EncodeLeadId(id)), absl::string_view::npos) << s;
+      EXPECT_EQ(s.message().find(id), absl::string_view::npos) << s;
+    }
+  }
+
+  std::string lead_;
+  std::string other_;
+  std::vector<uint64_t> reads_;  // the disclosures of lead_: read, look-up, read
+};
+
+TEST_F(DisclosureIndexTest, AConsistentIndexOpensAndItsCheckIsRecorded) {
+  ASSERT_TRUE(ReopenStatus().ok());
+  auto record = vault_->database().Get(Cf::kMeta, internal::kMetaDisclosureIndexChecked);
+  ASSERT_TRUE(record.ok()) << record.status();
+  ASSERT_EQ(record->size(), 16u);
+  EXPECT_EQ(internal::GetBigEndian64(*record), vault_->audit_log().size());
+  EXPECT_EQ(internal::GetBigEndian64(absl::string_view(*record).substr(8)),
+            CountKeys(*vault_, Cf::kAuditLead));
+  EXPECT_EQ(vault_->disclosure_index_rebuild_sequence(), 0u);
+  EXPECT_EQ(Accounted(), reads_);
+}
+
+TEST_F(DisclosureIndexTest, AnOldIndexRowDeletedOfflineIsDataLossNamingItsEntry) {
+  // The index was checked at a start since the row was written: a check of
+  // only what is new would miss its deletion.
+  ASSERT_TRUE(ReopenStatus().ok());
+  CommitEntries(20);
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[0]), "", true).ok());
+  absl::Status s = ReopenStatus();
+  ExpectDataLossNaming(s, absl::StrCat("entry ", reads_[0], " has no index row"));
+  // Refused every time, not once.
+  ExpectDataLossNaming(ReopenStatus(), absl::StrCat("entry ", reads_[0], " has no index row"));
+}
+
+TEST_F(DisclosureIndexTest, ADeletedLookUpRowIsDataLoss) {
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[1]), "", true).ok());
+  ExpectDataLossNaming(ReopenStatus(), absl::StrCat("entry ", reads_[1], " has no index row"));
+}
+
+TEST_F(DisclosureIndexTest, ABogusIndexRowIsDataLossNamingWhereItPoints) {
+  // A row for lead_ pointing at other_'s read: an accounting that lists a
+  // disclosure that never happened is as wrong as one that omits one.
+  const uint64_t others_read = reads_[0] + 1;
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, others_read), "").ok());
+  ExpectDataLossNaming(ReopenStatus(), absl::StrCat("an index row points to entry ", others_read,
+                                                    ", not a disclosure of that lead"));
+}
+
+TEST_F(DisclosureIndexTest, ABogusRowBeyondTheLogOrMalformedIsDataLoss) {
+  const uint64_t beyond = vault_->audit_log().size() + 100;
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, beyond), "").ok());
+  ExpectDataLossNaming(ReopenStatus(),
+                       absl::StrCat("an index row points to entry ", beyond, ", beyond the log"));
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, beyond), "", true).ok());
+  ASSERT_TRUE(ReopenStatus().ok());
+  ASSERT_TRUE(Write(Cf::kAuditLead, "short", "").ok());
+  ExpectDataLossNaming(ReopenStatus(), "a malformed index row");
+}
+
+TEST_F(DisclosureIndexTest, ADeletionSwappedForABogusRowIsStillCaught) {
+  // Same number of rows: counting alone would pass.
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[2]), "", true).ok());
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(other_, reads_[2]), "").ok());
+  absl::Status s = ReopenStatus();
+  ExpectDataLossNaming(s, absl::StrCat("entry ", reads_[2], " has no index row"));
+  ExpectDataLossNaming(s, absl::StrCat("an index row points to entry ", reads_[2]));
+}
+
+TEST_F(DisclosureIndexTest, AnEditedCheckRecordHidesNothing) {
+  ASSERT_TRUE(ReopenStatus().ok());
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[0]), "", true).ok());
+  // The record made to say the index, as it now is, was checked at this size.
+  std::string forged;
+  internal::PutBigEndian64(forged, vault_->audit_log().size());
+  internal::PutBigEndian64(forged, CountKeys(*vault_, Cf::kAuditLead));
+  ASSERT_TRUE(Write(Cf::kMeta, internal::kMetaDisclosureIndexChecked, forged).ok());
+  ExpectDataLossNaming(ReopenStatus(), absl::StrCat("entry ", reads_[0], " has no index row"));
+  // Nor does deleting the record.
+  ASSERT_TRUE(Write(Cf::kMeta, internal::kMetaDisclosureIndexChecked, "", true).ok());
+  ExpectDataLossNaming(ReopenStatus(), absl::StrCat("entry ", reads_[0], " has no index row"));
+}
+
+TEST_F(DisclosureIndexTest, ALogShorterThanAtItsLastCheckIsDataLoss) {
+  ASSERT_TRUE(ReopenStatus().ok());
+  std::string ahead;
+  internal::PutBigEndian64(ahead, vault_->audit_log().size() + 5);
+  internal::PutBigEndian64(ahead, CountKeys(*vault_, Cf::kAuditLead));
+  ASSERT_TRUE(Write(Cf::kMeta, internal::kMetaDisclosureIndexChecked, ahead).ok());
+  absl::Status s = ReopenStatus();
+  EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+  EXPECT_NE(s.message().find("fewer than"), absl::string_view::npos) << s;
+  rebuild_disclosure_index_ = true;
+  EXPECT_TRUE(absl::IsDataLoss(ReopenStatus())) << "rebuilding the index cannot mend the log";
+  ASSERT_TRUE(Write(Cf::kMeta, internal::kMetaDisclosureIndexChecked, "short").ok());
+  EXPECT_TRUE(absl::IsDataLoss(ReopenStatus()));
+}
+
+TEST_F(DisclosureIndexTest, TheRebuildFlagRepairsTheIndexFromTheLogAndIsAudited) {
+  const auto index_before = ReadCf(*vault_, Cf::kAuditLead);
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[0]), "", true).ok());
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, reads_[0] + 1), "").ok());
+  ASSERT_TRUE(absl::IsDataLoss(ReopenStatus()));
+
+  rebuild_disclosure_index_ = true;
+  absl::Status s = ReopenStatus();
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ReadCf(*vault_, Cf::kAuditLead), index_before) << "rebuilt to exactly the log's rows";
+  const uint64_t rebuild = vault_->disclosure_index_rebuild_sequence();
+  ASSERT_NE(rebuild, 0u);
+  auto entry = vault_->audit_log().ReadEntry(rebuild);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->entry.action, "RebuildDisclosureIndex");
+  EXPECT_EQ(entry->entry.principal_id, "system");
+  EXPECT_EQ(entry->entry.fields, (std::vector<std::string>{absl::StrCat("entries=", rebuild - 1),
+                                                           "missing_rows=1", "bogus_rows=1"}));
+  // Committed with a checkpoint that covers it.
+  ASSERT_TRUE(vault_->audit_log().LatestCheckpoint().has_value());
+  EXPECT_GE(vault_->audit_log().LatestCheckpoint()->checkpoint.size, rebuild);
+  EXPECT_EQ(Accounted(), reads_) << "the accounting lists the disclosure again";
+
+  // The flag rebuilds only what is broken: a consistent index is left alone.
+  ASSERT_TRUE(ReopenStatus().ok());
+  EXPECT_EQ(vault_->disclosure_index_rebuild_sequence(), 0u);
+  rebuild_disclosure_index_ = false;
+  ASSERT_TRUE(ReopenStatus().ok());
+}
+
+TEST(DisclosureIndexKeysTest, OnlyDisclosuresOwnRowsOnePerDistinctLead) {
+  audit::AuditEntry read;
+  read.sequence = 7;
+  read.action = "GetLead";
+  read.outcome = audit::Outcome::kAllowed;
+  read.fields = {"email"};
+  const std::string a(16, 'a'), b(16, 'b');
+  read.lead_ids = {EncodeLeadId(a), EncodeLeadId(b), EncodeLeadId(a)};
+  EXPECT_EQ(DisclosureIndexKeys(read),
+            (std::vector<std::string>{internal::AuditLeadKey(a, 7), internal::AuditLeadKey(b, 7)}));
+  audit::AuditEntry denied = read;
+  denied.outcome = audit::Outcome::kDenied;
+  EXPECT_TRUE(DisclosureIndexKeys(denied).empty());
+  audit::AuditEntry update = read;
+  update.action = "UpdateLead";
+  EXPECT_TRUE(DisclosureIndexKeys(update).empty());
+  audit::AuditEntry wide = read;
+  wide.lead_ids.assign(kMaxIndexedLeadsPerEntry + 1, EncodeLeadId(a));
+  EXPECT_TRUE(DisclosureIndexKeys(wide).empty());
 }
 
 }  // namespace

@@ -219,6 +219,7 @@ class VaultFixture : public ::testing::Test {
     options.database.block_cache_bytes = 1 << 20;
     options.database.write_buffer_bytes = 1 << 20;
     options.committer = committer_options_;
+    options.rebuild_disclosure_index = rebuild_disclosure_index_;
     return Vault::Open(options, std::move(kek));
   }
 
@@ -238,6 +239,7 @@ class VaultFixture : public ::testing::Test {
   ::leadvault::testing::FakeClock clock_;
   ::leadvault::testing::SeededRandom random_;
   CommitterOptions committer_options_;
+  bool rebuild_disclosure_index_ = false;
   std::unique_ptr<Vault> vault_;
 };
 

@@ -95,6 +95,8 @@ inline constexpr char kMetaLogOrigin[] = "audit/origin";
 inline constexpr char kMetaCheckpointLatest[] = "audit/checkpoint/latest";
 // Followed by the tree size, big-endian: every signed checkpoint.
 inline constexpr char kMetaCheckpointPrefix[] = "audit/checkpoint/size/";
+// Log size || index rows (each big-endian) of the last passing disclosure index check.
+inline constexpr char kMetaDisclosureIndexChecked[] = "audit/disclosure_index/checked";
 
 }  // namespace leadvault::vault::internal
 

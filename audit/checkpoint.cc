@@ -90,20 +90,6 @@ bool DecodeCanonicalBase64(absl::string_view in, std::string* out) {
   return absl::Base64Unescape(in, out) && absl::Base64Escape(*out) == in;
 }
 
-// A tree size: ASCII digits, no sign, no leading zero unless it is "0", at
-// most 2^64-1.
-bool ParseCanonicalUint64(absl::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1)) return false;
-  uint64_t value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
-    value = value * 10 + digit;
-  }
-  *out = value;
-  return true;
-}
 
 void AppendBigEndian32(std::string& out, uint32_t v) {
   out.push_back(static_cast<char>((v >> 24) & 0xff));
@@ -143,6 +129,19 @@ absl::Status MalformedVerifierKey(absl::string_view why) {
 }
 
 }  // namespace
+
+bool ParseCanonicalUint64(absl::string_view s, uint64_t* out) {
+  if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1)) return false;
+  uint64_t value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    const auto digit = static_cast<uint64_t>(c - '0');
+    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
+    value = value * 10 + digit;
+  }
+  *out = value;
+  return true;
+}
 
 std::string FormatCheckpoint(const Checkpoint& checkpoint) {
   const absl::string_view root(reinterpret_cast<const char*>(checkpoint.root.data()),

@@ -14,6 +14,10 @@
 
 namespace leadvault::audit {
 
+// A decimal as signed notes spell sizes: ASCII digits, no sign, no leading
+// zero unless it is "0", at most 2^64-1. False (and `out` untouched) otherwise.
+bool ParseCanonicalUint64(absl::string_view s, uint64_t* out);
+
 // The state of the log at one moment: origin, tree size and root hash.
 struct Checkpoint {
   std::string origin;  // the log's name: one line, no control characters

@@ -37,18 +37,6 @@ absl::Status Malformed(int line, absl::string_view what, absl::string_view why) 
   return absl::InvalidArgumentError(absl::StrCat("manifest line ", line, " (", what, ") ", why));
 }
 
-bool ParseUint(absl::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20 || (s[0] == '0' && s.size() > 1)) return false;
-  uint64_t value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return false;
-    value = value * 10 + digit;
-  }
-  *out = value;
-  return true;
-}
 
 bool ParseHash(absl::string_view s, Hash* out) {
   std::string bytes;
@@ -125,11 +113,11 @@ absl::StatusOr<ExportManifest> ParseExportManifest(absl::string_view text) {
   std::vector<absl::string_view> parts;
   if (!After(lines[1], "checkpoint", &rest) ||
       (parts = absl::StrSplit(rest, ' '), parts.size() != 2) ||
-      !ParseUint(parts[0], &m.tree_size) || !ParseHash(parts[1], &m.root)) {
+      !ParseCanonicalUint64(parts[0], &m.tree_size) || !ParseHash(parts[1], &m.root)) {
     return Malformed(2, "checkpoint", "is not \"checkpoint <tree size> <base64 root>\"");
   }
   if (!After(lines[2], "range", &rest) || (parts = absl::StrSplit(rest, ' '), parts.size() != 2) ||
-      !ParseUint(parts[0], &m.first_sequence) || !ParseUint(parts[1], &m.last_sequence)) {
+      !ParseCanonicalUint64(parts[0], &m.first_sequence) || !ParseCanonicalUint64(parts[1], &m.last_sequence)) {
     return Malformed(3, "range", "is not \"range <first_sequence> <last_sequence>\"");
   }
   if (!After(lines[3], "filter", &rest) || (parts = absl::StrSplit(rest, ' '), parts.size() != 3) ||
@@ -143,7 +131,7 @@ absl::StatusOr<ExportManifest> ParseExportManifest(absl::string_view text) {
   if (absl::Status s = ValidateExportFilter(m.filter); !s.ok()) {
     return Malformed(4, "filter", s.message());
   }
-  if (!After(lines[4], "matches", &rest) || !ParseUint(rest, &m.matches)) {
+  if (!After(lines[4], "matches", &rest) || !ParseCanonicalUint64(rest, &m.matches)) {
     return Malformed(5, "matches", "is not \"matches <count>\"");
   }
   if (!After(lines[5], "leaf_chain", &rest) || !ParseHash(rest, &m.leaf_chain)) {

@@ -214,6 +214,15 @@ absl::StatusOr<Accounting> AuditAccess::AccountingOfDisclosures(const Actor& act
       inner = proof.status();
       return false;
     }
+    // A row must point at a disclosure of this very lead (a planted row is
+    // refused here, not only by the start-up cross-check).
+    const std::vector<std::string>& named = stored->entry.lead_ids;
+    if (!IsPiiDisclosure(stored->entry) ||
+        std::find(named.begin(), named.end(), EncodeLeadId(lead_id)) == named.end()) {
+      inner = absl::DataLossError(absl::StrCat("audit_lead: the row for sequence ", seq,
+                                               " is not a disclosure of the lead"));
+      return false;
+    }
     bytes += 2 * stored->canonical.size() + proof->size() * (keys::kSha256Size + 2) + 64;
     accounting.disclosures.push_back({*std::move(stored), *std::move(proof)});
     return true;

@@ -513,6 +513,16 @@ TEST_F(DisclosureIndexTest, ABogusIndexRowIsDataLossNamingWhereItPoints) {
                                                     ", not a disclosure of that lead"));
 }
 
+TEST_F(DisclosureIndexTest, ABogusRowPlantedWhileRunningFailsTheAccountingItself) {
+  // Planted under a running daemon, before any start-up check sees it.
+  const uint64_t others_read = reads_[0] + 1;
+  ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, others_read), "").ok());
+  auto accounting = vault_->audit().AccountingOfDisclosures(
+      MakeActor("00000000000000e1", "compliance"), lead_, absl::InfinitePast(), 0);
+  ExpectDataLossNaming(accounting.status(), absl::StrCat("the row for sequence ", others_read,
+                                                         " is not a disclosure of the lead"));
+}
+
 TEST_F(DisclosureIndexTest, ABogusRowBeyondTheLogOrMalformedIsDataLoss) {
   const uint64_t beyond = vault_->audit_log().size() + 100;
   ASSERT_TRUE(Write(Cf::kAuditLead, internal::AuditLeadKey(lead_, beyond), "").ok());

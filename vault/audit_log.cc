@@ -50,11 +50,6 @@ class AuditLog::Nodes final : public audit::NodeReader {
   Database* db_;
 };
 
-bool IsPiiDisclosure(const audit::AuditEntry& entry) {
-  return entry.outcome == audit::Outcome::kAllowed && !entry.fields.empty() &&
-         !entry.lead_ids.empty() && (entry.action == "GetLead" || entry.action == "FindLeads");
-}
-
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
                                                          const AuditLogOptions& options) {
   auto log = std::unique_ptr<AuditLog>(new AuditLog(db, options));

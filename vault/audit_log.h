@@ -20,6 +20,7 @@
 #include "keys/signing.h"
 #include "rocksdb/write_batch.h"
 #include "vault/database.h"
+#include "vault/disclosure_index.h"
 
 namespace leadvault::vault {
 
@@ -41,15 +42,6 @@ struct StoredEntry {
   std::string canonical;
   audit::AuditEntry entry;
 };
-
-// True for an entry that disclosed a lead's personal data to its caller (an
-// allowed read of its fields, or a look-up that matched it: that the person
-// is a lead is itself health information): what an accounting of disclosures lists.
-bool IsPiiDisclosure(const audit::AuditEntry& entry);
-
-// A disclosure entry indexes at most this many leads (a read names one, a
-// look-up at most kMaxFindResults).
-inline constexpr size_t kMaxIndexedLeadsPerEntry = 16;
 
 // The audit log: canonical entries in the `audit` column family (key:
 // sequence), the complete Merkle nodes above the leaves in `merkle` (a leaf is

@@ -14,7 +14,6 @@
 #include "keys/secret_bytes.h"
 #include "keys/status_macros.h"
 #include "rocksdb/db.h"
-#include "vault/audit_log.h"
 #include "vault/internal/keys.h"
 #include "vault/lead.h"
 
@@ -170,6 +169,11 @@ absl::StatusOr<uint64_t> FirstBogusSequence(Database& db, const rocksdb::ReadOpt
 }
 
 }  // namespace
+
+bool IsPiiDisclosure(const audit::AuditEntry& entry) {
+  return entry.outcome == audit::Outcome::kAllowed && !entry.fields.empty() &&
+         !entry.lead_ids.empty() && (entry.action == "GetLead" || entry.action == "FindLeads");
+}
 
 std::vector<std::string> DisclosureIndexKeys(const audit::AuditEntry& entry) {
   std::vector<std::string> keys;

@@ -18,6 +18,15 @@
 
 namespace leadvault::vault {
 
+// True for an entry that disclosed a lead's personal data to its caller (an
+// allowed read of its fields, or a look-up that matched it: that the person
+// is a lead is itself health information): what an accounting of disclosures lists.
+bool IsPiiDisclosure(const audit::AuditEntry& entry);
+
+// A disclosure entry indexes at most this many leads (a read names one, a
+// look-up at most kMaxFindResults).
+inline constexpr size_t kMaxIndexedLeadsPerEntry = 16;
+
 // The `audit_lead` keys `entry` owns: lead id (binary) || sequence for each
 // distinct lead a disclosure (IsPiiDisclosure) names, in the entry's order;
 // none for any other entry or one naming more than kMaxIndexedLeadsPerEntry

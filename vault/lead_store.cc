@@ -10,7 +10,7 @@
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
 #include "vault/access_policy.h"
-#include "vault/audit_log.h"
+#include "vault/disclosure_index.h"
 #include "vault/internal/keys.h"
 #include "vault/internal/page_token.h"
 #include "vault/internal/records.pb.h"

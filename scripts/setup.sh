@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config
   librocksdb-dev libsodium-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libphonenumber-dev libjemalloc-dev
   openssl
   clang-14 libfuzzer-14-dev

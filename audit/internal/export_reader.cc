@@ -1,11 +1,13 @@
-// The header, checkpoint and consistency lines are read with a small JSON
-// reader (one object of strings, unsigned integers, booleans and arrays of
-// strings) and then rendered again; an entry line is read from its canonical
+// The header, checkpoint and consistency lines are read with nlohmann::json
+// (one object of strings, unsigned integers, booleans and arrays of strings)
+// and then rendered again; an entry line is read from its canonical
 // bytes alone and rendered again. Either way only the writer's exact bytes
 // pass, so the readers may be lenient where the comparison is strict.
 #include "audit/internal/export_reader.h"
 
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "keys/base64.h"
 #include "keys/status_macros.h"
+#include "nlohmann/json.hpp"
 
 namespace leadvault::audit::internal {
 namespace {
@@ -37,54 +40,72 @@ bool IsRenderingOf(absl::string_view rendered, absl::string_view line) {
 }
 
 // ---------------------------------------------------------------------------
-// A minimal JSON reader for the header and trailer lines: one object whose
-// values are strings, unsigned integers, booleans or arrays of strings. It is
-// lenient where the re-rendering that follows is strict.
+// The header and trailer lines as one flat JSON object whose values are
+// strings, unsigned integers, booleans or arrays of strings, read with
+// nlohmann::json's SAX parser. What nlohmann accepts beyond that is refused
+// here, as the hand-written reader before it refused it: a value of another
+// kind, a number with a sign, fraction or exponent or above 2^64 - 1, a byte
+// order mark, a NUL byte. Of a repeated key the first counts. "at byte N" is the last byte
+// the parser read. No exception is thrown: the parser reports its errors to
+// the handler.
 
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+// A byte iterator over the line that counts how far the parser has read, so
+// a value the handler refuses can be placed in the line.
+class CountingIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator(const char* at, size_t* read) : at_(at), read_(read) {}
+  reference operator*() const { return *at_; }
+  CountingIterator& operator++() {
+    ++at_;
+    ++*read_;
+    return *this;
   }
+  bool operator==(const CountingIterator& other) const { return at_ == other.at_; }
+  bool operator!=(const CountingIterator& other) const { return at_ != other.at_; }
+
+ private:
+  const char* at_;
+  size_t* read_;
+};
+
+absl::Status JsonError(size_t byte, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", byte, ": ", what));
+}
+
+// nlohmann's description of a syntax error without its position (given
+// separately) and without the text it last read (which may be anything).
+std::string SyntaxErrorText(const nlohmann::json::exception& error) {
+  absl::string_view what = error.what();
+  const size_t colon = what.find(": ");
+  if (colon == absl::string_view::npos) return "syntax error";
+  what.remove_prefix(colon + 2);
+  return std::string(what.substr(0, what.find("; last read: ")));
 }
 
 class FlatJson {
  public:
   static absl::StatusOr<FlatJson> Parse(absl::string_view text) {
+    if (absl::StartsWith(text, "\xEF\xBB\xBF")) return JsonError(1, "expected '{'");
     FlatJson json;
-    Parser p{text};
-    p.SkipSpace();
-    if (!p.Eat('{')) return p.Error("expected '{'");
-    p.SkipSpace();
-    if (!p.Eat('}')) {
-      for (;;) {
-        Member m;
-        p.SkipSpace();
-        if (!p.String(m.key)) return p.Error("expected a string key");
-        p.SkipSpace();
-        if (!p.Eat(':')) return p.Error("expected ':'");
-        p.SkipSpace();
-        LV_RETURN_IF_ERROR(p.Value(m));
-        json.members_.push_back(std::move(m));
-        p.SkipSpace();
-        if (p.Eat(',')) continue;
-        if (p.Eat('}')) break;
-        return p.Error("expected ',' or '}'");
-      }
+    size_t read = 0;
+    Handler handler(json.members_, read);
+    const bool parsed =
+        nlohmann::json::sax_parse(CountingIterator(text.data(), &read),
+                                  CountingIterator(text.data() + text.size(), &read), &handler);
+    if (!parsed) {
+      if (handler.error().ok()) return JsonError(read, "syntax error");
+      return handler.error();
     }
-    p.SkipSpace();
-    if (p.pos != text.size()) return p.Error("text after the object");
+    // nlohmann ends the input at a NUL byte; no NUL can be inside the object.
+    if (const size_t nul = text.find('\0'); nul != absl::string_view::npos) {
+      return JsonError(nul + 1, "text after the object");
+    }
     return json;
   }
 
@@ -124,163 +145,113 @@ class FlatJson {
     std::vector<std::string> list;
   };
 
-  struct Parser {
-    absl::string_view text;
-    size_t pos = 0;
+  // Builds the members from the parser's events; refuses (returns false,
+  // with error() set) at the first event that is not part of a flat object.
+  class Handler final : public nlohmann::json_sax<nlohmann::json> {
+   public:
+    Handler(std::vector<Member>& members, const size_t& read) : members_(members), read_(read) {}
 
-    absl::Status Error(absl::string_view what) const {
-      return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", pos + 1, ": ", what));
-    }
-    void SkipSpace() {
-      while (pos < text.size() &&
-             (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\r' || text[pos] == '\n')) {
-        ++pos;
-      }
-    }
-    bool Eat(char c) {
-      if (pos < text.size() && text[pos] == c) {
-        ++pos;
-        return true;
-      }
-      return false;
-    }
-    bool Hex4(uint32_t& value) {
-      if (text.size() - pos < 4) return false;
-      value = 0;
-      for (int i = 0; i < 4; ++i) {
-        const char c = text[pos++];
-        uint32_t d;
-        if (c >= '0' && c <= '9') {
-          d = static_cast<uint32_t>(c - '0');
-        } else if (c >= 'a' && c <= 'f') {
-          d = static_cast<uint32_t>(c - 'a' + 10);
-        } else if (c >= 'A' && c <= 'F') {
-          d = static_cast<uint32_t>(c - 'A' + 10);
-        } else {
-          return false;
-        }
-        value = (value << 4) | d;
-      }
+    const absl::Status& error() const { return error_; }
+
+    bool null() override { return Refuse(NotHere()); }
+    bool boolean(bool value) override {
+      Member* m = Scalar();
+      if (m == nullptr) return false;
+      m->kind = Kind::kBool;
+      m->flag = value;
       return true;
     }
-    // A string literal, decoded; "\udc80".."\udcff" standing alone is the byte 0x80..0xff.
-    bool String(std::string& out) {
-      if (!Eat('"')) return false;
-      while (pos < text.size()) {
-        const unsigned char c = static_cast<unsigned char>(text[pos]);
-        if (c == '"') {
-          ++pos;
-          return true;
-        }
-        if (c < 0x20) return false;
-        if (c != '\\') {
-          out.push_back(static_cast<char>(c));
-          ++pos;
-          continue;
-        }
-        if (++pos >= text.size()) return false;
-        const char e = text[pos++];
-        switch (e) {
-          case '"':
-          case '\\':
-          case '/':
-            out.push_back(e);
-            break;
-          case 'b':
-            out.push_back('\b');
-            break;
-          case 'f':
-            out.push_back('\f');
-            break;
-          case 'n':
-            out.push_back('\n');
-            break;
-          case 'r':
-            out.push_back('\r');
-            break;
-          case 't':
-            out.push_back('\t');
-            break;
-          case 'u': {
-            uint32_t u;
-            if (!Hex4(u)) return false;
-            if (u >= 0xD800 && u <= 0xDBFF) {
-              uint32_t low;
-              if (!Eat('\\') || !Eat('u') || !Hex4(low) || low < 0xDC00 || low > 0xDFFF) {
-                return false;
-              }
-              AppendUtf8(0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00), out);
-            } else if (u >= 0xDC80 && u <= 0xDCFF) {
-              out.push_back(static_cast<char>(u & 0xFF));
-            } else if (u >= 0xDC00 && u <= 0xDFFF) {
-              return false;
-            } else {
-              AppendUtf8(u, out);
-            }
-            break;
-          }
-          default:
-            return false;
-        }
+    bool number_integer(number_integer_t /*value*/) override {
+      return Refuse(depth_ == kInObject ? "negative number" : NotHere());
+    }
+    bool number_unsigned(number_unsigned_t value) override {
+      Member* m = Scalar();
+      if (m == nullptr) return false;
+      m->kind = Kind::kUint;
+      m->number = value;
+      return true;
+    }
+    // Also an integer above 2^64 - 1.
+    bool number_float(number_float_t /*value*/, const string_t& text) override {
+      if (depth_ != kInObject) return Refuse(NotHere());
+      if (absl::StartsWith(text, "-")) return Refuse("negative number");
+      if (text.find_first_of(".eE") != string_t::npos) return Refuse("expected an integer");
+      return Refuse("number out of range");
+    }
+    bool string(string_t& value) override {
+      if (depth_ == kInArray) {
+        members_.back().list.push_back(std::move(value));
+        return true;
       }
+      Member* m = Scalar();
+      if (m == nullptr) return false;
+      m->kind = Kind::kString;
+      m->str = std::move(value);
+      return true;
+    }
+    bool binary(binary_t& /*value*/) override { return Refuse(NotHere()); }
+    bool start_object(std::size_t /*elements*/) override {
+      if (depth_ != kOutside) return Refuse(NotHere());
+      depth_ = kInObject;
+      return true;
+    }
+    bool key(string_t& value) override {
+      members_.emplace_back();
+      members_.back().key = std::move(value);
+      return true;
+    }
+    bool end_object() override {
+      depth_ = kOutside;
+      return true;
+    }
+    bool start_array(std::size_t /*elements*/) override {
+      if (depth_ != kInObject) return Refuse(NotHere());
+      members_.back().kind = Kind::kStrings;
+      depth_ = kInArray;
+      return true;
+    }
+    bool end_array() override {
+      depth_ = kInObject;
+      return true;
+    }
+    bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                     const nlohmann::json::exception& error) override {
+      error_ = JsonError(position, SyntaxErrorText(error));
       return false;
     }
-    absl::Status Value(Member& m) {
-      if (pos >= text.size()) return Error("expected a value");
-      const char c = text[pos];
-      if (c == '"') {
-        m.kind = Kind::kString;
-        if (!String(m.str)) return Error("malformed string");
-        return absl::OkStatus();
+
+   private:
+    enum Depth { kOutside, kInObject, kInArray };
+
+    absl::string_view NotHere() const {
+      switch (depth_) {
+        case kOutside:
+          return "expected '{'";
+        case kInObject:
+          return "unexpected value";
+        case kInArray:
+          break;
       }
-      if (c == '[') {
-        m.kind = Kind::kStrings;
-        ++pos;
-        SkipSpace();
-        if (Eat(']')) return absl::OkStatus();
-        for (;;) {
-          SkipSpace();
-          std::string s;
-          if (!String(s)) return Error("expected a string in the array");
-          m.list.push_back(std::move(s));
-          SkipSpace();
-          if (Eat(',')) continue;
-          if (Eat(']')) return absl::OkStatus();
-          return Error("expected ',' or ']'");
-        }
-      }
-      if (text.substr(pos, 4) == "true") {
-        pos += 4;
-        m.kind = Kind::kBool;
-        m.flag = true;
-        return absl::OkStatus();
-      }
-      if (text.substr(pos, 5) == "false") {
-        pos += 5;
-        m.kind = Kind::kBool;
-        m.flag = false;
-        return absl::OkStatus();
-      }
-      if (c >= '0' && c <= '9') {
-        m.kind = Kind::kUint;
-        const size_t start = pos;
-        uint64_t v = 0;
-        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-          const uint64_t d = static_cast<uint64_t>(text[pos] - '0');
-          if (v > (UINT64_MAX - d) / 10) return Error("number out of range");
-          v = v * 10 + d;
-          ++pos;
-        }
-        if (text[start] == '0' && pos - start > 1) return Error("number with a leading zero");
-        if (pos < text.size() && (text[pos] == '.' || text[pos] == 'e' || text[pos] == 'E')) {
-          return Error("expected an integer");
-        }
-        m.number = v;
-        return absl::OkStatus();
-      }
-      if (c == '-') return Error("negative number");
-      return Error("unexpected value");
+      return "expected a string in the array";
     }
+    bool Refuse(absl::string_view what) {
+      error_ = JsonError(read_, what);
+      return false;
+    }
+    // The member a string, number or boolean is the value of; nullptr (and
+    // error() set) if there is none.
+    Member* Scalar() {
+      if (depth_ != kInObject) {
+        Refuse(NotHere());
+        return nullptr;
+      }
+      return &members_.back();
+    }
+
+    std::vector<Member>& members_;
+    const size_t& read_;  // bytes the parser has read so far
+    Depth depth_ = kOutside;
+    absl::Status error_;
   };
 
   absl::StatusOr<const Member*> Find(absl::string_view key, Kind kind) const {

@@ -28,12 +28,13 @@ struct NewLead {
   std::string idempotency_key;
 };
 
-// What a submission's sender learns. It never names a lead the sender did not
-// create: a submission that matches another principal's lead gets a receipt
-// id of its own (which then behaves like one of the sender's leads).
+// What a submission's sender learns. It never names a lead the sender could
+// not otherwise see: a submission that matches another principal's lead out
+// of the sender's sight gets a receipt id of its own (which then behaves like
+// one of the sender's leads).
 struct CreateResult {
   std::string lead_id;     // binary: the new lead, or the sender's earlier lead or receipt
-  bool duplicate = false;  // the sender submitted this person before
+  bool duplicate = false;  // submitted before by the sender, or a lead it can see
   uint64_t version = 0;    // 1 for a new lead or receipt; 0 for a duplicate
 };
 
@@ -62,8 +63,9 @@ inline constexpr int kDefaultQueuePageSize = 50;
 inline constexpr int kMaxQueuePageSize = 500;
 inline constexpr size_t kMaxContactAttemptsPerUpdate = 20;
 inline constexpr size_t kMaxContactAttempts = 500;
-// Later submissions kept on a lead: the newest, as a ring (older ones are in
-// the audit log). Lists (FindLeads, ListQueue) never return touches.
+// Later submissions kept on a lead: one per sender (its newest), for the
+// newest senders (older ones are in the audit log). Lists (FindLeads,
+// ListQueue) never return touches.
 inline constexpr size_t kMaxTouches = 20;
 // Leads sharing one email or phone that duplicate detection looks at (each
 // service line has at most one per contact key; more means another sender's).
@@ -94,11 +96,13 @@ class LeadStore final : public LeadScope {
   // Validates and stores a new lead. A retry with the same (principal,
   // idempotency key) and the same request returns the first result and writes
   // nothing; the key reused with a different request is FAILED_PRECONDITION. A
-  // submission whose normalized email or phone matches an existing lead is not
-  // stored again: it is recorded on that lead as a Touch (the lead's version is
-  // unchanged). The sender learns only what it already knew: `duplicate` with
-  // the id it was given before if it submitted this person earlier; otherwise
-  // a new receipt id, indistinguishable from a new lead (CreateResult).
+  // submission whose normalized email or phone matches an existing lead of the
+  // same service line is not stored again: it is recorded on that lead as a
+  // Touch (the lead's version is unchanged). The sender learns only what it
+  // already knew: `duplicate` with the id it was given before if it submitted
+  // this person to that line earlier, or with the lead's id if a role of its
+  // own other than capture may see that lead; otherwise a new receipt id,
+  // indistinguishable from a new lead (CreateResult).
   absl::StatusOr<CreateResult> CreateLead(const Actor& actor, NewLead lead);
 
   // CreateLead without waiting for the commit: validation, encryption and the

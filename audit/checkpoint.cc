@@ -90,7 +90,6 @@ bool DecodeCanonicalBase64(absl::string_view in, std::string* out) {
   return absl::Base64Unescape(in, out) && absl::Base64Escape(*out) == in;
 }
 
-
 void AppendBigEndian32(std::string& out, uint32_t v) {
   out.push_back(static_cast<char>((v >> 24) & 0xff));
   out.push_back(static_cast<char>((v >> 16) & 0xff));

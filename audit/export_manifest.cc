@@ -37,7 +37,6 @@ absl::Status Malformed(int line, absl::string_view what, absl::string_view why) 
   return absl::InvalidArgumentError(absl::StrCat("manifest line ", line, " (", what, ") ", why));
 }
 
-
 bool ParseHash(absl::string_view s, Hash* out) {
   std::string bytes;
   if (!absl::Base64Unescape(s, &bytes) || absl::Base64Escape(bytes) != s) return false;
@@ -117,7 +116,8 @@ absl::StatusOr<ExportManifest> ParseExportManifest(absl::string_view text) {
     return Malformed(2, "checkpoint", "is not \"checkpoint <tree size> <base64 root>\"");
   }
   if (!After(lines[2], "range", &rest) || (parts = absl::StrSplit(rest, ' '), parts.size() != 2) ||
-      !ParseCanonicalUint64(parts[0], &m.first_sequence) || !ParseCanonicalUint64(parts[1], &m.last_sequence)) {
+      !ParseCanonicalUint64(parts[0], &m.first_sequence) ||
+      !ParseCanonicalUint64(parts[1], &m.last_sequence)) {
     return Malformed(3, "range", "is not \"range <first_sequence> <last_sequence>\"");
   }
   if (!After(lines[3], "filter", &rest) || (parts = absl::StrSplit(rest, ' '), parts.size() != 3) ||

@@ -31,34 +31,22 @@ constexpr uint64_t kExportEntries = 1'000'000;
 constexpr char kOrigin[] = "bench.leadvault.local";
 constexpr char kDefaultFilter[] = "--benchmark_filter=^BM_(VerifyExport|RenderJsonl)";
 
-// `n` (32: a lead or principal id) pseudo-random lower-case hex digits from `seed`.
-std::string Hex(uint64_t seed, size_t n = 32) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n, '0');
-  uint64_t x = seed;
-  for (char& c : out) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    c = kHex[x >> 60];
-  }
-  return out;
-}
-
 // What a GetLead by an intake principal records.
 audit::AuditEntry GetLeadEntry(uint64_t seq) {
   audit::AuditEntry e;
   e.sequence = seq;
   e.time = absl::FromUnixMicros(1'796'130'000'000'000 + static_cast<int64_t>(seq) * 73);
-  e.principal_id = Hex(seq % 50);
+  e.principal_id = PseudoRandomHex(seq % 50);
   e.role = "intake";
   e.action = "GetLead";
   e.outcome = audit::Outcome::kAllowed;
   e.code = 0;
-  e.lead_ids = {Hex(seq * 7919 + 1)};
+  e.lead_ids = {PseudoRandomHex(seq * 7919 + 1)};
   e.fields = {"first_name",    "last_name",          "email", "phone",
               "date_of_birth", "street_address",     "city",  "state",
               "postal_code",   "reason_for_inquiry", "notes"};
   e.purpose = "treatment";
-  e.request_id = Hex(seq * 104729 + 3, 16);
+  e.request_id = PseudoRandomHex(seq * 104729 + 3, 16);
   e.peer = "ipv4:127.0.0.1:54321";
   return e;
 }
@@ -193,6 +181,17 @@ int RunAuditBench(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+std::string PseudoRandomHex(uint64_t seed, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n, '0');
+  uint64_t x = seed;
+  for (char& c : out) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    c = kHex[x >> 60];
+  }
+  return out;
 }
 
 }  // namespace leadvault::tools

@@ -4,6 +4,10 @@
 #ifndef LEADVAULT_TOOLS_BENCH_AUDIT_H_
 #define LEADVAULT_TOOLS_BENCH_AUDIT_H_
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 namespace leadvault::tools {
 
 // Runs the benchmarks selected by the Google Benchmark flags in argv[1..argc)
@@ -13,6 +17,10 @@ namespace leadvault::tools {
 // Returns the process exit code: 2 for an unknown flag, 1 when libsodium
 // cannot initialize or the export cannot be written, else 0.
 int RunAuditBench(int argc, char** argv);
+
+// `n` (32: a lead id) pseudo-random lower-case hex digits from `seed`: the
+// same for the same seed, for synthetic audit entries.
+std::string PseudoRandomHex(uint64_t seed, size_t n = 32);
 
 }  // namespace leadvault::tools
 

@@ -20,6 +20,7 @@
 #include "keys/random.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
+#include "tools/bench_audit.h"
 #include "vault/database.h"
 #include "vault/disclosure_index.h"
 #include "vault/internal/keys.h"
@@ -27,45 +28,34 @@
 namespace leadvault::tools {
 namespace {
 
-// `n` pseudo-random lower-case hex digits from `seed`.
-std::string Hex(uint64_t seed, size_t n = 32) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n, '0');
-  uint64_t x = seed;
-  for (char& c : out) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    c = kHex[x >> 60];
-  }
-  return out;
-}
-
 // A mix like a busy intake desk's: 60% reads of one lead (11 fields), 10%
 // look-ups matching 3 leads, 30% other calls naming one lead.
 audit::AuditEntry Entry(uint64_t seq) {
   audit::AuditEntry e;
   e.sequence = seq;
   e.time = absl::FromUnixMicros(1'796'130'000'000'000 + static_cast<int64_t>(seq) * 73);
-  e.principal_id = Hex(seq % 50, 16);
+  e.principal_id = PseudoRandomHex(seq % 50, 16);
   e.role = "intake";
   e.outcome = audit::Outcome::kAllowed;
   e.purpose = "treatment";
-  e.request_id = Hex(seq * 104729 + 3, 16);
+  e.request_id = PseudoRandomHex(seq * 104729 + 3, 16);
   e.peer = "ipv4:127.0.0.1:54321";
   const uint64_t kind = seq % 10;
   if (kind < 6) {
     e.action = "GetLead";
-    e.lead_ids = {Hex(seq * 7919 + 1)};
+    e.lead_ids = {PseudoRandomHex(seq * 7919 + 1)};
     e.fields = {"first_name",    "last_name",          "email", "phone",
                 "date_of_birth", "street_address",     "city",  "state",
                 "postal_code",   "condition_interest", "notes"};
   } else if (kind == 6) {
     e.action = "FindLeads";
-    e.lead_ids = {Hex(seq * 7919 + 1), Hex(seq * 7919 + 2), Hex(seq * 7919 + 3)};
+    e.lead_ids = {PseudoRandomHex(seq * 7919 + 1), PseudoRandomHex(seq * 7919 + 2),
+                  PseudoRandomHex(seq * 7919 + 3)};
     e.fields = {"match:email"};
-    e.blind_tokens = {Hex(seq * 31 + 7, 64)};
+    e.blind_tokens = {PseudoRandomHex(seq * 31 + 7, 64)};
   } else {
     e.action = "UpdateLead";
-    e.lead_ids = {Hex(seq * 7919 + 1)};
+    e.lead_ids = {PseudoRandomHex(seq * 7919 + 1)};
     e.fields = {"status"};
   }
   return e;

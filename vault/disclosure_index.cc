@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "keys/blind_index.h"
@@ -171,8 +172,14 @@ absl::StatusOr<uint64_t> FirstBogusSequence(Database& db, const rocksdb::ReadOpt
 }  // namespace
 
 bool IsPiiDisclosure(const audit::AuditEntry& entry) {
-  return entry.outcome == audit::Outcome::kAllowed && !entry.fields.empty() &&
-         !entry.lead_ids.empty() && (entry.action == "GetLead" || entry.action == "FindLeads");
+  if (entry.outcome != audit::Outcome::kAllowed || entry.fields.empty() || entry.lead_ids.empty()) {
+    return false;
+  }
+  if (entry.action == "GetLead" || entry.action == "FindLeads") return true;
+  // A submission told of another principal's lead (its sender may see it).
+  return entry.action == "CreateLead" &&
+         std::any_of(entry.fields.begin(), entry.fields.end(),
+                     [](const std::string& f) { return absl::StartsWith(f, "match:"); });
 }
 
 std::vector<std::string> DisclosureIndexKeys(const audit::AuditEntry& entry) {

@@ -272,6 +272,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   // matches (another service line's lead is another team's: its own lead).
   const std::string& service_line = lead.attribution.service_line;
   std::string existing_id;
+  const char* matched_by = "";  // the contact key that found it
   for (auto [index, token] : {std::pair{kEmailIndex, &email_token}, {kPhoneIndex, &phone_token}}) {
     if (token->empty() || !existing_id.empty()) continue;
     std::string prefix = internal::BlindIndexPrefix(index, *token);
@@ -287,6 +288,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       LV_RETURN_IF_ERROR(meta.status());
       if (meta->attribution.service_line == service_line) {
         existing_id = std::move(candidate);
+        matched_by = index == kEmailIndex ? "match:email" : "match:phone";
         break;
       }
     }
@@ -320,9 +322,13 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       }
       if (!absl::IsNotFound(own.status())) return own.status();
     }
-    if (own_id.empty() &&
-        (existing.created_by == actor.principal_id || SeesLeadProgress(actor, existing))) {
-      own_id = existing_id;  // its own lead, or one it may find and read anyway
+    if (own_id.empty() && existing.created_by == actor.principal_id) {
+      own_id = existing_id;  // its own lead, from before the own-submission index
+    } else if (own_id.empty() && SeesLeadProgress(actor, existing)) {
+      // A lead it may find and read anyway: told of it, and the match is a
+      // disclosure in the accounting, as a look-up's would be.
+      own_id = existing_id;
+      entry.fields.push_back(matched_by);
     }
     if (!own_id.empty()) {
       result = {own_id, true, 0};

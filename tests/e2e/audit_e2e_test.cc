@@ -24,25 +24,7 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 // Runs leadvaultctl with `args` (stdout and stderr to files); its exit code.
 int RunCtl(const std::vector<std::string>& args, const std::string& log_prefix,
            std::string* out = nullptr, std::string* err = nullptr) {
-  std::vector<std::string> argv = {LEADVAULTCTL_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  const std::string out_path = log_prefix + ".stdout", err_path = log_prefix + ".stderr";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(127);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (out != nullptr) *out = ReadFile(out_path);
-  if (err != nullptr) *err = ReadFile(err_path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return RunProgram(LEADVAULTCTL_PATH, args, log_prefix, out, err);
 }
 
 class AuditE2eTest : public E2eTest {

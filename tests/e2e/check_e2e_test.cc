@@ -17,34 +17,10 @@
 namespace leadvault::e2e {
 namespace {
 
-// Runs leadvaultctl with `args` (stdout and stderr to files); its exit code.
-int RunCtl(const std::vector<std::string>& args, const std::string& log_prefix, std::string* out,
-           std::string* err) {
-  std::vector<std::string> argv = {LEADVAULTCTL_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  const std::string out_path = log_prefix + ".stdout", err_path = log_prefix + ".stderr";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(127);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  *out = ReadFile(out_path);
-  *err = ReadFile(err_path);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 class CheckE2eTest : public E2eTest {
  protected:
   int Check(const std::string& run, std::string* out, std::string* err) {
-    return RunCtl({"check", "--data-dir", DataDir()}, Path(run), out, err);
+    return RunProgram(LEADVAULTCTL_PATH, {"check", "--data-dir", DataDir()}, Path(run), out, err);
   }
 
   // Every key of the audit_lead column family (the daemon stopped).

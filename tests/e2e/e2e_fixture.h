@@ -63,6 +63,32 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Runs `program` with `args`, its stdout and stderr in `log_prefix`.stdout and
+// .stderr (and in `out`, `err` when given); its exit code, or -1.
+inline int RunProgram(const std::string& program, const std::vector<std::string>& args,
+                      const std::string& log_prefix, std::string* out = nullptr,
+                      std::string* err = nullptr) {
+  std::vector<std::string> argv = {program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (auto& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  const std::string out_path = log_prefix + ".stdout", err_path = log_prefix + ".stderr";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(127);
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (out != nullptr) *out = ReadFile(out_path);
+  if (err != nullptr) *err = ReadFile(err_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 inline bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;

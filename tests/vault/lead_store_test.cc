@@ -833,6 +833,20 @@ TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
   CreateResult known = CreateOrDie(MakeNewLead(person, "oncology", "q-1"), oncology_desk);
   EXPECT_TRUE(known.duplicate);
   EXPECT_EQ(known.lead_id, theirs.lead_id);
+  // ...and that is a disclosure in the accounting, like a look-up: a create is
+  // no unaccounted way to ask whether someone is a lead.
+  auto accounting = vault_->audit().AccountingOfDisclosures(
+      MakeActor("00000000000000e1", "compliance"), theirs.lead_id, absl::InfinitePast(), 0);
+  ASSERT_TRUE(accounting.ok()) << accounting.status();
+  ASSERT_FALSE(accounting->disclosures.empty());
+  const audit::AuditEntry& last = accounting->disclosures.back().entry.entry;
+  EXPECT_EQ(last.action, "CreateLead");
+  EXPECT_EQ(last.principal_id, oncology_desk.principal_id);
+  EXPECT_NE(std::find(last.fields.begin(), last.fields.end(), "match:email"), last.fields.end());
+  // The prober's receipts were no disclosure of the oncology lead.
+  for (const Disclosure& d : accounting->disclosures) {
+    EXPECT_NE(d.entry.entry.principal_id, prober.principal_id);
+  }
 }
 
 TEST_F(ReviewTest, DuplicateSubmissionsNeitherBumpTheVersionNorGrowWithoutBound) {

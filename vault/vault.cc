@@ -79,6 +79,8 @@ absl::Status Vault::CheckDisclosureIndexAtOpen(bool rebuild) {
 
 Vault::~Vault() { Shutdown(); }
 
+absl::Status Vault::StorageHealth() const { return absl::OkStatus(); }
+
 void Vault::Shutdown() {
   if (committer_ != nullptr) committer_->Stop();
   if (database_ != nullptr) IgnoreError(database_->Flush());

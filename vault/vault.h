@@ -78,6 +78,13 @@ class Vault {
   // the index needed no rebuild.
   uint64_t disclosure_index_rebuild_sequence() const { return disclosure_index_rebuild_sequence_; }
 
+  // OK while the database accepts writes. Otherwise the reason, without a
+  // path or RocksDB text: RESOURCE_EXHAUSTED while free space on the data
+  // dir's filesystem is below the headroom the vault keeps, UNAVAILABLE while
+  // the database holds a background error (it recovers by itself once the
+  // cause is gone). Cheap and non-blocking: health checks call it.
+  absl::Status StorageHealth() const;
+
   // Drains the committer and flushes the database; further writes fail.
   void Shutdown();
 

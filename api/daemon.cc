@@ -42,6 +42,8 @@ struct Flags {
   int checkpoint_interval_seconds = 10;
   int auth_free_failures = 5;
   bool rebuild_disclosure_index = false;
+  bool recover_lost_log_tail = false;
+  uint64_t min_free_mb = 256;
 };
 
 void Log(const std::string& line) {
@@ -214,6 +216,17 @@ int RunDaemon(int argc, char** argv) {
                "repair: if the disclosure index (what an accounting of disclosures lists) does "
                "not match the audit log, rebuild it from the log, recorded as a "
                "RebuildDisclosureIndex audit entry, instead of refusing to start");
+  app.add_flag("--recover-lost-log-tail", flags.recover_lost_log_tail,
+               "repair: start even though the database's write-ahead log has a damaged tail, or "
+               "the audit log is shorter than (or disagrees with) the newest checkpoint this "
+               "daemon signed and served; drops what is lost and records a RecoverLostLogTail "
+               "audit entry naming both sizes (holders of the old checkpoint will see the fork)");
+  app.add_option("--min-free-mb", flags.min_free_mb,
+                 "free space (MiB) kept on the data dir's filesystem: changes are refused with "
+                 "RESOURCE_EXHAUSTED below it, audit-only entries below half of it, and health "
+                 "reports NOT_SERVING; 0 disables the check")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -247,8 +260,18 @@ int RunDaemon(int argc, char** argv) {
   options.committer.audit.checkpoint_every_entries = flags.checkpoint_every_entries;
   options.committer.audit.checkpoint_interval = absl::Seconds(flags.checkpoint_interval_seconds);
   options.rebuild_disclosure_index = flags.rebuild_disclosure_index;
+  options.high_water_file = flags.data_dir + "/audit-high-water";
+  options.recover_lost_log_tail = flags.recover_lost_log_tail;
+  options.database.min_free_bytes = flags.min_free_mb << 20;
   auto vault = vault::Vault::Open(options, *std::move(kek));
   if (!vault.ok()) return Fail(vault.status());
+  if (const auto& recovery = (*vault)->log_recovery(); recovery.has_value()) {
+    Log(absl::StrCat("--recover-lost-log-tail: ",
+                     recovery->found.lost ? "accepted a log that lost its tail" : "no loss found",
+                     " (high-water mark ", recovery->found.high_water_size, " entries, log ",
+                     recovery->found.log_size, " entries); recorded as audit entry ",
+                     recovery->sequence, ", RecoverLostLogTail"));
+  }
   if (uint64_t seq = (*vault)->disclosure_index_rebuild_sequence(); seq != 0) {
     Log(
         absl::StrCat("the disclosure index did not match the audit log and was rebuilt from it "

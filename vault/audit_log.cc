@@ -10,6 +10,30 @@
 #include "vault/lead.h"
 
 namespace leadvault::vault {
+namespace {
+
+// The checkpoint a signed note carries, read without checking the signature
+// (SetSigner checks it once the key is loaded).
+absl::StatusOr<audit::Checkpoint> UnverifiedCheckpoint(absl::string_view note) {
+  size_t end = note.find("\n\n");
+  if (end == absl::string_view::npos) return absl::InvalidArgumentError("not a signed note");
+  return audit::ParseCheckpoint(note.substr(0, end + 1));
+}
+
+// How an operator gets out of a refusal, appended to each.
+constexpr absl::string_view kRecoveryHint =
+    "; nothing was signed: restore the data dir from a backup, or accept the loss with "
+    "leadvaultd --recover-lost-log-tail (recorded in the audit log)";
+
+absl::Status ShorterThanServed(uint64_t log_size, uint64_t served_size) {
+  return absl::DataLossError(
+      absl::StrCat("audit: the log holds ", log_size, " entries but a checkpoint of ", served_size,
+                   " entries was signed and served (the high-water mark): the log lost its tail",
+                   kRecoveryHint));
+}
+
+}  // namespace
+
 // Reads complete nodes: levels >= 1 from the `merkle` column family; leaves
 // (level 0) are not stored twice but hashed from their entries in `audit`.
 class AuditLog::Nodes final : public audit::NodeReader {
@@ -71,6 +95,21 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Database* db,
   auto restored = audit::MerkleFrontier::FromNodes(size, std::move(frontier));
   if (!restored.ok()) return absl::DataLossError("merkle: frontier does not match the log");
   log->staged_ = *restored;
+  if (!options.high_water_file.empty()) {
+    LV_ASSIGN_OR_RETURN(log->high_water_, HighWaterMark::Open(options.high_water_file));
+    if (log->high_water_->note().has_value()) {
+      auto claim = UnverifiedCheckpoint(*log->high_water_->note());
+      if (!claim.ok() && !options.accept_lost_tail) {
+        return absl::DataLossError("audit: the high-water mark is not a signed checkpoint");
+      }
+      if (claim.ok()) log->high_water_claim_ = *claim;
+      // Refused before anything (the key hierarchy's first commit included)
+      // could be appended to a log that lost its tail.
+      if (claim.ok() && claim->size > size && !options.accept_lost_tail) {
+        return ShorterThanServed(size, claim->size);
+      }
+    }
+  }
   absl::MutexLock lock(&log->mu_);
   log->durable_ = *std::move(restored);
   return log;
@@ -105,28 +144,70 @@ absl::Status AuditLog::RebuildTreeIfAbsent(uint64_t size) {
 
 absl::Status AuditLog::SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin) {
   LV_ASSIGN_OR_RETURN(audit::NoteSigner signer, audit::NoteSigner::Create(origin, key.get()));
+  LV_ASSIGN_OR_RETURN(audit::NoteVerifier verifier,
+                      audit::NoteVerifier::Parse(signer.VerifierKey()));
+  const uint64_t log_size = size();
+  std::optional<LostTail> lost;
+  if (options_.accept_lost_tail) {
+    lost = LostTail{high_water_claim_.has_value() ? high_water_claim_->size : 0, log_size, false};
+  }
+  // A signed tree larger than the stored one, or with another root, means
+  // entries were lost or replaced: refuse rather than sign a fork.
+  auto covers = [&](const audit::Checkpoint& checkpoint, const char* what) -> absl::Status {
+    if (checkpoint.size > log_size) {
+      return absl::DataLossError(absl::StrCat(
+          "audit: the log holds ", log_size, " entries but its ", what, " is a checkpoint of ",
+          checkpoint.size, " entries: the log lost its tail", kRecoveryHint));
+    }
+    Nodes nodes(db_);
+    LV_ASSIGN_OR_RETURN(audit::Hash root, audit::RootAt(checkpoint.size, nodes));
+    if (root != checkpoint.root) {
+      return absl::DataLossError(absl::StrCat("audit: the log's first ", checkpoint.size,
+                                              " entries do not match its ", what,
+                                              ": entries were replaced", kRecoveryHint));
+    }
+    return absl::OkStatus();
+  };
+  // Under accept_lost_tail a failed check is noted (and the vault audits it)
+  // instead of refusing.
+  auto check = [&](absl::Status status) -> absl::Status {
+    if (status.ok() || !lost.has_value() || !absl::IsDataLoss(status)) return status;
+    lost->lost = true;
+    return absl::OkStatus();
+  };
+
   std::optional<SignedCheckpoint> latest;
   auto note = db_->Get(Cf::kMeta, internal::kMetaCheckpointLatest);
   if (note.ok()) {
-    LV_ASSIGN_OR_RETURN(audit::NoteVerifier verifier,
-                        audit::NoteVerifier::Parse(signer.VerifierKey()));
     auto checkpoint = audit::OpenCheckpoint(*note, verifier);
-    if (!checkpoint.ok()) return absl::DataLossError("audit: stored checkpoint fails verification");
-    // A signed tree larger than the stored one, or with another root, means
-    // entries were lost or replaced: refuse rather than sign a fork.
-    if (checkpoint->size > size()) {
-      return absl::DataLossError("audit: the stored log is shorter than its last checkpoint");
-    }
-    Nodes nodes(db_);
-    LV_ASSIGN_OR_RETURN(audit::Hash root, audit::RootAt(checkpoint->size, nodes));
-    if (root != checkpoint->root) {
-      return absl::DataLossError("audit: the stored log does not match its last checkpoint");
-    }
-    latest = SignedCheckpoint{*checkpoint, *note};
+    absl::Status status = checkpoint.ok()
+                              ? covers(*checkpoint, "stored last checkpoint")
+                              : absl::DataLossError("audit: stored checkpoint fails verification");
+    LV_RETURN_IF_ERROR(check(status));
+    if (status.ok()) latest = SignedCheckpoint{*checkpoint, *note};
   } else if (!absl::IsNotFound(note.status())) {
     return note.status();
   }
+
+  std::optional<uint64_t> high_water_size;
+  if (high_water_ != nullptr && high_water_->note().has_value()) {
+    auto served = audit::OpenCheckpoint(*high_water_->note(), verifier);
+    absl::Status status =
+        served.ok() ? covers(*served, "high-water mark (the newest checkpoint served)")
+                    : absl::DataLossError(
+                          "audit: the high-water mark is not a checkpoint signed by this vault");
+    LV_RETURN_IF_ERROR(check(status));
+    if (status.ok()) high_water_size = served->size;
+  }
+  // The mark catches up with a stored checkpoint it missed (a crash between
+  // the two writes, or a log kept before the mark existed). After an accepted
+  // loss it is left alone: the vault's audited recovery entry moves it.
+  if (high_water_ != nullptr && latest.has_value() && (lost == std::nullopt || !lost->lost) &&
+      (!high_water_size.has_value() || *high_water_size < latest->checkpoint.size)) {
+    LV_RETURN_IF_ERROR(high_water_->Record(latest->note));
+  }
   absl::MutexLock lock(&mu_);
+  lost_tail_ = lost;
   key_ = std::move(key);
   signer_ = std::make_unique<audit::NoteSigner>(std::move(signer));
   origin_ = origin;
@@ -186,20 +267,31 @@ absl::Status AuditLog::StageCheckpointIfDue(absl::Time now, bool force,
   return absl::OkStatus();
 }
 
-void AuditLog::CommitStaged() {
+absl::Status AuditLog::CommitStaged() {
+  // The mark is durable before the checkpoint can be read by anyone.
+  absl::Status recorded = absl::OkStatus();
+  if (staged_checkpoint_ && high_water_ != nullptr) {
+    recorded = high_water_->Record(staged_signed_.note);
+  }
   absl::MutexLock lock(&mu_);
   durable_ = staged_;
-  if (staged_checkpoint_) {
+  if (staged_checkpoint_ && recorded.ok()) {
     latest_ = std::move(staged_signed_);
     last_checkpoint_time_ = staged_checkpoint_time_;
-    staged_checkpoint_ = false;
   }
+  staged_checkpoint_ = false;
+  return recorded;
 }
 
 void AuditLog::DiscardStaged() {
   absl::MutexLock lock(&mu_);
   staged_ = durable_;
   staged_checkpoint_ = false;
+}
+
+std::optional<LostTail> AuditLog::lost_tail() const {
+  absl::MutexLock lock(&mu_);
+  return lost_tail_;
 }
 
 uint64_t AuditLog::size() const {

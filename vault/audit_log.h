@@ -21,6 +21,7 @@
 #include "rocksdb/write_batch.h"
 #include "vault/database.h"
 #include "vault/disclosure_index.h"
+#include "vault/high_water_mark.h"
 
 namespace leadvault::vault {
 
@@ -30,6 +31,21 @@ struct AuditLogOptions {
   // unsigned, and at a clean stop.
   uint64_t checkpoint_every_entries = 1000;
   absl::Duration checkpoint_interval = absl::Seconds(10);
+  // The high-water mark file (vault/high_water_mark.h): every checkpoint is
+  // recorded there before it is served, and the log must cover it at start.
+  // Empty: none (tests of the log alone).
+  std::string high_water_file;
+  // Operator recovery (leadvaultd --recover-lost-log-tail): start on a log
+  // shorter than, or inconsistent with, the high-water mark instead of
+  // refusing; the vault then records what it accepted (lost_tail()).
+  bool accept_lost_tail = false;
+};
+
+// What a start under AuditLogOptions::accept_lost_tail found.
+struct LostTail {
+  uint64_t high_water_size = 0;  // the newest checkpoint served (0: none recorded)
+  uint64_t log_size = 0;         // entries the log holds
+  bool lost = false;             // the log is shorter than, or disagrees with, the mark
 };
 
 struct SignedCheckpoint {
@@ -57,14 +73,19 @@ class AuditLog {
  public:
   // Loads the Merkle frontier for the entries on disk (first deriving the
   // tree's nodes from the entries of a log written before the tree existed);
-  // DATA_LOSS if the stored tree does not cover exactly the stored entries.
+  // DATA_LOSS if the stored tree does not cover exactly the stored entries,
+  // or if the log is shorter than the high-water mark's checkpoint (naming
+  // both sizes), before anything can be appended to it.
   static absl::StatusOr<std::unique_ptr<AuditLog>> Open(Database* db,
                                                         const AuditLogOptions& options);
 
   // Installs the checkpoint signer; until then no checkpoint is written. The
   // key name and checkpoint origin are `origin`. DATA_LOSS if the stored last
-  // checkpoint does not verify or does not describe the stored tree (a
-  // shorter log, or another root at its size).
+  // checkpoint or the high-water mark does not verify or does not describe
+  // the stored tree (a shorter log, or another root at its size), unless
+  // options.accept_lost_tail (see lost_tail()). Brings the high-water mark up
+  // to the stored last checkpoint if it is behind (written before this
+  // version, or a crash between the two writes).
   absl::Status SetSigner(std::unique_ptr<keys::SigningKey> key, const std::string& origin);
 
   // ---- The committer thread only. ----
@@ -78,13 +99,18 @@ class AuditLog {
   absl::Status StageCheckpointIfDue(absl::Time now, bool force, rocksdb::WriteBatch& batch);
   // True if a checkpoint would be due at `now` with nothing more appended.
   bool CheckpointDue(absl::Time now) const;
-  // The staged state becomes the durable one (the batch was written) or is dropped.
-  void CommitStaged();
+  // The staged state becomes the durable one (the batch was written) or is
+  // dropped. A staged checkpoint is recorded in the high-water mark first and
+  // served only once that is durable: if recording fails, the entries are
+  // still durable but the checkpoint is not served, and the error is returned.
+  absl::Status CommitStaged();
   void DiscardStaged();
 
   // ---- Readers (any thread). ----
 
   uint64_t size() const;  // durable entries
+  // Set once SetSigner accepted a log under options.accept_lost_tail.
+  std::optional<LostTail> lost_tail() const;
   // The newest durable signed checkpoint, if any.
   std::optional<SignedCheckpoint> LatestCheckpoint() const;
   // "<name>+<key id>+<key>": what verifiers need (empty before SetSigner).
@@ -125,6 +151,11 @@ class AuditLog {
 
   Database* const db_;
   const AuditLogOptions options_;
+  // Read at Open; written by SetSigner (before the signer is installed) and
+  // then only by the committer thread (CommitStaged). Null without a file.
+  std::unique_ptr<HighWaterMark> high_water_;
+  // The high-water mark's checkpoint as parsed (unverified) at Open.
+  std::optional<audit::Checkpoint> high_water_claim_;
 
   // Committer-thread state (staged, not yet durable).
   audit::MerkleFrontier staged_;
@@ -139,6 +170,7 @@ class AuditLog {
   std::unique_ptr<keys::SigningKey> key_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<audit::NoteSigner> signer_ ABSL_GUARDED_BY(mu_);
   std::string origin_ ABSL_GUARDED_BY(mu_);
+  std::optional<LostTail> lost_tail_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace leadvault::vault

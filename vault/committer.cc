@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -170,11 +171,15 @@ void Committer::Run() {
       auto ready = [this]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       // Wakes at least once per checkpoint interval, so a quiet log still gets
-      // its entries signed in time.
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.audit.checkpoint_interval);
+      // its entries signed in time, and every second while the database holds
+      // an error, so it recovers without waiting for a caller.
+      absl::Duration wait = options_.audit.checkpoint_interval;
+      if (db_->HasBackgroundError()) wait = std::min(wait, absl::Seconds(1));
+      mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
       group.swap(queue_);
       stopping = stopping_;
     }
+    MaybeRecover();
     if (!group.empty() || audit_log_->CheckpointDue(clock_->Now())) {
       WriteGroup(group, /*force_checkpoint=*/false);
       group.clear();
@@ -189,7 +194,42 @@ void Committer::Run() {
   WriteGroup(group, /*force_checkpoint=*/true);
 }
 
+void Committer::MaybeRecover() {
+  if (!db_->HasBackgroundError()) return;
+  // Not while the disk is still nearly full: recovery flushes memtables, and
+  // writes resumed there would only fill it.
+  std::optional<uint64_t> free = db_->FreeBytes();
+  if (free.has_value() && *free < db_->min_free_bytes()) return;
+  IgnoreError(db_->Resume());
+}
+
+std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pending*>& group) {
+  std::deque<Pending*> refused;
+  const uint64_t min_free = db_->min_free_bytes();
+  if (min_free == 0 || group.empty()) return refused;
+  std::optional<uint64_t> free = db_->FreeBytes();
+  if (!free.has_value() || *free >= min_free) return refused;
+  // Below the headroom only audit-only entries (reads, failed calls) are
+  // written, and below half of it nothing: the room left is for RocksDB's
+  // own flushes and for recovery.
+  std::deque<Pending*> admitted;
+  for (Pending* p : group) {
+    bool audit_only = p->batch.Count() == 0;
+    if (audit_only && *free >= min_free / 2) {
+      admitted.push_back(p);
+    } else {
+      p->result = absl::ResourceExhaustedError(
+          "storage nearly full: the vault keeps free space on its disk for recovery; free "
+          "space or grow the volume");
+      refused.push_back(p);
+    }
+  }
+  group.swap(admitted);
+  return refused;
+}
+
 void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
+  std::deque<Pending*> refused = TakeRefusedForSpace(group);
   uint64_t first;
   bool fail;
   std::function<void()> before_write;
@@ -227,8 +267,11 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     options.sync = true;
     status = FromRocks(db_->db()->Write(options, &combined), "commit");
   }
+  absl::Status published = absl::OkStatus();
   if (status.ok()) {
-    audit_log_->CommitStaged();
+    // The entries are durable; a checkpoint is served only once the
+    // high-water mark records it (else the calls that need it fail).
+    published = audit_log_->CommitStaged();
     last_time_ = now;
   } else {
     audit_log_->DiscardStaged();
@@ -240,11 +283,16 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     absl::MutexLock lock(&mu_);
     if (status.ok()) next_sequence_ = seq;
     for (Pending* p : group) {
-      if (status.ok()) {
-        p->result = p->entry.sequence;
-      } else {
+      if (!status.ok()) {
         p->result = status;
+      } else if (p->checkpoint && !published.ok()) {
+        p->result = published;
+      } else {
+        p->result = p->entry.sequence;
       }
+    }
+    group.insert(group.end(), refused.begin(), refused.end());
+    for (Pending* p : group) {
       // A synchronous caller may free its Pending as soon as `done` is seen, so
       // only asynchronous ones are touched after the lock is released.
       if (p->on_done) {

@@ -39,6 +39,16 @@ struct CommitterOptions {
 // group consumes no numbers). If the write fails every caller of the group gets
 // UNAVAILABLE and nothing of the group is applied.
 //
+// Storage faults: while free space is below DatabaseOptions::min_free_bytes a
+// group's changes are refused with RESOURCE_EXHAUSTED before RocksDB sees them
+// (audit-only entries until half of it), so the disk never fills. If a write
+// still leaves the database holding a background error (writes fail until it
+// is cleared), the committer clears it (DB::Resume) once there is room again,
+// within about a second even when no call arrives. A checkpoint is served
+// (AuditLog::LatestCheckpoint) only once the high-water mark records it; if
+// that fails, the group's entries are still durable and only callers that
+// asked for the checkpoint (CommitWithCheckpoint) get the error.
+//
 // Each entry is also appended to the AuditLog's Merkle tree in the same write,
 // and entry times never decrease with sequence. A signed checkpoint is written
 // with a group when one is due (AuditLogOptions), on request, and at Stop().
@@ -91,6 +101,11 @@ class Committer {
   void Run();
   // Writes `group` (possibly empty, for a due checkpoint) as one batch.
   void WriteGroup(std::deque<Pending*>& group, bool force_checkpoint);
+  // Removes from `group` (and returns, their results set to
+  // RESOURCE_EXHAUSTED) what the disk has no room for (DatabaseOptions::min_free_bytes).
+  std::deque<Pending*> TakeRefusedForSpace(std::deque<Pending*>& group);
+  // Clears the database's background error once there is room again.
+  void MaybeRecover();
 
   // Constant after construction.
   Database* const db_;

@@ -1,5 +1,6 @@
 #include "vault/database.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <string_view>
@@ -7,8 +8,10 @@
 
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
+#include "rocksdb/sst_file_manager.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
 
@@ -20,6 +23,21 @@ constexpr const char* kCfNames[] = {"leads",   "dek",   "bidx",   "expiry", "que
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == kCfCount);
 
 }  // namespace
+
+// RocksDB calls these on its own threads; they only flip a flag.
+class Database::ErrorListener final : public rocksdb::EventListener {
+ public:
+  explicit ErrorListener(std::shared_ptr<ListenerState> state) : state_(std::move(state)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
+    if (error != nullptr && !error->ok()) state_->error.store(true, std::memory_order_release);
+  }
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) state_->error.store(false, std::memory_order_release);
+  }
+
+ private:
+  const std::shared_ptr<ListenerState> state_;
+};
 
 absl::Status FromRocks(const rocksdb::Status& s, const char* operation) {
   if (s.ok()) return absl::OkStatus();
@@ -59,6 +77,25 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes * 2, cache);
   if (options.env != nullptr) db_options.env = options.env;
+  // Every acknowledged write was synced, so a complete WAL has no damage; a
+  // damaged one is a loud start-up error, never a silently shorter log.
+  db_options.wal_recovery_mode = options.tolerate_damaged_wal_tail
+                                     ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                     : rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  // The SstFileManager makes a compaction leave min_free_bytes on the disk
+  // (after a first out-of-space error) and lets RocksDB recover from such an
+  // error by itself once space returns.
+  rocksdb::Status sfm_status;
+  std::shared_ptr<rocksdb::SstFileManager> sst_files(
+      rocksdb::NewSstFileManager(db_options.env, nullptr, "", 0, true, &sfm_status));
+  if (!sfm_status.ok()) return FromRocks(sfm_status, "open database");
+  sst_files->SetCompactionBufferSize(options.min_free_bytes);
+  db_options.sst_file_manager = sst_files;
+  auto database = std::unique_ptr<Database>(new Database());
+  database->dir_ = dir;
+  database->min_free_bytes_ = options.min_free_bytes;
+  database->free_space_for_testing_ = options.free_space_for_testing;
+  db_options.listeners.push_back(std::make_shared<ErrorListener>(database->listener_));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
@@ -76,9 +113,13 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  if (s.IsCorruption() && !options.tolerate_damaged_wal_tail) {
+    return absl::DataLossError(
+        "storage: the database failed its integrity check while opening: a damaged table "
+        "file (leadvaultctl db verify names it) or a damaged write-ahead-log tail "
+        "(leadvaultd --recover-lost-log-tail drops it, recorded in the audit log)");
+  }
   if (!s.ok()) return FromRocks(s, "open database");
-
-  auto database = std::unique_ptr<Database>(new Database());
   database->db_.reset(raw);
   // handles[0] is the default CF, which the vault does not use; keep it for closing.
   database->handles_.assign(handles.begin() + 1, handles.end());
@@ -130,7 +171,10 @@ absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
 
 Database::~Database() {
   if (db_ == nullptr) return;
-  if (!read_only_) {
+  // With a background error held, flushing cannot succeed and RocksDB's
+  // shutdown path is the least exercised: close without it (the WAL holds
+  // everything acknowledged).
+  if (!read_only_ && !HasBackgroundError()) {
     IgnoreRocks(db_->FlushWAL(/*sync=*/true));
     rocksdb::FlushOptions flush;
     flush.wait = true;
@@ -174,7 +218,22 @@ std::vector<absl::StatusOr<std::string>> Database::MultiGet(
   return out;
 }
 
+std::optional<uint64_t> Database::FreeBytes() const {
+  if (free_space_for_testing_) return free_space_for_testing_();
+  struct statvfs fs;
+  if (::statvfs(dir_.c_str(), &fs) != 0) return std::nullopt;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+absl::Status Database::Resume() {
+  if (!HasBackgroundError()) return absl::OkStatus();
+  rocksdb::Status s = db_->Resume();
+  if (s.ok()) listener_->error.store(false, std::memory_order_release);
+  return FromRocks(s, "resume");
+}
+
 absl::Status Database::Flush() {
+  if (HasBackgroundError()) return absl::UnavailableError("storage holds an error: not flushed");
   rocksdb::FlushOptions flush;
   flush.wait = true;
   return FromRocks(db_->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(),

@@ -2,7 +2,10 @@
 #ifndef LEADVAULT_VAULT_DATABASE_H_
 #define LEADVAULT_VAULT_DATABASE_H_
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +41,17 @@ struct DatabaseOptions {
   size_t write_buffer_bytes = 8 << 20;
   // Test hook: a fault-injecting Env (not owned); nullptr for the default.
   rocksdb::Env* env = nullptr;
+  // Free space kept on the database's filesystem (0: no check). The Committer
+  // refuses changes once less is left and audit-only entries (reads, failed
+  // calls) once less than half is left, so RocksDB never meets a full disk in
+  // normal operation; a compaction must leave this much free too.
+  uint64_t min_free_bytes = 0;
+  // Operator recovery: open a database whose write-ahead log has a damaged
+  // tail by dropping the tail (RocksDB point-in-time recovery). Otherwise any
+  // damage to the WAL fails Open with DATA_LOSS (absolute consistency).
+  bool tolerate_damaged_wal_tail = false;
+  // Test hook: reports free space instead of the filesystem (FreeBytes()).
+  std::function<std::optional<uint64_t>()> free_space_for_testing;
 };
 
 // Owns the RocksDB handle. Reads are thread-safe; writes go only through the Committer.
@@ -71,9 +85,33 @@ class Database {
   // Flushes all memtables to SST files (used at shutdown and by tests).
   absl::Status Flush();
 
+  // Bytes an unprivileged writer may still use on the database's filesystem;
+  // nullopt if the filesystem cannot say.
+  std::optional<uint64_t> FreeBytes() const;
+  uint64_t min_free_bytes() const { return min_free_bytes_; }
+
+  // True while RocksDB holds a background error: writes fail until it is
+  // cleared, by RocksDB's own recovery or by Resume(). Non-blocking.
+  bool HasBackgroundError() const { return listener_->has_error(); }
+  // Clears a background error once its cause is gone (rocksdb::DB::Resume);
+  // OK at once if there is none.
+  absl::Status Resume();
+
  private:
+  // Tracks RocksDB's background error state for HasBackgroundError().
+  class ErrorListener;
+  struct ListenerState {
+    bool has_error() const { return error.load(std::memory_order_acquire); }
+    std::atomic<bool> error{false};
+  };
+
   Database() = default;
-  bool read_only_ = false;  // constant after construction
+  // Constant after construction.
+  bool read_only_ = false;
+  std::string dir_;
+  uint64_t min_free_bytes_ = 0;
+  std::function<std::optional<uint64_t>()> free_space_for_testing_;
+  std::shared_ptr<ListenerState> listener_ = std::make_shared<ListenerState>();
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };

@@ -30,14 +30,21 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   auto vault = std::unique_ptr<Vault>(new Vault());
   vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;
   vault->random_ = options.random != nullptr ? options.random : &keys::SystemRandom();
-  LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, options.database));
+  DatabaseOptions database_options = options.database;
+  database_options.tolerate_damaged_wal_tail = options.recover_lost_log_tail;
+  LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, database_options));
+  CommitterOptions committer_options = options.committer;
+  committer_options.audit.high_water_file =
+      options.high_water_file.empty() ? options.data_dir + "/HIGH_WATER" : options.high_water_file;
+  committer_options.audit.accept_lost_tail = options.recover_lost_log_tail;
   LV_ASSIGN_OR_RETURN(vault->committer_,
-                      Committer::Start(vault->database_.get(), vault->clock_, options.committer));
+                      Committer::Start(vault->database_.get(), vault->clock_, committer_options));
   LV_ASSIGN_OR_RETURN(vault->keys_,
                       KeyHierarchy::Load(vault->database_.get(), vault->committer_.get(),
                                          std::move(kek), vault->random_));
   LV_RETURN_IF_ERROR(vault->committer_->audit_log().SetSigner(vault->keys_->TakeAuditSigningKey(),
                                                               vault->keys_->log_origin()));
+  if (options.recover_lost_log_tail) LV_RETURN_IF_ERROR(vault->RecordLogRecovery());
   LV_RETURN_IF_ERROR(vault->CheckDisclosureIndexAtOpen(options.rebuild_disclosure_index));
   LV_ASSIGN_OR_RETURN(vault->emergency_,
                       EmergencyAccessStore::Open(vault->database_.get(), vault->committer_.get(),
@@ -77,9 +84,36 @@ absl::Status Vault::CheckDisclosureIndexAtOpen(bool rebuild) {
   return RecordDisclosureIndexCheck(*database_, report);
 }
 
+absl::Status Vault::RecordLogRecovery() {
+  std::optional<LostTail> found = audit_log().lost_tail();
+  if (!found.has_value()) return absl::InternalError("audit: no recovery state");
+  audit::AuditEntry entry;
+  entry.principal_id = "system";
+  entry.role = "system";
+  entry.action = "RecoverLostLogTail";
+  entry.fields = {absl::StrCat("high_water_size=", found->high_water_size),
+                  absl::StrCat("log_size=", found->log_size),
+                  found->lost ? "loss=found" : "loss=none"};
+  // The new checkpoint replaces the high-water mark: from here on the log is
+  // what it is, and this entry says so to whoever kept an older checkpoint.
+  LV_ASSIGN_OR_RETURN(uint64_t sequence,
+                      committer_->CommitWithCheckpoint(rocksdb::WriteBatch(), std::move(entry)));
+  log_recovery_ = LogRecovery{*found, sequence};
+  return absl::OkStatus();
+}
+
 Vault::~Vault() { Shutdown(); }
 
-absl::Status Vault::StorageHealth() const { return absl::OkStatus(); }
+absl::Status Vault::StorageHealth() const {
+  if (database_->HasBackgroundError()) {
+    return absl::UnavailableError("storage holds an error; the vault recovers once it clears");
+  }
+  std::optional<uint64_t> free = database_->FreeBytes();
+  if (free.has_value() && *free < database_->min_free_bytes()) {
+    return absl::ResourceExhaustedError("storage nearly full");
+  }
+  return absl::OkStatus();
+}
 
 void Vault::Shutdown() {
   if (committer_ != nullptr) committer_->Stop();

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,16 @@ struct VaultOptions {
   // the log, committed with a "RebuildDisclosureIndex" audit entry, instead
   // of refusing to open.
   bool rebuild_disclosure_index = false;
+  // The audit high-water mark (vault/high_water_mark.h); empty: a file in
+  // data_dir. The daemon keeps it beside the database directory, so a
+  // restored or damaged database cannot take it along.
+  std::string high_water_file;
+  // Operator recovery (leadvaultd --recover-lost-log-tail): open a database
+  // whose WAL tail is damaged by dropping the tail, and a log shorter than or
+  // inconsistent with the high-water mark, instead of refusing with
+  // DATA_LOSS. Always recorded: Open commits a "RecoverLostLogTail" audit
+  // entry (with a new checkpoint) naming both sizes and whether a loss was found.
+  bool recover_lost_log_tail = false;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -43,7 +54,10 @@ class Vault {
   // database for writing: a wrong key fails with FAILED_PRECONDITION and leaves
   // the data untouched. The disclosure index is then cross-checked against the
   // whole audit log (vault/disclosure_index.h): a mismatch is DATA_LOSS naming
-  // the first bad sequence, unless options.rebuild_disclosure_index.
+  // the first bad sequence, unless options.rebuild_disclosure_index. A log
+  // shorter than or inconsistent with the newest checkpoint the vault ever
+  // served (the high-water mark), or a damaged WAL, is DATA_LOSS naming both
+  // sizes, unless options.recover_lost_log_tail.
   static absl::StatusOr<std::unique_ptr<Vault>> Open(const VaultOptions& options,
                                                      keys::SecretBytes kek);
   ~Vault();
@@ -78,6 +92,13 @@ class Vault {
   // the index needed no rebuild.
   uint64_t disclosure_index_rebuild_sequence() const { return disclosure_index_rebuild_sequence_; }
 
+  // What Open() found and recorded under options.recover_lost_log_tail.
+  struct LogRecovery {
+    LostTail found;
+    uint64_t sequence = 0;  // the RecoverLostLogTail entry
+  };
+  const std::optional<LogRecovery>& log_recovery() const { return log_recovery_; }
+
   // OK while the database accepts writes. Otherwise the reason, without a
   // path or RocksDB text: RESOURCE_EXHAUSTED while free space on the data
   // dir's filesystem is below the headroom the vault keeps, UNAVAILABLE while
@@ -91,6 +112,7 @@ class Vault {
  private:
   Vault() = default;
   absl::Status CheckDisclosureIndexAtOpen(bool rebuild);
+  absl::Status RecordLogRecovery();
   SystemClock system_clock_;
   const Clock* clock_ = nullptr;
   keys::Random* random_ = nullptr;
@@ -102,6 +124,7 @@ class Vault {
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
+  std::optional<LogRecovery> log_recovery_;
 };
 
 }  // namespace leadvault::vault

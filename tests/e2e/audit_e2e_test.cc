@@ -147,6 +147,99 @@ TEST_F(AuditE2eTest, KillNineUnderCreateLoadLosesNoAcknowledgedLeadAndTheLogVeri
   EXPECT_GE(acknowledged.size(), static_cast<size_t>(kRounds * kAcksPerRound));
 }
 
+// The newest WAL file damaged or lost after a kill -9 (a disk that lost synced
+// data, a bad restore): the daemon refuses to start, with DATA_LOSS naming both
+// sizes, instead of re-signing a shorter log that contradicts a checkpoint it
+// already served; it signs nothing new; and it starts only with
+// --recover-lost-log-tail, which the log records, so the officer holding the
+// old checkpoint sees the fork for what it is.
+TEST_F(AuditE2eTest, LostWalTailIsRefusedNeverReSignedAndRecoveryIsRecorded) {
+  auto daemon = Start("a");
+  ASSERT_FALSE(address_.empty());
+  std::string worker = NewPrincipalFile(AdminToken("a"), "worker", "intake");
+  NewPrincipalFile(AdminToken("a"), "officer", "compliance");
+  std::string pub;
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
+  WriteFileWithMode(Path("log.pub"), pub, 0600);
+  // A clean stop flushes the principals to table files: only what follows is in the newest WAL.
+  ASSERT_EQ(Stop(*daemon), 0);
+
+  daemon = Start("b");
+  ASSERT_FALSE(address_.empty());
+  for (int i = 0; i < 20; ++i) {
+    std::string key = absl::StrCat("wal-", i);
+    ASSERT_FALSE(CreateLead(worker, SimpleLead(key, key + "@example.com")).empty());
+  }
+  const std::string served = Path("served.checkpoint");
+  ASSERT_EQ(
+      RunCtl(Concat(Connect("officer"), {"audit", "checkpoint", "-o", served}), Path("served")), 0);
+  ASSERT_EQ(::kill(daemon->pid(), SIGKILL), 0);
+  EXPECT_EQ(daemon->WaitExit(), -1);
+  daemon.reset();
+
+  // The mark beside the database holds exactly what was served.
+  const std::string mark = DataDir() + "/audit-high-water";
+  const std::string served_note = ReadFile(served);
+  ASSERT_EQ(ReadFile(mark), served_note);
+  std::vector<std::string> lines = absl::StrSplit(served_note, '\n');
+  ASSERT_GE(lines.size(), 3u);
+  const std::string served_size = lines[1];
+
+  std::string newest_wal;
+  for (const auto& e : fs::directory_iterator(DataDir() + "/db")) {
+    std::string name = e.path().filename().string();
+    if (absl::EndsWith(name, ".log") && (newest_wal.empty() || e.path().string() > newest_wal)) {
+      newest_wal = e.path().string();
+    }
+  }
+  ASSERT_FALSE(newest_wal.empty());
+  const uintmax_t wal_size = fs::file_size(newest_wal);
+  ASSERT_GT(wal_size, 100u);
+  const std::vector<std::string> args = {"--data-dir", DataDir(), "--listen", "127.0.0.1:0"};
+
+  // A tail cut inside a record: RocksDB's own check refuses the damaged WAL.
+  fs::resize_file(newest_wal, wal_size - 7);
+  std::unique_ptr<Daemon> refused;
+  EXPECT_NE(RunToExit("torn", args, &refused), 0);
+  EXPECT_TRUE(absl::StrContains(refused->err(), "DATA_LOSS")) << refused->err();
+  EXPECT_TRUE(absl::StrContains(refused->err(), "write-ahead-log")) << refused->err();
+
+  // The whole file gone (a cut at a record boundary, invisible to RocksDB): the
+  // log is shorter than the checkpoint served, and the mark says so.
+  fs::resize_file(newest_wal, 0);
+  EXPECT_NE(RunToExit("short", args, &refused), 0);
+  const std::string err = refused->err();
+  EXPECT_TRUE(absl::StrContains(err, "DATA_LOSS")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "high-water mark")) << err;
+  EXPECT_TRUE(absl::StrContains(err, absl::StrCat("checkpoint of ", served_size, " entries")))
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "--recover-lost-log-tail")) << err;
+  // Refusals sign nothing: the mark is what was served.
+  EXPECT_EQ(ReadFile(mark), served_note);
+
+  // The operator accepts the loss: the daemon serves, says so, and records it.
+  daemon = Start("recovered", {"--recover-lost-log-tail"});
+  ASSERT_FALSE(address_.empty()) << daemon->err();
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "accepted a log that lost its tail"))
+      << daemon->err();
+  EXPECT_TRUE(absl::StrContains(daemon->err(), absl::StrCat("high-water mark ", served_size)))
+      << daemon->err();
+  EXPECT_NE(ReadFile(mark), served_note);
+  const std::string file = Path("after.jsonl");
+  Export(file);
+  EXPECT_TRUE(absl::StrContains(ReadFile(file), "RecoverLostLogTail"));
+  std::string out, verify_err;
+  // The log verifies on its own, but not as an extension of the served checkpoint: a fork.
+  EXPECT_EQ(Verify(file, &out, &verify_err), 0) << verify_err;
+  EXPECT_NE(Verify(file, &out, &verify_err, served), 0) << out;
+  EXPECT_EQ(Stop(*daemon), 0);
+
+  // The recovery moved the mark: a plain restart now serves.
+  daemon = Start("again");
+  ASSERT_FALSE(address_.empty()) << daemon->err();
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
 TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   auto daemon = Start("run");
   ASSERT_FALSE(address_.empty());

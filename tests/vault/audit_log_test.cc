@@ -256,6 +256,8 @@ TEST_F(AuditLogTest, AVaultFromBeforeTheMerkleLogIsUpgradedOnOpen) {
     }
     ASSERT_TRUE((*db)->db()->Write(rocksdb::WriteOptions(), &batch).ok());
   }
+  // Nor had it a high-water mark.
+  ASSERT_EQ(::unlink((DataDir() + "/HIGH_WATER").c_str()), 0);
   OpenOrDie();
   auto audit = ReadAudit(*vault_);
   EXPECT_EQ(audit.back().second.action, "InitializeAuditSigning");

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -218,8 +219,13 @@ class VaultFixture : public ::testing::Test {
     options.random = &random_;
     options.database.block_cache_bytes = 1 << 20;
     options.database.write_buffer_bytes = 1 << 20;
+    options.database.min_free_bytes = min_free_bytes_;
+    options.database.free_space_for_testing = free_space_;
+    options.database.env = env_;
     options.committer = committer_options_;
     options.rebuild_disclosure_index = rebuild_disclosure_index_;
+    options.high_water_file = high_water_file_;
+    options.recover_lost_log_tail = recover_lost_log_tail_;
     return Vault::Open(options, std::move(kek));
   }
 
@@ -240,6 +246,11 @@ class VaultFixture : public ::testing::Test {
   ::leadvault::testing::SeededRandom random_;
   CommitterOptions committer_options_;
   bool rebuild_disclosure_index_ = false;
+  std::string high_water_file_;  // empty: the vault's default, in DataDir()
+  bool recover_lost_log_tail_ = false;
+  uint64_t min_free_bytes_ = 0;
+  std::function<std::optional<uint64_t>()> free_space_;  // empty: the real filesystem's
+  rocksdb::Env* env_ = nullptr;
   std::unique_ptr<Vault> vault_;
 };
 

@@ -28,7 +28,7 @@ std::string ReadFile(const std::string& path) {
 
 Actor Officer() { return MakeActor("00000000000000e1", "compliance"); }
 
-class StorageFaultsTest : public VaultFixture {
+class DurabilityTest : public VaultFixture {
  protected:
   void SetUp() override {
     // Beside the database, as the daemon keeps it: a restored database
@@ -66,7 +66,7 @@ class StorageFaultsTest : public VaultFixture {
   }
 };
 
-TEST_F(StorageFaultsTest, EveryServedCheckpointIsInTheMarkFirst) {
+TEST_F(DurabilityTest, EveryServedCheckpointIsInTheMarkFirst) {
   CommitEntries(3);
   SignedCheckpoint served = Served();
   EXPECT_EQ(ReadFile(Mark()), served.note);
@@ -80,7 +80,7 @@ TEST_F(StorageFaultsTest, EveryServedCheckpointIsInTheMarkFirst) {
   EXPECT_EQ(ReadFile(Mark()), vault_->audit_log().LatestCheckpoint()->note);
 }
 
-TEST_F(StorageFaultsTest, ALogShorterThanTheServedCheckpointIsRefusedNamingBothSizes) {
+TEST_F(DurabilityTest, ALogShorterThanTheServedCheckpointIsRefusedNamingBothSizes) {
   CommitEntries(3);
   const std::string snapshot = dir_.path() + "/snapshot";
   CopyDatabase(snapshot);
@@ -138,7 +138,7 @@ TEST_F(StorageFaultsTest, ALogShorterThanTheServedCheckpointIsRefusedNamingBothS
   Reopen();
 }
 
-TEST_F(StorageFaultsTest, ALogReplacedByAnotherOfTheSameLengthIsRefused) {
+TEST_F(DurabilityTest, ALogReplacedByAnotherOfTheSameLengthIsRefused) {
   CommitEntries(2);
   const std::string snapshot = dir_.path() + "/snapshot";
   CopyDatabase(snapshot);
@@ -168,7 +168,7 @@ TEST_F(StorageFaultsTest, ALogReplacedByAnotherOfTheSameLengthIsRefused) {
   EXPECT_EQ(ReadFile(Mark()), mark);
 }
 
-TEST_F(StorageFaultsTest, AMarkNotSignedByThisVaultIsRefused) {
+TEST_F(DurabilityTest, AMarkNotSignedByThisVaultIsRefused) {
   CommitEntries(2);
   Served();
   vault_.reset();
@@ -182,7 +182,7 @@ TEST_F(StorageFaultsTest, AMarkNotSignedByThisVaultIsRefused) {
   EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
 }
 
-TEST_F(StorageFaultsTest, ACheckpointIsServedOnlyOnceTheMarkHoldsIt) {
+TEST_F(DurabilityTest, ACheckpointIsServedOnlyOnceTheMarkHoldsIt) {
   CommitEntries(2);
   const SignedCheckpoint before = Served();
   // The mark cannot be replaced (its temporary name is taken by a directory).
@@ -200,7 +200,7 @@ TEST_F(StorageFaultsTest, ACheckpointIsServedOnlyOnceTheMarkHoldsIt) {
   EXPECT_EQ(ReadFile(Mark()), after.note);
 }
 
-TEST_F(StorageFaultsTest, ANearlyFullDiskRefusesChangesThenReadsAndRecoversWithSpace) {
+TEST_F(DurabilityTest, ANearlyFullDiskRefusesChangesThenReadsAndRecoversWithSpace) {
   std::atomic<uint64_t> free{1u << 30};
   free_space_ = [&free]() -> std::optional<uint64_t> { return free.load(); };
   min_free_bytes_ = 1000;

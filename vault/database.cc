@@ -31,6 +31,13 @@ class Database::ErrorListener final : public rocksdb::EventListener {
   void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
     if (error != nullptr && !error->ok()) state_->error.store(true, std::memory_order_release);
   }
+  // Recovery is the Committer's (Database::Resume once there is room): while
+  // RocksDB's own recovery runs, a Resume() is answered Busy and writes keep
+  // failing for as long as its polling takes.
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
   void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
     if (info.new_bg_error.ok()) state_->error.store(false, std::memory_order_release);
   }
@@ -83,14 +90,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
                                      ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
                                      : rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   // The SstFileManager makes a compaction leave min_free_bytes on the disk
-  // (after a first out-of-space error) and lets RocksDB recover from such an
-  // error by itself once space returns.
+  // (once a first out-of-space error was seen).
   rocksdb::Status sfm_status;
   std::shared_ptr<rocksdb::SstFileManager> sst_files(
       rocksdb::NewSstFileManager(db_options.env, nullptr, "", 0, true, &sfm_status));
   if (!sfm_status.ok()) return FromRocks(sfm_status, "open database");
   sst_files->SetCompactionBufferSize(options.min_free_bytes);
   db_options.sst_file_manager = sst_files;
+  db_options.max_bgerror_resume_count = 0;  // see ErrorListener::OnErrorRecoveryBegin
   auto database = std::unique_ptr<Database>(new Database());
   database->dir_ = dir;
   database->min_free_bytes_ = options.min_free_bytes;
@@ -227,7 +234,19 @@ std::optional<uint64_t> Database::FreeBytes() const {
 
 absl::Status Database::Resume() {
   if (!HasBackgroundError()) return absl::OkStatus();
-  rocksdb::Status s = db_->Resume();
+  // A recovery that fails leaves RocksDB's error unrecoverable until a
+  // restart, so it is tried only once a probe write of 1 MiB, synced, through
+  // the database's own file system succeeds.
+  rocksdb::Env* env = db_->GetEnv();
+  const std::string probe = dir_ + "/RESUME-PROBE";
+  std::unique_ptr<rocksdb::WritableFile> file;
+  rocksdb::Status s = env->NewWritableFile(probe, &file, rocksdb::EnvOptions());
+  if (s.ok()) s = file->Append(std::string(1 << 20, '\0'));
+  if (s.ok()) s = file->Sync();
+  if (file != nullptr) IgnoreRocks(file->Close());
+  IgnoreRocks(env->DeleteFile(probe));
+  if (!s.ok()) return FromRocks(s, "resume (probe write)");
+  s = db_->Resume();
   if (s.ok()) listener_->error.store(false, std::memory_order_release);
   return FromRocks(s, "resume");
 }

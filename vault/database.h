@@ -90,11 +90,14 @@ class Database {
   std::optional<uint64_t> FreeBytes() const;
   uint64_t min_free_bytes() const { return min_free_bytes_; }
 
-  // True while RocksDB holds a background error: writes fail until it is
-  // cleared, by RocksDB's own recovery or by Resume(). Non-blocking.
+  // True while RocksDB holds a background error: writes fail until Resume()
+  // clears it (RocksDB's own recovery is switched off). Non-blocking.
   bool HasBackgroundError() const { return listener_->has_error(); }
   // Clears a background error once its cause is gone (rocksdb::DB::Resume);
-  // OK at once if there is none.
+  // OK at once if there is none. Tried only after a synced 1 MiB probe write
+  // succeeds, since a failed recovery makes RocksDB's error permanent until
+  // the database is reopened. Errors that RocksDB deems fatal (a failed fsync
+  // may have lost pages) are never cleared: they need a restart.
   absl::Status Resume();
 
  private:

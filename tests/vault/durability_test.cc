@@ -12,6 +12,7 @@
 
 #include "audit/checkpoint.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fault_fs.h"
 #include "tests/vault/vault_fixture.h"
 
 namespace leadvault::vault::testing {
@@ -237,6 +238,95 @@ TEST_F(DurabilityTest, ANearlyFullDiskRefusesChangesThenReadsAndRecoversWithSpac
   auto again =
       vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
   EXPECT_TRUE(again.ok()) << again.status();
+}
+
+TEST_F(DurabilityTest, AWriteErrorTurnsHealthAwayAndTheVaultRecoversWithoutARestart) {
+  ::leadvault::testing::FaultEnv faults;  // outlives the vault: closed at the end
+  env_ = faults.env();
+  Reopen();
+  auto first =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(1), "ortho", "k1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  // The disk fills behind the headroom check's back (another process took
+  // the space): RocksDB fails the write and holds a background error.
+  faults.fs().SetNoSpace(true);
+  const uint64_t size = vault_->audit_log().size();
+  auto failed =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().message().find(dir_.path()), absl::string_view::npos)
+      << failed.status();
+  EXPECT_TRUE(vault_->database().HasBackgroundError());
+  EXPECT_TRUE(absl::IsUnavailable(vault_->StorageHealth())) << vault_->StorageHealth();
+  EXPECT_EQ(vault_->audit_log().size(), size);
+
+  auto still_failing =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  EXPECT_FALSE(still_failing.ok());
+  // Space returns: the next commit finds the error cleared first, no restart.
+  faults.fs().SetNoSpace(false);
+  for (int i = 0; i < 5; ++i)
+    fprintf(stderr, "manual %s\n", vault_->database().Resume().ToString().c_str());
+  auto second =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(vault_->database().HasBackgroundError());
+  EXPECT_TRUE(vault_->StorageHealth().ok());
+
+  // A stop while the error is held is clean, and loses nothing acknowledged.
+  faults.fs().SetNoSpace(true);
+  EXPECT_FALSE(vault_->leads()
+                   .CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(3), "ortho", "k3"))
+                   .ok());
+  EXPECT_TRUE(vault_->database().HasBackgroundError());
+  vault_.reset();
+  faults.fs().SetNoSpace(false);
+  OpenOrDie();
+  EXPECT_TRUE(vault_->leads().GetLead(IntakeActor(), first->lead_id).ok());
+  EXPECT_TRUE(vault_->leads().GetLead(IntakeActor(), second->lead_id).ok());
+  vault_.reset();
+}
+
+// A failed fsync may have lost the dirty pages it was to write (the kernel
+// drops them), so RocksDB treats it as fatal: the vault refuses writes and
+// reports it in health until restarted, and the restart replays the WAL into a
+// consistent log. A retry with the same idempotency key then finds one lead.
+TEST_F(DurabilityTest, AFailedFsyncStopsWritesUntilARestartWhichLosesNothingAcknowledged) {
+  ::leadvault::testing::FaultEnv faults;
+  env_ = faults.env();
+  Reopen();
+  auto first =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(1), "ortho", "k1"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  faults.fs().SetFailSync(true);
+  const uint64_t size = vault_->audit_log().size();
+  auto failed =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  EXPECT_TRUE(absl::IsUnavailable(failed.status())) << failed.status();
+  EXPECT_EQ(vault_->audit_log().size(), size);
+  EXPECT_TRUE(absl::IsUnavailable(vault_->StorageHealth())) << vault_->StorageHealth();
+  faults.fs().SetFailSync(false);
+  EXPECT_FALSE(vault_->leads()
+                   .CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(3), "ortho", "k3"))
+                   .ok());
+  EXPECT_FALSE(vault_->StorageHealth().ok());
+
+  vault_.reset();  // a clean stop, with the error held
+  OpenOrDie();
+  EXPECT_TRUE(vault_->StorageHealth().ok());
+  EXPECT_TRUE(vault_->leads().GetLead(IntakeActor(), first->lead_id).ok());
+  // The sequence has no gap and no repeat, whatever the failed group left.
+  auto entries = ReadAudit(*vault_);
+  for (size_t i = 0; i < entries.size(); ++i) EXPECT_EQ(entries[i].first, i + 1);
+  auto retried =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  auto again =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->lead_id, retried->lead_id);
+  vault_.reset();
 }
 
 }  // namespace

@@ -1,11 +1,19 @@
 #include "vault/database.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <string_view>
 #include <utility>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
@@ -21,6 +29,40 @@ namespace {
 constexpr const char* kCfNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
                                     "consent", "audit", "merkle", "meta",   "audit_lead"};
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == kCfCount);
+
+// RocksDB's informational log (DIR/LOG), at WARN and above, written so that a
+// full disk cannot bring the daemon down: RocksDB's own file logger asserts
+// on a write after a failed one (Debian's build keeps assertions), which
+// aborted the daemon when the disk filled. A line that cannot be written is
+// dropped. Lines quote file names, never keys or values.
+class InfoLog final : public rocksdb::Logger {
+ public:
+  static std::shared_ptr<rocksdb::Logger> Open(const std::string& dir) {
+    int fd = ::open((dir + "/LOG").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    return std::make_shared<InfoLog>(fd);
+  }
+  explicit InfoLog(int fd) : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), fd_(fd) {}
+  ~InfoLog() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    char line[1024];
+    std::string stamp = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone());
+    int n = std::vsnprintf(line, sizeof(line) - 1, format, ap);
+    if (n < 0) return;
+    size_t size = std::min(static_cast<size_t>(n), sizeof(line) - 2);
+    line[size++] = '\n';
+    stamp.append(line, size);
+    ssize_t ignored = ::write(fd_, stamp.data(), stamp.size());
+    (void)ignored;
+  }
+
+ private:
+  const int fd_;
+};
 
 }  // namespace
 
@@ -79,11 +121,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 5;
   db_options.max_total_wal_size = 256 << 20;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes * 2, cache);
   if (options.env != nullptr) db_options.env = options.env;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError("data_dir: cannot be created");
+  }
+  db_options.info_log = InfoLog::Open(dir);
   // Every acknowledged write was synced, so a complete WAL has no damage; a
   // damaged one is a loud start-up error, never a silently shorter log.
   db_options.wal_recovery_mode = options.tolerate_damaged_wal_tail

@@ -27,13 +27,6 @@ void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Ca
                            [reactor, reply](absl::Status) { reactor->Finish(reply); });
 }
 
-grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status) {
-  if (status.ok() || call.entry_committed) return ToGrpcStatus(status);
-  // The call fails with its own status whether or not its entry could be written.
-  IgnoreError(vault.RecordFailure(call.actor, call.action, call.lead_ids, status, call.subject));
-  return ToGrpcStatus(status);
-}
-
 grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
                                    std::function<absl::Status(Call&)> work) {

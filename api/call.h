@@ -50,10 +50,6 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status);
 
-// FinishCall for synchronous (streaming) handlers: records a failure, then
-// returns the gRPC status to return.
-grpc::Status FinishSyncCall(vault::Vault& vault, const Call& call, const absl::Status& status);
-
 // Begins the call (BeginCall, on the calling gRPC thread), runs `work` on
 // `pool`, then finishes the call with its status through FinishCall. If the
 // call cannot begin, or the pool refuses it (stopping: UNAVAILABLE; overloaded:

@@ -4,37 +4,44 @@
 #define LEADVAULT_API_COMPLIANCE_SERVICE_H_
 
 #include "api/auth_throttle.h"
+#include "api/export_limiter.h"
+#include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "vault/vault.h"
 
 namespace leadvault::api {
 
-// Synchronous handlers (gRPC's own thread pool): these calls are rare and
-// ExportAudit streams. Each authenticates, requires the `compliance` role
-// (PERMISSION_DENIED otherwise), makes one vault call and maps the result.
-// `vault` must outlive the service.
-class ComplianceService final : public v1::Compliance::Service {
+// Callback handlers. Each call authenticates, requires the `compliance` role
+// (PERMISSION_DENIED otherwise) and makes one vault call on `pool` (each
+// commits its own audit entry with a fresh checkpoint, so it blocks).
+// ExportAudit streams under `limiter`'s caps and write timeout (see
+// api/export_stream.h). Everything passed must outlive the service.
+class ComplianceService final : public v1::Compliance::CallbackService {
  public:
-  ComplianceService(vault::Vault* vault, AuthThrottle* throttle)
-      : vault_(vault), throttle_(throttle) {}
+  ComplianceService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool,
+                    ExportLimiter* limiter)
+      : vault_(vault), throttle_(throttle), pool_(pool), limiter_(limiter) {}
 
-  grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
-                             v1::GetCheckpointResponse* response) override;
-  grpc::Status GetInclusionProof(grpc::ServerContext* context,
-                                 const v1::GetInclusionProofRequest* request,
-                                 v1::GetInclusionProofResponse* response) override;
-  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
-                                   const v1::GetConsistencyProofRequest* request,
-                                   v1::GetConsistencyProofResponse* response) override;
-  grpc::Status ExportAudit(grpc::ServerContext* context, const v1::ExportAuditRequest* request,
-                           grpc::ServerWriter<v1::ExportAuditResponse>* writer) override;
-  grpc::Status AccountingOfDisclosures(grpc::ServerContext* context,
-                                       const v1::AccountingOfDisclosuresRequest* request,
-                                       v1::AccountingOfDisclosuresResponse* response) override;
+  grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* context,
+                                          const v1::GetCheckpointRequest* request,
+                                          v1::GetCheckpointResponse* response) override;
+  grpc::ServerUnaryReactor* GetInclusionProof(grpc::CallbackServerContext* context,
+                                              const v1::GetInclusionProofRequest* request,
+                                              v1::GetInclusionProofResponse* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(grpc::CallbackServerContext* context,
+                                                const v1::GetConsistencyProofRequest* request,
+                                                v1::GetConsistencyProofResponse* response) override;
+  grpc::ServerWriteReactor<v1::ExportAuditResponse>* ExportAudit(
+      grpc::CallbackServerContext* context, const v1::ExportAuditRequest* request) override;
+  grpc::ServerUnaryReactor* AccountingOfDisclosures(
+      grpc::CallbackServerContext* context, const v1::AccountingOfDisclosuresRequest* request,
+      v1::AccountingOfDisclosuresResponse* response) override;
 
  private:
   vault::Vault* const vault_;
   AuthThrottle* const throttle_;
+  WorkerPool* const pool_;
+  ExportLimiter* const limiter_;
 };
 
 }  // namespace leadvault::api

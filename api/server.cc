@@ -99,6 +99,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (options.worker_threads < 1 || options.worker_threads > 4096) {
     return absl::InvalidArgumentError("worker_threads: must be 1..4096");
   }
+  // Exports take a worker per message they produce: their caps stay below the
+  // pool, so streams alone never occupy every worker.
+  if (options.exports.per_principal < 1 || options.exports.total < options.exports.per_principal ||
+      options.exports.total >= options.worker_threads) {
+    return absl::InvalidArgumentError("exports: need 1 <= per_principal <= total < worker_threads");
+  }
+  if (options.exports.write_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("exports.write_timeout: must not be negative");
+  }
   auto server = std::unique_ptr<Server>(new Server(vault, options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &server->port_);
@@ -108,8 +117,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // gRPC sets SO_REUSEPORT by default, which would let a second process bind
   // the same port and receive a share of the calls (and their tokens).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Bounds the synchronous (Compliance) service's threads; the callback
-  // services run on gRPC's own event engine and the worker pool.
+  // Bounds the synchronous services' threads (reflection); the leadvault
+  // services run on gRPC's callback threads and the worker pool.
   grpc::ResourceQuota quota("leadvaultd");
   quota.SetMaxThreads(options.max_sync_threads);
   builder.SetResourceQuota(quota);
@@ -136,6 +145,7 @@ std::string Server::address() const {
 void Server::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  exports_.Drain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   server_.reset();

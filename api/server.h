@@ -11,6 +11,7 @@
 #include "api/auth_throttle.h"
 #include "api/compliance_service.h"
 #include "api/emergency_service.h"
+#include "api/export_limiter.h"
 #include "api/lead_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
@@ -28,9 +29,14 @@ struct ServerOptions {
   size_t max_queued_calls = 4096;
   // Calls one connection may have in flight (HTTP/2 concurrent streams).
   int max_streams_per_connection = 256;
-  // Threads for the synchronous Compliance service (rare calls, streamed
-  // exports); beyond them gRPC refuses new Compliance calls with RESOURCE_EXHAUSTED.
+  // Threads for gRPC's synchronous services (only reflection: every leadvault
+  // service is on the callback API); beyond them gRPC refuses a call with
+  // RESOURCE_EXHAUSTED.
   int max_sync_threads = 16;
+  // Concurrent ExportAudit streams (per principal, in all; both below
+  // worker_threads) and the write timeout that cancels a stream whose client
+  // stopped reading (api/export_limiter.h).
+  ExportLimits exports;
   // Failed authentications, per address and per claimed principal, before slowing down.
   AuthThrottleOptions auth_throttle;
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
@@ -57,22 +63,28 @@ class Server {
 
   // Stops accepting calls, lets in-flight calls finish until `grace` has
   // passed (then cancels them), and returns when the server is stopped.
+  // Audit exports are cancelled at once: a client that stopped reading must
+  // not hold the stop for the whole grace.
   void Shutdown(absl::Duration grace);
 
   // The failed-authentication throttle of every call of this server (on the
   // vault's clock): a peer that keeps failing is refused for a while.
   AuthThrottle& auth_throttle() { return auth_throttle_; }
+  // The audit export streams' caps and write deadlines.
+  ExportLimiter& exports() { return exports_; }
 
  private:
   Server(vault::Vault* vault, const ServerOptions& options)
       : auth_throttle_(&vault->clock(), options.auth_throttle),
         pool_(options.worker_threads, options.max_queued_calls),
+        exports_(&vault->clock(), options.exports),
         lead_service_(vault, &auth_throttle_, &pool_),
         admin_service_(vault, &auth_throttle_, &pool_),
-        compliance_service_(vault, &auth_throttle_),
+        compliance_service_(vault, &auth_throttle_, &pool_, &exports_),
         emergency_service_(vault, &auth_throttle_, &pool_) {}
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
   WorkerPool pool_;             // outlives the services and server_ (declared before them)
+  ExportLimiter exports_;       // outlives the services and server_ (declared before them)
   LeadVaultService lead_service_;
   AdminService admin_service_;
   ComplianceService compliance_service_;

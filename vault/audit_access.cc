@@ -143,47 +143,77 @@ absl::StatusOr<ExportPlan> AuditAccess::BeginExport(const Actor& actor, const Au
   return plan;
 }
 
-absl::StatusOr<std::string> AuditAccess::StreamExport(
-    const ExportPlan& plan,
-    const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
-    const std::function<bool()>& cancelled) {
-  const uint64_t first = plan.header.first_sequence;
-  const uint64_t last = plan.header.last_sequence;
-  const bool filtered = plan.header.filtered;
-  std::vector<audit::Hash> proof;
-  audit::LeafChain chain;
+ExportCursor::ExportCursor(AuditLog* log, ExportPlan plan)
+    : log_(log), plan_(std::move(plan)), next_(plan_.header.first_sequence) {
+  done_ = next_ > plan_.header.last_sequence;
+}
+
+absl::Status ExportCursor::Step(const Sink& sink, const std::function<bool()>& cancelled) {
+  if (done_) return absl::OkStatus();
+  const uint64_t last = plan_.header.last_sequence;
+  const bool filtered = plan_.header.filtered;
   absl::Status inner;
+  bool paused = false;
   uint64_t scanned_count = 0;
-  absl::Status scanned = absl::OkStatus();
-  if (first <= last) {
-    scanned = log_->ScanEntries(first, last, [&](const StoredEntry& stored) {
-      if (++scanned_count % 4096 == 0 && cancelled()) return false;
-      if (!filtered) return sink(stored, nullptr);
-      if (!plan.header.filter.Matches(stored.entry)) return true;
-      auto p = log_->InclusionProof(stored.entry.sequence - 1, plan.checkpoint_size);
+  absl::Status scanned = log_->ScanEntries(next_, last, [&](const StoredEntry& stored) {
+    if (++scanned_count % 4096 == 0 && cancelled()) return false;
+    next_ = stored.entry.sequence + 1;
+    bool more = true;
+    if (!filtered) {
+      more = sink(stored, nullptr);
+    } else if (plan_.header.filter.Matches(stored.entry)) {
+      auto p = log_->InclusionProof(stored.entry.sequence - 1, plan_.checkpoint_size);
       if (!p.ok()) {
         inner = p.status();
         return false;
       }
-      proof = *std::move(p);
-      chain.Append(audit::LeafHash(stored.canonical));
-      return sink(stored, &proof);
-    });
-  }
+      proof_ = *std::move(p);
+      chain_.Append(audit::LeafHash(stored.canonical));
+      more = sink(stored, &proof_);
+    }
+    paused = !more;
+    return more;
+  });
   LV_RETURN_IF_ERROR(inner);
+  if (paused) {
+    done_ = next_ > last;
+    return absl::OkStatus();
+  }
   if (absl::IsCancelled(scanned)) return absl::CancelledError("export cancelled");
   LV_RETURN_IF_ERROR(scanned);
-  if (!filtered) return std::string();
+  done_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ExportCursor::Manifest() {
+  if (!done_) return absl::FailedPreconditionError("export: not every entry was taken");
+  if (!plan_.header.filtered) return std::string();
   audit::ExportManifest manifest;
-  manifest.origin = plan.header.origin;
-  manifest.tree_size = plan.checkpoint_size;
-  manifest.root = plan.checkpoint_root;
-  manifest.first_sequence = first;
-  manifest.last_sequence = last;
-  manifest.filter = plan.header.filter;
-  manifest.matches = chain.count();
-  manifest.leaf_chain = chain.value();
+  manifest.origin = plan_.header.origin;
+  manifest.tree_size = plan_.checkpoint_size;
+  manifest.root = plan_.checkpoint_root;
+  manifest.first_sequence = plan_.header.first_sequence;
+  manifest.last_sequence = plan_.header.last_sequence;
+  manifest.filter = plan_.header.filter;
+  manifest.matches = chain_.count();
+  manifest.leaf_chain = chain_.value();
   return log_->SignExportManifest(manifest);
+}
+
+absl::StatusOr<std::string> AuditAccess::StreamExport(
+    const ExportPlan& plan,
+    const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,
+    const std::function<bool()>& cancelled) {
+  ExportCursor cursor(log_, plan);
+  bool stopped = false;
+  LV_RETURN_IF_ERROR(cursor.Step(
+      [&](const StoredEntry& stored, const std::vector<audit::Hash>* proof) {
+        stopped = !sink(stored, proof);
+        return !stopped;
+      },
+      cancelled));
+  if (stopped) return absl::CancelledError("export cancelled");
+  return cursor.Manifest();
 }
 
 absl::StatusOr<Accounting> AuditAccess::AccountingOfDisclosures(const Actor& actor,

@@ -6,11 +6,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "audit/export_format.h"
+#include "audit/export_manifest.h"
 #include "vault/actor.h"
 #include "vault/audit_log.h"
 #include "vault/committer.h"
@@ -52,6 +54,39 @@ struct ExportPlan {
   audit::ExportTrailer trailer;  // without the manifest, which StreamExport signs
   uint64_t checkpoint_size = 0;
   audit::Hash checkpoint_root{};
+};
+
+// The entries of an ExportPlan, handed out in steps: a server sends what one
+// step produced and takes the next step once the reader has taken it, so no
+// scan (and no RocksDB iterator) is held open while a client is slow. Entries
+// at or below the plan's checkpoint never change, so steps may be taken at
+// any pace. Not thread-safe: one step at a time.
+class ExportCursor {
+ public:
+  using Sink = std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>;
+
+  ExportCursor(AuditLog* log, ExportPlan plan);
+
+  // Calls `sink` for each entry from where the last step stopped, in sequence
+  // order (with its inclusion proof when filtered), until `sink` returns
+  // false (that entry counts as taken: the next step goes on after it) or
+  // the plan's range is done (done() then true). CANCELLED when `cancelled`
+  // returns true (asked every few thousand entries scanned, matching or
+  // not); DATA_LOSS or UNAVAILABLE as the log's scan fails.
+  absl::Status Step(const Sink& sink, const std::function<bool()>& cancelled);
+  bool done() const { return done_; }
+  // REQUIRES: done(). The export's signed manifest when filtered
+  // (audit/export_manifest.h: the filter, range, checkpoint, match count and
+  // leaf chain), else "".
+  absl::StatusOr<std::string> Manifest();
+
+ private:
+  AuditLog* log_;
+  ExportPlan plan_;
+  uint64_t next_;  // the first sequence the next step scans
+  bool done_ = false;
+  audit::LeafChain chain_;  // of the matches so far (filtered)
+  std::vector<audit::Hash> proof_;
 };
 
 struct Disclosure {
@@ -100,12 +135,12 @@ class AuditAccess {
   // printable ASCII characters without space (INVALID_ARGUMENT naming it).
   absl::StatusOr<ExportPlan> BeginExport(const Actor& actor, const AuditQuery& query,
                                          bool* committed = nullptr);
-  // Calls `sink` for each entry of the plan in sequence order (with its
-  // inclusion proof when filtered); stops early, with CANCELLED, when `sink`
-  // returns false or `cancelled` does (asked every few thousand entries
-  // scanned, matching or not). Once every entry was handed to `sink`, returns
-  // the export's signed manifest when filtered (audit/export_manifest.h: the
-  // filter, range, checkpoint, match count and leaf chain), else "".
+  // The plan's entries, to be taken in steps (see ExportCursor).
+  ExportCursor OpenExport(ExportPlan plan) { return ExportCursor(log_, std::move(plan)); }
+  // The plan's entries in one pass: calls `sink` for each (see
+  // ExportCursor::Step); stops early, with CANCELLED, when `sink` returns
+  // false or `cancelled` does. Once every entry was handed to `sink`, returns
+  // ExportCursor::Manifest().
   absl::StatusOr<std::string> StreamExport(
       const ExportPlan& plan,
       const std::function<bool(const StoredEntry&, const std::vector<audit::Hash>*)>& sink,

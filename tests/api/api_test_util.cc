@@ -34,13 +34,8 @@ void ApiTest::SetUp() {
   ASSERT_TRUE(issued.ok()) << issued.status();
   admin_token_ = std::string(issued->token.view());
 
-  auto server = Server::Start(ServerOptions{}, vault_.get());
-  ASSERT_TRUE(server.ok()) << server.status();
-  server_ = *std::move(server);
-  ASSERT_GT(server_->port(), 0);
-  channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
-  leads_ = v1::LeadVault::NewStub(channel_);
-  admin_ = v1::Admin::NewStub(channel_);
+  RestartServer(ServerOptions{});
+  if (HasFatalFailure()) return;
   worker_token_ = NewPrincipal("intake desk", {"capture", "intake"});
   ASSERT_FALSE(worker_token_.empty());
 }
@@ -52,6 +47,21 @@ void ApiTest::TearDown() {
   if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
   server_.reset();
   vault_.reset();
+}
+
+void ApiTest::RestartServer(const ServerOptions& options) {
+  leads_.reset();
+  admin_.reset();
+  channel_.reset();
+  if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
+  server_.reset();
+  auto server = Server::Start(options, vault_.get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ASSERT_GT(server_->port(), 0);
+  channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+  leads_ = v1::LeadVault::NewStub(channel_);
+  admin_ = v1::Admin::NewStub(channel_);
 }
 
 std::unique_ptr<grpc::ClientContext> ApiTest::RawCtx() const {

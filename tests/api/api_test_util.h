@@ -52,6 +52,10 @@ class ApiTest : public ::testing::Test {
   // Number of keys in the vault's `leads` column family.
   size_t LeadCount();
 
+  // Replaces the server with one started with `options` (same vault, so the
+  // tokens stay valid) and reconnects channel_ and the stubs.
+  void RestartServer(const ServerOptions& options);
+
   testing::ScratchDir dir_;
   testing::FakeClock clock_{StartTime()};
   testing::SeededRandom random_{20240517};

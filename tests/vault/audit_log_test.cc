@@ -5,10 +5,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/checkpoint.h"
@@ -333,6 +335,59 @@ TEST_F(AuditLogTest, ExportsOfTheWholeLogARangeAndAFilterVerifyOffline) {
   ASSERT_TRUE(only.ok()) << only.status();
   EXPECT_TRUE(only->filtered);
   EXPECT_EQ(only->entries, 20u);
+}
+
+// A server hands an export out a message at a time: taken in steps of any
+// size, an export holds the same entries, proofs and signed manifest as one pass.
+TEST_F(AuditLogTest, AnExportTakenInStepsIsTheOnePassExport) {
+  for (int i = 0; i < 20; ++i) CreateLead(i);
+  using Taken = std::vector<std::pair<uint64_t, std::vector<Hash>>>;
+  for (const char* action : {"", "CreateLead"}) {
+    AuditQuery query;
+    query.action = action;
+    auto plan = vault_->audit().BeginExport(MakeActor("00000000000000e1", "compliance"), query);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    Taken one_pass;
+    absl::StatusOr<std::string> manifest = vault_->audit().StreamExport(
+        *plan,
+        [&](const StoredEntry& e, const std::vector<Hash>* proof) {
+          one_pass.emplace_back(e.entry.sequence, proof ? *proof : std::vector<Hash>());
+          return true;
+        },
+        [] { return false; });
+    ASSERT_TRUE(manifest.ok()) << manifest.status();
+    EXPECT_EQ(manifest->empty(), query.action.empty()) << action;
+    ASSERT_GE(one_pass.size(), 20u);
+
+    for (size_t step : {1, 3, 7, 20, 1000}) {
+      ExportCursor cursor = vault_->audit().OpenExport(*plan);
+      Taken stepped;
+      int steps = 0;
+      while (!cursor.done()) {
+        ASSERT_EQ(cursor.Manifest().status().code(), absl::StatusCode::kFailedPrecondition);
+        size_t in_step = 0;
+        ASSERT_TRUE(cursor
+                        .Step(
+                            [&](const StoredEntry& e, const std::vector<Hash>* proof) {
+                              stepped.emplace_back(e.entry.sequence,
+                                                   proof ? *proof : std::vector<Hash>());
+                              return ++in_step < step;
+                            },
+                            [] { return false; })
+                        .ok());
+        ASSERT_LE(in_step, step);
+        ASSERT_LT(++steps, 10000);
+      }
+      EXPECT_EQ(stepped, one_pass) << action << " in steps of " << step;
+      // A step stops only when full (or at the end): no step is wasted.
+      const size_t full_steps = one_pass.size() / step;
+      EXPECT_GE(static_cast<size_t>(steps), full_steps) << action << " in steps of " << step;
+      EXPECT_LE(static_cast<size_t>(steps), full_steps + 1) << action << " in steps of " << step;
+      absl::StatusOr<std::string> stepped_manifest = cursor.Manifest();
+      ASSERT_TRUE(stepped_manifest.ok()) << stepped_manifest.status();
+      EXPECT_EQ(*stepped_manifest, *manifest) << action << " in steps of " << step;
+    }
+  }
 }
 
 TEST_F(AuditLogTest, AnExportStopsWhenCancelled) {

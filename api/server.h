@@ -1,4 +1,4 @@
-// The gRPC server: LeadVault and Admin services, health checking, reflection.
+// The gRPC server: the leadvault services, health checking, reflection.
 #ifndef LEADVAULT_API_SERVER_H_
 #define LEADVAULT_API_SERVER_H_
 
@@ -8,9 +8,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/admin_service.h"
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/compliance_service.h"
 #include "api/emergency_service.h"
+#include "api/health_service.h"
 #include "api/lead_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
@@ -26,6 +28,8 @@ struct ServerOptions {
   int worker_threads = 128;
   // Calls that may wait for a worker before new ones get RESOURCE_EXHAUSTED.
   size_t max_queued_calls = 4096;
+  // Bounds on lead calls in flight; beyond them RESOURCE_EXHAUSTED at once.
+  AdmissionOptions admission;
   // Calls one connection may have in flight (HTTP/2 concurrent streams).
   int max_streams_per_connection = 256;
   // Threads for the synchronous Compliance service (rare calls, streamed
@@ -55,28 +59,36 @@ class Server {
   int port() const { return port_; }
   std::string address() const;
 
-  // Stops accepting calls, lets in-flight calls finish until `grace` has
-  // passed (then cancels them), and returns when the server is stopped.
+  // Begins the drain (Shutdown does it first): health answers NOT_SERVING,
+  // new calls get UNAVAILABLE "server is shutting down", and so do calls
+  // queued on the worker pool that have not started; running calls go on.
+  // The server still accepts connections. Irreversible.
+  void BeginDrain();
+
+  // Drains (BeginDrain), stops accepting calls, lets running calls finish
+  // until `grace` has passed (then cancels them), and returns when the server
+  // is stopped.
   void Shutdown(absl::Duration grace);
 
   // The failed-authentication throttle of every call of this server (on the
   // vault's clock): a peer that keeps failing is refused for a while.
   AuthThrottle& auth_throttle() { return auth_throttle_; }
 
+  // Admission control of this server's calls.
+  const Admission& admission() const { return *admission_; }
+
  private:
-  Server(vault::Vault* vault, const ServerOptions& options)
-      : auth_throttle_(&vault->clock(), options.auth_throttle),
-        pool_(options.worker_threads, options.max_queued_calls),
-        lead_service_(vault, &auth_throttle_, &pool_),
-        admin_service_(vault, &auth_throttle_, &pool_),
-        compliance_service_(vault, &auth_throttle_),
-        emergency_service_(vault, &auth_throttle_, &pool_) {}
+  Server(vault::Vault* vault, const ServerOptions& options);
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
-  WorkerPool pool_;             // outlives the services and server_ (declared before them)
+  // Outlives the services and server_ (declared before them); shared with the
+  // audit callbacks of refused calls.
+  const std::shared_ptr<Admission> admission_;
+  WorkerPool pool_;  // outlives the services and server_ (declared before them)
   LeadVaultService lead_service_;
   AdminService admin_service_;
   ComplianceService compliance_service_;
   EmergencyAccessService emergency_service_;
+  HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;

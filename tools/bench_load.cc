@@ -38,7 +38,7 @@ constexpr int kDriverThreads = 2;
 constexpr auto kCallDeadline = std::chrono::seconds(30);
 constexpr uint64_t kFillProgressEvery = 100000;
 
-// One connection per driver thread (a local subchannel pool keeps them apart).
+// A connection of its own (a local subchannel pool keeps them apart).
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::LeadVault::Stub> leads;
@@ -62,8 +62,8 @@ template <typename Request, typename Response>
 struct Workload {
   // Fills the next request; false when the phase has no more work.
   std::function<bool(int t, Request&)> next;
-  // PrepareAsync<Method> on thread t's connection.
-  std::function<Reader<Request, Response>(int t, grpc::ClientContext*, const Request&,
+  // PrepareAsync<Method> on connection `conn`.
+  std::function<Reader<Request, Response>(int conn, grpc::ClientContext*, const Request&,
                                           grpc::CompletionQueue*)>
       prepare;
   // Sees every OK response (may be empty).
@@ -80,6 +80,7 @@ struct CallSlot {
   grpc::Status status;
   Reader<Request, Response> reader;
   Clock::time_point started;
+  int conn = 0;  // the connection this slot's calls use
 };
 
 void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
@@ -94,19 +95,22 @@ void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
 // Keeps `in_flight` calls outstanding on one completion queue until the plan
 // stops or the workload runs out; records completions inside the window.
 template <typename Request, typename Response>
-void DriveOneThread(int t, int in_flight, const PhasePlan& plan,
+void DriveOneThread(int t, int in_flight, int connections, const PhasePlan& plan,
                     const Workload<Request, Response>& work, int daemon_pid, PhaseSample& sample,
                     Clock::time_point& last_done) {
   using Slot = CallSlot<Request, Response>;
   grpc::CompletionQueue cq;
   std::vector<Slot> slots(in_flight);
+  // Thread t's slots take turns over connections t, t + threads, ...
+  int mine = std::max(1, (connections - t + kDriverThreads - 1) / kDriverThreads);
+  for (int i = 0; i < in_flight; ++i) slots[i].conn = t + kDriverThreads * (i % mine);
   auto launch = [&](Slot& s) {
     if (Clock::now() >= plan.stop_at || !work.next(t, s.request)) return false;
     s.context.emplace();
     s.context->set_deadline(std::chrono::system_clock::now() + kCallDeadline);
     if (work.authorization != nullptr) s.context->AddMetadata("authorization", *work.authorization);
     s.started = Clock::now();
-    s.reader = work.prepare(t, &*s.context, s.request, &cq);
+    s.reader = work.prepare(s.conn, &*s.context, s.request, &cq);
     s.reader->StartCall();
     s.reader->Finish(&s.response, &s.status, &s);
     return true;
@@ -139,12 +143,42 @@ void DriveOneThread(int t, int in_flight, const PhasePlan& plan,
   }
 }
 
+int ConnectionCount(const LoadOptions& options) {
+  return std::max(kDriverThreads, options.connections);
+}
+
+// One health Check at a time on `stub` until `stop`, recording each one that
+// completes between `measure_from` and `stop_at`.
+void ProbeHealth(health::Health::Stub& stub, Clock::time_point measure_from,
+                 Clock::time_point stop_at, PhaseSample& sample) {
+  while (Clock::now() < stop_at) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    health::HealthCheckResponse response;
+    Clock::time_point started = Clock::now();
+    grpc::Status status = stub.Check(&context, health::HealthCheckRequest(), &response);
+    Clock::time_point done = Clock::now();
+    if (done < measure_from || done >= stop_at) continue;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - started).count();
+    sample.latencies_us.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
+    // NOT_SERVING counts as an error (UNAVAILABLE) in the probe's row.
+    int code = static_cast<int>(status.error_code());
+    if (status.ok() && response.status() != health::HealthCheckResponse::SERVING) {
+      code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+    }
+    ++sample.calls_by_code[code >= 0 && code < kGrpcCodeCount ? code : 2];
+    // Probes are paced, as a load balancer's are: one per millisecond at most.
+    std::this_thread::sleep_until(started + std::chrono::milliseconds(1));
+  }
+}
+
 // Runs one phase on kDriverThreads threads and summarizes it. A timed phase
 // runs warmup + duration and counts the calls completing in the duration; an
 // untimed one runs until the workload is exhausted and counts every call.
 template <typename Request, typename Response>
 PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
-                     uint64_t expected_calls, const Workload<Request, Response>& work) {
+                     uint64_t expected_calls, const Workload<Request, Response>& work,
+                     health::Health::Stub* probe = nullptr, PhaseReport* probe_report = nullptr) {
   PhasePlan plan;
   plan.timed = timed;
   plan.start = Clock::now();
@@ -159,12 +193,18 @@ PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
   std::vector<PhaseSample> samples(kDriverThreads);
   std::vector<Clock::time_point> last_done(kDriverThreads, plan.start);
   std::vector<std::thread> threads;
+  PhaseSample probe_sample;
+  if (probe != nullptr && timed) {
+    threads.emplace_back(
+        [&] { ProbeHealth(*probe, plan.measure_from, plan.stop_at, probe_sample); });
+  }
   for (int t = 0; t < kDriverThreads; ++t) {
     int in_flight =
         options.concurrency / kDriverThreads + (t < options.concurrency % kDriverThreads ? 1 : 0);
     samples[t].latencies_us.reserve(expected_calls / kDriverThreads + 1024);
     threads.emplace_back([&, t, in_flight] {
-      DriveOneThread(t, in_flight, plan, work, options.daemon_pid, samples[t], last_done[t]);
+      DriveOneThread(t, in_flight, ConnectionCount(options), plan, work, options.daemon_pid,
+                     samples[t], last_done[t]);
     });
   }
   for (std::thread& th : threads) th.join();
@@ -174,6 +214,9 @@ PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
                          : std::chrono::duration<double>(
                                *std::max_element(last_done.begin(), last_done.end()) - plan.start)
                                .count();
+  if (probe_report != nullptr) {
+    *probe_report = Summarize(absl::StrCat("  probe"), probe_sample, seconds);
+  }
   return Summarize(name, all, seconds);
 }
 
@@ -221,7 +264,7 @@ int RunLoad(const LoadOptions& options) {
                  std::string(credentials.status().message()).c_str());
     return 1;
   }
-  std::vector<Connection> conns(kDriverThreads);
+  std::vector<Connection> conns(ConnectionCount(options) + (options.health_probe ? 1 : 0));
   for (Connection& c : conns) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -236,8 +279,13 @@ int RunLoad(const LoadOptions& options) {
   std::string authorization = absl::StrCat("Bearer ", options.token);
   const std::string run_id = NewRunId();
   SyntheticLeads leads(run_id);
-  std::printf("leadvault-bench load: server %s, %d in flight on %d threads, run %s\n",
-              options.server.c_str(), options.concurrency, kDriverThreads, run_id.c_str());
+  std::printf(
+      "leadvault-bench load: server %s, %d in flight on %d threads, %d connections%s, "
+      "run %s\n",
+      options.server.c_str(), options.concurrency, kDriverThreads, ConnectionCount(options),
+      options.health_probe ? " + a health probe" : "", run_id.c_str());
+  health::Health::Stub* probe = options.health_probe ? conns.back().health.get() : nullptr;
+  PhaseReport probe_report;
   PrintRss(options, "before");
 
   std::atomic<uint64_t> lead_counter{0};
@@ -290,9 +338,10 @@ int RunLoad(const LoadOptions& options) {
     count_duplicates(t, r);
     ids[t].push_back(r.lead_id());
   };
-  PhaseReport create =
-      RunPhase("create", options, options.create_count == 0, options.create_count, cw);
+  PhaseReport create = RunPhase("create", options, options.create_count == 0, options.create_count,
+                                cw, probe, &probe_report);
   PrintReportRow(create, baseline);
+  if (probe != nullptr && options.create_count == 0) PrintReportRow(probe_report, 0);
   print_duplicates();
 
   std::vector<std::string> all_ids;
@@ -316,8 +365,9 @@ int RunLoad(const LoadOptions& options) {
     return conns[t].leads->PrepareAsyncGetLead(c, r, cq);
   };
   gw.authorization = &authorization;
-  PhaseReport get = RunPhase("get", options, /*timed=*/true, 0, gw);
+  PhaseReport get = RunPhase("get", options, /*timed=*/true, 0, gw, probe, &probe_report);
   PrintReportRow(get, baseline);
+  if (probe != nullptr) PrintReportRow(probe_report, 0);
   PrintRss(options, "after");
   keys::WipeString(authorization);
   return 0;

@@ -10,12 +10,19 @@
 namespace leadvault::tools {
 
 struct LoadOptions {
-  std::string server;         // HOST:PORT
-  std::string token;          // the bearer token (a secret: never printed)
-  std::string ca_file;        // non-empty: TLS, trusting these PEM CAs
-  std::string cert_file;      // with key_file: a PEM client certificate (mutual TLS)
-  std::string key_file;       // its PEM private key, mode 0600
-  int concurrency = 64;       // calls in flight at all times, split over the driver threads
+  std::string server;     // HOST:PORT
+  std::string token;      // the bearer token (a secret: never printed)
+  std::string ca_file;    // non-empty: TLS, trusting these PEM CAs
+  std::string cert_file;  // with key_file: a PEM client certificate (mutual TLS)
+  std::string key_file;   // its PEM private key, mode 0600
+  int concurrency = 64;   // calls in flight at all times, split over the driver threads
+  // Connections the calls are spread over (0: one per driver thread). The
+  // server allows 256 calls in flight per connection: 2,000 concurrent
+  // streams need at least 8.
+  int connections = 0;
+  // Beside the create and get phases, one health Check at a time on a
+  // connection of its own (as a load balancer's probe), reported as a row.
+  bool health_probe = false;
   int duration_seconds = 10;  // measured time per timed phase
   int warmup_seconds = 2;     // unmeasured time before each timed phase
   uint64_t create_count = 0;  // >0: the create phase makes exactly this many leads, untimed

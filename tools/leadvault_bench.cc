@@ -1,7 +1,8 @@
 // leadvault-bench: load generator and crypto micro-benchmarks of leadvault.
 //
 //   leadvault-bench load --server HOST:PORT [--token-file F] [--concurrency 64]
-//       [--duration-seconds 10] [--warmup-seconds 2] [--create-count N]
+//       [--connections 2] [--health-probe] [--duration-seconds 10] [--warmup-seconds 2]
+//       [--create-count N]
 //       [--fill N] [--daemon-pid PID] [--ca CA.pem [--cert C.pem --key K.pem]]
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
@@ -36,7 +37,8 @@ constexpr int kExitUsage = 2;
 void PrintUsage() {
   std::fprintf(stderr,
                "usage: leadvault-bench load --server HOST:PORT [--token-file F] "
-               "[--concurrency N] [--duration-seconds S] [--warmup-seconds S] "
+               "[--concurrency N] [--connections N] [--health-probe] "
+               "[--duration-seconds S] [--warmup-seconds S] "
                "[--create-count N] [--fill N] [--daemon-pid PID] "
                "[--ca CA.pem [--cert C.pem --key K.pem]]\n"
                "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
@@ -76,6 +78,13 @@ int RunLoadCommand(int argc, char** argv) {
   app.add_option("--key", options.key_file, "PEM private key of --cert (mode 0600)");
   app.add_option("--concurrency", options.concurrency, "calls in flight")
       ->check(CLI::Range(2, 100000));
+  app.add_option("--connections", options.connections,
+                 "spread the calls over N connections (default: 2; the server allows 256 calls "
+                 "in flight per connection)")
+      ->check(CLI::Range(1, 1000));
+  app.add_flag("--health-probe", options.health_probe,
+               "beside the create and get phases, probe health (one Check at a time, at most "
+               "one per ms, on a connection of its own) and report its latency");
   app.add_option("--duration-seconds", options.duration_seconds, "measured seconds per phase")
       ->check(CLI::Range(1, 86400));
   app.add_option("--warmup-seconds", options.warmup_seconds, "unmeasured seconds per phase")

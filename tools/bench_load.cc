@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "api/tls.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "keys/secret_bytes.h"
@@ -80,7 +81,9 @@ struct CallSlot {
   grpc::Status status;
   Reader<Request, Response> reader;
   Clock::time_point started;
-  int conn = 0;  // the connection this slot's calls use
+  int conn = 0;         // the connection this slot's calls use
+  grpc::Alarm backoff;  // fires the slot's next call after a RESOURCE_EXHAUSTED
+  bool backing_off = false;
 };
 
 void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
@@ -95,10 +98,12 @@ void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
 // Keeps `in_flight` calls outstanding on one completion queue until the plan
 // stops or the workload runs out; records completions inside the window.
 template <typename Request, typename Response>
-void DriveOneThread(int t, int in_flight, int connections, const PhasePlan& plan,
+void DriveOneThread(int t, int in_flight, int connections, int backoff_ms, const PhasePlan& plan,
                     const Workload<Request, Response>& work, int daemon_pid, PhaseSample& sample,
                     Clock::time_point& last_done) {
   using Slot = CallSlot<Request, Response>;
+  const auto backoff = std::chrono::milliseconds(backoff_ms);
+  std::minstd_rand jitter(static_cast<unsigned>(t) + 1);
   grpc::CompletionQueue cq;
   std::vector<Slot> slots(in_flight);
   // Thread t's slots take turns over connections t, t + threads, ...
@@ -121,6 +126,11 @@ void DriveOneThread(int t, int in_flight, int connections, const PhasePlan& plan
   bool ok = false;
   while (outstanding > 0 && cq.Next(&tag, &ok)) {
     Slot& s = *static_cast<Slot*>(tag);
+    if (s.backing_off) {  // the alarm: the back-off is over
+      s.backing_off = false;
+      if (!launch(s)) --outstanding;
+      continue;
+    }
     Clock::time_point done = Clock::now();
     if (done >= plan.measure_from && done < plan.stop_at) {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - s.started).count();
@@ -136,6 +146,15 @@ void DriveOneThread(int t, int in_flight, int connections, const PhasePlan& plan
     }
     s.reader.reset();
     s.context.reset();
+    if (backoff.count() > 0 && s.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        Clock::now() + backoff < plan.stop_at) {
+      // As a well-behaved client does: wait (jittered 0.5x..1.5x) before the next call.
+      s.backing_off = true;
+      auto wait = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          backoff / 2 + backoff * static_cast<int64_t>(jitter() % 1000) / 1000);
+      s.backoff.Set(&cq, std::chrono::system_clock::now() + wait, &s);
+      continue;
+    }
     if (!launch(s)) --outstanding;
   }
   cq.Shutdown();
@@ -177,8 +196,7 @@ void ProbeHealth(health::Health::Stub& stub, Clock::time_point measure_from,
 // untimed one runs until the workload is exhausted and counts every call.
 template <typename Request, typename Response>
 PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
-                     uint64_t expected_calls, const Workload<Request, Response>& work,
-                     health::Health::Stub* probe = nullptr, PhaseReport* probe_report = nullptr) {
+                     uint64_t expected_calls, const Workload<Request, Response>& work) {
   PhasePlan plan;
   plan.timed = timed;
   plan.start = Clock::now();
@@ -193,18 +211,13 @@ PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
   std::vector<PhaseSample> samples(kDriverThreads);
   std::vector<Clock::time_point> last_done(kDriverThreads, plan.start);
   std::vector<std::thread> threads;
-  PhaseSample probe_sample;
-  if (probe != nullptr && timed) {
-    threads.emplace_back(
-        [&] { ProbeHealth(*probe, plan.measure_from, plan.stop_at, probe_sample); });
-  }
   for (int t = 0; t < kDriverThreads; ++t) {
     int in_flight =
         options.concurrency / kDriverThreads + (t < options.concurrency % kDriverThreads ? 1 : 0);
     samples[t].latencies_us.reserve(expected_calls / kDriverThreads + 1024);
     threads.emplace_back([&, t, in_flight] {
-      DriveOneThread(t, in_flight, ConnectionCount(options), plan, work, options.daemon_pid,
-                     samples[t], last_done[t]);
+      DriveOneThread(t, in_flight, ConnectionCount(options), options.backoff_ms, plan, work,
+                     options.daemon_pid, samples[t], last_done[t]);
     });
   }
   for (std::thread& th : threads) th.join();
@@ -214,9 +227,6 @@ PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
                          : std::chrono::duration<double>(
                                *std::max_element(last_done.begin(), last_done.end()) - plan.start)
                                .count();
-  if (probe_report != nullptr) {
-    *probe_report = Summarize(absl::StrCat("  probe"), probe_sample, seconds);
-  }
   return Summarize(name, all, seconds);
 }
 
@@ -264,7 +274,7 @@ int RunLoad(const LoadOptions& options) {
                  std::string(credentials.status().message()).c_str());
     return 1;
   }
-  std::vector<Connection> conns(ConnectionCount(options) + (options.health_probe ? 1 : 0));
+  std::vector<Connection> conns(ConnectionCount(options));
   for (Connection& c : conns) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -280,12 +290,10 @@ int RunLoad(const LoadOptions& options) {
   const std::string run_id = NewRunId();
   SyntheticLeads leads(run_id);
   std::printf(
-      "leadvault-bench load: server %s, %d in flight on %d threads, %d connections%s, "
+      "leadvault-bench load: server %s, %d in flight on %d threads over %d connections, "
       "run %s\n",
       options.server.c_str(), options.concurrency, kDriverThreads, ConnectionCount(options),
-      options.health_probe ? " + a health probe" : "", run_id.c_str());
-  health::Health::Stub* probe = options.health_probe ? conns.back().health.get() : nullptr;
-  PhaseReport probe_report;
+      run_id.c_str());
   PrintRss(options, "before");
 
   std::atomic<uint64_t> lead_counter{0};
@@ -338,10 +346,9 @@ int RunLoad(const LoadOptions& options) {
     count_duplicates(t, r);
     ids[t].push_back(r.lead_id());
   };
-  PhaseReport create = RunPhase("create", options, options.create_count == 0, options.create_count,
-                                cw, probe, &probe_report);
+  PhaseReport create =
+      RunPhase("create", options, options.create_count == 0, options.create_count, cw);
   PrintReportRow(create, baseline);
-  if (probe != nullptr && options.create_count == 0) PrintReportRow(probe_report, 0);
   print_duplicates();
 
   std::vector<std::string> all_ids;
@@ -365,11 +372,34 @@ int RunLoad(const LoadOptions& options) {
     return conns[t].leads->PrepareAsyncGetLead(c, r, cq);
   };
   gw.authorization = &authorization;
-  PhaseReport get = RunPhase("get", options, /*timed=*/true, 0, gw, probe, &probe_report);
+  PhaseReport get = RunPhase("get", options, /*timed=*/true, 0, gw);
   PrintReportRow(get, baseline);
-  if (probe != nullptr) PrintReportRow(probe_report, 0);
   PrintRss(options, "after");
   keys::WipeString(authorization);
+  return 0;
+}
+
+int RunProbe(const ProbeOptions& options) {
+  auto credentials = api::NewChannelCredentials(
+      options.server,
+      {.ca_file = options.ca_file, .cert_file = options.cert_file, .key_file = options.key_file});
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "leadvault-bench: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 1;
+  }
+  auto channel = grpc::CreateChannel(options.server, *credentials);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "leadvault-bench: cannot connect to %s\n", options.server.c_str());
+    return 1;
+  }
+  auto stub = health::Health::NewStub(channel);
+  Clock::time_point measure_from = Clock::now() + std::chrono::seconds(options.warmup_seconds);
+  Clock::time_point stop_at = measure_from + std::chrono::seconds(options.duration_seconds);
+  PhaseSample sample;
+  ProbeHealth(*stub, measure_from, stop_at, sample);
+  PrintReportHeader();
+  PrintReportRow(Summarize("probe", sample, options.duration_seconds), 0);
   return 0;
 }
 

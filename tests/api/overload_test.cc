@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -377,6 +378,10 @@ TEST_F(OverloadTest, ShutdownAnswersQueuedCallsUnavailableAndLetsRunningOnesFini
   while (server_->admission().calls_in_flight() < kQueued + 1) std::this_thread::yield();
 
   std::thread shutdown([this] { server_->Shutdown(absl::Seconds(60)); });
+  auto join = absl::MakeCleanup([&] {
+    gate_.Release();
+    shutdown.join();
+  });
   // Dropped at once: all but the one whose refusal entry waits for the
   // committer answer while the running call still waits.
   std::map<int, int> codes;
@@ -400,7 +405,7 @@ TEST_F(OverloadTest, ShutdownAnswersQueuedCallsUnavailableAndLetsRunningOnesFini
     }
     ++codes[done->status.error_code()];
   }
-  shutdown.join();
+  std::move(join).Invoke();
   EXPECT_EQ(codes[grpc::StatusCode::OK], 1);
   EXPECT_EQ(codes[grpc::StatusCode::UNAVAILABLE], kQueued);
   EXPECT_EQ(codes[grpc::StatusCode::CANCELLED], 0);

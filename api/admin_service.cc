@@ -90,36 +90,36 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,
                                                         v1::CreatePrincipalResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kCreatePrincipal, DoCreate, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kCreatePrincipal,
+               DoCreate, request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListPrincipals(grpc::CallbackServerContext* context,
                                                        const v1::ListPrincipalsRequest* request,
                                                        v1::ListPrincipalsResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kListPrincipals, DoList, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kListPrincipals, DoList,
+               request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::DisablePrincipal(grpc::CallbackServerContext* context,
                                                          const v1::DisablePrincipalRequest* request,
                                                          v1::DisablePrincipalResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kDisablePrincipal, DoDisable,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kDisablePrincipal,
+               DoDisable, request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::RotateToken(grpc::CallbackServerContext* context,
                                                     const v1::RotateTokenRequest* request,
                                                     v1::RotateTokenResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kRotateToken, DoRotate, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kRotateToken, DoRotate,
+               request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::SetServiceLines(grpc::CallbackServerContext* context,
                                                         const v1::SetServiceLinesRequest* request,
                                                         v1::SetServiceLinesResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kSetServiceLines, DoSetServiceLines,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kSetServiceLines,
+               DoSetServiceLines, request, response);
 }
 
 }  // namespace leadvault::api

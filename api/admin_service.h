@@ -2,6 +2,7 @@
 #ifndef LEADVAULT_API_ADMIN_SERVICE_H_
 #define LEADVAULT_API_ADMIN_SERVICE_H_
 
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
@@ -10,11 +11,11 @@
 namespace leadvault::api {
 
 // Every call authenticates and requires the `admin` role (PERMISSION_DENIED otherwise).
-// The work runs on `pool`. `vault` and `pool` must outlive the service.
+// The work runs on `pool`. `vault`, `admission` and `pool` must outlive the service.
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  AdminService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
-      : vault_(vault), throttle_(throttle), pool_(pool) {}
+  AdminService(vault::Vault* vault, AuthThrottle* throttle, Admission* admission, WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), admission_(admission), pool_(pool) {}
 
   grpc::ServerUnaryReactor* CreatePrincipal(grpc::CallbackServerContext* context,
                                             const v1::CreatePrincipalRequest* request,
@@ -35,6 +36,7 @@ class AdminService final : public v1::Admin::CallbackService {
  private:
   vault::Vault* const vault_;
   AuthThrottle* const throttle_;
+  Admission* const admission_;
   WorkerPool* const pool_;
 };
 

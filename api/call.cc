@@ -18,6 +18,7 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
 
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status) {
+  if (call.admission != nullptr) call.admission->Release();
   if (status.ok() || call.entry_committed) {
     reactor->Finish(ToGrpcStatus(status));
     return;
@@ -27,9 +28,10 @@ void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Ca
                            [reactor, reply](absl::Status) { reactor->Finish(reply); });
 }
 
-grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle,
+                                   Admission* admission, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
-                                   std::function<absl::Status(Call&)> work) {
+                                   size_t request_bytes, std::function<absl::Status(Call&)> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto call = std::make_shared<Call>(rpc);
   // Authentication is in memory: done here, so even a call refused for
@@ -38,11 +40,22 @@ grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, 
     FinishCall(vault, reactor, *call, begun);
     return reactor;
   }
-  absl::Status posted = pool->Post([&vault, reactor, call, work = std::move(work)] {
-    absl::Status status = work(*call);
-    FinishCall(vault, reactor, *call, status);
-  });
-  if (!posted.ok()) FinishCall(vault, reactor, *call, posted);
+  if (absl::Status admitted = admission->Admit(*call, request_bytes); !admitted.ok()) {
+    admission->Refuse(reactor, *call, admitted);
+    return reactor;
+  }
+  absl::Status posted = pool->Post(
+      [&vault, admission, reactor, call, work = std::move(work)] {
+        // Admitted before the drain began but not started: it never starts.
+        if (admission->draining()) {
+          admission->Refuse(reactor, *call, ShuttingDownError());
+          return;
+        }
+        absl::Status status = work(*call);
+        FinishCall(vault, reactor, *call, status);
+      },
+      [admission, reactor, call] { admission->Refuse(reactor, *call, ShuttingDownError()); });
+  if (!posted.ok()) admission->Refuse(reactor, *call, posted);
   return reactor;
 }
 

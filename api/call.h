@@ -3,10 +3,12 @@
 #define LEADVAULT_API_CALL_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "grpcpp/server_context.h"
@@ -35,6 +37,9 @@ struct Call {
   // Set once the call's own entry is durable (a Compliance call commits it
   // first): a later failure is then not audited a second time.
   bool entry_committed = false;
+  // The admission slot of an admitted lead call (Admission::Admit), freed
+  // once its work is done: when the call is finished (FinishCall) or refused.
+  std::shared_ptr<AdmissionSlot> admission;
 };
 
 // Authenticates the call into `call.actor` (see AuthenticateCall), refuses one
@@ -44,31 +49,36 @@ struct Call {
 absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
                        AuthThrottle* throttle, Call& call);
 
-// Finishes a unary call with `status`. A failed call's entry is committed
-// first and the call finishes once it is durable; the client gets `status`
-// either way (mapped by ToGrpcStatus). Never blocks.
+// Finishes a unary call with `status`, first freeing its admission slot. A failed call's entry is
+// committed first and the call finishes once it is durable; the client gets `status` either way
+// (mapped by ToGrpcStatus). Never blocks.
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status);
 
-// Begins the call (BeginCall, on the calling gRPC thread), runs `work` on
-// `pool`, then finishes the call with its status through FinishCall. If the
-// call cannot begin, or the pool refuses it (stopping: UNAVAILABLE; overloaded:
-// RESOURCE_EXHAUSTED), it finishes with that at once. `work` runs at most once.
-grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
+// Begins the call (BeginCall, on the calling gRPC thread), admits it
+// (Admission::Admit, with `request_bytes`), runs `work` on `pool`, then
+// finishes the call with its status through FinishCall. A call that cannot
+// begin finishes with that; one not admitted, refused by the pool
+// (RESOURCE_EXHAUSTED), or still queued on the pool when the drain begins
+// (UNAVAILABLE) is answered through Admission::Refuse, without waiting for a
+// worker. `work` runs at most once.
+grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle,
+                                   Admission* admission, WorkerPool* pool,
                                    grpc::CallbackServerContext* context, vault::Rpc rpc,
-                                   std::function<absl::Status(Call&)> work);
+                                   size_t request_bytes, std::function<absl::Status(Call&)> work);
 
 // The one shape of a unary handler served on the pool: `handler` validates,
 // converts, makes one vault call and maps the result into `response`; the
 // call ceremony (authentication, admission, audit of a failure) is Dispatch's.
 // A failed call's response is cleared: never a partial reply.
 template <typename Request, typename Response>
-grpc::ServerUnaryReactor* Serve(vault::Vault& vault, AuthThrottle* throttle, WorkerPool* pool,
-                                grpc::CallbackServerContext* context, vault::Rpc rpc,
+grpc::ServerUnaryReactor* Serve(vault::Vault& vault, AuthThrottle* throttle, Admission* admission,
+                                WorkerPool* pool, grpc::CallbackServerContext* context,
+                                vault::Rpc rpc,
                                 absl::Status (*handler)(vault::Vault&, Call&, const Request&,
                                                         Response&),
                                 const Request* request, Response* response) {
-  return Dispatch(vault, throttle, pool, context, rpc,
+  return Dispatch(vault, throttle, admission, pool, context, rpc, request->ByteSizeLong(),
                   [&vault, handler, request, response](Call& call) {
                     absl::Status status = handler(vault, call, *request, *response);
                     if (!status.ok()) response->Clear();

@@ -91,22 +91,22 @@ absl::Status DoAccounting(vault::Vault& vault, Call& call,
 grpc::ServerUnaryReactor* ComplianceService::GetCheckpoint(grpc::CallbackServerContext* context,
                                                            const v1::GetCheckpointRequest* request,
                                                            v1::GetCheckpointResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kGetCheckpoint, DoCheckpoint,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kGetCheckpoint,
+               DoCheckpoint, request, response);
 }
 
 grpc::ServerUnaryReactor* ComplianceService::GetInclusionProof(
     grpc::CallbackServerContext* context, const v1::GetInclusionProofRequest* request,
     v1::GetInclusionProofResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kGetInclusionProof, DoInclusion,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kGetInclusionProof,
+               DoInclusion, request, response);
 }
 
 grpc::ServerUnaryReactor* ComplianceService::GetConsistencyProof(
     grpc::CallbackServerContext* context, const v1::GetConsistencyProofRequest* request,
     v1::GetConsistencyProofResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kGetConsistencyProof, DoConsistency,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kGetConsistencyProof,
+               DoConsistency, request, response);
 }
 
 grpc::ServerWriteReactor<v1::ExportAuditResponse>* ComplianceService::ExportAudit(
@@ -117,7 +117,7 @@ grpc::ServerWriteReactor<v1::ExportAuditResponse>* ComplianceService::ExportAudi
 grpc::ServerUnaryReactor* ComplianceService::AccountingOfDisclosures(
     grpc::CallbackServerContext* context, const v1::AccountingOfDisclosuresRequest* request,
     v1::AccountingOfDisclosuresResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kAccountingOfDisclosures,
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kAccountingOfDisclosures,
                DoAccounting, request, response);
 }
 

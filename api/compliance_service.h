@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_API_COMPLIANCE_SERVICE_H_
 #define LEADVAULT_API_COMPLIANCE_SERVICE_H_
 
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/export_limiter.h"
 #include "api/worker_pool.h"
@@ -18,9 +19,9 @@ namespace leadvault::api {
 // api/export_stream.h). Everything passed must outlive the service.
 class ComplianceService final : public v1::Compliance::CallbackService {
  public:
-  ComplianceService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool,
-                    ExportLimiter* limiter)
-      : vault_(vault), throttle_(throttle), pool_(pool), limiter_(limiter) {}
+  ComplianceService(vault::Vault* vault, AuthThrottle* throttle, Admission* admission,
+                    WorkerPool* pool, ExportLimiter* limiter)
+      : vault_(vault), throttle_(throttle), admission_(admission), pool_(pool), limiter_(limiter) {}
 
   grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* context,
                                           const v1::GetCheckpointRequest* request,
@@ -40,6 +41,7 @@ class ComplianceService final : public v1::Compliance::CallbackService {
  private:
   vault::Vault* const vault_;
   AuthThrottle* const throttle_;
+  Admission* const admission_;
   WorkerPool* const pool_;
   ExportLimiter* const limiter_;
 };

@@ -92,22 +92,22 @@ absl::Status DoClose(vault::Vault& vault, Call& call,
 grpc::ServerUnaryReactor* EmergencyAccessService::OpenEmergencyAccess(
     grpc::CallbackServerContext* context, const v1::OpenEmergencyAccessRequest* request,
     v1::OpenEmergencyAccessResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kOpenEmergencyAccess, DoOpen,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kOpenEmergencyAccess,
+               DoOpen, request, response);
 }
 
 grpc::ServerUnaryReactor* EmergencyAccessService::ListEmergencyAccess(
     grpc::CallbackServerContext* context, const v1::ListEmergencyAccessRequest* request,
     v1::ListEmergencyAccessResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kListEmergencyAccess, DoList,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kListEmergencyAccess,
+               DoList, request, response);
 }
 
 grpc::ServerUnaryReactor* EmergencyAccessService::CloseEmergencyAccess(
     grpc::CallbackServerContext* context, const v1::CloseEmergencyAccessRequest* request,
     v1::CloseEmergencyAccessResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kCloseEmergencyAccess, DoClose,
-               request, response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kCloseEmergencyAccess,
+               DoClose, request, response);
 }
 
 }  // namespace leadvault::api

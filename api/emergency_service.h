@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_API_EMERGENCY_SERVICE_H_
 #define LEADVAULT_API_EMERGENCY_SERVICE_H_
 
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
@@ -12,11 +13,12 @@ namespace leadvault::api {
 
 // Thin handlers on `pool`, like the Admin service. Opening a grant also logs
 // a warning line (grant id, principal, number of leads, expiry: no reason, no
-// data). `vault` and `pool` must outlive the service.
+// data). `vault`, `admission` and `pool` must outlive the service.
 class EmergencyAccessService final : public v1::EmergencyAccess::CallbackService {
  public:
-  EmergencyAccessService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
-      : vault_(vault), throttle_(throttle), pool_(pool) {}
+  EmergencyAccessService(vault::Vault* vault, AuthThrottle* throttle, Admission* admission,
+                         WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), admission_(admission), pool_(pool) {}
 
   grpc::ServerUnaryReactor* OpenEmergencyAccess(grpc::CallbackServerContext* context,
                                                 const v1::OpenEmergencyAccessRequest* request,
@@ -31,6 +33,7 @@ class EmergencyAccessService final : public v1::EmergencyAccess::CallbackService
  private:
   vault::Vault* const vault_;
   AuthThrottle* const throttle_;
+  Admission* const admission_;
   WorkerPool* const pool_;
 };
 

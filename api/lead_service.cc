@@ -78,6 +78,10 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
     FinishCall(*vault_, reactor, call, s);
     return reactor;
   }
+  if (absl::Status s = admission_->Admit(call, request->ByteSizeLong()); !s.ok()) {
+    admission_->Refuse(reactor, call, s);
+    return reactor;
+  }
   vault::NewLead lead;
   lead.pii = FromProto(request->personal());
   lead.attribution = FromProto(request->attribution());
@@ -112,6 +116,10 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     finish(s);
     return reactor;
   }
+  if (absl::Status s = admission_->Admit(*call, request->ByteSizeLong()); !s.ok()) {
+    admission_->Refuse(reactor, *call, s);
+    return reactor;
+  }
   absl::StatusOr<std::string> id = RequestLeadId(*call, request->lead_id());
   if (!id.ok()) {
     finish(id.status());
@@ -134,22 +142,22 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* LeadVaultService::FindLeads(grpc::CallbackServerContext* context,
                                                       const v1::FindLeadsRequest* request,
                                                       v1::FindLeadsResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kFindLeads, DoFind, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kFindLeads, DoFind,
+               request, response);
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::ListQueue(grpc::CallbackServerContext* context,
                                                       const v1::ListQueueRequest* request,
                                                       v1::ListQueueResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kListQueue, DoList, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kListQueue, DoList,
+               request, response);
 }
 
 grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerContext* context,
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
-  return Serve(*vault_, throttle_, pool_, context, vault::Rpc::kUpdateLead, DoUpdate, request,
-               response);
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kUpdateLead, DoUpdate,
+               request, response);
 }
 
 }  // namespace leadvault::api

@@ -2,6 +2,7 @@
 #ifndef LEADVAULT_API_LEAD_SERVICE_H_
 #define LEADVAULT_API_LEAD_SERVICE_H_
 
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/worker_pool.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
@@ -11,11 +12,12 @@ namespace leadvault::api {
 
 // Each handler authenticates, converts the request, makes one vault call and
 // maps the result; the work runs on `pool` (vault calls block until durable).
-// Thread-safe (the vault is). `vault` and `pool` must outlive the service.
+// Thread-safe (the vault is). `vault`, `admission` and `pool` must outlive the service.
 class LeadVaultService final : public v1::LeadVault::CallbackService {
  public:
-  LeadVaultService(vault::Vault* vault, AuthThrottle* throttle, WorkerPool* pool)
-      : vault_(vault), throttle_(throttle), pool_(pool) {}
+  LeadVaultService(vault::Vault* vault, AuthThrottle* throttle, Admission* admission,
+                   WorkerPool* pool)
+      : vault_(vault), throttle_(throttle), admission_(admission), pool_(pool) {}
 
   grpc::ServerUnaryReactor* CreateLead(grpc::CallbackServerContext* context,
                                        const v1::CreateLeadRequest* request,
@@ -36,6 +38,7 @@ class LeadVaultService final : public v1::LeadVault::CallbackService {
  private:
   vault::Vault* const vault_;
   AuthThrottle* const throttle_;
+  Admission* const admission_;
   WorkerPool* const pool_;
 };
 

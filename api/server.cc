@@ -14,7 +14,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -76,6 +75,23 @@ bool IsLoopbackHost(absl::string_view host) {
   return ::inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+Server::Server(vault::Vault* vault, const ServerOptions& options)
+    : auth_throttle_(&vault->clock(), options.auth_throttle),
+      admission_(Admission::Create(vault, options.admission)),
+      pool_(options.worker_threads, options.max_queued_calls),
+      exports_(&vault->clock(), options.exports),
+      lead_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      admin_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      compliance_service_(vault, &auth_throttle_, admission_.get(), &pool_, &exports_),
+      emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      health_service_(
+          {v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
+           v1::Compliance::service_full_name(), v1::EmergencyAccess::service_full_name()},
+          [vault, admission = admission_.get()] {
+            if (admission->draining()) return ShuttingDownError();
+            return vault->StorageHealth();
+          }) {}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       vault::Vault* vault) {
   std::string host;
@@ -93,7 +109,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         absl::StrCat("listen: refusing the non-loopback address ", host,
                      " without TLS (configure a TLS certificate and key, or listen on 127.0.0.1)"));
   }
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own health service (HealthService) answers instead of gRPC's.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   if (options.worker_threads < 1 || options.worker_threads > 4096) {
@@ -107,6 +124,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   if (options.exports.write_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("exports.write_timeout: must not be negative");
+  }
+  if (options.admission.max_calls < 1 || options.admission.max_refusal_entries < 1) {
+    return absl::InvalidArgumentError(
+        "admission: max_calls and max_refusal_entries must be at least 1");
   }
   auto server = std::unique_ptr<Server>(new Server(vault, options));
   grpc::ServerBuilder builder;
@@ -126,6 +147,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->admin_service_);
   builder.RegisterService(&server->compliance_service_);
   builder.RegisterService(&server->emergency_service_);
+  builder.RegisterService(&server->health_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -142,10 +164,17 @@ std::string Server::address() const {
   return absl::StrCat(host_, ":", port_);
 }
 
+void Server::BeginDrain() {
+  admission_->BeginDrain();
+  // Calls admitted before the line above and posted after this one refuse
+  // themselves when a worker takes them (Dispatch).
+  pool_.DropQueued();
+  exports_.Drain();
+}
+
 void Server::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  exports_.Drain();
+  BeginDrain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   server_.reset();

@@ -1,4 +1,4 @@
-// The gRPC server: LeadVault and Admin services, health checking, reflection.
+// The gRPC server: the leadvault services, health checking, reflection.
 #ifndef LEADVAULT_API_SERVER_H_
 #define LEADVAULT_API_SERVER_H_
 
@@ -8,10 +8,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/admin_service.h"
+#include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/compliance_service.h"
 #include "api/emergency_service.h"
 #include "api/export_limiter.h"
+#include "api/health_service.h"
 #include "api/lead_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
@@ -27,6 +29,8 @@ struct ServerOptions {
   int worker_threads = 128;
   // Calls that may wait for a worker before new ones get RESOURCE_EXHAUSTED.
   size_t max_queued_calls = 4096;
+  // Bounds on lead calls in flight; beyond them RESOURCE_EXHAUSTED at once.
+  AdmissionOptions admission;
   // Calls one connection may have in flight (HTTP/2 concurrent streams).
   int max_streams_per_connection = 256;
   // Threads for gRPC's synchronous services (only reflection: every leadvault
@@ -61,10 +65,17 @@ class Server {
   int port() const { return port_; }
   std::string address() const;
 
-  // Stops accepting calls, lets in-flight calls finish until `grace` has
-  // passed (then cancels them), and returns when the server is stopped.
-  // Audit exports are cancelled at once: a client that stopped reading must
-  // not hold the stop for the whole grace.
+  // Begins the drain (Shutdown does it first): health answers NOT_SERVING,
+  // new calls get UNAVAILABLE "server is shutting down", and so do calls
+  // queued on the worker pool that have not started; running calls go on;
+  // audit exports are cancelled at once (a client that stopped reading must
+  // not hold the stop for the whole grace).
+  // The server still accepts connections. Irreversible.
+  void BeginDrain();
+
+  // Drains (BeginDrain), stops accepting calls, lets running calls finish
+  // until `grace` has passed (then cancels them), and returns when the server
+  // is stopped.
   void Shutdown(absl::Duration grace);
 
   // The failed-authentication throttle of every call of this server (on the
@@ -73,22 +84,22 @@ class Server {
   // The audit export streams' caps and write deadlines.
   ExportLimiter& exports() { return exports_; }
 
+  // Admission control of this server's calls.
+  const Admission& admission() const { return *admission_; }
+
  private:
-  Server(vault::Vault* vault, const ServerOptions& options)
-      : auth_throttle_(&vault->clock(), options.auth_throttle),
-        pool_(options.worker_threads, options.max_queued_calls),
-        exports_(&vault->clock(), options.exports),
-        lead_service_(vault, &auth_throttle_, &pool_),
-        admin_service_(vault, &auth_throttle_, &pool_),
-        compliance_service_(vault, &auth_throttle_, &pool_, &exports_),
-        emergency_service_(vault, &auth_throttle_, &pool_) {}
+  Server(vault::Vault* vault, const ServerOptions& options);
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
-  WorkerPool pool_;             // outlives the services and server_ (declared before them)
-  ExportLimiter exports_;       // outlives the services and server_ (declared before them)
+  // Outlives the services and server_ (declared before them); shared with the
+  // audit callbacks of refused calls.
+  const std::shared_ptr<Admission> admission_;
+  WorkerPool pool_;        // outlives the services and server_ (declared before them)
+  ExportLimiter exports_;  // outlives the services and server_ (declared before them)
   LeadVaultService lead_service_;
   AdminService admin_service_;
   ComplianceService compliance_service_;
   EmergencyAccessService emergency_service_;
+  HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;

@@ -1,6 +1,7 @@
 #include "api/worker_pool.h"
 
 #include <utility>
+#include <vector>
 
 namespace leadvault::api {
 
@@ -17,19 +18,36 @@ WorkerPool::~WorkerPool() {
   for (std::thread& t : threads_) t.join();
 }
 
-absl::Status WorkerPool::Post(std::function<void()> task) {
+absl::Status WorkerPool::Post(std::function<void()> task, std::function<void()> drop) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("server is shutting down");
   if (tasks_.size() >= max_queued_) {
-    return absl::ResourceExhaustedError("server is overloaded; retry with backoff");
+    return absl::ResourceExhaustedError("server overloaded: retry with backoff");
   }
-  tasks_.push_back(std::move(task));
+  tasks_.push_back(Task{std::move(task), std::move(drop)});
   return absl::OkStatus();
+}
+
+void WorkerPool::DropQueued() {
+  std::vector<std::function<void()>> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    std::deque<Task> kept;
+    for (Task& t : tasks_) {
+      if (t.drop) {
+        dropped.push_back(std::move(t.drop));
+      } else {
+        kept.push_back(std::move(t));
+      }
+    }
+    tasks_.swap(kept);
+  }
+  for (auto& drop : dropped) drop();
 }
 
 void WorkerPool::Run() {
   while (true) {
-    std::function<void()> task;
+    Task task;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]()
@@ -39,7 +57,7 @@ void WorkerPool::Run() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    task();
+    task.run();
   }
 }
 

@@ -29,13 +29,24 @@ class WorkerPool {
 
   // Queues `task`. Refuses it (and does not run it) with UNAVAILABLE once the
   // pool is stopping, and with RESOURCE_EXHAUSTED while `max_queued` tasks wait.
-  absl::Status Post(std::function<void()> task);
+  // `drop` (may be empty) is what DropQueued calls instead of `task`.
+  absl::Status Post(std::function<void()> task, std::function<void()> drop = nullptr);
+
+  // Takes every queued task that has a `drop` out of the queue and calls its
+  // `drop` on the calling thread instead of running it (at drain: calls that
+  // have not started are answered at once). Running tasks are not touched, and
+  // later Posts are accepted as before.
+  void DropQueued();
 
  private:
+  struct Task {
+    std::function<void()> run;
+    std::function<void()> drop;
+  };
   void Run();
 
   absl::Mutex mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   const size_t max_queued_;  // constant after construction
   std::vector<std::thread> threads_;

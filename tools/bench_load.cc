@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "api/tls.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "keys/secret_bytes.h"
@@ -38,7 +39,7 @@ constexpr int kDriverThreads = 2;
 constexpr auto kCallDeadline = std::chrono::seconds(30);
 constexpr uint64_t kFillProgressEvery = 100000;
 
-// One connection per driver thread (a local subchannel pool keeps them apart).
+// A connection of its own (a local subchannel pool keeps them apart).
 struct Connection {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::LeadVault::Stub> leads;
@@ -62,8 +63,8 @@ template <typename Request, typename Response>
 struct Workload {
   // Fills the next request; false when the phase has no more work.
   std::function<bool(int t, Request&)> next;
-  // PrepareAsync<Method> on thread t's connection.
-  std::function<Reader<Request, Response>(int t, grpc::ClientContext*, const Request&,
+  // PrepareAsync<Method> on connection `conn`.
+  std::function<Reader<Request, Response>(int conn, grpc::ClientContext*, const Request&,
                                           grpc::CompletionQueue*)>
       prepare;
   // Sees every OK response (may be empty).
@@ -80,6 +81,9 @@ struct CallSlot {
   grpc::Status status;
   Reader<Request, Response> reader;
   Clock::time_point started;
+  int conn = 0;         // the connection this slot's calls use
+  grpc::Alarm backoff;  // fires the slot's next call after a RESOURCE_EXHAUSTED
+  bool backing_off = false;
 };
 
 void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
@@ -94,19 +98,24 @@ void PrintFillProgress(uint64_t done, const PhasePlan& plan, int daemon_pid) {
 // Keeps `in_flight` calls outstanding on one completion queue until the plan
 // stops or the workload runs out; records completions inside the window.
 template <typename Request, typename Response>
-void DriveOneThread(int t, int in_flight, const PhasePlan& plan,
+void DriveOneThread(int t, int in_flight, int connections, int backoff_ms, const PhasePlan& plan,
                     const Workload<Request, Response>& work, int daemon_pid, PhaseSample& sample,
                     Clock::time_point& last_done) {
   using Slot = CallSlot<Request, Response>;
+  const auto backoff = std::chrono::milliseconds(backoff_ms);
+  std::minstd_rand jitter(static_cast<unsigned>(t) + 1);
   grpc::CompletionQueue cq;
   std::vector<Slot> slots(in_flight);
+  // Thread t's slots take turns over connections t, t + threads, ...
+  int mine = std::max(1, (connections - t + kDriverThreads - 1) / kDriverThreads);
+  for (int i = 0; i < in_flight; ++i) slots[i].conn = t + kDriverThreads * (i % mine);
   auto launch = [&](Slot& s) {
     if (Clock::now() >= plan.stop_at || !work.next(t, s.request)) return false;
     s.context.emplace();
     s.context->set_deadline(std::chrono::system_clock::now() + kCallDeadline);
     if (work.authorization != nullptr) s.context->AddMetadata("authorization", *work.authorization);
     s.started = Clock::now();
-    s.reader = work.prepare(t, &*s.context, s.request, &cq);
+    s.reader = work.prepare(s.conn, &*s.context, s.request, &cq);
     s.reader->StartCall();
     s.reader->Finish(&s.response, &s.status, &s);
     return true;
@@ -117,6 +126,11 @@ void DriveOneThread(int t, int in_flight, const PhasePlan& plan,
   bool ok = false;
   while (outstanding > 0 && cq.Next(&tag, &ok)) {
     Slot& s = *static_cast<Slot*>(tag);
+    if (s.backing_off) {  // the alarm: the back-off is over
+      s.backing_off = false;
+      if (!launch(s)) --outstanding;
+      continue;
+    }
     Clock::time_point done = Clock::now();
     if (done >= plan.measure_from && done < plan.stop_at) {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - s.started).count();
@@ -132,10 +146,48 @@ void DriveOneThread(int t, int in_flight, const PhasePlan& plan,
     }
     s.reader.reset();
     s.context.reset();
+    if (backoff.count() > 0 && s.status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+        Clock::now() + backoff < plan.stop_at) {
+      // As a well-behaved client does: wait (jittered 0.5x..1.5x) before the next call.
+      s.backing_off = true;
+      auto wait = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          backoff / 2 + backoff * static_cast<int64_t>(jitter() % 1000) / 1000);
+      s.backoff.Set(&cq, std::chrono::system_clock::now() + wait, &s);
+      continue;
+    }
     if (!launch(s)) --outstanding;
   }
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
+  }
+}
+
+int ConnectionCount(const LoadOptions& options) {
+  return std::max(kDriverThreads, options.connections);
+}
+
+// One health Check at a time on `stub` until `stop`, recording each one that
+// completes between `measure_from` and `stop_at`.
+void ProbeHealth(health::Health::Stub& stub, Clock::time_point measure_from,
+                 Clock::time_point stop_at, PhaseSample& sample) {
+  while (Clock::now() < stop_at) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    health::HealthCheckResponse response;
+    Clock::time_point started = Clock::now();
+    grpc::Status status = stub.Check(&context, health::HealthCheckRequest(), &response);
+    Clock::time_point done = Clock::now();
+    if (done < measure_from || done >= stop_at) continue;
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(done - started).count();
+    sample.latencies_us.push_back(static_cast<uint32_t>(std::min<int64_t>(us, UINT32_MAX)));
+    // NOT_SERVING counts as an error (UNAVAILABLE) in the probe's row.
+    int code = static_cast<int>(status.error_code());
+    if (status.ok() && response.status() != health::HealthCheckResponse::SERVING) {
+      code = static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+    }
+    ++sample.calls_by_code[code >= 0 && code < kGrpcCodeCount ? code : 2];
+    // Probes are paced, as a load balancer's are: one per millisecond at most.
+    std::this_thread::sleep_until(started + std::chrono::milliseconds(1));
   }
 }
 
@@ -164,7 +216,8 @@ PhaseReport RunPhase(const char* name, const LoadOptions& options, bool timed,
         options.concurrency / kDriverThreads + (t < options.concurrency % kDriverThreads ? 1 : 0);
     samples[t].latencies_us.reserve(expected_calls / kDriverThreads + 1024);
     threads.emplace_back([&, t, in_flight] {
-      DriveOneThread(t, in_flight, plan, work, options.daemon_pid, samples[t], last_done[t]);
+      DriveOneThread(t, in_flight, ConnectionCount(options), options.backoff_ms, plan, work,
+                     options.daemon_pid, samples[t], last_done[t]);
     });
   }
   for (std::thread& th : threads) th.join();
@@ -221,7 +274,7 @@ int RunLoad(const LoadOptions& options) {
                  std::string(credentials.status().message()).c_str());
     return 1;
   }
-  std::vector<Connection> conns(kDriverThreads);
+  std::vector<Connection> conns(ConnectionCount(options));
   for (Connection& c : conns) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -236,8 +289,11 @@ int RunLoad(const LoadOptions& options) {
   std::string authorization = absl::StrCat("Bearer ", options.token);
   const std::string run_id = NewRunId();
   SyntheticLeads leads(run_id);
-  std::printf("leadvault-bench load: server %s, %d in flight on %d threads, run %s\n",
-              options.server.c_str(), options.concurrency, kDriverThreads, run_id.c_str());
+  std::printf(
+      "leadvault-bench load: server %s, %d in flight on %d threads over %d connections, "
+      "run %s\n",
+      options.server.c_str(), options.concurrency, kDriverThreads, ConnectionCount(options),
+      run_id.c_str());
   PrintRss(options, "before");
 
   std::atomic<uint64_t> lead_counter{0};
@@ -320,6 +376,30 @@ int RunLoad(const LoadOptions& options) {
   PrintReportRow(get, baseline);
   PrintRss(options, "after");
   keys::WipeString(authorization);
+  return 0;
+}
+
+int RunProbe(const ProbeOptions& options) {
+  auto credentials = api::NewChannelCredentials(
+      options.server,
+      {.ca_file = options.ca_file, .cert_file = options.cert_file, .key_file = options.key_file});
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "leadvault-bench: %s\n",
+                 std::string(credentials.status().message()).c_str());
+    return 1;
+  }
+  auto channel = grpc::CreateChannel(options.server, *credentials);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "leadvault-bench: cannot connect to %s\n", options.server.c_str());
+    return 1;
+  }
+  auto stub = health::Health::NewStub(channel);
+  Clock::time_point measure_from = Clock::now() + std::chrono::seconds(options.warmup_seconds);
+  Clock::time_point stop_at = measure_from + std::chrono::seconds(options.duration_seconds);
+  PhaseSample sample;
+  ProbeHealth(*stub, measure_from, stop_at, sample);
+  PrintReportHeader();
+  PrintReportRow(Summarize("probe", sample, options.duration_seconds), 0);
   return 0;
 }
 

@@ -1,8 +1,12 @@
 // leadvault-bench: load generator and crypto micro-benchmarks of leadvault.
 //
 //   leadvault-bench load --server HOST:PORT [--token-file F] [--concurrency 64]
-//       [--duration-seconds 10] [--warmup-seconds 2] [--create-count N]
+//       [--connections 2] [--backoff-ms 0] [--duration-seconds 10]
+//       [--warmup-seconds 2]
+//       [--create-count N]
 //       [--fill N] [--daemon-pid PID] [--ca CA.pem [--cert C.pem --key K.pem]]
+//   leadvault-bench probe --server HOST:PORT [--warmup-seconds 0] [--duration-seconds 10]
+//       [--ca CA.pem [--cert C.pem --key K.pem]]
 //   leadvault-bench crypto [Google Benchmark flags]
 //   leadvault-bench audit [Google Benchmark flags]
 //   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
@@ -36,9 +40,12 @@ constexpr int kExitUsage = 2;
 void PrintUsage() {
   std::fprintf(stderr,
                "usage: leadvault-bench load --server HOST:PORT [--token-file F] "
-               "[--concurrency N] [--duration-seconds S] [--warmup-seconds S] "
+               "[--concurrency N] [--connections N] [--backoff-ms MS] "
+               "[--duration-seconds S] [--warmup-seconds S] "
                "[--create-count N] [--fill N] [--daemon-pid PID] "
                "[--ca CA.pem [--cert C.pem --key K.pem]]\n"
+               "       leadvault-bench probe --server HOST:PORT [--warmup-seconds S] "
+               "[--duration-seconds S] [--ca CA.pem [--cert C.pem --key K.pem]]\n"
                "       leadvault-bench crypto [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n"
                "       leadvault-bench audit-cost [--concurrency N] [--duration-seconds S] "
@@ -76,6 +83,14 @@ int RunLoadCommand(int argc, char** argv) {
   app.add_option("--key", options.key_file, "PEM private key of --cert (mode 0600)");
   app.add_option("--concurrency", options.concurrency, "calls in flight")
       ->check(CLI::Range(2, 100000));
+  app.add_option("--connections", options.connections,
+                 "spread the calls over N connections (default: 2; the server allows 256 calls "
+                 "in flight per connection)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--backoff-ms", options.backoff_ms,
+                 "after a RESOURCE_EXHAUSTED answer, wait about this long (jittered) before "
+                 "that slot's next call (default 0: at once)")
+      ->check(CLI::Range(0, 60000));
   app.add_option("--duration-seconds", options.duration_seconds, "measured seconds per phase")
       ->check(CLI::Range(1, 86400));
   app.add_option("--warmup-seconds", options.warmup_seconds, "unmeasured seconds per phase")
@@ -98,6 +113,26 @@ int RunLoadCommand(int argc, char** argv) {
   return rc;
 }
 
+int RunProbeCommand(int argc, char** argv) {
+  ProbeOptions options;
+  CLI::App app{"leadvault-bench probe: health-check latency, one Check at a time",
+               "leadvault-bench probe"};
+  app.add_option("--server", options.server, "HOST:PORT of leadvaultd")->required();
+  app.add_option("--ca", options.ca_file, "connect with TLS, trusting the PEM CA(s) in this file");
+  app.add_option("--cert", options.cert_file, "mutual TLS: PEM client certificate (with --key)");
+  app.add_option("--key", options.key_file, "PEM private key of --cert (mode 0600)");
+  app.add_option("--warmup-seconds", options.warmup_seconds, "unmeasured seconds first")
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--duration-seconds", options.duration_seconds, "measured seconds")
+      ->check(CLI::Range(1, 86400));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return RunProbe(options);
+}
+
 int Main(int argc, char** argv) {
   if (argc < 2) {
     PrintUsage();
@@ -111,6 +146,7 @@ int Main(int argc, char** argv) {
   rest.push_back(nullptr);
   int rest_argc = static_cast<int>(rest.size()) - 1;
   if (command == "load") return RunLoadCommand(rest_argc, rest.data());
+  if (command == "probe") return RunProbeCommand(rest_argc, rest.data());
   if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
   if (command == "audit") return RunAuditBench(rest_argc, rest.data());
   if (command == "audit-cost") return RunAuditCostBench(rest_argc, rest.data());

@@ -144,6 +144,20 @@ void Vault::RecordFailureAsync(const Actor& actor, std::string action,
       [done = std::move(done)](absl::StatusOr<uint64_t> seq) { done(seq.status()); });
 }
 
+void Vault::RecordRefusalTallyAsync(std::vector<std::string> tally,
+                                    std::function<void(absl::Status)> done) {
+  audit::AuditEntry entry;
+  entry.principal_id = "system";
+  entry.role = "system";
+  entry.action = "RefusedCalls";
+  entry.outcome = audit::Outcome::kFailed;
+  entry.code = static_cast<int>(absl::StatusCode::kResourceExhausted);
+  entry.fields = std::move(tally);
+  committer_->CommitAsync(
+      rocksdb::WriteBatch(), std::move(entry),
+      [done = std::move(done)](absl::StatusOr<uint64_t> seq) { done(seq.status()); });
+}
+
 absl::Status Vault::RecordFailure(const Actor& actor, std::string action,
                                   std::vector<std::string> lead_ids, const absl::Status& status,
                                   std::string subject) {

@@ -87,6 +87,12 @@ class Vault {
   absl::Status RecordFailure(const Actor& actor, std::string action,
                              std::vector<std::string> lead_ids, const absl::Status& status,
                              std::string subject);
+  // Records calls refused (overload, drain) without an entry of their own, as
+  // one entry by principal "system", action "RefusedCalls", outcome failed,
+  // code RESOURCE_EXHAUSTED, whose fields are `tally` ("calls=N" and
+  // "PRINCIPAL:ACTION=n": ids and counts only). `done` as in RecordFailureAsync.
+  void RecordRefusalTallyAsync(std::vector<std::string> tally,
+                               std::function<void(absl::Status)> done);
 
   // The sequence of the RebuildDisclosureIndex entry Open() committed; 0 if
   // the index needed no rebuild.

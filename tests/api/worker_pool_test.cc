@@ -39,5 +39,33 @@ TEST(WorkerPoolTest, RefusesWorkBeyondTheQueueLimit) {
   EXPECT_EQ(ran.load(), 3);  // the refused task never ran
 }
 
+TEST(WorkerPoolTest, DropQueuedAnswersTasksThatHaveNotStartedAndLeavesTheRunningOne) {
+  std::atomic<int> ran{0};
+  std::atomic<int> dropped{0};
+  absl::Notification started;
+  absl::Notification release;
+  {
+    WorkerPool pool(1, 100);
+    ASSERT_TRUE(pool.Post(
+                        [&] {
+                          started.Notify();
+                          release.WaitForNotification();
+                          ++ran;
+                        },
+                        [&] { ++dropped; })
+                    .ok());
+    started.WaitForNotification();  // running: not droppable any more
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Post([&] { ++ran; }, [&] { ++dropped; }).ok());
+    ASSERT_TRUE(pool.Post([&] { ++ran; }).ok());  // no drop: kept
+    pool.DropQueued();
+    EXPECT_EQ(dropped.load(), 3);  // on this thread, before DropQueued returned
+    EXPECT_EQ(ran.load(), 0);
+    ASSERT_TRUE(pool.Post([&] { ++ran; }, [&] { ++dropped; }).ok());  // still accepting
+    release.Notify();
+  }
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_EQ(dropped.load(), 3);
+}
+
 }  // namespace
 }  // namespace leadvault::api

@@ -34,6 +34,7 @@
 #include "tools/ctl_audit.h"
 #include "tools/ctl_check.h"
 #include "tools/ctl_connection.h"
+#include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
 #include "vault/principal_store.h"
@@ -578,6 +579,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
   std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
   std::unique_ptr<CheckCommand> check = AddCheckCommand(app);
+  std::unique_ptr<DbCommands> db = AddDbCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -592,6 +594,7 @@ int Run(int argc, char** argv) {
   }
   if (init->parsed()) return RunInit(init_flags);
   if (std::optional<int> rc = RunCheckCommand(*check); rc.has_value()) return *rc;
+  if (std::optional<int> rc = RunDbCommand(*db); rc.has_value()) return *rc;
   if (std::optional<int> rc = RunAuditCommand(*audit, connection_flags); rc.has_value()) {
     return *rc;
   }

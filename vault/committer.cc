@@ -63,6 +63,19 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   Database* db_ = nullptr;
 };
 
+// What every caller of a failed group is told: corruption and a full disk
+// keep their codes (retrying does not help), anything else is worth a retry.
+absl::Status GroupWriteFailure(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kDataLoss:
+      return absl::DataLossError("stored data failed its integrity check");
+    case absl::StatusCode::kResourceExhausted:
+      return absl::ResourceExhaustedError("storage is full");
+    default:
+      return absl::UnavailableError("vault could not make the change durable");
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const Clock* clock,
@@ -263,9 +276,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   }
   if (status.ok() && fail) status = absl::UnavailableError("storage error in commit (injected)");
   if (status.ok() && combined.Count() > 0) {
-    rocksdb::WriteOptions options;
-    options.sync = true;
-    status = FromRocks(db_->db()->Write(options, &combined), "commit");
+    status = db_->Write(&combined, "commit");
   }
   absl::Status published = absl::OkStatus();
   if (status.ok()) {
@@ -275,7 +286,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     last_time_ = now;
   } else {
     audit_log_->DiscardStaged();
-    status = absl::UnavailableError("vault could not make the change durable");
+    status = GroupWriteFailure(status);
   }
 
   std::vector<std::unique_ptr<Pending>> async;

@@ -36,8 +36,9 @@ struct CommitterOptions {
 // Guarantees: a batch and its audit entry are durable together or not at all;
 // Commit() returns OK only after the write is durable; audit sequence numbers
 // are 1, 2, 3, ... in commit order with no gap, also across restarts (a failed
-// group consumes no numbers). If the write fails every caller of the group gets
-// UNAVAILABLE and nothing of the group is applied.
+// group consumes no numbers). If the write fails nothing of the group is
+// applied and every caller of the group gets DATA_LOSS if storage found
+// corrupted data, RESOURCE_EXHAUSTED if it is full, else UNAVAILABLE.
 //
 // Storage faults: while free space is below DatabaseOptions::min_free_bytes a
 // group's changes are refused with RESOURCE_EXHAUSTED before RocksDB sees them

@@ -9,17 +9,23 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <set>
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
+#include "rocksdb/metadata.h"
 #include "rocksdb/options.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/sst_file_manager.h"
+#include "rocksdb/sst_file_reader.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
 
@@ -64,6 +70,24 @@ class InfoLog final : public rocksdb::Logger {
   const int fd_;
 };
 
+// RocksDB's message with every path cut to its base name ("/d/db/000012.sst"
+// becomes "000012.sst"), for an operator's message that names the bad file.
+std::string WithBaseNames(const rocksdb::Status& s) {
+  std::vector<std::string> words = absl::StrSplit(s.ToString(), ' ');
+  for (std::string& word : words) {
+    if (size_t slash = word.rfind('/'); slash != std::string::npos) word.erase(0, slash + 1);
+  }
+  return absl::StrJoin(words, " ");
+}
+
+// Hands RocksDB's description of a storage error (not of a plain NOT_FOUND),
+// files named by base name, to the log.
+void LogStorageError(const std::function<void(const std::string&)>& log, const rocksdb::Status& s,
+                     const char* operation) {
+  if (!log || s.ok() || s.IsNotFound()) return;
+  log(absl::StrCat(operation, ": ", WithBaseNames(s)));
+}
+
 }  // namespace
 
 // RocksDB calls these on its own threads; they only flip a flag.
@@ -91,8 +115,20 @@ class Database::ErrorListener final : public rocksdb::EventListener {
 absl::Status FromRocks(const rocksdb::Status& s, const char* operation) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsNotFound()) return absl::NotFoundError(operation);
-  // The RocksDB message can quote a file name but never a key or value.
-  return absl::UnavailableError(std::string("storage error in ") + operation + ": " + s.ToString());
+  // RocksDB's own text stays out: it names files of the data dir.
+  if (s.IsCorruption()) {
+    return absl::DataLossError(
+        absl::StrCat("stored data failed its integrity check in ", operation));
+  }
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
+    return absl::ResourceExhaustedError(absl::StrCat("storage is full in ", operation));
+  }
+  return absl::UnavailableError(absl::StrCat("storage error in ", operation));
+}
+
+absl::Status Database::Check(const rocksdb::Status& s, const char* operation) {
+  LogStorageError(storage_error_log_, s, operation);
+  return FromRocks(s, operation);
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
@@ -165,6 +201,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+  LogStorageError(options.storage_error_log, s, "open database");
   if (s.IsCorruption() && !options.tolerate_damaged_wal_tail) {
     return absl::DataLossError(
         "storage: the database failed its integrity check while opening: a damaged table "
@@ -172,6 +209,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
         "(leadvaultd --recover-lost-log-tail drops it, recorded in the audit log)");
   }
   if (!s.ok()) return FromRocks(s, "open database");
+  database->storage_error_log_ = options.storage_error_log;
   database->db_.reset(raw);
   // handles[0] is the default CF, which the vault does not use; keep it for closing.
   database->handles_.assign(handles.begin() + 1, handles.end());
@@ -221,12 +259,87 @@ absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
   return value;
 }
 
+absl::StatusOr<ChecksumSummary> Database::VerifyChecksums(const std::string& dir) {
+  if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
+  // A running daemon may compact between the listing of live files and their
+  // reading, or even between a read-only open's MANIFEST read and its file
+  // check: a pass that loses a file to that is followed by another, which
+  // verifies only the files not verified yet (table files never change).
+  constexpr int kPasses = 5;
+  ChecksumSummary summary;
+  std::set<std::string> verified;
+  rocksdb::Options table_options;  // a reader needs no column family's options to verify blocks
+  rocksdb::ReadOptions read;
+  read.verify_checksums = true;
+  read.fill_cache = false;
+  rocksdb::Status last;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    rocksdb::DBOptions db_options;
+    db_options.paranoid_checks = true;
+    // Every corrupted WAL record is an error; an incomplete last one (a crash
+    // mid-write, or the daemon's write in progress) is not.
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    db_options.max_open_files = 16;  // tables are opened below, one by one, not by the open
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+    for (const char* name : kCfNames) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    last = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
+    if (!last.ok()) {
+      if (last.IsCorruption()) continue;  // a file compacted away mid-open, or real: see below
+      return absl::UnavailableError(
+          absl::StrCat("cannot open the database read-only: ", WithBaseNames(last)));
+    }
+    std::vector<rocksdb::LiveFileMetaData> files;
+    raw->GetLiveFilesMetaData(&files);
+    for (auto* h : handles) IgnoreRocks(raw->DestroyColumnFamilyHandle(h));
+    IgnoreRocks(raw->Close());
+    delete raw;
+
+    bool lost_one = false;
+    for (const rocksdb::LiveFileMetaData& file : files) {
+      if (verified.count(file.relative_filename) != 0) continue;
+      const std::string path = file.directory + "/" + file.relative_filename;
+      rocksdb::SstFileReader reader(table_options);
+      rocksdb::Status s = reader.Open(path);
+      if (s.ok()) s = reader.VerifyChecksum(read);
+      if (!s.ok() && ::access(path.c_str(), F_OK) != 0) {
+        lost_one = true;  // compacted away: its successors are in the next pass's listing
+        continue;
+      }
+      if (s.IsCorruption()) {
+        return absl::DataLossError(
+            absl::StrCat("table file ", file.relative_filename, ": ", WithBaseNames(s)));
+      }
+      if (!s.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("table file ", file.relative_filename, ": ", WithBaseNames(s)));
+      }
+      verified.insert(file.relative_filename);
+      summary.table_files++;
+      summary.table_bytes += file.size;
+    }
+    if (!lost_one) return summary;
+    last = rocksdb::Status::OK();
+  }
+  if (last.IsCorruption()) {
+    return absl::DataLossError(
+        absl::StrCat("the MANIFEST or WAL failed its integrity check: ", WithBaseNames(last)));
+  }
+  return absl::UnavailableError(
+      "the database changed under every verification pass (compactions running); run it again");
+}
+
 Database::~Database() {
   if (db_ == nullptr) return;
-  // With a background error held, flushing cannot succeed and RocksDB's
-  // shutdown path is the least exercised: close without it (the WAL holds
-  // everything acknowledged).
-  if (!read_only_ && !HasBackgroundError()) {
+  // With a background error held, or after a failed write (RocksDB's WAL
+  // writer must not be used again: its assertion aborts the process), close
+  // without flushing: every write was synced, so what the memtables hold is in
+  // the WAL, which the next open replays.
+  if (!read_only_ && !HasBackgroundError() && !write_failed_.load()) {
     IgnoreRocks(db_->FlushWAL(/*sync=*/true));
     rocksdb::FlushOptions flush;
     flush.wait = true;
@@ -237,11 +350,19 @@ Database::~Database() {
   IgnoreRocks(db_->Close());
 }
 
+absl::Status Database::Write(rocksdb::WriteBatch* batch, const char* operation) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = db_->Write(options, batch);
+  if (!s.ok()) write_failed_ = true;
+  return Check(s, operation);
+}
+
 absl::StatusOr<std::string> Database::Get(Cf which, const rocksdb::Slice& key) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(which), key, &value);
   if (s.IsNotFound()) return absl::NotFoundError("not found");
-  if (!s.ok()) return FromRocks(s, "read");
+  if (!s.ok()) return Check(s, "read");
   return value;
 }
 
@@ -262,7 +383,7 @@ std::vector<absl::StatusOr<std::string>> Database::MultiGet(
     if (statuses[i].IsNotFound()) {
       out.push_back(absl::NotFoundError("not found"));
     } else if (!statuses[i].ok()) {
-      out.push_back(FromRocks(statuses[i], "read"));
+      out.push_back(Check(statuses[i], "read"));
     } else {
       out.push_back(std::move(values[i]));
     }
@@ -300,9 +421,9 @@ absl::Status Database::Flush() {
   if (HasBackgroundError()) return absl::UnavailableError("storage holds an error: not flushed");
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  return FromRocks(db_->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(),
-                                                                               handles_.end())),
-                   "flush");
+  return Check(db_->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(),
+                                                                           handles_.end())),
+               "flush");
 }
 
 }  // namespace leadvault::vault

@@ -3,6 +3,7 @@
 #define LEADVAULT_VAULT_DATABASE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace leadvault::vault {
 
@@ -52,6 +54,17 @@ struct DatabaseOptions {
   bool tolerate_damaged_wal_tail = false;
   // Test hook: reports free space instead of the filesystem (FreeBytes()).
   std::function<std::optional<uint64_t>()> free_space_for_testing;
+  // Receives RocksDB's own description of each storage error the Database
+  // reports (files named by base name; never a key's or value's bytes), for
+  // the local log only: statuses carry generic text. Called from any thread;
+  // may be empty.
+  std::function<void(const std::string& detail)> storage_error_log;
+};
+
+// What VerifyChecksums() covered.
+struct ChecksumSummary {
+  uint64_t table_files = 0;  // table files whose every block checksum matched
+  uint64_t table_bytes = 0;  // their total size
 };
 
 // Owns the RocksDB handle. Reads are thread-safe; writes go only through the Committer.
@@ -70,12 +83,30 @@ class Database {
   // writing (nothing is written to `dir`). NOT_FOUND if the database or key is absent.
   static absl::StatusOr<std::string> ReadMetaReadOnly(const std::string& dir,
                                                       const std::string& key);
+  // Checks an existing database offline without writing to `dir` or taking
+  // its lock (a running daemon may hold it): the MANIFEST and WAL must replay
+  // cleanly (a corrupted record is an error; only an incomplete last record,
+  // as a crash leaves, is tolerated), and every block of every live table file
+  // must match its checksum. A table file the daemon compacts away meanwhile is
+  // replaced by its successors, which are checked instead.
+  // Returns DATA_LOSS naming the first bad file by base name (a local
+  // operator's message: it is not meant for a client) and RocksDB's reason,
+  // e.g. "checksum mismatch"; NOT_FOUND if there is no database.
+  static absl::StatusOr<ChecksumSummary> VerifyChecksums(const std::string& dir);
   ~Database();  // Flushes memtables and closes.
 
   rocksdb::DB* db() { return db_.get(); }
   rocksdb::ColumnFamilyHandle* cf(Cf which) { return handles_[static_cast<size_t>(which)]; }
 
-  // Point read; NOT_FOUND if absent, UNAVAILABLE on a storage error.
+  // FromRocks(s, operation), and a storage error's RocksDB detail goes to
+  // DatabaseOptions::storage_error_log. For callers outside this class.
+  absl::Status Check(const rocksdb::Status& s, const char* operation);
+
+  // Writes `batch` durably (sync=true); on failure as Check(), and the
+  // destructor then leaves the WAL alone.
+  absl::Status Write(rocksdb::WriteBatch* batch, const char* operation);
+
+  // Point read; NOT_FOUND if absent, otherwise as Check().
   absl::StatusOr<std::string> Get(Cf which, const rocksdb::Slice& key);
 
   // Point reads of several keys in one call (one snapshot); each result as Get's.
@@ -115,12 +146,19 @@ class Database {
   uint64_t min_free_bytes_ = 0;
   std::function<std::optional<uint64_t>()> free_space_for_testing_;
   std::shared_ptr<ListenerState> listener_ = std::make_shared<ListenerState>();
+  std::function<void(const std::string&)> storage_error_log_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  std::atomic<bool> write_failed_{false};  // a Write() failed: the WAL writer is unusable
 };
 
-// rocksdb::Status -> absl::Status. Storage errors map to UNAVAILABLE; the
-// message names the operation, never a key or value.
+// rocksdb::Status -> absl::Status: NOT_FOUND; DATA_LOSS "stored data failed
+// its integrity check in <operation>" for corruption; RESOURCE_EXHAUSTED
+// "storage is full in <operation>" for no space (or an SstFileManager space
+// limit); UNAVAILABLE "storage error in <operation>" for anything else. The
+// message never carries RocksDB's text (it names files of the data dir): log
+// that through Database::Check().
 absl::Status FromRocks(const rocksdb::Status& s, const char* operation);
 
 // Explicitly discards a RocksDB status where failure changes nothing (closing).

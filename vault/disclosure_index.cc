@@ -82,7 +82,7 @@ absl::StatusOr<uint64_t> ScanLog(Database& db, const rocksdb::ReadOptions& optio
     if (entry.sequence != *seq) return absl::DataLossError("audit: entry out of place");
     LV_RETURN_IF_ERROR(fn(entry));
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan audit"));
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "scan audit"));
   return expected - 1;
 }
 
@@ -113,7 +113,7 @@ class ExpectedRows {
         ++report_.missing_rows;
         first_missing_ = std::min(first_missing_, pending_[i].first);
       } else {
-        LV_RETURN_IF_ERROR(FromRocks(statuses[i], "read audit_lead"));
+        LV_RETURN_IF_ERROR(db_.Check(statuses[i], "read audit_lead"));
       }
     }
     pending_.clear();
@@ -137,7 +137,7 @@ absl::Status ScanIndex(Database& db, const rocksdb::ReadOptions& options,
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     LV_RETURN_IF_ERROR(fn(absl::string_view(it->key().data(), it->key().size())));
   }
-  return FromRocks(it->status(), "scan audit_lead");
+  return db.Check(it->status(), "scan audit_lead");
 }
 
 // The smallest sequence a bogus index row points to (0 for a malformed row,
@@ -158,7 +158,7 @@ absl::StatusOr<uint64_t> FirstBogusSequence(Database& db, const rocksdb::ReadOpt
       std::string bytes;
       rocksdb::Status s =
           db.db()->Get(options, db.cf(Cf::kAudit), internal::SequenceKey(seq), &bytes);
-      LV_RETURN_IF_ERROR(FromRocks(s, "read audit"));
+      LV_RETURN_IF_ERROR(db.Check(s, "read audit"));
       LV_ASSIGN_OR_RETURN(audit::AuditEntry entry, audit::DecodeCanonical(bytes));
       std::vector<std::string> owned = DisclosureIndexKeys(entry);
       backed = std::find(owned.begin(), owned.end(), key) != owned.end();
@@ -201,7 +201,7 @@ absl::StatusOr<DisclosureIndexReport> CheckDisclosureIndex(Database& db, keys::R
   rocksdb::Status read = db.db()->Get(snapshot.options(), db.cf(Cf::kMeta),
                                       internal::kMetaDisclosureIndexChecked, &record);
   if (!read.IsNotFound()) {
-    LV_RETURN_IF_ERROR(FromRocks(read, "read meta"));
+    LV_RETURN_IF_ERROR(db.Check(read, "read meta"));
     if (record.size() != 16) {
       return absl::DataLossError("meta: malformed disclosure index check record");
     }
@@ -275,11 +275,10 @@ absl::Status RecordDisclosureIndexCheck(Database& db, const DisclosureIndexRepor
   auto stored = db.Get(Cf::kMeta, internal::kMetaDisclosureIndexChecked);
   if (stored.ok() && *stored == record) return absl::OkStatus();
   if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return FromRocks(
-      db.db()->Put(options, db.cf(Cf::kMeta), internal::kMetaDisclosureIndexChecked, record),
-      "record disclosure index check");
+  rocksdb::WriteBatch batch;
+  LV_RETURN_IF_ERROR(FromRocks(
+      batch.Put(db.cf(Cf::kMeta), internal::kMetaDisclosureIndexChecked, record), "batch"));
+  return db.Write(&batch, "record disclosure index check");
 }
 
 absl::Status StageDisclosureIndexRebuild(Database& db, uint64_t log_size,

@@ -99,7 +99,7 @@ absl::StatusOr<std::unique_ptr<EmergencyAccessStore>> EmergencyAccessStore::Open
     store->last_opened_at_ = std::max(store->last_opened_at_, g.opened_at);
     if (g.OpenAt(now)) store->open_.push_back({std::move(g), /*active=*/true});
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan emergency grants"));
+  LV_RETURN_IF_ERROR(db->Check(it->status(), "scan emergency grants"));
   std::sort(store->openings_.begin(), store->openings_.end(),
             [](const Opening& a, const Opening& b) { return a.at < b.at; });
   return store;
@@ -265,7 +265,7 @@ absl::StatusOr<GrantPage> EmergencyAccessStore::List(const Actor& actor, bool op
       LV_ASSIGN_OR_RETURN(EmergencyGrant g, ParseGrant(it->value()));
       candidates.push_back(std::move(g));
     }
-    LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan emergency grants"));
+    LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan emergency grants"));
   }
   GrantPage page;
   size_t bytes = 0;

@@ -292,7 +292,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
         break;
       }
     }
-    LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
+    LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan blind index"));
   }
   // Where the sender's own earlier submissions of this person to this service
   // line are recorded.
@@ -623,7 +623,7 @@ absl::StatusOr<std::vector<LeadMetadata>> LeadStore::FindLeads(const Actor& acto
     leads.push_back(*std::move(meta));
     if (leads.size() >= kMaxFindResults) break;
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan blind index"));
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan blind index"));
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
   return leads;
 }
@@ -677,7 +677,7 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
     page.leads.push_back(*std::move(meta));
     last_suffix = std::move(suffix);
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan queue"));
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan queue"));
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
   return page;
 }

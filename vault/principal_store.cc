@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* d
     store->principals_[r.principal_id()] =
         Entry{FromRecord(r), r.token_hash(), r.previous_token_hash()};
   }
-  LV_RETURN_IF_ERROR(FromRocks(it->status(), "scan principals"));
+  LV_RETURN_IF_ERROR(db->Check(it->status(), "scan principals"));
   return store;
 }
 

@@ -88,6 +88,16 @@ void LogStorageError(const std::function<void(const std::string&)>& log, const r
   log(absl::StrCat(operation, ": ", WithBaseNames(s)));
 }
 
+// True for RocksDB's report of a WAL whose last record is incomplete (its
+// log reader's wording in absolute-consistency mode), as a crash mid-write
+// leaves it.
+bool IsIncompleteLastRecord(const rocksdb::Status& s) {
+  const std::string text = s.ToString();
+  return text.find("truncated record body") != std::string::npos ||
+         text.find("truncated header") != std::string::npos ||
+         text.find("error reading trailing data") != std::string::npos;
+}
+
 }  // namespace
 
 // RocksDB calls these on its own threads; they only flip a flag.
@@ -202,6 +212,22 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
   LogStorageError(options.storage_error_log, s, "open database");
+  if (s.IsCorruption() && IsIncompleteLastRecord(s) && !options.tolerate_damaged_wal_tail) {
+    // A crash while a record was being written leaves it incomplete at the
+    // very end of the WAL; it was never acknowledged (a write is acknowledged
+    // once synced whole), so it is dropped, and said so. A record lost whole
+    // or cut after it was acknowledged (a disk that lost synced data) is
+    // what the audit high-water mark catches next. Damage anywhere else still
+    // fails the open.
+    if (options.storage_error_log) {
+      options.storage_error_log(
+          "the write-ahead log ends in an incomplete record (a crash while writing it): "
+          "dropped, as it was never acknowledged; the audit high-water mark is checked next");
+    }
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    s = rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw);
+    LogStorageError(options.storage_error_log, s, "open database");
+  }
   if (s.IsCorruption() && !options.tolerate_damaged_wal_tail) {
     return absl::DataLossError(
         "storage: the database failed its integrity check while opening: a damaged table "

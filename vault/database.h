@@ -49,8 +49,10 @@ struct DatabaseOptions {
   // normal operation; a compaction must leave this much free too.
   uint64_t min_free_bytes = 0;
   // Operator recovery: open a database whose write-ahead log has a damaged
-  // tail by dropping the tail (RocksDB point-in-time recovery). Otherwise any
-  // damage to the WAL fails Open with DATA_LOSS (absolute consistency).
+  // tail by dropping the tail (RocksDB point-in-time recovery). Otherwise
+  // damage to the WAL fails Open with DATA_LOSS (absolute consistency), except
+  // an incomplete last record, as a crash while writing it leaves: that one
+  // was never acknowledged and is dropped, reported to storage_error_log.
   bool tolerate_damaged_wal_tail = false;
   // Test hook: reports free space instead of the filesystem (FreeBytes()).
   std::function<std::optional<uint64_t>()> free_space_for_testing;

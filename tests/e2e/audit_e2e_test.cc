@@ -193,20 +193,34 @@ TEST_F(AuditE2eTest, LostWalTailIsRefusedNeverReSignedAndRecoveryIsRecorded) {
     }
   }
   ASSERT_FALSE(newest_wal.empty());
-  const uintmax_t wal_size = fs::file_size(newest_wal);
-  ASSERT_GT(wal_size, 100u);
+  ASSERT_GT(fs::file_size(newest_wal), 100u);
   const std::vector<std::string> args = {"--data-dir", DataDir(), "--listen", "127.0.0.1:0"};
 
-  // A tail cut inside a record: RocksDB's own check refuses the damaged WAL.
-  fs::resize_file(newest_wal, wal_size - 7);
+  const std::string wal = ReadFile(newest_wal);
+
+  // A record damaged inside the WAL (a byte of the first record's payload,
+  // after its 7-byte header): RocksDB's own check refuses it.
+  std::string flipped = wal;
+  flipped[20] ^= 0x40;
+  WriteFileWithMode(newest_wal, flipped, 0600);
   std::unique_ptr<Daemon> refused;
-  EXPECT_NE(RunToExit("torn", args, &refused), 0);
+  EXPECT_NE(RunToExit("flipped", args, &refused), 0);
   EXPECT_TRUE(absl::StrContains(refused->err(), "DATA_LOSS")) << refused->err();
   EXPECT_TRUE(absl::StrContains(refused->err(), "write-ahead-log")) << refused->err();
+  EXPECT_EQ(ReadFile(mark), served_note);
 
-  // The whole file gone (a cut at a record boundary, invisible to RocksDB): the
-  // log is shorter than the checkpoint served, and the mark says so.
-  fs::resize_file(newest_wal, 0);
+  // The tail cut inside the last record, the one that carried the served
+  // checkpoint: an incomplete last record is what a crash mid-write leaves, so
+  // RocksDB drops it (and says so), and the high-water mark refuses the now
+  // shorter log.
+  WriteFileWithMode(newest_wal, wal.substr(0, wal.size() - 7), 0600);
+  EXPECT_NE(RunToExit("torn", args, &refused), 0);
+  EXPECT_TRUE(absl::StrContains(refused->err(), "incomplete record")) << refused->err();
+  EXPECT_TRUE(absl::StrContains(refused->err(), "high-water mark")) << refused->err();
+  EXPECT_EQ(ReadFile(mark), served_note);
+
+  // The refusal stands on every start (the dropped record is gone from the
+  // database now), naming both sizes and the way out.
   EXPECT_NE(RunToExit("short", args, &refused), 0);
   const std::string err = refused->err();
   EXPECT_TRUE(absl::StrContains(err, "DATA_LOSS")) << err;

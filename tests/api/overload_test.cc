@@ -349,6 +349,8 @@ TEST_F(OverloadTest, DrainAnswersNotServingAndRefusesNewCallsWithUnavailable) {
 TEST_F(OverloadTest, ShutdownAnswersQueuedCallsUnavailableAndLetsRunningOnesFinish) {
   ServerOptions options;
   options.worker_threads = 1;  // one running call; the rest queue on the pool
+  options.exports.per_principal = 1;
+  options.exports.total = 1;
   options.admission.max_refusal_entries = 1;
   Restart(options);
   ParkCommitter();

@@ -247,7 +247,7 @@ TEST_F(OverloadTest, ExactlyTheCallsBeyondTheBoundGetResourceExhaustedAndHealthS
   ServerOptions options;
   options.admission.max_calls = kMaxCalls;
   options.admission.max_refusal_entries = kRefusalEntries;
-  Restart(options);
+  ASSERT_NO_FATAL_FAILURE(Restart(options));
   ParkCommitter();
 
   using Create = AsyncCall<v1::CreateLeadResponse>;
@@ -352,7 +352,7 @@ TEST_F(OverloadTest, ShutdownAnswersQueuedCallsUnavailableAndLetsRunningOnesFini
   options.exports.per_principal = 1;
   options.exports.total = 1;
   options.admission.max_refusal_entries = 1;
-  Restart(options);
+  ASSERT_NO_FATAL_FAILURE(Restart(options));
   ParkCommitter();
 
   using Find = AsyncCall<v1::FindLeadsResponse>;

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_join.h"
 #include "api/tls.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
@@ -77,7 +76,7 @@ absl::Status Authenticate(grpc::ServerContextBase* context, const vault::Princip
     return Unauthenticated();
   }
   actor.principal_id = principal->id;
-  actor.role = absl::StrJoin(principal->roles, ",");
+  actor.roles = vault::ParseRoles(principal->roles);
   actor.service_lines = principal->service_lines;
   return absl::OkStatus();
 }

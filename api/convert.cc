@@ -150,11 +150,16 @@ void ToProto(const vault::Principal& in, v1::Principal* out) {
   }
 }
 
-std::string PurposeName(v1::PurposeOfUse purpose) {
-  if (purpose == v1::PURPOSE_OF_USE_UNSPECIFIED) return "";
-  if (!v1::PurposeOfUse_IsValid(purpose)) return "unknown";
-  std::string name = v1::PurposeOfUse_Name(purpose);
-  return absl::AsciiStrToLower(absl::string_view(name).substr(sizeof("PURPOSE_OF_USE_") - 1));
+absl::StatusOr<std::optional<vault::Purpose>> PurposeFromProto(v1::PurposeOfUse purpose) {
+  if (purpose == v1::PURPOSE_OF_USE_UNSPECIFIED) return std::nullopt;
+  std::optional<vault::Purpose> parsed;
+  if (v1::PurposeOfUse_IsValid(purpose)) {
+    std::string name = v1::PurposeOfUse_Name(purpose);
+    parsed = vault::ParsePurpose(
+        absl::AsciiStrToLower(absl::string_view(name).substr(sizeof("PURPOSE_OF_USE_") - 1)));
+  }
+  if (!parsed.has_value()) return absl::InvalidArgumentError("purpose: unknown purpose of use");
+  return parsed;
 }
 
 absl::StatusOr<std::string> ParseLeadId(const std::string& text) {

@@ -2,10 +2,13 @@
 #ifndef LEADVAULT_API_CONVERT_H_
 #define LEADVAULT_API_CONVERT_H_
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "leadvault/v1/leadvault.pb.h"
 #include "vault/lead.h"
 #include "vault/principal_store.h"
+#include "vault/roles.h"
 
 namespace leadvault::api {
 
@@ -22,9 +25,10 @@ vault::ContactAttempt FromProto(const v1::ContactAttempt& in);
 
 void ToProto(const vault::Principal& in, v1::Principal* out);
 
-// "treatment" for PURPOSE_OF_USE_TREATMENT, ...; "" for UNSPECIFIED; an unknown
-// value gets a name the vault refuses as an unknown purpose.
-std::string PurposeName(v1::PurposeOfUse purpose);
+// The purpose of use a request states: nullopt for UNSPECIFIED (the vault
+// decides whether the call needs one); INVALID_ARGUMENT "purpose: unknown
+// purpose of use" for a value this build does not know.
+absl::StatusOr<std::optional<vault::Purpose>> PurposeFromProto(v1::PurposeOfUse purpose);
 
 // Parses a lead id's text form; INVALID_ARGUMENT "lead_id: ..." if malformed.
 absl::StatusOr<std::string> ParseLeadId(const std::string& text);

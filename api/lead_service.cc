@@ -33,7 +33,7 @@ absl::Status DoFind(vault::Vault& vault, Call& call, const v1::FindLeadsRequest&
     default:
       return absl::InvalidArgumentError("key: email or phone is required");
   }
-  call.actor.purpose = PurposeName(request.purpose());
+  LV_ASSIGN_OR_RETURN(call.actor.purpose, PurposeFromProto(request.purpose()));
   LV_ASSIGN_OR_RETURN(auto leads, vault.leads().FindLeads(call.actor, kind, *value));
   for (const auto& meta : leads) ToProto(meta, response.add_leads());
   return absl::OkStatus();
@@ -125,7 +125,12 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     finish(id.status());
     return reactor;
   }
-  call->actor.purpose = PurposeName(request->purpose());
+  absl::StatusOr<std::optional<vault::Purpose>> purpose = PurposeFromProto(request->purpose());
+  if (!purpose.ok()) {
+    finish(purpose.status());
+    return reactor;
+  }
+  call->actor.purpose = *purpose;
   vault_->leads().GetLeadAsync(
       call->actor, *id,
       [response](const vault::Lead& lead) {

@@ -41,7 +41,7 @@ absl::StatusOr<PhaseReport> MeasureOnce(bool audited, const LoadOptions& base) {
     if (!vault.ok()) return vault.status();
     vault::Actor system;
     system.principal_id = "system";
-    system.role = "system";
+    system.system = true;
     vault::NewPrincipal capture;
     capture.display_name = "audit-cost bench";
     capture.roles = {"capture"};

@@ -139,19 +139,6 @@ std::string MaskDateOfBirth(absl::string_view dob, absl::Time now) {
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
-  static constexpr const char* kNames[] = {"capture",    "analyst", "intake",
-                                           "compliance", "admin",   "retention"};
-  return kNames[Index(role)];
-}
-
-std::optional<Role> ParseRole(absl::string_view name) {
-  for (Role r : kAllRoles) {
-    if (RoleName(r) == name) return r;
-  }
-  return std::nullopt;
-}
-
 absl::string_view RpcName(Rpc rpc) { return kRpcs[static_cast<size_t>(rpc)].name; }
 
 absl::string_view ProjectionName(Projection projection) {
@@ -166,19 +153,6 @@ absl::string_view ProjectionName(Projection projection) {
   return "hidden";
 }
 
-absl::string_view PurposeName(Purpose purpose) {
-  static constexpr const char* kNames[] = {
-      "treatment", "payment", "operations", "patient_request", "scheduling_outreach", "emergency"};
-  return kNames[static_cast<size_t>(purpose)];
-}
-
-std::optional<Purpose> ParsePurpose(absl::string_view name) {
-  for (Purpose p : kAllPurposes) {
-    if (PurposeName(p) == name) return p;
-  }
-  return std::nullopt;
-}
-
 bool RoleMayCall(Role role, Rpc rpc) {
   return kRpcs[static_cast<size_t>(rpc)].allowed[Index(role)];
 }
@@ -191,37 +165,29 @@ bool RoleMayUsePurpose(Role role, Purpose purpose) {
   return kPurposes[Index(role)][static_cast<size_t>(purpose)];
 }
 
-std::vector<Role> ActorRoles(const Actor& actor) {
-  std::vector<Role> roles;
-  for (absl::string_view name : absl::StrSplit(actor.role, ',')) {
-    if (std::optional<Role> r = ParseRole(name)) roles.push_back(*r);
-  }
-  return roles;
-}
-
 absl::Status CheckCall(const Actor& actor, Rpc rpc) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (RoleMayCall(r, rpc)) return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat("role: may not call ", RpcName(rpc)));
 }
 
 bool MaySee(const Actor& actor, const LeadMetadata& meta) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (InScope(actor, r, meta)) return true;
   }
   return false;
 }
 
 bool MaySeeAs(const Actor& actor, const LeadMetadata& meta, Rpc rpc) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (RoleMayCall(r, rpc) && InScope(actor, r, meta)) return true;
   }
   return false;
 }
 
 bool SeesLeadProgress(const Actor& actor, const LeadMetadata& meta) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (r != Role::kCapture && InScope(actor, r, meta)) return true;
   }
   return false;
@@ -240,17 +206,18 @@ LeadMetadata SubmissionView(const LeadMetadata& meta) {
 }
 
 absl::Status CheckPurposeFor(const Actor& actor, Rpc rpc) {
-  if (actor.purpose.empty()) return absl::InvalidArgumentError("purpose: required for this call");
-  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
-  if (!purpose.has_value()) return absl::InvalidArgumentError("purpose: unknown purpose of use");
-  for (Role r : ActorRoles(actor)) {
-    if (RoleMayCall(r, rpc) && RoleMayUsePurpose(r, *purpose)) return absl::OkStatus();
+  if (!actor.purpose.has_value()) {
+    return absl::InvalidArgumentError("purpose: required for this call");
+  }
+  const Purpose purpose = *actor.purpose;
+  for (Role r : actor.roles) {
+    if (RoleMayCall(r, rpc) && RoleMayUsePurpose(r, purpose)) return absl::OkStatus();
   }
   return absl::PermissionDeniedError("purpose: not allowed for this role");
 }
 
 bool MayListServiceLine(const Actor& actor, absl::string_view service_line) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (r == Role::kIntake && RoleMayCall(r, Rpc::kListQueue) &&
         Contains(actor.service_lines, service_line)) {
       return true;
@@ -260,10 +227,10 @@ bool MayListServiceLine(const Actor& actor, absl::string_view service_line) {
 }
 
 FieldProjections ProjectionsFor(const Actor& actor, const LeadMetadata& meta) {
-  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
+  const std::optional<Purpose>& purpose = actor.purpose;
   FieldProjections out;
   out.fill(Projection::kHidden);
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (!InScope(actor, r, meta)) continue;
     if (purpose.has_value() && !RoleMayUsePurpose(r, *purpose)) continue;
     for (PiiField f : kAllPiiFields) {
@@ -275,7 +242,7 @@ FieldProjections ProjectionsFor(const Actor& actor, const LeadMetadata& meta) {
 }
 
 bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta) {
-  for (Role r : ActorRoles(actor)) {
+  for (Role r : actor.roles) {
     if (!InScope(actor, r, meta)) continue;
     for (PiiField f : kAllPiiFields) {
       if (RoleProjection(r, f) != Projection::kHidden) return true;
@@ -285,13 +252,12 @@ bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta) {
 }
 
 absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta) {
-  std::optional<Purpose> purpose = ParsePurpose(actor.purpose);
-  if (actor.purpose.empty()) {
+  if (!actor.purpose.has_value()) {
     return absl::InvalidArgumentError("purpose: required to read personal data");
   }
-  if (!purpose.has_value()) return absl::InvalidArgumentError("purpose: unknown purpose of use");
-  for (Role r : ActorRoles(actor)) {
-    if (!InScope(actor, r, meta) || !RoleMayUsePurpose(r, *purpose)) continue;
+  const Purpose purpose = *actor.purpose;
+  for (Role r : actor.roles) {
+    if (!InScope(actor, r, meta) || !RoleMayUsePurpose(r, purpose)) continue;
     for (PiiField f : kAllPiiFields) {
       if (RoleProjection(r, f) != Projection::kHidden) return absl::OkStatus();
     }

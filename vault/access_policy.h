@@ -15,16 +15,9 @@
 #include "keys/secret_bytes.h"
 #include "vault/actor.h"
 #include "vault/lead.h"
+#include "vault/roles.h"
 
 namespace leadvault::vault {
-
-// The fixed roles (DESIGN.md); kRetention is the built-in retention principal.
-enum class Role { kCapture, kAnalyst, kIntake, kCompliance, kAdmin, kRetention };
-inline constexpr std::array<Role, 6> kAllRoles = {Role::kCapture, Role::kAnalyst,
-                                                  Role::kIntake,  Role::kCompliance,
-                                                  Role::kAdmin,   Role::kRetention};
-absl::string_view RoleName(Role role);  // "capture", ...
-std::optional<Role> ParseRole(absl::string_view name);
 
 // The RPCs of leadvault.v1 the policy governs.
 enum class Rpc {
@@ -55,29 +48,10 @@ absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 enum class Projection { kHidden = 0, kMasked = 1, kClear = 2 };
 absl::string_view ProjectionName(Projection projection);  // "hidden", "masked", "clear"
 
-// Purposes of use a read of personal data must name (HIPAA's TPO and more).
-enum class Purpose {
-  kTreatment,
-  kPayment,
-  kOperations,
-  kPatientRequest,
-  kSchedulingOutreach,
-  kEmergency,
-};
-inline constexpr std::array<Purpose, 6> kAllPurposes = {
-    Purpose::kTreatment,          Purpose::kPayment,
-    Purpose::kOperations,         Purpose::kPatientRequest,
-    Purpose::kSchedulingOutreach, Purpose::kEmergency};
-absl::string_view PurposeName(Purpose purpose);  // "treatment", "scheduling_outreach", ...
-std::optional<Purpose> ParsePurpose(absl::string_view name);
-
 // The tables, one cell at a time.
 bool RoleMayCall(Role role, Rpc rpc);
 Projection RoleProjection(Role role, PiiField field);
 bool RoleMayUsePurpose(Role role, Purpose purpose);
-
-// The roles an actor holds (its comma-joined `role`), unknown names dropped.
-std::vector<Role> ActorRoles(const Actor& actor);
 
 // OK if one of the actor's roles may call `rpc`; PERMISSION_DENIED naming the
 // RPC otherwise (nothing about any data).
@@ -99,8 +73,8 @@ bool SeesLeadProgress(const Actor& actor, const LeadMetadata& meta);
 LeadMetadata SubmissionView(const LeadMetadata& meta);
 
 // OK if the actor states a purpose of use (Actor::purpose) that one of its
-// roles allowed to call `rpc` may state: INVALID_ARGUMENT if missing or
-// unknown, PERMISSION_DENIED otherwise. For look-ups (FindLeads), whose
+// roles allowed to call `rpc` may state: INVALID_ARGUMENT if missing,
+// PERMISSION_DENIED otherwise. For look-ups (FindLeads), whose
 // matches disclose that a person is a lead of a service line.
 absl::Status CheckPurposeFor(const Actor& actor, Rpc rpc);
 
@@ -120,9 +94,9 @@ FieldProjections ProjectionsFor(const Actor& actor, const LeadMetadata& meta);
 // of it, whatever the purpose: then the read must state an allowed purpose.
 bool WouldDiscloseFields(const Actor& actor, const LeadMetadata& meta);
 
-// OK if the actor's purpose of use (Actor::purpose) is known and allowed for
-// one of its roles that would disclose a field of `meta`: INVALID_ARGUMENT if
-// it is missing or unknown, PERMISSION_DENIED if no such role may use it.
+// OK if the actor's purpose of use (Actor::purpose) is allowed for one of its
+// roles that would disclose a field of `meta`: INVALID_ARGUMENT if it is
+// missing, PERMISSION_DENIED if no such role may use it.
 absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta);
 
 // The masked form of a (normalized) value: email "j***@***.com", phone

@@ -185,10 +185,11 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::OpenGrant(const Actor& acto
 
   EmergencyGrant grant;
   grant.principal_id = actor.principal_id;
-  grant.role = actor.role;
+  grant.role = RoleLabel(actor);
   grant.reason = std::string(text.view());
   grant.lead_ids = std::move(lead_ids);
-  const bool compliance = IsComplianceGrant(actor.role);
+  const bool compliance =
+      std::find(actor.roles.begin(), actor.roles.end(), Role::kCompliance) != actor.roles.end();
   const std::string random_part = random_->Bytes(8);
   absl::Time now;
   {

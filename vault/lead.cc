@@ -118,4 +118,15 @@ std::optional<std::string> DecodeLeadId(absl::string_view text) {
   return out;
 }
 
+std::optional<LeadId> LeadId::FromBytes(absl::string_view bytes) {
+  if (bytes.size() != kSize) return std::nullopt;
+  return LeadId(std::string(bytes));
+}
+
+std::optional<LeadId> LeadId::FromText(absl::string_view text) {
+  std::optional<std::string> bytes = DecodeLeadId(text);
+  if (!bytes.has_value()) return std::nullopt;
+  return LeadId(*std::move(bytes));
+}
+
 }  // namespace leadvault::vault

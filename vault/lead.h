@@ -142,6 +142,24 @@ struct Lead {
 
 // Text form of a lead id: 32 lower-case hex characters.
 std::string EncodeLeadId(absl::string_view binary_id);
+
+// A lead's id as a value: 16 bytes (random for a lead or a receipt), whose
+// text form is 32 lower-case hex. Only well-formed ids can be made.
+class LeadId {
+ public:
+  static constexpr size_t kSize = 16;
+  static std::optional<LeadId> FromBytes(absl::string_view bytes);
+  // The text form (hex in either case, as DecodeLeadId).
+  static std::optional<LeadId> FromText(absl::string_view text);
+
+  const std::string& bytes() const { return bytes_; }
+  std::string text() const { return EncodeLeadId(bytes_); }
+  friend bool operator==(const LeadId& a, const LeadId& b) { return a.bytes_ == b.bytes_; }
+
+ private:
+  explicit LeadId(std::string bytes) : bytes_(std::move(bytes)) {}
+  std::string bytes_;
+};
 // Parses the text form into the 16-byte binary id; nullopt unless exactly 32 hex
 // characters. Hex digits are accepted in either case (so an id copied through a
 // tool that upper-cases it still resolves); EncodeLeadId always emits lower case.

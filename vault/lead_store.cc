@@ -14,6 +14,7 @@
 #include "vault/internal/keys.h"
 #include "vault/internal/page_token.h"
 #include "vault/internal/records.pb.h"
+#include "vault/read_decision.h"
 #include "vault/validation.h"
 
 namespace leadvault::vault {
@@ -494,42 +495,18 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     LV_ASSIGN_OR_RETURN(record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
     lead.meta = MetadataFromRecord(lead_id, record);
   }
-  // A lead out of the caller's scope is answered exactly as a missing one; an
-  // emergency grant never widens the scope.
-  if (!MaySee(actor, lead.meta)) return absl::NotFoundError("lead not found");
-  if (!SeesLeadProgress(actor, lead.meta)) lead.meta = SubmissionView(lead.meta);
-  // Emergency access: the purpose says so, and an open grant must cover the lead.
+  // The decision first (vault/read_decision.h); the rest only executes it.
   std::optional<EmergencyGrant> grant;
-  const bool emergency = actor.purpose == PurposeName(Purpose::kEmergency);
-  if (emergency && emergency_ != nullptr &&
-      MaySeeAs(actor, lead.meta, Rpc::kOpenEmergencyAccess)) {  // scope may have shrunk
+  if (actor.purpose == Purpose::kEmergency && emergency_ != nullptr) {
     grant = emergency_->ActiveGrant(actor.principal_id, lead_id);
   }
-  if (emergency && !grant.has_value()) {
-    return absl::PermissionDeniedError(
-        "purpose: emergency needs an open emergency access grant for this lead");
-  }
+  LV_ASSIGN_OR_RETURN(ReadDecision decision, DecideRead(actor, lead.meta, receipt, grant));
+  lead.meta = std::move(decision.meta);
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
-  // Without a grant: a read that would disclose a field states an allowed
-  // purpose first, and then sees what the roles that may state it see.
-  if (!grant.has_value()) {
-    if (!WouldDiscloseFields(actor, lead.meta)) return lead;  // metadata only: no key unwrapped
-    LV_RETURN_IF_ERROR(CheckPurpose(actor, lead.meta));
-  }
-  if (receipt) return lead;
-  FieldProjections projection;
-  if (grant.has_value()) {
-    projection.fill(Projection::kClear);
-  } else {
-    projection = ProjectionsFor(actor, lead.meta);
-  }
-  if (std::all_of(projection.begin(), projection.end(),
-                  [](Projection p) { return p == Projection::kHidden; })) {
-    return lead;
-  }
-  if (grant.has_value()) {
-    entry.break_glass_reason = grant->reason;  // every emergency read is flagged
-    entry.fields.push_back(absl::StrCat("grant=", grant->id));
+  if (!decision.DisclosesAnyField()) return lead;  // metadata only: no key unwrapped
+  if (decision.grant.has_value()) {
+    entry.break_glass_reason = decision.grant->reason;  // every emergency read is flagged
+    entry.fields.push_back(absl::StrCat("grant=", decision.grant->id));
   }
   if (absl::IsNotFound(values[1].status())) {
     return absl::DataLossError("lead record: its data key is missing");
@@ -548,7 +525,7 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
       return absl::DataLossError("lead record: unknown field number");
     }
     PiiField field = static_cast<PiiField>(f.field());
-    Projection p = projection[f.field() - 1];
+    Projection p = decision.fields[f.field() - 1];
     if (p == Projection::kHidden) continue;  // never decrypted
     LV_ASSIGN_OR_RETURN(
         keys::SecretBytes plain,

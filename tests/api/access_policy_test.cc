@@ -145,7 +145,7 @@ class AccessPolicyTest : public ApiTest {
     if (rpc == "CloseEmergencyAccess") {
       vault::Actor officer;  // one per call: grants are bounded per principal
       officer.principal_id = absl::StrCat("00000000000000", 10 + grants_opened_++);
-      officer.role = "compliance";
+      officer.roles = {vault::Role::kCompliance};
       auto grant = vault_->emergency().OpenGrant(
           officer, "a grant to close early", {*vault::DecodeLeadId(lead_id_)}, absl::Minutes(5));
       EXPECT_TRUE(grant.ok());

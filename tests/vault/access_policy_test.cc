@@ -94,16 +94,16 @@ TEST(AccessPolicyTest, ScopeAndProjectionFollowTheRoles) {
 
   // Several roles: the most open projection of the roles that see the lead.
   Actor both = MakeActor("00000000000000c1", "capture,compliance");
-  both.purpose = "operations";
+  both.purpose = Purpose::kOperations;
   EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kDateOfBirth), Projection::kMasked);
   EXPECT_EQ(ProjectionFor(both, cardio, PiiField::kEmail), Projection::kHidden);
   // With a purpose stated, only the roles that may state it count.
   Actor desk_and_officer = MakeActor("00000000000000c1", "intake,compliance");
   desk_and_officer.service_lines = {"cardio"};
-  desk_and_officer.purpose = "operations";  // both may state it: intake's view
+  desk_and_officer.purpose = Purpose::kOperations;  // both may state it: intake's view
   EXPECT_EQ(ProjectionFor(desk_and_officer, cardio, PiiField::kEmail), Projection::kClear);
   Actor officer_only = MakeActor("00000000000000c3", "compliance");
-  officer_only.purpose = "treatment";  // compliance may not: nothing
+  officer_only.purpose = Purpose::kTreatment;  // compliance may not: nothing
   EXPECT_EQ(ProjectionFor(officer_only, cardio, PiiField::kDateOfBirth), Projection::kHidden);
 
   Actor admin = MakeActor("00000000000000ad", "admin");
@@ -113,13 +113,11 @@ TEST(AccessPolicyTest, ScopeAndProjectionFollowTheRoles) {
   EXPECT_TRUE(absl::IsPermissionDenied(CheckCall(MakeActor("x", ""), Rpc::kGetLead)));
   EXPECT_TRUE(absl::IsPermissionDenied(CheckCall(MakeActor("x", "root"), Rpc::kGetLead)));
 
-  intake.purpose = "";
+  intake.purpose = std::nullopt;
   EXPECT_TRUE(absl::IsInvalidArgument(CheckPurpose(intake, ortho)));
-  intake.purpose = "curiosity";
-  EXPECT_TRUE(absl::IsInvalidArgument(CheckPurpose(intake, ortho)));
-  intake.purpose = "emergency";
+  intake.purpose = Purpose::kEmergency;
   EXPECT_TRUE(absl::IsPermissionDenied(CheckPurpose(intake, ortho)));
-  intake.purpose = "treatment";
+  intake.purpose = Purpose::kTreatment;
   EXPECT_TRUE(CheckPurpose(intake, ortho).ok());
 }
 

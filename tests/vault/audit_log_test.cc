@@ -418,17 +418,17 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
   std::string lead = CreateLead(1);
   std::string other = CreateLead(2);
   Actor reader = IntakeActor();
-  reader.purpose = "treatment";
+  reader.purpose = Purpose::kTreatment;
   ASSERT_TRUE(vault_->leads().GetLead(reader, lead).ok());
   clock_.Advance(absl::Hours(1));
-  reader.purpose = "scheduling_outreach";
+  reader.purpose = Purpose::kSchedulingOutreach;
   ASSERT_TRUE(vault_->leads().GetLead(reader, lead).ok());
   ASSERT_TRUE(vault_->leads().GetLead(reader, other).ok());
-  reader.purpose = "operations";
+  reader.purpose = Purpose::kOperations;
   ASSERT_TRUE(vault_->leads()
                   .FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email)
                   .ok());  // a match says the person is a lead: a disclosure too
-  reader.purpose = "";
+  reader.purpose = std::nullopt;
   EXPECT_TRUE(absl::IsInvalidArgument(
       vault_->leads().FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email).status()))
       << "a look-up names its purpose";

@@ -24,7 +24,7 @@ class EmergencyAccessTest : public VaultFixture {
   }
 
   Actor Emergency(Actor a) {
-    a.purpose = "emergency";
+    a.purpose = Purpose::kEmergency;
     return a;
   }
 
@@ -33,7 +33,7 @@ class EmergencyAccessTest : public VaultFixture {
 
 TEST_F(EmergencyAccessTest, AGrantOpensAFullReadFlaggedInTheAudit) {
   Actor officer = MakeActor("00000000000000e1", "compliance");
-  officer.purpose = "operations";
+  officer.purpose = Purpose::kOperations;
   EXPECT_FALSE(vault_->leads().GetLead(officer, lead_)->masked.empty()) << "Safe Harbor view";
   EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(officer), lead_).status()))
       << "without a grant, emergency is refused";
@@ -256,7 +256,7 @@ TEST_F(EmergencyAccessTest, InScopeEmergencyWithoutAGrantIsDeniedAndComplianceGe
   desk.service_lines = {"cardio"};  // the lead is in scope
   EXPECT_TRUE(absl::IsPermissionDenied(vault_->leads().GetLead(Emergency(desk), lead_).status()));
   Actor officer = MakeActor("00000000000000e1", "compliance");
-  officer.purpose = "operations";
+  officer.purpose = Purpose::kOperations;
   auto masked = vault_->leads().GetLead(officer, lead_);
   ASSERT_TRUE(masked.ok()) << masked.status();
   EXPECT_FALSE(masked->masked.empty());

@@ -762,11 +762,13 @@ TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
   EXPECT_EQ(mine.version, fresh.version);
 
   // Everything it can do with the two ids answers alike: every purpose...
-  for (std::string purpose : {"", "treatment", "payment", "operations", "patient_request",
-                              "scheduling_outreach", "emergency", "bogus"}) {
+  std::vector<std::optional<Purpose>> purposes = {std::nullopt};
+  purposes.insert(purposes.end(), kAllPurposes.begin(), kAllPurposes.end());
+  for (std::optional<Purpose> purpose : purposes) {
     Actor a = prober;
     a.purpose = purpose;
-    EXPECT_EQ(Observe(a, mine.lead_id), Observe(a, fresh.lead_id)) << "purpose " << purpose;
+    EXPECT_EQ(Observe(a, mine.lead_id), Observe(a, fresh.lead_id))
+        << "purpose " << (purpose ? PurposeName(*purpose) : "none");
   }
   // ...look-ups (neither oncology lead is in its intake scope)...
   for (const std::string& email : {person.email, stranger.email}) {
@@ -788,7 +790,7 @@ TEST_F(ReviewTest, CaptureNeverLearnsOfALeadItDidNotCreate) {
     EXPECT_TRUE(absl::IsNotFound(opened)) << opened;
   }
   // The oncology lead itself is as missing as a made-up id, under any purpose.
-  for (std::string purpose : {"treatment", "emergency"}) {
+  for (Purpose purpose : {Purpose::kTreatment, Purpose::kEmergency}) {
     Actor a = prober;
     a.purpose = purpose;
     EXPECT_EQ(Observe(a, theirs.lead_id), Observe(a, std::string(16, '\x42')));
@@ -1001,17 +1003,17 @@ INSTANTIATE_TEST_SUITE_P(EveryField, EditedMetadataTest,
 
 TEST_F(ReviewTest, FindLeadsNeedsAPurposeItsRoleMayStateAndReturnsAtMostSixteen) {
   Actor intake = IntakeActor();
-  intake.purpose = "";
+  intake.purpose = std::nullopt;
   EXPECT_TRUE(absl::IsInvalidArgument(
       store().FindLeads(intake, LookupKind::kEmail, LeadInput{}.email).status()));
-  intake.purpose = "emergency";
+  intake.purpose = Purpose::kEmergency;
   EXPECT_TRUE(absl::IsPermissionDenied(
       store().FindLeads(intake, LookupKind::kEmail, LeadInput{}.email).status()));
   Actor compliance = MakeActor("00000000000000e1", "compliance");
-  compliance.purpose = "treatment";
+  compliance.purpose = Purpose::kTreatment;
   EXPECT_TRUE(absl::IsPermissionDenied(
       store().FindLeads(compliance, LookupKind::kEmail, LeadInput{}.email).status()));
-  compliance.purpose = "patient_request";
+  compliance.purpose = Purpose::kPatientRequest;
   EXPECT_TRUE(store().FindLeads(compliance, LookupKind::kEmail, LeadInput{}.email).ok());
 }
 

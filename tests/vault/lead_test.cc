@@ -87,6 +87,21 @@ TEST(LeadTest, DecodeLeadIdRoundTripsEveryByteValue) {
   }
 }
 
+TEST(LeadTest, LeadIdIsOnlyEverWellFormed) {
+  const std::string bytes("\x00\x01\x7f\x80\xab\xcd\xef\xff\x10\x20\x30\x40\x50\x60\x70\x90", 16);
+  std::optional<LeadId> id = LeadId::FromBytes(bytes);
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->bytes(), bytes);
+  EXPECT_EQ(id->text(), "00017f80abcdefff1020304050607090");
+  std::optional<LeadId> parsed = LeadId::FromText("00017F80ABCDEFFF1020304050607090");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_TRUE(*parsed == *id);
+  EXPECT_FALSE(LeadId::FromBytes(bytes.substr(1)).has_value());
+  EXPECT_FALSE(LeadId::FromBytes(bytes + "x").has_value());
+  EXPECT_FALSE(LeadId::FromText("00017f80abcdefff102030405060709").has_value());
+  EXPECT_FALSE(LeadId::FromText("00017f80abcdefff102030405060709g").has_value());
+}
+
 TEST(LeadTest, DecodeLeadIdAcceptsUpperCase) {
   const std::optional<std::string> lower = DecodeLeadId("00017f80abcdefff1020304050607090");
   const std::optional<std::string> upper = DecodeLeadId("00017F80ABCDEFFF1020304050607090");

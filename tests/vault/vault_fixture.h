@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "audit/audit_entry.h"
 #include "gtest/gtest.h"
@@ -119,10 +120,10 @@ inline std::vector<std::pair<uint64_t, audit::AuditEntry>> ReadAudit(Vault& vaul
 inline Actor MakeActor(std::string principal_id, std::string role) {
   Actor a;
   a.principal_id = std::move(principal_id);
-  a.role = std::move(role);
+  a.roles = ParseRoles(absl::StrSplit(role, ',', absl::SkipEmpty()));
   a.request_id = "req-1";
   a.peer = "127.0.0.1:1";
-  a.purpose = "treatment";
+  a.purpose = Purpose::kTreatment;
   return a;
 }
 

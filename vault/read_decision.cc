@@ -1,0 +1,47 @@
+#include "vault/read_decision.h"
+
+#include <algorithm>
+
+namespace leadvault::vault {
+
+bool ReadDecision::DisclosesAnyField() const {
+  return std::any_of(fields.begin(), fields.end(),
+                     [](Projection p) { return p != Projection::kHidden; });
+}
+
+absl::StatusOr<ReadDecision> DecideRead(const Actor& actor, const LeadMetadata& meta, bool receipt,
+                                        const std::optional<EmergencyGrant>& grant) {
+  // A lead out of the caller's scope is answered exactly as a missing one; an
+  // emergency grant never widens the scope.
+  if (!MaySee(actor, meta)) return absl::NotFoundError("lead not found");
+  ReadDecision decision;
+  decision.meta = SeesLeadProgress(actor, meta) ? meta : SubmissionView(meta);
+  decision.fields.fill(Projection::kHidden);
+  // Emergency access: the purpose says so, and an open grant of the actor's
+  // must cover the lead, in the scope of a role that may open one (the scope
+  // may have shrunk since the grant was opened).
+  if (actor.purpose == Purpose::kEmergency) {
+    const bool covered = grant.has_value() && grant->principal_id == actor.principal_id &&
+                         std::find(grant->lead_ids.begin(), grant->lead_ids.end(), meta.id) !=
+                             grant->lead_ids.end() &&
+                         MaySeeAs(actor, decision.meta, Rpc::kOpenEmergencyAccess);
+    if (!covered) {
+      return absl::PermissionDeniedError(
+          "purpose: emergency needs an open emergency access grant for this lead");
+    }
+    if (!receipt) {
+      decision.fields.fill(Projection::kClear);
+      decision.grant = grant;
+    }
+    return decision;
+  }
+  // Without a grant: a read that would disclose a field states an allowed
+  // purpose first, and then sees what the roles that may state it see.
+  if (!WouldDiscloseFields(actor, decision.meta)) return decision;  // metadata only
+  if (absl::Status s = CheckPurpose(actor, decision.meta); !s.ok()) return s;
+  if (receipt) return decision;  // a receipt has no field
+  decision.fields = ProjectionsFor(actor, decision.meta);
+  return decision;
+}
+
+}  // namespace leadvault::vault

@@ -12,6 +12,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "audit/internal/json.h"
 
 // Rendering writes through a raw pointer into room reserved in the caller's
 // string for an upper bound of the output, then trims: one resize per line
@@ -459,6 +460,16 @@ void AppendCsvList(const std::vector<std::string>& list, std::string& out) {
 }
 
 }  // namespace
+
+namespace internal {
+
+void AppendJsonString(absl::string_view s, std::string& out) {
+  AppendBounded(out, JsonStringBound(s), [s](char* p) { return PutJsonString(p, s); });
+}
+
+void AppendRfc3339Micros(absl::Time t, std::string& out) { AppendTime(t, out); }
+
+}  // namespace internal
 
 void AppendJsonlHeader(const ExportHeader& header, std::string& out) {
   const size_t bound =

@@ -34,6 +34,7 @@
 #include "tools/ctl_audit.h"
 #include "tools/ctl_check.h"
 #include "tools/ctl_connection.h"
+#include "tools/ctl_consent.h"
 #include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
@@ -580,6 +581,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
   std::unique_ptr<CheckCommand> check = AddCheckCommand(app);
   std::unique_ptr<DbCommands> db = AddDbCommands(app);
+  std::unique_ptr<ConsentCommands> consent = AddConsentCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -599,6 +601,9 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunEmergencyCommand(*emergency, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunConsentCommand(*consent, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "audit/internal/json.h"
 #include "keys/base64.h"
 #include "keys/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -48,45 +49,6 @@ bool IsRenderingOf(absl::string_view rendered, absl::string_view line) {
 // order mark, a NUL byte. Of a repeated key the first counts. "at byte N" is the last byte
 // the parser read. No exception is thrown: the parser reports its errors to
 // the handler.
-
-// A byte iterator over the line that counts how far the parser has read, so
-// a value the handler refuses can be placed in the line.
-class CountingIterator {
- public:
-  using iterator_category = std::input_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-
-  CountingIterator(const char* at, size_t* read) : at_(at), read_(read) {}
-  reference operator*() const { return *at_; }
-  CountingIterator& operator++() {
-    ++at_;
-    ++*read_;
-    return *this;
-  }
-  bool operator==(const CountingIterator& other) const { return at_ == other.at_; }
-  bool operator!=(const CountingIterator& other) const { return at_ != other.at_; }
-
- private:
-  const char* at_;
-  size_t* read_;
-};
-
-absl::Status JsonError(size_t byte, absl::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", byte, ": ", what));
-}
-
-// nlohmann's description of a syntax error without its position (given
-// separately) and without the text it last read (which may be anything).
-std::string SyntaxErrorText(const nlohmann::json::exception& error) {
-  absl::string_view what = error.what();
-  const size_t colon = what.find(": ");
-  if (colon == absl::string_view::npos) return "syntax error";
-  what.remove_prefix(colon + 2);
-  return std::string(what.substr(0, what.find("; last read: ")));
-}
 
 class FlatJson {
  public:

@@ -1,0 +1,164 @@
+// The consent proof: for one lead, every consent event with its evidence and,
+// for each, the audit entry that recorded it and that entry's RFC 6962
+// inclusion proof against one signed checkpoint, as one JSON document a
+// lawyer can hand over and anyone can verify offline with only the log's
+// verifier key (`leadvaultctl consent proof FILE --pubkey KEY`).
+//
+// The link between an event and the log: the vault records each event in an
+// allowed "CreateLead" or "RecordConsent" audit entry whose lead_ids name the
+// lead and whose fields hold ConsentEventField(event). That field is a
+// SHA-256 over every field of the event, so changing any of them (one byte)
+// breaks the link, and the inclusion proof ties the entry to the signed root.
+//
+// What verification proves, and what it does not: events 1..n are exactly as
+// the log recorded them, in order, none missing between 1 and n. It does not
+// prove that the lead has no event n+1 (a proof cut short after event n
+// verifies), and generated_at/generated_by are the exporter's word: neither
+// is covered by a signature.
+//
+// Thread-safe: these are pure functions.
+#ifndef LEADVAULT_AUDIT_CONSENT_PROOF_H_
+#define LEADVAULT_AUDIT_CONSENT_PROOF_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+
+namespace leadvault::audit {
+
+// One consent event as the proof shows it: the ledger's clear skeleton and
+// evidence. The consenting person's IP address is PII and is never in the
+// proof: only a commitment to it, ip_commitment = lower-hex SHA-256(salt(32
+// random bytes) || ip text), which whoever holds the IP and salt (decrypted by
+// the vault under the lead's key) can open later; after the lead is purged and
+// its key shredded, the commitment stays and reveals nothing.
+struct ConsentProofEvent {
+  std::string lead_id;         // text form: 32 lower-case hex
+  uint32_t number = 0;         // 1, 2, ... per lead
+  int64_t at_unix_micros = 0;  // when the vault recorded it
+  std::string recorded_by;     // principal id
+  std::string action;          // "grant" | "revoke"
+  std::string channel;         // "email" | "sms" | "voice" | "autodialed_voice"
+  std::string
+      purpose;  // "scheduling" | "treatment_follow_up" | "marketing" | "third_party_sharing"
+  std::string third_party;  // third_party_sharing only
+  // grants (empty/false/0 on revocations)
+  int64_t captured_at_unix_micros = 0;
+  std::string source_url;
+  std::string seller_name;
+  std::string disclosure_version;
+  std::string disclosure_sha256;  // 64 lower hex or empty
+  bool authorizes_automated = false;
+  bool not_condition_of_purchase = false;
+  std::string capture_certificate_id;
+  std::string user_agent;
+  std::string ip_commitment;         // 64 lower hex or empty (no IP captured)
+  std::vector<std::string> missing;  // TCPA elements missing, names, e.g. "seller_name"
+  // revocations (empty on grants)
+  std::string
+      method;  // "intake_call" | "sms_reply" | "email_unsubscribe" | "preference_page" | "other"
+  std::string method_detail;  // "keyword:STOP", "free_text" or empty
+
+  friend bool operator==(const ConsentProofEvent&, const ConsentProofEvent&) = default;
+};
+
+inline constexpr absl::string_view kConsentEventTag = "leadvault-consent-event-v1";
+
+// Deterministic bytes: kConsentEventTag, then every field above in
+// declaration order. Strings (the tag too) are a big-endian u32 length and the
+// bytes; `number` is a big-endian u32, times big-endian two's-complement
+// int64; bools one byte (0 or 1); `missing` a big-endian u32 count, then each
+// string. Injective: two different events never encode alike.
+// REQUIRES: every string is shorter than 2^32 bytes (VerifyConsentProof
+// refuses an event that is not; a parsed proof is far below it).
+std::string ConsentEventCanonical(const ConsentProofEvent& event);
+// Lower-case hex SHA-256 of ConsentEventCanonical (64 characters).
+std::string ConsentEventDigest(const ConsentProofEvent& event);
+// The audit-entry field that names it: "consent_event=" + digest.
+std::string ConsentEventField(const ConsentProofEvent& event);
+
+struct ConsentProofItem {
+  ConsentProofEvent event;
+  uint64_t audit_sequence = 0;        // the entry that recorded it
+  std::string audit_entry;            // its canonical bytes (EncodeCanonical)
+  std::vector<Hash> inclusion_proof;  // leaf audit_sequence - 1 in the checkpoint's tree
+
+  friend bool operator==(const ConsentProofItem&, const ConsentProofItem&) = default;
+};
+
+struct ConsentProof {
+  std::string lead_id;          // text form
+  std::string checkpoint_note;  // signed note (C2SP), covers every audit_sequence
+  int64_t generated_at_unix_micros = 0;
+  std::string generated_by;             // principal id of the officer
+  std::vector<ConsentProofItem> items;  // in event number order
+
+  friend bool operator==(const ConsentProof&, const ConsentProof&) = default;
+};
+
+// ParseConsentProof's bounds.
+inline constexpr size_t kMaxConsentProofBytes = size_t{64} << 20;
+inline constexpr size_t kMaxConsentProofEvents = 10'000;
+
+// The document, format "leadvault-consent-proof" version 1: one JSON object,
+// two-space indented, one key per line, keys in this order, ending in '\n':
+//   format, version, lead_id, generated_at_unix_micros, generated_at,
+//   generated_by, checkpoint (the signed note), events: [ one object per item,
+//   in order: number, lead_id, at_unix_micros, at, recorded_by, action,
+//   channel, purpose, third_party, captured_at_unix_micros, captured_at,
+//   source_url, seller_name, disclosure_version, disclosure_sha256,
+//   authorizes_automated, not_condition_of_purchase, capture_certificate_id,
+//   user_agent, ip_commitment, missing (array of strings), method,
+//   method_detail, digest (ConsentEventDigest), audit_sequence, audit_entry
+//   (base64 of the canonical bytes), inclusion_proof (array of base64
+//   hashes) ].
+// "at", "captured_at" and "generated_at" spell the unix micros beside them
+// as RFC 3339 UTC with six fraction digits, or "" when those are 0; they and
+// "digest" are informative (derived, never read as a source). Strings are
+// escaped as audit/export_format.h states; base64 is RFC 4648 with padding.
+// Deterministic: equal proofs render to equal bytes.
+std::string RenderConsentProof(const ConsentProof& proof);
+
+// Parses a document as rendered above, with any JSON whitespace and key
+// order. Strict: an unknown, missing, repeated or wrongly typed key, a
+// number out of its field's range, base64 that is not canonical, a hash that
+// is not 32 bytes, or an informative value that does not match its source
+// (a digest that is not the event's, a time that is not its micros') is
+// INVALID_ARGUMENT naming the key ("event 3: ..." for the third event of the
+// list, "invalid JSON at byte N: ..." for syntax). Bounded: a text over
+// kMaxConsentProofBytes, more than kMaxConsentProofEvents events, or an array
+// of more than 64 strings is refused before it is held. Event text must be
+// valid UTF-8 (the vault validates it): the renderer escapes other bytes as
+// lone surrogates, which this parser (nlohmann::json) refuses.
+absl::StatusOr<ConsentProof> ParseConsentProof(absl::string_view text);
+
+struct ConsentProofReport {
+  Checkpoint checkpoint;
+  size_t events = 0;
+  size_t grants = 0;
+  size_t revocations = 0;
+};
+
+// Verifies offline: the checkpoint note's signature (NoteVerifier); events
+// numbered 1..n with no gap, reorder or duplicate, each of the document's
+// lead (32 lower hex), each a "grant" or a "revoke", hex digests of the right
+// form; for each event: its audit entry decodes (DecodeCanonical), has
+// sequence == audit_sequence, is an allowed "CreateLead" or "RecordConsent",
+// names the lead in lead_ids, and carries ConsentEventField(event) in fields
+// (so any change to any event field fails); audit_sequence is in 1..tree size
+// and the entry's leaf hash with its inclusion proof rebuilds the
+// checkpoint's root at index audit_sequence - 1. Events of one call share an
+// entry. Errors are INVALID_ARGUMENT "event 3: ..." (the third of the list)
+// or "checkpoint: ..." / "lead_id: ...", and never echo a field's value.
+absl::StatusOr<ConsentProofReport> VerifyConsentProof(const ConsentProof& proof,
+                                                      const NoteVerifier& verifier);
+
+}  // namespace leadvault::audit
+
+#endif  // LEADVAULT_AUDIT_CONSENT_PROOF_H_

@@ -1,0 +1,966 @@
+// The consent proof end to end: a real little audit log (canonical entries in
+// a Merkle tree, a checkpoint signed with a test Ed25519 key) whose entries
+// record consent events the way the vault does; proofs are built from it,
+// rendered, parsed and verified offline. Every change to an event, an entry,
+// a proof hash or the checkpoint must be caught, naming where.
+#include "audit/consent_proof.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "audit/audit_entry.h"
+#include "audit/checkpoint.h"
+#include "audit/merkle.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keys/hash.h"
+#include "keys/secret_bytes.h"
+#include "keys/signing.h"
+
+namespace leadvault::audit {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr char kOrigin[] = "audit.leadvault.test";
+constexpr char kLead[] = "0123456789abcdef0123456789abcdef";
+constexpr char kOtherLead[] = "fedcba9876543210fedcba9876543210";
+constexpr char kIntake[] = "5f0c1e2d3c4b5a69788796a5b4c3d2e1";
+constexpr char kCapture[] = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+constexpr char kOfficer[] = "c0ffee00c0ffee00c0ffee00c0ffee00";
+constexpr int64_t kT0 = 1'796'130'000'123'456;  // 2026-12-01T13:00:00.123456Z
+
+std::string Sha256Hex(absl::string_view data) {
+  const keys::Sha256Digest d = keys::Sha256({data});
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
+// A complete in-memory Merkle tree: every complete node, as a store keeps them.
+class MemoryTree final : public NodeReader {
+ public:
+  void Append(const Hash& leaf) {
+    frontier_.Append(leaf, [this](NodeId id, const Hash& hash) {
+      nodes_[{id.level, id.index}] = hash;
+    });
+  }
+  uint64_t size() const { return frontier_.size(); }
+
+  absl::StatusOr<std::vector<Hash>> ReadNodes(const std::vector<NodeId>& ids) override {
+    std::vector<Hash> out;
+    for (const NodeId& id : ids) {
+      auto it = nodes_.find({id.level, id.index});
+      if (it == nodes_.end()) return absl::NotFoundError("node not stored");
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+ private:
+  MerkleFrontier frontier_;
+  std::map<std::pair<uint32_t, uint64_t>, Hash> nodes_;
+};
+
+// A signing key from a fixed seed, its note signer and verifier.
+struct LogKey {
+  explicit LogKey(char first_byte, const std::string& name = kOrigin) {
+    std::string seed(keys::kEd25519SeedSize, '\0');
+    for (size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<char>(first_byte + i);
+    key = *keys::SigningKey::FromSeed(keys::SecretBytes::CopyFrom(seed));
+    signer.emplace(*NoteSigner::Create(name, key.get()));
+    verifier.emplace(*NoteVerifier::Parse(signer->VerifierKey()));
+  }
+  std::unique_ptr<keys::SigningKey> key;
+  std::optional<NoteSigner> signer;
+  std::optional<NoteVerifier> verifier;
+};
+
+// The events of kLead: a form's two grants (email marketing, complete; SMS
+// scheduling, incomplete), an SMS STOP, and a re-grant for third-party
+// sharing by intake.
+std::vector<ConsentProofEvent> LeadEvents() {
+  ConsentProofEvent email;
+  email.lead_id = kLead;
+  email.number = 1;
+  email.at_unix_micros = kT0;
+  email.recorded_by = kCapture;
+  email.action = "grant";
+  email.channel = "email";
+  email.purpose = "marketing";
+  email.captured_at_unix_micros = kT0 - 4'000'000;
+  email.source_url = "https://clinic.example/knee-pain/consult";
+  email.seller_name = "Riverside Orthopedics";
+  email.disclosure_version = "2026-11-tcpa-v3";
+  email.disclosure_sha256 = Sha256Hex("the disclosure text v3");
+  email.authorizes_automated = true;
+  email.not_condition_of_purchase = true;
+  email.capture_certificate_id = "https://cert.trustedform.com/0a1b2c3d4e5f";
+  email.user_agent =
+      "Mozilla/5.0 (X11; Linux x86_64) \"quoted\" \\ caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x98\x80";
+  email.ip_commitment = Sha256Hex("salt||203.0.113.7");
+
+  ConsentProofEvent sms = email;
+  sms.number = 2;
+  sms.channel = "sms";
+  sms.purpose = "scheduling";
+  sms.seller_name = "";
+  sms.disclosure_sha256 = "";
+  sms.authorizes_automated = false;
+  sms.user_agent = "line one\nline two\ttab \x01\x7f </script>";
+  sms.ip_commitment = "";
+  sms.missing = {"seller_name", "disclosure_sha256"};
+
+  ConsentProofEvent stop;
+  stop.lead_id = kLead;
+  stop.number = 3;
+  stop.at_unix_micros = kT0 + 3'600'000'000;
+  stop.recorded_by = kIntake;
+  stop.action = "revoke";
+  stop.channel = "sms";
+  stop.purpose = "scheduling";
+  stop.method = "sms_reply";
+  stop.method_detail = "keyword:STOP";
+
+  ConsentProofEvent regrant = email;
+  regrant.number = 4;
+  regrant.at_unix_micros = kT0 + 86'400'000'000;
+  regrant.recorded_by = kIntake;
+  regrant.channel = "voice";
+  regrant.purpose = "third_party_sharing";
+  regrant.third_party = "Acme Imaging, LLC";
+  regrant.captured_at_unix_micros = kT0 + 86'390'000'000;
+  regrant.user_agent = "";
+  return {email, sms, stop, regrant};
+}
+
+AuditEntry Entry(const std::string& action, std::vector<std::string> lead_ids,
+                 std::vector<std::string> fields, const std::string& principal = kIntake) {
+  AuditEntry e;
+  e.time = absl::FromUnixMicros(kT0);
+  e.principal_id = principal;
+  e.role = "intake";
+  e.action = action;
+  e.outcome = Outcome::kAllowed;
+  e.lead_ids = std::move(lead_ids);
+  e.fields = std::move(fields);
+  e.request_id = "req";
+  e.peer = "ipv4:127.0.0.1:5000";
+  return e;
+}
+
+// The log: unrelated entries around the entries that record kLead's events
+// (events 1 and 2 in one CreateLead call).
+class ConsentProofTest : public ::testing::Test {
+ protected:
+  ConsentProofTest() : key_('\x01'), events_(LeadEvents()) {
+    Append(Entry("CreateLead", {kOtherLead}, {"first_name", "email"}, kCapture));
+    Append(Entry("GetLead", {kOtherLead}, {"first_name"}));
+    event_sequence_[0] = event_sequence_[1] =
+        Append(Entry("CreateLead", {kLead},
+                     {"first_name", "phone", "email", ConsentEventField(events_[0]),
+                      ConsentEventField(events_[1])},
+                     kCapture));
+    Append(Entry("GetLead", {kLead}, {"phone"}));
+    Append(Entry("FindLeads", {kLead, kOtherLead}, {}));
+    event_sequence_[2] = Append(Entry("RecordConsent", {kLead}, {ConsentEventField(events_[2])}));
+    Append(Entry("UpdateLead", {kLead}, {"contact_attempt"}));
+    Append(Entry("GetLead", {kOtherLead}, {"email"}));
+    event_sequence_[3] = Append(Entry("RecordConsent", {kLead}, {ConsentEventField(events_[3])}));
+    for (int i = 0; i < 4; ++i) Append(Entry("GetLead", {kOtherLead}, {"email"}));
+  }
+
+  // Appends `e` as the next sequence; returns it.
+  uint64_t Append(AuditEntry e) {
+    e.sequence = canonical_.size() + 1;
+    canonical_.push_back(EncodeCanonical(e));
+    tree_.Append(LeafHash(canonical_.back()));
+    return e.sequence;
+  }
+
+  std::string SignedNote(uint64_t size, const LogKey& key) {
+    const Checkpoint cp{kOrigin, size, *RootAt(size, tree_)};
+    return key.signer->Sign(FormatCheckpoint(cp));
+  }
+
+  ConsentProofItem Item(const ConsentProofEvent& event, uint64_t sequence, uint64_t size) {
+    ConsentProofItem item;
+    item.event = event;
+    item.audit_sequence = sequence;
+    item.audit_entry = canonical_[sequence - 1];
+    item.inclusion_proof = *InclusionProof(sequence - 1, size, tree_);
+    return item;
+  }
+
+  // kLead's proof against the checkpoint of the whole log.
+  ConsentProof Proof() {
+    const uint64_t size = tree_.size();
+    ConsentProof proof;
+    proof.lead_id = kLead;
+    proof.checkpoint_note = SignedNote(size, key_);
+    proof.generated_at_unix_micros = kT0 + 90'000'000'000;
+    proof.generated_by = kOfficer;
+    for (size_t i = 0; i < events_.size(); ++i) {
+      proof.items.push_back(Item(events_[i], event_sequence_[i], size));
+    }
+    return proof;
+  }
+
+  absl::StatusOr<ConsentProofReport> Verify(const ConsentProof& proof) {
+    return VerifyConsentProof(proof, *key_.verifier);
+  }
+
+  // Expects `status` to be INVALID_ARGUMENT starting with `prefix` and holding `what`.
+  static void ExpectFails(const absl::Status& status, absl::string_view prefix,
+                          absl::string_view what) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_THAT(std::string(status.message()), StartsWith(std::string(prefix)));
+    EXPECT_THAT(std::string(status.message()), HasSubstr(std::string(what)));
+  }
+
+  LogKey key_;
+  std::vector<ConsentProofEvent> events_;
+  uint64_t event_sequence_[4] = {};
+  std::vector<std::string> canonical_;
+  MemoryTree tree_;
+};
+
+// ---- Canonical encoding ----------------------------------------------------------
+
+std::string U32(uint32_t v) {
+  return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+std::string Str(absl::string_view s) {
+  return absl::StrCat(U32(static_cast<uint32_t>(s.size())), s);
+}
+std::string I64(int64_t v) {
+  const uint64_t u = static_cast<uint64_t>(v);
+  return U32(static_cast<uint32_t>(u >> 32)) + U32(static_cast<uint32_t>(u));
+}
+
+TEST(ConsentEventCanonicalTest, IsTheDocumentedBytes) {
+  ConsentProofEvent e;
+  e.lead_id = kLead;
+  e.number = 0x01020304;
+  e.at_unix_micros = -2;
+  e.recorded_by = "p";
+  e.action = "grant";
+  e.channel = "sms";
+  e.purpose = "marketing";
+  e.captured_at_unix_micros = 0x0102030405060708;
+  e.source_url = "u";
+  e.authorizes_automated = true;
+  e.missing = {"seller_name", ""};
+  e.method_detail = "d";
+  const std::string expected = absl::StrCat(
+      Str("leadvault-consent-event-v1"), Str(kLead), U32(0x01020304), I64(-2), Str("p"),
+      Str("grant"), Str("sms"), Str("marketing"), Str(""), I64(0x0102030405060708), Str("u"),
+      Str(""), Str(""), Str(""), std::string(1, '\x01'), std::string(1, '\x00'), Str(""), Str(""),
+      Str(""), U32(2), Str("seller_name"), Str(""), Str(""), Str("d"));
+  EXPECT_EQ(ConsentEventCanonical(e), expected);
+  EXPECT_EQ(absl::string_view(expected).substr(4, 26), kConsentEventTag);
+  EXPECT_EQ(ConsentEventDigest(e), Sha256Hex(expected));
+  EXPECT_EQ(ConsentEventField(e), "consent_event=" + Sha256Hex(expected));
+}
+
+TEST(ConsentEventCanonicalTest, DigestIsLowerHexSha256) {
+  const std::string digest = ConsentEventDigest(ConsentProofEvent{});
+  ASSERT_EQ(digest.size(), 64u);
+  EXPECT_EQ(digest.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(digest, Sha256Hex(ConsentEventCanonical(ConsentProofEvent{})));
+}
+
+TEST(ConsentEventCanonicalTest, IsInjectiveOnCraftedPairs) {
+  using Mutate = std::function<void(ConsentProofEvent&)>;
+  const std::vector<std::pair<Mutate, Mutate>> pairs = {
+      {[](ConsentProofEvent& e) {
+         e.recorded_by = "ab";
+         e.action = "c";
+       },
+       [](ConsentProofEvent& e) {
+         e.recorded_by = "a";
+         e.action = "bc";
+       }},
+      {[](ConsentProofEvent& e) { e.source_url = "x"; },
+       [](ConsentProofEvent& e) { e.seller_name = "x"; }},
+      {[](ConsentProofEvent& e) { e.missing = {"ab"}; },
+       [](ConsentProofEvent& e) {
+         e.missing = {"a", "b"};
+       }},
+      {[](ConsentProofEvent& e) { e.missing = {""}; },
+       [](ConsentProofEvent& e) {
+         e.missing = {"", ""};
+       }},
+      {[](ConsentProofEvent& e) { e.missing = {"x"}; },
+       [](ConsentProofEvent& e) { e.method = "x"; }},
+      {[](ConsentProofEvent& e) { e.missing = {}; },
+       [](ConsentProofEvent& e) { e.missing = {""}; }},
+      {[](ConsentProofEvent& e) { e.authorizes_automated = true; },
+       [](ConsentProofEvent& e) { e.not_condition_of_purchase = true; }},
+      {[](ConsentProofEvent& e) { e.at_unix_micros = 1; },
+       [](ConsentProofEvent& e) { e.captured_at_unix_micros = 1; }},
+      {[](ConsentProofEvent& e) { e.number = 1; },
+       [](ConsentProofEvent& e) { e.at_unix_micros = int64_t{1} << 32; }},
+      {[](ConsentProofEvent& e) { e.third_party = std::string("a\0b", 3); },
+       [](ConsentProofEvent& e) { e.third_party = "a"; }},
+      {[](ConsentProofEvent& e) { e.method = "ab"; },
+       [](ConsentProofEvent& e) {
+         e.method = "a";
+         e.method_detail = "b";
+       }},
+  };
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    ConsentProofEvent a, b;
+    pairs[i].first(a);
+    pairs[i].second(b);
+    EXPECT_NE(ConsentEventCanonical(a), ConsentEventCanonical(b)) << "pair " << i;
+    EXPECT_NE(ConsentEventDigest(a), ConsentEventDigest(b)) << "pair " << i;
+  }
+}
+
+// ---- Rendering and parsing -------------------------------------------------------
+
+TEST_F(ConsentProofTest, VerifiesAndCounts) {
+  absl::StatusOr<ConsentProofReport> report = Verify(Proof());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->events, 4u);
+  EXPECT_EQ(report->grants, 3u);
+  EXPECT_EQ(report->revocations, 1u);
+  EXPECT_EQ(report->checkpoint.origin, kOrigin);
+  EXPECT_EQ(report->checkpoint.size, canonical_.size());
+}
+
+TEST_F(ConsentProofTest, RenderParseRenderIsByteIdenticalAndVerifies) {
+  const ConsentProof proof = Proof();
+  const std::string text = RenderConsentProof(proof);
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, proof);
+  EXPECT_EQ(RenderConsentProof(*parsed), text);
+  EXPECT_TRUE(Verify(*parsed).ok());
+  // Nothing of the evidence leaks unescaped: a raw newline or U+2028 would
+  // break a line-oriented reader, "</script>" stays as it is (it is text).
+  EXPECT_THAT(text, HasSubstr("\"user_agent\": \"line one\\nline two\\ttab \\u0001\\u007f"));
+  EXPECT_THAT(text, HasSubstr("caf\xc3\xa9 \\u2028 \xf0\x9f\x98\x80"));
+  EXPECT_THAT(text, HasSubstr("\\\"quoted\\\" \\\\"));
+}
+
+TEST_F(ConsentProofTest, ParsesAnyWhitespaceAndKeyOrder) {
+  const ConsentProof proof = Proof();
+  std::string text = RenderConsentProof(proof);
+  // Compact, and the root's first two members moved to the end.
+  std::string compact = absl::StrReplaceAll(text, {{"\n", ""}, {"  ", ""}, {": ", ":"}});
+  compact = absl::StrReplaceAll(compact,
+                                {{"{\"format\":\"leadvault-consent-proof\",\"version\":1,", "{"}});
+  ASSERT_EQ(compact.back(), '}');
+  compact.pop_back();
+  compact += ",\"version\":1,\"format\":\"leadvault-consent-proof\"}";
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(compact);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, proof);
+}
+
+TEST(ConsentProofRenderTest, Layout) {
+  ConsentProof proof;
+  proof.lead_id = kLead;
+  proof.checkpoint_note = "log\n1\nroot\n\n\xe2\x80\x94 log sig\n";
+  proof.generated_at_unix_micros = kT0;
+  proof.generated_by = kOfficer;
+  ConsentProofItem item;
+  item.event.lead_id = kLead;
+  item.event.number = 1;
+  item.event.at_unix_micros = kT0;
+  item.event.recorded_by = kIntake;
+  item.event.action = "revoke";
+  item.event.channel = "voice";
+  item.event.purpose = "scheduling";
+  item.event.method = "intake_call";
+  item.audit_sequence = 7;
+  item.audit_entry = "abc";
+  item.inclusion_proof = {Hash{}, Hash{}};
+  item.inclusion_proof[1][31] = 1;
+  proof.items = {item};
+  const std::string expected = absl::StrCat(R"({
+  "format": "leadvault-consent-proof",
+  "version": 1,
+  "lead_id": "0123456789abcdef0123456789abcdef",
+  "generated_at_unix_micros": 1796130000123456,
+  "generated_at": "2026-12-01T13:00:00.123456Z",
+  "generated_by": "c0ffee00c0ffee00c0ffee00c0ffee00",
+  "checkpoint": "log\n1\nroot\n\n)",
+                                            "\xe2\x80\x94", R"( log sig\n",
+  "events": [
+    {
+      "number": 1,
+      "lead_id": "0123456789abcdef0123456789abcdef",
+      "at_unix_micros": 1796130000123456,
+      "at": "2026-12-01T13:00:00.123456Z",
+      "recorded_by": "5f0c1e2d3c4b5a69788796a5b4c3d2e1",
+      "action": "revoke",
+      "channel": "voice",
+      "purpose": "scheduling",
+      "third_party": "",
+      "captured_at_unix_micros": 0,
+      "captured_at": "",
+      "source_url": "",
+      "seller_name": "",
+      "disclosure_version": "",
+      "disclosure_sha256": "",
+      "authorizes_automated": false,
+      "not_condition_of_purchase": false,
+      "capture_certificate_id": "",
+      "user_agent": "",
+      "ip_commitment": "",
+      "missing": [],
+      "method": "intake_call",
+      "method_detail": "",
+      "digest": ")",
+                                            ConsentEventDigest(item.event), R"(",
+      "audit_sequence": 7,
+      "audit_entry": "YWJj",
+      "inclusion_proof": [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE="
+      ]
+    }
+  ]
+}
+)");
+  EXPECT_EQ(RenderConsentProof(proof), expected);
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(expected);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, proof);
+
+  ConsentProof empty = proof;
+  empty.items.clear();
+  const std::string empty_text = RenderConsentProof(empty);
+  EXPECT_THAT(empty_text, HasSubstr("\n  \"events\": []\n}\n"));
+  ASSERT_TRUE(ParseConsentProof(empty_text).ok());
+  EXPECT_EQ(*ParseConsentProof(empty_text), empty);
+}
+
+TEST_F(ConsentProofTest, RoundTripsExtremeValues) {
+  ConsentProof proof = Proof();
+  ConsentProofEvent& e = proof.items[0].event;
+  e.number = UINT32_MAX;
+  e.at_unix_micros = INT64_MIN;
+  e.captured_at_unix_micros = INT64_MAX;
+  proof.generated_at_unix_micros = -1;
+  proof.items[0].audit_sequence = UINT64_MAX;
+  const std::string text = RenderConsentProof(proof);
+  EXPECT_THAT(text, HasSubstr("\"at\": \"-290308-12-21T19:59:05.224192Z\""));
+  EXPECT_THAT(text, HasSubstr("\"generated_at\": \"1969-12-31T23:59:59.999999Z\""));
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, proof);
+  EXPECT_EQ(RenderConsentProof(*parsed), text);
+}
+
+// Event text that is not UTF-8 (which the vault never records) renders as
+// valid JSON with the export's escapes, and the parser refuses it cleanly.
+TEST_F(ConsentProofTest, NonUtf8TextRendersEscapedAndIsRefused) {
+  ConsentProof proof = Proof();
+  proof.items[0].event.user_agent = "bad \xff byte";
+  const std::string text = RenderConsentProof(proof);
+  EXPECT_THAT(text, HasSubstr("\"bad \\udcff byte\""));
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(text);
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(parsed.status().message()), StartsWith("invalid JSON at byte "));
+}
+
+// ---- Changing an event -----------------------------------------------------------
+
+struct FieldChange {
+  const char* field;
+  std::function<void(ConsentProofEvent&)> change;
+  const char* what;  // the failure named
+};
+
+constexpr char kNotRecorded[] = "the audit entry does not record this event";
+
+std::string FlipLastHex(std::string hex) {
+  hex.back() = hex.back() == '0' ? '1' : '0';
+  return hex;
+}
+
+std::vector<FieldChange> EveryFieldChange() {
+  return {
+      {"number", [](ConsentProofEvent& e) { ++e.number; }, "out of order"},
+      {"lead_id", [](ConsentProofEvent& e) { e.lead_id = kOtherLead; },
+       "not an event of the document's lead"},
+      {"at_unix_micros", [](ConsentProofEvent& e) { ++e.at_unix_micros; }, kNotRecorded},
+      {"recorded_by", [](ConsentProofEvent& e) { e.recorded_by = kOfficer; }, kNotRecorded},
+      {"action", [](ConsentProofEvent& e) { e.action = e.action == "grant" ? "revoke" : "grant"; },
+       kNotRecorded},
+      {"action (unknown)", [](ConsentProofEvent& e) { e.action += "s"; },
+       "action is neither \"grant\" nor \"revoke\""},
+      {"channel", [](ConsentProofEvent& e) { e.channel = "autodialed_voice"; }, kNotRecorded},
+      {"purpose", [](ConsentProofEvent& e) { e.purpose = "treatment_follow_up"; }, kNotRecorded},
+      {"third_party", [](ConsentProofEvent& e) { e.third_party += "."; }, kNotRecorded},
+      {"captured_at_unix_micros", [](ConsentProofEvent& e) { --e.captured_at_unix_micros; },
+       kNotRecorded},
+      {"source_url", [](ConsentProofEvent& e) { e.source_url += "?"; }, kNotRecorded},
+      {"seller_name", [](ConsentProofEvent& e) { e.seller_name += "x"; }, kNotRecorded},
+      {"disclosure_version", [](ConsentProofEvent& e) { e.disclosure_version += "1"; },
+       kNotRecorded},
+      {"disclosure_sha256",
+       [](ConsentProofEvent& e) {
+         e.disclosure_sha256 =
+             e.disclosure_sha256.empty() ? Sha256Hex("other") : FlipLastHex(e.disclosure_sha256);
+       },
+       kNotRecorded},
+      {"disclosure_sha256 (upper case)",
+       [](ConsentProofEvent& e) { e.disclosure_sha256 = std::string(64, 'A'); },
+       "disclosure_sha256 is neither empty nor 64 lower-case hex digits"},
+      {"authorizes_automated", [](ConsentProofEvent& e) { e.authorizes_automated ^= true; },
+       kNotRecorded},
+      {"not_condition_of_purchase",
+       [](ConsentProofEvent& e) { e.not_condition_of_purchase ^= true; }, kNotRecorded},
+      {"capture_certificate_id", [](ConsentProofEvent& e) { e.capture_certificate_id += "0"; },
+       kNotRecorded},
+      {"user_agent", [](ConsentProofEvent& e) { e.user_agent += " "; }, kNotRecorded},
+      {"ip_commitment",
+       [](ConsentProofEvent& e) {
+         e.ip_commitment =
+             e.ip_commitment.empty() ? Sha256Hex("salt||ip") : FlipLastHex(e.ip_commitment);
+       },
+       kNotRecorded},
+      {"ip_commitment (short)", [](ConsentProofEvent& e) { e.ip_commitment = "abc"; },
+       "ip_commitment is neither empty nor 64 lower-case hex digits"},
+      {"missing (added)", [](ConsentProofEvent& e) { e.missing.push_back("seller_name"); },
+       kNotRecorded},
+      {"missing (changed or emptied)",
+       [](ConsentProofEvent& e) {
+         if (e.missing.empty()) {
+           e.missing.push_back("");
+         } else {
+           e.missing.back().back() ^= 1;
+         }
+       },
+       kNotRecorded},
+      {"missing (dropped)",
+       [](ConsentProofEvent& e) {
+         if (e.missing.empty()) {
+           e.missing = {"a", "b"};
+         } else {
+           e.missing.pop_back();
+         }
+       },
+       kNotRecorded},
+      {"method", [](ConsentProofEvent& e) { e.method += "_"; }, kNotRecorded},
+      {"method_detail", [](ConsentProofEvent& e) { e.method_detail += "!"; }, kNotRecorded},
+  };
+}
+
+// Every string value of `e` that is long enough to find by accident.
+std::vector<std::string> DistinctiveValues(const ConsentProofEvent& e) {
+  std::vector<std::string> out;
+  for (const std::string& s : {e.lead_id, e.recorded_by, e.third_party, e.source_url, e.seller_name,
+                               e.disclosure_version, e.disclosure_sha256, e.capture_certificate_id,
+                               e.user_agent, e.ip_commitment, e.method_detail}) {
+    if (s.size() >= 8) out.push_back(s);
+  }
+  return out;
+}
+
+TEST_F(ConsentProofTest, ChangingAnyFieldOfAnyEventFailsNamingTheEvent) {
+  const ConsentProof original = Proof();
+  for (const FieldChange& change : EveryFieldChange()) {
+    for (size_t k = 0; k < original.items.size(); ++k) {
+      SCOPED_TRACE(absl::StrCat(change.field, " of event ", k + 1));
+      ConsentProof proof = original;
+      change.change(proof.items[k].event);
+      ASSERT_NE(proof.items[k].event, original.items[k].event);
+      absl::StatusOr<ConsentProofReport> report = Verify(proof);
+      ExpectFails(report.status(), absl::StrCat("event ", k + 1, ": "), change.what);
+      for (const ConsentProofEvent& e : {original.items[k].event, proof.items[k].event}) {
+        for (const std::string& value : DistinctiveValues(e)) {
+          EXPECT_THAT(std::string(report.status().message()), Not(HasSubstr(value)));
+        }
+      }
+      // The same through the document: the renderer writes the changed
+      // event with its own digest; the parser reads it, the verifier refuses.
+      absl::StatusOr<ConsentProof> parsed = ParseConsentProof(RenderConsentProof(proof));
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      ExpectFails(Verify(*parsed).status(), absl::StrCat("event ", k + 1, ": "), change.what);
+    }
+  }
+}
+
+// One byte of a document changed by hand leaves the informative digest
+// behind: the parser already names the event.
+TEST_F(ConsentProofTest, OneByteChangedInTheDocumentFailsNamingTheEvent) {
+  const std::string text = RenderConsentProof(Proof());
+  const std::string needle = "\"method_detail\": \"keyword:STOP\"";
+  const size_t at = text.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  std::string changed = text;
+  changed[at + needle.size() - 2] = 'Q';  // keyword:STOQ
+  ExpectFails(ParseConsentProof(changed).status(),
+              "event 3: ", "\"digest\" does not match the event's fields");
+}
+
+// ---- The list, the entries, the proofs, the checkpoint ----------------------------
+
+TEST_F(ConsentProofTest, GapReorderAndDuplicateFail) {
+  ConsentProof gap = Proof();
+  gap.items.erase(gap.items.begin() + 1);
+  ExpectFails(Verify(gap).status(), "event 2: ", "out of order");
+
+  ConsentProof reordered = Proof();
+  std::swap(reordered.items[2], reordered.items[3]);
+  ExpectFails(Verify(reordered).status(), "event 3: ", "out of order");
+
+  ConsentProof duplicated = Proof();
+  duplicated.items.insert(duplicated.items.begin() + 2, duplicated.items[1]);
+  ExpectFails(Verify(duplicated).status(), "event 3: ", "out of order");
+
+  // Renumbered to hide the gap: the digests no longer match.
+  ConsentProof renumbered = gap;
+  renumbered.items[1].event.number = 2;
+  renumbered.items[2].event.number = 3;
+  ExpectFails(Verify(renumbered).status(), "event 2: ", kNotRecorded);
+}
+
+TEST_F(ConsentProofTest, EntriesSwappedBetweenEventsFail) {
+  ConsentProof proof = Proof();
+  ConsentProofItem& a = proof.items[1];  // in the CreateLead entry
+  ConsentProofItem& b = proof.items[3];  // in its own RecordConsent entry
+  std::swap(a.audit_sequence, b.audit_sequence);
+  std::swap(a.audit_entry, b.audit_entry);
+  std::swap(a.inclusion_proof, b.inclusion_proof);
+  ExpectFails(Verify(proof).status(), "event 2: ", kNotRecorded);
+}
+
+TEST_F(ConsentProofTest, WrongLeadFails) {
+  ConsentProof proof = Proof();
+  proof.lead_id = kOtherLead;
+  ExpectFails(Verify(proof).status(), "event 1: ", "not an event of the document's lead");
+
+  // The whole document moved to another lead, events and all: the entries
+  // name kLead (and the digests change with the lead id).
+  for (ConsentProofItem& item : proof.items) item.event.lead_id = kOtherLead;
+  ExpectFails(Verify(proof).status(), "event 1: ", "the audit entry does not name the lead");
+
+  proof.lead_id = "0123456789ABCDEF0123456789ABCDEF";
+  ExpectFails(Verify(proof).status(), "lead_id: ", "32 lower-case hex");
+}
+
+// An entry that carries the event's digest but names only another lead (a
+// vault bug, or an entry lifted from elsewhere) proves nothing for this lead.
+TEST_F(ConsentProofTest, EntryOfAnotherLeadFails) {
+  ConsentProofEvent fifth = events_[2];
+  fifth.number = 5;
+  const uint64_t seq = Append(Entry("RecordConsent", {kOtherLead}, {ConsentEventField(fifth)}));
+  ConsentProof proof = Proof();
+  proof.items.push_back(Item(fifth, seq, tree_.size()));
+  ExpectFails(Verify(proof).status(), "event 5: ", "the audit entry does not name the lead");
+}
+
+TEST_F(ConsentProofTest, EntryThatIsNotAnAllowedRecordingCallFails) {
+  ConsentProofEvent fifth = events_[2];
+  fifth.number = 5;
+  AuditEntry denied = Entry("RecordConsent", {kLead}, {ConsentEventField(fifth)});
+  denied.outcome = Outcome::kDenied;
+  denied.code = 7;
+  const uint64_t denied_seq = Append(denied);
+  const uint64_t update_seq = Append(Entry("UpdateLead", {kLead}, {ConsentEventField(fifth)}));
+
+  ConsentProof proof = Proof();
+  proof.items.push_back(Item(fifth, denied_seq, tree_.size()));
+  ExpectFails(Verify(proof).status(), "event 5: ", "outcome is not allowed");
+  proof.items.back() = Item(fifth, update_seq, tree_.size());
+  ExpectFails(Verify(proof).status(), "event 5: ", "not a CreateLead or RecordConsent call");
+}
+
+TEST_F(ConsentProofTest, TamperedEntryOrSequenceFails) {
+  ConsentProof proof = Proof();
+  // The entry re-encoded with the digest of a changed event: the leaf no
+  // longer rebuilds the root.
+  ConsentProofEvent changed = proof.items[2].event;
+  changed.method_detail = "free_text";
+  absl::StatusOr<AuditEntry> entry = DecodeCanonical(proof.items[2].audit_entry);
+  ASSERT_TRUE(entry.ok());
+  entry->fields = {ConsentEventField(changed)};
+  ConsentProof forged = proof;
+  forged.items[2].event = changed;
+  forged.items[2].audit_entry = EncodeCanonical(*entry);
+  ExpectFails(Verify(forged).status(), "event 3: ", "inclusion proof: root mismatch");
+
+  ConsentProof garbled = proof;
+  garbled.items[2].audit_entry = "\x01garbage";
+  ExpectFails(Verify(garbled).status(), "event 3: ", "audit_entry: malformed");
+
+  ConsentProof other_seq = proof;
+  other_seq.items[2].audit_sequence += 1;
+  ExpectFails(Verify(other_seq).status(),
+              "event 3: ", "the audit entry's sequence is not audit_sequence");
+
+  ConsentProof zero = proof;
+  zero.items[0].audit_sequence = 0;
+  ExpectFails(Verify(zero).status(), "event 1: ", "audit_sequence is 0");
+}
+
+TEST_F(ConsentProofTest, TamperedInclusionProofFails) {
+  ConsentProof flipped = Proof();
+  flipped.items[3].inclusion_proof[0][5] ^= 0x40;
+  ExpectFails(Verify(flipped).status(), "event 4: ", "inclusion proof: root mismatch");
+
+  ConsentProof shortened = Proof();
+  shortened.items[3].inclusion_proof.pop_back();
+  ExpectFails(Verify(shortened).status(), "event 4: ", "inclusion proof: ");
+
+  ConsentProof lengthened = Proof();
+  lengthened.items[0].inclusion_proof.push_back(Hash{});
+  ExpectFails(Verify(lengthened).status(), "event 1: ", "inclusion proof: ");
+}
+
+TEST_F(ConsentProofTest, SequenceBeyondTheTreeSizeFails) {
+  ConsentProof proof = Proof();
+  // Signed when the log held 7 entries: event 4 (sequence 9) came later.
+  proof.checkpoint_note = SignedNote(7, key_);
+  for (ConsentProofItem& item : proof.items) {
+    if (item.audit_sequence <= 7)
+      item.inclusion_proof = *InclusionProof(item.audit_sequence - 1, 7, tree_);
+  }
+  ExpectFails(Verify(proof).status(),
+              "event 4: ", "audit_sequence is beyond the checkpoint's tree size");
+  proof.items.pop_back();
+  EXPECT_TRUE(Verify(proof).ok());
+}
+
+TEST_F(ConsentProofTest, WrongKeyOrTamperedCheckpointFails) {
+  const ConsentProof proof = Proof();
+  LogKey other('\x41');  // same name, another key
+  ExpectFails(VerifyConsentProof(proof, *other.verifier).status(),
+              "checkpoint: ", "no signature by key");
+  LogKey renamed('\x01', "another.log.test");
+  ExpectFails(VerifyConsentProof(proof, *renamed.verifier).status(),
+              "checkpoint: ", "no signature by key");
+
+  // A bigger tree size in the note: the signature no longer holds.
+  ConsentProof resized = proof;
+  const std::string size_line = absl::StrCat("\n", canonical_.size(), "\n");
+  ASSERT_THAT(resized.checkpoint_note, HasSubstr(size_line));
+  absl::StrReplaceAll({{size_line, absl::StrCat("\n", canonical_.size() + 1, "\n")}},
+                      &resized.checkpoint_note);
+  ExpectFails(Verify(resized).status(), "checkpoint: ", "invalid signature");
+
+  ConsentProof unsigned_note = proof;
+  unsigned_note.checkpoint_note =
+      FormatCheckpoint(Checkpoint{kOrigin, canonical_.size(), *RootAt(canonical_.size(), tree_)});
+  ExpectFails(Verify(unsigned_note).status(), "checkpoint: ", "malformed signed note");
+
+  // Another log's checkpoint, validly signed by its own key.
+  LogKey foreign('\x61', "foreign.log.test");
+  ConsentProof foreign_note = proof;
+  foreign_note.checkpoint_note = foreign.signer->Sign(
+      FormatCheckpoint(Checkpoint{kOrigin, canonical_.size(), *RootAt(canonical_.size(), tree_)}));
+  EXPECT_EQ(VerifyConsentProof(foreign_note, *foreign.verifier).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(VerifyConsentProof(foreign_note, *foreign.verifier).status().message()),
+              StartsWith("checkpoint: origin does not match"));
+}
+
+// ---- The parser's strictness and bounds --------------------------------------------
+
+class ConsentProofParseTest : public ConsentProofTest {
+ protected:
+  ConsentProofParseTest() : text_(RenderConsentProof(Proof())) {}
+
+  // The document with the first `from` (which must occur) replaced by `to`.
+  std::string With(const std::string& from, const std::string& to) const {
+    const size_t at = text_.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at == std::string::npos) return text_;
+    std::string out = text_;
+    out.replace(at, from.size(), to);
+    return out;
+  }
+  // The document with the first `from` of the events after `event` (1-based) replaced.
+  std::string WithInEvent(int event, const std::string& from, const std::string& to) const {
+    size_t at = text_.find("\"events\": [");
+    for (int i = 0; i < event; ++i) at = text_.find("\n    {", at + 1);
+    at = text_.find(from, at);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at == std::string::npos) return text_;
+    std::string out = text_;
+    out.replace(at, from.size(), to);
+    return out;
+  }
+
+  static void ExpectRefused(const std::string& text, absl::string_view prefix,
+                            absl::string_view what) {
+    ExpectFails(ParseConsentProof(text).status(), prefix, what);
+  }
+
+  const std::string text_;
+};
+
+TEST_F(ConsentProofParseTest, UnknownMissingAndRepeatedKeysAreNamed) {
+  ExpectRefused(With("{\n", "{\n  \"signature\": \"x\",\n"), "", "unknown key \"signature\"");
+  ExpectRefused(WithInEvent(2, "\"channel\"", "\"colour\": 1,\n      \"channel\""),
+                "event 2: ", "unknown key \"colour\"");
+  ExpectRefused(WithInEvent(2, "      \"channel\": \"sms\",\n", ""),
+                "event 2: ", "missing \"channel\"");
+  ExpectRefused(WithInEvent(4, "      \"inclusion_proof\"", "      \"x_proof\""),
+                "event 4: ", "unknown key \"x_proof\"");
+  ExpectRefused(With("  \"generated_by\"", "  \"generated_by\": \"a\",\n  \"generated_by\""), "",
+                "repeated key \"generated_by\"");
+  ExpectRefused(WithInEvent(1, "      \"purpose\"", "      \"purpose\": \"a\",\n      \"purpose\""),
+                "event 1: ", "repeated key \"purpose\"");
+  const std::string no_checkpoint = With("  \"checkpoint\": ", "  \"x\": ");
+  ExpectRefused(no_checkpoint, "", "unknown key \"x\"");
+  std::string without = text_;
+  const size_t at = without.find("  \"checkpoint\": ");
+  without.erase(at, without.find('\n', at) + 1 - at);
+  ExpectRefused(without, "", "missing \"checkpoint\"");
+  ExpectRefused("{}", "", "not a leadvault-consent-proof version 1 document");
+  ExpectRefused(With("\"version\": 1", "\"version\": 2"), "",
+                "not a leadvault-consent-proof version 1 document");
+  ExpectRefused(With("\"leadvault-consent-proof\"", "\"leadvault-audit-export\""), "",
+                "not a leadvault-consent-proof version 1 document");
+  std::string no_events = text_;
+  no_events.erase(no_events.find(",\n  \"events\""), std::string::npos);
+  no_events += "\n}\n";
+  ExpectRefused(no_events, "", "missing \"events\"");
+}
+
+TEST_F(ConsentProofParseTest, KeysFromTheDocumentAreQuotedSafely) {
+  // The key "evil<LF><ESC>[31mkkk...", escaped as JSON.
+  const std::string json_key = "evil\\n\\u001b[31m" + std::string(100, 'k');
+  absl::StatusOr<ConsentProof> parsed =
+      ParseConsentProof(With("{\n", "{\n  \"" + json_key + "\": 1,\n"));
+  ASSERT_FALSE(parsed.ok());
+  const std::string message(parsed.status().message());
+  EXPECT_THAT(message, HasSubstr("unknown key \"evil\\n\\x1b[31mkkk"));
+  EXPECT_THAT(message, HasSubstr("...\""));
+  EXPECT_THAT(message, Not(HasSubstr(std::string(50, 'k'))));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+TEST_F(ConsentProofParseTest, WrongTypesAndRangesAreNamed) {
+  ExpectRefused(WithInEvent(1, "\"number\": 1", "\"number\": \"1\""),
+                "event 1: ", "\"number\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"number\": 1", "\"number\": 4294967296"),
+                "event 1: ", "\"number\" is out of range");
+  ExpectRefused(WithInEvent(1, "\"number\": 1", "\"number\": -1"),
+                "event 1: ", "\"number\" is negative");
+  ExpectRefused(WithInEvent(1, "\"number\": 1", "\"number\": 1.0"),
+                "event 1: ", "\"number\" is not an integer");
+  ExpectRefused(WithInEvent(1, "\"number\": 1", "\"number\": 1e0"),
+                "event 1: ", "\"number\" is not an integer");
+  ExpectRefused(WithInEvent(2, "\"audit_sequence\": 3", "\"audit_sequence\": 18446744073709551616"),
+                "event 2: ", "\"audit_sequence\" is out of range");
+  ExpectRefused(WithInEvent(1, "\"at_unix_micros\": 1796130000123456",
+                            "\"at_unix_micros\": 9223372036854775808"),
+                "event 1: ", "\"at_unix_micros\" is out of range");
+  ExpectRefused(WithInEvent(1, "\"authorizes_automated\": true", "\"authorizes_automated\": 1"),
+                "event 1: ", "\"authorizes_automated\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"source_url\": ", "\"source_url\": null, \"x\": "),
+                "event 1: ", "\"source_url\" has the wrong type");
+  ExpectRefused(WithInEvent(2, "\"missing\": [", "\"missing\": \"seller_name\", \"x\": ["),
+                "event 2: ", "\"missing\" has the wrong type");
+  ExpectRefused(WithInEvent(2, "\"missing\": [", "\"missing\": [1, "),
+                "event 2: ", "\"missing\" has the wrong type");
+  ExpectRefused(WithInEvent(2, "\"missing\": [", "\"missing\": [[], "),
+                "event 2: ", "\"missing\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"channel\": \"email\"", "\"channel\": [\"email\"]"),
+                "event 1: ", "\"channel\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"channel\": \"email\"", "\"channel\": {}"),
+                "event 1: ", "\"channel\" has the wrong type");
+  ExpectRefused(With("\"events\": [", "\"events\": [1, "), "", "\"events\" has the wrong type");
+  ExpectRefused(With("\"events\": [", "\"events\": [[], "), "", "\"events\" has the wrong type");
+  ExpectRefused("{\"events\": {}}", "", "\"events\" has the wrong type");
+  ExpectRefused("{\"events\": 3}", "", "\"events\" has the wrong type");
+  ExpectRefused(With("\"lead_id\": ", "\"lead_id\": {\"a\": 1}, \"x\": "), "",
+                "\"lead_id\" has the wrong type");
+}
+
+TEST_F(ConsentProofParseTest, InformativeValuesMustMatchTheirSources) {
+  ExpectRefused(With("\"generated_at\": \"2026-12-02T14:00:00.123456Z\"",
+                     "\"generated_at\": \"2026-12-02T14:00:00.123457Z\""),
+                "", "\"generated_at\" does not spell \"generated_at_unix_micros\"");
+  ExpectRefused(WithInEvent(1, "\"at\": \"2026-12-01T13:00:00.123456Z\"",
+                            "\"at\": \"2026-12-01T14:00:00.123456+01:00\""),
+                "event 1: ", "\"at\" does not spell \"at_unix_micros\"");
+  ExpectRefused(
+      WithInEvent(3, "\"captured_at\": \"\"", "\"captured_at\": \"1970-01-01T00:00:00.000000Z\""),
+      "event 3: ", "\"captured_at\" does not spell \"captured_at_unix_micros\"");
+  const std::string digest = ConsentEventDigest(events_[1]);
+  ExpectRefused(WithInEvent(2, digest, FlipLastHex(digest)),
+                "event 2: ", "\"digest\" does not match the event's fields");
+}
+
+TEST_F(ConsentProofParseTest, BinaryMustBeCanonicalBase64) {
+  const std::string entry = absl::Base64Escape(canonical_[5]);  // event 3's entry
+  ExpectRefused(WithInEvent(3, entry + "\"", entry + "A\""),
+                "event 3: ", "\"audit_entry\" is not canonical base64");
+  ExpectRefused(WithInEvent(3, "\"audit_entry\": \"", "\"audit_entry\": \" "),
+                "event 3: ", "\"audit_entry\" is not canonical base64");
+  ExpectRefused(
+      WithInEvent(3, "\"inclusion_proof\": [\n        \"", "\"inclusion_proof\": [\"AAAA\", \""),
+      "event 3: ", "\"inclusion_proof\" entry 1 is not a canonical base64 SHA-256 hash");
+  ExpectRefused(WithInEvent(3, "=\"\n", "=x\"\n"), "event 3: ", "\"inclusion_proof\" entry ");
+}
+
+TEST_F(ConsentProofParseTest, SyntaxErrorsSayWhere) {
+  const std::string text = text_;
+  ExpectRefused(text.substr(0, text.size() / 2), "invalid JSON at byte ", "");
+  ExpectRefused(text + "{}", "invalid JSON at byte ", "");
+  ExpectRefused("\xEF\xBB\xBF" + text, "invalid JSON at byte 1: ", "expected '{'");
+  ExpectRefused(text + std::string(1, '\0') + "junk", "invalid JSON at byte ", "NUL byte");
+  ExpectRefused("[" + text + "]", "invalid JSON at byte 1: ", "expected '{'");
+  ExpectRefused("\"text\"", "invalid JSON at byte ", "expected '{'");
+  ExpectRefused("", "invalid JSON at byte ", "");
+  // No error quotes the text it stopped at.
+  absl::StatusOr<ConsentProof> parsed =
+      ParseConsentProof(With("\"seller_name\": \"Riverside", "\"seller_name\": Riverside"));
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_THAT(std::string(parsed.status().message()), Not(HasSubstr("Riverside")));
+}
+
+TEST_F(ConsentProofParseTest, ListsAreBounded) {
+  std::string many;
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&many, "\"x\", ");
+  ExpectRefused(WithInEvent(2, "\"missing\": [", "\"missing\": [" + many),
+                "event 2: ", "\"missing\" has more than 64 entries");
+}
+
+TEST_F(ConsentProofParseTest, TheSizeIsBounded) {
+  std::string big = text_;
+  big.append(kMaxConsentProofBytes + 1 - big.size(), ' ');
+  ExpectRefused(big, "larger than 64 MiB", "");
+  big.pop_back();  // trailing whitespace is fine
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(big);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+}
+
+TEST_F(ConsentProofParseTest, TheEventCountIsBounded) {
+  ConsentProof proof = Proof();
+  const ConsentProofItem item = proof.items[2];
+  proof.items.assign(kMaxConsentProofEvents, item);
+  absl::StatusOr<ConsentProof> at_limit = ParseConsentProof(RenderConsentProof(proof));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_EQ(at_limit->items.size(), kMaxConsentProofEvents);
+  proof.items.push_back(item);
+  ExpectRefused(RenderConsentProof(proof), "more than 10000 events", "");
+}
+
+}  // namespace
+}  // namespace leadvault::audit

@@ -1,0 +1,34 @@
+// `leadvaultctl consent ...`: the consent ledger's proof document.
+#ifndef LEADVAULT_TOOLS_CTL_CONSENT_H_
+#define LEADVAULT_TOOLS_CTL_CONSENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "tools/ctl_connection.h"
+
+namespace leadvault::tools {
+
+// The `consent` command tree, registered on the app; see RunConsentCommand.
+struct ConsentCommands {
+  // `consent proof FILE --pubkey KEY`: verifies a proof document offline.
+  CLI::App* proof = nullptr;
+  std::string proof_file;
+  std::string proof_pubkey;  // the verifier key, or a file holding it
+  // Commands that talk to the daemon (`consent export-proof LEAD -o FILE`,
+  // which fetches the document audit/consent_proof.h describes) are added
+  // here and dispatched in RunConsentCommand with WithConnection.
+};
+
+std::unique_ptr<ConsentCommands> AddConsentCommands(CLI::App& app);
+
+// Runs the consent command that was parsed, if any, and returns its exit code
+// (0 ok, 1 failed, 2 usage); nullopt if none was parsed. `proof` needs no
+// daemon and no token.
+std::optional<int> RunConsentCommand(const ConsentCommands& commands, const ConnectionFlags& flags);
+
+}  // namespace leadvault::tools
+
+#endif  // LEADVAULT_TOOLS_CTL_CONSENT_H_

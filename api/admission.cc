@@ -21,6 +21,10 @@ constexpr bool IsBounded(vault::Rpc rpc) {
     case vault::Rpc::kFindLeads:
     case vault::Rpc::kListQueue:
     case vault::Rpc::kUpdateLead:
+    case vault::Rpc::kRecordConsent:
+    case vault::Rpc::kCheckConsent:
+    case vault::Rpc::kGetConsentHistory:
+    case vault::Rpc::kExportConsentProof:
       return true;
     default:
       return false;

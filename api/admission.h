@@ -25,9 +25,9 @@ struct Call;
 absl::Status ShuttingDownError();
 
 struct AdmissionOptions {
-  // Lead calls (CreateLead, GetLead, FindLeads, ListQueue, UpdateLead) admitted
-  // and not yet finished: waiting for a worker, running, or waiting for their
-  // group commit. Measured on the development machine (2 cores): CreateLead
+  // Lead calls (CreateLead, GetLead, FindLeads, ListQueue, UpdateLead, and the
+  // Consent service's four) admitted and not yet finished: waiting for a worker, running, or
+  // waiting for their group commit. Measured on the development machine (2 cores): CreateLead
   // throughput is flat from 64 callers up (~3,000-3,800/s, full groups), so
   // 256 keeps full groups with ~85 ms of queue at most.
   size_t max_calls = 256;

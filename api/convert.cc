@@ -1,6 +1,10 @@
 #include "api/convert.h"
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "keys/status_macros.h"
 
 namespace leadvault::api {
 namespace {
@@ -34,6 +38,28 @@ const std::string& FieldOf(const v1::PersonalData& p, PiiField f) {
       return p.notes();
   }
   return p.notes();
+}
+
+// A time on the wire: 0 for "none" (InfinitePast, or the zero absl::Time).
+int64_t MicrosOrZero(absl::Time t) {
+  if (t == absl::InfinitePast() || t == absl::UnixEpoch()) return 0;
+  return absl::ToUnixMicros(t);
+}
+
+v1::RevocationMethod ToProto(vault::RevocationMethod method) {
+  switch (method) {
+    case vault::RevocationMethod::kIntakeCall:
+      return v1::REVOCATION_METHOD_INTAKE_CALL;
+    case vault::RevocationMethod::kSmsReply:
+      return v1::REVOCATION_METHOD_SMS_REPLY;
+    case vault::RevocationMethod::kEmailUnsubscribe:
+      return v1::REVOCATION_METHOD_EMAIL_UNSUBSCRIBE;
+    case vault::RevocationMethod::kPreferencePage:
+      return v1::REVOCATION_METHOD_PREFERENCE_PAGE;
+    case vault::RevocationMethod::kOther:
+      return v1::REVOCATION_METHOD_OTHER;
+  }
+  return v1::REVOCATION_METHOD_UNSPECIFIED;
 }
 
 std::string* MutableFieldOf(v1::PersonalData* p, PiiField f) {
@@ -120,6 +146,8 @@ void ToProto(const vault::LeadMetadata& in, v1::LeadMetadata* out) {
     p->set_at_unix_micros(absl::ToUnixMicros(c.at));
     p->set_channel(static_cast<v1::ContactChannel>(c.channel));
     p->set_outcome(static_cast<v1::ContactOutcome>(c.outcome));
+    p->set_purpose(ToProto(c.purpose));
+    p->set_automated(c.automated);
   }
   for (const auto& t : in.touches) {
     auto* p = out->add_touches();
@@ -129,10 +157,202 @@ void ToProto(const vault::LeadMetadata& in, v1::LeadMetadata* out) {
   out->set_version(in.version);
 }
 
-vault::ContactAttempt FromProto(const v1::ContactAttempt& in) {
-  return {absl::FromUnixMicros(in.at_unix_micros()),
-          static_cast<vault::ContactChannel>(in.channel()),
-          static_cast<vault::ContactOutcome>(in.outcome())};
+absl::StatusOr<vault::ContactAttempt> FromProto(const v1::ContactAttempt& in) {
+  vault::ContactAttempt out;
+  out.at = absl::FromUnixMicros(in.at_unix_micros());
+  out.channel = static_cast<vault::ContactChannel>(in.channel());
+  out.outcome = static_cast<vault::ContactOutcome>(in.outcome());
+  LV_ASSIGN_OR_RETURN(
+      out.purpose, OptionalConsentPurposeFromProto(in.purpose(), "add_contact_attempts.purpose"));
+  out.automated = in.automated();
+  return out;
+}
+
+absl::StatusOr<vault::ConsentChannel> ConsentChannelFromProto(v1::ConsentChannel channel,
+                                                              absl::string_view field) {
+  switch (channel) {
+    case v1::CONSENT_CHANNEL_EMAIL:
+      return vault::ConsentChannel::kEmail;
+    case v1::CONSENT_CHANNEL_SMS:
+      return vault::ConsentChannel::kSms;
+    case v1::CONSENT_CHANNEL_VOICE:
+      return vault::ConsentChannel::kVoice;
+    case v1::CONSENT_CHANNEL_AUTODIALED_VOICE:
+      return vault::ConsentChannel::kAutodialedVoice;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(field, ": unknown channel"));
+  }
+}
+
+absl::StatusOr<vault::ConsentPurpose> ConsentPurposeFromProto(v1::ConsentPurpose purpose,
+                                                              absl::string_view field) {
+  switch (purpose) {
+    case v1::CONSENT_PURPOSE_SCHEDULING:
+      return vault::ConsentPurpose::kScheduling;
+    case v1::CONSENT_PURPOSE_TREATMENT_FOLLOW_UP:
+      return vault::ConsentPurpose::kTreatmentFollowUp;
+    case v1::CONSENT_PURPOSE_MARKETING:
+      return vault::ConsentPurpose::kMarketing;
+    case v1::CONSENT_PURPOSE_THIRD_PARTY_SHARING:
+      return vault::ConsentPurpose::kThirdPartySharing;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(field, ": unknown purpose"));
+  }
+}
+
+absl::StatusOr<vault::ConsentPurpose> OptionalConsentPurposeFromProto(v1::ConsentPurpose purpose,
+                                                                      absl::string_view field) {
+  if (purpose == v1::CONSENT_PURPOSE_UNSPECIFIED) return vault::ConsentPurpose::kScheduling;
+  return ConsentPurposeFromProto(purpose, field);
+}
+
+absl::StatusOr<vault::ConsentGrant> FromProto(const v1::ConsentGrant& in) {
+  vault::ConsentGrant out;
+  for (int c : in.channels()) {
+    LV_ASSIGN_OR_RETURN(
+        vault::ConsentChannel channel,
+        ConsentChannelFromProto(static_cast<v1::ConsentChannel>(c), "consent.channels"));
+    out.channels.push_back(channel);
+  }
+  for (int p : in.purposes()) {
+    LV_ASSIGN_OR_RETURN(
+        vault::ConsentPurpose purpose,
+        ConsentPurposeFromProto(static_cast<v1::ConsentPurpose>(p), "consent.purposes"));
+    out.purposes.push_back(purpose);
+  }
+  out.third_party = in.third_party();
+  const v1::ConsentEvidence& e = in.evidence();
+  out.evidence.captured_at = absl::FromUnixMicros(e.captured_at_unix_micros());
+  out.evidence.source_url = e.source_url();
+  out.evidence.seller_name = e.seller_name();
+  out.evidence.disclosure_version = e.disclosure_version();
+  out.evidence.disclosure_sha256 = e.disclosure_sha256();
+  out.evidence.authorizes_automated = e.authorizes_automated();
+  out.evidence.not_condition_of_purchase = e.not_condition_of_purchase();
+  out.evidence.capture_certificate_id = e.capture_certificate_id();
+  out.evidence.user_agent = e.user_agent();
+  // PII: from the request straight into SecretBytes, no copy in between.
+  if (!e.ip_address().empty()) {
+    out.evidence.ip_address = keys::SecretBytes::CopyFrom(e.ip_address());
+  }
+  return out;
+}
+
+absl::StatusOr<vault::ConsentRevocation> FromProto(const v1::ConsentRevocation& in) {
+  vault::ConsentRevocation out;
+  for (int c : in.channels()) {
+    LV_ASSIGN_OR_RETURN(
+        vault::ConsentChannel channel,
+        ConsentChannelFromProto(static_cast<v1::ConsentChannel>(c), "revocation.channels"));
+    out.channels.push_back(channel);
+  }
+  for (int p : in.purposes()) {
+    LV_ASSIGN_OR_RETURN(
+        vault::ConsentPurpose purpose,
+        ConsentPurposeFromProto(static_cast<v1::ConsentPurpose>(p), "revocation.purposes"));
+    out.purposes.push_back(purpose);
+  }
+  out.third_party = in.third_party();
+  switch (in.method()) {
+    case v1::REVOCATION_METHOD_UNSPECIFIED:
+    case v1::REVOCATION_METHOD_OTHER:
+      out.method = vault::RevocationMethod::kOther;
+      break;
+    case v1::REVOCATION_METHOD_INTAKE_CALL:
+      out.method = vault::RevocationMethod::kIntakeCall;
+      break;
+    case v1::REVOCATION_METHOD_SMS_REPLY:
+      out.method = vault::RevocationMethod::kSmsReply;
+      break;
+    case v1::REVOCATION_METHOD_EMAIL_UNSUBSCRIBE:
+      out.method = vault::RevocationMethod::kEmailUnsubscribe;
+      break;
+    case v1::REVOCATION_METHOD_PREFERENCE_PAGE:
+      out.method = vault::RevocationMethod::kPreferencePage;
+      break;
+    default:
+      return absl::InvalidArgumentError("revocation.method: unknown method");
+  }
+  // Never stored: from the request straight into SecretBytes for the classifier.
+  if (!in.reply_text().empty()) out.reply_text = keys::SecretBytes::CopyFrom(in.reply_text());
+  return out;
+}
+
+v1::ConsentChannel ToProto(vault::ConsentChannel channel) {
+  switch (channel) {
+    case vault::ConsentChannel::kEmail:
+      return v1::CONSENT_CHANNEL_EMAIL;
+    case vault::ConsentChannel::kSms:
+      return v1::CONSENT_CHANNEL_SMS;
+    case vault::ConsentChannel::kVoice:
+      return v1::CONSENT_CHANNEL_VOICE;
+    case vault::ConsentChannel::kAutodialedVoice:
+      return v1::CONSENT_CHANNEL_AUTODIALED_VOICE;
+  }
+  return v1::CONSENT_CHANNEL_UNSPECIFIED;
+}
+
+v1::ConsentPurpose ToProto(vault::ConsentPurpose purpose) {
+  switch (purpose) {
+    case vault::ConsentPurpose::kScheduling:
+      return v1::CONSENT_PURPOSE_SCHEDULING;
+    case vault::ConsentPurpose::kTreatmentFollowUp:
+      return v1::CONSENT_PURPOSE_TREATMENT_FOLLOW_UP;
+    case vault::ConsentPurpose::kMarketing:
+      return v1::CONSENT_PURPOSE_MARKETING;
+    case vault::ConsentPurpose::kThirdPartySharing:
+      return v1::CONSENT_PURPOSE_THIRD_PARTY_SHARING;
+  }
+  return v1::CONSENT_PURPOSE_UNSPECIFIED;
+}
+
+void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out) {
+  const bool grant = in.action == vault::ConsentAction::kGrant;
+  out->set_number(in.number);
+  out->set_at_unix_micros(MicrosOrZero(in.at));
+  out->set_recorded_by(in.recorded_by);
+  out->set_action(std::string(vault::ConsentActionName(in.action)));
+  out->set_channel(ToProto(in.channel));
+  out->set_purpose(ToProto(in.purpose));
+  out->set_third_party(in.third_party);
+  if (grant) {
+    const vault::ConsentEvidence& e = in.evidence;
+    v1::ConsentEvidence* p = out->mutable_evidence();
+    p->set_captured_at_unix_micros(MicrosOrZero(e.captured_at));
+    p->set_source_url(e.source_url);
+    p->set_seller_name(e.seller_name);
+    p->set_disclosure_version(e.disclosure_version);
+    p->set_disclosure_sha256(e.disclosure_sha256);
+    p->set_authorizes_automated(e.authorizes_automated);
+    p->set_not_condition_of_purchase(e.not_condition_of_purchase);
+    p->set_capture_certificate_id(e.capture_certificate_id);
+    p->set_user_agent(e.user_agent);
+    // ip_address stays empty: the IP is never returned.
+    out->set_ip_captured(!in.ip_commitment.empty());
+    out->set_ip_commitment(in.ip_commitment);
+    for (vault::TcpaElement m : in.missing)
+      out->add_missing(std::string(vault::TcpaElementName(m)));
+    out->set_complete(in.missing.empty());
+  } else {
+    out->set_method(ToProto(in.method));
+    out->set_method_detail(in.method_detail);
+  }
+  out->set_audit_sequence(in.audit_sequence);
+}
+
+void ToProto(const vault::ConsentDecision& in, v1::CheckConsentResponse* out) {
+  out->set_allowed(in.allowed);
+  out->set_reason(std::string(vault::ConsentReasonName(in.reason)));
+  out->set_since_unix_micros(MicrosOrZero(in.at));
+  for (vault::TcpaElement m : in.missing) out->add_missing(std::string(vault::TcpaElementName(m)));
+  out->set_event_number(in.event_number);
+}
+
+void ToProto(const vault::WithheldField& in, v1::WithheldField* out) {
+  out->set_field(std::string(vault::PiiFieldName(in.field)));
+  out->set_reason(in.reason);
+  out->set_since_unix_micros(MicrosOrZero(in.since));
+  for (vault::TcpaElement m : in.missing) out->add_missing(std::string(vault::TcpaElementName(m)));
 }
 
 void ToProto(const vault::Principal& in, v1::Principal* out) {

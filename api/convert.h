@@ -5,7 +5,10 @@
 #include <optional>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "leadvault/v1/leadvault.pb.h"
+#include "vault/consent.h"
+#include "vault/consent_store.h"
 #include "vault/lead.h"
 #include "vault/principal_store.h"
 #include "vault/roles.h"
@@ -21,7 +24,35 @@ void ToProto(const vault::LeadPii& in, v1::PersonalData* out);
 vault::Attribution FromProto(const v1::Attribution& in);
 void ToProto(const vault::Attribution& in, v1::Attribution* out);
 void ToProto(const vault::LeadMetadata& in, v1::LeadMetadata* out);
-vault::ContactAttempt FromProto(const v1::ContactAttempt& in);
+// Channel and outcome are passed through (the vault refuses unknown ones); the
+// purpose UNSPECIFIED is scheduling, an unknown one INVALID_ARGUMENT
+// "add_contact_attempts.purpose: unknown purpose".
+absl::StatusOr<vault::ContactAttempt> FromProto(const v1::ContactAttempt& in);
+
+// Consent. An enum value in a required place that is UNSPECIFIED or unknown to
+// this build is INVALID_ARGUMENT "<field>: unknown channel" (purpose, method);
+// no message ever holds a submitted value. The consenting person's IP address
+// and an SMS reply's text go straight from the request into SecretBytes.
+absl::StatusOr<vault::ConsentChannel> ConsentChannelFromProto(v1::ConsentChannel channel,
+                                                              absl::string_view field);
+absl::StatusOr<vault::ConsentPurpose> ConsentPurposeFromProto(v1::ConsentPurpose purpose,
+                                                              absl::string_view field);
+// As ConsentPurposeFromProto, with UNSPECIFIED meaning scheduling.
+absl::StatusOr<vault::ConsentPurpose> OptionalConsentPurposeFromProto(v1::ConsentPurpose purpose,
+                                                                      absl::string_view field);
+// Fields are named "consent.channels", "consent.purposes" (the vault's names
+// for a grant's).
+absl::StatusOr<vault::ConsentGrant> FromProto(const v1::ConsentGrant& in);
+// Fields are named "revocation.channels", "revocation.purposes",
+// "revocation.method". A method UNSPECIFIED is recorded as "other": a
+// revocation is never refused for how it was heard.
+absl::StatusOr<vault::ConsentRevocation> FromProto(const v1::ConsentRevocation& in);
+v1::ConsentChannel ToProto(vault::ConsentChannel channel);
+v1::ConsentPurpose ToProto(vault::ConsentPurpose purpose);
+// Evidence without the IP address (ip_captured and ip_commitment say whether one was kept).
+void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out);
+void ToProto(const vault::ConsentDecision& in, v1::CheckConsentResponse* out);
+void ToProto(const vault::WithheldField& in, v1::WithheldField* out);
 
 void ToProto(const vault::Principal& in, v1::Principal* out);
 

@@ -1,5 +1,7 @@
 #include "api/lead_service.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "api/call.h"
@@ -59,11 +61,33 @@ absl::Status DoUpdate(vault::Vault& vault, Call& call, const v1::UpdateLeadReque
   update.expected_version = request.expected_version();
   update.status = static_cast<vault::LeadStatus>(request.status());
   for (const auto& a : request.add_contact_attempts()) {
-    update.add_contact_attempts.push_back(FromProto(a));
+    LV_ASSIGN_OR_RETURN(vault::ContactAttempt attempt, FromProto(a));
+    update.add_contact_attempts.push_back(std::move(attempt));
   }
   LV_ASSIGN_OR_RETURN(vault::LeadMetadata meta, vault.leads().UpdateLead(call.actor, update));
   ToProto(meta, response.mutable_metadata());
   return absl::OkStatus();
+}
+
+// The outreach a read names: nullopt without a channel (the vault refuses a
+// scheduling_outreach read without one).
+absl::StatusOr<std::optional<vault::Outreach>> OutreachFromRequest(
+    const v1::GetLeadRequest& request) {
+  if (request.outreach_channel() == v1::CONSENT_CHANNEL_UNSPECIFIED) {
+    if (request.outreach_purpose() != v1::CONSENT_PURPOSE_UNSPECIFIED ||
+        !request.outreach_third_party().empty()) {
+      return absl::InvalidArgumentError(
+          "outreach_channel: required with outreach_purpose or outreach_third_party");
+    }
+    return std::nullopt;
+  }
+  vault::Outreach outreach;
+  LV_ASSIGN_OR_RETURN(outreach.channel,
+                      ConsentChannelFromProto(request.outreach_channel(), "outreach_channel"));
+  LV_ASSIGN_OR_RETURN(outreach.purpose, OptionalConsentPurposeFromProto(request.outreach_purpose(),
+                                                                        "outreach_purpose"));
+  outreach.third_party = request.outreach_third_party();
+  return outreach;
 }
 
 }  // namespace
@@ -83,6 +107,14 @@ grpc::ServerUnaryReactor* LeadVaultService::CreateLead(grpc::CallbackServerConte
     return reactor;
   }
   vault::NewLead lead;
+  if (request->has_consent()) {
+    absl::StatusOr<vault::ConsentGrant> consent = FromProto(request->consent());
+    if (!consent.ok()) {
+      FinishCall(*vault_, reactor, call, consent.status());
+      return reactor;
+    }
+    lead.consent = *std::move(consent);
+  }
   lead.pii = FromProto(request->personal());
   lead.attribution = FromProto(request->attribution());
   lead.idempotency_key = request->idempotency_key();
@@ -131,14 +163,20 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
     return reactor;
   }
   call->actor.purpose = *purpose;
+  absl::StatusOr<std::optional<vault::Outreach>> outreach = OutreachFromRequest(*request);
+  if (!outreach.ok()) {
+    finish(outreach.status());
+    return reactor;
+  }
   vault_->leads().GetLeadAsync(
-      call->actor, *id,
+      call->actor, *id, *outreach,
       [response](const vault::Lead& lead) {
         ToProto(lead.meta, response->mutable_lead()->mutable_metadata());
         ToProto(lead.pii, response->mutable_lead()->mutable_personal());
         for (vault::PiiField f : lead.masked) {
           response->add_masked_fields(std::string(vault::PiiFieldName(f)));
         }
+        for (const vault::WithheldField& w : lead.withheld) ToProto(w, response->add_withheld());
       },
       finish);
   return reactor;

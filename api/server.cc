@@ -84,13 +84,14 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
       admin_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       compliance_service_(vault, &auth_throttle_, admission_.get(), &pool_, &exports_),
       emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
-      health_service_(
-          {v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
-           v1::Compliance::service_full_name(), v1::EmergencyAccess::service_full_name()},
-          [vault, admission = admission_.get()] {
-            if (admission->draining()) return ShuttingDownError();
-            return vault->StorageHealth();
-          }) {}
+      consent_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      health_service_({v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
+                       v1::Compliance::service_full_name(),
+                       v1::EmergencyAccess::service_full_name(), v1::Consent::service_full_name()},
+                      [vault, admission = admission_.get()] {
+                        if (admission->draining()) return ShuttingDownError();
+                        return vault->StorageHealth();
+                      }) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       vault::Vault* vault) {
@@ -148,6 +149,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->admin_service_);
   builder.RegisterService(&server->compliance_service_);
   builder.RegisterService(&server->emergency_service_);
+  builder.RegisterService(&server->consent_service_);
   builder.RegisterService(&server->health_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

@@ -11,6 +11,7 @@
 #include "api/admission.h"
 #include "api/auth_throttle.h"
 #include "api/compliance_service.h"
+#include "api/consent_service.h"
 #include "api/emergency_service.h"
 #include "api/export_limiter.h"
 #include "api/health_service.h"
@@ -99,6 +100,7 @@ class Server {
   AdminService admin_service_;
   ComplianceService compliance_service_;
   EmergencyAccessService emergency_service_;
+  ConsentService consent_service_;
   HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;

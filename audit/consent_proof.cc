@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -30,6 +31,8 @@ namespace {
 constexpr absl::string_view kFormat = "leadvault-consent-proof";
 constexpr uint64_t kVersion = 1;
 constexpr absl::string_view kFieldPrefix = "consent_event=";
+constexpr absl::string_view kCountPrefix = "consent_events=";
+constexpr absl::string_view kExportAction = "ExportConsentProof";
 constexpr size_t kLeadIdHexSize = 32;
 constexpr size_t kSha256HexSize = 64;
 // More strings than any list of the format holds (an inclusion proof has at
@@ -41,8 +44,9 @@ constexpr absl::string_view kRevoke = "revoke";
 // The audit actions under which the vault records consent events.
 constexpr absl::string_view kRecordingActions[] = {"CreateLead", "RecordConsent"};
 
-// The type a key's value must have.
-enum class Type { kString, kUnsigned, kInteger, kBool, kList };
+// The type a key's value must have: kList is an array of strings, kEvents
+// the array of event objects.
+enum class Type { kString, kUnsigned, kInteger, kBool, kList, kEvents };
 struct KeyType {
   absl::string_view key;
   Type type;
@@ -51,7 +55,9 @@ constexpr KeyType kRootKeys[] = {
     {"format", Type::kString},       {"version", Type::kUnsigned},
     {"lead_id", Type::kString},      {"generated_at_unix_micros", Type::kInteger},
     {"generated_at", Type::kString}, {"generated_by", Type::kString},
-    {"checkpoint", Type::kString},   {"events", Type::kList},  // of event objects
+    {"checkpoint", Type::kString},   {"export_sequence", Type::kUnsigned},
+    {"export_entry", Type::kString}, {"export_inclusion_proof", Type::kList},
+    {"events", Type::kEvents},
 };
 constexpr KeyType kEventKeys[] = {
     {"number", Type::kUnsigned},
@@ -331,6 +337,34 @@ class Members {
   std::vector<Member> members_;
 };
 
+// The bytes of the base64 string `key`.
+absl::StatusOr<std::string> Base64Member(Members& m, absl::string_view key) {
+  LV_ASSIGN_OR_RETURN(std::string text, m.String(key));
+  std::string bytes;
+  if (!keys::Base64Decode(text, &bytes).ok()) {
+    return m.Error(absl::StrCat("\"", key, "\" is not canonical base64"));
+  }
+  return bytes;
+}
+
+// The hashes of the list `key`, each a base64 SHA-256 hash.
+absl::StatusOr<std::vector<Hash>> HashListMember(Members& m, absl::string_view key) {
+  LV_ASSIGN_OR_RETURN(std::vector<std::string> list, m.List(key));
+  std::vector<Hash> hashes;
+  hashes.reserve(list.size());
+  std::string bytes;
+  for (size_t i = 0; i < list.size(); ++i) {
+    absl::StatusOr<Hash> hash = absl::InvalidArgumentError("");
+    if (keys::Base64Decode(list[i], &bytes).ok()) hash = HashFromBytes(bytes);
+    if (!hash.ok()) {
+      return m.Error(
+          absl::StrCat("\"", key, "\" entry ", i + 1, " is not a canonical base64 SHA-256 hash"));
+    }
+    hashes.push_back(*hash);
+  }
+  return hashes;
+}
+
 absl::StatusOr<ConsentProofItem> ItemFromMembers(Members& m) {
   ConsentProofItem item;
   ConsentProofEvent& e = item.event;
@@ -365,22 +399,8 @@ absl::StatusOr<ConsentProofItem> ItemFromMembers(Members& m) {
   }
   LV_ASSIGN_OR_RETURN(item.audit_sequence,
                       m.Uint("audit_sequence", std::numeric_limits<uint64_t>::max()));
-  LV_ASSIGN_OR_RETURN(std::string entry_base64, m.String("audit_entry"));
-  if (!keys::Base64Decode(entry_base64, &item.audit_entry).ok()) {
-    return m.Error("\"audit_entry\" is not canonical base64");
-  }
-  LV_ASSIGN_OR_RETURN(std::vector<std::string> proof, m.List("inclusion_proof"));
-  item.inclusion_proof.reserve(proof.size());
-  std::string bytes;
-  for (size_t i = 0; i < proof.size(); ++i) {
-    absl::StatusOr<Hash> hash = absl::InvalidArgumentError("");
-    if (keys::Base64Decode(proof[i], &bytes).ok()) hash = HashFromBytes(bytes);
-    if (!hash.ok()) {
-      return m.Error(absl::StrCat("\"inclusion_proof\" entry ", i + 1,
-                                  " is not a canonical base64 SHA-256 hash"));
-    }
-    item.inclusion_proof.push_back(*hash);
-  }
+  LV_ASSIGN_OR_RETURN(item.audit_entry, Base64Member(m, "audit_entry"));
+  LV_ASSIGN_OR_RETURN(item.inclusion_proof, HashListMember(m, "inclusion_proof"));
   return item;
 }
 
@@ -397,6 +417,10 @@ absl::Status FillRoot(Members& m, ConsentProof& proof) {
       m.CheckTimeText("generated_at", "generated_at_unix_micros", proof.generated_at_unix_micros));
   LV_ASSIGN_OR_RETURN(proof.generated_by, m.String("generated_by"));
   LV_ASSIGN_OR_RETURN(proof.checkpoint_note, m.String("checkpoint"));
+  LV_ASSIGN_OR_RETURN(proof.export_sequence,
+                      m.Uint("export_sequence", std::numeric_limits<uint64_t>::max()));
+  LV_ASSIGN_OR_RETURN(proof.export_entry, Base64Member(m, "export_entry"));
+  LV_ASSIGN_OR_RETURN(proof.export_inclusion_proof, HashListMember(m, "export_inclusion_proof"));
   return absl::OkStatus();
 }
 
@@ -443,10 +467,10 @@ class ProofReader final : public nlohmann::json_sax<nlohmann::json> {
                                                integer ? "is out of range" : "is not an integer")));
   }
   bool string(string_t& value) override {
-    if (state_ == State::kList) {
-      Member& list = event_.members().back();
+    if (InList()) {
+      Member& list = Current().members().back();
       if (list.list.size() == kMaxListSize) {
-        return Refuse(event_.Error(
+        return Refuse(Current().Error(
             absl::StrCat("\"", list.key, "\" has more than ", kMaxListSize, " entries")));
       }
       list.list.push_back(std::move(value));
@@ -490,15 +514,15 @@ class ProofReader final : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool start_array(std::size_t /*elements*/) override {
-    if (!InObject() || Current().members().back().type != Type::kList) {
-      return Refuse(WrongTypeHere());
-    }
-    Current().members().back().kind = Member::Kind::kList;
-    if (state_ == State::kRoot) {
+    if (!InObject()) return Refuse(WrongTypeHere());
+    Member& m = Current().members().back();
+    if (m.type != Type::kList && m.type != Type::kEvents) return Refuse(WrongTypeHere());
+    m.kind = Member::Kind::kList;
+    if (m.type == Type::kEvents) {
       saw_events_ = true;  // "events": its objects become items, the member stays empty
       state_ = State::kEvents;
     } else {
-      state_ = State::kList;
+      state_ = state_ == State::kRoot ? State::kRootList : State::kList;
     }
     return true;
   }
@@ -530,13 +554,17 @@ class ProofReader final : public nlohmann::json_sax<nlohmann::json> {
   }
 
  private:
-  // Where the parser is: before the root, in the root object, in the events
-  // array, in one event, in one of its string arrays, after the root.
-  enum class State { kStart, kRoot, kEvents, kEvent, kList, kEnd };
+  // Where the parser is: before the root, in the root object, in one of its
+  // string arrays, in the events array, in one event, in one of its string
+  // arrays, after the root.
+  enum class State { kStart, kRoot, kRootList, kEvents, kEvent, kList, kEnd };
 
   bool InObject() const { return state_ == State::kRoot || state_ == State::kEvent; }
-  Members& Current() { return state_ == State::kRoot ? root_ : event_; }
-  // The key whose value is being read. REQUIRES: InObject() or kList.
+  bool InList() const { return state_ == State::kRootList || state_ == State::kList; }
+  Members& Current() {
+    return state_ == State::kRoot || state_ == State::kRootList ? root_ : event_;
+  }
+  // The key whose value is being read. REQUIRES: InObject() or InList().
   absl::string_view CurrentKey() { return Current().members().back().key; }
 
   // The error for a value of the wrong kind where the parser is.
@@ -547,8 +575,9 @@ class ProofReader final : public nlohmann::json_sax<nlohmann::json> {
         return internal::JsonError(read_, "expected '{'");
       case State::kEvents:
         return root_.WrongType("events");
+      case State::kRootList:
       case State::kList:
-        return event_.WrongType(event_.members().back().key);
+        return Current().WrongType(CurrentKey());
       case State::kRoot:
       case State::kEvent:
         break;
@@ -583,6 +612,7 @@ class ProofReader final : public nlohmann::json_sax<nlohmann::json> {
         fits = kind == Member::Kind::kBool;
         break;
       case Type::kList:
+      case Type::kEvents:
         break;
     }
     if (!fits) {
@@ -675,6 +705,64 @@ absl::Status CheckRecorded(const ConsentProofItem& item, size_t index, absl::str
   return absl::OkStatus();
 }
 
+absl::Status ExportError(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("export: ", what));
+}
+
+// The vault's export entry, against `checkpoint` and the (verified) items:
+// it counts exactly the document's events and comes after all of them.
+// Returns the entry.
+absl::StatusOr<AuditEntry> CheckExport(const ConsentProof& proof, const Checkpoint& checkpoint) {
+  if (proof.export_sequence == 0) return ExportError("export_sequence is 0");
+  if (proof.export_sequence > checkpoint.size) {
+    return ExportError("export_sequence is beyond the checkpoint's tree size");
+  }
+  for (size_t i = 0; i < proof.items.size(); ++i) {
+    if (proof.items[i].audit_sequence >= proof.export_sequence) {
+      return ExportError(
+          absl::StrCat("the export entry is not later than the audit entry of event ", i + 1));
+    }
+  }
+  absl::StatusOr<AuditEntry> entry = DecodeCanonical(proof.export_entry);
+  if (!entry.ok()) {
+    return ExportError(absl::StrCat("export_entry: ",
+                                    absl::StripPrefix(entry.status().message(), "audit entry: ")));
+  }
+  if (entry->sequence != proof.export_sequence) {
+    return ExportError("the export entry's sequence is not export_sequence");
+  }
+  if (entry->outcome != Outcome::kAllowed) {
+    return ExportError("the export entry's outcome is not allowed");
+  }
+  if (entry->action != kExportAction) {
+    return ExportError("the export entry is not an ExportConsentProof call");
+  }
+  if (std::find(entry->lead_ids.begin(), entry->lead_ids.end(), proof.lead_id) ==
+      entry->lead_ids.end()) {
+    return ExportError("the export entry does not name the lead");
+  }
+  const std::string* count = nullptr;
+  for (const std::string& field : entry->fields) {
+    if (!absl::StartsWith(field, kCountPrefix)) continue;
+    if (count != nullptr) {
+      return ExportError("the export entry holds more than one consent_events field");
+    }
+    count = &field;
+  }
+  if (count == nullptr) return ExportError("the export entry holds no consent_events field");
+  if (*count != absl::StrCat(kCountPrefix, proof.items.size())) {
+    return ExportError(
+        "the document does not hold as many events as the export entry counts (consent_events)");
+  }
+  absl::Status included =
+      VerifyInclusion(proof.export_sequence - 1, checkpoint.size, LeafHash(proof.export_entry),
+                      proof.export_inclusion_proof, checkpoint.root);
+  if (!included.ok()) {
+    return ExportError(absl::StrCat("inclusion proof: ", included.message()));
+  }
+  return entry;
+}
+
 }  // namespace
 
 std::string ConsentEventCanonical(const ConsentProofEvent& e) {
@@ -725,6 +813,9 @@ std::string RenderConsentProof(const ConsentProof& proof) {
   w.Time("generated_at_unix_micros", "generated_at", proof.generated_at_unix_micros);
   w.String("generated_by", proof.generated_by);
   w.String("checkpoint", proof.checkpoint_note);
+  w.Uint("export_sequence", proof.export_sequence);
+  w.String("export_entry", absl::Base64Escape(proof.export_entry));
+  w.HashList("export_inclusion_proof", proof.export_inclusion_proof);
   std::string& events = w.Key("events");
   events.push_back('[');
   for (size_t i = 0; i < proof.items.size(); ++i) {
@@ -786,6 +877,9 @@ absl::StatusOr<ConsentProofReport> VerifyConsentProof(const ConsentProof& proof,
     }
   }
   report.events = proof.items.size();
+  LV_ASSIGN_OR_RETURN(AuditEntry exported, CheckExport(proof, report.checkpoint));
+  report.export_sequence = exported.sequence;
+  report.exported_at = exported.time;
   return report;
 }
 

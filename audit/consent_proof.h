@@ -10,11 +10,23 @@
 // SHA-256 over every field of the event, so changing any of them (one byte)
 // breaks the link, and the inclusion proof ties the entry to the signed root.
 //
-// What verification proves, and what it does not: events 1..n are exactly as
-// the log recorded them, in order, none missing between 1 and n. It does not
-// prove that the lead has no event n+1 (a proof cut short after event n
-// verifies), and generated_at/generated_by are the exporter's word: neither
-// is covered by a signature.
+// The link between the document and the export: each ExportConsentProof
+// call commits its own allowed "ExportConsentProof" audit entry naming the
+// lead in lead_ids and holding exactly one field "consent_events=<n>", n the
+// number of events the vault held for the lead and exported; the checkpoint
+// is signed with (and covers) that entry, and the document carries it with
+// its inclusion proof.
+//
+// What verification proves, and what it does not: the document is complete
+// as of its export. Events 1..n are exactly as the log recorded them, in
+// order, none missing between 1 and n, each recorded before the export entry;
+// and that entry, by the daemon's signed word, says the vault held n events
+// for the lead when it exported, so none is missing after n either (a proof
+// cut short after event m < n fails). It does not prove that the lead has no
+// event recorded after the export entry (a document exported earlier still
+// verifies against a later checkpoint: it is complete as of its own export),
+// and generated_at/generated_by are the exporter's word: neither is covered
+// by a signature (the export entry's own time and principal are).
 //
 // Thread-safe: these are pure functions.
 #ifndef LEADVAULT_AUDIT_CONSENT_PROOF_H_
@@ -27,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 
@@ -96,7 +109,13 @@ struct ConsentProof {
   std::string lead_id;          // text form
   std::string checkpoint_note;  // signed note (C2SP), covers every audit_sequence
   int64_t generated_at_unix_micros = 0;
-  std::string generated_by;             // principal id of the officer
+  std::string generated_by;  // principal id of the officer
+  // The vault's "ExportConsentProof" entry for this document: its sequence,
+  // canonical bytes (EncodeCanonical) and inclusion proof (leaf
+  // export_sequence - 1 in the checkpoint's tree).
+  uint64_t export_sequence = 0;
+  std::string export_entry;
+  std::vector<Hash> export_inclusion_proof;
   std::vector<ConsentProofItem> items;  // in event number order
 
   friend bool operator==(const ConsentProof&, const ConsentProof&) = default;
@@ -109,7 +128,9 @@ inline constexpr size_t kMaxConsentProofEvents = 10'000;
 // The document, format "leadvault-consent-proof" version 1: one JSON object,
 // two-space indented, one key per line, keys in this order, ending in '\n':
 //   format, version, lead_id, generated_at_unix_micros, generated_at,
-//   generated_by, checkpoint (the signed note), events: [ one object per item,
+//   generated_by, checkpoint (the signed note), export_sequence, export_entry
+//   (base64 of the canonical bytes), export_inclusion_proof (array of base64
+//   hashes), events: [ one object per item,
 //   in order: number, lead_id, at_unix_micros, at, recorded_by, action,
 //   channel, purpose, third_party, captured_at_unix_micros, captured_at,
 //   source_url, seller_name, disclosure_version, disclosure_sha256,
@@ -140,6 +161,8 @@ absl::StatusOr<ConsentProof> ParseConsentProof(absl::string_view text);
 
 struct ConsentProofReport {
   Checkpoint checkpoint;
+  uint64_t export_sequence = 0;
+  absl::Time exported_at;  // the export entry's time (signed, unlike generated_at)
   size_t events = 0;
   size_t grants = 0;
   size_t revocations = 0;
@@ -154,8 +177,15 @@ struct ConsentProofReport {
 // (so any change to any event field fails); audit_sequence is in 1..tree size
 // and the entry's leaf hash with its inclusion proof rebuilds the
 // checkpoint's root at index audit_sequence - 1. Events of one call share an
-// entry. Errors are INVALID_ARGUMENT "event 3: ..." (the third of the list)
-// or "checkpoint: ..." / "lead_id: ...", and never echo a field's value.
+// entry. Then the export: export_sequence is in 1..tree size and greater than
+// every event's audit_sequence; export_entry decodes, has sequence ==
+// export_sequence, is an allowed "ExportConsentProof", names the lead in
+// lead_ids, and holds exactly one "consent_events=" field, which is
+// "consent_events=<n>" with n the number of events in the document (decimal,
+// no sign or leading zero); its leaf hash with export_inclusion_proof rebuilds
+// the checkpoint's root at index export_sequence - 1. Errors are
+// INVALID_ARGUMENT "event 3: ..." (the third of the list), "export: ...",
+// "checkpoint: ..." or "lead_id: ...", and never echo a field's value.
 absl::StatusOr<ConsentProofReport> VerifyConsentProof(const ConsentProof& proof,
                                                       const NoteVerifier& verifier);
 

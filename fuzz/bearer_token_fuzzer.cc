@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -103,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       leadvault::api::AuthenticateCall(&context, fixture->vault->principals(), actor, &claimed);
   if (header == absl::StrCat("Bearer ", fixture->token)) {
     FUZZ_CHECK(status.ok());
-    FUZZ_CHECK(actor.principal_id == fixture->admin_id && actor.role == "admin");
+    FUZZ_CHECK(actor.principal_id == fixture->admin_id &&
+               actor.roles == std::vector<leadvault::vault::Role>{leadvault::vault::Role::kAdmin});
     return 0;
   }
   // Anything else: one UNAUTHENTICATED message for every cause, and the

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
+#include "audit/consent_proof.h"
 #include "audit/export_format.h"
 #include "audit/export_manifest.h"
 #include "audit/merkle.h"
@@ -190,6 +191,53 @@ void WriteRecords(const std::string& dir) {
   Write(dir, "encrypted_field", Record(8, lead.fields(0)));
 }
 
+// A consent proof document: a grant and a revocation with every field set
+// (parses; it does not verify, as the log's entries name no consent event).
+std::string ConsentProofSeed(FuzzLog& log) {
+  audit::ConsentProof proof;
+  proof.lead_id = "00112233445566778899aabbccddeeff";
+  proof.checkpoint_note = SignedNote(log, kLogSize);
+  proof.generated_at_unix_micros = 1796220000123456;
+  proof.generated_by = "00000000000000e1";
+  proof.export_sequence = kLogSize;
+  proof.export_entry = log.canonical(kLogSize);
+  audit::ConsentProofItem grant;
+  grant.event.lead_id = proof.lead_id;
+  grant.event.number = 1;
+  grant.event.at_unix_micros = 1796210000000000;
+  grant.event.recorded_by = "00000000000000c1";
+  grant.event.action = "grant";
+  grant.event.channel = "sms";
+  grant.event.purpose = "third_party_sharing";
+  grant.event.third_party = "acme imaging";
+  grant.event.captured_at_unix_micros = 1796209990000000;
+  grant.event.source_url = "https://clinic.example/knee";
+  grant.event.seller_name = "Riverside \"Ortho\" \u00e9";
+  grant.event.disclosure_version = "tcpa-v3";
+  grant.event.disclosure_sha256 = std::string(64, 'a');
+  grant.event.authorizes_automated = true;
+  grant.event.capture_certificate_id = "https://cert.trustedform.com/abc";
+  grant.event.user_agent = "Mozilla/5.0";
+  grant.event.ip_commitment = std::string(64, 'b');
+  grant.event.missing = {"not_condition_of_purchase"};
+  grant.audit_sequence = 2;
+  grant.audit_entry = log.canonical(2);
+  audit::ConsentProofItem revoke;
+  revoke.event.lead_id = proof.lead_id;
+  revoke.event.number = 2;
+  revoke.event.at_unix_micros = 1796215000000000;
+  revoke.event.recorded_by = "00000000000000a1";
+  revoke.event.action = "revoke";
+  revoke.event.channel = "sms";
+  revoke.event.purpose = "scheduling";
+  revoke.event.method = "sms_reply";
+  revoke.event.method_detail = "keyword:STOP";
+  revoke.audit_sequence = 4;
+  revoke.audit_entry = log.canonical(4);
+  proof.items = {grant, revoke};
+  return audit::RenderConsentProof(proof);
+}
+
 int Main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_corpus <fuzz/corpus dir>\n");
@@ -229,6 +277,7 @@ int Main(int argc, char** argv) {
   }
 
   WriteRecords(root + "/records");
+  Write(root + "/consent_proof", "grant_and_revoke", ConsentProofSeed(log));
   return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "audit/verifier.h"
 #include "keys/status_macros.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_files.h"
 
 namespace leadvault::tools {
 namespace {
@@ -36,7 +37,6 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr absl::Duration kExportDeadline = absl::Hours(12);
 constexpr size_t kWriteChunk = 1 << 20;
-constexpr size_t kMaxSmallFile = 64 << 10;
 
 // "2026-12-01", "2026-12-01T13:00:00Z" or any RFC 3339 time; UTC when no zone is given.
 absl::StatusOr<absl::Time> ParseTime(const std::string& flag, const std::string& text) {
@@ -46,65 +46,6 @@ absl::StatusOr<absl::Time> ParseTime(const std::string& flag, const std::string&
   if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
   return absl::InvalidArgumentError(
       absl::StrCat(flag, ": expected YYYY-MM-DD or an RFC 3339 time"));
-}
-
-absl::Status AlreadyThere(const std::string& path) {
-  return absl::AlreadyExistsError(
-      absl::StrCat(path, " already exists; refusing to overwrite it (choose a new path)"));
-}
-
-// OK if nothing at all (not even a dangling symlink) is at `path`.
-absl::Status RefuseExisting(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) return AlreadyThere(path);
-  if (errno != ENOENT) return absl::UnavailableError(absl::StrCat("cannot inspect ", path));
-  return absl::OkStatus();
-}
-
-// Creates `path` as a new file of ours, mode 0600 (exports hold who read
-// which lead): an existing file or symlink there is refused, never followed
-// or overwritten. The descriptor, for writing.
-absl::StatusOr<int> CreateNewFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd >= 0) return fd;
-  if (errno == EEXIST) return AlreadyThere(path);
-  return absl::UnavailableError(absl::StrCat("cannot create ", path));
-}
-
-// Writes `contents` to the new file `path` (CreateNewFile) and syncs it.
-absl::Status WriteNewFile(const std::string& path, absl::string_view contents) {
-  LV_ASSIGN_OR_RETURN(int fd, CreateNewFile(path));
-  bool ok = true;
-  while (ok && !contents.empty()) {
-    ssize_t n = ::write(fd, contents.data(), contents.size());
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) contents.remove_prefix(static_cast<size_t>(n));
-  }
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok) {
-    ::unlink(path.c_str());
-    return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() > kMaxSmallFile) return absl::InvalidArgumentError(path + ": too large");
-  return data;
-}
-
-// The verifier key, given inline ("name+hex+base64") or as a file holding it.
-absl::StatusOr<audit::NoteVerifier> LoadVerifier(const std::string& pubkey) {
-  std::string text = pubkey;
-  if (!absl::StrContains(pubkey, '+') || ::access(pubkey.c_str(), R_OK) == 0) {
-    LV_ASSIGN_OR_RETURN(text, ReadSmallFile(pubkey));
-  }
-  return audit::NoteVerifier::Parse(absl::StripAsciiWhitespace(text));
 }
 
 // The tree size a checkpoint note claims, without checking its signature

@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/tls.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace leadvault::tools {
 namespace {
@@ -85,7 +87,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectionFla
       flags.server,
       {.ca_file = flags.ca_file, .cert_file = flags.cert_file, .key_file = flags.key_file});
   if (!credentials.ok()) return credentials.status();
-  auto channel = grpc::CreateChannel(flags.server, *credentials);
+  // Replies can be larger than gRPC's default 4 MiB: a consent proof holds up to
+  // 1,000 events, each with its audit entry and inclusion proof.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(flags.server, *credentials, args);
   return std::unique_ptr<Connection>(new Connection(std::move(channel), *std::move(token)));
 }
 

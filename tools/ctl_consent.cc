@@ -17,30 +17,21 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "audit/checkpoint.h"
 #include "audit/consent_proof.h"
 #include "keys/status_macros.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_files.h"
 
 namespace leadvault::tools {
 namespace {
 
+namespace v1 = ::leadvault::v1;
+
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-constexpr size_t kMaxKeyFile = 64 << 10;
-
-// The verifier key, given inline ("name+hex+base64") or as a file holding
-// it, read as `audit verify --pubkey` reads it.
-absl::StatusOr<audit::NoteVerifier> LoadVerifier(const std::string& pubkey) {
-  std::string text = pubkey;
-  if (!absl::StrContains(pubkey, '+') || ::access(pubkey.c_str(), R_OK) == 0) {
-    std::ifstream in(pubkey, std::ios::binary);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", pubkey));
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (text.size() > kMaxKeyFile) return absl::InvalidArgumentError(pubkey + ": too large");
-  }
-  return audit::NoteVerifier::Parse(absl::StripAsciiWhitespace(text));
-}
 
 // The whole of the regular file `path`, refused when larger than the
 // parser's bound (never read beyond it).
@@ -83,6 +74,29 @@ absl::StatusOr<std::string> ReadProofFile(const std::string& path) {
 
 const char* Plural(size_t n, const char* one, const char* many) { return n == 1 ? one : many; }
 
+int RunExportProof(const Connection& connection, const std::string& lead_id,
+                   const std::string& output) {
+  // Refused before the call, so an existing file costs no audited export (as
+  // `audit export`: exit 1).
+  if (absl::Status free = RefuseExisting(output); !free.ok()) return ReportError(free);
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::ExportConsentProofRequest request;
+  request.set_lead_id(lead_id);
+  v1::ExportConsentProofResponse response;
+  grpc::Status status =
+      v1::Consent::NewStub(connection.channel())->ExportConsentProof(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  if (absl::Status written = WriteNewFile(output, response.document()); !written.ok()) {
+    return ReportError(written, kExitFailed);
+  }
+  std::printf(
+      "wrote the consent proof of lead %s to %s (verify: leadvaultctl consent proof %s "
+      "--pubkey KEY)\n",
+      lead_id.c_str(), output.c_str(), output.c_str());
+  return kExitOk;
+}
+
 int RunProof(const std::string& file, const std::string& pubkey) {
   absl::StatusOr<audit::NoteVerifier> verifier = LoadVerifier(pubkey);
   if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
@@ -103,17 +117,25 @@ int RunProof(const std::string& file, const std::string& pubkey) {
       report->grants, Plural(report->grants, "grant", "grants"), report->revocations,
       Plural(report->revocations, "revocation", "revocations"), report->checkpoint.origin.c_str(),
       static_cast<unsigned long long>(report->checkpoint.size));
+  const std::string exported_at =
+      absl::FormatTime(absl::RFC3339_full, report->exported_at, absl::UTCTimeZone());
+  const unsigned long long export_sequence = report->export_sequence;
   if (report->events == 0) {
     std::printf(
-        "Proven: only the signed checkpoint; the document holds no consent event, and that the "
-        "lead has none is the exporter's word.\n");
+        "Proven: the lead had no consent event when the vault exported this document (its "
+        "signed export entry, audit entry %llu at %s, counts none). Not proven: that none was "
+        "recorded after the export; the document's generated_at and generated_by are the "
+        "exporter's word.\n",
+        export_sequence, exported_at.c_str());
     return kExitOk;
   }
   std::printf(
-      "Proven: events 1 to %zu are exactly as the log recorded them, in order, none missing "
-      "between them, under the signed Merkle root. Not proven: that the lead has no later event "
-      "than these; the document's generated_at and generated_by are the exporter's word.\n",
-      report->events);
+      "Proven: the document is complete as of the vault's export: events 1 to %zu are exactly as "
+      "the log recorded them, in order, none missing, and they are every event the vault held "
+      "for the lead when it exported (its signed export entry, audit entry %llu at %s, counts "
+      "%zu). Not proven: that the lead has no event recorded after the export; the document's "
+      "generated_at and generated_by are the exporter's word.\n",
+      report->events, export_sequence, exported_at.c_str(), report->events);
   return kExitOk;
 }
 
@@ -121,18 +143,29 @@ int RunProof(const std::string& file, const std::string& pubkey) {
 
 std::unique_ptr<ConsentCommands> AddConsentCommands(CLI::App& app) {
   auto c = std::make_unique<ConsentCommands>();
-  CLI::App* consent = app.add_subcommand("consent", "the consent ledger (proof works offline)");
+  CLI::App* consent = app.add_subcommand(
+      "consent", "the consent ledger: export a proof (daemon), verify it (offline)");
   consent->require_subcommand(1);
   c->proof = consent->add_subcommand(
       "proof", "verify a consent proof document offline (no daemon, no token)");
   c->proof->add_option("FILE", c->proof_file, "a consent proof (JSON)")->required();
   c->proof->add_option("--pubkey", c->proof_pubkey, "verifier key, or a file holding it")
       ->required();
+  c->export_proof = consent->add_subcommand(
+      "export-proof", "fetch a lead's consent proof document from the daemon (compliance)");
+  c->export_proof->add_option("LEAD", c->export_lead_id, "lead id (32 hex)")->required();
+  c->export_proof->add_option("-o,--output", c->export_output, "new file to write it to")
+      ->required();
   return c;
 }
 
-std::optional<int> RunConsentCommand(const ConsentCommands& c, const ConnectionFlags& /*flags*/) {
+std::optional<int> RunConsentCommand(const ConsentCommands& c, const ConnectionFlags& flags) {
   if (c.proof->parsed()) return RunProof(c.proof_file, c.proof_pubkey);
+  if (c.export_proof->parsed()) {
+    return WithConnection(flags, [&](const Connection& connection) {
+      return RunExportProof(connection, c.export_lead_id, c.export_output);
+    });
+  }
   return std::nullopt;
 }
 

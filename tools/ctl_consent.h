@@ -1,4 +1,5 @@
-// `leadvaultctl consent ...`: the consent ledger's proof document.
+// `leadvaultctl consent ...`: the consent ledger's proof document: export it
+// from the daemon, verify it offline.
 #ifndef LEADVAULT_TOOLS_CTL_CONSENT_H_
 #define LEADVAULT_TOOLS_CTL_CONSENT_H_
 
@@ -17,9 +18,11 @@ struct ConsentCommands {
   CLI::App* proof = nullptr;
   std::string proof_file;
   std::string proof_pubkey;  // the verifier key, or a file holding it
-  // Commands that talk to the daemon (`consent export-proof LEAD -o FILE`,
-  // which fetches the document audit/consent_proof.h describes) are added
-  // here and dispatched in RunConsentCommand with WithConnection.
+  // `consent export-proof LEAD -o FILE` (compliance): fetches the lead's proof
+  // document (audit/consent_proof.h) and writes it to FILE, a new file.
+  CLI::App* export_proof = nullptr;
+  std::string export_lead_id;
+  std::string export_output;
 };
 
 std::unique_ptr<ConsentCommands> AddConsentCommands(CLI::App& app);

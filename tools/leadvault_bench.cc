@@ -11,6 +11,7 @@
 //   leadvault-bench audit [Google Benchmark flags]
 //   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
 //   leadvault-bench disclosure-check [--entries 1000000] [--runs 3]
+//   leadvault-bench consent [Google Benchmark flags]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -28,6 +29,7 @@
 #include "keys/secret_bytes.h"
 #include "tools/bench_audit.h"
 #include "tools/bench_audit_cost.h"
+#include "tools/bench_consent.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_disclosure.h"
 #include "tools/bench_load.h"
@@ -52,7 +54,9 @@ void PrintUsage() {
                "[--rounds N]\n"
                "       leadvault-bench audit [--benchmark_filter=RE] [--benchmark_min_time=T] "
                "...\n"
-               "       leadvault-bench disclosure-check [--entries N] [--runs N]\n");
+               "       leadvault-bench disclosure-check [--entries N] [--runs N]\n"
+               "       leadvault-bench consent [--benchmark_filter=RE] "
+               "[--benchmark_repetitions=N] ...\n");
 }
 
 // The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
@@ -150,6 +154,7 @@ int Main(int argc, char** argv) {
   if (command == "crypto") return RunCryptoBench(rest_argc, rest.data());
   if (command == "audit") return RunAuditBench(rest_argc, rest.data());
   if (command == "audit-cost") return RunAuditCostBench(rest_argc, rest.data());
+  if (command == "consent") return RunConsentBench(rest_argc, rest.data());
   if (command == "disclosure-check") return RunDisclosureCheckBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;

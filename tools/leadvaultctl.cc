@@ -388,12 +388,20 @@ int RunLeadCreate(const Connection& connection, const LeadCreateFlags& flags) {
 }
 
 int RunLeadGet(const Connection& connection, const std::string& lead_id, const std::string& purpose,
-               bool json) {
+               const std::string& channel, const std::string& outreach_purpose, bool json) {
   v1::GetLeadRequest request;
   request.set_lead_id(lead_id);
   v1::PurposeOfUse p = v1::PURPOSE_OF_USE_UNSPECIFIED;
   v1::PurposeOfUse_Parse("PURPOSE_OF_USE_" + absl::AsciiStrToUpper(purpose), &p);
   request.set_purpose(p);
+  if (!channel.empty()) {
+    v1::ConsentChannel c = v1::CONSENT_CHANNEL_UNSPECIFIED;
+    v1::ConsentChannel_Parse("CONSENT_CHANNEL_" + absl::AsciiStrToUpper(channel), &c);
+    request.set_outreach_channel(c);
+    v1::ConsentPurpose o = v1::CONSENT_PURPOSE_UNSPECIFIED;
+    v1::ConsentPurpose_Parse("CONSENT_PURPOSE_" + absl::AsciiStrToUpper(outreach_purpose), &o);
+    request.set_outreach_purpose(o);
+  }
   v1::GetLeadResponse response;
   grpc::ClientContext context;
   connection.Prepare(&context);
@@ -414,6 +422,13 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
   } else {
     PrintLeadMetadata(response.lead().metadata());
     PrintStringFields(response.lead().personal());
+  }
+  // Contact fields a read for outreach did not return, and why (on stderr:
+  // stdout stays the lead).
+  for (const v1::WithheldField& w : response.withheld()) {
+    std::cerr << "withheld: " << w.field() << " (" << w.reason();
+    for (const std::string& m : w.missing()) std::cerr << ", missing " << m;
+    std::cerr << ")\n";
   }
   return kExitOk;
 }
@@ -563,6 +578,16 @@ int Run(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"treatment", "payment", "operations", "patient_request",
                              "scheduling_outreach", "emergency"}));
+  std::string lead_channel, lead_outreach_purpose = "scheduling";
+  lead_get
+      ->add_option("--channel", lead_channel,
+                   "a read for outreach on this channel (required with scheduling_outreach): "
+                   "its contact field only with active consent")
+      ->check(CLI::IsMember({"email", "sms", "voice", "autodialed_voice"}));
+  lead_get
+      ->add_option("--outreach-purpose", lead_outreach_purpose,
+                   "what the outreach is for (default scheduling)")
+      ->check(CLI::IsMember({"scheduling", "treatment_follow_up", "marketing"}));
   std::string find_email, find_phone;
   CLI::App* lead_find = lead->add_subcommand("find", "find leads by email or phone");
   CLI::Option_group* find_key = lead_find->add_option_group("key", "exactly one of");
@@ -645,7 +670,7 @@ int Run(int argc, char** argv) {
   }
   if (lead_get->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunLeadGet(c, lead_id, lead_purpose, lead_json);
+      return RunLeadGet(c, lead_id, lead_purpose, lead_channel, lead_outreach_purpose, lead_json);
     });
   }
   if (lead_find->parsed()) {

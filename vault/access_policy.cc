@@ -47,6 +47,10 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kGetConsistencyProof, "GetConsistencyProof", {N, N, N, Y, N, N}},
     {Rpc::kExportAudit, "ExportAudit", {N, N, N, Y, N, N}},
     {Rpc::kAccountingOfDisclosures, "AccountingOfDisclosures", {N, N, N, Y, N, N}},
+    {Rpc::kRecordConsent, "RecordConsent", {N, N, Y, N, N, N}},
+    {Rpc::kCheckConsent, "CheckConsent", {N, N, Y, Y, N, N}},
+    {Rpc::kGetConsentHistory, "GetConsentHistory", {N, N, Y, Y, N, N}},
+    {Rpc::kExportConsentProof, "ExportConsentProof", {N, N, N, Y, N, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

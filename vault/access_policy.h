@@ -39,8 +39,12 @@ enum class Rpc {
   kGetConsistencyProof,
   kExportAudit,
   kAccountingOfDisclosures,
+  kRecordConsent,
+  kCheckConsent,
+  kGetConsentHistory,
+  kExportConsentProof,
 };
-inline constexpr size_t kRpcCount = 18;
+inline constexpr size_t kRpcCount = 22;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

@@ -22,6 +22,7 @@ struct Committer::Pending {
   bool checkpoint = false;  // the group must also write a signed checkpoint
   // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
   std::function<void(absl::StatusOr<uint64_t>)> on_done;
+  Stamp stamp;  // may be empty
 };
 
 namespace {
@@ -135,18 +136,21 @@ void Committer::SetBeforeWriteHookForTesting(std::function<void()> hook) {
   before_write_ = std::move(hook);
 }
 
-absl::StatusOr<uint64_t> Committer::Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry) {
+absl::StatusOr<uint64_t> Committer::Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry,
+                                           Stamp stamp) {
   Pending pending;
   pending.batch = std::move(batch);
   pending.entry = std::move(entry);
+  pending.stamp = std::move(stamp);
   return CommitPending(pending);
 }
 
 absl::StatusOr<uint64_t> Committer::CommitWithCheckpoint(rocksdb::WriteBatch batch,
-                                                         audit::AuditEntry entry) {
+                                                         audit::AuditEntry entry, Stamp stamp) {
   Pending pending;
   pending.batch = std::move(batch);
   pending.entry = std::move(entry);
+  pending.stamp = std::move(stamp);
   pending.checkpoint = true;
   return CommitPending(pending);
 }
@@ -160,11 +164,12 @@ absl::StatusOr<uint64_t> Committer::CommitPending(Pending& pending) {
 }
 
 void Committer::CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
-                            std::function<void(absl::StatusOr<uint64_t>)> done) {
+                            std::function<void(absl::StatusOr<uint64_t>)> done, Stamp stamp) {
   auto pending = std::make_unique<Pending>();
   pending->batch = std::move(batch);
   pending->entry = std::move(entry);
   pending->on_done = std::move(done);
+  pending->stamp = std::move(stamp);
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
@@ -227,7 +232,7 @@ std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pendin
   // own flushes and for recovery.
   std::deque<Pending*> admitted;
   for (Pending* p : group) {
-    bool audit_only = p->batch.Count() == 0;
+    bool audit_only = p->batch.Count() == 0 && !p->stamp;
     if (audit_only && *free >= min_free / 2) {
       admitted.push_back(p);
     } else {
@@ -268,6 +273,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     if (!options_.omit_audit_for_benchmark) {
       status = audit_log_->Stage(p->entry, audit::EncodeCanonical(p->entry), combined);
     }
+    if (status.ok() && p->stamp) status = p->stamp(p->entry.sequence, p->batch);
     if (status.ok()) status = FromRocks(p->batch.Iterate(&append), "build commit batch");
     if (!status.ok()) break;
   }

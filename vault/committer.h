@@ -64,20 +64,28 @@ class Committer {
 
   ~Committer();  // Stops (see Stop()).
 
+  // Runs on the committer thread once `entry` has its sequence, before the
+  // group is written: adds to the batch the rows that must name that
+  // sequence (e.g. a consent event's record). A stamp only builds rows; an
+  // error from one fails its whole group, as a storage error would.
+  using Stamp = std::function<absl::Status(uint64_t sequence, rocksdb::WriteBatch& batch)>;
+
   // Durably writes `batch` and `entry` (whose sequence and time are assigned
-  // here). Returns the entry's sequence number.
-  absl::StatusOr<uint64_t> Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry);
+  // here), with what `stamp` (if any) adds. Returns the entry's sequence number.
+  absl::StatusOr<uint64_t> Commit(rocksdb::WriteBatch batch, audit::AuditEntry entry,
+                                  Stamp stamp = nullptr);
 
   // Like Commit(), but returns at once; `done` runs on the committer thread
   // once the write is durable (or failed), so it must be quick and must not call
   // Commit(). If the committer is stopping, `done` runs at once with UNAVAILABLE.
   void CommitAsync(rocksdb::WriteBatch batch, audit::AuditEntry entry,
-                   std::function<void(absl::StatusOr<uint64_t>)> done);
+                   std::function<void(absl::StatusOr<uint64_t>)> done, Stamp stamp = nullptr);
 
   // Like Commit(), and the group that writes `entry` also writes a signed
   // checkpoint covering it (once the log has a signer): for calls that hand
   // out proofs against a checkpoint.
-  absl::StatusOr<uint64_t> CommitWithCheckpoint(rocksdb::WriteBatch batch, audit::AuditEntry entry);
+  absl::StatusOr<uint64_t> CommitWithCheckpoint(rocksdb::WriteBatch batch, audit::AuditEntry entry,
+                                                Stamp stamp = nullptr);
 
   AuditLog& audit_log() { return *audit_log_; }
 

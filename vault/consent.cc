@@ -476,4 +476,42 @@ size_t ConsentState::third_parties() const {
   return names.size();
 }
 
+absl::Status NormalizeConsentGrant(ConsentGrant& grant, absl::Time now) {
+  if (grant.channels.empty() || grant.channels.size() > kAllConsentChannels.size()) {
+    return absl::InvalidArgumentError("consent.channels: 1 to 4 channels are required");
+  }
+  for (size_t i = 0; i < grant.channels.size(); ++i) {
+    if (ConsentChannelName(grant.channels[i]) == "unknown") {
+      return absl::InvalidArgumentError("consent.channels: unknown channel");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (grant.channels[j] == grant.channels[i]) {
+        return absl::InvalidArgumentError("consent.channels: each channel at most once");
+      }
+    }
+  }
+  if (grant.purposes.empty() || grant.purposes.size() > kAllConsentPurposes.size()) {
+    return absl::InvalidArgumentError("consent.purposes: 1 to 4 purposes are required");
+  }
+  bool sharing = false;
+  for (size_t i = 0; i < grant.purposes.size(); ++i) {
+    if (ConsentPurposeName(grant.purposes[i]) == "unknown") {
+      return absl::InvalidArgumentError("consent.purposes: unknown purpose");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (grant.purposes[j] == grant.purposes[i]) {
+        return absl::InvalidArgumentError("consent.purposes: each purpose at most once");
+      }
+    }
+    sharing = sharing || grant.purposes[i] == ConsentPurpose::kThirdPartySharing;
+  }
+  if (absl::Status s = NormalizeThirdParty(
+          sharing ? ConsentPurpose::kThirdPartySharing : ConsentPurpose::kScheduling,
+          grant.third_party);
+      !s.ok()) {
+    return s;
+  }
+  return NormalizeConsentEvidence(grant.evidence, now);
+}
+
 }  // namespace leadvault::vault

@@ -173,7 +173,24 @@ struct ConsentEvent {
   // Revocations by SMS reply: "keyword:STOP" (any keyword) or "free_text"; else empty.
   std::string method_detail;
   uint64_t audit_sequence = 0;  // the audit entry that recorded it (0 until known)
+  // Grants with an IP address: lower-hex SHA-256(salt || ip), the salt and the
+  // IP kept encrypted under the lead's key (vault/consent_ledger.h).
+  std::string ip_commitment;
 };
+
+// A grant as captured: one event per channel x purpose it covers.
+struct ConsentGrant {
+  std::vector<ConsentChannel> channels;  // 1..4, distinct
+  std::vector<ConsentPurpose> purposes;  // 1..4, distinct
+  std::string third_party;               // required with kThirdPartySharing (its events only)
+  ConsentEvidence evidence;
+};
+
+// Validates and normalizes a grant: channels and purposes known, distinct and
+// not empty ("consent.channels: ...", "consent.purposes: ..."), the third
+// party (NormalizeThirdParty for sharing; empty without it), the evidence
+// (NormalizeConsentEvidence).
+absl::Status NormalizeConsentGrant(ConsentGrant& grant, absl::Time now);
 
 // Why contact is allowed or not.
 enum class ConsentReason { kActive, kNoConsent, kRevoked, kIncomplete, kSuppressed };

@@ -32,8 +32,8 @@
 namespace leadvault::vault {
 namespace {
 
-constexpr const char* kCfNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
-                                    "consent", "audit", "merkle", "meta",   "audit_lead"};
+constexpr const char* kCfNames[] = {"leads", "dek",    "bidx", "expiry",     "queue",   "consent",
+                                    "audit", "merkle", "meta", "audit_lead", "suppress"};
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == kCfCount);
 
 // RocksDB's informational log (DIR/LOG), at WARN and above, written so that a

@@ -30,8 +30,9 @@ enum class Cf {
   kMerkle,
   kMeta,
   kAuditLead,  // lead id || sequence -> empty: the audit entries that touched a lead's fields
+  kSuppress,   // channel || purpose || blind token -> revocation time (vault/consent_ledger.h)
 };
-inline constexpr size_t kCfCount = 10;
+inline constexpr size_t kCfCount = 11;
 
 // Keys of the `bidx` column family start with index id (1) || blind token (32).
 inline constexpr size_t kBlindIndexPrefixSize = 33;

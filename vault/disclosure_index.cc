@@ -175,7 +175,14 @@ bool IsPiiDisclosure(const audit::AuditEntry& entry) {
   if (entry.outcome != audit::Outcome::kAllowed || entry.fields.empty() || entry.lead_ids.empty()) {
     return false;
   }
-  if (entry.action == "GetLead" || entry.action == "FindLeads") return true;
+  if (entry.action == "GetLead") {
+    // A read for outreach names its channel and what it withheld: only a
+    // field it returned is a disclosure.
+    return std::any_of(entry.fields.begin(), entry.fields.end(), [](const std::string& f) {
+      return !absl::StartsWith(f, "outreach:") && !absl::StartsWith(f, "withheld:");
+    });
+  }
+  if (entry.action == "FindLeads") return true;
   // A submission told of another principal's lead (its sender may see it).
   return entry.action == "CreateLead" &&
          std::any_of(entry.fields.begin(), entry.fields.end(),

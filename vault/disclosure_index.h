@@ -19,9 +19,10 @@
 namespace leadvault::vault {
 
 // True for an entry that disclosed a lead's personal data to its caller (an
-// allowed read of its fields, a look-up that matched it, or a submission told
-// of it by a match: that the person is a lead is itself health information):
-// what an accounting of disclosures lists.
+// allowed read that returned a field, a look-up that matched it, or a
+// submission told of it by a match: that the person is a lead is itself
+// health information): what an accounting of disclosures lists. A read for
+// outreach whose fields were all withheld disclosed nothing.
 bool IsPiiDisclosure(const audit::AuditEntry& entry);
 
 // A disclosure entry indexes at most this many leads (a read names one, a

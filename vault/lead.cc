@@ -129,4 +129,17 @@ std::optional<LeadId> LeadId::FromText(absl::string_view text) {
   return LeadId(*std::move(bytes));
 }
 
+std::optional<ConsentChannel> ConsentChannelFor(const ContactAttempt& attempt) {
+  switch (attempt.channel) {
+    case ContactChannel::kPhone:
+      return attempt.automated ? ConsentChannel::kAutodialedVoice : ConsentChannel::kVoice;
+    case ContactChannel::kSms:
+      return ConsentChannel::kSms;
+    case ContactChannel::kEmail:
+      return ConsentChannel::kEmail;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace leadvault::vault

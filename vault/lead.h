@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "keys/secret_bytes.h"
+#include "vault/consent.h"
 
 namespace leadvault::vault {
 
@@ -86,7 +87,16 @@ struct ContactAttempt {
   absl::Time at;
   ContactChannel channel = ContactChannel::kUnspecified;
   ContactOutcome outcome = ContactOutcome::kUnspecified;
+  // What the contact was for, and whether it was autodialed or prerecorded
+  // (phone) : the consent it needs (ConsentChannelFor).
+  ConsentPurpose purpose = ConsentPurpose::kScheduling;
+  bool automated = false;
 };
+
+// The consent channel a contact attempt needs: phone -> voice (autodialed
+// voice when automated), sms -> sms, email -> email; nullopt for mail, which
+// needs none.
+std::optional<ConsentChannel> ConsentChannelFor(const ContactAttempt& attempt);
 
 // Where a submission came from. Clear metadata: must never hold PII (the
 // landing page has its query string and fragment stripped for that reason).
@@ -134,10 +144,22 @@ struct LeadMetadata {
   uint64_t version = 0;        // bumped by every update; optimistic concurrency
 };
 
+// A contact field a read for outreach did not return, and why.
+struct WithheldField {
+  PiiField field;
+  // The consent decision for the outreach channel (not allowed), or, for the
+  // contact field of another channel, reason "not_outreach_channel".
+  std::string
+      reason;  // "no_consent", "revoked", "incomplete", "suppressed", "not_outreach_channel"
+  absl::Time since = absl::InfinitePast();  // revoked / suppressed: when
+  std::vector<TcpaElement> missing;         // incomplete: what the grant lacks
+};
+
 struct Lead {
   LeadMetadata meta;
   LeadPii pii;
   std::vector<PiiField> masked;  // fields in `pii` that hold a masked form
+  std::vector<WithheldField> withheld;
 };
 
 // Text form of a lead id: 32 lower-case hex characters.

@@ -68,9 +68,11 @@ LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r)
   m.attribution = FromRecord(r.attribution());
   m.status = static_cast<LeadStatus>(r.status());
   for (const auto& c : r.contact_attempts()) {
-    m.contact_attempts.push_back({absl::FromUnixMicros(c.at_unix_micros()),
-                                  static_cast<ContactChannel>(c.channel()),
-                                  static_cast<ContactOutcome>(c.outcome())});
+    m.contact_attempts.push_back(
+        {absl::FromUnixMicros(c.at_unix_micros()), static_cast<ContactChannel>(c.channel()),
+         static_cast<ContactOutcome>(c.outcome()),
+         c.purpose() == 0 ? ConsentPurpose::kScheduling : static_cast<ConsentPurpose>(c.purpose()),
+         c.automated()});
   }
   for (const auto& t : r.touches()) {
     m.touches.push_back({absl::FromUnixMicros(t.at_unix_micros()), FromRecord(t.attribution())});
@@ -108,6 +110,11 @@ std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
   AppendBigEndian32(in, r.dek_version());
   internal::PutBigEndian64(in, r.version());
   internal::PutBigEndian64(in, static_cast<uint64_t>(r.created_at_unix_micros()));
+  // The contact tokens (the suppression list's keys), in records that have them.
+  if (!r.email_token().empty() || !r.phone_token().empty()) {
+    AppendLengthPrefixed(in, r.email_token());
+    AppendLengthPrefixed(in, r.phone_token());
+  }
   return keys::KeyedHash(key, in);
 }
 
@@ -152,7 +159,30 @@ std::string RequestHash(const keys::SecretBytes& key, const NewLead& lead) {
   }
   put32(static_cast<uint32_t>(clear.size()));
   std::copy_n(clear.data(), clear.size(), out);
-  return keys::KeyedHash(key, framed.view());
+  if (!lead.consent.has_value()) return keys::KeyedHash(key, framed.view());
+  // The consent captured with it, in requests that carry one.
+  const ConsentGrant& grant = *lead.consent;
+  std::string consent = "consent";
+  for (ConsentChannel c : grant.channels) AppendBigEndian32(consent, static_cast<uint32_t>(c));
+  consent += '/';
+  for (ConsentPurpose p : grant.purposes) AppendBigEndian32(consent, static_cast<uint32_t>(p));
+  const ConsentEvidence& v = grant.evidence;
+  for (absl::string_view s :
+       {absl::string_view(grant.third_party), absl::string_view(v.source_url),
+        absl::string_view(v.seller_name), absl::string_view(v.disclosure_version),
+        absl::string_view(v.disclosure_sha256), absl::string_view(v.capture_certificate_id),
+        absl::string_view(v.user_agent)}) {
+    AppendLengthPrefixed(consent, s);
+  }
+  internal::PutBigEndian64(consent, static_cast<uint64_t>(absl::ToUnixMicros(v.captured_at)));
+  consent.push_back(static_cast<char>(v.authorizes_automated));
+  consent.push_back(static_cast<char>(v.not_condition_of_purchase));
+  keys::SecretBytes all(framed.size() + consent.size() + v.ip_address.size());
+  std::copy_n(framed.data(), framed.size(), all.data());
+  std::copy_n(consent.data(), consent.size(), all.data() + framed.size());
+  std::copy_n(v.ip_address.data(), v.ip_address.size(),
+              all.data() + framed.size() + consent.size());
+  return keys::KeyedHash(key, all.view());
 }
 
 std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
@@ -184,12 +214,62 @@ rocksdb::ReadOptions PrefixReadOptions() {
 
 }  // namespace
 
+ContactTokens LeadStore::TokensOf(const LeadRecord& record) {
+  return ContactTokens{record.email_token(), record.phone_token()};
+}
+
 absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id) {
   auto bytes = db_->Get(Cf::kLeads, lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
   LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *bytes));
   return MetadataFromRecord(lead_id, record);
+}
+
+absl::StatusOr<keys::SecretBytes> LeadStore::UnwrapDataKey(
+    const std::string& lead_id, const absl::StatusOr<std::string>& wrapped_row) {
+  if (absl::IsNotFound(wrapped_row.status())) {
+    return absl::DataLossError("lead record: its data key is missing");
+  }
+  LV_RETURN_IF_ERROR(wrapped_row.status());
+  internal::WrappedKeyRecord wrapped;
+  if (!wrapped.ParseFromString(*wrapped_row) || wrapped.format_version() != 1) {
+    return absl::DataLossError("data key record: malformed");
+  }
+  return keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id),
+                         wrapped.wrapped());
+}
+
+absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_id,
+                                   const keys::SecretBytes* dek, const ConsentGrant& grant,
+                                   absl::Time now, PreparedCreate& prepared) {
+  LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(lead_id));
+  std::vector<ConsentEvent> events = GrantEvents(grant, actor.principal_id, now);
+  LV_ASSIGN_OR_RETURN(prepared.stamp,
+                      ledger_->Stage(lead_id, dek, kDekVersion, ContactTokens{}, state, events,
+                                     *random_, prepared.batch, prepared.entry));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor& actor,
+                                                                    const std::string& lead_id,
+                                                                    Rpc rpc, bool claim,
+                                                                    bool need_key) {
+  ConsentSubject subject;
+  if (claim) subject.claim.emplace(claims_.Acquire({lead_id}));
+  auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
+  if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(values[0].status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record,
+                      ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
+  subject.meta = MetadataFromRecord(lead_id, record);
+  if (!MaySeeAs(actor, subject.meta, rpc)) return absl::NotFoundError("lead not found");
+  subject.tokens = TokensOf(record);
+  subject.dek_version = record.dek_version();
+  if (need_key) {
+    LV_ASSIGN_OR_RETURN(subject.dek, UnwrapDataKey(lead_id, values[1]));
+  }
+  return subject;
 }
 
 absl::Status LeadStore::CheckInScope(const Actor& actor, const std::string& lead_id, Rpc rpc) {
@@ -225,6 +305,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   LV_RETURN_IF_ERROR(ValidateIdempotencyKey(lead.idempotency_key));
   LV_RETURN_IF_ERROR(NormalizeLeadPii(lead.pii, now));
   LV_RETURN_IF_ERROR(NormalizeAttribution(lead.attribution));
+  if (lead.consent.has_value()) LV_RETURN_IF_ERROR(NormalizeConsentGrant(*lead.consent, now));
 
   // Blind tokens of the contact keys, and the idempotency record's key.
   std::vector<std::string> claim_keys;
@@ -351,6 +432,16 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     if (result.lead_id != existing_id) entry.lead_ids.push_back(EncodeLeadId(result.lead_id));
     entry.lead_ids.push_back(EncodeLeadId(existing_id));
     entry.fields.push_back("touches");
+    if (lead.consent.has_value()) {
+      // Fresh consent from the person, recorded on the lead it duplicates
+      // (under that lead's claim, taken by AddTouch).
+      std::optional<keys::SecretBytes> dek;
+      if (!lead.consent->evidence.ip_address.empty()) {
+        LV_ASSIGN_OR_RETURN(dek, UnwrapDataKey(existing_id, db_->Get(Cf::kDek, existing_id)));
+      }
+      LV_RETURN_IF_ERROR(StageGrant(actor, existing_id, dek.has_value() ? &*dek : nullptr,
+                                    *lead.consent, now, prepared));
+    }
   } else {
     // A new lead: id, data key and every field nonce from one draw.
     constexpr size_t kDraw =
@@ -371,6 +462,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     record.set_created_by(actor.principal_id);
     record.set_version(1);
     record.set_dek_version(kDekVersion);
+    record.set_email_token(email_token);
+    record.set_phone_token(phone_token);
     for (size_t i = 0; i < kPiiFieldCount; ++i) {
       PiiField field = kAllPiiFields[i];
       if (!lead.pii.Has(field)) continue;
@@ -402,6 +495,9 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
           put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kPhoneIndex, phone_token, lead_id), ""));
     }
     LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
+    if (lead.consent.has_value()) {
+      LV_RETURN_IF_ERROR(StageGrant(actor, lead_id, &dek, *lead.consent, now, prepared));
+    }
     result = {lead_id, false, 1};
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
   }
@@ -453,7 +549,9 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
 absl::StatusOr<CreateResult> LeadStore::CreateLead(const Actor& actor, NewLead lead) {
   LV_ASSIGN_OR_RETURN(PreparedCreate prepared, PrepareCreate(actor, std::move(lead)));
   LV_RETURN_IF_ERROR(
-      committer_->Commit(std::move(prepared.batch), std::move(prepared.entry)).status());
+      committer_
+          ->Commit(std::move(prepared.batch), std::move(prepared.entry), std::move(prepared.stamp))
+          .status());
   return prepared.result;  // the claims are released after the commit, here
 }
 
@@ -475,13 +573,27 @@ void LeadStore::CreateLeadAsync(const Actor& actor, NewLead lead,
         } else {
           done(seq.status());
         }
-      });
+      },
+      std::move(prepared->stamp));
 }
 
 absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& lead_id,
+                                         const std::optional<Outreach>& requested,
                                          audit::AuditEntry& entry) {
-  // The record and its wrapped key in one read.
-  auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
+  // The outreach as the ledger keys it (a third party's name normalized).
+  std::optional<Outreach> outreach = requested;
+  if (outreach.has_value()) {
+    if (ConsentChannelName(outreach->channel) == "unknown") {
+      return absl::InvalidArgumentError("outreach.channel: unknown consent channel");
+    }
+    LV_RETURN_IF_ERROR(NormalizeThirdParty(outreach->purpose, outreach->third_party));
+  }
+  // The record and its wrapped key (and, for outreach, its consent state) in one read.
+  auto values = outreach.has_value()
+                    ? db_->MultiGet({{Cf::kLeads, lead_id},
+                                     {Cf::kDek, lead_id},
+                                     {Cf::kConsent, ConsentLedger::StateKey(lead_id)}})
+                    : db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
   Lead lead;
   LeadRecord record;
   // A receipt (a submission merged into a lead its sender did not create) goes
@@ -500,25 +612,32 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
   if (actor.purpose == Purpose::kEmergency && emergency_ != nullptr) {
     grant = emergency_->ActiveGrant(actor.principal_id, lead_id);
   }
-  LV_ASSIGN_OR_RETURN(ReadDecision decision, DecideRead(actor, lead.meta, receipt, grant));
+  // Consent for the outreach channel (ConsentLedger::Decide): as of this
+  // read, so a revocation committed before it is seen.
+  std::optional<ConsentDecision> consent;
+  if (outreach.has_value() && !receipt && MaySee(actor, lead.meta)) {
+    LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ParseState(lead_id, values[2]));
+    LV_ASSIGN_OR_RETURN(consent, ledger_->Decide(state, TokensOf(record), outreach->channel,
+                                                 outreach->purpose, outreach->third_party));
+  }
+  LV_ASSIGN_OR_RETURN(ReadDecision decision,
+                      DecideRead(actor, lead.meta, receipt, grant, outreach, consent));
   lead.meta = std::move(decision.meta);
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  if (outreach.has_value()) {
+    entry.fields.push_back(absl::StrCat("outreach:", ConsentChannelName(outreach->channel), "/",
+                                        ConsentPurposeName(outreach->purpose)));
+  }
+  for (const WithheldField& w : decision.withheld) {
+    entry.fields.push_back(absl::StrCat("withheld:", PiiFieldName(w.field), ":", w.reason));
+  }
+  lead.withheld = std::move(decision.withheld);
   if (!decision.DisclosesAnyField()) return lead;  // metadata only: no key unwrapped
   if (decision.grant.has_value()) {
     entry.break_glass_reason = decision.grant->reason;  // every emergency read is flagged
     entry.fields.push_back(absl::StrCat("grant=", decision.grant->id));
   }
-  if (absl::IsNotFound(values[1].status())) {
-    return absl::DataLossError("lead record: its data key is missing");
-  }
-  LV_RETURN_IF_ERROR(values[1].status());
-  internal::WrappedKeyRecord wrapped;
-  if (!wrapped.ParseFromString(*values[1]) || wrapped.format_version() != 1) {
-    return absl::DataLossError("data key record: malformed");
-  }
-  LV_ASSIGN_OR_RETURN(
-      keys::SecretBytes dek,
-      keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id), wrapped.wrapped()));
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, UnwrapDataKey(lead_id, values[1]));
   const absl::Time now = clock_->Now();
   for (const auto& f : record.fields()) {
     if (f.field() < 1 || f.field() > kPiiFieldCount) {
@@ -544,19 +663,21 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
   return lead;
 }
 
-absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id) {
+absl::StatusOr<Lead> LeadStore::GetLead(const Actor& actor, const std::string& lead_id,
+                                        const std::optional<Outreach>& outreach) {
   audit::AuditEntry entry = EntryFor(actor, "GetLead");
-  LV_ASSIGN_OR_RETURN(Lead lead, ReadLead(actor, lead_id, entry));
+  LV_ASSIGN_OR_RETURN(Lead lead, ReadLead(actor, lead_id, outreach, entry));
   // Fail closed: the data leaves only after its audit entry is durable.
   LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
   return lead;
 }
 
 void LeadStore::GetLeadAsync(const Actor& actor, const std::string& lead_id,
+                             const std::optional<Outreach>& outreach,
                              const std::function<void(const Lead&)>& stage,
                              std::function<void(absl::Status)> done) {
   audit::AuditEntry entry = EntryFor(actor, "GetLead");
-  absl::StatusOr<Lead> lead = ReadLead(actor, lead_id, entry);
+  absl::StatusOr<Lead> lead = ReadLead(actor, lead_id, outreach, entry);
   if (!lead.ok()) {
     done(lead.status());
     return;
@@ -679,6 +800,13 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
     if (a.at > now + absl::Minutes(5) || a.at < now - absl::Hours(24 * 365)) {
       return absl::InvalidArgumentError("contact_attempts.at: must be within the last year");
     }
+    if (a.purpose < ConsentPurpose::kScheduling || a.purpose > ConsentPurpose::kMarketing) {
+      return absl::InvalidArgumentError(
+          "contact_attempts.purpose: scheduling, treatment_follow_up or marketing");
+    }
+    if (a.automated && a.channel != ContactChannel::kPhone) {
+      return absl::InvalidArgumentError("contact_attempts.automated: only for phone calls");
+    }
   }
   if (update.status == LeadStatus::kUnspecified && update.add_contact_attempts.empty()) {
     return absl::InvalidArgumentError("update: nothing to change");
@@ -722,6 +850,22 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
       c->set_at_unix_micros(absl::ToUnixMicros(a.at));
       c->set_channel(static_cast<int32_t>(a.channel));
       c->set_outcome(static_cast<int32_t>(a.outcome));
+      c->set_purpose(static_cast<int32_t>(a.purpose));
+      c->set_automated(a.automated);
+    }
+    // Only contacts the person agreed to, as of now: a revocation committed
+    // before this update refuses it (the lead's claim orders the two).
+    LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(update.lead_id));
+    for (const ContactAttempt& a : update.add_contact_attempts) {
+      std::optional<ConsentChannel> channel = ConsentChannelFor(a);
+      if (!channel.has_value()) continue;  // mail needs none
+      LV_ASSIGN_OR_RETURN(ConsentDecision consent,
+                          ledger_->Decide(state, TokensOf(record), *channel, a.purpose, ""));
+      if (!consent.allowed) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "contact_attempts: no active consent for ", ConsentChannelName(*channel), "/",
+            ConsentPurposeName(a.purpose), " (", ConsentReasonName(consent.reason), ")"));
+      }
     }
     entry.fields.push_back("contact_attempts");
   }

@@ -14,18 +14,26 @@
 #include "vault/actor.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
+#include "vault/consent_ledger.h"
 #include "vault/database.h"
 #include "vault/emergency_access.h"
 #include "vault/key_claims.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead.h"
+#include "vault/read_decision.h"
 
 namespace leadvault::vault {
+namespace internal {
+class LeadRecord;
+}  // namespace internal
 
 struct NewLead {
   LeadPii pii;
   Attribution attribution;
   std::string idempotency_key;
+  // The consent captured with the form, recorded on the lead the submission
+  // lands on (a new lead, or the existing one it duplicates).
+  std::optional<ConsentGrant> consent;
 };
 
 // What a submission's sender learns. It never names a lead the sender could
@@ -85,13 +93,15 @@ class LeadStore final : public LeadScope {
  public:
   // All pointers must outlive the store.
   LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
-            keys::Random* random, const EmergencyAccessStore* emergency)
+            keys::Random* random, const EmergencyAccessStore* emergency,
+            const ConsentLedger* ledger)
       : db_(db),
         committer_(committer),
         keys_(keys),
         clock_(clock),
         random_(random),
-        emergency_(emergency) {}
+        emergency_(emergency),
+        ledger_(ledger) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
   // idempotency key) and the same request returns the first result and writes
@@ -121,7 +131,9 @@ class LeadStore final : public LeadScope {
   // read in full and the entry carries the grant's reason; without such a
   // grant, PERMISSION_DENIED. A record whose authenticated metadata was edited
   // is DATA_LOSS.
-  absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id);
+  // With `outreach`, consent decides the contact fields (Outreach).
+  absl::StatusOr<Lead> GetLead(const Actor& actor, const std::string& lead_id,
+                               const std::optional<Outreach>& outreach = std::nullopt);
 
   // GetLead without blocking the caller. On a successful read, `stage` gets the
   // lead at once, on the calling thread, to prepare (not yet release) a reply;
@@ -129,6 +141,7 @@ class LeadStore final : public LeadScope {
   // entry is durable. The caller must release what it staged only on OK and
   // discard it otherwise. On a failed read `done` runs at once and `stage` never.
   void GetLeadAsync(const Actor& actor, const std::string& lead_id,
+                    const std::optional<Outreach>& outreach,
                     const std::function<void(const Lead&)>& stage,
                     std::function<void(absl::Status)> done);
 
@@ -148,6 +161,21 @@ class LeadStore final : public LeadScope {
   // lead). Writes nothing.
   absl::Status CheckInScope(const Actor& actor, const std::string& lead_id, Rpc rpc) override;
 
+  // For ConsentStore: lead `lead_id` if it is a lead (not a receipt) in the
+  // scope of the actor's roles that may call `rpc`, else NOT_FOUND as for a
+  // missing lead. With `claim`, the lead's claim is held (a change to its
+  // ledger must be staged and committed under it); with `need_key`, its data
+  // key is unwrapped.
+  struct ConsentSubject {
+    LeadMetadata meta;
+    ContactTokens tokens;
+    std::optional<keys::SecretBytes> dek;
+    uint32_t dek_version = 0;
+    std::optional<KeyClaims::Claim> claim;
+  };
+  absl::StatusOr<ConsentSubject> OpenForConsent(const Actor& actor, const std::string& lead_id,
+                                                Rpc rpc, bool claim, bool need_key);
+
   // Changes status and/or appends contact attempts if `expected_version` is current.
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
 
@@ -159,6 +187,7 @@ class LeadStore final : public LeadScope {
     audit::AuditEntry entry;
     CreateResult result;
     std::vector<KeyClaims::Claim> claims;
+    Committer::Stamp stamp;  // the consent events' records, if the submission carried consent
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   // Adds to `prepared` the actor's submission recorded on `existing_id` as a
@@ -168,6 +197,15 @@ class LeadStore final : public LeadScope {
                                         const Attribution& attribution, absl::Time now,
                                         PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
+  static ContactTokens TokensOf(const internal::LeadRecord& record);
+  // The lead's data key, unwrapped (DATA_LOSS if it is missing or malformed).
+  absl::StatusOr<keys::SecretBytes> UnwrapDataKey(const std::string& lead_id,
+                                                  const absl::StatusOr<std::string>& wrapped_row);
+  // Stages the events of `grant` on lead `lead_id` (its data key `dek`, if
+  // the grant carries an IP address) into `prepared`.
+  absl::Status StageGrant(const Actor& actor, const std::string& lead_id,
+                          const keys::SecretBytes* dek, const ConsentGrant& grant, absl::Time now,
+                          PreparedCreate& prepared);
   // A receipt of the actor's (capture) as the metadata of a lead; NOT_FOUND
   // if there is none or it is another principal's.
   absl::StatusOr<LeadMetadata> ReadReceipt(const Actor& actor, const std::string& receipt_id);
@@ -175,7 +213,7 @@ class LeadStore final : public LeadScope {
   // out of its scope, hidden fields not decrypted, masked ones masked; adds its
   // id and the names of the fields disclosed to `entry`.
   absl::StatusOr<Lead> ReadLead(const Actor& actor, const std::string& lead_id,
-                                audit::AuditEntry& entry);
+                                const std::optional<Outreach>& outreach, audit::AuditEntry& entry);
 
   Database* const db_;
   Committer* const committer_;
@@ -183,6 +221,7 @@ class LeadStore final : public LeadScope {
   const Clock* const clock_;
   keys::Random* const random_;
   const EmergencyAccessStore* const emergency_;
+  const ConsentLedger* const ledger_;
   KeyClaims claims_;
 };
 

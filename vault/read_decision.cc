@@ -9,8 +9,44 @@ bool ReadDecision::DisclosesAnyField() const {
                      [](Projection p) { return p != Projection::kHidden; });
 }
 
+namespace {
+
+// Withholds the contact fields a read for `outreach` may not return.
+void ApplyOutreach(const Outreach& outreach, const std::optional<ConsentDecision>& consent,
+                   ReadDecision& decision) {
+  const PiiField own =
+      outreach.channel == ConsentChannel::kEmail ? PiiField::kEmail : PiiField::kPhone;
+  const PiiField other = own == PiiField::kEmail ? PiiField::kPhone : PiiField::kEmail;
+  auto withhold = [&decision](PiiField field, WithheldField why) {
+    Projection& p = decision.fields[static_cast<size_t>(field) - 1];
+    if (p == Projection::kHidden) return;  // not the caller's to see anyway
+    p = Projection::kHidden;
+    why.field = field;
+    decision.withheld.push_back(std::move(why));
+  };
+  WithheldField not_this;
+  not_this.reason = "not_outreach_channel";
+  withhold(other, std::move(not_this));
+  if (consent.has_value() && consent->allowed) return;
+  WithheldField why;
+  why.reason = std::string(
+      ConsentReasonName(consent.has_value() ? consent->reason : ConsentReason::kNoConsent));
+  if (consent.has_value()) {
+    if (consent->reason == ConsentReason::kRevoked ||
+        consent->reason == ConsentReason::kSuppressed) {
+      why.since = consent->at;
+    }
+    why.missing = consent->missing;
+  }
+  withhold(own, std::move(why));
+}
+
+}  // namespace
+
 absl::StatusOr<ReadDecision> DecideRead(const Actor& actor, const LeadMetadata& meta, bool receipt,
-                                        const std::optional<EmergencyGrant>& grant) {
+                                        const std::optional<EmergencyGrant>& grant,
+                                        const std::optional<Outreach>& outreach,
+                                        const std::optional<ConsentDecision>& consent) {
   // A lead out of the caller's scope is answered exactly as a missing one; an
   // emergency grant never widens the scope.
   if (!MaySee(actor, meta)) return absl::NotFoundError("lead not found");
@@ -32,6 +68,7 @@ absl::StatusOr<ReadDecision> DecideRead(const Actor& actor, const LeadMetadata& 
     if (!receipt) {
       decision.fields.fill(Projection::kClear);
       decision.grant = grant;
+      if (outreach.has_value()) ApplyOutreach(*outreach, consent, decision);
     }
     return decision;
   }
@@ -39,8 +76,12 @@ absl::StatusOr<ReadDecision> DecideRead(const Actor& actor, const LeadMetadata& 
   // purpose first, and then sees what the roles that may state it see.
   if (!WouldDiscloseFields(actor, decision.meta)) return decision;  // metadata only
   if (absl::Status s = CheckPurpose(actor, decision.meta); !s.ok()) return s;
+  if (actor.purpose == Purpose::kSchedulingOutreach && !outreach.has_value()) {
+    return absl::InvalidArgumentError("outreach.channel: required for purpose scheduling_outreach");
+  }
   if (receipt) return decision;  // a receipt has no field
   decision.fields = ProjectionsFor(actor, decision.meta);
+  if (outreach.has_value()) ApplyOutreach(*outreach, consent, decision);
   return decision;
 }
 

@@ -49,9 +49,13 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   LV_ASSIGN_OR_RETURN(vault->emergency_,
                       EmergencyAccessStore::Open(vault->database_.get(), vault->committer_.get(),
                                                  vault->clock_, vault->random_));
+  vault->ledger_ = std::make_unique<ConsentLedger>(vault->database_.get(), vault->keys_.get());
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
                                               vault->keys_.get(), vault->clock_, vault->random_,
-                                              vault->emergency_.get());
+                                              vault->emergency_.get(), vault->ledger_.get());
+  vault->consent_ = std::make_unique<ConsentStore>(
+      vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
+      vault->leads_.get(), vault->ledger_.get());
   vault->emergency_->SetLeadScope(vault->leads_.get());
   LV_ASSIGN_OR_RETURN(vault->principals_,
                       PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),

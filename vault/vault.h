@@ -14,6 +14,8 @@
 #include "vault/audit_access.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
+#include "vault/consent_ledger.h"
+#include "vault/consent_store.h"
 #include "vault/database.h"
 #include "vault/emergency_access.h"
 #include "vault/key_hierarchy.h"
@@ -63,6 +65,7 @@ class Vault {
   ~Vault();
 
   LeadStore& leads() { return *leads_; }
+  ConsentStore& consent() { return *consent_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
   AuditLog& audit_log() { return committer_->audit_log(); }
@@ -126,7 +129,9 @@ class Vault {
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<EmergencyAccessStore> emergency_;
+  std::unique_ptr<ConsentLedger> ledger_;
   std::unique_ptr<LeadStore> leads_;
+  std::unique_ptr<ConsentStore> consent_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;

@@ -42,6 +42,10 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"GetConsistencyProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
     {"ExportAudit", {kDenied, kDenied, kDenied, kOk, kDenied}},
     {"AccountingOfDisclosures", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"RecordConsent", {kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"CheckConsent", {kDenied, kDenied, kOk, kOk, kDenied}},
+    {"GetConsentHistory", {kDenied, kDenied, kOk, kOk, kDenied}},
+    {"ExportConsentProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -69,6 +73,7 @@ class AccessPolicyTest : public ApiTest {
     ApiTest::SetUp();
     compliance_ = v1::Compliance::NewStub(channel_);
     emergency_ = v1::EmergencyAccess::NewStub(channel_);
+    consent_ = v1::Consent::NewStub(channel_);
     for (const std::string& role : kRoles) tokens_[role] = NewPrincipal(role, {role});
     v1::CreateLeadRequest create = ValidCreate("policy", "policy@example.com");
     create.mutable_personal()->set_phone("+1 650 253 0000");
@@ -215,12 +220,43 @@ class AccessPolicyTest : public ApiTest {
       v1::AccountingOfDisclosuresResponse r;
       return compliance_->AccountingOfDisclosures(ctx.get(), q, &r);
     }
+    if (rpc == "RecordConsent") {
+      v1::RecordConsentRequest q;
+      q.set_lead_id(lead_id_);
+      v1::ConsentGrant* g = q.mutable_grant();
+      g->add_channels(v1::CONSENT_CHANNEL_EMAIL);
+      g->add_purposes(v1::CONSENT_PURPOSE_SCHEDULING);
+      g->mutable_evidence()->set_captured_at_unix_micros(absl::ToUnixMicros(clock_.Now()));
+      v1::RecordConsentResponse r;
+      return consent_->RecordConsent(ctx.get(), q, &r);
+    }
+    if (rpc == "CheckConsent") {
+      v1::CheckConsentRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_channel(v1::CONSENT_CHANNEL_EMAIL);
+      q.set_purpose(v1::CONSENT_PURPOSE_SCHEDULING);
+      v1::CheckConsentResponse r;
+      return consent_->CheckConsent(ctx.get(), q, &r);
+    }
+    if (rpc == "GetConsentHistory") {
+      v1::GetConsentHistoryRequest q;
+      q.set_lead_id(lead_id_);
+      v1::GetConsentHistoryResponse r;
+      return consent_->GetConsentHistory(ctx.get(), q, &r);
+    }
+    if (rpc == "ExportConsentProof") {
+      v1::ExportConsentProofRequest q;
+      q.set_lead_id(lead_id_);
+      v1::ExportConsentProofResponse r;
+      return consent_->ExportConsentProof(ctx.get(), q, &r);
+    }
     ADD_FAILURE() << "no call for " << rpc;
     return grpc::Status::CANCELLED;
   }
 
   std::unique_ptr<v1::Compliance::Stub> compliance_;
   std::unique_ptr<v1::EmergencyAccess::Stub> emergency_;
+  std::unique_ptr<v1::Consent::Stub> consent_;
   std::map<std::string, std::string> tokens_;
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;
@@ -346,10 +382,12 @@ TEST_F(AccessPolicyTest, OutOfScopeLeadsAreIndistinguishableFromMissingOnes) {
 }
 
 TEST_F(AccessPolicyTest, AReadOfPersonalDataNamesAnAllowedPurpose) {
-  auto get = [&](const std::string& role, v1::PurposeOfUse purpose) {
+  auto get = [&](const std::string& role, v1::PurposeOfUse purpose,
+                 v1::ConsentChannel outreach = v1::CONSENT_CHANNEL_UNSPECIFIED) {
     v1::GetLeadRequest q;
     q.set_lead_id(lead_id_);
     q.set_purpose(purpose);
+    q.set_outreach_channel(outreach);
     v1::GetLeadResponse r;
     grpc::Status s = leads_->GetLead(Ctx(tokens_[role]).get(), q, &r);
     if (!s.ok()) {
@@ -360,7 +398,9 @@ TEST_F(AccessPolicyTest, AReadOfPersonalDataNamesAnAllowedPurpose) {
   EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_UNSPECIFIED), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(get("intake", static_cast<v1::PurposeOfUse>(99)), StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_EMERGENCY), kDenied);  // needs break-glass
-  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_SCHEDULING_OUTREACH), kOk);
+  // Outreach names the channel it will use (consent decides its contact field).
+  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_SCHEDULING_OUTREACH), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(get("intake", v1::PURPOSE_OF_USE_SCHEDULING_OUTREACH, v1::CONSENT_CHANNEL_VOICE), kOk);
   EXPECT_EQ(get("compliance", v1::PURPOSE_OF_USE_TREATMENT), kDenied);
   EXPECT_EQ(get("compliance", v1::PURPOSE_OF_USE_PATIENT_REQUEST), kOk);
   EXPECT_EQ(get("capture", v1::PURPOSE_OF_USE_UNSPECIFIED), kOk);  // metadata only

@@ -42,6 +42,13 @@ class LeadServiceTest : public ApiTest {
 TEST_F(LeadServiceTest, CreateGetFindListUpdateEndToEnd) {
   v1::CreateLeadRequest create = ValidCreate("idem-1", "Ada.L@Example.COM");
   create.mutable_personal()->set_phone("(650) 253-0000");
+  // Consent to be called for scheduling (a manual call needs no written
+  // consent's elements): the contact attempt below relies on it.
+  v1::ConsentGrant* consent = create.mutable_consent();
+  consent->add_channels(v1::CONSENT_CHANNEL_VOICE);
+  consent->add_purposes(v1::CONSENT_PURPOSE_SCHEDULING);
+  consent->mutable_evidence()->set_captured_at_unix_micros(
+      absl::ToUnixMicros(testing_util::StartTime()));
   v1::CreateLeadResponse created;
   grpc::Status s = leads_->CreateLead(Ctx(worker_token_).get(), create, &created);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();

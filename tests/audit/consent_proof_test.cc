@@ -164,7 +164,8 @@ AuditEntry Entry(const std::string& action, std::vector<std::string> lead_ids,
 }
 
 // The log: unrelated entries around the entries that record kLead's events
-// (events 1 and 2 in one CreateLead call).
+// (events 1 and 2 in one CreateLead call) and the vault's entry for the
+// export of its four events.
 class ConsentProofTest : public ::testing::Test {
  protected:
   ConsentProofTest() : key_('\x01'), events_(LeadEvents()) {
@@ -181,7 +182,17 @@ class ConsentProofTest : public ::testing::Test {
     Append(Entry("UpdateLead", {kLead}, {"contact_attempt"}));
     Append(Entry("GetLead", {kOtherLead}, {"email"}));
     event_sequence_[3] = Append(Entry("RecordConsent", {kLead}, {ConsentEventField(events_[3])}));
+    Append(Entry("GetLead", {kOtherLead}, {"email"}));
+    export_sequence_ = Append(ExportEntry(4));
     for (int i = 0; i < 4; ++i) Append(Entry("GetLead", {kOtherLead}, {"email"}));
+  }
+
+  // The vault's entry for an export of `count` events of kLead by kOfficer.
+  static AuditEntry ExportEntry(size_t count) {
+    AuditEntry e =
+        Entry("ExportConsentProof", {kLead}, {absl::StrCat("consent_events=", count)}, kOfficer);
+    e.role = "compliance";
+    return e;
   }
 
   // Appends `e` as the next sequence; returns it.
@@ -214,10 +225,18 @@ class ConsentProofTest : public ::testing::Test {
     proof.checkpoint_note = SignedNote(size, key_);
     proof.generated_at_unix_micros = kT0 + 90'000'000'000;
     proof.generated_by = kOfficer;
+    SetExport(proof, export_sequence_, size);
     for (size_t i = 0; i < events_.size(); ++i) {
       proof.items.push_back(Item(events_[i], event_sequence_[i], size));
     }
     return proof;
+  }
+
+  // Makes entry `sequence` the export entry of `proof`, proven in a tree of `size`.
+  void SetExport(ConsentProof& proof, uint64_t sequence, uint64_t size) {
+    proof.export_sequence = sequence;
+    proof.export_entry = canonical_[sequence - 1];
+    proof.export_inclusion_proof = *InclusionProof(sequence - 1, size, tree_);
   }
 
   absl::StatusOr<ConsentProofReport> Verify(const ConsentProof& proof) {
@@ -235,6 +254,7 @@ class ConsentProofTest : public ::testing::Test {
   LogKey key_;
   std::vector<ConsentProofEvent> events_;
   uint64_t event_sequence_[4] = {};
+  uint64_t export_sequence_ = 0;
   std::vector<std::string> canonical_;
   MemoryTree tree_;
 };
@@ -343,6 +363,8 @@ TEST_F(ConsentProofTest, VerifiesAndCounts) {
   EXPECT_EQ(report->revocations, 1u);
   EXPECT_EQ(report->checkpoint.origin, kOrigin);
   EXPECT_EQ(report->checkpoint.size, canonical_.size());
+  EXPECT_EQ(report->export_sequence, export_sequence_);
+  EXPECT_EQ(report->exported_at, absl::FromUnixMicros(kT0));
 }
 
 TEST_F(ConsentProofTest, RenderParseRenderIsByteIdenticalAndVerifies) {
@@ -381,6 +403,10 @@ TEST(ConsentProofRenderTest, Layout) {
   proof.checkpoint_note = "log\n1\nroot\n\n\xe2\x80\x94 log sig\n";
   proof.generated_at_unix_micros = kT0;
   proof.generated_by = kOfficer;
+  proof.export_sequence = 8;
+  proof.export_entry = "xyz";
+  proof.export_inclusion_proof = {Hash{}};
+  proof.export_inclusion_proof[0][0] = 0xff;
   ConsentProofItem item;
   item.event.lead_id = kLead;
   item.event.number = 1;
@@ -404,6 +430,11 @@ TEST(ConsentProofRenderTest, Layout) {
   "generated_by": "c0ffee00c0ffee00c0ffee00c0ffee00",
   "checkpoint": "log\n1\nroot\n\n)",
                                             "\xe2\x80\x94", R"( log sig\n",
+  "export_sequence": 8,
+  "export_entry": "eHl6",
+  "export_inclusion_proof": [
+    "/wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+  ],
   "events": [
     {
       "number": 1,
@@ -448,7 +479,9 @@ TEST(ConsentProofRenderTest, Layout) {
 
   ConsentProof empty = proof;
   empty.items.clear();
+  empty.export_inclusion_proof.clear();
   const std::string empty_text = RenderConsentProof(empty);
+  EXPECT_THAT(empty_text, HasSubstr("\n  \"export_inclusion_proof\": [],\n"));
   EXPECT_THAT(empty_text, HasSubstr("\n  \"events\": []\n}\n"));
   ASSERT_TRUE(ParseConsentProof(empty_text).ok());
   EXPECT_EQ(*ParseConsentProof(empty_text), empty);
@@ -462,6 +495,7 @@ TEST_F(ConsentProofTest, RoundTripsExtremeValues) {
   e.captured_at_unix_micros = INT64_MAX;
   proof.generated_at_unix_micros = -1;
   proof.items[0].audit_sequence = UINT64_MAX;
+  proof.export_sequence = UINT64_MAX;
   const std::string text = RenderConsentProof(proof);
   EXPECT_THAT(text, HasSubstr("\"at\": \"-290308-12-21T19:59:05.224192Z\""));
   EXPECT_THAT(text, HasSubstr("\"generated_at\": \"1969-12-31T23:59:59.999999Z\""));
@@ -740,8 +774,10 @@ TEST_F(ConsentProofTest, SequenceBeyondTheTreeSizeFails) {
   }
   ExpectFails(Verify(proof).status(),
               "event 4: ", "audit_sequence is beyond the checkpoint's tree size");
+  // Without event 4 the events verify; the export (sequence 11) came later too.
   proof.items.pop_back();
-  EXPECT_TRUE(Verify(proof).ok());
+  ExpectFails(Verify(proof).status(),
+              "export: ", "export_sequence is beyond the checkpoint's tree size");
 }
 
 TEST_F(ConsentProofTest, WrongKeyOrTamperedCheckpointFails) {
@@ -775,6 +811,164 @@ TEST_F(ConsentProofTest, WrongKeyOrTamperedCheckpointFails) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(VerifyConsentProof(foreign_note, *foreign.verifier).status().message()),
               StartsWith("checkpoint: origin does not match"));
+}
+
+// ---- The export: the document is complete as of it --------------------------------
+
+TEST_F(ConsentProofTest, DroppingTheLastEventFails) {
+  ConsentProof proof = Proof();
+  proof.items.pop_back();
+  ExpectFails(Verify(proof).status(),
+              "export: ", "the document does not hold as many events as the export entry counts");
+  // The same through the document.
+  absl::StatusOr<ConsentProof> parsed = ParseConsentProof(RenderConsentProof(proof));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ExpectFails(Verify(*parsed).status(), "export: ", "as many events");
+  // Every event dropped.
+  proof.items.clear();
+  ExpectFails(Verify(proof).status(), "export: ", "as many events");
+}
+
+// A document with no event verifies when the vault's export counted none.
+TEST_F(ConsentProofTest, NoEventVerifiesAgainstAnExportThatCountsNone) {
+  const uint64_t seq = Append(ExportEntry(0));
+  ConsentProof proof = Proof();
+  proof.items.clear();
+  SetExport(proof, seq, tree_.size());
+  absl::StatusOr<ConsentProofReport> report = Verify(proof);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->events, 0u);
+  EXPECT_EQ(report->export_sequence, seq);
+}
+
+TEST_F(ConsentProofTest, ExportEntryOfAnotherLeadFails) {
+  AuditEntry other = ExportEntry(4);
+  other.lead_ids = {kOtherLead};
+  const uint64_t seq = Append(other);
+  ConsentProof proof = Proof();
+  SetExport(proof, seq, tree_.size());
+  ExpectFails(Verify(proof).status(), "export: ", "the export entry does not name the lead");
+}
+
+TEST_F(ConsentProofTest, ExportEntryWithAWrongCountFails) {
+  const auto with_fields = [this](std::vector<std::string> fields) {
+    AuditEntry e = ExportEntry(4);
+    e.fields = std::move(fields);
+    const uint64_t seq = Append(e);
+    ConsentProof proof = Proof();  // against the grown log
+    SetExport(proof, seq, tree_.size());
+    return Verify(proof).status();
+  };
+  // The control: a later export of the same four events verifies.
+  EXPECT_TRUE(with_fields({"consent_events=4"}).ok());
+  for (const char* count : {"consent_events=5", "consent_events=3", "consent_events=04",
+                            "consent_events=+4", "consent_events=4 ", "consent_events="}) {
+    SCOPED_TRACE(count);
+    const absl::Status status = with_fields({count});
+    ExpectFails(status, "export: ", "as many events as the export entry counts");
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr(count)));
+  }
+  ExpectFails(with_fields({"consent_events=4", "consent_events=4"}),
+              "export: ", "more than one consent_events field");
+  ExpectFails(with_fields({"consent_events=5", "consent_events=4"}),
+              "export: ", "more than one consent_events field");
+  ExpectFails(with_fields({}), "export: ", "no consent_events field");
+  ExpectFails(with_fields({"consent_event=4"}), "export: ", "no consent_events field");
+}
+
+TEST_F(ConsentProofTest, ExportEntryOlderThanAnEventFails) {
+  // Event 5 recorded after an export that counts it: the vault could not
+  // have held it when it exported.
+  ConsentProofEvent fifth = events_[2];
+  fifth.number = 5;
+  const uint64_t export_seq = Append(ExportEntry(5));
+  const uint64_t fifth_seq = Append(Entry("RecordConsent", {kLead}, {ConsentEventField(fifth)}));
+  ConsentProof proof = Proof();
+  SetExport(proof, export_seq, tree_.size());
+  proof.items.push_back(Item(fifth, fifth_seq, tree_.size()));
+  ExpectFails(Verify(proof).status(),
+              "export: ", "the export entry is not later than the audit entry of event 5");
+
+  // Not even the same entry as an event's.
+  ConsentProof same = Proof();
+  same.export_sequence = event_sequence_[3];
+  ExpectFails(Verify(same).status(),
+              "export: ", "the export entry is not later than the audit entry of event 4");
+}
+
+TEST_F(ConsentProofTest, TamperedExportEntryOrProofFails) {
+  const ConsentProof proof = Proof();
+
+  ConsentProof flipped = proof;
+  flipped.export_inclusion_proof[0][7] ^= 0x01;
+  ExpectFails(Verify(flipped).status(), "export: ", "inclusion proof: root mismatch");
+
+  ConsentProof shortened = proof;
+  shortened.export_inclusion_proof.pop_back();
+  ExpectFails(Verify(shortened).status(), "export: ", "inclusion proof: ");
+
+  ConsentProof lengthened = proof;
+  lengthened.export_inclusion_proof.push_back(Hash{});
+  ExpectFails(Verify(lengthened).status(), "export: ", "inclusion proof: ");
+
+  // The entry re-encoded to count three events, with event 4 dropped: the
+  // leaf no longer rebuilds the root.
+  absl::StatusOr<AuditEntry> entry = DecodeCanonical(proof.export_entry);
+  ASSERT_TRUE(entry.ok());
+  entry->fields = {"consent_events=3"};
+  ConsentProof forged = proof;
+  forged.items.pop_back();
+  forged.export_entry = EncodeCanonical(*entry);
+  ExpectFails(Verify(forged).status(), "export: ", "inclusion proof: root mismatch");
+
+  ConsentProof garbled = proof;
+  garbled.export_entry = "\x01garbage";
+  ExpectFails(Verify(garbled).status(), "export: ", "export_entry: malformed");
+
+  ConsentProof other_seq = proof;
+  other_seq.export_sequence += 1;
+  ExpectFails(Verify(other_seq).status(),
+              "export: ", "the export entry's sequence is not export_sequence");
+
+  ConsentProof zero = proof;
+  zero.export_sequence = 0;
+  ExpectFails(Verify(zero).status(), "export: ", "export_sequence is 0");
+
+  ConsentProof beyond = proof;
+  beyond.export_sequence = canonical_.size() + 1;
+  ExpectFails(Verify(beyond).status(),
+              "export: ", "export_sequence is beyond the checkpoint's tree size");
+
+  // Absent altogether (a document exported before the export entry existed).
+  ConsentProof absent = proof;
+  absent.export_sequence = 0;
+  absent.export_entry.clear();
+  absent.export_inclusion_proof.clear();
+  ExpectFails(Verify(absent).status(), "export: ", "export_sequence is 0");
+}
+
+TEST_F(ConsentProofTest, ExportEntryOfAnotherCallFails) {
+  // Another call that names the lead and counts its events (a history read).
+  AuditEntry history = ExportEntry(4);
+  history.action = "GetConsentHistory";
+  const uint64_t history_seq = Append(history);
+  // An export the vault refused.
+  AuditEntry denied = ExportEntry(4);
+  denied.outcome = Outcome::kDenied;
+  denied.code = 7;
+  const uint64_t denied_seq = Append(denied);
+
+  ConsentProof proof = Proof();
+  SetExport(proof, history_seq, tree_.size());
+  ExpectFails(Verify(proof).status(),
+              "export: ", "the export entry is not an ExportConsentProof call");
+  SetExport(proof, denied_seq, tree_.size());
+  ExpectFails(Verify(proof).status(), "export: ", "the export entry's outcome is not allowed");
+  // A recording entry is no export either.
+  SetExport(proof, event_sequence_[2], tree_.size());
+  proof.items.resize(2);
+  ExpectFails(Verify(proof).status(),
+              "export: ", "the export entry is not an ExportConsentProof call");
 }
 
 // ---- The parser's strictness and bounds --------------------------------------------
@@ -839,6 +1033,60 @@ TEST_F(ConsentProofParseTest, UnknownMissingAndRepeatedKeysAreNamed) {
   no_events.erase(no_events.find(",\n  \"events\""), std::string::npos);
   no_events += "\n}\n";
   ExpectRefused(no_events, "", "missing \"events\"");
+}
+
+TEST_F(ConsentProofParseTest, TheExportKeysAreStrict) {
+  // Each of them missing.
+  const auto without = [this](const std::string& key, const std::string& end) {
+    std::string out = text_;
+    const size_t at = out.find("\n  \"" + key + "\": ");
+    EXPECT_NE(at, std::string::npos) << key;
+    if (at == std::string::npos) return out;
+    out.erase(at, out.find(end, at) + end.size() - 1 - at);
+    return out;
+  };
+  ExpectRefused(without("export_sequence", ",\n"), "", "missing \"export_sequence\"");
+  ExpectRefused(without("export_entry", ",\n"), "", "missing \"export_entry\"");
+  ExpectRefused(without("export_inclusion_proof", "],\n"), "",
+                "missing \"export_inclusion_proof\"");
+  // Repeated, unknown where they do not belong.
+  ExpectRefused(With("  \"export_sequence\"", "  \"export_sequence\": 1,\n  \"export_sequence\""),
+                "", "repeated key \"export_sequence\"");
+  ExpectRefused(WithInEvent(1, "\"audit_sequence\"", "\"export_sequence\": 1,\n\"audit_sequence\""),
+                "event 1: ", "unknown key \"export_sequence\"");
+  ExpectRefused(With("\"export_entry\"", "\"audit_entry\""), "", "unknown key \"audit_entry\"");
+  // Types and ranges.
+  const std::string seq = absl::StrCat("\"export_sequence\": ", export_sequence_);
+  ExpectRefused(With(seq, "\"export_sequence\": -1"), "", "\"export_sequence\" is negative");
+  ExpectRefused(With(seq, "\"export_sequence\": \"11\""), "",
+                "\"export_sequence\" has the wrong type");
+  ExpectRefused(With(seq, "\"export_sequence\": 11.0"), "",
+                "\"export_sequence\" is not an integer");
+  ExpectRefused(With(seq, "\"export_sequence\": 18446744073709551616"), "",
+                "\"export_sequence\" is out of range");
+  ExpectRefused(With("\"export_entry\": \"", "\"export_entry\": \" "), "",
+                "\"export_entry\" is not canonical base64");
+  ExpectRefused(With("\"export_entry\": \"", "\"export_entry\": 1, \"x\": \""), "",
+                "\"export_entry\" has the wrong type");
+  const std::string list = "\"export_inclusion_proof\": [";
+  ExpectRefused(With(list, list + "\"AAAA\", "), "",
+                "\"export_inclusion_proof\" entry 1 is not a canonical base64 SHA-256 hash");
+  ExpectRefused(With(list, list + "1, "), "", "\"export_inclusion_proof\" has the wrong type");
+  ExpectRefused(With(list, list + "[], "), "", "\"export_inclusion_proof\" has the wrong type");
+  ExpectRefused(With(list, list + "{}, "), "", "\"export_inclusion_proof\" has the wrong type");
+  ExpectRefused(With(list, list + "null, "), "", "\"export_inclusion_proof\" has the wrong type");
+  ExpectRefused(With(list, "\"export_inclusion_proof\": {}, \"x\": ["), "",
+                "\"export_inclusion_proof\" has the wrong type");
+  ExpectRefused(With(list, "\"export_inclusion_proof\": \"\", \"x\": ["), "",
+                "\"export_inclusion_proof\" has the wrong type");
+  // The events' array is not a list of strings, nor the list an array of events.
+  ExpectRefused(With("\"events\": [", "\"events\": [\"x\", "), "", "\"events\" has the wrong type");
+  ExpectRefused(With(list, list + "{\"number\": 1}, "), "",
+                "\"export_inclusion_proof\" has the wrong type");
+  // Bounded like the events' lists.
+  std::string many;
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&many, "\"x\", ");
+  ExpectRefused(With(list, list + many), "", "\"export_inclusion_proof\" has more than 64 entries");
 }
 
 TEST_F(ConsentProofParseTest, KeysFromTheDocumentAreQuotedSafely) {

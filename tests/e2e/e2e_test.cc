@@ -296,6 +296,21 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   at->set_utm_source("zqxclearutm");
   at->set_service_line("cardiology");
   at->set_landing_page("https://example.org/zqxclearpath?email=zqxcanaryquery@x.com#zqxcanaryfrag");
+  // Consent evidence: clear metadata, except the consenting person's IP address.
+  v1::ConsentGrant* consent = a.mutable_consent();
+  consent->add_channels(v1::CONSENT_CHANNEL_SMS);
+  consent->add_purposes(v1::CONSENT_PURPOSE_SCHEDULING);
+  v1::ConsentEvidence* evidence = consent->mutable_evidence();
+  evidence->set_captured_at_unix_micros(absl::ToUnixMicros(absl::Now() - absl::Minutes(1)));
+  evidence->set_source_url("https://example.org/zqxclearconsentpage?zqxcanaryquery=1");
+  evidence->set_seller_name("zqxclearseller");
+  evidence->set_disclosure_version("v1");
+  evidence->set_disclosure_sha256(std::string(64, 'a'));
+  evidence->set_authorizes_automated(true);
+  evidence->set_not_condition_of_purchase(true);
+  evidence->set_capture_certificate_id("zqxclearcert");
+  evidence->set_user_agent("zqxclearagent");
+  evidence->set_ip_address("203.0.113.77");
 
   v1::CreateLeadRequest b;
   b.set_idempotency_key("canary-2");
@@ -347,12 +362,22 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   update.set_status(v1::LEAD_STATUS_CONTACTED);
   v1::UpdateLeadResponse updated;
   ASSERT_TRUE(leads_->UpdateLead(Ctx(worker).get(), update, &updated).ok());
+  // An SMS reply revoking consent: classified, never stored.
+  auto consent_stub = v1::Consent::NewStub(channel_);
+  v1::RecordConsentRequest revoke;
+  revoke.set_lead_id(ids[0]);
+  revoke.mutable_revocation()->set_method(v1::REVOCATION_METHOD_SMS_REPLY);
+  revoke.mutable_revocation()->set_reply_text("Zqxcanaryreply no more texts please");
+  v1::RecordConsentResponse revoked;
+  grpc::Status revoke_status = consent_stub->RecordConsent(Ctx(worker).get(), revoke, &revoked);
+  ASSERT_TRUE(revoke_status.ok()) << revoke_status.error_message();
+  EXPECT_EQ(revoked.events(0).method_detail(), "free_text");
 
   // Shutdown flushes the memtables into SST files.
   ASSERT_EQ(Stop(*daemon), 0) << daemon->err();
 
   // Every marker, also in the normalized forms the vault stores.
-  const std::vector<std::string> markers = {
+  std::vector<std::string> markers = {
       "zqxcanary",  // lower-cased prefix of every text marker
       "Zqxcanaryfn",        "Zqxcanaryln",         "zqxcanary.em@canary-example.com",
       "canary-example.com", "+16502530123",        "6502530123",
@@ -363,9 +388,11 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
       "+16172531000",       "6172531000",          "617) 253-1000",
       "1975-07-04",         "07/04/1975",          "02139-1234",
       "021391234",          "Zqxcanarysecondnotes"};
+  // The consenting person's IP address and the SMS reply's text.
+  markers.insert(markers.end(), {"203.0.113.77", "Zqxcanaryreply", "no more texts"});
   const auto files = Snapshot(dir_.path());
   size_t scanned_bytes = 0;
-  bool saw_sst = false, saw_manifest = false, saw_log = false;
+  bool saw_sst = false, saw_manifest = false, saw_log = false, saw_consent = false;
   std::vector<std::string> clear_found_in;
   for (const auto& [path, bytes] : files) {
     scanned_bytes += bytes.size();
@@ -382,6 +409,7 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
     if (absl::StrContains(bytes, "zqxclearcampaign") && absl::StrContains(bytes, "zqxclearutm")) {
       clear_found_in.push_back(path);
     }
+    saw_consent = saw_consent || absl::StrContains(bytes, "zqxclearseller");
   }
   // The scan must be able to fail: it did read the data, where clear metadata is.
   EXPECT_TRUE(saw_sst);
@@ -389,6 +417,7 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   EXPECT_TRUE(saw_log);
   EXPECT_GT(scanned_bytes, 0u);
   EXPECT_FALSE(clear_found_in.empty()) << "the scan never saw the clear campaign marker";
+  EXPECT_TRUE(saw_consent) << "the scan never saw the clear consent evidence";
   bool in_sst = false;
   for (const auto& path : clear_found_in) in_sst = in_sst || absl::EndsWith(path, ".sst");
   EXPECT_TRUE(in_sst) << "clear metadata not found in any SST: was the flush done?";

@@ -38,7 +38,9 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "DisablePrincipal",    "RotateToken",
                                          "SetServiceLines",     "GetCheckpoint",
                                          "GetInclusionProof",   "GetConsistencyProof",
-                                         "ExportAudit",         "AccountingOfDisclosures"};
+                                         "ExportAudit",         "AccountingOfDisclosures",
+                                         "RecordConsent",       "CheckConsent",
+                                         "GetConsentHistory",   "ExportConsentProof"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

@@ -422,8 +422,8 @@ TEST_F(AuditLogTest, AccountingOfDisclosuresListsEveryPiiReadWithProofs) {
   ASSERT_TRUE(vault_->leads().GetLead(reader, lead).ok());
   clock_.Advance(absl::Hours(1));
   reader.purpose = Purpose::kSchedulingOutreach;
-  ASSERT_TRUE(vault_->leads().GetLead(reader, lead).ok());
-  ASSERT_TRUE(vault_->leads().GetLead(reader, other).ok());
+  ASSERT_TRUE(vault_->leads().GetLead(reader, lead, Outreach{}).ok());
+  ASSERT_TRUE(vault_->leads().GetLead(reader, other, Outreach{}).ok());
   reader.purpose = Purpose::kOperations;
   ASSERT_TRUE(vault_->leads()
                   .FindLeads(reader, LookupKind::kEmail, EmailOnlyInput(1).email)

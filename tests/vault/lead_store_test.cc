@@ -519,7 +519,9 @@ TEST_F(LeadStoreTest, UpdateRefusesDisallowedTransitionsAndStaleVersions) {
 }
 
 TEST_F(LeadStoreTest, ConcurrentUpdatesWithTheSameVersionExactlyOneWins) {
-  CreateResult created = CreateOrDie(MakeNewLead(LeadInput{}, "ortho", "k1"));
+  NewLead consented = MakeNewLead(LeadInput{}, "ortho", "k1");
+  consented.consent = FullConsent(clock_.Now());
+  CreateResult created = CreateOrDie(std::move(consented));
   constexpr int kThreads = 8;
   std::vector<absl::StatusCode> codes(kThreads);
   std::vector<std::thread> threads;
@@ -549,7 +551,9 @@ TEST_F(LeadStoreTest, ConcurrentUpdatesWithTheSameVersionExactlyOneWins) {
 }
 
 TEST_F(LeadStoreTest, ContactAttemptsAreAppended) {
-  CreateResult created = CreateOrDie(MakeNewLead(LeadInput{}, "ortho", "k1"));
+  NewLead consented = MakeNewLead(LeadInput{}, "ortho", "k1");
+  consented.consent = FullConsent(clock_.Now());
+  CreateResult created = CreateOrDie(std::move(consented));
   const absl::Time now = clock_.Now();
   LeadUpdate u;
   u.lead_id = created.lead_id;

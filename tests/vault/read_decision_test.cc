@@ -83,8 +83,8 @@ TEST(ReadDecisionTest, Table) {
       // intake: its service lines only, with a purpose it may state
       {"intake in scope", "intake", ortho, P::kTreatment, false, false, Row::kNoGrant, C::kOk,
        kAll},
-      {"intake scheduling", "intake", ortho, P::kSchedulingOutreach, false, false, Row::kNoGrant,
-       C::kOk, kAll},
+      {"intake scheduling without a channel", "intake", ortho, P::kSchedulingOutreach, false, false,
+       Row::kNoGrant, C::kInvalidArgument},
       {"intake no purpose", "intake", ortho, std::nullopt, false, false, Row::kNoGrant,
        C::kInvalidArgument},
       {"intake out of scope", "intake", cardio, P::kTreatment, false, false, Row::kNoGrant,
@@ -216,6 +216,76 @@ TEST(ReadDecisionTest, ErrorsNameTheRuleNotTheLead) {
   s = DecideRead(intake, OrthoLead(), false, std::nullopt).status();
   EXPECT_TRUE(absl::IsPermissionDenied(s));
   EXPECT_EQ(s.message().find("orthopedics"), absl::string_view::npos);
+}
+
+// Reads for outreach: the channel's contact field only with consent, the other
+// contact field never; both only if the role would see them at all.
+TEST(ReadDecisionTest, OutreachTable) {
+  struct OutreachRow {
+    const char* name;
+    const char* roles;
+    Purpose purpose;
+    ConsentChannel channel;
+    std::optional<ConsentReason> consent;  // nullopt: the store gave no decision
+    const char* shape;                     // first..notes, W: withheld
+    const char* email_reason;
+    const char* phone_reason;
+  };
+  const std::vector<OutreachRow> rows = {
+      {"sms, active", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kSms,
+       ConsentReason::kActive, "CCWCCCCCCCC", "not_outreach_channel", ""},
+      {"sms, revoked", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kSms,
+       ConsentReason::kRevoked, "CCWWCCCCCCC", "not_outreach_channel", "revoked"},
+      {"voice, suppressed", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kVoice,
+       ConsentReason::kSuppressed, "CCWWCCCCCCC", "not_outreach_channel", "suppressed"},
+      {"autodialed, incomplete", "intake", Purpose::kSchedulingOutreach,
+       ConsentChannel::kAutodialedVoice, ConsentReason::kIncomplete, "CCWWCCCCCCC",
+       "not_outreach_channel", "incomplete"},
+      {"email, active", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kEmail,
+       ConsentReason::kActive, "CCCWCCCCCCC", "", "not_outreach_channel"},
+      {"email, no consent", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kEmail,
+       ConsentReason::kNoConsent, "CCWWCCCCCCC", "no_consent", "not_outreach_channel"},
+      {"no decision fails closed", "intake", Purpose::kSchedulingOutreach, ConsentChannel::kSms,
+       std::nullopt, "CCWWCCCCCCC", "not_outreach_channel", "no_consent"},
+      {"treatment read naming a channel", "intake", Purpose::kTreatment, ConsentChannel::kSms,
+       ConsentReason::kRevoked, "CCWWCCCCCCC", "not_outreach_channel", "revoked"},
+      // Compliance never sees contact fields: nothing to withhold.
+      {"compliance", "compliance", Purpose::kOperations, ConsentChannel::kSms,
+       ConsentReason::kRevoked, "HHHHMHHCMHH", "", ""},
+  };
+  for (const OutreachRow& row : rows) {
+    SCOPED_TRACE(row.name);
+    Actor actor = Caller(row.roles, {"orthopedics"}, row.purpose);
+    Outreach outreach;
+    outreach.channel = row.channel;
+    std::optional<ConsentDecision> consent;
+    if (row.consent.has_value()) {
+      consent.emplace();
+      consent->reason = *row.consent;
+      consent->allowed = *row.consent == ConsentReason::kActive;
+      consent->at = absl::FromUnixSeconds(1'790'000'500);
+    }
+    absl::StatusOr<ReadDecision> d =
+        DecideRead(actor, OrthoLead(), false, std::nullopt, outreach, consent);
+    ASSERT_TRUE(d.ok()) << d.status();
+    std::string shape = Shape(*d);
+    for (const WithheldField& w : d->withheld) shape[static_cast<size_t>(w.field) - 1] = 'W';
+    EXPECT_EQ(shape, row.shape);
+    auto reason = [&](PiiField f) -> std::string {
+      for (const WithheldField& w : d->withheld) {
+        if (w.field == f) return w.reason;
+      }
+      return "";
+    };
+    EXPECT_EQ(reason(PiiField::kEmail), row.email_reason);
+    EXPECT_EQ(reason(PiiField::kPhone), row.phone_reason);
+    for (const WithheldField& w : d->withheld) {
+      EXPECT_EQ(d->fields[static_cast<size_t>(w.field) - 1], Projection::kHidden);  // not decrypted
+      if (w.reason == "revoked" || w.reason == "suppressed") {
+        EXPECT_EQ(w.since, absl::FromUnixSeconds(1'790'000'500));
+      }
+    }
+  }
 }
 
 }  // namespace

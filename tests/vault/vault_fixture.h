@@ -39,13 +39,14 @@ class CryptoEnvironment : public ::testing::Environment {
 inline ::testing::Environment* const kCryptoEnvironment =
     ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
-inline constexpr std::array<Cf, 10> kAllCfs = {Cf::kLeads, Cf::kDek,      Cf::kBidx,  Cf::kExpiry,
-                                               Cf::kQueue, Cf::kConsent,  Cf::kAudit, Cf::kMerkle,
-                                               Cf::kMeta,  Cf::kAuditLead};
+inline constexpr std::array<Cf, 11> kAllCfs = {
+    Cf::kLeads, Cf::kDek,    Cf::kBidx, Cf::kExpiry,    Cf::kQueue,   Cf::kConsent,
+    Cf::kAudit, Cf::kMerkle, Cf::kMeta, Cf::kAuditLead, Cf::kSuppress};
 
 inline const char* CfName(Cf cf) {
-  static constexpr const char* kNames[] = {"leads",   "dek",   "bidx",   "expiry", "queue",
-                                           "consent", "audit", "merkle", "meta",   "audit_lead"};
+  static constexpr const char* kNames[] = {"leads", "dek",        "bidx",    "expiry",
+                                           "queue", "consent",    "audit",   "merkle",
+                                           "meta",  "audit_lead", "suppress"};
   return kNames[static_cast<size_t>(cf)];
 }
 
@@ -175,6 +176,26 @@ inline std::string LeadInputValue(const LeadInput& in, PiiField field) {
       return in.notes;
   }
   return "";
+}
+
+// Complete TCPA written consent captured at `at` (no IP address) for every
+// channel, for scheduling, treatment follow-up and marketing.
+inline ConsentGrant FullConsent(absl::Time at) {
+  ConsentGrant g;
+  g.channels = {ConsentChannel::kEmail, ConsentChannel::kSms, ConsentChannel::kVoice,
+                ConsentChannel::kAutodialedVoice};
+  g.purposes = {ConsentPurpose::kScheduling, ConsentPurpose::kTreatmentFollowUp,
+                ConsentPurpose::kMarketing};
+  g.evidence.captured_at = at;
+  g.evidence.source_url = "https://clinic.example/consent";
+  g.evidence.seller_name = "Riverside Orthopedics";
+  g.evidence.disclosure_version = "tcpa-v3";
+  g.evidence.disclosure_sha256 = std::string(64, 'a');
+  g.evidence.authorizes_automated = true;
+  g.evidence.not_condition_of_purchase = true;
+  g.evidence.capture_certificate_id = "https://cert.trustedform.com/abc123";
+  g.evidence.user_agent = "Mozilla/5.0";
+  return g;
 }
 
 inline NewLead MakeNewLead(const LeadInput& in, std::string service_line,

@@ -1,0 +1,204 @@
+#include "tools/bench_consent.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "benchmark/benchmark.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "vault/vault.h"
+
+namespace leadvault::tools {
+namespace {
+
+constexpr int kThreads = 8;
+constexpr int kLeads = 4096;
+
+struct Bench {
+  std::unique_ptr<vault::Vault> vault;
+  vault::Actor capture;
+  vault::Actor intake;
+  std::vector<std::string> lead_ids;
+  std::atomic<uint64_t> next{0};
+};
+
+Bench* g_bench = nullptr;
+
+vault::ConsentGrant CompleteGrant(absl::Time now) {
+  vault::ConsentGrant g;
+  g.channels = {vault::ConsentChannel::kEmail, vault::ConsentChannel::kSms,
+                vault::ConsentChannel::kVoice, vault::ConsentChannel::kAutodialedVoice};
+  g.purposes = {vault::ConsentPurpose::kScheduling, vault::ConsentPurpose::kMarketing};
+  vault::ConsentEvidence& v = g.evidence;
+  v.captured_at = now;
+  v.source_url = "https://clinic.example.com/orthopedics/knee";
+  v.seller_name = "Riverside Orthopedics";
+  v.disclosure_version = "tcpa-2026-03";
+  v.disclosure_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+  v.authorizes_automated = true;
+  v.not_condition_of_purchase = true;
+  v.capture_certificate_id = "https://cert.trustedform.com/0123456789abcdef0123456789abcdef";
+  v.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36";
+  v.ip_address = keys::SecretBytes::CopyFrom("203.0.113.77");
+  return g;
+}
+
+vault::NewLead MakeLead(uint64_t n, const std::string& run) {
+  vault::NewLead lead;
+  auto set = [&lead](vault::PiiField f, const std::string& v) {
+    lead.pii.Set(f, keys::SecretBytes::CopyFrom(v));
+  };
+  set(vault::PiiField::kFirstName, "Grace");
+  set(vault::PiiField::kLastName, "Hopper");
+  set(vault::PiiField::kEmail, absl::StrCat("bench+", n, "-", run, "@example.com"));
+  set(vault::PiiField::kPhone, absl::StrCat("+1617", 2000000 + n % 7000000));
+  set(vault::PiiField::kDateOfBirth, "1961-04-12");
+  set(vault::PiiField::kStreetAddress, "77 Maple Avenue Apt 4");
+  set(vault::PiiField::kCity, "Boston");
+  set(vault::PiiField::kState, "MA");
+  set(vault::PiiField::kPostalCode, "02115");
+  set(vault::PiiField::kConditionInterest, "Knee pain after running; ACL evaluation");
+  set(vault::PiiField::kNotes, "Prefers a call in the late afternoon.");
+  lead.attribution.source = vault::SourceChannel::kWebForm;
+  lead.attribution.campaign = "spring-ortho";
+  lead.attribution.landing_page = "https://clinic.example.com/orthopedics/knee";
+  lead.attribution.service_line = "orthopedics";
+  lead.idempotency_key = absl::StrCat("bench-", run, "-", n);
+  return lead;
+}
+
+void GetLead(benchmark::State& state, bool outreach) {
+  vault::Actor actor = g_bench->intake;
+  std::optional<vault::Outreach> o;
+  if (outreach) {
+    actor.purpose = vault::Purpose::kSchedulingOutreach;
+    o = vault::Outreach{vault::ConsentChannel::kSms, vault::ConsentPurpose::kScheduling, ""};
+  }
+  uint64_t i = static_cast<uint64_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    const std::string& id = g_bench->lead_ids[i++ % g_bench->lead_ids.size()];
+    absl::StatusOr<vault::Lead> lead = g_bench->vault->leads().GetLead(actor, id, o);
+    if (!lead.ok() || !lead->pii.Has(vault::PiiField::kPhone)) {
+      state.SkipWithError("GetLead failed or withheld the phone");
+      return;
+    }
+    benchmark::DoNotOptimize(lead);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void CreateLead(benchmark::State& state, bool consent) {
+  const std::string run = consent ? "c" : "p";
+  for (auto _ : state) {
+    vault::NewLead lead = MakeLead(kLeads + g_bench->next.fetch_add(1), run);
+    if (consent) lead.consent = CompleteGrant(absl::Now());
+    auto created = g_bench->vault->leads().CreateLead(g_bench->capture, std::move(lead));
+    if (!created.ok()) {
+      state.SkipWithError("CreateLead failed");
+      return;
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+std::string ScratchDir() {
+  std::filesystem::path base = std::filesystem::exists("/dev/shm")
+                                   ? std::filesystem::path("/dev/shm")
+                                   : std::filesystem::temp_directory_path();
+  std::string dir = (base / "leadvault-consent-bench.XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) return "";
+  return dir;
+}
+
+}  // namespace
+
+int RunConsentBench(int argc, char** argv) {
+  // Only this command's benchmarks unless a filter says otherwise (the crypto
+  // and audit micro-benchmarks are registered in the same binary).
+  std::vector<char*> args(argv, argv + argc);
+  std::string filter = "--benchmark_filter=^(GetLead|CreateLead)/";
+  bool filtered = false;
+  for (int i = 1; i < argc; ++i) {
+    filtered = filtered || absl::StartsWith(argv[i], "--benchmark_filter");
+  }
+  if (!filtered) args.insert(args.begin() + 1, filter.data());
+  argc = static_cast<int>(args.size());
+  argv = args.data();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  if (!keys::InitCrypto()) return 1;
+  const std::string dir = ScratchDir();
+  if (dir.empty()) {
+    std::fprintf(stderr, "leadvault-bench: cannot create a scratch dir\n");
+    return 1;
+  }
+  int rc = 0;
+  {
+    Bench bench;
+    keys::SecretBytes kek(32);
+    keys::SystemRandom().Fill(kek.data(), kek.size());
+    vault::VaultOptions options;
+    options.data_dir = dir + "/db";
+    auto opened = vault::Vault::Open(options, std::move(kek));
+    if (!opened.ok()) {
+      std::fprintf(stderr, "leadvault-bench: %s\n", std::string(opened.status().message()).c_str());
+      rc = 1;
+    } else {
+      bench.vault = *std::move(opened);
+      bench.capture.principal_id = "00000000000000c1";
+      bench.capture.roles = {vault::Role::kCapture};
+      bench.intake.principal_id = "00000000000000a1";
+      bench.intake.roles = {vault::Role::kIntake};
+      bench.intake.service_lines = {"orthopedics"};
+      bench.intake.purpose = vault::Purpose::kTreatment;
+      for (int n = 0; n < kLeads && rc == 0; ++n) {
+        vault::NewLead lead = MakeLead(n, "r");
+        lead.consent = CompleteGrant(absl::Now());
+        auto created = bench.vault->leads().CreateLead(bench.capture, std::move(lead));
+        if (!created.ok()) {
+          std::fprintf(stderr, "leadvault-bench: fill: %s\n",
+                       std::string(created.status().message()).c_str());
+          rc = 1;
+        } else {
+          bench.lead_ids.push_back(created->lead_id);
+        }
+      }
+      g_bench = &bench;
+      if (rc == 0) {
+        benchmark::RegisterBenchmark("GetLead/treatment",
+                                     [](benchmark::State& s) { GetLead(s, false); })
+            ->Threads(kThreads)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark("GetLead/outreach_sms",
+                                     [](benchmark::State& s) { GetLead(s, true); })
+            ->Threads(kThreads)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark("CreateLead/plain",
+                                     [](benchmark::State& s) { CreateLead(s, false); })
+            ->Threads(kThreads)
+            ->UseRealTime();
+        benchmark::RegisterBenchmark("CreateLead/consent",
+                                     [](benchmark::State& s) { CreateLead(s, true); })
+            ->Threads(kThreads)
+            ->UseRealTime();
+        benchmark::RunSpecifiedBenchmarks();
+      }
+      g_bench = nullptr;
+      bench.vault->Shutdown();
+    }
+  }
+  benchmark::Shutdown();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  return rc;
+}
+
+}  // namespace leadvault::tools

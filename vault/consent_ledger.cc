@@ -1,0 +1,443 @@
+#include "vault/consent_ledger.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "keys/aead.h"
+#include "keys/blind_index.h"
+#include "keys/hash.h"
+#include "keys/status_macros.h"
+#include "vault/internal/keys.h"
+#include "vault/internal/records.pb.h"
+
+namespace leadvault::vault {
+namespace {
+
+using internal::ConsentEventRecord;
+using internal::ConsentStateRecord;
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kSaltSize = 32;
+// An IP ciphertext's field number: bound into its associated data, so a
+// ciphertext moved to another event (or a PII field) fails to decrypt.
+constexpr uint32_t kIpFieldBase = 0x10000;
+
+std::string EventKey(absl::string_view lead_id, uint32_t number) {
+  std::string key(lead_id);
+  for (int shift = 24; shift >= 0; shift -= 8) key.push_back(static_cast<char>(number >> shift));
+  return key;
+}
+
+std::string SuppressKey(ConsentChannel channel, ConsentPurpose purpose, absl::string_view token) {
+  std::string key(1, static_cast<char>(channel));
+  key.push_back(static_cast<char>(purpose));
+  key.append(token.data(), token.size());
+  return key;
+}
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+void PutBytes(std::string& out, absl::string_view v) {
+  PutU32(out, static_cast<uint32_t>(v.size()));
+  out.append(v.data(), v.size());
+}
+
+// What an event's MAC covers besides its audit sequence: the lead, the event
+// (its proof digest: every clear field) and the IP ciphertext.
+std::string EventMacPrefix(absl::string_view lead_id, absl::string_view digest,
+                           absl::string_view ip_ciphertext) {
+  std::string in = "leadvault-consent-event-mac-v1";
+  PutBytes(in, lead_id);
+  PutBytes(in, digest);
+  PutBytes(in, ip_ciphertext);
+  return in;
+}
+
+std::string EventMac(const keys::SecretBytes& key, std::string prefix, uint64_t audit_sequence) {
+  internal::PutBigEndian64(prefix, audit_sequence);
+  return keys::KeyedHash(key, prefix);
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+std::string StateMac(const keys::SecretBytes& key, absl::string_view lead_id,
+                     const ConsentStateRecord& r) {
+  std::string in = "leadvault-consent-state-mac-v1";
+  PutBytes(in, lead_id);
+  PutU32(in, r.format_version());
+  PutU32(in, r.last_number());
+  PutU32(in, static_cast<uint32_t>(r.latest_size()));
+  for (const auto& l : r.latest()) {
+    PutU32(in, static_cast<uint32_t>(l.channel()));
+    PutU32(in, static_cast<uint32_t>(l.purpose()));
+    PutBytes(in, l.third_party());
+    PutU32(in, static_cast<uint32_t>(l.action()));
+    internal::PutBigEndian64(in, static_cast<uint64_t>(l.at_unix_micros()));
+    PutU32(in, l.number());
+    PutU32(in, static_cast<uint32_t>(l.missing_size()));
+    for (int m : l.missing()) PutU32(in, static_cast<uint32_t>(m));
+  }
+  return keys::KeyedHash(key, in);
+}
+
+std::vector<TcpaElement> MissingFrom(const google::protobuf::RepeatedField<int32_t>& in) {
+  std::vector<TcpaElement> out;
+  for (int m : in) out.push_back(static_cast<TcpaElement>(m));
+  return out;
+}
+
+// The record of `event` without its audit sequence and MAC, which SealEvent
+// appends once the sequence is known (protobuf fields may come in any order).
+std::string PrebuildEvent(const ConsentEvent& e, const std::string& ip_ciphertext) {
+  ConsentEventRecord r;
+  r.set_format_version(kFormatVersion);
+  r.set_number(e.number);
+  r.set_at_unix_micros(absl::ToUnixMicros(e.at));
+  r.set_recorded_by(e.recorded_by);
+  r.set_action(static_cast<int32_t>(e.action));
+  r.set_channel(static_cast<int32_t>(e.channel));
+  r.set_purpose(static_cast<int32_t>(e.purpose));
+  r.set_third_party(e.third_party);
+  if (e.action == ConsentAction::kGrant) {
+    const ConsentEvidence& v = e.evidence;
+    r.set_captured_at_unix_micros(absl::ToUnixMicros(v.captured_at));
+    r.set_source_url(v.source_url);
+    r.set_seller_name(v.seller_name);
+    r.set_disclosure_version(v.disclosure_version);
+    r.set_disclosure_sha256(v.disclosure_sha256);
+    r.set_authorizes_automated(v.authorizes_automated);
+    r.set_not_condition_of_purchase(v.not_condition_of_purchase);
+    r.set_capture_certificate_id(v.capture_certificate_id);
+    r.set_user_agent(v.user_agent);
+    r.set_ip_ciphertext(ip_ciphertext);
+    r.set_ip_commitment(e.ip_commitment);
+    for (TcpaElement m : e.missing) r.add_missing(static_cast<int32_t>(m));
+  } else {
+    r.set_method(static_cast<int32_t>(e.method));
+    r.set_method_detail(e.method_detail);
+  }
+  return r.SerializeAsString();
+}
+
+// `prebuilt` with audit_sequence (field 23) and mac (field 24) appended.
+std::string SealEvent(const keys::SecretBytes& mac_key, const std::string& prebuilt,
+                      const std::string& mac_prefix, uint64_t audit_sequence) {
+  const std::string mac = EventMac(mac_key, mac_prefix, audit_sequence);
+  std::string out = prebuilt;
+  PutVarint(out, (23 << 3) | 0);
+  PutVarint(out, audit_sequence);
+  PutVarint(out, (24 << 3) | 2);
+  PutVarint(out, mac.size());
+  out += mac;
+  return out;
+}
+
+absl::StatusOr<ConsentEvent> ParseEvent(const keys::SecretBytes& mac_key, absl::string_view lead_id,
+                                        uint32_t number, absl::string_view bytes) {
+  ConsentEventRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      r.format_version() != kFormatVersion || r.number() != number) {
+    return absl::DataLossError("consent event record: malformed or unknown format version");
+  }
+  ConsentEvent e;
+  e.number = r.number();
+  e.at = absl::FromUnixMicros(r.at_unix_micros());
+  e.recorded_by = r.recorded_by();
+  e.action = static_cast<ConsentAction>(r.action());
+  e.channel = static_cast<ConsentChannel>(r.channel());
+  e.purpose = static_cast<ConsentPurpose>(r.purpose());
+  e.third_party = r.third_party();
+  if (e.action == ConsentAction::kGrant) {
+    ConsentEvidence& v = e.evidence;
+    v.captured_at = absl::FromUnixMicros(r.captured_at_unix_micros());
+    v.source_url = r.source_url();
+    v.seller_name = r.seller_name();
+    v.disclosure_version = r.disclosure_version();
+    v.disclosure_sha256 = r.disclosure_sha256();
+    v.authorizes_automated = r.authorizes_automated();
+    v.not_condition_of_purchase = r.not_condition_of_purchase();
+    v.capture_certificate_id = r.capture_certificate_id();
+    v.user_agent = r.user_agent();
+    e.ip_commitment = r.ip_commitment();
+    e.missing = MissingFrom(r.missing());
+  } else {
+    e.method = static_cast<RevocationMethod>(r.method());
+    e.method_detail = r.method_detail();
+  }
+  e.audit_sequence = r.audit_sequence();
+  const std::string digest = audit::ConsentEventDigest(ToProofEvent(lead_id, e));
+  if (!keys::ConstantTimeEquals(
+          r.mac(), EventMac(mac_key, EventMacPrefix(lead_id, digest, r.ip_ciphertext()),
+                            e.audit_sequence))) {
+    return absl::DataLossError("consent event record: fails authentication");
+  }
+  return e;
+}
+
+}  // namespace
+
+std::vector<ConsentEvent> GrantEvents(const ConsentGrant& grant, const std::string& principal_id,
+                                      absl::Time at) {
+  std::vector<ConsentEvent> events;
+  for (ConsentChannel channel : grant.channels) {
+    for (ConsentPurpose purpose : grant.purposes) {
+      ConsentEvent e;
+      e.at = at;
+      e.recorded_by = principal_id;
+      e.action = ConsentAction::kGrant;
+      e.channel = channel;
+      e.purpose = purpose;
+      if (purpose == ConsentPurpose::kThirdPartySharing) e.third_party = grant.third_party;
+      const ConsentEvidence& v = grant.evidence;
+      e.evidence.captured_at = v.captured_at;
+      e.evidence.source_url = v.source_url;
+      e.evidence.seller_name = v.seller_name;
+      e.evidence.disclosure_version = v.disclosure_version;
+      e.evidence.disclosure_sha256 = v.disclosure_sha256;
+      e.evidence.authorizes_automated = v.authorizes_automated;
+      e.evidence.not_condition_of_purchase = v.not_condition_of_purchase;
+      e.evidence.capture_certificate_id = v.capture_certificate_id;
+      e.evidence.user_agent = v.user_agent;
+      e.evidence.ip_address = keys::SecretBytes::CopyFrom(v.ip_address.view());
+      events.push_back(std::move(e));
+    }
+  }
+  return events;
+}
+
+PiiField ContactFieldFor(ConsentChannel channel) {
+  return channel == ConsentChannel::kEmail ? PiiField::kEmail : PiiField::kPhone;
+}
+
+audit::ConsentProofEvent ToProofEvent(absl::string_view lead_id, const ConsentEvent& e) {
+  audit::ConsentProofEvent p;
+  p.lead_id = EncodeLeadId(lead_id);
+  p.number = e.number;
+  p.at_unix_micros = absl::ToUnixMicros(e.at);
+  p.recorded_by = e.recorded_by;
+  p.action = std::string(ConsentActionName(e.action));
+  p.channel = std::string(ConsentChannelName(e.channel));
+  p.purpose = std::string(ConsentPurposeName(e.purpose));
+  p.third_party = e.third_party;
+  if (e.action == ConsentAction::kGrant) {
+    const ConsentEvidence& v = e.evidence;
+    p.captured_at_unix_micros = absl::ToUnixMicros(v.captured_at);
+    p.source_url = v.source_url;
+    p.seller_name = v.seller_name;
+    p.disclosure_version = v.disclosure_version;
+    p.disclosure_sha256 = v.disclosure_sha256;
+    p.authorizes_automated = v.authorizes_automated;
+    p.not_condition_of_purchase = v.not_condition_of_purchase;
+    p.capture_certificate_id = v.capture_certificate_id;
+    p.user_agent = v.user_agent;
+    p.ip_commitment = e.ip_commitment;
+    for (TcpaElement m : e.missing) p.missing.emplace_back(TcpaElementName(m));
+  } else {
+    p.method = std::string(RevocationMethodName(e.method));
+    p.method_detail = e.method_detail;
+  }
+  return p;
+}
+
+std::string ConsentLedger::StateKey(absl::string_view lead_id) { return EventKey(lead_id, 0); }
+
+absl::StatusOr<ConsentState> ConsentLedger::ParseState(
+    absl::string_view lead_id, const absl::StatusOr<std::string>& row) const {
+  if (absl::IsNotFound(row.status())) return ConsentState();
+  LV_RETURN_IF_ERROR(row.status());
+  ConsentStateRecord r;
+  if (!r.ParseFromString(*row) || r.format_version() != kFormatVersion) {
+    return absl::DataLossError("consent state record: malformed or unknown format version");
+  }
+  if (!keys::ConstantTimeEquals(r.mac(), StateMac(keys_->record_mac_key(), lead_id, r))) {
+    return absl::DataLossError("consent state record: fails authentication");
+  }
+  std::vector<ConsentState::Latest> latest;
+  for (const auto& l : r.latest()) {
+    latest.push_back(
+        {static_cast<ConsentChannel>(l.channel()), static_cast<ConsentPurpose>(l.purpose()),
+         l.third_party(), static_cast<ConsentAction>(l.action()),
+         absl::FromUnixMicros(l.at_unix_micros()), l.number(), MissingFrom(l.missing())});
+  }
+  ConsentState state = ConsentState::FromLatest(std::move(latest));
+  if (state.last_number() != r.last_number()) {
+    return absl::DataLossError("consent state record: inconsistent");
+  }
+  return state;
+}
+
+absl::StatusOr<ConsentState> ConsentLedger::ReadState(absl::string_view lead_id) const {
+  return ParseState(lead_id, db_->Get(Cf::kConsent, StateKey(lead_id)));
+}
+
+absl::StatusOr<std::optional<absl::Time>> ConsentLedger::SuppressedAt(
+    ConsentChannel channel, ConsentPurpose purpose, absl::string_view token) const {
+  if (token.empty()) return std::nullopt;
+  auto row = db_->Get(Cf::kSuppress, SuppressKey(channel, purpose, token));
+  if (absl::IsNotFound(row.status())) return std::nullopt;
+  LV_RETURN_IF_ERROR(row.status());
+  internal::SuppressionRecord r;
+  if (!r.ParseFromString(*row) || r.format_version() != kFormatVersion) {
+    return absl::DataLossError("suppression record: malformed");
+  }
+  return absl::FromUnixMicros(r.revoked_at_unix_micros());
+}
+
+absl::StatusOr<ConsentDecision> ConsentLedger::Decide(const ConsentState& state,
+                                                      const ContactTokens& tokens,
+                                                      ConsentChannel channel,
+                                                      ConsentPurpose purpose,
+                                                      absl::string_view third_party) const {
+  // The suppression list matters only where a grant would otherwise allow.
+  ConsentDecision decision = state.Decide(channel, purpose, third_party, std::nullopt);
+  if (!decision.allowed) return decision;
+  LV_ASSIGN_OR_RETURN(std::optional<absl::Time> suppressed,
+                      SuppressedAt(channel, purpose, tokens.For(channel)));
+  if (!suppressed.has_value()) return decision;
+  return state.Decide(channel, purpose, third_party, suppressed);
+}
+
+absl::StatusOr<std::vector<ConsentEvent>> ConsentLedger::ReadEvents(absl::string_view lead_id,
+                                                                    uint32_t after,
+                                                                    size_t limit) const {
+  std::vector<ConsentEvent> events;
+  if (limit == 0 || after == UINT32_MAX) return events;
+  std::string prefix(lead_id);
+  rocksdb::ReadOptions options;
+  std::string upper = EventKey(lead_id, UINT32_MAX);
+  rocksdb::Slice upper_slice(upper);
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db()->NewIterator(options, db_->cf(Cf::kConsent)));
+  for (it->Seek(EventKey(lead_id, after + 1)); it->Valid() && events.size() < limit; it->Next()) {
+    rocksdb::Slice key = it->key();
+    if (key.size() != lead_id.size() + 4 || !key.starts_with(prefix)) {
+      return absl::DataLossError("consent: malformed key");
+    }
+    uint32_t number = 0;
+    for (size_t i = lead_id.size(); i < key.size(); ++i) {
+      number = (number << 8) | static_cast<uint8_t>(key[i]);
+    }
+    LV_ASSIGN_OR_RETURN(ConsentEvent e,
+                        ParseEvent(keys_->record_mac_key(), lead_id, number,
+                                   absl::string_view(it->value().data(), it->value().size())));
+    events.push_back(std::move(e));
+  }
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan consent ledger"));
+  return events;
+}
+
+absl::StatusOr<Committer::Stamp> ConsentLedger::Stage(
+    absl::string_view lead_id, const keys::SecretBytes* dek, uint32_t dek_version,
+    const ContactTokens& tokens, ConsentState& state, std::vector<ConsentEvent>& events,
+    keys::Random& random, rocksdb::WriteBatch& batch, audit::AuditEntry& entry) const {
+  if (state.last_number() + events.size() > kMaxConsentEventsPerLead) {
+    return absl::FailedPreconditionError(absl::StrCat("consent: a lead's ledger holds at most ",
+                                                      kMaxConsentEventsPerLead, " events"));
+  }
+  // Every salt and nonce in one draw (a syscall each would cost more than the crypto).
+  constexpr size_t kDrawPerEvent = kSaltSize + keys::kNonceSize;
+  size_t with_ip = 0;
+  for (const ConsentEvent& e : events) {
+    if (e.action == ConsentAction::kGrant && !e.evidence.ip_address.empty()) ++with_ip;
+  }
+  if (with_ip > 0 && dek == nullptr) {
+    return absl::InternalError("consent: the lead's data key is needed");
+  }
+  keys::SecretBytes draw(with_ip * kDrawPerEvent);
+  if (with_ip > 0) random.Fill(draw.data(), draw.size());
+  const uint8_t* next_draw = draw.data();
+
+  // Each record is built here, off the committer thread; the stamp only
+  // appends its audit sequence and MAC.
+  struct Prebuilt {
+    uint32_t number;
+    std::string record;
+    std::string mac_prefix;
+  };
+  auto prebuilt = std::make_shared<std::vector<Prebuilt>>();
+  uint32_t number = state.last_number();
+  for (ConsentEvent& e : events) {
+    e.number = ++number;
+    std::string ip_ciphertext;
+    if (e.action == ConsentAction::kGrant) {
+      e.missing = MissingTcpaElements(e.evidence);
+      const keys::SecretBytes& ip = e.evidence.ip_address;
+      if (!ip.empty()) {
+        // salt || ip, encrypted together; the commitment binds both.
+        keys::SecretBytes salted(kSaltSize + ip.size());
+        std::copy_n(next_draw, kSaltSize, salted.data());
+        std::copy_n(ip.data(), ip.size(), salted.data() + kSaltSize);
+        keys::Sha256Digest commitment = keys::Sha256({salted.view()});
+        e.ip_commitment = absl::BytesToHexString(
+            absl::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
+        ip_ciphertext = keys::EncryptField(
+            *dek, dek_version, lead_id, kIpFieldBase + e.number, salted.view(),
+            absl::string_view(reinterpret_cast<const char*>(next_draw) + kSaltSize,
+                              keys::kNonceSize));
+        next_draw += kDrawPerEvent;
+      }
+    } else {
+      const std::string& token = tokens.For(e.channel);
+      if (!token.empty()) {
+        internal::SuppressionRecord s;
+        s.set_format_version(kFormatVersion);
+        s.set_revoked_at_unix_micros(absl::ToUnixMicros(e.at));
+        LV_RETURN_IF_ERROR(
+            FromRocks(batch.Put(db_->cf(Cf::kSuppress), SuppressKey(e.channel, e.purpose, token),
+                                s.SerializeAsString()),
+                      "batch"));
+      }
+    }
+    state.Apply(e);
+    const std::string digest = audit::ConsentEventDigest(ToProofEvent(lead_id, e));
+    entry.fields.push_back(absl::StrCat("consent_event=", digest));
+    prebuilt->push_back({e.number, PrebuildEvent(e, ip_ciphertext),
+                         EventMacPrefix(lead_id, digest, ip_ciphertext)});
+  }
+  if (state.third_parties() > kMaxThirdPartiesPerLead) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("consent.third_party: a lead's ledger names at most ", kMaxThirdPartiesPerLead,
+                     " third parties"));
+  }
+  ConsentStateRecord r;
+  r.set_format_version(kFormatVersion);
+  r.set_last_number(state.last_number());
+  for (const ConsentState::Latest& l : state.latest()) {
+    auto* out = r.add_latest();
+    out->set_channel(static_cast<int32_t>(l.channel));
+    out->set_purpose(static_cast<int32_t>(l.purpose));
+    out->set_third_party(l.third_party);
+    out->set_action(static_cast<int32_t>(l.action));
+    out->set_at_unix_micros(absl::ToUnixMicros(l.at));
+    out->set_number(l.number);
+    for (TcpaElement m : l.missing) out->add_missing(static_cast<int32_t>(m));
+  }
+  r.set_mac(StateMac(keys_->record_mac_key(), lead_id, r));
+  LV_RETURN_IF_ERROR(FromRocks(
+      batch.Put(db_->cf(Cf::kConsent), StateKey(lead_id), r.SerializeAsString()), "batch"));
+  // The event records name the audit entry that records them: written once its
+  // sequence is known, in the same atomic write.
+  rocksdb::ColumnFamilyHandle* cf = db_->cf(Cf::kConsent);
+  const keys::SecretBytes* mac_key = &keys_->record_mac_key();
+  return Committer::Stamp([lead = std::string(lead_id), prebuilt, cf, mac_key](
+                              uint64_t sequence, rocksdb::WriteBatch& out) -> absl::Status {
+    for (const Prebuilt& p : *prebuilt) {
+      LV_RETURN_IF_ERROR(FromRocks(out.Put(cf, EventKey(lead, p.number),
+                                           SealEvent(*mac_key, p.record, p.mac_prefix, sequence)),
+                                   "batch"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace leadvault::vault

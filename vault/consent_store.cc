@@ -1,0 +1,246 @@
+#include "vault/consent_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "keys/status_macros.h"
+#include "vault/access_policy.h"
+
+namespace leadvault::vault {
+namespace {
+
+// The channels or purposes a revocation names, or all of them when it names
+// none; INVALID_ARGUMENT for an unknown or repeated one.
+template <typename T, size_t N>
+absl::StatusOr<std::vector<T>> AllIfEmpty(const std::vector<T>& named, const std::array<T, N>& all,
+                                          const char* field) {
+  if (named.empty()) return std::vector<T>(all.begin(), all.end());
+  if (named.size() > N) return absl::InvalidArgumentError(absl::StrCat(field, ": too many"));
+  for (size_t i = 0; i < named.size(); ++i) {
+    if (std::find(all.begin(), all.end(), named[i]) == all.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": unknown value"));
+    }
+    if (std::find(named.begin(), named.begin() + i, named[i]) != named.begin() + i) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": each at most once"));
+    }
+  }
+  return named;
+}
+
+absl::Status CheckChannelAndPurpose(ConsentChannel channel, ConsentPurpose purpose) {
+  if (std::find(kAllConsentChannels.begin(), kAllConsentChannels.end(), channel) ==
+      kAllConsentChannels.end()) {
+    return absl::InvalidArgumentError("channel: unknown consent channel");
+  }
+  if (std::find(kAllConsentPurposes.begin(), kAllConsentPurposes.end(), purpose) ==
+      kAllConsentPurposes.end()) {
+    return absl::InvalidArgumentError("purpose: unknown consent purpose");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordGrant(const Actor& actor,
+                                                                    const LeadId& lead,
+                                                                    ConsentGrant grant) {
+  const absl::Time now = clock_->Now();
+  LV_RETURN_IF_ERROR(NormalizeConsentGrant(grant, now));
+  const std::string& id = lead.bytes();
+  LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject,
+                      leads_->OpenForConsent(actor, id, Rpc::kRecordConsent, /*claim=*/true,
+                                             /*need_key=*/!grant.evidence.ip_address.empty()));
+  audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
+  entry.lead_ids.push_back(lead.text());
+  LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
+  std::vector<ConsentEvent> events = GrantEvents(grant, actor.principal_id, now);
+  rocksdb::WriteBatch batch;
+  LV_ASSIGN_OR_RETURN(
+      Committer::Stamp stamp,
+      ledger_->Stage(id, subject.dek.has_value() ? &*subject.dek : nullptr, subject.dek_version,
+                     subject.tokens, state, events, *random_, batch, entry));
+  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                      committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
+  for (ConsentEvent& e : events) {
+    e.audit_sequence = seq;
+    e.evidence.ip_address = keys::SecretBytes();  // never handed back
+  }
+  return events;
+}
+
+absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordRevocation(
+    const Actor& actor, const LeadId& lead, ConsentRevocation revocation) {
+  // The reply itself is classified and dropped here: it is never stored.
+  keys::SecretBytes reply = std::move(revocation.reply_text);
+  std::string detail;
+  if (revocation.method == RevocationMethod::kSmsReply) {
+    std::optional<std::string> keyword = SmsStopKeyword(reply.view());
+    detail = keyword.has_value() ? absl::StrCat("keyword:", *keyword) : "free_text";
+  } else if (!reply.empty()) {
+    return absl::InvalidArgumentError("revocation.reply_text: only with method sms_reply");
+  }
+  if (RevocationMethodName(revocation.method) == "unknown") {
+    return absl::InvalidArgumentError("revocation.method: unknown revocation method");
+  }
+  LV_ASSIGN_OR_RETURN(std::vector<ConsentChannel> channels,
+                      AllIfEmpty(revocation.channels, kAllConsentChannels, "revocation.channels"));
+  LV_ASSIGN_OR_RETURN(std::vector<ConsentPurpose> purposes,
+                      AllIfEmpty(revocation.purposes, kAllConsentPurposes, "revocation.purposes"));
+  if (!revocation.third_party.empty()) {
+    if (std::find(purposes.begin(), purposes.end(), ConsentPurpose::kThirdPartySharing) ==
+        purposes.end()) {
+      return absl::InvalidArgumentError(
+          "revocation.third_party: only when revoking third_party_sharing");
+    }
+    LV_RETURN_IF_ERROR(
+        NormalizeThirdParty(ConsentPurpose::kThirdPartySharing, revocation.third_party));
+  }
+  const absl::Time now = clock_->Now();
+  const std::string& id = lead.bytes();
+  LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject,
+                      leads_->OpenForConsent(actor, id, Rpc::kRecordConsent, /*claim=*/true,
+                                             /*need_key=*/false));
+  audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
+  entry.lead_ids.push_back(lead.text());
+  LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
+  std::vector<ConsentEvent> events;
+  auto add = [&](ConsentChannel channel, ConsentPurpose purpose, const std::string& third_party) {
+    ConsentEvent e;
+    e.at = now;
+    e.recorded_by = actor.principal_id;
+    e.action = ConsentAction::kRevoke;
+    e.channel = channel;
+    e.purpose = purpose;
+    e.third_party = third_party;
+    e.method = revocation.method;
+    e.method_detail = detail;
+    events.push_back(std::move(e));
+  };
+  for (ConsentChannel channel : channels) {
+    for (ConsentPurpose purpose : purposes) {
+      if (purpose != ConsentPurpose::kThirdPartySharing) {
+        add(channel, purpose, "");
+        continue;
+      }
+      if (!revocation.third_party.empty()) {
+        add(channel, purpose, revocation.third_party);
+        continue;
+      }
+      // Sharing with every third party the ledger names on this channel.
+      for (const ConsentState::Latest& l : state.latest()) {
+        if (l.channel == channel && l.purpose == purpose) add(channel, purpose, l.third_party);
+      }
+    }
+  }
+  if (events.empty()) {
+    return absl::InvalidArgumentError(
+        "revocation.third_party: the ledger names no third party to revoke sharing with");
+  }
+  rocksdb::WriteBatch batch;
+  LV_ASSIGN_OR_RETURN(Committer::Stamp stamp,
+                      ledger_->Stage(id, nullptr, subject.dek_version, subject.tokens, state,
+                                     events, *random_, batch, entry));
+  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                      committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
+  for (ConsentEvent& e : events) e.audit_sequence = seq;
+  return events;
+}
+
+absl::StatusOr<ConsentDecision> ConsentStore::CheckConsent(const Actor& actor, const LeadId& lead,
+                                                           ConsentChannel channel,
+                                                           ConsentPurpose purpose,
+                                                           const std::string& third_party) {
+  LV_RETURN_IF_ERROR(CheckChannelAndPurpose(channel, purpose));
+  std::string party = third_party;
+  LV_RETURN_IF_ERROR(NormalizeThirdParty(purpose, party));
+  const std::string& id = lead.bytes();
+  LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject,
+                      leads_->OpenForConsent(actor, id, Rpc::kCheckConsent, /*claim=*/false,
+                                             /*need_key=*/false));
+  LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
+  LV_ASSIGN_OR_RETURN(ConsentDecision decision,
+                      ledger_->Decide(state, subject.tokens, channel, purpose, party));
+  audit::AuditEntry entry = EntryFor(actor, "CheckConsent");
+  entry.lead_ids.push_back(lead.text());
+  entry.fields.push_back(absl::StrCat("consent:", ConsentChannelName(channel), "/",
+                                      ConsentPurposeName(purpose), ":",
+                                      ConsentReasonName(decision.reason)));
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return decision;
+}
+
+absl::StatusOr<ConsentHistoryPage> ConsentStore::GetConsentHistory(const Actor& actor,
+                                                                   const LeadId& lead,
+                                                                   uint32_t after_number,
+                                                                   int page_size) {
+  const int size = page_size == 0 ? static_cast<int>(kMaxConsentHistoryPage) : page_size;
+  if (size < 1 || size > static_cast<int>(kMaxConsentHistoryPage)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be 1..", kMaxConsentHistoryPage, " (0: the default)"));
+  }
+  const std::string& id = lead.bytes();
+  LV_RETURN_IF_ERROR(leads_
+                         ->OpenForConsent(actor, id, Rpc::kGetConsentHistory, /*claim=*/false,
+                                          /*need_key=*/false)
+                         .status());
+  ConsentHistoryPage page;
+  LV_ASSIGN_OR_RETURN(page.events,
+                      ledger_->ReadEvents(id, after_number, static_cast<size_t>(size) + 1));
+  if (page.events.size() > static_cast<size_t>(size)) {
+    page.events.pop_back();
+    page.next_after_number = page.events.back().number;
+  }
+  audit::AuditEntry entry = EntryFor(actor, "GetConsentHistory");
+  entry.lead_ids.push_back(lead.text());
+  entry.fields.push_back(absl::StrCat("consent_events=", page.events.size()));
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return page;
+}
+
+absl::StatusOr<audit::ConsentProof> ConsentStore::ExportConsentProof(const Actor& actor,
+                                                                     const LeadId& lead,
+                                                                     bool* committed) {
+  const std::string& id = lead.bytes();
+  // The lead's claim is held from the read to the commit, so no event can be
+  // recorded between them: the export entry counts every event before it.
+  LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject,
+                      leads_->OpenForConsent(actor, id, Rpc::kExportConsentProof, /*claim=*/true,
+                                             /*need_key=*/false));
+  LV_ASSIGN_OR_RETURN(std::vector<ConsentEvent> events,
+                      ledger_->ReadEvents(id, 0, kMaxConsentEventsPerLead));
+  audit::AuditEntry entry = EntryFor(actor, "ExportConsentProof");
+  entry.lead_ids.push_back(lead.text());
+  entry.fields.push_back(absl::StrCat("consent_events=", events.size()));
+  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                      committer_->CommitWithCheckpoint(rocksdb::WriteBatch(), std::move(entry)));
+  if (committed != nullptr) *committed = true;
+  subject.claim.reset();
+  std::optional<SignedCheckpoint> checkpoint = log_->LatestCheckpoint();
+  if (!checkpoint.has_value() || checkpoint->checkpoint.size < seq) {
+    return absl::FailedPreconditionError("audit log: no signed checkpoint yet");
+  }
+  audit::ConsentProof proof;
+  proof.lead_id = lead.text();
+  proof.checkpoint_note = checkpoint->note;
+  proof.generated_at_unix_micros = absl::ToUnixMicros(clock_->Now());
+  proof.generated_by = actor.principal_id;
+  proof.export_sequence = seq;
+  LV_ASSIGN_OR_RETURN(StoredEntry exported, log_->ReadEntry(seq));
+  proof.export_entry = std::move(exported.canonical);
+  LV_ASSIGN_OR_RETURN(proof.export_inclusion_proof,
+                      log_->InclusionProof(seq - 1, checkpoint->checkpoint.size));
+  for (const ConsentEvent& e : events) {
+    audit::ConsentProofItem item;
+    item.event = ToProofEvent(id, e);
+    item.audit_sequence = e.audit_sequence;
+    LV_ASSIGN_OR_RETURN(StoredEntry stored, log_->ReadEntry(e.audit_sequence));
+    item.audit_entry = std::move(stored.canonical);
+    LV_ASSIGN_OR_RETURN(item.inclusion_proof,
+                        log_->InclusionProof(e.audit_sequence - 1, checkpoint->checkpoint.size));
+    proof.items.push_back(std::move(item));
+  }
+  return proof;
+}
+
+}  // namespace leadvault::vault

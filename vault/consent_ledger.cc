@@ -215,10 +215,6 @@ std::vector<ConsentEvent> GrantEvents(const ConsentGrant& grant, const std::stri
   return events;
 }
 
-PiiField ContactFieldFor(ConsentChannel channel) {
-  return channel == ConsentChannel::kEmail ? PiiField::kEmail : PiiField::kPhone;
-}
-
 audit::ConsentProofEvent ToProofEvent(absl::string_view lead_id, const ConsentEvent& e) {
   audit::ConsentProofEvent p;
   p.lead_id = EncodeLeadId(lead_id);

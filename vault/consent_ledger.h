@@ -49,9 +49,6 @@ struct ContactTokens {
   }
 };
 
-// The PII field a channel reaches the person at.
-PiiField ContactFieldFor(ConsentChannel channel);
-
 // The events of `grant` (normalized): one per channel x purpose, recorded by
 // `principal_id` at `at` (third party on the sharing events only), each with
 // its own copy of the evidence.

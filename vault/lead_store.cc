@@ -257,7 +257,9 @@ absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor&
                                                                     bool need_key) {
   ConsentSubject subject;
   if (claim) subject.claim.emplace(claims_.Acquire({lead_id}));
-  auto values = db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}});
+  // The wrapped key only when it is needed (a grant carrying an IP address).
+  auto values = need_key ? db_->MultiGet({{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}})
+                         : db_->MultiGet({{Cf::kLeads, lead_id}});
   if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(values[0].status());
   LV_ASSIGN_OR_RETURN(LeadRecord record,

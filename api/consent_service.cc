@@ -22,23 +22,23 @@ absl::StatusOr<vault::LeadId> RequestLeadId(Call& call, const std::string& text)
 absl::Status DoRecord(vault::Vault& vault, Call& call, const v1::RecordConsentRequest& request,
                       v1::RecordConsentResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestLeadId(call, request.lead_id()));
-  absl::StatusOr<std::vector<vault::ConsentEvent>> events;
+  absl::StatusOr<vault::ConsentEvent> event;
   switch (request.event_case()) {
     case v1::RecordConsentRequest::kGrant: {
       LV_ASSIGN_OR_RETURN(vault::ConsentGrant grant, FromProto(request.grant()));
-      events = vault.consent().RecordGrant(call.actor, lead, std::move(grant));
+      event = vault.consent().RecordGrant(call.actor, lead, std::move(grant));
       break;
     }
     case v1::RecordConsentRequest::kRevocation: {
       LV_ASSIGN_OR_RETURN(vault::ConsentRevocation revocation, FromProto(request.revocation()));
-      events = vault.consent().RecordRevocation(call.actor, lead, std::move(revocation));
+      event = vault.consent().RecordRevocation(call.actor, lead, std::move(revocation));
       break;
     }
     default:
       return absl::InvalidArgumentError("event: a grant or a revocation is required");
   }
-  LV_RETURN_IF_ERROR(events.status());
-  for (const vault::ConsentEvent& e : *events) ToProto(e, response.add_events());
+  LV_RETURN_IF_ERROR(event.status());
+  ToProto(*event, response.mutable_event());
   return absl::OkStatus();
 }
 

@@ -312,9 +312,9 @@ void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out) {
   out->set_at_unix_micros(MicrosOrZero(in.at));
   out->set_recorded_by(in.recorded_by);
   out->set_action(std::string(vault::ConsentActionName(in.action)));
-  out->set_channel(ToProto(in.channel));
-  out->set_purpose(ToProto(in.purpose));
-  out->set_third_party(in.third_party);
+  for (vault::ConsentChannel c : in.channels) out->add_channels(ToProto(c));
+  for (vault::ConsentPurpose p : in.purposes) out->add_purposes(ToProto(p));
+  for (const std::string& t : in.third_parties) out->add_third_parties(t);
   if (grant) {
     const vault::ConsentEvidence& e = in.evidence;
     v1::ConsentEvidence* p = out->mutable_evidence();

@@ -29,7 +29,7 @@ namespace leadvault::audit {
 namespace {
 
 constexpr absl::string_view kFormat = "leadvault-consent-proof";
-constexpr uint64_t kVersion = 1;
+constexpr uint64_t kVersion = 2;
 constexpr absl::string_view kFieldPrefix = "consent_event=";
 constexpr absl::string_view kCountPrefix = "consent_events=";
 constexpr absl::string_view kExportAction = "ExportConsentProof";
@@ -66,9 +66,9 @@ constexpr KeyType kEventKeys[] = {
     {"at", Type::kString},
     {"recorded_by", Type::kString},
     {"action", Type::kString},
-    {"channel", Type::kString},
-    {"purpose", Type::kString},
-    {"third_party", Type::kString},
+    {"channels", Type::kList},       // of strings
+    {"purposes", Type::kList},       // of strings
+    {"third_parties", Type::kList},  // of strings
     {"captured_at_unix_micros", Type::kInteger},
     {"captured_at", Type::kString},
     {"source_url", Type::kString},
@@ -129,18 +129,29 @@ void PutString(absl::string_view s, std::string& out) {
 
 void PutBool(bool b, std::string& out) { out.push_back(b ? '\x01' : '\x00'); }
 
+void PutList(const std::vector<std::string>& list, std::string& out) {
+  PutU32(static_cast<uint32_t>(list.size()), out);
+  for (const std::string& s : list) PutString(s, out);
+}
+
 // True if every string of `event` fits the canonical length prefix.
 bool FitsCanonical(const ConsentProofEvent& e) {
   constexpr size_t kMax = std::numeric_limits<uint32_t>::max();
   for (const std::string* s :
-       {&e.lead_id, &e.recorded_by, &e.action, &e.channel, &e.purpose, &e.third_party,
-        &e.source_url, &e.seller_name, &e.disclosure_version, &e.disclosure_sha256,
-        &e.capture_certificate_id, &e.user_agent, &e.ip_commitment, &e.method, &e.method_detail}) {
+       {&e.lead_id, &e.recorded_by, &e.action, &e.source_url, &e.seller_name, &e.disclosure_version,
+        &e.disclosure_sha256, &e.capture_certificate_id, &e.user_agent, &e.ip_commitment, &e.method,
+        &e.method_detail}) {
     if (s->size() > kMax) return false;
   }
-  if (e.missing.size() > kMax) return false;
-  return std::all_of(e.missing.begin(), e.missing.end(),
-                     [](const std::string& s) { return s.size() <= kMax; });
+  for (const std::vector<std::string>* list :
+       {&e.channels, &e.purposes, &e.third_parties, &e.missing}) {
+    if (list->size() > kMax) return false;
+    if (!std::all_of(list->begin(), list->end(),
+                     [](const std::string& s) { return s.size() <= kMax; })) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // ---- Rendering -----------------------------------------------------------------
@@ -223,9 +234,9 @@ void RenderItem(const ConsentProofItem& item, int indent, std::string& out) {
   w.Time("at_unix_micros", "at", e.at_unix_micros);
   w.String("recorded_by", e.recorded_by);
   w.String("action", e.action);
-  w.String("channel", e.channel);
-  w.String("purpose", e.purpose);
-  w.String("third_party", e.third_party);
+  w.InlineList("channels", e.channels);
+  w.InlineList("purposes", e.purposes);
+  w.InlineList("third_parties", e.third_parties);
   w.Time("captured_at_unix_micros", "captured_at", e.captured_at_unix_micros);
   w.String("source_url", e.source_url);
   w.String("seller_name", e.seller_name);
@@ -375,9 +386,9 @@ absl::StatusOr<ConsentProofItem> ItemFromMembers(Members& m) {
   LV_RETURN_IF_ERROR(m.CheckTimeText("at", "at_unix_micros", e.at_unix_micros));
   LV_ASSIGN_OR_RETURN(e.recorded_by, m.String("recorded_by"));
   LV_ASSIGN_OR_RETURN(e.action, m.String("action"));
-  LV_ASSIGN_OR_RETURN(e.channel, m.String("channel"));
-  LV_ASSIGN_OR_RETURN(e.purpose, m.String("purpose"));
-  LV_ASSIGN_OR_RETURN(e.third_party, m.String("third_party"));
+  LV_ASSIGN_OR_RETURN(e.channels, m.List("channels"));
+  LV_ASSIGN_OR_RETURN(e.purposes, m.List("purposes"));
+  LV_ASSIGN_OR_RETURN(e.third_parties, m.List("third_parties"));
   LV_ASSIGN_OR_RETURN(e.captured_at_unix_micros, m.Int("captured_at_unix_micros"));
   LV_RETURN_IF_ERROR(
       m.CheckTimeText("captured_at", "captured_at_unix_micros", e.captured_at_unix_micros));
@@ -774,9 +785,9 @@ std::string ConsentEventCanonical(const ConsentProofEvent& e) {
   PutI64(e.at_unix_micros, out);
   PutString(e.recorded_by, out);
   PutString(e.action, out);
-  PutString(e.channel, out);
-  PutString(e.purpose, out);
-  PutString(e.third_party, out);
+  PutList(e.channels, out);
+  PutList(e.purposes, out);
+  PutList(e.third_parties, out);
   PutI64(e.captured_at_unix_micros, out);
   PutString(e.source_url, out);
   PutString(e.seller_name, out);
@@ -787,8 +798,7 @@ std::string ConsentEventCanonical(const ConsentProofEvent& e) {
   PutString(e.capture_certificate_id, out);
   PutString(e.user_agent, out);
   PutString(e.ip_commitment, out);
-  PutU32(static_cast<uint32_t>(e.missing.size()), out);
-  for (const std::string& m : e.missing) PutString(m, out);
+  PutList(e.missing, out);
   PutString(e.method, out);
   PutString(e.method_detail, out);
   return out;

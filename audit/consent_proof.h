@@ -57,10 +57,12 @@ struct ConsentProofEvent {
   int64_t at_unix_micros = 0;  // when the vault recorded it
   std::string recorded_by;     // principal id
   std::string action;          // "grant" | "revoke"
-  std::string channel;         // "email" | "sms" | "voice" | "autodialed_voice"
-  std::string
-      purpose;  // "scheduling" | "treatment_follow_up" | "marketing" | "third_party_sharing"
-  std::string third_party;  // third_party_sharing only
+  // What the act covers: each channel for each purpose ("third_party_sharing"
+  // with each of third_parties, which is empty without it).
+  std::vector<std::string> channels;  // "email" | "sms" | "voice" | "autodialed_voice"
+  std::vector<std::string>
+      purposes;  // "scheduling" | "treatment_follow_up" | "marketing" | "third_party_sharing"
+  std::vector<std::string> third_parties;
   // grants (empty/false/0 on revocations)
   int64_t captured_at_unix_micros = 0;
   std::string source_url;
@@ -81,15 +83,15 @@ struct ConsentProofEvent {
   friend bool operator==(const ConsentProofEvent&, const ConsentProofEvent&) = default;
 };
 
-inline constexpr absl::string_view kConsentEventTag = "leadvault-consent-event-v1";
+inline constexpr absl::string_view kConsentEventTag = "leadvault-consent-event-v2";
 
 // Deterministic bytes: kConsentEventTag, then every field above in
 // declaration order. Strings (the tag too) are a big-endian u32 length and the
 // bytes; `number` is a big-endian u32, times big-endian two's-complement
-// int64; bools one byte (0 or 1); `missing` a big-endian u32 count, then each
-// string. Injective: two different events never encode alike.
-// REQUIRES: every string is shorter than 2^32 bytes (VerifyConsentProof
-// refuses an event that is not; a parsed proof is far below it).
+// int64; bools one byte (0 or 1); each list (channels, purposes,
+// third_parties, missing) a big-endian u32 count, then each string. Injective: two different events
+// never encode alike. REQUIRES: every string is shorter than 2^32 bytes (VerifyConsentProof refuses
+// an event that is not; a parsed proof is far below it).
 std::string ConsentEventCanonical(const ConsentProofEvent& event);
 // Lower-case hex SHA-256 of ConsentEventCanonical (64 characters).
 std::string ConsentEventDigest(const ConsentProofEvent& event);
@@ -125,14 +127,15 @@ struct ConsentProof {
 inline constexpr size_t kMaxConsentProofBytes = size_t{64} << 20;
 inline constexpr size_t kMaxConsentProofEvents = 10'000;
 
-// The document, format "leadvault-consent-proof" version 1: one JSON object,
+// The document, format "leadvault-consent-proof" version 2: one JSON object,
 // two-space indented, one key per line, keys in this order, ending in '\n':
 //   format, version, lead_id, generated_at_unix_micros, generated_at,
 //   generated_by, checkpoint (the signed note), export_sequence, export_entry
 //   (base64 of the canonical bytes), export_inclusion_proof (array of base64
 //   hashes), events: [ one object per item,
 //   in order: number, lead_id, at_unix_micros, at, recorded_by, action,
-//   channel, purpose, third_party, captured_at_unix_micros, captured_at,
+//   channels, purposes, third_parties (arrays of strings),
+//   captured_at_unix_micros, captured_at,
 //   source_url, seller_name, disclosure_version, disclosure_sha256,
 //   authorizes_automated, not_condition_of_purchase, capture_certificate_id,
 //   user_agent, ip_commitment, missing (array of strings), method,

@@ -207,9 +207,9 @@ std::string ConsentProofSeed(FuzzLog& log) {
   grant.event.at_unix_micros = 1796210000000000;
   grant.event.recorded_by = "00000000000000c1";
   grant.event.action = "grant";
-  grant.event.channel = "sms";
-  grant.event.purpose = "third_party_sharing";
-  grant.event.third_party = "acme imaging";
+  grant.event.channels = {"email", "sms"};
+  grant.event.purposes = {"scheduling", "third_party_sharing"};
+  grant.event.third_parties = {"acme imaging"};
   grant.event.captured_at_unix_micros = 1796209990000000;
   grant.event.source_url = "https://clinic.example/knee";
   grant.event.seller_name = "Riverside \"Ortho\" \u00e9";
@@ -228,8 +228,9 @@ std::string ConsentProofSeed(FuzzLog& log) {
   revoke.event.at_unix_micros = 1796215000000000;
   revoke.event.recorded_by = "00000000000000a1";
   revoke.event.action = "revoke";
-  revoke.event.channel = "sms";
-  revoke.event.purpose = "scheduling";
+  revoke.event.channels = {"sms"};
+  revoke.event.purposes = {"scheduling", "third_party_sharing"};
+  revoke.event.third_parties = {"acme imaging", "beta labs"};
   revoke.event.method = "sms_reply";
   revoke.event.method_detail = "keyword:STOP";
   revoke.audit_sequence = 4;

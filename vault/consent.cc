@@ -398,21 +398,36 @@ std::optional<std::string> SmsStopKeyword(absl::string_view reply) {
 
 void ConsentState::Apply(const ConsentEvent& event) {
   if (event.number <= last_number()) return;
-  Latest latest{event.channel,
-                event.purpose,
-                event.third_party,
-                event.action,
-                event.action == ConsentAction::kGrant ? GrantTime(event) : event.at,
-                event.number,
-                event.action == ConsentAction::kGrant ? event.missing : std::vector<TcpaElement>()};
-  for (Latest& entry : latest_) {
-    if (entry.channel == event.channel && entry.purpose == event.purpose &&
-        ThirdPartyMatches(entry.third_party, event.third_party)) {
-      entry = std::move(latest);
-      return;
+  const absl::Time at = event.action == ConsentAction::kGrant ? GrantTime(event) : event.at;
+  auto upsert = [&](ConsentChannel channel, ConsentPurpose purpose,
+                    const std::string& third_party) {
+    Latest latest{
+        channel,
+        purpose,
+        third_party,
+        event.action,
+        at,
+        event.number,
+        event.action == ConsentAction::kGrant ? event.missing : std::vector<TcpaElement>()};
+    for (Latest& entry : latest_) {
+      if (entry.channel == channel && entry.purpose == purpose &&
+          ThirdPartyMatches(entry.third_party, third_party)) {
+        entry = std::move(latest);
+        return;
+      }
+    }
+    latest_.push_back(std::move(latest));
+  };
+  static const std::string kNoParty;
+  for (ConsentChannel channel : event.channels) {
+    for (ConsentPurpose purpose : event.purposes) {
+      if (purpose != ConsentPurpose::kThirdPartySharing) {
+        upsert(channel, purpose, kNoParty);
+        continue;
+      }
+      for (const std::string& party : event.third_parties) upsert(channel, purpose, party);
     }
   }
-  latest_.push_back(std::move(latest));
 }
 
 ConsentDecision ConsentState::Decide(ConsentChannel channel, ConsentPurpose purpose,
@@ -511,7 +526,32 @@ absl::Status NormalizeConsentGrant(ConsentGrant& grant, absl::Time now) {
       !s.ok()) {
     return s;
   }
-  return NormalizeConsentEvidence(grant.evidence, now);
+  LV_RETURN_IF_ERROR(NormalizeConsentEvidence(grant.evidence, now));
+  std::sort(grant.channels.begin(), grant.channels.end());
+  std::sort(grant.purposes.begin(), grant.purposes.end());
+  return absl::OkStatus();
+}
+
+ConsentEvent GrantEvent(const ConsentGrant& grant, const std::string& principal_id, absl::Time at) {
+  ConsentEvent e;
+  e.at = at;
+  e.recorded_by = principal_id;
+  e.action = ConsentAction::kGrant;
+  e.channels = grant.channels;
+  e.purposes = grant.purposes;
+  if (!grant.third_party.empty()) e.third_parties.push_back(grant.third_party);
+  const ConsentEvidence& v = grant.evidence;
+  e.evidence.captured_at = v.captured_at;
+  e.evidence.source_url = v.source_url;
+  e.evidence.seller_name = v.seller_name;
+  e.evidence.disclosure_version = v.disclosure_version;
+  e.evidence.disclosure_sha256 = v.disclosure_sha256;
+  e.evidence.authorizes_automated = v.authorizes_automated;
+  e.evidence.not_condition_of_purchase = v.not_condition_of_purchase;
+  e.evidence.capture_certificate_id = v.capture_certificate_id;
+  e.evidence.user_agent = v.user_agent;
+  e.evidence.ip_address = keys::SecretBytes::CopyFrom(v.ip_address.view());
+  return e;
 }
 
 }  // namespace leadvault::vault

@@ -164,9 +164,13 @@ struct ConsentEvent {
   absl::Time at;            // when the vault recorded it
   std::string recorded_by;  // principal id
   ConsentAction action = ConsentAction::kGrant;
-  ConsentChannel channel = ConsentChannel::kEmail;
-  ConsentPurpose purpose = ConsentPurpose::kScheduling;
-  std::string third_party;                             // kThirdPartySharing only (normalized)
+  // What the act covers: each channel for each purpose, and for
+  // kThirdPartySharing with each of `third_parties` (normalized; empty exactly
+  // when the purposes leave sharing out; one party for a grant). Distinct, in
+  // enum order (names as given).
+  std::vector<ConsentChannel> channels;
+  std::vector<ConsentPurpose> purposes;
+  std::vector<std::string> third_parties;
   ConsentEvidence evidence;                            // grants
   std::vector<TcpaElement> missing;                    // grants: MissingTcpaElements at record time
   RevocationMethod method = RevocationMethod::kOther;  // revocations
@@ -178,19 +182,24 @@ struct ConsentEvent {
   std::string ip_commitment;
 };
 
-// A grant as captured: one event per channel x purpose it covers.
+// A grant as captured: one act of consent, recorded as one event that covers
+// every channel x purpose it names.
 struct ConsentGrant {
   std::vector<ConsentChannel> channels;  // 1..4, distinct
   std::vector<ConsentPurpose> purposes;  // 1..4, distinct
-  std::string third_party;               // required with kThirdPartySharing (its events only)
+  std::string third_party;               // required with kThirdPartySharing, else empty
   ConsentEvidence evidence;
 };
 
 // Validates and normalizes a grant: channels and purposes known, distinct and
-// not empty ("consent.channels: ...", "consent.purposes: ..."), the third
-// party (NormalizeThirdParty for sharing; empty without it), the evidence
-// (NormalizeConsentEvidence).
+// not empty ("consent.channels: ...", "consent.purposes: ..."), then sorted in
+// enum order; the third party (NormalizeThirdParty for sharing; empty without
+// it), the evidence (NormalizeConsentEvidence).
 absl::Status NormalizeConsentGrant(ConsentGrant& grant, absl::Time now);
+
+// The event of `grant` (normalized), recorded by `principal_id` at `at`
+// (number, missing and IP commitment are left for the ledger to set).
+ConsentEvent GrantEvent(const ConsentGrant& grant, const std::string& principal_id, absl::Time at);
 
 // Why contact is allowed or not.
 enum class ConsentReason { kActive, kNoConsent, kRevoked, kIncomplete, kSuppressed };
@@ -226,8 +235,9 @@ class ConsentState {
     std::vector<TcpaElement> missing;  // grants: the event's `missing`
   };
 
-  // Applies an event. Events must come in increasing number; one whose number is
-  // not above last_number() (a replay or an older event) is ignored.
+  // Applies an event to every key it covers. Events must come in increasing
+  // number; one whose number is not above last_number() (a replay or an older
+  // event) is ignored.
   void Apply(const ConsentEvent& event);
 
   // The decision for contact on `channel` for `purpose` (and `third_party`, which

@@ -20,6 +20,8 @@ using internal::ConsentEventRecord;
 using internal::ConsentStateRecord;
 
 constexpr uint32_t kFormatVersion = 1;
+// Event records: format 2 (one event per act, covering channels x purposes).
+constexpr uint32_t kEventFormatVersion = 2;
 constexpr size_t kSaltSize = 32;
 // An IP ciphertext's field number: bound into its associated data, so a
 // ciphertext moved to another event (or a PII field) fails to decrypt.
@@ -100,14 +102,14 @@ std::vector<TcpaElement> MissingFrom(const google::protobuf::RepeatedField<int32
 // appends once the sequence is known (protobuf fields may come in any order).
 std::string PrebuildEvent(const ConsentEvent& e, const std::string& ip_ciphertext) {
   ConsentEventRecord r;
-  r.set_format_version(kFormatVersion);
+  r.set_format_version(kEventFormatVersion);
   r.set_number(e.number);
   r.set_at_unix_micros(absl::ToUnixMicros(e.at));
   r.set_recorded_by(e.recorded_by);
   r.set_action(static_cast<int32_t>(e.action));
-  r.set_channel(static_cast<int32_t>(e.channel));
-  r.set_purpose(static_cast<int32_t>(e.purpose));
-  r.set_third_party(e.third_party);
+  for (ConsentChannel c : e.channels) r.add_channels(static_cast<int32_t>(c));
+  for (ConsentPurpose p : e.purposes) r.add_purposes(static_cast<int32_t>(p));
+  for (const std::string& t : e.third_parties) r.add_third_parties(t);
   if (e.action == ConsentAction::kGrant) {
     const ConsentEvidence& v = e.evidence;
     r.set_captured_at_unix_micros(absl::ToUnixMicros(v.captured_at));
@@ -146,7 +148,7 @@ absl::StatusOr<ConsentEvent> ParseEvent(const keys::SecretBytes& mac_key, absl::
                                         uint32_t number, absl::string_view bytes) {
   ConsentEventRecord r;
   if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-      r.format_version() != kFormatVersion || r.number() != number) {
+      r.format_version() != kEventFormatVersion || r.number() != number) {
     return absl::DataLossError("consent event record: malformed or unknown format version");
   }
   ConsentEvent e;
@@ -154,9 +156,9 @@ absl::StatusOr<ConsentEvent> ParseEvent(const keys::SecretBytes& mac_key, absl::
   e.at = absl::FromUnixMicros(r.at_unix_micros());
   e.recorded_by = r.recorded_by();
   e.action = static_cast<ConsentAction>(r.action());
-  e.channel = static_cast<ConsentChannel>(r.channel());
-  e.purpose = static_cast<ConsentPurpose>(r.purpose());
-  e.third_party = r.third_party();
+  for (int c : r.channels()) e.channels.push_back(static_cast<ConsentChannel>(c));
+  for (int p : r.purposes()) e.purposes.push_back(static_cast<ConsentPurpose>(p));
+  e.third_parties.assign(r.third_parties().begin(), r.third_parties().end());
   if (e.action == ConsentAction::kGrant) {
     ConsentEvidence& v = e.evidence;
     v.captured_at = absl::FromUnixMicros(r.captured_at_unix_micros());
@@ -186,35 +188,6 @@ absl::StatusOr<ConsentEvent> ParseEvent(const keys::SecretBytes& mac_key, absl::
 
 }  // namespace
 
-std::vector<ConsentEvent> GrantEvents(const ConsentGrant& grant, const std::string& principal_id,
-                                      absl::Time at) {
-  std::vector<ConsentEvent> events;
-  for (ConsentChannel channel : grant.channels) {
-    for (ConsentPurpose purpose : grant.purposes) {
-      ConsentEvent e;
-      e.at = at;
-      e.recorded_by = principal_id;
-      e.action = ConsentAction::kGrant;
-      e.channel = channel;
-      e.purpose = purpose;
-      if (purpose == ConsentPurpose::kThirdPartySharing) e.third_party = grant.third_party;
-      const ConsentEvidence& v = grant.evidence;
-      e.evidence.captured_at = v.captured_at;
-      e.evidence.source_url = v.source_url;
-      e.evidence.seller_name = v.seller_name;
-      e.evidence.disclosure_version = v.disclosure_version;
-      e.evidence.disclosure_sha256 = v.disclosure_sha256;
-      e.evidence.authorizes_automated = v.authorizes_automated;
-      e.evidence.not_condition_of_purchase = v.not_condition_of_purchase;
-      e.evidence.capture_certificate_id = v.capture_certificate_id;
-      e.evidence.user_agent = v.user_agent;
-      e.evidence.ip_address = keys::SecretBytes::CopyFrom(v.ip_address.view());
-      events.push_back(std::move(e));
-    }
-  }
-  return events;
-}
-
 audit::ConsentProofEvent ToProofEvent(absl::string_view lead_id, const ConsentEvent& e) {
   audit::ConsentProofEvent p;
   p.lead_id = EncodeLeadId(lead_id);
@@ -222,9 +195,9 @@ audit::ConsentProofEvent ToProofEvent(absl::string_view lead_id, const ConsentEv
   p.at_unix_micros = absl::ToUnixMicros(e.at);
   p.recorded_by = e.recorded_by;
   p.action = std::string(ConsentActionName(e.action));
-  p.channel = std::string(ConsentChannelName(e.channel));
-  p.purpose = std::string(ConsentPurposeName(e.purpose));
-  p.third_party = e.third_party;
+  for (ConsentChannel c : e.channels) p.channels.emplace_back(ConsentChannelName(c));
+  for (ConsentPurpose purpose : e.purposes) p.purposes.emplace_back(ConsentPurposeName(purpose));
+  p.third_parties = e.third_parties;
   if (e.action == ConsentAction::kGrant) {
     const ConsentEvidence& v = e.evidence;
     p.captured_at_unix_micros = absl::ToUnixMicros(v.captured_at);
@@ -334,77 +307,59 @@ absl::StatusOr<std::vector<ConsentEvent>> ConsentLedger::ReadEvents(absl::string
 
 absl::StatusOr<Committer::Stamp> ConsentLedger::Stage(
     absl::string_view lead_id, const keys::SecretBytes* dek, uint32_t dek_version,
-    const ContactTokens& tokens, ConsentState& state, std::vector<ConsentEvent>& events,
-    keys::Random& random, rocksdb::WriteBatch& batch, audit::AuditEntry& entry) const {
-  if (state.last_number() + events.size() > kMaxConsentEventsPerLead) {
+    const ContactTokens& tokens, ConsentState& state, ConsentEvent& event, keys::Random& random,
+    rocksdb::WriteBatch& batch, audit::AuditEntry& entry) const {
+  if (state.last_number() + 1 > kMaxConsentEventsPerLead) {
     return absl::FailedPreconditionError(absl::StrCat("consent: a lead's ledger holds at most ",
                                                       kMaxConsentEventsPerLead, " events"));
   }
-  // Every salt and nonce in one draw (a syscall each would cost more than the crypto).
-  constexpr size_t kDrawPerEvent = kSaltSize + keys::kNonceSize;
-  size_t with_ip = 0;
-  for (const ConsentEvent& e : events) {
-    if (e.action == ConsentAction::kGrant && !e.evidence.ip_address.empty()) ++with_ip;
-  }
-  if (with_ip > 0 && dek == nullptr) {
-    return absl::InternalError("consent: the lead's data key is needed");
-  }
-  keys::SecretBytes draw(with_ip * kDrawPerEvent);
-  if (with_ip > 0) random.Fill(draw.data(), draw.size());
-  const uint8_t* next_draw = draw.data();
-
-  // Each record is built here, off the committer thread; the stamp only
-  // appends its audit sequence and MAC.
-  struct Prebuilt {
-    uint32_t number;
-    std::string record;
-    std::string mac_prefix;
-  };
-  auto prebuilt = std::make_shared<std::vector<Prebuilt>>();
-  uint32_t number = state.last_number();
-  for (ConsentEvent& e : events) {
-    e.number = ++number;
-    std::string ip_ciphertext;
-    if (e.action == ConsentAction::kGrant) {
-      e.missing = MissingTcpaElements(e.evidence);
-      const keys::SecretBytes& ip = e.evidence.ip_address;
-      if (!ip.empty()) {
-        // salt || ip, encrypted together; the commitment binds both.
-        keys::SecretBytes salted(kSaltSize + ip.size());
-        std::copy_n(next_draw, kSaltSize, salted.data());
-        std::copy_n(ip.data(), ip.size(), salted.data() + kSaltSize);
-        keys::Sha256Digest commitment = keys::Sha256({salted.view()});
-        e.ip_commitment = absl::BytesToHexString(
-            absl::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
-        ip_ciphertext = keys::EncryptField(
-            *dek, dek_version, lead_id, kIpFieldBase + e.number, salted.view(),
-            absl::string_view(reinterpret_cast<const char*>(next_draw) + kSaltSize,
-                              keys::kNonceSize));
-        next_draw += kDrawPerEvent;
-      }
-    } else {
-      const std::string& token = tokens.For(e.channel);
-      if (!token.empty()) {
-        internal::SuppressionRecord s;
-        s.set_format_version(kFormatVersion);
-        s.set_revoked_at_unix_micros(absl::ToUnixMicros(e.at));
-        LV_RETURN_IF_ERROR(
-            FromRocks(batch.Put(db_->cf(Cf::kSuppress), SuppressKey(e.channel, e.purpose, token),
-                                s.SerializeAsString()),
-                      "batch"));
+  event.number = state.last_number() + 1;
+  std::string ip_ciphertext;
+  if (event.action == ConsentAction::kGrant) {
+    event.missing = MissingTcpaElements(event.evidence);
+    const keys::SecretBytes& ip = event.evidence.ip_address;
+    if (!ip.empty()) {
+      if (dek == nullptr) return absl::InternalError("consent: the lead's data key is needed");
+      // salt || ip, encrypted together; the commitment binds both. Salt and
+      // nonce come from one draw.
+      keys::SecretBytes draw(kSaltSize + keys::kNonceSize);
+      random.Fill(draw.data(), draw.size());
+      keys::SecretBytes salted(kSaltSize + ip.size());
+      std::copy_n(draw.data(), kSaltSize, salted.data());
+      std::copy_n(ip.data(), ip.size(), salted.data() + kSaltSize);
+      keys::Sha256Digest commitment = keys::Sha256({salted.view()});
+      event.ip_commitment = absl::BytesToHexString(
+          absl::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
+      ip_ciphertext = keys::EncryptField(
+          *dek, dek_version, lead_id, kIpFieldBase + event.number, salted.view(),
+          absl::string_view(reinterpret_cast<const char*>(draw.data()) + kSaltSize,
+                            keys::kNonceSize));
+    }
+  } else {
+    // Every (channel, purpose) the revocation covers is suppressed for the
+    // contact the channel reaches.
+    internal::SuppressionRecord s;
+    s.set_format_version(kFormatVersion);
+    s.set_revoked_at_unix_micros(absl::ToUnixMicros(event.at));
+    const std::string row = s.SerializeAsString();
+    for (ConsentChannel channel : event.channels) {
+      const std::string& token = tokens.For(channel);
+      if (token.empty()) continue;
+      for (ConsentPurpose purpose : event.purposes) {
+        LV_RETURN_IF_ERROR(FromRocks(
+            batch.Put(db_->cf(Cf::kSuppress), SuppressKey(channel, purpose, token), row), "batch"));
       }
     }
-    state.Apply(e);
-    const std::string digest = audit::ConsentEventDigest(ToProofEvent(lead_id, e));
-    entry.fields.push_back(absl::StrCat("consent_event=", digest));
-    prebuilt->push_back({e.number, PrebuildEvent(e, ip_ciphertext),
-                         EventMacPrefix(lead_id, digest, ip_ciphertext)});
   }
+  state.Apply(event);
   if (state.third_parties() > kMaxThirdPartiesPerLead) {
     return absl::FailedPreconditionError(
         absl::StrCat("consent.third_party: a lead's ledger names at most ", kMaxThirdPartiesPerLead,
                      " third parties"));
   }
+  const std::string digest = audit::ConsentEventDigest(ToProofEvent(lead_id, event));
+  entry.fields.push_back(absl::StrCat("consent_event=", digest));
+
   ConsentStateRecord r;
   r.set_format_version(kFormatVersion);
   r.set_last_number(state.last_number());
@@ -421,18 +376,16 @@ absl::StatusOr<Committer::Stamp> ConsentLedger::Stage(
   r.set_mac(StateMac(keys_->record_mac_key(), lead_id, r));
   LV_RETURN_IF_ERROR(FromRocks(
       batch.Put(db_->cf(Cf::kConsent), StateKey(lead_id), r.SerializeAsString()), "batch"));
-  // The event records name the audit entry that records them: written once its
-  // sequence is known, in the same atomic write.
+  // The event record names the audit entry that records it: built here, off
+  // the committer thread, and written once that sequence is known (the stamp
+  // only appends it and the MAC), in the same atomic write.
   rocksdb::ColumnFamilyHandle* cf = db_->cf(Cf::kConsent);
   const keys::SecretBytes* mac_key = &keys_->record_mac_key();
-  return Committer::Stamp([lead = std::string(lead_id), prebuilt, cf, mac_key](
-                              uint64_t sequence, rocksdb::WriteBatch& out) -> absl::Status {
-    for (const Prebuilt& p : *prebuilt) {
-      LV_RETURN_IF_ERROR(FromRocks(out.Put(cf, EventKey(lead, p.number),
-                                           SealEvent(*mac_key, p.record, p.mac_prefix, sequence)),
-                                   "batch"));
-    }
-    return absl::OkStatus();
+  return Committer::Stamp([key = EventKey(lead_id, event.number),
+                           record = PrebuildEvent(event, ip_ciphertext),
+                           mac_prefix = EventMacPrefix(lead_id, digest, ip_ciphertext), cf,
+                           mac_key](uint64_t sequence, rocksdb::WriteBatch& out) -> absl::Status {
+    return FromRocks(out.Put(cf, key, SealEvent(*mac_key, record, mac_prefix, sequence)), "batch");
   });
 }
 

@@ -49,12 +49,6 @@ struct ContactTokens {
   }
 };
 
-// The events of `grant` (normalized): one per channel x purpose, recorded by
-// `principal_id` at `at` (third party on the sharing events only), each with
-// its own copy of the evidence.
-std::vector<ConsentEvent> GrantEvents(const ConsentGrant& grant, const std::string& principal_id,
-                                      absl::Time at);
-
 // The event as its proof shows it (audit/consent_proof.h), for lead `lead_id` (binary).
 audit::ConsentProofEvent ToProofEvent(absl::string_view lead_id, const ConsentEvent& event);
 
@@ -85,17 +79,17 @@ class ConsentLedger {
   absl::StatusOr<std::vector<ConsentEvent>> ReadEvents(absl::string_view lead_id, uint32_t after,
                                                        size_t limit) const;
 
-  // Adds `events` to the ledger of `lead_id`: numbers them after `state`,
-  // encrypts each IP address (with a fresh salt) under `dek` (required when
-  // one has an IP), applies them to `state` and stages the new state row and
-  // suppression rows (revocations: `tokens`) in `batch`, and names each event
-  // in `entry` ("consent_event=<digest>"). Returns the stamp the commit must
-  // carry: it writes the event records with the audit sequence of `entry`.
+  // Adds `event` to the ledger of `lead_id`: numbers it after `state`,
+  // encrypts its IP address (with a fresh salt) under `dek` (required when it
+  // has one), applies it to `state` and stages the new state row and, for a
+  // revocation, the suppression rows of `tokens` in `batch`, and names it in
+  // `entry` ("consent_event=<digest>"). Returns the stamp the commit must
+  // carry: it writes the event record with the audit sequence of `entry`.
   // FAILED_PRECONDITION when the ledger would exceed kMaxConsentEventsPerLead
   // events or kMaxThirdPartiesPerLead third parties.
   absl::StatusOr<Committer::Stamp> Stage(absl::string_view lead_id, const keys::SecretBytes* dek,
                                          uint32_t dek_version, const ContactTokens& tokens,
-                                         ConsentState& state, std::vector<ConsentEvent>& events,
+                                         ConsentState& state, ConsentEvent& event,
                                          keys::Random& random, rocksdb::WriteBatch& batch,
                                          audit::AuditEntry& entry) const;
 

@@ -42,9 +42,8 @@ absl::Status CheckChannelAndPurpose(ConsentChannel channel, ConsentPurpose purpo
 
 }  // namespace
 
-absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordGrant(const Actor& actor,
-                                                                    const LeadId& lead,
-                                                                    ConsentGrant grant) {
+absl::StatusOr<ConsentEvent> ConsentStore::RecordGrant(const Actor& actor, const LeadId& lead,
+                                                       ConsentGrant grant) {
   const absl::Time now = clock_->Now();
   LV_RETURN_IF_ERROR(NormalizeConsentGrant(grant, now));
   const std::string& id = lead.bytes();
@@ -54,23 +53,20 @@ absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordGrant(const Actor&
   audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
   entry.lead_ids.push_back(lead.text());
   LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
-  std::vector<ConsentEvent> events = GrantEvents(grant, actor.principal_id, now);
+  ConsentEvent event = GrantEvent(grant, actor.principal_id, now);
   rocksdb::WriteBatch batch;
   LV_ASSIGN_OR_RETURN(
       Committer::Stamp stamp,
       ledger_->Stage(id, subject.dek.has_value() ? &*subject.dek : nullptr, subject.dek_version,
-                     subject.tokens, state, events, *random_, batch, entry));
-  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                     subject.tokens, state, event, *random_, batch, entry));
+  LV_ASSIGN_OR_RETURN(event.audit_sequence,
                       committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
-  for (ConsentEvent& e : events) {
-    e.audit_sequence = seq;
-    e.evidence.ip_address = keys::SecretBytes();  // never handed back
-  }
-  return events;
+  event.evidence.ip_address = keys::SecretBytes();  // never handed back
+  return event;
 }
 
-absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordRevocation(
-    const Actor& actor, const LeadId& lead, ConsentRevocation revocation) {
+absl::StatusOr<ConsentEvent> ConsentStore::RecordRevocation(const Actor& actor, const LeadId& lead,
+                                                            ConsentRevocation revocation) {
   // The reply itself is classified and dropped here: it is never stored.
   keys::SecretBytes reply = std::move(revocation.reply_text);
   std::string detail;
@@ -83,13 +79,17 @@ absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordRevocation(
   if (RevocationMethodName(revocation.method) == "unknown") {
     return absl::InvalidArgumentError("revocation.method: unknown revocation method");
   }
-  LV_ASSIGN_OR_RETURN(std::vector<ConsentChannel> channels,
+  ConsentEvent event;
+  LV_ASSIGN_OR_RETURN(event.channels,
                       AllIfEmpty(revocation.channels, kAllConsentChannels, "revocation.channels"));
-  LV_ASSIGN_OR_RETURN(std::vector<ConsentPurpose> purposes,
+  LV_ASSIGN_OR_RETURN(event.purposes,
                       AllIfEmpty(revocation.purposes, kAllConsentPurposes, "revocation.purposes"));
+  std::sort(event.channels.begin(), event.channels.end());
+  std::sort(event.purposes.begin(), event.purposes.end());
+  const bool sharing = std::find(event.purposes.begin(), event.purposes.end(),
+                                 ConsentPurpose::kThirdPartySharing) != event.purposes.end();
   if (!revocation.third_party.empty()) {
-    if (std::find(purposes.begin(), purposes.end(), ConsentPurpose::kThirdPartySharing) ==
-        purposes.end()) {
+    if (!sharing) {
       return absl::InvalidArgumentError(
           "revocation.third_party: only when revoking third_party_sharing");
     }
@@ -104,47 +104,44 @@ absl::StatusOr<std::vector<ConsentEvent>> ConsentStore::RecordRevocation(
   audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
   entry.lead_ids.push_back(lead.text());
   LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
-  std::vector<ConsentEvent> events;
-  auto add = [&](ConsentChannel channel, ConsentPurpose purpose, const std::string& third_party) {
-    ConsentEvent e;
-    e.at = now;
-    e.recorded_by = actor.principal_id;
-    e.action = ConsentAction::kRevoke;
-    e.channel = channel;
-    e.purpose = purpose;
-    e.third_party = third_party;
-    e.method = revocation.method;
-    e.method_detail = detail;
-    events.push_back(std::move(e));
-  };
-  for (ConsentChannel channel : channels) {
-    for (ConsentPurpose purpose : purposes) {
-      if (purpose != ConsentPurpose::kThirdPartySharing) {
-        add(channel, purpose, "");
-        continue;
-      }
-      if (!revocation.third_party.empty()) {
-        add(channel, purpose, revocation.third_party);
-        continue;
-      }
-      // Sharing with every third party the ledger names on this channel.
+  if (sharing) {
+    if (!revocation.third_party.empty()) {
+      event.third_parties.push_back(revocation.third_party);
+    } else {
+      // Sharing with every third party the ledger names on any of the channels.
       for (const ConsentState::Latest& l : state.latest()) {
-        if (l.channel == channel && l.purpose == purpose) add(channel, purpose, l.third_party);
+        if (l.purpose != ConsentPurpose::kThirdPartySharing ||
+            std::find(event.channels.begin(), event.channels.end(), l.channel) ==
+                event.channels.end() ||
+            std::find(event.third_parties.begin(), event.third_parties.end(), l.third_party) !=
+                event.third_parties.end()) {
+          continue;
+        }
+        event.third_parties.push_back(l.third_party);
+      }
+      std::sort(event.third_parties.begin(), event.third_parties.end());
+    }
+    if (event.third_parties.empty()) {
+      // No party to revoke sharing with: the other purposes still are.
+      event.purposes.pop_back();  // sorted: sharing is last
+      if (event.purposes.empty()) {
+        return absl::InvalidArgumentError(
+            "revocation.third_party: the ledger names no third party to revoke sharing with");
       }
     }
   }
-  if (events.empty()) {
-    return absl::InvalidArgumentError(
-        "revocation.third_party: the ledger names no third party to revoke sharing with");
-  }
+  event.at = now;
+  event.recorded_by = actor.principal_id;
+  event.action = ConsentAction::kRevoke;
+  event.method = revocation.method;
+  event.method_detail = detail;
   rocksdb::WriteBatch batch;
   LV_ASSIGN_OR_RETURN(Committer::Stamp stamp,
-                      ledger_->Stage(id, nullptr, subject.dek_version, subject.tokens, state,
-                                     events, *random_, batch, entry));
-  LV_ASSIGN_OR_RETURN(uint64_t seq,
+                      ledger_->Stage(id, nullptr, subject.dek_version, subject.tokens, state, event,
+                                     *random_, batch, entry));
+  LV_ASSIGN_OR_RETURN(event.audit_sequence,
                       committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
-  for (ConsentEvent& e : events) e.audit_sequence = seq;
-  return events;
+  return event;
 }
 
 absl::StatusOr<ConsentDecision> ConsentStore::CheckConsent(const Actor& actor, const LeadId& lead,

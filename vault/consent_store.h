@@ -25,8 +25,9 @@ namespace leadvault::vault {
 
 // A revocation as heard. Channels and purposes empty mean all of them (a
 // revocation by any reasonable means covers what the person asked to stop;
-// when unsure, everything); for third-party sharing, every named third party
-// with an event, or only `third_party` when given.
+// when unsure, everything); for third-party sharing, every third party the
+// ledger names on those channels, or only `third_party` when given (sharing
+// is left out when the ledger names none).
 struct ConsentRevocation {
   std::vector<ConsentChannel> channels;
   std::vector<ConsentPurpose> purposes;
@@ -63,19 +64,21 @@ class ConsentStore {
         leads_(leads),
         ledger_(ledger) {}
 
-  // Records a grant (one event per channel x purpose) with its evidence; an
-  // incomplete grant is stored with the missing TCPA elements named. Returns
-  // the events recorded (their numbers and digests); durable when it returns.
-  // FAILED_PRECONDITION when the ledger is full (kMaxConsentEventsPerLead) or
-  // would name more than kMaxThirdPartiesPerLead third parties.
-  absl::StatusOr<std::vector<ConsentEvent>> RecordGrant(const Actor& actor, const LeadId& lead,
-                                                        ConsentGrant grant);
+  // Records a grant as one event covering each channel x purpose, with its
+  // evidence; an incomplete grant is stored with the missing TCPA elements
+  // named. Returns the event recorded (its number, audit sequence and
+  // commitment; never the IP); durable when it returns. FAILED_PRECONDITION
+  // when the ledger is full (kMaxConsentEventsPerLead) or would name more than
+  // kMaxThirdPartiesPerLead third parties.
+  absl::StatusOr<ConsentEvent> RecordGrant(const Actor& actor, const LeadId& lead,
+                                           ConsentGrant grant);
 
-  // Records a revocation (one event per channel x purpose it covers) and puts
-  // the lead's phone (sms, voice, autodialed voice) or email (email) on the
-  // suppression list for those channels. Effective on the very next read.
-  absl::StatusOr<std::vector<ConsentEvent>> RecordRevocation(const Actor& actor, const LeadId& lead,
-                                                             ConsentRevocation revocation);
+  // Records a revocation as one event covering each channel x purpose it names
+  // and puts the lead's phone (sms, voice, autodialed voice) or email (email)
+  // on the suppression list for those channels and purposes. Effective on the
+  // very next read.
+  absl::StatusOr<ConsentEvent> RecordRevocation(const Actor& actor, const LeadId& lead,
+                                                ConsentRevocation revocation);
 
   // Whether contact on `channel` for `purpose` is allowed now, and why not.
   absl::StatusOr<ConsentDecision> CheckConsent(const Actor& actor, const LeadId& lead,

@@ -242,11 +242,15 @@ absl::StatusOr<keys::SecretBytes> LeadStore::UnwrapDataKey(
 
 absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_id,
                                    const keys::SecretBytes* dek, const ConsentGrant& grant,
-                                   absl::Time now, PreparedCreate& prepared) {
-  LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(lead_id));
-  std::vector<ConsentEvent> events = GrantEvents(grant, actor.principal_id, now);
+                                   bool new_lead, absl::Time now, PreparedCreate& prepared) {
+  // A lead created by this call has an empty ledger: nothing to read.
+  ConsentState state;
+  if (!new_lead) {
+    LV_ASSIGN_OR_RETURN(state, ledger_->ReadState(lead_id));
+  }
+  ConsentEvent event = GrantEvent(grant, actor.principal_id, now);
   LV_ASSIGN_OR_RETURN(prepared.stamp,
-                      ledger_->Stage(lead_id, dek, kDekVersion, ContactTokens{}, state, events,
+                      ledger_->Stage(lead_id, dek, kDekVersion, ContactTokens{}, state, event,
                                      *random_, prepared.batch, prepared.entry));
   return absl::OkStatus();
 }
@@ -442,7 +446,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
         LV_ASSIGN_OR_RETURN(dek, UnwrapDataKey(existing_id, db_->Get(Cf::kDek, existing_id)));
       }
       LV_RETURN_IF_ERROR(StageGrant(actor, existing_id, dek.has_value() ? &*dek : nullptr,
-                                    *lead.consent, now, prepared));
+                                    *lead.consent, /*new_lead=*/false, now, prepared));
     }
   } else {
     // A new lead: id, data key and every field nonce from one draw.
@@ -498,7 +502,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     }
     LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
     if (lead.consent.has_value()) {
-      LV_RETURN_IF_ERROR(StageGrant(actor, lead_id, &dek, *lead.consent, now, prepared));
+      LV_RETURN_IF_ERROR(
+          StageGrant(actor, lead_id, &dek, *lead.consent, /*new_lead=*/true, now, prepared));
     }
     result = {lead_id, false, 1};
     entry.lead_ids.push_back(EncodeLeadId(lead_id));

@@ -187,7 +187,7 @@ class LeadStore final : public LeadScope {
     audit::AuditEntry entry;
     CreateResult result;
     std::vector<KeyClaims::Claim> claims;
-    Committer::Stamp stamp;  // the consent events' records, if the submission carried consent
+    Committer::Stamp stamp;  // the consent event's record, if the submission carried consent
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   // Adds to `prepared` the actor's submission recorded on `existing_id` as a
@@ -201,11 +201,12 @@ class LeadStore final : public LeadScope {
   // The lead's data key, unwrapped (DATA_LOSS if it is missing or malformed).
   absl::StatusOr<keys::SecretBytes> UnwrapDataKey(const std::string& lead_id,
                                                   const absl::StatusOr<std::string>& wrapped_row);
-  // Stages the events of `grant` on lead `lead_id` (its data key `dek`, if
-  // the grant carries an IP address) into `prepared`.
+  // Stages the event of `grant` on lead `lead_id` (its data key `dek`, if
+  // the grant carries an IP address) into `prepared`; `new_lead`: the lead is
+  // created by the same write (its ledger is empty).
   absl::Status StageGrant(const Actor& actor, const std::string& lead_id,
-                          const keys::SecretBytes* dek, const ConsentGrant& grant, absl::Time now,
-                          PreparedCreate& prepared);
+                          const keys::SecretBytes* dek, const ConsentGrant& grant, bool new_lead,
+                          absl::Time now, PreparedCreate& prepared);
   // A receipt of the actor's (capture) as the metadata of a lead; NOT_FOUND
   // if there is none or it is another principal's.
   absl::StatusOr<LeadMetadata> ReadReceipt(const Actor& actor, const std::string& receipt_id);

@@ -213,10 +213,18 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
   v1::RecordConsentResponse recorded;
   s = consent_->RecordConsent(Ctx(intake_).get(), SmsStop(lead_id, "  Stop \n"), &recorded);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-  ASSERT_GT(recorded.events_size(), 0);
-  for (const v1::ConsentEvent& e : recorded.events()) {
+  {
+    // One event: sms, for every purpose (the ledger names no third party, so
+    // sharing is left out).
+    const v1::ConsentEvent& e = recorded.event();
     EXPECT_EQ(e.action(), "revoke");
-    EXPECT_EQ(e.channel(), v1::CONSENT_CHANNEL_SMS);
+    ASSERT_EQ(e.channels_size(), 1);
+    EXPECT_EQ(e.channels(0), v1::CONSENT_CHANNEL_SMS);
+    ASSERT_EQ(e.purposes_size(), 3);
+    EXPECT_EQ(e.purposes(0), v1::CONSENT_PURPOSE_SCHEDULING);
+    EXPECT_EQ(e.purposes(1), v1::CONSENT_PURPOSE_TREATMENT_FOLLOW_UP);
+    EXPECT_EQ(e.purposes(2), v1::CONSENT_PURPOSE_MARKETING);
+    EXPECT_EQ(e.third_parties_size(), 0);
     EXPECT_EQ(e.method(), v1::REVOCATION_METHOD_SMS_REPLY);
     EXPECT_EQ(e.method_detail(), "keyword:STOP");
     EXPECT_EQ(e.at_unix_micros(), absl::ToUnixMicros(revoked_at));
@@ -299,7 +307,9 @@ TEST_F(ConsentServiceTest, AnIncompleteGrantNeverAllowsTextsAndNamesWhatIsMissin
 
   int pages = 0;
   std::vector<v1::ConsentEvent> events = History(intake_, lead_id, 200, &pages);
-  ASSERT_EQ(events.size(), 6u);  // 3 channels x 2 purposes
+  ASSERT_EQ(events.size(), 1u);  // one act of consent: 3 channels x 2 purposes
+  EXPECT_EQ(events[0].channels_size(), 3);
+  EXPECT_EQ(events[0].purposes_size(), 2);
   for (const v1::ConsentEvent& e : events) {
     EXPECT_EQ(e.action(), "grant");
     EXPECT_FALSE(e.complete());
@@ -326,21 +336,21 @@ TEST_F(ConsentServiceTest, HistoryPagesAndTheProofVerifiesOffline) {
   v1::RecordConsentResponse recorded;
   grpc::Status s = consent_->RecordConsent(Ctx(intake_).get(), grant, &recorded);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-  ASSERT_EQ(recorded.events_size(), 1);
-  EXPECT_EQ(recorded.events(0).number(), 7u);
-  EXPECT_TRUE(recorded.events(0).complete());
+  ASSERT_TRUE(recorded.has_event());
+  EXPECT_EQ(recorded.event().number(), 2u);
+  EXPECT_TRUE(recorded.event().complete());
   clock_.Advance(absl::Minutes(10));
   s = consent_->RecordConsent(Ctx(intake_).get(), SmsStop(lead_id, "please stop texting"),
                               &recorded);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-  EXPECT_EQ(recorded.events(0).method_detail(), "free_text");
+  EXPECT_EQ(recorded.event().method_detail(), "free_text");
 
   int pages = 0;
   std::vector<v1::ConsentEvent> all = History(officer_, lead_id, 200, &pages);
   EXPECT_EQ(pages, 1);
-  ASSERT_GE(all.size(), 8u);
-  std::vector<v1::ConsentEvent> paged = History(intake_, lead_id, 3, &pages);
-  EXPECT_EQ(pages, static_cast<int>((all.size() + 2) / 3));
+  ASSERT_EQ(all.size(), 3u);  // the form's grant, intake's grant, the revocation
+  std::vector<v1::ConsentEvent> paged = History(intake_, lead_id, 2, &pages);
+  EXPECT_EQ(pages, 2);
   ASSERT_EQ(paged.size(), all.size());
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].number(), i + 1);
@@ -538,7 +548,7 @@ TEST_F(ConsentServiceTest, MalformedRequestsNameTheFieldAndWriteNothing) {
 
   // None of it reached the ledger.
   int pages = 0;
-  EXPECT_EQ(History(intake_, lead_id, 200, &pages).size(), 6u);
+  EXPECT_EQ(History(intake_, lead_id, 200, &pages).size(), 1u);
 }
 
 TEST_F(ConsentServiceTest, EveryConsentCallLeavesExactlyOneEntry) {

@@ -100,8 +100,8 @@ std::vector<ConsentProofEvent> LeadEvents() {
   email.at_unix_micros = kT0;
   email.recorded_by = kCapture;
   email.action = "grant";
-  email.channel = "email";
-  email.purpose = "marketing";
+  email.channels = {"email"};
+  email.purposes = {"marketing"};
   email.captured_at_unix_micros = kT0 - 4'000'000;
   email.source_url = "https://clinic.example/knee-pain/consult";
   email.seller_name = "Riverside Orthopedics";
@@ -116,8 +116,8 @@ std::vector<ConsentProofEvent> LeadEvents() {
 
   ConsentProofEvent sms = email;
   sms.number = 2;
-  sms.channel = "sms";
-  sms.purpose = "scheduling";
+  sms.channels = {"sms", "autodialed_voice"};
+  sms.purposes = {"scheduling", "treatment_follow_up"};
   sms.seller_name = "";
   sms.disclosure_sha256 = "";
   sms.authorizes_automated = false;
@@ -131,8 +131,8 @@ std::vector<ConsentProofEvent> LeadEvents() {
   stop.at_unix_micros = kT0 + 3'600'000'000;
   stop.recorded_by = kIntake;
   stop.action = "revoke";
-  stop.channel = "sms";
-  stop.purpose = "scheduling";
+  stop.channels = {"sms"};
+  stop.purposes = {"scheduling"};
   stop.method = "sms_reply";
   stop.method_detail = "keyword:STOP";
 
@@ -140,9 +140,9 @@ std::vector<ConsentProofEvent> LeadEvents() {
   regrant.number = 4;
   regrant.at_unix_micros = kT0 + 86'400'000'000;
   regrant.recorded_by = kIntake;
-  regrant.channel = "voice";
-  regrant.purpose = "third_party_sharing";
-  regrant.third_party = "Acme Imaging, LLC";
+  regrant.channels = {"voice"};
+  regrant.purposes = {"marketing", "third_party_sharing"};
+  regrant.third_parties = {"Acme Imaging, LLC"};
   regrant.captured_at_unix_micros = kT0 + 86'390'000'000;
   regrant.user_agent = "";
   return {email, sms, stop, regrant};
@@ -280,18 +280,19 @@ TEST(ConsentEventCanonicalTest, IsTheDocumentedBytes) {
   e.at_unix_micros = -2;
   e.recorded_by = "p";
   e.action = "grant";
-  e.channel = "sms";
-  e.purpose = "marketing";
+  e.channels = {"sms", "voice"};
+  e.purposes = {"marketing"};
   e.captured_at_unix_micros = 0x0102030405060708;
   e.source_url = "u";
   e.authorizes_automated = true;
   e.missing = {"seller_name", ""};
   e.method_detail = "d";
-  const std::string expected = absl::StrCat(
-      Str("leadvault-consent-event-v1"), Str(kLead), U32(0x01020304), I64(-2), Str("p"),
-      Str("grant"), Str("sms"), Str("marketing"), Str(""), I64(0x0102030405060708), Str("u"),
-      Str(""), Str(""), Str(""), std::string(1, '\x01'), std::string(1, '\x00'), Str(""), Str(""),
-      Str(""), U32(2), Str("seller_name"), Str(""), Str(""), Str("d"));
+  const std::string expected =
+      absl::StrCat(Str("leadvault-consent-event-v2"), Str(kLead), U32(0x01020304), I64(-2),
+                   Str("p"), Str("grant"), U32(2), Str("sms"), Str("voice"), U32(1),
+                   Str("marketing"), U32(0), I64(0x0102030405060708), Str("u"), Str(""), Str(""),
+                   Str(""), std::string(1, '\x01'), std::string(1, '\x00'), Str(""), Str(""),
+                   Str(""), U32(2), Str("seller_name"), Str(""), Str(""), Str("d"));
   EXPECT_EQ(ConsentEventCanonical(e), expected);
   EXPECT_EQ(absl::string_view(expected).substr(4, 26), kConsentEventTag);
   EXPECT_EQ(ConsentEventDigest(e), Sha256Hex(expected));
@@ -336,8 +337,17 @@ TEST(ConsentEventCanonicalTest, IsInjectiveOnCraftedPairs) {
        [](ConsentProofEvent& e) { e.captured_at_unix_micros = 1; }},
       {[](ConsentProofEvent& e) { e.number = 1; },
        [](ConsentProofEvent& e) { e.at_unix_micros = int64_t{1} << 32; }},
-      {[](ConsentProofEvent& e) { e.third_party = std::string("a\0b", 3); },
-       [](ConsentProofEvent& e) { e.third_party = "a"; }},
+      {[](ConsentProofEvent& e) { e.third_parties = {std::string("a\0b", 3)}; },
+       [](ConsentProofEvent& e) { e.third_parties = {"a"}; }},
+      {[](ConsentProofEvent& e) { e.channels = {"sms"}; },
+       [](ConsentProofEvent& e) { e.purposes = {"sms"}; }},
+      {[](ConsentProofEvent& e) {
+         e.channels = {"sms", "voice"};
+       },
+       [](ConsentProofEvent& e) {
+         e.channels = {"sms"};
+         e.purposes = {"voice"};
+       }},
       {[](ConsentProofEvent& e) { e.method = "ab"; },
        [](ConsentProofEvent& e) {
          e.method = "a";
@@ -388,10 +398,10 @@ TEST_F(ConsentProofTest, ParsesAnyWhitespaceAndKeyOrder) {
   // Compact, and the root's first two members moved to the end.
   std::string compact = absl::StrReplaceAll(text, {{"\n", ""}, {"  ", ""}, {": ", ":"}});
   compact = absl::StrReplaceAll(compact,
-                                {{"{\"format\":\"leadvault-consent-proof\",\"version\":1,", "{"}});
+                                {{"{\"format\":\"leadvault-consent-proof\",\"version\":2,", "{"}});
   ASSERT_EQ(compact.back(), '}');
   compact.pop_back();
-  compact += ",\"version\":1,\"format\":\"leadvault-consent-proof\"}";
+  compact += ",\"version\":2,\"format\":\"leadvault-consent-proof\"}";
   absl::StatusOr<ConsentProof> parsed = ParseConsentProof(compact);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(*parsed, proof);
@@ -413,8 +423,8 @@ TEST(ConsentProofRenderTest, Layout) {
   item.event.at_unix_micros = kT0;
   item.event.recorded_by = kIntake;
   item.event.action = "revoke";
-  item.event.channel = "voice";
-  item.event.purpose = "scheduling";
+  item.event.channels = {"voice", "sms"};
+  item.event.purposes = {"scheduling"};
   item.event.method = "intake_call";
   item.audit_sequence = 7;
   item.audit_entry = "abc";
@@ -423,7 +433,7 @@ TEST(ConsentProofRenderTest, Layout) {
   proof.items = {item};
   const std::string expected = absl::StrCat(R"({
   "format": "leadvault-consent-proof",
-  "version": 1,
+  "version": 2,
   "lead_id": "0123456789abcdef0123456789abcdef",
   "generated_at_unix_micros": 1796130000123456,
   "generated_at": "2026-12-01T13:00:00.123456Z",
@@ -443,9 +453,9 @@ TEST(ConsentProofRenderTest, Layout) {
       "at": "2026-12-01T13:00:00.123456Z",
       "recorded_by": "5f0c1e2d3c4b5a69788796a5b4c3d2e1",
       "action": "revoke",
-      "channel": "voice",
-      "purpose": "scheduling",
-      "third_party": "",
+      "channels": ["voice", "sms"],
+      "purposes": ["scheduling"],
+      "third_parties": [],
       "captured_at_unix_micros": 0,
       "captured_at": "",
       "source_url": "",
@@ -543,9 +553,22 @@ std::vector<FieldChange> EveryFieldChange() {
        kNotRecorded},
       {"action (unknown)", [](ConsentProofEvent& e) { e.action += "s"; },
        "action is neither \"grant\" nor \"revoke\""},
-      {"channel", [](ConsentProofEvent& e) { e.channel = "autodialed_voice"; }, kNotRecorded},
-      {"purpose", [](ConsentProofEvent& e) { e.purpose = "treatment_follow_up"; }, kNotRecorded},
-      {"third_party", [](ConsentProofEvent& e) { e.third_party += "."; }, kNotRecorded},
+      {"channels",
+       [](ConsentProofEvent& e) {
+         e.channels.back() = e.channels.back() == "voice" ? "email" : "voice";
+       },
+       kNotRecorded},
+      {"channels (one more)", [](ConsentProofEvent& e) { e.channels.push_back("email"); },
+       kNotRecorded},
+      {"channels (one fewer)", [](ConsentProofEvent& e) { e.channels.pop_back(); }, kNotRecorded},
+      {"purposes",
+       [](ConsentProofEvent& e) {
+         e.purposes.back() = e.purposes.back() == "marketing" ? "scheduling" : "marketing";
+       },
+       kNotRecorded},
+      {"purposes (one more)", [](ConsentProofEvent& e) { e.purposes.push_back("x"); },
+       kNotRecorded},
+      {"third_parties", [](ConsentProofEvent& e) { e.third_parties.push_back("."); }, kNotRecorded},
       {"captured_at_unix_micros", [](ConsentProofEvent& e) { --e.captured_at_unix_micros; },
        kNotRecorded},
       {"source_url", [](ConsentProofEvent& e) { e.source_url += "?"; }, kNotRecorded},
@@ -604,9 +627,12 @@ std::vector<FieldChange> EveryFieldChange() {
 // Every string value of `e` that is long enough to find by accident.
 std::vector<std::string> DistinctiveValues(const ConsentProofEvent& e) {
   std::vector<std::string> out;
-  for (const std::string& s : {e.lead_id, e.recorded_by, e.third_party, e.source_url, e.seller_name,
+  for (const std::string& s : {e.lead_id, e.recorded_by, e.source_url, e.seller_name,
                                e.disclosure_version, e.disclosure_sha256, e.capture_certificate_id,
                                e.user_agent, e.ip_commitment, e.method_detail}) {
+    if (s.size() >= 8) out.push_back(s);
+  }
+  for (const std::string& s : e.third_parties) {
     if (s.size() >= 8) out.push_back(s);
   }
   return out;
@@ -1008,27 +1034,32 @@ class ConsentProofParseTest : public ConsentProofTest {
 
 TEST_F(ConsentProofParseTest, UnknownMissingAndRepeatedKeysAreNamed) {
   ExpectRefused(With("{\n", "{\n  \"signature\": \"x\",\n"), "", "unknown key \"signature\"");
-  ExpectRefused(WithInEvent(2, "\"channel\"", "\"colour\": 1,\n      \"channel\""),
+  ExpectRefused(WithInEvent(2, "\"channels\"", "\"colour\": 1,\n      \"channels\""),
                 "event 2: ", "unknown key \"colour\"");
-  ExpectRefused(WithInEvent(2, "      \"channel\": \"sms\",\n", ""),
-                "event 2: ", "missing \"channel\"");
+  ExpectRefused(WithInEvent(2, "      \"channels\": [\"sms\", \"autodialed_voice\"],\n", ""),
+                "event 2: ", "missing \"channels\"");
+  ExpectRefused(WithInEvent(2, "\"channels\"", "\"channel\""),
+                "event 2: ", "unknown key \"channel\"");
   ExpectRefused(WithInEvent(4, "      \"inclusion_proof\"", "      \"x_proof\""),
                 "event 4: ", "unknown key \"x_proof\"");
   ExpectRefused(With("  \"generated_by\"", "  \"generated_by\": \"a\",\n  \"generated_by\""), "",
                 "repeated key \"generated_by\"");
-  ExpectRefused(WithInEvent(1, "      \"purpose\"", "      \"purpose\": \"a\",\n      \"purpose\""),
-                "event 1: ", "repeated key \"purpose\"");
+  ExpectRefused(WithInEvent(1, "      \"purposes\"", "      \"purposes\": [],\n      \"purposes\""),
+                "event 1: ", "repeated key \"purposes\"");
   const std::string no_checkpoint = With("  \"checkpoint\": ", "  \"x\": ");
   ExpectRefused(no_checkpoint, "", "unknown key \"x\"");
   std::string without = text_;
   const size_t at = without.find("  \"checkpoint\": ");
   without.erase(at, without.find('\n', at) + 1 - at);
   ExpectRefused(without, "", "missing \"checkpoint\"");
-  ExpectRefused("{}", "", "not a leadvault-consent-proof version 1 document");
-  ExpectRefused(With("\"version\": 1", "\"version\": 2"), "",
-                "not a leadvault-consent-proof version 1 document");
+  ExpectRefused("{}", "", "not a leadvault-consent-proof version 2 document");
+  // Version 1 (one channel and purpose per event) was never released.
+  ExpectRefused(With("\"version\": 2", "\"version\": 1"), "",
+                "not a leadvault-consent-proof version 2 document");
+  ExpectRefused(With("\"version\": 2", "\"version\": 3"), "",
+                "not a leadvault-consent-proof version 2 document");
   ExpectRefused(With("\"leadvault-consent-proof\"", "\"leadvault-audit-export\""), "",
-                "not a leadvault-consent-proof version 1 document");
+                "not a leadvault-consent-proof version 2 document");
   std::string no_events = text_;
   no_events.erase(no_events.find(",\n  \"events\""), std::string::npos);
   no_events += "\n}\n";
@@ -1128,10 +1159,12 @@ TEST_F(ConsentProofParseTest, WrongTypesAndRangesAreNamed) {
                 "event 2: ", "\"missing\" has the wrong type");
   ExpectRefused(WithInEvent(2, "\"missing\": [", "\"missing\": [[], "),
                 "event 2: ", "\"missing\" has the wrong type");
-  ExpectRefused(WithInEvent(1, "\"channel\": \"email\"", "\"channel\": [\"email\"]"),
-                "event 1: ", "\"channel\" has the wrong type");
-  ExpectRefused(WithInEvent(1, "\"channel\": \"email\"", "\"channel\": {}"),
-                "event 1: ", "\"channel\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"channels\": [\"email\"]", "\"channels\": \"email\""),
+                "event 1: ", "\"channels\" has the wrong type");
+  ExpectRefused(WithInEvent(1, "\"channels\": [\"email\"]", "\"channels\": {}"),
+                "event 1: ", "\"channels\" has the wrong type");
+  ExpectRefused(WithInEvent(4, "\"third_parties\": [", "\"third_parties\": [7, "),
+                "event 4: ", "\"third_parties\" has the wrong type");
   ExpectRefused(With("\"events\": [", "\"events\": [1, "), "", "\"events\" has the wrong type");
   ExpectRefused(With("\"events\": [", "\"events\": [[], "), "", "\"events\" has the wrong type");
   ExpectRefused("{\"events\": {}}", "", "\"events\" has the wrong type");

@@ -371,7 +371,7 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   v1::RecordConsentResponse revoked;
   grpc::Status revoke_status = consent_stub->RecordConsent(Ctx(worker).get(), revoke, &revoked);
   ASSERT_TRUE(revoke_status.ok()) << revoke_status.error_message();
-  EXPECT_EQ(revoked.events(0).method_detail(), "free_text");
+  EXPECT_EQ(revoked.event().method_detail(), "free_text");
 
   // Shutdown flushes the memtables into SST files.
   ASSERT_EQ(Stop(*daemon), 0) << daemon->err();

@@ -140,28 +140,56 @@ TEST_F(ConsentStoreTest, GrantRevokeRegrantPerChannelAndPurpose) {
   ASSERT_TRUE(regrant.ok()) << regrant.status();
   EXPECT_TRUE(Check(id, C::kSms, P::kMarketing).allowed);
 
-  // History: 8 grants, 1 revocation, 1 grant, numbered in order, never rewritten.
+  // More acts: intake hears "no texts at all", then the person re-grants
+  // sms for scheduling on a preference page.
+  clock_.Advance(absl::Minutes(1));
+  Revoke(id, {C::kSms}, {});
+  EXPECT_EQ(Check(id, C::kSms, P::kMarketing).reason, ConsentReason::kRevoked);
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(consent()
+                  .RecordGrant(IntakeActor(), id,
+                               Grant({C::kSms}, {P::kScheduling}, CompleteEvidence(Now())))
+                  .ok());
+  EXPECT_TRUE(Check(id, C::kSms, P::kScheduling).allowed);
+  EXPECT_EQ(Check(id, C::kSms, P::kMarketing).reason, ConsentReason::kRevoked);
+  for (C c : {C::kEmail, C::kVoice, C::kAutodialedVoice}) {
+    EXPECT_TRUE(Check(id, c, P::kScheduling).allowed);
+    EXPECT_TRUE(Check(id, c, P::kMarketing).allowed);
+  }
+
+  // History: one event per act (the form's grant of 4 channels x 2 purposes,
+  // a revocation, a grant, a revocation, a grant), numbered in order, never
+  // rewritten.
   auto history = consent().GetConsentHistory(IntakeActor(), id, 0, 0);
   ASSERT_TRUE(history.ok()) << history.status();
-  ASSERT_EQ(history->events.size(), 10u);
+  ASSERT_EQ(history->events.size(), 5u);
   for (size_t i = 0; i < history->events.size(); ++i) {
     EXPECT_EQ(history->events[i].number, i + 1);
     EXPECT_NE(history->events[i].audit_sequence, 0u);
   }
-  EXPECT_EQ(history->events[8].action, ConsentAction::kRevoke);
-  EXPECT_EQ(history->events[8].method, RevocationMethod::kIntakeCall);
-  EXPECT_EQ(history->events[9].action, ConsentAction::kGrant);
+  EXPECT_EQ(history->events[0].channels.size(), 4u);
+  EXPECT_EQ(history->events[0].purposes, (std::vector<P>{P::kScheduling, P::kMarketing}));
+  EXPECT_EQ(history->events[1].action, ConsentAction::kRevoke);
+  EXPECT_EQ(history->events[1].method, RevocationMethod::kIntakeCall);
+  EXPECT_EQ(history->events[1].channels, (std::vector<C>{C::kSms}));
+  EXPECT_EQ(history->events[1].purposes, (std::vector<P>{P::kMarketing}));
+  EXPECT_EQ(history->events[2].action, ConsentAction::kGrant);
+  // "Every purpose" is spelled out (sharing left out: no third party named).
+  EXPECT_EQ(history->events[3].purposes,
+            (std::vector<P>{P::kScheduling, P::kTreatmentFollowUp, P::kMarketing}));
+  EXPECT_TRUE(history->events[3].third_parties.empty());
+  EXPECT_EQ(history->events[4].action, ConsentAction::kGrant);
   EXPECT_FALSE(history->events[0].ip_commitment.empty());
   EXPECT_TRUE(history->events[0].evidence.ip_address.empty());  // never handed back
   EXPECT_EQ(history->events[0].evidence.source_url, "https://clinic.example/knee");
   // Pages.
-  auto first = consent().GetConsentHistory(IntakeActor(), id, 0, 4);
+  auto first = consent().GetConsentHistory(IntakeActor(), id, 0, 2);
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(first->events.size(), 4u);
-  EXPECT_EQ(first->next_after_number, 4u);
-  auto last = consent().GetConsentHistory(IntakeActor(), id, 8, 4);
+  EXPECT_EQ(first->events.size(), 2u);
+  EXPECT_EQ(first->next_after_number, 2u);
+  auto last = consent().GetConsentHistory(IntakeActor(), id, 4, 2);
   ASSERT_TRUE(last.ok());
-  EXPECT_EQ(last->events.size(), 2u);
+  EXPECT_EQ(last->events.size(), 1u);
   EXPECT_EQ(last->next_after_number, 0u);
   EXPECT_TRUE(
       absl::IsInvalidArgument(consent().GetConsentHistory(IntakeActor(), id, 0, 201).status()));
@@ -313,9 +341,12 @@ TEST_F(ConsentStoreTest, EveryStopKeywordFormIsARevocation) {
       EXPECT_EQ(Check(id, C::kSms, p).reason, ConsentReason::kRevoked);
     }
     EXPECT_TRUE(Check(id, C::kVoice, P::kScheduling).allowed);
-    auto history = consent().GetConsentHistory(IntakeActor(), id, 8, 0);
+    auto history = consent().GetConsentHistory(IntakeActor(), id, 1, 0);
     ASSERT_TRUE(history.ok());
-    ASSERT_EQ(history->events.size(), 3u);  // sms x every purpose (no third party named)
+    ASSERT_EQ(history->events.size(), 1u);
+    // sms x every purpose (sharing left out: no third party named)
+    EXPECT_EQ(history->events[0].channels, (std::vector<C>{C::kSms}));
+    EXPECT_EQ(history->events[0].purposes.size(), 3u);
     EXPECT_EQ(history->events[0].method_detail,
               keyword.empty() ? "free_text" : absl::StrCat("keyword:", keyword));
   }
@@ -453,22 +484,22 @@ TEST_F(ConsentStoreTest, ProofExportVerifiesOfflineAndFailsWhenAnEventChanges) {
   absl::StatusOr<audit::ConsentProof> proof = consent().ExportConsentProof(officer, id, &committed);
   ASSERT_TRUE(proof.ok()) << proof.status();
   EXPECT_TRUE(committed);
-  ASSERT_EQ(proof->items.size(), 9u);
+  ASSERT_EQ(proof->items.size(), 2u);
   auto verifier = audit::NoteVerifier::Parse(vault_->audit_log().VerifierKey());
   ASSERT_TRUE(verifier.ok());
   auto report = audit::VerifyConsentProof(*proof, *verifier);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->grants, 8u);
+  EXPECT_EQ(report->grants, 1u);
   EXPECT_EQ(report->revocations, 1u);
   // Through its JSON form too.
   auto parsed = audit::ParseConsentProof(audit::RenderConsentProof(*proof));
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(audit::VerifyConsentProof(*parsed, *verifier).ok());
   audit::ConsentProof changed = *proof;
-  changed.items[3].event.seller_name = "Another Seller";
+  changed.items[0].event.seller_name = "Another Seller";
   EXPECT_FALSE(audit::VerifyConsentProof(changed, *verifier).ok());
   changed = *proof;
-  changed.items[8].event.method_detail = "free_text";
+  changed.items[1].event.method_detail = "free_text";
   EXPECT_FALSE(audit::VerifyConsentProof(changed, *verifier).ok());
   // The vault's own export entry counts the events: a document cut short
   // (the revocation dropped) no longer verifies.
@@ -533,13 +564,44 @@ TEST_F(ConsentStoreTest, ThirdPartySharingIsPerNamedParty) {
   EXPECT_EQ(ReasonOf(*read, PiiField::kEmail), "returned");
   share.third_party = "";
   EXPECT_TRUE(absl::IsInvalidArgument(leads().GetLead(intake, id.bytes(), share).status()));
+  // Another party on sms only.
+  ConsentGrant beta = Grant({C::kSms}, {P::kThirdPartySharing}, CompleteEvidence(Now()));
+  beta.third_party = "Beta Labs";
+  ASSERT_TRUE(consent().RecordGrant(IntakeActor(), id, std::move(beta)).ok());
+  // Revoking sharing on voice names no party there: nothing to revoke.
+  ConsentRevocation none;
+  none.channels = {C::kVoice};
+  none.purposes = {P::kThirdPartySharing};
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      consent().RecordRevocation(IntakeActor(), id, std::move(none)).status()));
   clock_.Advance(absl::Minutes(1));
-  Revoke(id, {C::kEmail}, {P::kThirdPartySharing});  // every named party
-  EXPECT_EQ(consent()
-                .CheckConsent(IntakeActor(), id, C::kEmail, P::kThirdPartySharing, "acme imaging")
-                ->reason,
-            ConsentReason::kRevoked);
+  Revoke(id, {C::kEmail}, {P::kThirdPartySharing});  // every party named on email
+  auto share_check = [&](C channel, const std::string& party) {
+    return consent().CheckConsent(IntakeActor(), id, channel, P::kThirdPartySharing, party)->reason;
+  };
+  EXPECT_EQ(share_check(C::kEmail, "acme imaging"), ConsentReason::kRevoked);
+  EXPECT_EQ(share_check(C::kSms, "beta labs"), ConsentReason::kActive);
   EXPECT_TRUE(Check(id, C::kEmail, P::kMarketing).allowed);
+  auto history = consent().GetConsentHistory(IntakeActor(), id, 0, 0);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->events.size(), 4u);
+  EXPECT_EQ(history->events[3].third_parties, (std::vector<std::string>{"acme imaging"}));
+  // Every channel, every purpose: both parties, each on every channel.
+  clock_.Advance(absl::Minutes(1));
+  Revoke(id, {}, {});
+  EXPECT_EQ(share_check(C::kSms, "beta labs"), ConsentReason::kRevoked);
+  history = consent().GetConsentHistory(IntakeActor(), id, 4, 0);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->events.size(), 1u);
+  EXPECT_EQ(history->events[0].channels.size(), 4u);
+  EXPECT_EQ(history->events[0].purposes.size(), 4u);
+  EXPECT_EQ(history->events[0].third_parties,
+            (std::vector<std::string>{"acme imaging", "beta labs"}));
+  for (C c : kAllConsentChannels) {
+    for (P p : {P::kScheduling, P::kTreatmentFollowUp, P::kMarketing}) {
+      EXPECT_FALSE(Check(id, c, p).allowed);
+    }
+  }
 }
 
 TEST_F(ConsentStoreTest, RetriedCreateRecordsConsentOnceAndADifferentConsentIsRefused) {

@@ -485,9 +485,9 @@ ConsentEvent Grant(uint32_t number, absl::Time at, ConsentChannel channel, Conse
   event.at = at;
   event.recorded_by = "intake-1";
   event.action = ConsentAction::kGrant;
-  event.channel = channel;
-  event.purpose = purpose;
-  event.third_party = std::move(third_party);
+  event.channels = {channel};
+  event.purposes = {purpose};
+  if (!third_party.empty()) event.third_parties = {std::move(third_party)};
   event.evidence.captured_at = at;
   event.missing = std::move(missing);
   return event;
@@ -500,9 +500,9 @@ ConsentEvent Revoke(uint32_t number, absl::Time at, ConsentChannel channel, Cons
   event.at = at;
   event.recorded_by = "intake-1";
   event.action = ConsentAction::kRevoke;
-  event.channel = channel;
-  event.purpose = purpose;
-  event.third_party = std::move(third_party);
+  event.channels = {channel};
+  event.purposes = {purpose};
+  if (!third_party.empty()) event.third_parties = {std::move(third_party)};
   event.method = RevocationMethod::kSmsReply;
   event.method_detail = "keyword:STOP";
   return event;
@@ -686,6 +686,63 @@ TEST(ConsentStateTest, OlderOrReplayedEventsAreIgnored) {
   EXPECT_EQ(Decide(state, kSms, kMarketing).reason, ConsentReason::kRevoked);
   EXPECT_EQ(Decide(state, kVoice, kMarketing).reason, ConsentReason::kNoConsent);
   EXPECT_EQ(state.last_number(), 2u);
+}
+
+TEST(ConsentStateTest, OneEventCoversEachChannelForEachPurpose) {
+  // One act of consent: email and sms, for scheduling and for sharing with two
+  // parties; then one revocation of sms for everything it names.
+  ConsentEvent grant = Grant(1, kT0, kEmail, kScheduling);
+  grant.channels = {kEmail, kSms};
+  grant.purposes = {kScheduling, kSharing};
+  grant.third_parties = {"acme", "beta labs"};
+  ConsentState state;
+  state.Apply(grant);
+  EXPECT_EQ(state.latest().size(), 6u);  // 2 channels x (scheduling + 2 parties)
+  EXPECT_EQ(state.third_parties(), 2u);
+  for (ConsentChannel channel : {kEmail, kSms}) {
+    EXPECT_TRUE(Decide(state, channel, kScheduling).allowed);
+    EXPECT_TRUE(Decide(state, channel, kSharing, "ACME").allowed);
+    EXPECT_TRUE(Decide(state, channel, kSharing, "beta labs").allowed);
+    EXPECT_EQ(Decide(state, channel, kSharing, "gamma").reason, ConsentReason::kNoConsent);
+    EXPECT_EQ(Decide(state, channel, kMarketing).reason, ConsentReason::kNoConsent);
+  }
+  EXPECT_EQ(Decide(state, kVoice, kScheduling).reason, ConsentReason::kNoConsent);
+
+  ConsentEvent revoke = Revoke(2, kT0 + absl::Hours(1), kSms, kScheduling);
+  revoke.purposes = {kScheduling, kSharing};
+  revoke.third_parties = {"acme"};
+  state.Apply(revoke);
+  EXPECT_EQ(state.latest().size(), 6u);
+  EXPECT_EQ(Decide(state, kSms, kScheduling).reason, ConsentReason::kRevoked);
+  EXPECT_EQ(Decide(state, kSms, kSharing, "acme").reason, ConsentReason::kRevoked);
+  EXPECT_TRUE(Decide(state, kSms, kSharing, "beta labs").allowed);
+  EXPECT_TRUE(Decide(state, kEmail, kScheduling).allowed);
+  EXPECT_TRUE(Decide(state, kEmail, kSharing, "acme").allowed);
+  EXPECT_EQ(Decide(state, kSms, kScheduling).event_number, 2u);
+  EXPECT_EQ(Decide(state, kEmail, kScheduling).event_number, 1u);
+}
+
+TEST(ConsentGrantTest, GrantEventIsOneEventInEnumOrder) {
+  ConsentGrant grant;
+  grant.channels = {kVoice, kEmail, kSms};
+  grant.purposes = {kSharing, kScheduling};
+  grant.third_party = "  Acme Health ";
+  grant.evidence.captured_at = kNow;
+  grant.evidence.ip_address = keys::SecretBytes::CopyFrom("203.0.113.7");
+  ASSERT_TRUE(NormalizeConsentGrant(grant, kNow).ok());
+  const ConsentEvent e = GrantEvent(grant, "capture-1", kNow);
+  EXPECT_EQ(e.action, ConsentAction::kGrant);
+  EXPECT_EQ(e.channels, (std::vector<ConsentChannel>{kEmail, kSms, kVoice}));
+  EXPECT_EQ(e.purposes, (std::vector<ConsentPurpose>{kScheduling, kSharing}));
+  EXPECT_EQ(e.third_parties, (std::vector<std::string>{"acme health"}));
+  EXPECT_EQ(e.recorded_by, "capture-1");
+  EXPECT_EQ(e.at, kNow);
+  EXPECT_EQ(e.evidence.captured_at, kNow);
+  EXPECT_EQ(e.evidence.ip_address.view(), "203.0.113.7");
+
+  grant.purposes = {kMarketing};
+  grant.third_party.clear();
+  EXPECT_TRUE(GrantEvent(grant, "capture-1", kNow).third_parties.empty());
 }
 
 TEST(ConsentStateTest, FromLatestDecidesLikeTheOriginal) {

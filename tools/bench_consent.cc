@@ -2,15 +2,18 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
@@ -21,6 +24,7 @@ namespace {
 
 constexpr int kThreads = 8;
 constexpr int kLeads = 4096;
+constexpr int kRounds = 5;
 
 struct Bench {
   std::unique_ptr<vault::Vault> vault;
@@ -109,6 +113,44 @@ void CreateLead(benchmark::State& state, bool consent) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The console's report, and then, round by round, what each variant costs
+// against its baseline (the same round's other run: same store, same moment),
+// with the median over the rounds.
+class PairReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration || run.iterations == 0) continue;
+      seconds_per_op_[run.benchmark_name()] =
+          run.real_accumulated_time / static_cast<double>(run.iterations);
+    }
+  }
+
+  void Summarize(const std::string& variant, const std::string& baseline) const {
+    std::vector<double> ratios;
+    std::string rounds;
+    for (int round = 1; round <= kRounds; ++round) {
+      const std::string r = absl::StrCat("/round:", round);
+      const std::string suffix = absl::StrCat(r, "/real_time/threads:", kThreads);
+      auto a = seconds_per_op_.find(variant + suffix);
+      auto b = seconds_per_op_.find(baseline + suffix);
+      if (a == seconds_per_op_.end() || b == seconds_per_op_.end() || b->second <= 0) continue;
+      ratios.push_back(a->second / b->second);
+      absl::StrAppend(&rounds, rounds.empty() ? "" : " ", absl::StrFormat("%.3f", ratios.back()));
+    }
+    if (ratios.empty()) return;
+    std::sort(ratios.begin(), ratios.end());
+    const size_t n = ratios.size();
+    const double median = n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
+    std::printf("%s vs %s: time per op x%.3f (median of %zu rounds: %s)\n", variant.c_str(),
+                baseline.c_str(), median, n, rounds.c_str());
+  }
+
+ private:
+  std::map<std::string, double> seconds_per_op_;
+};
+
 std::string ScratchDir() {
   std::filesystem::path base = std::filesystem::exists("/dev/shm")
                                    ? std::filesystem::path("/dev/shm")
@@ -173,23 +215,36 @@ int RunConsentBench(int argc, char** argv) {
       }
       g_bench = &bench;
       if (rc == 0) {
-        benchmark::RegisterBenchmark("GetLead/treatment",
-                                     [](benchmark::State& s) { GetLead(s, false); })
-            ->Threads(kThreads)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark("GetLead/outreach_sms",
-                                     [](benchmark::State& s) { GetLead(s, true); })
-            ->Threads(kThreads)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark("CreateLead/plain",
-                                     [](benchmark::State& s) { CreateLead(s, false); })
-            ->Threads(kThreads)
-            ->UseRealTime();
-        benchmark::RegisterBenchmark("CreateLead/consent",
-                                     [](benchmark::State& s) { CreateLead(s, true); })
-            ->Threads(kThreads)
-            ->UseRealTime();
-        benchmark::RunSpecifiedBenchmarks();
+        // Each pair in turn, kRounds times: the store grows and compacts as
+        // the run goes on, and alternating gives both variants the same
+        // store (compare them round by round).
+        for (int round = 1; round <= kRounds; ++round) {
+          const std::string r = absl::StrCat("/round:", round);
+          benchmark::RegisterBenchmark(("GetLead/treatment" + r).c_str(),
+                                       [](benchmark::State& s) { GetLead(s, false); })
+              ->Threads(kThreads)
+              ->UseRealTime();
+          benchmark::RegisterBenchmark(("GetLead/outreach_sms" + r).c_str(),
+                                       [](benchmark::State& s) { GetLead(s, true); })
+              ->Threads(kThreads)
+              ->UseRealTime();
+        }
+        for (int round = 1; round <= kRounds; ++round) {
+          const std::string r = absl::StrCat("/round:", round);
+          benchmark::RegisterBenchmark(("CreateLead/plain" + r).c_str(),
+                                       [](benchmark::State& s) { CreateLead(s, false); })
+              ->Threads(kThreads)
+              ->UseRealTime();
+          benchmark::RegisterBenchmark(("CreateLead/consent" + r).c_str(),
+                                       [](benchmark::State& s) { CreateLead(s, true); })
+              ->Threads(kThreads)
+              ->UseRealTime();
+        }
+        PairReporter reporter;
+        benchmark::RunSpecifiedBenchmarks(&reporter);
+        std::fflush(stdout);
+        reporter.Summarize("GetLead/outreach_sms", "GetLead/treatment");
+        reporter.Summarize("CreateLead/consent", "CreateLead/plain");
       }
       g_bench = nullptr;
       bench.vault->Shutdown();

@@ -13,9 +13,11 @@ namespace leadvault::tools {
 //                          read, decided (and the suppression list looked up);
 //   CreateLead/plain       a new lead;
 //   CreateLead/consent     a new lead with a complete grant for 4 channels x 2
-//                          purposes (8 events, an encrypted IP address each).
-// Each at 8 threads (group commit, as under load). Exit code 0, 1 on a setup
-// failure, 2 for an unknown flag.
+//                          purposes (one event, its IP address encrypted).
+// Each at 8 threads (group commit, as under load), the two of a pair in turn
+// five times ("/round:N"), then per pair the ratio of time per operation,
+// round by round, and its median. Exit code 0, 1 on a setup failure, 2 for an
+// unknown flag.
 int RunConsentBench(int argc, char** argv);
 
 }  // namespace leadvault::tools

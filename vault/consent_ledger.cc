@@ -20,8 +20,10 @@ using internal::ConsentEventRecord;
 using internal::ConsentStateRecord;
 
 constexpr uint32_t kFormatVersion = 1;
-// Event records: format 2 (one event per act, covering channels x purposes).
+// Event and state records: format 2 (one event per act, covering channels x
+// purposes; the state grouped by event).
 constexpr uint32_t kEventFormatVersion = 2;
+constexpr uint32_t kStateFormatVersion = 2;
 constexpr size_t kSaltSize = 32;
 // An IP ciphertext's field number: bound into its associated data, so a
 // ciphertext moved to another event (or a PII field) fails to decrypt.
@@ -72,30 +74,114 @@ void PutVarint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-std::string StateMac(const keys::SecretBytes& key, absl::string_view lead_id,
-                     const ConsentStateRecord& r) {
-  std::string in = "leadvault-consent-state-mac-v1";
-  PutBytes(in, lead_id);
-  PutU32(in, r.format_version());
-  PutU32(in, r.last_number());
-  PutU32(in, static_cast<uint32_t>(r.latest_size()));
-  for (const auto& l : r.latest()) {
-    PutU32(in, static_cast<uint32_t>(l.channel()));
-    PutU32(in, static_cast<uint32_t>(l.purpose()));
-    PutBytes(in, l.third_party());
-    PutU32(in, static_cast<uint32_t>(l.action()));
-    internal::PutBigEndian64(in, static_cast<uint64_t>(l.at_unix_micros()));
-    PutU32(in, l.number());
-    PutU32(in, static_cast<uint32_t>(l.missing_size()));
-    for (int m : l.missing()) PutU32(in, static_cast<uint32_t>(m));
-  }
-  return keys::KeyedHash(key, in);
-}
-
 std::vector<TcpaElement> MissingFrom(const google::protobuf::RepeatedField<int32_t>& in) {
   std::vector<TcpaElement> out;
   for (int m : in) out.push_back(static_cast<TcpaElement>(m));
   return out;
+}
+
+std::string StateMac(const keys::SecretBytes& key, absl::string_view lead_id,
+                     const ConsentStateRecord& r) {
+  std::string in = "leadvault-consent-state-mac-v2";
+  PutBytes(in, lead_id);
+  PutU32(in, r.format_version());
+  PutU32(in, r.last_number());
+  PutU32(in, static_cast<uint32_t>(r.groups_size()));
+  for (const auto& g : r.groups()) {
+    PutU32(in, g.number());
+    PutU32(in, static_cast<uint32_t>(g.action()));
+    internal::PutBigEndian64(in, static_cast<uint64_t>(g.at_unix_micros()));
+    PutU32(in, static_cast<uint32_t>(g.missing_size()));
+    for (int m : g.missing()) PutU32(in, static_cast<uint32_t>(m));
+    PutU32(in, g.pairs());
+    PutU32(in, static_cast<uint32_t>(g.third_parties_size()));
+    for (const std::string& t : g.third_parties()) PutBytes(in, t);
+    PutU32(in, static_cast<uint32_t>(g.party_channels_size()));
+    for (uint32_t c : g.party_channels()) PutU32(in, c);
+  }
+  return keys::KeyedHash(key, in);
+}
+
+// Purposes keyed without a third party, and the bit of a (channel, purpose) key.
+constexpr int kPairPurposes = 3;
+int PairBit(ConsentChannel channel, ConsentPurpose purpose) {
+  return 4 * (static_cast<int>(channel) - 1) + (static_cast<int>(purpose) - 1);
+}
+
+// The state as its row holds it: grouped by the event each key's latest is.
+void ToRecord(const ConsentState& state, ConsentStateRecord& r) {
+  r.set_format_version(kStateFormatVersion);
+  r.set_last_number(state.last_number());
+  std::vector<const ConsentState::Latest*> sorted;
+  for (const ConsentState::Latest& l : state.latest()) sorted.push_back(&l);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto* a, const auto* b) { return a->number < b->number; });
+  internal::ConsentStateGroup* g = nullptr;
+  for (const ConsentState::Latest* l : sorted) {
+    if (g == nullptr || g->number() != l->number) {
+      g = r.add_groups();
+      g->set_number(l->number);
+      g->set_action(static_cast<int32_t>(l->action));
+      g->set_at_unix_micros(absl::ToUnixMicros(l->at));
+      for (TcpaElement m : l->missing) g->add_missing(static_cast<int32_t>(m));
+    }
+    if (l->purpose != ConsentPurpose::kThirdPartySharing) {
+      g->set_pairs(g->pairs() | (1u << PairBit(l->channel, l->purpose)));
+      continue;
+    }
+    const uint32_t bit = 1u << (static_cast<int>(l->channel) - 1);
+    int i = 0;
+    while (i < g->third_parties_size() && g->third_parties(i) != l->third_party) ++i;
+    if (i == g->third_parties_size()) {
+      g->add_third_parties(l->third_party);
+      g->add_party_channels(bit);
+    } else {
+      g->set_party_channels(i, g->party_channels(i) | bit);
+    }
+  }
+}
+
+// The entries of a (MAC-checked) row; false if it is malformed.
+bool FromRecord(const ConsentStateRecord& r, std::vector<ConsentState::Latest>& out) {
+  constexpr uint32_t kAllChannelBits = (1u << kAllConsentChannels.size()) - 1;
+  for (const auto& g : r.groups()) {
+    if (g.third_parties_size() != g.party_channels_size()) return false;
+    std::vector<TcpaElement> missing = MissingFrom(g.missing());
+    const ConsentState::Latest base{ConsentChannel::kEmail,
+                                    ConsentPurpose::kScheduling,
+                                    "",
+                                    static_cast<ConsentAction>(g.action()),
+                                    absl::FromUnixMicros(g.at_unix_micros()),
+                                    g.number(),
+                                    std::move(missing)};
+    uint32_t pairs = g.pairs();
+    for (ConsentChannel channel : kAllConsentChannels) {
+      for (int p = 1; p <= kPairPurposes; ++p) {
+        const ConsentPurpose purpose = static_cast<ConsentPurpose>(p);
+        const uint32_t bit = 1u << PairBit(channel, purpose);
+        if ((pairs & bit) == 0) continue;
+        pairs &= ~bit;
+        ConsentState::Latest l = base;
+        l.channel = channel;
+        l.purpose = purpose;
+        out.push_back(std::move(l));
+      }
+    }
+    if (pairs != 0) return false;  // a bit of no key
+    for (int i = 0; i < g.third_parties_size(); ++i) {
+      const uint32_t channels = g.party_channels(i);
+      if (channels == 0 || (channels & ~kAllChannelBits) != 0) return false;
+      for (ConsentChannel channel : kAllConsentChannels) {
+        if ((channels & (1u << (static_cast<int>(channel) - 1))) == 0) continue;
+        ConsentState::Latest l = base;
+        l.channel = channel;
+        l.purpose = ConsentPurpose::kThirdPartySharing;
+        l.third_party = g.third_parties(i);
+        out.push_back(std::move(l));
+      }
+    }
+  }
+  return true;
 }
 
 // The record of `event` without its audit sequence and MAC, which SealEvent
@@ -116,13 +202,13 @@ std::string PrebuildEvent(const ConsentEvent& e, const std::string& ip_ciphertex
     r.set_source_url(v.source_url);
     r.set_seller_name(v.seller_name);
     r.set_disclosure_version(v.disclosure_version);
-    r.set_disclosure_sha256(v.disclosure_sha256);
+    r.set_disclosure_sha256(absl::HexStringToBytes(v.disclosure_sha256));
     r.set_authorizes_automated(v.authorizes_automated);
     r.set_not_condition_of_purchase(v.not_condition_of_purchase);
     r.set_capture_certificate_id(v.capture_certificate_id);
     r.set_user_agent(v.user_agent);
     r.set_ip_ciphertext(ip_ciphertext);
-    r.set_ip_commitment(e.ip_commitment);
+    r.set_ip_commitment(absl::HexStringToBytes(e.ip_commitment));
     for (TcpaElement m : e.missing) r.add_missing(static_cast<int32_t>(m));
   } else {
     r.set_method(static_cast<int32_t>(e.method));
@@ -165,12 +251,12 @@ absl::StatusOr<ConsentEvent> ParseEvent(const keys::SecretBytes& mac_key, absl::
     v.source_url = r.source_url();
     v.seller_name = r.seller_name();
     v.disclosure_version = r.disclosure_version();
-    v.disclosure_sha256 = r.disclosure_sha256();
+    v.disclosure_sha256 = absl::BytesToHexString(r.disclosure_sha256());
     v.authorizes_automated = r.authorizes_automated();
     v.not_condition_of_purchase = r.not_condition_of_purchase();
     v.capture_certificate_id = r.capture_certificate_id();
     v.user_agent = r.user_agent();
-    e.ip_commitment = r.ip_commitment();
+    e.ip_commitment = absl::BytesToHexString(r.ip_commitment());
     e.missing = MissingFrom(r.missing());
   } else {
     e.method = static_cast<RevocationMethod>(r.method());
@@ -225,19 +311,14 @@ absl::StatusOr<ConsentState> ConsentLedger::ParseState(
   if (absl::IsNotFound(row.status())) return ConsentState();
   LV_RETURN_IF_ERROR(row.status());
   ConsentStateRecord r;
-  if (!r.ParseFromString(*row) || r.format_version() != kFormatVersion) {
+  if (!r.ParseFromString(*row) || r.format_version() != kStateFormatVersion) {
     return absl::DataLossError("consent state record: malformed or unknown format version");
   }
   if (!keys::ConstantTimeEquals(r.mac(), StateMac(keys_->record_mac_key(), lead_id, r))) {
     return absl::DataLossError("consent state record: fails authentication");
   }
   std::vector<ConsentState::Latest> latest;
-  for (const auto& l : r.latest()) {
-    latest.push_back(
-        {static_cast<ConsentChannel>(l.channel()), static_cast<ConsentPurpose>(l.purpose()),
-         l.third_party(), static_cast<ConsentAction>(l.action()),
-         absl::FromUnixMicros(l.at_unix_micros()), l.number(), MissingFrom(l.missing())});
-  }
+  if (!FromRecord(r, latest)) return absl::DataLossError("consent state record: malformed");
   ConsentState state = ConsentState::FromLatest(std::move(latest));
   if (state.last_number() != r.last_number()) {
     return absl::DataLossError("consent state record: inconsistent");
@@ -361,18 +442,7 @@ absl::StatusOr<Committer::Stamp> ConsentLedger::Stage(
   entry.fields.push_back(absl::StrCat("consent_event=", digest));
 
   ConsentStateRecord r;
-  r.set_format_version(kFormatVersion);
-  r.set_last_number(state.last_number());
-  for (const ConsentState::Latest& l : state.latest()) {
-    auto* out = r.add_latest();
-    out->set_channel(static_cast<int32_t>(l.channel));
-    out->set_purpose(static_cast<int32_t>(l.purpose));
-    out->set_third_party(l.third_party);
-    out->set_action(static_cast<int32_t>(l.action));
-    out->set_at_unix_micros(absl::ToUnixMicros(l.at));
-    out->set_number(l.number);
-    for (TcpaElement m : l.missing) out->add_missing(static_cast<int32_t>(m));
-  }
+  ToRecord(state, r);
   r.set_mac(StateMac(keys_->record_mac_key(), lead_id, r));
   LV_RETURN_IF_ERROR(FromRocks(
       batch.Put(db_->cf(Cf::kConsent), StateKey(lead_id), r.SerializeAsString()), "batch"));

@@ -66,6 +66,7 @@ class Vault {
 
   LeadStore& leads() { return *leads_; }
   ConsentStore& consent() { return *consent_; }
+  const ConsentLedger& consent_ledger() const { return *ledger_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
   AuditLog& audit_log() { return committer_->audit_log(); }

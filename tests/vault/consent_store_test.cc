@@ -2,7 +2,9 @@
 // contact, suppression across leads, proofs, tampering and roles.
 #include "vault/consent_store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -648,6 +650,91 @@ TEST_F(ConsentStoreTest, EvidenceNeverReachesTheAuditLogOrTheDiskInClear) {
     EXPECT_FALSE(absl::StrContains(all, "CANARY")) << seq;
     EXPECT_FALSE(absl::StrContains(all, "Riverside")) << seq;  // evidence only as a digest
   }
+}
+
+// The state row groups keys by the event they rest on; whatever sequence of
+// acts built it, it reads back deciding every key as the events say.
+TEST_F(ConsentStoreTest, TheStateRowDecidesEveryKeyAsTheEventsSay) {
+  LeadId id = Create(LeadInput{}, "m1", std::nullopt);
+  const std::vector<std::string> parties = {"acme imaging", "beta labs", "gamma health"};
+  ConsentState model;
+  // The newest revocation per (channel, purpose): this lead's phone and email
+  // are suppressed there (the model of the suppression list).
+  std::map<std::pair<C, P>, absl::Time> revoked;
+  uint64_t seed = 0x9e3779b97f4a7c15u;
+  auto next = [&seed](uint64_t n) {
+    seed = seed * 6364136223846793005u + 1442695040888963407u;
+    return (seed >> 33) % n;
+  };
+  auto subset = [&next](auto all) {
+    std::vector<typename decltype(all)::value_type> out;
+    for (auto v : all) {
+      if (next(2) == 0) out.push_back(v);
+    }
+    return out;
+  };
+  for (int step = 0; step < 60; ++step) {
+    SCOPED_TRACE(step);
+    clock_.Advance(absl::Minutes(1));
+    absl::StatusOr<ConsentEvent> event = absl::InternalError("none");
+    if (next(3) != 0) {
+      std::vector<C> channels = subset(kAllConsentChannels);
+      std::vector<P> purposes = subset(kAllConsentPurposes);
+      if (channels.empty()) channels = {C::kSms};
+      if (purposes.empty()) purposes = {P::kMarketing};
+      ConsentEvidence v = CompleteEvidence(Now() - absl::Seconds(next(90) + 1));
+      if (next(3) == 0) v.seller_name.clear();  // incomplete
+      ConsentGrant g = Grant(channels, purposes, std::move(v));
+      if (std::find(purposes.begin(), purposes.end(), P::kThirdPartySharing) != purposes.end()) {
+        g.third_party = parties[next(parties.size())];
+      }
+      event = consent().RecordGrant(IntakeActor(), id, std::move(g));
+    } else {
+      ConsentRevocation r;
+      r.channels = subset(kAllConsentChannels);
+      r.purposes = subset(kAllConsentPurposes);
+      if (next(2) == 0 &&
+          (r.purposes.empty() || std::find(r.purposes.begin(), r.purposes.end(),
+                                           P::kThirdPartySharing) != r.purposes.end())) {
+        r.third_party = parties[next(parties.size())];
+      }
+      r.method = RevocationMethod::kPreferencePage;
+      event = consent().RecordRevocation(IntakeActor(), id, std::move(r));
+      if (absl::IsInvalidArgument(event.status())) continue;  // sharing with no party named
+    }
+    ASSERT_TRUE(event.ok()) << event.status();
+    model.Apply(*event);
+    if (event->action == ConsentAction::kRevoke) {
+      for (C c : event->channels) {
+        for (P p : event->purposes) revoked[{c, p}] = event->at;
+      }
+    }
+    absl::StatusOr<ConsentState> stored = vault_->consent_ledger().ReadState(id.bytes());
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(stored->last_number(), model.last_number());
+    EXPECT_EQ(stored->latest().size(), model.latest().size());
+    EXPECT_EQ(stored->third_parties(), model.third_parties());
+    for (C c : kAllConsentChannels) {
+      for (P p : kAllConsentPurposes) {
+        for (const std::string& party :
+             p == P::kThirdPartySharing ? parties : std::vector<std::string>{""}) {
+          std::optional<absl::Time> suppressed;
+          if (auto it = revoked.find({c, p}); it != revoked.end()) suppressed = it->second;
+          const ConsentDecision want = model.Decide(c, p, party, suppressed);
+          const ConsentDecision got = stored->Decide(c, p, party, suppressed);
+          EXPECT_EQ(got.reason, want.reason) << ConsentChannelName(c) << "/" << party;
+          EXPECT_EQ(got.at, want.at);
+          EXPECT_EQ(got.event_number, want.event_number);
+          EXPECT_EQ(got.missing, want.missing);
+          absl::StatusOr<ConsentDecision> served =
+              consent().CheckConsent(IntakeActor(), id, c, p, party);
+          ASSERT_TRUE(served.ok()) << served.status();
+          EXPECT_EQ(served->reason, want.reason);
+        }
+      }
+    }
+  }
+  EXPECT_GT(model.last_number(), 30u);
 }
 
 TEST_F(ConsentStoreTest, AnOfflineEditOfTheLedgerIsDataLoss) {

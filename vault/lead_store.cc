@@ -14,6 +14,7 @@
 #include "vault/internal/keys.h"
 #include "vault/internal/page_token.h"
 #include "vault/internal/records.pb.h"
+#include "vault/lead_rows.h"
 #include "vault/read_decision.h"
 #include "vault/validation.h"
 
@@ -25,7 +26,6 @@ using internal::LeadRecord;
 static_assert(kMaxFindResults <= kMaxIndexedLeadsPerEntry,
               "every match of a look-up must be indexed for the accounting");
 
-constexpr uint32_t kRecordFormatVersion = 1;
 constexpr uint32_t kDekVersion = 1;
 constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
 constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
@@ -82,12 +82,6 @@ LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r)
   return m;
 }
 
-// The sender's own submissions: index id || blind token || principal id ->
-// the id the sender was given (its lead or receipt). Point look-ups only.
-constexpr uint8_t kOwnEmailIndex = 0x81;
-constexpr uint8_t kOwnPhoneIndex = 0x82;
-constexpr char kReceiptPrefix[] = "receipt/";
-
 void AppendBigEndian32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
 }
@@ -95,46 +89,6 @@ void AppendBigEndian32(std::string& out, uint32_t v) {
 void AppendLengthPrefixed(std::string& out, absl::string_view v) {
   AppendBigEndian32(out, static_cast<uint32_t>(v.size()));
   out.append(v.data(), v.size());
-}
-
-// The MAC over a lead record's access-relevant metadata (records.proto).
-std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
-                        const LeadRecord& r) {
-  std::string in = "leadvault-lead-metadata-v1";
-  AppendLengthPrefixed(in, lead_id);
-  AppendLengthPrefixed(in, r.created_by());
-  AppendLengthPrefixed(in, r.attribution().service_line());
-  AppendBigEndian32(in, r.format_version());
-  AppendBigEndian32(in, static_cast<uint32_t>(r.status()));
-  AppendBigEndian32(in, static_cast<uint32_t>(r.attribution().source()));
-  AppendBigEndian32(in, r.dek_version());
-  internal::PutBigEndian64(in, r.version());
-  internal::PutBigEndian64(in, static_cast<uint64_t>(r.created_at_unix_micros()));
-  // The contact tokens (the suppression list's keys), in records that have them.
-  if (!r.email_token().empty() || !r.phone_token().empty()) {
-    AppendLengthPrefixed(in, r.email_token());
-    AppendLengthPrefixed(in, r.phone_token());
-  }
-  return keys::KeyedHash(key, in);
-}
-
-absl::StatusOr<LeadRecord> ParseLeadRecord(const keys::SecretBytes& mac_key,
-                                           absl::string_view lead_id, const std::string& bytes) {
-  LeadRecord r;
-  if (!r.ParseFromString(bytes) || r.format_version() != kRecordFormatVersion) {
-    return absl::DataLossError("lead record: malformed or unknown format version");
-  }
-  if (!keys::ConstantTimeEquals(r.metadata_mac(), MetadataMac(mac_key, lead_id, r))) {
-    return absl::DataLossError("lead record: metadata fails authentication");
-  }
-  return r;
-}
-
-// The record's serialized form with its metadata MAC set.
-std::string SealLeadRecord(const keys::SecretBytes& mac_key, absl::string_view lead_id,
-                           LeadRecord& r) {
-  r.set_metadata_mac(MetadataMac(mac_key, lead_id, r));
-  return r.SerializeAsString();
 }
 
 // A keyed hash of the normalized request, for idempotency-key reuse checks. The
@@ -185,11 +139,6 @@ std::string RequestHash(const keys::SecretBytes& key, const NewLead& lead) {
   return keys::KeyedHash(key, all.view());
 }
 
-std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
-  return internal::QueueKey(r.attribution().service_line(), r.status(), r.created_at_unix_micros(),
-                            lead_id);
-}
-
 using internal::DecodePageToken;
 using internal::EncodePageToken;
 
@@ -222,7 +171,7 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id)
   auto bytes = db_->Get(Cf::kLeads, lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *bytes));
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *bytes));
   return MetadataFromRecord(lead_id, record);
 }
 
@@ -266,8 +215,7 @@ absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor&
                          : db_->MultiGet({{Cf::kLeads, lead_id}});
   if (absl::IsNotFound(values[0].status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(values[0].status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record,
-                      ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *values[0]));
   subject.meta = MetadataFromRecord(lead_id, record);
   if (!MaySeeAs(actor, subject.meta, rpc)) return absl::NotFoundError("lead not found");
   subject.tokens = TokensOf(record);
@@ -286,7 +234,7 @@ absl::Status LeadStore::CheckInScope(const Actor& actor, const std::string& lead
 
 absl::StatusOr<LeadMetadata> LeadStore::ReadReceipt(const Actor& actor,
                                                     const std::string& receipt_id) {
-  auto bytes = db_->Get(Cf::kMeta, absl::StrCat(kReceiptPrefix, receipt_id));
+  auto bytes = db_->Get(Cf::kMeta, ReceiptKey(receipt_id));
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
   internal::ReceiptRecord r;
@@ -388,15 +336,21 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   for (auto [index, token] :
        {std::pair{kOwnEmailIndex, &email_token}, {kOwnPhoneIndex, &phone_token}}) {
     if (!token->empty()) {
-      own_keys.push_back(absl::StrCat(internal::BlindIndexPrefix(index, *token), actor.principal_id,
-                                      absl::string_view("\0", 1), service_line));
+      own_keys.push_back(OwnSubmissionKey(index, *token, actor.principal_id, service_line));
     }
   }
 
   rocksdb::WriteBatch& batch = prepared.batch;
   CreateResult& result = prepared.result;
-  auto put = [&batch](rocksdb::ColumnFamilyHandle* cf, const std::string& k, const std::string& v) {
-    return FromRocks(batch.Put(cf, k, v), "batch");
+  // The submission's idempotency row, once its result is known.
+  auto idempotency_row = [&result, &request_hash] {
+    internal::IdempotencyRecord idem;
+    idem.set_format_version(1);
+    idem.set_lead_id(result.lead_id);
+    idem.set_duplicate(result.duplicate);
+    idem.set_version(result.version);
+    idem.set_request_hash(request_hash);
+    return idem.SerializeAsString();
   };
   if (!existing_id.empty()) {
     LV_ASSIGN_OR_RETURN(LeadMetadata existing,
@@ -431,10 +385,16 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       receipt.set_created_at_unix_micros(absl::ToUnixMicros(now));
       ToRecord(lead.attribution, receipt.mutable_attribution());
       std::string receipt_id = random_->Bytes(internal::kLeadIdSize);
-      LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), absl::StrCat(kReceiptPrefix, receipt_id),
-                             receipt.SerializeAsString()));
+      LV_RETURN_IF_ERROR(rows_.AddReferencing(existing_id, Cf::kMeta, ReceiptKey(receipt_id),
+                                              receipt.SerializeAsString(), batch));
+      // What the sender was told, for its later submissions of this person.
+      for (const std::string& key : own_keys) {
+        LV_RETURN_IF_ERROR(rows_.AddReferencing(existing_id, Cf::kBidx, key, receipt_id, batch));
+      }
       result = {receipt_id, false, 1};
     }
+    LV_RETURN_IF_ERROR(
+        rows_.AddReferencing(existing_id, Cf::kMeta, idem_key, idempotency_row(), batch));
     if (result.lead_id != existing_id) entry.lead_ids.push_back(EncodeLeadId(result.lead_id));
     entry.lead_ids.push_back(EncodeLeadId(existing_id));
     entry.fields.push_back("touches");
@@ -460,7 +420,6 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     const uint8_t* nonces = draw.data() + internal::kLeadIdSize + keys::kKeySize;
 
     LeadRecord record;
-    record.set_format_version(kRecordFormatVersion);
     record.set_created_at_unix_micros(absl::ToUnixMicros(now));
     record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
     ToRecord(lead.attribution, record.mutable_attribution());
@@ -470,6 +429,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     record.set_dek_version(kDekVersion);
     record.set_email_token(email_token);
     record.set_phone_token(phone_token);
+    record.set_idempotency_key(idem_key);
     for (size_t i = 0; i < kPiiFieldCount; ++i) {
       PiiField field = kAllPiiFields[i];
       if (!lead.pii.Has(field)) continue;
@@ -489,38 +449,15 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     wrapped.set_wrapped(
         keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
 
-    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kLeads), lead_id,
-                           SealLeadRecord(keys_->record_mac_key(), lead_id, record)));
-    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kDek), lead_id, wrapped.SerializeAsString()));
-    if (!email_token.empty()) {
-      LV_RETURN_IF_ERROR(
-          put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kEmailIndex, email_token, lead_id), ""));
-    }
-    if (!phone_token.empty()) {
-      LV_RETURN_IF_ERROR(
-          put(db_->cf(Cf::kBidx), internal::BlindIndexKey(kPhoneIndex, phone_token, lead_id), ""));
-    }
-    LV_RETURN_IF_ERROR(put(db_->cf(Cf::kQueue), QueueKeyOf(lead_id, record), ""));
+    result = {lead_id, false, 1};
+    LV_RETURN_IF_ERROR(
+        rows_.AddCreate(lead_id, record, wrapped.SerializeAsString(), idempotency_row(), batch));
     if (lead.consent.has_value()) {
       LV_RETURN_IF_ERROR(
           StageGrant(actor, lead_id, &dek, *lead.consent, /*new_lead=*/true, now, prepared));
     }
-    result = {lead_id, false, 1};
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
   }
-  // What the sender was told, for its later submissions of this person.
-  if (!result.duplicate) {
-    for (const std::string& key : own_keys) {
-      LV_RETURN_IF_ERROR(put(db_->cf(Cf::kBidx), key, result.lead_id));
-    }
-  }
-  internal::IdempotencyRecord idem;
-  idem.set_format_version(1);
-  idem.set_lead_id(result.lead_id);
-  idem.set_duplicate(result.duplicate);
-  idem.set_version(result.version);
-  idem.set_request_hash(request_hash);
-  LV_RETURN_IF_ERROR(put(db_->cf(Cf::kMeta), idem_key, idem.SerializeAsString()));
   return prepared;
 }
 
@@ -529,8 +466,8 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
                                                  PreparedCreate& prepared) {
   prepared.claims.push_back(claims_.Acquire({existing_id}));
   LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
-  LV_ASSIGN_OR_RETURN(LeadRecord record,
-                      ParseLeadRecord(keys_->record_mac_key(), existing_id, bytes));
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(existing_id, bytes));
+  const LeadRecord before = record;
   // One touch per sender, its newest: a sender that repeats itself cannot push
   // the others' touches out of the ring.
   auto* touches = record.mutable_touches();
@@ -546,10 +483,7 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
   ToRecord(attribution, touch->mutable_attribution());
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.
-  LV_RETURN_IF_ERROR(
-      FromRocks(prepared.batch.Put(db_->cf(Cf::kLeads), existing_id,
-                                   SealLeadRecord(keys_->record_mac_key(), existing_id, record)),
-                "batch"));
+  LV_RETURN_IF_ERROR(rows_.AddUpdate(existing_id, before, record, prepared.batch));
   return MetadataFromRecord(existing_id, record);
 }
 
@@ -611,7 +545,7 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     LV_ASSIGN_OR_RETURN(lead.meta, ReadReceipt(actor, lead_id));
   } else {
     LV_RETURN_IF_ERROR(values[0].status());
-    LV_ASSIGN_OR_RETURN(record, ParseLeadRecord(keys_->record_mac_key(), lead_id, *values[0]));
+    LV_ASSIGN_OR_RETURN(record, rows_.Parse(lead_id, *values[0]));
     lead.meta = MetadataFromRecord(lead_id, record);
   }
   // The decision first (vault/read_decision.h); the rest only executes it.
@@ -823,8 +757,8 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   auto bytes = db_->Get(Cf::kLeads, update.lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record,
-                      ParseLeadRecord(keys_->record_mac_key(), update.lead_id, *bytes));
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(update.lead_id, *bytes));
+  const LeadRecord before = record;
   if (!MaySeeAs(actor, MetadataFromRecord(update.lead_id, record), Rpc::kUpdateLead)) {
     return absl::NotFoundError("lead not found");
   }
@@ -841,11 +775,7 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
           absl::StrCat("status: transition from ", LeadStatusName(from), " to ",
                        LeadStatusName(update.status), " is not allowed"));
     }
-    LV_RETURN_IF_ERROR(
-        FromRocks(batch.Delete(db_->cf(Cf::kQueue), QueueKeyOf(update.lead_id, record)), "batch"));
     record.set_status(static_cast<int32_t>(update.status));
-    LV_RETURN_IF_ERROR(
-        FromRocks(batch.Put(db_->cf(Cf::kQueue), QueueKeyOf(update.lead_id, record), ""), "batch"));
     entry.fields.push_back("status");
   }
   if (!update.add_contact_attempts.empty()) {
@@ -878,10 +808,7 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   }
   record.set_version(record.version() + 1);
   record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
-  LV_RETURN_IF_ERROR(
-      FromRocks(batch.Put(db_->cf(Cf::kLeads), update.lead_id,
-                          SealLeadRecord(keys_->record_mac_key(), update.lead_id, record)),
-                "batch"));
+  LV_RETURN_IF_ERROR(rows_.AddUpdate(update.lead_id, before, record, batch));
   LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
   return MetadataFromRecord(update.lead_id, record);
 }

@@ -20,6 +20,7 @@
 #include "vault/key_claims.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead.h"
+#include "vault/lead_rows.h"
 #include "vault/read_decision.h"
 
 namespace leadvault::vault {
@@ -101,7 +102,8 @@ class LeadStore final : public LeadScope {
         clock_(clock),
         random_(random),
         emergency_(emergency),
-        ledger_(ledger) {}
+        ledger_(ledger),
+        rows_(db, &keys->record_mac_key()) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
   // idempotency key) and the same request returns the first result and writes
@@ -144,6 +146,9 @@ class LeadStore final : public LeadScope {
                     const std::optional<Outreach>& outreach,
                     const std::function<void(const Lead&)>& stage,
                     std::function<void(absl::Status)> done);
+
+  // Every row a lead owns (vault/lead_rows.h).
+  const LeadRows& rows() const { return rows_; }
 
   // Metadata (no touches) of at most kMaxFindResults leads in the actor's
   // scope whose normalized email or phone equals `value`. The actor states a
@@ -223,6 +228,7 @@ class LeadStore final : public LeadScope {
   keys::Random* const random_;
   const EmergencyAccessStore* const emergency_;
   const ConsentLedger* const ledger_;
+  const LeadRows rows_;
   KeyClaims claims_;
 };
 

@@ -1,0 +1,192 @@
+#include "vault/lead_rows.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "keys/blind_index.h"
+#include "keys/hash.h"
+#include "keys/status_macros.h"
+#include "vault/consent_ledger.h"
+#include "vault/internal/keys.h"
+
+namespace leadvault::vault {
+namespace {
+
+using internal::LeadRecord;
+
+constexpr uint32_t kRecordFormatVersion = 1;
+constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
+constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
+constexpr char kReceiptPrefix[] = "receipt/";
+constexpr char kRefPrefix[] = "ref/";
+
+void AppendBigEndian32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void AppendLengthPrefixed(std::string& out, absl::string_view v) {
+  AppendBigEndian32(out, static_cast<uint32_t>(v.size()));
+  out.append(v.data(), v.size());
+}
+
+// The MAC over a lead record's access-relevant metadata (records.proto).
+std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
+                        const LeadRecord& r) {
+  std::string in = "leadvault-lead-metadata-v1";
+  AppendLengthPrefixed(in, lead_id);
+  AppendLengthPrefixed(in, r.created_by());
+  AppendLengthPrefixed(in, r.attribution().service_line());
+  AppendBigEndian32(in, r.format_version());
+  AppendBigEndian32(in, static_cast<uint32_t>(r.status()));
+  AppendBigEndian32(in, static_cast<uint32_t>(r.attribution().source()));
+  AppendBigEndian32(in, r.dek_version());
+  internal::PutBigEndian64(in, r.version());
+  internal::PutBigEndian64(in, static_cast<uint64_t>(r.created_at_unix_micros()));
+  // The contact tokens (the suppression list's keys), in records that have them.
+  if (!r.email_token().empty() || !r.phone_token().empty()) {
+    AppendLengthPrefixed(in, r.email_token());
+    AppendLengthPrefixed(in, r.phone_token());
+  }
+  return keys::KeyedHash(key, in);
+}
+
+std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
+  return internal::QueueKey(r.attribution().service_line(), r.status(), r.created_at_unix_micros(),
+                            lead_id);
+}
+
+std::string RefKey(absl::string_view lead_id, Cf cf, absl::string_view key) {
+  std::string ref = LeadRows::RefPrefix(lead_id);
+  ref.push_back(static_cast<char>(cf));
+  ref.append(key.data(), key.size());
+  return ref;
+}
+
+}  // namespace
+
+std::string ReceiptKey(absl::string_view receipt_id) {
+  return absl::StrCat(kReceiptPrefix, receipt_id);
+}
+
+std::string OwnSubmissionKey(uint8_t index, absl::string_view token, absl::string_view principal_id,
+                             absl::string_view service_line) {
+  return absl::StrCat(internal::BlindIndexPrefix(index, token), principal_id,
+                      absl::string_view("\0", 1), service_line);
+}
+
+std::string LeadRows::RefPrefix(absl::string_view lead_id) {
+  return absl::StrCat(kRefPrefix, lead_id);
+}
+
+absl::StatusOr<LeadRecord> LeadRows::Parse(absl::string_view lead_id,
+                                           const std::string& row) const {
+  LeadRecord r;
+  if (!r.ParseFromString(row) || r.format_version() != kRecordFormatVersion) {
+    return absl::DataLossError("lead record: malformed or unknown format version");
+  }
+  if (!keys::ConstantTimeEquals(r.metadata_mac(), MetadataMac(*mac_key_, lead_id, r))) {
+    return absl::DataLossError("lead record: metadata fails authentication");
+  }
+  return r;
+}
+
+std::vector<LeadRows::RowKey> LeadRows::KeysOf(const std::string& lead_id,
+                                               const LeadRecord& record) {
+  std::vector<RowKey> keys = {{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}};
+  const std::string& service_line = record.attribution().service_line();
+  for (auto [index, own, token] : {std::tuple{kEmailIndex, kOwnEmailIndex, &record.email_token()},
+                                   {kPhoneIndex, kOwnPhoneIndex, &record.phone_token()}}) {
+    if (token->empty()) continue;
+    keys.push_back({Cf::kBidx, internal::BlindIndexKey(index, *token, lead_id)});
+    keys.push_back({Cf::kBidx, OwnSubmissionKey(own, *token, record.created_by(), service_line)});
+  }
+  keys.push_back({Cf::kQueue, QueueKeyOf(lead_id, record)});
+  if (!record.idempotency_key().empty()) keys.push_back({Cf::kMeta, record.idempotency_key()});
+  keys.push_back({Cf::kConsent, ConsentLedger::StateKey(lead_id)});
+  return keys;
+}
+
+absl::Status LeadRows::AddCreate(const std::string& lead_id, LeadRecord& record,
+                                 const std::string& wrapped_key, const std::string& idempotency_row,
+                                 rocksdb::WriteBatch& batch) const {
+  record.set_format_version(kRecordFormatVersion);
+  record.set_metadata_mac(MetadataMac(*mac_key_, lead_id, record));
+  for (const RowKey& row : KeysOf(lead_id, record)) {
+    std::string value;  // index rows are empty
+    switch (row.cf) {
+      case Cf::kLeads:
+        value = record.SerializeAsString();
+        break;
+      case Cf::kDek:
+        value = wrapped_key;
+        break;
+      case Cf::kBidx:
+        // An own-submission row names the id its sender was given.
+        if (static_cast<uint8_t>(row.key[0]) == kOwnEmailIndex ||
+            static_cast<uint8_t>(row.key[0]) == kOwnPhoneIndex) {
+          value = lead_id;
+        }
+        break;
+      case Cf::kMeta:
+        value = idempotency_row;
+        break;
+      case Cf::kConsent:
+        continue;  // written by the consent ledger, when there is consent
+      default:
+        break;
+    }
+    LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(row.cf), row.key, value), "batch"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& before,
+                                 LeadRecord& after, rocksdb::WriteBatch& batch) const {
+  const std::string old_queue_key = QueueKeyOf(lead_id, before);
+  const std::string new_queue_key = QueueKeyOf(lead_id, after);
+  if (old_queue_key != new_queue_key) {
+    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(Cf::kQueue), old_queue_key), "batch"));
+    LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(Cf::kQueue), new_queue_key, ""), "batch"));
+  }
+  after.set_metadata_mac(MetadataMac(*mac_key_, lead_id, after));
+  return FromRocks(batch.Put(db_->cf(Cf::kLeads), lead_id, after.SerializeAsString()), "batch");
+}
+
+absl::Status LeadRows::AddReferencing(const std::string& lead_id, Cf cf, const std::string& key,
+                                      const std::string& value, rocksdb::WriteBatch& batch) const {
+  LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(cf), key, value), "batch"));
+  return FromRocks(batch.Put(db_->cf(Cf::kMeta), RefKey(lead_id, cf, key), ""), "batch");
+}
+
+absl::Status LeadRows::AddPurge(const std::string& lead_id, const LeadRecord& record,
+                                rocksdb::WriteBatch& batch) const {
+  // The back-references first: nothing is staged if there are too many.
+  const std::string prefix = RefPrefix(lead_id);
+  std::vector<std::string> refs;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMeta)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (refs.size() == kMaxLeadRefs) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "purge: the lead is named by more than ", kMaxLeadRefs, " rows of later submissions"));
+    }
+    if (it->key().size() <= prefix.size() + 1) {
+      return absl::DataLossError("lead back-reference: malformed key");
+    }
+    refs.push_back(it->key().ToString());
+  }
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan lead back-references"));
+  for (const RowKey& row : KeysOf(lead_id, record)) {
+    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(row.cf), row.key), "batch"));
+  }
+  for (const std::string& ref : refs) {
+    const uint8_t cf = static_cast<uint8_t>(ref[prefix.size()]);
+    if (cf >= kCfCount) return absl::DataLossError("lead back-reference: unknown column family");
+    const rocksdb::Slice row(ref.data() + prefix.size() + 1, ref.size() - prefix.size() - 1);
+    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(static_cast<Cf>(cf)), row), "batch"));
+    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(Cf::kMeta), ref), "batch"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace leadvault::vault

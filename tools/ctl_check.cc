@@ -9,6 +9,7 @@
 #include "tools/ctl_connection.h"
 #include "vault/database.h"
 #include "vault/disclosure_index.h"
+#include "vault/lead_rows_check.h"
 
 namespace leadvault::tools {
 
@@ -17,13 +18,14 @@ std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app) {
   command->check = app.add_subcommand(
       "check",
       "check a data dir offline (read-only, no master key, no daemon needed): the disclosure "
-      "index behind `audit accounting` against the whole audit log");
+      "index behind `audit accounting` against the whole audit log, and that every lead is "
+      "whole (each row it owns there, no row naming a lead or receipt that is gone)");
   command->check->add_option("--data-dir", command->data_dir, "the daemon's data directory")
       ->required();
   command->check->footer(
       "A running daemon may hold the data dir: the check covers what was committed when it "
-      "opened.\nExit codes: 0 the index matches the log, 1 a mismatch (named by sequence) or "
-      "an error.");
+      "opened.\nExit codes: 0 both pass, 1 a mismatch (named by sequence), a missing or "
+      "orphaned lead row (named by lead or receipt id) or an error.");
   return command;
 }
 
@@ -51,10 +53,31 @@ std::optional<int> RunCheckCommand(const CheckCommand& command) {
   if (!report->result.ok()) {
     std::cout << "disclosure index: MISMATCH (" << report->missing_rows << " rows missing, "
               << report->bogus_rows << " rows not backed by a disclosure)" << std::endl;
-    return ReportError(report->result);
+  } else {
+    std::cout << "disclosure index: ok (every disclosure has its rows, every row its disclosure)"
+              << std::endl;
   }
-  std::cout << "disclosure index: ok (every disclosure has its rows, every row its disclosure)"
-            << std::endl;
+  absl::StatusOr<vault::LeadRowsReport> rows = vault::CheckLeadRows(**db);
+  if (!rows.ok()) return ReportError(rows.status());
+  std::cout << "leads: " << rows->leads << ", receipts: " << rows->receipts
+            << ", rows examined: " << rows->rows << "\n"
+            << "consent skeletons of purged leads (kept by design): " << rows->consent_skeletons
+            << "\n";
+  if (!rows->result.ok()) {
+    std::cout << "lead rows: INCONSISTENT (" << rows->missing << " missing, " << rows->orphans
+              << " orphaned)\n";
+    for (const std::string& problem : rows->problems) std::cout << "  " << problem << "\n";
+    if (rows->missing + rows->orphans > rows->problems.size()) {
+      std::cout << "  ... and " << rows->missing + rows->orphans - rows->problems.size()
+                << " more\n";
+    }
+    std::cout << std::flush;
+  } else {
+    std::cout << "lead rows: ok (every lead whole, no row naming a lead or receipt that is gone)"
+              << std::endl;
+  }
+  if (!report->result.ok()) return ReportError(report->result);
+  if (!rows->result.ok()) return ReportError(rows->result);
   return 0;
 }
 

@@ -20,7 +20,8 @@ std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app);
 // Runs `check` if it was parsed; its exit code (0 the data dir passed, 1 a
 // mismatch or an error), or nullopt. Opens DATA_DIR/db read-only and needs no
 // master key: the audit log, the disclosure index and `meta`'s records are not
-// encrypted. A running daemon may hold the data dir: the check covers the
+// encrypted, and the lead rows check (vault/lead_rows_check.h) reads which
+// rows exist, not what they hold. A running daemon may hold the data dir: the check covers the
 // database as of when it opened. REQUIRES: keys::InitCrypto() has succeeded.
 std::optional<int> RunCheckCommand(const CheckCommand& command);
 

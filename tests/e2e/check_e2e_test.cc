@@ -65,6 +65,8 @@ TEST_F(CheckE2eTest, CheckPassesOnACleanDataDirAndNamesTheEntryOfADeletedRow) {
   EXPECT_TRUE(absl::StrContains(out, "disclosures: 2\n")) << out;
   EXPECT_TRUE(absl::StrContains(out, "index rows: 2 (the log calls for 2)")) << out;
   EXPECT_TRUE(absl::StrContains(out, "disclosure index: ok")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "leads: 1, receipts: 0")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "lead rows: ok")) << out;
 
   // The first read's row, deleted offline: the accounting would have listed one read.
   std::vector<std::string> rows = IndexRows();

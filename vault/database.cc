@@ -100,6 +100,11 @@ bool IsIncompleteLastRecord(const rocksdb::Status& s) {
 
 }  // namespace
 
+const char* CfName(Cf cf) {
+  const size_t i = static_cast<size_t>(cf);
+  return i < kCfCount ? kCfNames[i] : "unknown";
+}
+
 // RocksDB calls these on its own threads; they only flip a flag.
 class Database::ErrorListener final : public rocksdb::EventListener {
  public:

@@ -33,6 +33,8 @@ enum class Cf {
   kSuppress,   // channel || purpose || blind token -> revocation time (vault/consent_ledger.h)
 };
 inline constexpr size_t kCfCount = 11;
+// The family's name on disk ("leads", "dek", ...).
+const char* CfName(Cf cf);
 
 // Keys of the `bidx` column family start with index id (1) || blind token (32).
 inline constexpr size_t kBlindIndexPrefixSize = 33;

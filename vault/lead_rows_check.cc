@@ -20,25 +20,6 @@ constexpr char kReceiptPrefix[] = "receipt/";
 constexpr char kRefPrefix[] = "ref/";
 constexpr size_t kIdSize = internal::kLeadIdSize;
 
-const char* CfLabel(Cf cf) {
-  switch (cf) {
-    case Cf::kLeads:
-      return "leads";
-    case Cf::kDek:
-      return "dek";
-    case Cf::kBidx:
-      return "bidx";
-    case Cf::kQueue:
-      return "queue";
-    case Cf::kConsent:
-      return "consent";
-    case Cf::kMeta:
-      return "meta";
-    default:
-      return "other";
-  }
-}
-
 class Checker {
  public:
   explicit Checker(Database& db) : db_(db), snapshot_(db.db()->GetSnapshot()) {
@@ -119,7 +100,7 @@ class Checker {
         if (row.cf == Cf::kLeads || row.cf == Cf::kConsent) continue;
         LV_ASSIGN_OR_RETURN(bool there, Exists(row.cf, row.key));
         if (!there) {
-          Problem(report_.missing, absl::StrCat("lead ", Hex(lead_id), ": a ", CfLabel(row.cf),
+          Problem(report_.missing, absl::StrCat("lead ", Hex(lead_id), ": a ", CfName(row.cf),
                                                 " row it owns is missing"));
         }
         if (row.cf == Cf::kQueue) keys.queue_key = std::move(row.key);
@@ -216,7 +197,7 @@ class Checker {
       LV_ASSIGN_OR_RETURN(bool there, Exists(cf, std::string(rest.substr(kIdSize + 1))));
       if (!leads_.contains(id) || !there) {
         Problem(report_.orphans,
-                absl::StrCat("back-reference of lead ", Hex(id), " to a ", CfLabel(cf),
+                absl::StrCat("back-reference of lead ", Hex(id), " to a ", CfName(cf),
                              " row: the lead or the row does not exist"));
       }
       return absl::OkStatus();

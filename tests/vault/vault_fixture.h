@@ -43,13 +43,6 @@ inline constexpr std::array<Cf, 11> kAllCfs = {
     Cf::kLeads, Cf::kDek,    Cf::kBidx, Cf::kExpiry,    Cf::kQueue,   Cf::kConsent,
     Cf::kAudit, Cf::kMerkle, Cf::kMeta, Cf::kAuditLead, Cf::kSuppress};
 
-inline const char* CfName(Cf cf) {
-  static constexpr const char* kNames[] = {"leads", "dek",        "bidx",    "expiry",
-                                           "queue", "consent",    "audit",   "merkle",
-                                           "meta",  "audit_lead", "suppress"};
-  return kNames[static_cast<size_t>(cf)];
-}
-
 // A 32-byte master key derived from `seed` (different seeds, different keys).
 inline keys::SecretBytes TestKek(uint8_t seed = 1) {
   keys::SecretBytes kek(32);

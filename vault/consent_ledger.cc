@@ -42,22 +42,14 @@ std::string SuppressKey(ConsentChannel channel, ConsentPurpose purpose, absl::st
   return key;
 }
 
-void PutU32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-void PutBytes(std::string& out, absl::string_view v) {
-  PutU32(out, static_cast<uint32_t>(v.size()));
-  out.append(v.data(), v.size());
-}
-
 // What an event's MAC covers besides its audit sequence: the lead, the event
 // (its proof digest: every clear field) and the IP ciphertext.
 std::string EventMacPrefix(absl::string_view lead_id, absl::string_view digest,
                            absl::string_view ip_ciphertext) {
   std::string in = "leadvault-consent-event-mac-v1";
-  PutBytes(in, lead_id);
-  PutBytes(in, digest);
-  PutBytes(in, ip_ciphertext);
+  internal::PutLengthPrefixed(in, lead_id);
+  internal::PutLengthPrefixed(in, digest);
+  internal::PutLengthPrefixed(in, ip_ciphertext);
   return in;
 }
 
@@ -83,21 +75,21 @@ std::vector<TcpaElement> MissingFrom(const google::protobuf::RepeatedField<int32
 std::string StateMac(const keys::SecretBytes& key, absl::string_view lead_id,
                      const ConsentStateRecord& r) {
   std::string in = "leadvault-consent-state-mac-v2";
-  PutBytes(in, lead_id);
-  PutU32(in, r.format_version());
-  PutU32(in, r.last_number());
-  PutU32(in, static_cast<uint32_t>(r.groups_size()));
+  internal::PutLengthPrefixed(in, lead_id);
+  internal::PutBigEndian32(in, r.format_version());
+  internal::PutBigEndian32(in, r.last_number());
+  internal::PutBigEndian32(in, static_cast<uint32_t>(r.groups_size()));
   for (const auto& g : r.groups()) {
-    PutU32(in, g.number());
-    PutU32(in, static_cast<uint32_t>(g.action()));
+    internal::PutBigEndian32(in, g.number());
+    internal::PutBigEndian32(in, static_cast<uint32_t>(g.action()));
     internal::PutBigEndian64(in, static_cast<uint64_t>(g.at_unix_micros()));
-    PutU32(in, static_cast<uint32_t>(g.missing_size()));
-    for (int m : g.missing()) PutU32(in, static_cast<uint32_t>(m));
-    PutU32(in, g.pairs());
-    PutU32(in, static_cast<uint32_t>(g.third_parties_size()));
-    for (const std::string& t : g.third_parties()) PutBytes(in, t);
-    PutU32(in, static_cast<uint32_t>(g.party_channels_size()));
-    for (uint32_t c : g.party_channels()) PutU32(in, c);
+    internal::PutBigEndian32(in, static_cast<uint32_t>(g.missing_size()));
+    for (int m : g.missing()) internal::PutBigEndian32(in, static_cast<uint32_t>(m));
+    internal::PutBigEndian32(in, g.pairs());
+    internal::PutBigEndian32(in, static_cast<uint32_t>(g.third_parties_size()));
+    for (const std::string& t : g.third_parties()) internal::PutLengthPrefixed(in, t);
+    internal::PutBigEndian32(in, static_cast<uint32_t>(g.party_channels_size()));
+    for (uint32_t c : g.party_channels()) internal::PutBigEndian32(in, c);
   }
   return keys::KeyedHash(key, in);
 }

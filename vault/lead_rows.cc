@@ -17,35 +17,24 @@ using internal::LeadRecord;
 constexpr uint32_t kRecordFormatVersion = 1;
 constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
 constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
-constexpr char kReceiptPrefix[] = "receipt/";
-constexpr char kRefPrefix[] = "ref/";
-
-void AppendBigEndian32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-void AppendLengthPrefixed(std::string& out, absl::string_view v) {
-  AppendBigEndian32(out, static_cast<uint32_t>(v.size()));
-  out.append(v.data(), v.size());
-}
 
 // The MAC over a lead record's access-relevant metadata (records.proto).
 std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
                         const LeadRecord& r) {
   std::string in = "leadvault-lead-metadata-v1";
-  AppendLengthPrefixed(in, lead_id);
-  AppendLengthPrefixed(in, r.created_by());
-  AppendLengthPrefixed(in, r.attribution().service_line());
-  AppendBigEndian32(in, r.format_version());
-  AppendBigEndian32(in, static_cast<uint32_t>(r.status()));
-  AppendBigEndian32(in, static_cast<uint32_t>(r.attribution().source()));
-  AppendBigEndian32(in, r.dek_version());
+  internal::PutLengthPrefixed(in, lead_id);
+  internal::PutLengthPrefixed(in, r.created_by());
+  internal::PutLengthPrefixed(in, r.attribution().service_line());
+  internal::PutBigEndian32(in, r.format_version());
+  internal::PutBigEndian32(in, static_cast<uint32_t>(r.status()));
+  internal::PutBigEndian32(in, static_cast<uint32_t>(r.attribution().source()));
+  internal::PutBigEndian32(in, r.dek_version());
   internal::PutBigEndian64(in, r.version());
   internal::PutBigEndian64(in, static_cast<uint64_t>(r.created_at_unix_micros()));
   // The contact tokens (the suppression list's keys), in records that have them.
   if (!r.email_token().empty() || !r.phone_token().empty()) {
-    AppendLengthPrefixed(in, r.email_token());
-    AppendLengthPrefixed(in, r.phone_token());
+    internal::PutLengthPrefixed(in, r.email_token());
+    internal::PutLengthPrefixed(in, r.phone_token());
   }
   return keys::KeyedHash(key, in);
 }
@@ -65,7 +54,7 @@ std::string RefKey(absl::string_view lead_id, Cf cf, absl::string_view key) {
 }  // namespace
 
 std::string ReceiptKey(absl::string_view receipt_id) {
-  return absl::StrCat(kReceiptPrefix, receipt_id);
+  return absl::StrCat(internal::kMetaReceiptPrefix, receipt_id);
 }
 
 std::string OwnSubmissionKey(uint8_t index, absl::string_view token, absl::string_view principal_id,
@@ -75,7 +64,7 @@ std::string OwnSubmissionKey(uint8_t index, absl::string_view token, absl::strin
 }
 
 std::string LeadRows::RefPrefix(absl::string_view lead_id) {
-  return absl::StrCat(kRefPrefix, lead_id);
+  return absl::StrCat(internal::kMetaLeadRefPrefix, lead_id);
 }
 
 absl::StatusOr<LeadRecord> LeadRows::Parse(absl::string_view lead_id,

@@ -16,8 +16,6 @@
 namespace leadvault::vault {
 namespace {
 
-constexpr char kReceiptPrefix[] = "receipt/";
-constexpr char kRefPrefix[] = "ref/";
 constexpr size_t kIdSize = internal::kLeadIdSize;
 
 class Checker {
@@ -110,17 +108,19 @@ class Checker {
   }
 
   absl::Status ReadReceipts() {
-    return Scan(Cf::kMeta, kReceiptPrefix, [this](absl::string_view key, absl::string_view bytes) {
-      const absl::string_view receipt_id = key.substr(sizeof(kReceiptPrefix) - 1);
-      internal::ReceiptRecord r;
-      if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-          !leads_.contains(r.lead_id())) {
-        Problem(report_.orphans,
-                absl::StrCat("receipt ", Hex(receipt_id), " names a lead that does not exist"));
-      }
-      receipts_.insert(std::string(receipt_id));
-      return absl::OkStatus();
-    });
+    return Scan(
+        Cf::kMeta, internal::kMetaReceiptPrefix,
+        [this](absl::string_view key, absl::string_view bytes) {
+          const absl::string_view receipt_id = key.substr(sizeof(internal::kMetaReceiptPrefix) - 1);
+          internal::ReceiptRecord r;
+          if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+              !leads_.contains(r.lead_id())) {
+            Problem(report_.orphans,
+                    absl::StrCat("receipt ", Hex(receipt_id), " names a lead that does not exist"));
+          }
+          receipts_.insert(std::string(receipt_id));
+          return absl::OkStatus();
+        });
   }
 
   bool IsLeadOrReceipt(absl::string_view id) const {
@@ -186,22 +186,23 @@ class Checker {
                               }
                               return absl::OkStatus();
                             }));
-    return Scan(Cf::kMeta, kRefPrefix, [this](absl::string_view key, absl::string_view) {
-      const absl::string_view rest = key.substr(sizeof(kRefPrefix) - 1);
-      if (rest.size() <= kIdSize + 1 || static_cast<uint8_t>(rest[kIdSize]) >= kCfCount) {
-        Problem(report_.orphans, "back-reference row: malformed key");
-        return absl::OkStatus();
-      }
-      const absl::string_view id = rest.substr(0, kIdSize);
-      const Cf cf = static_cast<Cf>(rest[kIdSize]);
-      LV_ASSIGN_OR_RETURN(bool there, Exists(cf, std::string(rest.substr(kIdSize + 1))));
-      if (!leads_.contains(id) || !there) {
-        Problem(report_.orphans,
-                absl::StrCat("back-reference of lead ", Hex(id), " to a ", CfName(cf),
-                             " row: the lead or the row does not exist"));
-      }
-      return absl::OkStatus();
-    });
+    return Scan(
+        Cf::kMeta, internal::kMetaLeadRefPrefix, [this](absl::string_view key, absl::string_view) {
+          const absl::string_view rest = key.substr(sizeof(internal::kMetaLeadRefPrefix) - 1);
+          if (rest.size() <= kIdSize + 1 || static_cast<uint8_t>(rest[kIdSize]) >= kCfCount) {
+            Problem(report_.orphans, "back-reference row: malformed key");
+            return absl::OkStatus();
+          }
+          const absl::string_view id = rest.substr(0, kIdSize);
+          const Cf cf = static_cast<Cf>(rest[kIdSize]);
+          LV_ASSIGN_OR_RETURN(bool there, Exists(cf, std::string(rest.substr(kIdSize + 1))));
+          if (!leads_.contains(id) || !there) {
+            Problem(report_.orphans,
+                    absl::StrCat("back-reference of lead ", Hex(id), " to a ", CfName(cf),
+                                 " row: the lead or the row does not exist"));
+          }
+          return absl::OkStatus();
+        });
   }
 
   absl::Status CheckConsent() {

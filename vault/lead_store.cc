@@ -82,15 +82,6 @@ LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r)
   return m;
 }
 
-void AppendBigEndian32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-void AppendLengthPrefixed(std::string& out, absl::string_view v) {
-  AppendBigEndian32(out, static_cast<uint32_t>(v.size()));
-  out.append(v.data(), v.size());
-}
-
 // A keyed hash of the normalized request, for idempotency-key reuse checks. The
 // PII is framed in a zeroed buffer and never copied into a plain string.
 std::string RequestHash(const keys::SecretBytes& key, const NewLead& lead) {
@@ -117,16 +108,18 @@ std::string RequestHash(const keys::SecretBytes& key, const NewLead& lead) {
   // The consent captured with it, in requests that carry one.
   const ConsentGrant& grant = *lead.consent;
   std::string consent = "consent";
-  for (ConsentChannel c : grant.channels) AppendBigEndian32(consent, static_cast<uint32_t>(c));
+  for (ConsentChannel c : grant.channels)
+    internal::PutBigEndian32(consent, static_cast<uint32_t>(c));
   consent += '/';
-  for (ConsentPurpose p : grant.purposes) AppendBigEndian32(consent, static_cast<uint32_t>(p));
+  for (ConsentPurpose p : grant.purposes)
+    internal::PutBigEndian32(consent, static_cast<uint32_t>(p));
   const ConsentEvidence& v = grant.evidence;
   for (absl::string_view s :
        {absl::string_view(grant.third_party), absl::string_view(v.source_url),
         absl::string_view(v.seller_name), absl::string_view(v.disclosure_version),
         absl::string_view(v.disclosure_sha256), absl::string_view(v.capture_certificate_id),
         absl::string_view(v.user_agent)}) {
-    AppendLengthPrefixed(consent, s);
+    internal::PutLengthPrefixed(consent, s);
   }
   internal::PutBigEndian64(consent, static_cast<uint64_t>(absl::ToUnixMicros(v.captured_at)));
   consent.push_back(static_cast<char>(v.authorizes_automated));

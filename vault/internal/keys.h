@@ -17,6 +17,16 @@ inline void PutBigEndian64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
 }
 
+inline void PutBigEndian32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+// A big-endian u32 length, then the bytes (MAC and hash inputs).
+inline void PutLengthPrefixed(std::string& out, absl::string_view v) {
+  PutBigEndian32(out, static_cast<uint32_t>(v.size()));
+  out.append(v.data(), v.size());
+}
+
 inline uint64_t GetBigEndian64(absl::string_view in) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
@@ -90,6 +100,10 @@ inline constexpr char kMetaIndexRootKey[] = "key/index_root";
 inline constexpr char kMetaTokenKey[] = "key/token";
 inline constexpr char kMetaPrincipalPrefix[] = "principal/";
 inline constexpr char kMetaIdempotencyPrefix[] = "idem/";
+// Followed by a receipt id (vault/lead_rows.h).
+inline constexpr char kMetaReceiptPrefix[] = "receipt/";
+// Followed by lead id || cf || row key: a row naming the lead (vault/lead_rows.h).
+inline constexpr char kMetaLeadRefPrefix[] = "ref/";
 inline constexpr char kMetaAuditSigningKey[] = "key/audit_signing";
 inline constexpr char kMetaLogOrigin[] = "audit/origin";
 inline constexpr char kMetaCheckpointLatest[] = "audit/checkpoint/latest";

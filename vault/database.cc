@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "rocksdb/cache.h"
@@ -98,6 +99,103 @@ bool IsIncompleteLastRecord(const rocksdb::Status& s) {
          text.find("error reading trailing data") != std::string::npos;
 }
 
+// RocksDB 7.8 strands a flush job that was scheduled before a background
+// error is set and first takes the DB mutex after it: DBImpl::BackgroundFlush
+// then returns without taking its request off the flush queue, so the column
+// family stays queued with no job left to flush it, is never queued again,
+// and DB::Resume waits for its flush forever. (The compaction path counts
+// such a job back; the flush path does not.)
+//
+// FlushTrackingEnv sees the flush jobs RocksDB schedules (flush-pool jobs
+// with an unschedule callback: BGWorkFlush; its purge jobs have none), and
+// the error listener, which RocksDB calls with the DB mutex released just
+// before it sets the error, waits until each of them has started and taken
+// the DB mutex (RocksDB's running-flush count, read under that mutex, covers
+// it): such a job has made its check while no error was set, and takes its
+// request off the queue as any flush does. Only that far: a running flush may
+// itself wait for the writer that met the error (to sync the logs it closed).
+thread_local const void* running_flush_env = nullptr;
+
+class FlushTrackingEnv final : public rocksdb::EnvWrapper {
+ public:
+  explicit FlushTrackingEnv(rocksdb::Env* target) : rocksdb::EnvWrapper(target) {
+    // Files go straight to the target's file system, not through the legacy
+    // Env file API.
+    file_system_ = target->GetFileSystem();
+    system_clock_ = target->GetSystemClock();
+  }
+  const char* Name() const override { return "LeadvaultFlushTrackingEnv"; }
+
+  void Schedule(void (*function)(void*), void* arg, Priority pri, void* tag,
+                void (*unschedule)(void*)) override {
+    if (pri != Priority::HIGH || unschedule == nullptr) {
+      target()->Schedule(function, arg, pri, tag, unschedule);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++unfinished_;
+    }
+    target()->Schedule(&Run, new Job{this, function, arg, unschedule}, pri, tag, &Unschedule);
+  }
+
+  // Waits, at most `limit`, until every flush job scheduled so far has ended
+  // or is running past its check: started, and counted by `db` as a running
+  // flush. The calling thread's own job counts as running. False if `limit`
+  // passed first.
+  bool AwaitScheduledFlushesChecked(rocksdb::DB* db, absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    while (true) {
+      int unfinished = 0;
+      int started = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        unfinished = unfinished_;
+        started = started_;
+      }
+      if (unfinished == 0) return true;
+      uint64_t running = 0;
+      if (started == unfinished &&
+          db->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &running) &&
+          running >= static_cast<uint64_t>(unfinished)) {
+        return true;
+      }
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  }
+
+ private:
+  struct Job {
+    FlushTrackingEnv* env;
+    void (*function)(void*);
+    void* arg;
+    void (*unschedule)(void*);
+  };
+  static void Run(void* p) {
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    job->env->Count(+1, 0);
+    running_flush_env = job->env;
+    job->function(job->arg);
+    running_flush_env = nullptr;
+    job->env->Count(-1, -1);
+  }
+  static void Unschedule(void* p) {  // a job dropped unrun, as at close
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    job->unschedule(job->arg);
+    job->env->Count(0, -1);
+  }
+  void Count(int started, int unfinished) {
+    absl::MutexLock lock(&mu_);
+    started_ += started;
+    unfinished_ += unfinished;
+  }
+
+  absl::Mutex mu_;
+  int unfinished_ ABSL_GUARDED_BY(mu_) = 0;  // scheduled, not ended
+  int started_ ABSL_GUARDED_BY(mu_) = 0;     // of those, started
+};
+
 }  // namespace
 
 const char* CfName(Cf cf) {
@@ -105,12 +203,38 @@ const char* CfName(Cf cf) {
   return i < kCfCount ? kCfNames[i] : "unknown";
 }
 
-// RocksDB calls these on its own threads; they only flip a flag.
+struct Database::ListenerState {
+  std::atomic<bool> error{false};
+  // The Env the database runs on and the database, once open (Open only),
+  // and where a flush that does not start is told.
+  std::unique_ptr<FlushTrackingEnv> flushes;
+  std::atomic<rocksdb::DB*> db{nullptr};
+  std::function<void(const std::string&)> log;
+};
+
+Database::Database() : listener_(std::make_shared<ListenerState>()) {}
+
+bool Database::HasBackgroundError() const {
+  return listener_->error.load(std::memory_order_acquire);
+}
+
+// RocksDB calls these on its own threads, with its mutex released.
 class Database::ErrorListener final : public rocksdb::EventListener {
  public:
   explicit ErrorListener(std::shared_ptr<ListenerState> state) : state_(std::move(state)) {}
   void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
-    if (error != nullptr && !error->ok()) state_->error.store(true, std::memory_order_release);
+    if (error == nullptr || error->ok()) return;
+    state_->error.store(true, std::memory_order_release);
+    // Flushes scheduled before the error make their check first (see
+    // FlushTrackingEnv). The bound only keeps a stuck thread pool from
+    // holding the thread that met the error forever.
+    rocksdb::DB* db = state_->db.load(std::memory_order_acquire);
+    if (db != nullptr && !state_->flushes->AwaitScheduledFlushesChecked(db, absl::Seconds(10)) &&
+        state_->log) {
+      state_->log(
+          "a flush scheduled before a storage error did not start within 10 s; "
+          "recovering from the error may need a restart");
+    }
   }
   // Recovery is the Committer's (Database::Resume once there is room): while
   // RocksDB's own recovery runs, a Resume() is answered Busy and writes keep
@@ -175,7 +299,6 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   db_options.max_total_wal_size = 256 << 20;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes * 2, cache);
-  if (options.env != nullptr) db_options.env = options.env;
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError("data_dir: cannot be created");
   }
@@ -185,6 +308,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   db_options.wal_recovery_mode = options.tolerate_damaged_wal_tail
                                      ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
                                      : rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  auto database = std::unique_ptr<Database>(new Database());
+  database->dir_ = dir;
+  database->min_free_bytes_ = options.min_free_bytes;
+  database->free_space_for_testing_ = options.free_space_for_testing;
+  database->listener_->flushes = std::make_unique<FlushTrackingEnv>(
+      options.env != nullptr ? options.env : rocksdb::Env::Default());
+  database->listener_->log = options.storage_error_log;
+  db_options.env = database->listener_->flushes.get();
   // The SstFileManager makes a compaction leave min_free_bytes on the disk
   // (once a first out-of-space error was seen).
   rocksdb::Status sfm_status;
@@ -194,10 +325,6 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   sst_files->SetCompactionBufferSize(options.min_free_bytes);
   db_options.sst_file_manager = sst_files;
   db_options.max_bgerror_resume_count = 0;  // see ErrorListener::OnErrorRecoveryBegin
-  auto database = std::unique_ptr<Database>(new Database());
-  database->dir_ = dir;
-  database->min_free_bytes_ = options.min_free_bytes;
-  database->free_space_for_testing_ = options.free_space_for_testing;
   db_options.listeners.push_back(std::make_shared<ErrorListener>(database->listener_));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -242,6 +369,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   if (!s.ok()) return FromRocks(s, "open database");
   database->storage_error_log_ = options.storage_error_log;
   database->db_.reset(raw);
+  database->listener_->db.store(raw, std::memory_order_release);
   // handles[0] is the default CF, which the vault does not use; keep it for closing.
   database->handles_.assign(handles.begin() + 1, handles.end());
   database->handles_.push_back(handles[0]);
@@ -379,6 +507,7 @@ Database::~Database() {
   }
   for (auto* h : handles_) IgnoreRocks(db_->DestroyColumnFamilyHandle(h));
   IgnoreRocks(db_->Close());
+  listener_->db.store(nullptr, std::memory_order_release);
 }
 
 absl::Status Database::Write(rocksdb::WriteBatch* batch, const char* operation) {

@@ -128,7 +128,7 @@ class Database {
 
   // True while RocksDB holds a background error: writes fail until Resume()
   // clears it (RocksDB's own recovery is switched off). Non-blocking.
-  bool HasBackgroundError() const { return listener_->has_error(); }
+  bool HasBackgroundError() const;
   // Clears a background error once its cause is gone (rocksdb::DB::Resume);
   // OK at once if there is none. Tried only after a synced 1 MiB probe write
   // succeeds, since a failed recovery makes RocksDB's error permanent until
@@ -139,18 +139,16 @@ class Database {
  private:
   // Tracks RocksDB's background error state for HasBackgroundError().
   class ErrorListener;
-  struct ListenerState {
-    bool has_error() const { return error.load(std::memory_order_acquire); }
-    std::atomic<bool> error{false};
-  };
+  struct ListenerState;
 
-  Database() = default;
+  Database();
   // Constant after construction.
   bool read_only_ = false;
   std::string dir_;
   uint64_t min_free_bytes_ = 0;
   std::function<std::optional<uint64_t>()> free_space_for_testing_;
-  std::shared_ptr<ListenerState> listener_ = std::make_shared<ListenerState>();
+  // Shared with the listener RocksDB holds; owns the Env wrapper the database runs on.
+  std::shared_ptr<ListenerState> listener_;
   std::function<void(const std::string&)> storage_error_log_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -14,8 +18,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table_properties.h"
 #include "tests/testing/fakes.h"
@@ -340,6 +347,123 @@ TEST_F(StorageFaultTest, AFailedFsyncIsUnavailableAndNothingOfTheGroupIsVisible)
   }
   const auto leads = ReadCf(*vault_, Cf::kLeads);
   for (const auto& [id, record] : leads) EXPECT_EQ(audited.count(EncodeLeadId(id)), 1u);
+}
+
+// Holds the flush pool's jobs back until Open(), so that a flush scheduled
+// before a storage error starts after RocksDB met it.
+class GatedFlushEnv final : public rocksdb::EnvWrapper {
+ public:
+  explicit GatedFlushEnv(rocksdb::Env* target) : rocksdb::EnvWrapper(target) {
+    file_system_ = target->GetFileSystem();
+    system_clock_ = target->GetSystemClock();
+  }
+  const char* Name() const override { return "GatedFlushEnv"; }
+
+  void Schedule(void (*function)(void*), void* arg, Priority pri, void* tag,
+                void (*unschedule)(void*)) override {
+    if (pri != Priority::HIGH) {
+      target()->Schedule(function, arg, pri, tag, unschedule);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++scheduled_;
+    }
+    target()->Schedule(&Run, new Job{this, function, arg, unschedule}, pri, tag, &Unschedule);
+  }
+
+  int scheduled() {
+    absl::MutexLock lock(&mu_);
+    return scheduled_;
+  }
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    open_ = false;
+  }
+  void Open() {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+
+ private:
+  struct Job {
+    GatedFlushEnv* env;
+    void (*function)(void*);
+    void* arg;
+    void (*unschedule)(void*);
+  };
+  static void Run(void* p) {
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    {
+      absl::MutexLock lock(&job->env->mu_);
+      job->env->mu_.Await(absl::Condition(&job->env->open_));
+    }
+    job->function(job->arg);
+  }
+  static void Unschedule(void* p) {
+    std::unique_ptr<Job> job(static_cast<Job*>(p));
+    if (job->unschedule != nullptr) job->unschedule(job->arg);
+  }
+
+  absl::Mutex mu_;
+  int scheduled_ ABSL_GUARDED_BY(mu_) = 0;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+// RocksDB 7.8 leaves a flush that was scheduled before a background error and
+// starts after it queued with no job to run it, and DB::Resume then waits for
+// it forever; the database lets such flushes run before the error is set.
+TEST(StorageRecoveryTest, AFlushScheduledBeforeAStorageErrorDoesNotHangTheRecovery) {
+  ScratchDir dir;
+  FaultEnv fault;
+  GatedFlushEnv gated(fault.env());
+  DatabaseOptions options;
+  options.env = &gated;
+  options.block_cache_bytes = 1 << 20;
+  options.write_buffer_bytes = 64 << 10;
+  absl::StatusOr<std::unique_ptr<Database>> opened = Database::Open(dir.path(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Database& db = **opened;
+
+  // Writes until a memtable is full and its flush is scheduled (and held).
+  gated.Close();
+  const std::string value(4096, 'v');
+  for (int i = 0; gated.scheduled() == 0; ++i) {
+    ASSERT_LT(i, 10000) << "no flush was scheduled";
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put(db.cf(Cf::kLeads), absl::StrCat("fill-", i), value).ok());
+    ASSERT_TRUE(db.Write(&batch, "fill").ok());
+  }
+
+  // The disk fills: the next write fails and RocksDB sets its error. Space
+  // returns at once, and the held flush is let go a while later, which
+  // without the database's wait was after the error was set.
+  fault.fs().SetNoSpace(true);
+  std::thread space_returns([&] {
+    while (!db.HasBackgroundError()) absl::SleepFor(absl::Milliseconds(1));
+    fault.fs().SetNoSpace(false);
+    absl::SleepFor(absl::Milliseconds(200));
+    gated.Open();
+  });
+  rocksdb::WriteBatch failing;
+  ASSERT_TRUE(failing.Put(db.cf(Cf::kLeads), "after", value).ok());
+  EXPECT_FALSE(db.Write(&failing, "write").ok());
+  space_returns.join();
+  ASSERT_TRUE(db.HasBackgroundError());
+
+  std::future<absl::Status> resumed = std::async(std::launch::async, [&db] { return db.Resume(); });
+  if (resumed.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    // The recovery thread cannot be stopped; neither can the database close.
+    std::fprintf(stderr, "Database::Resume did not return within 60 s: the flush was stranded\n");
+    std::_Exit(1);
+  }
+  ASSERT_TRUE(resumed.get().ok());
+  EXPECT_FALSE(db.HasBackgroundError());
+  rocksdb::WriteBatch again;
+  ASSERT_TRUE(again.Put(db.cf(Cf::kLeads), "again", "v").ok());
+  ASSERT_TRUE(db.Write(&again, "write").ok());
+  EXPECT_TRUE(db.Get(Cf::kLeads, "again").ok());
+  EXPECT_TRUE(db.Get(Cf::kLeads, "fill-0").ok());
 }
 
 }  // namespace

@@ -90,6 +90,9 @@ std::vector<LeadRows::RowKey> LeadRows::KeysOf(const std::string& lead_id,
     keys.push_back({Cf::kBidx, OwnSubmissionKey(own, *token, record.created_by(), service_line)});
   }
   keys.push_back({Cf::kQueue, QueueKeyOf(lead_id, record)});
+  if (record.expires_at_unix_micros() != 0) {
+    keys.push_back({Cf::kExpiry, internal::ExpiryKey(record.expires_at_unix_micros(), lead_id)});
+  }
   if (!record.idempotency_key().empty()) keys.push_back({Cf::kMeta, record.idempotency_key()});
   keys.push_back({Cf::kConsent, ConsentLedger::StateKey(lead_id)});
   return keys;
@@ -131,12 +134,20 @@ absl::Status LeadRows::AddCreate(const std::string& lead_id, LeadRecord& record,
 
 absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& before,
                                  LeadRecord& after, rocksdb::WriteBatch& batch) const {
-  const std::string old_queue_key = QueueKeyOf(lead_id, before);
-  const std::string new_queue_key = QueueKeyOf(lead_id, after);
-  if (old_queue_key != new_queue_key) {
-    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(Cf::kQueue), old_queue_key), "batch"));
-    LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(Cf::kQueue), new_queue_key, ""), "batch"));
-  }
+  // The index rows that move with the record: queue (status) and expiry.
+  auto move = [&](Cf cf, const std::string& from, const std::string& to) -> absl::Status {
+    if (from == to) return absl::OkStatus();
+    if (!from.empty()) LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(cf), from), "batch"));
+    if (!to.empty()) LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(cf), to, ""), "batch"));
+    return absl::OkStatus();
+  };
+  LV_RETURN_IF_ERROR(move(Cf::kQueue, QueueKeyOf(lead_id, before), QueueKeyOf(lead_id, after)));
+  auto expiry_key = [&lead_id](const LeadRecord& r) {
+    return r.expires_at_unix_micros() == 0
+               ? std::string()
+               : internal::ExpiryKey(r.expires_at_unix_micros(), lead_id);
+  };
+  LV_RETURN_IF_ERROR(move(Cf::kExpiry, expiry_key(before), expiry_key(after)));
   after.set_metadata_mac(MetadataMac(*mac_key_, lead_id, after));
   return FromRocks(batch.Put(db_->cf(Cf::kLeads), lead_id, after.SerializeAsString()), "batch");
 }

@@ -8,6 +8,8 @@
 //             tokens), and the creating sender's own-submission rows (token,
 //             creator, service line -> id);
 //  - `queue`  its row in the work queue (service line, status, creation time);
+//  - `expiry` its row in the expiry index (when retention expires it; the
+//             record holds the time and the rule);
 //  - `meta`   the idempotency row of the submission that created it (the
 //             record lists its key);
 //  - `consent` its consent state row (the event records are the consent
@@ -79,8 +81,8 @@ class LeadRows {
                          const std::string& wrapped_key, const std::string& idempotency_row,
                          rocksdb::WriteBatch& batch) const;
 
-  // The record rewritten (MAC'd here); its queue row moved when the change
-  // moves it (`before` is the record as read).
+  // The record rewritten (MAC'd here); its queue and expiry rows moved when
+  // the change moves them (`before` is the record as read).
   absl::Status AddUpdate(const std::string& lead_id, const internal::LeadRecord& before,
                          internal::LeadRecord& after, rocksdb::WriteBatch& batch) const;
 

@@ -31,6 +31,7 @@ class Checker {
     LV_RETURN_IF_ERROR(CheckDek());
     LV_RETURN_IF_ERROR(CheckBidx());
     LV_RETURN_IF_ERROR(CheckQueue());
+    LV_RETURN_IF_ERROR(CheckExpiry());
     LV_RETURN_IF_ERROR(CheckMeta());
     LV_RETURN_IF_ERROR(CheckConsent());
     report_.leads = leads_.size();
@@ -49,6 +50,7 @@ class Checker {
     std::string email_token;
     std::string phone_token;
     std::string queue_key;
+    std::string expiry_key;  // empty: none
   };
 
   void Problem(uint64_t& counter, std::string what) {
@@ -102,6 +104,7 @@ class Checker {
                                                 " row it owns is missing"));
         }
         if (row.cf == Cf::kQueue) keys.queue_key = std::move(row.key);
+        if (row.cf == Cf::kExpiry) keys.expiry_key = std::move(row.key);
       }
       return absl::OkStatus();
     });
@@ -169,6 +172,18 @@ class Checker {
       if (lead == leads_.end() || lead->second.queue_key != key) {
         Problem(report_.orphans,
                 absl::StrCat("queue row of lead ", Hex(id), ", which does not exist or has moved"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status CheckExpiry() {
+    return Scan(Cf::kExpiry, "", [this](absl::string_view key, absl::string_view) {
+      const absl::string_view id = key.size() >= kIdSize ? key.substr(key.size() - kIdSize) : key;
+      auto lead = leads_.find(id);
+      if (lead == leads_.end() || lead->second.expiry_key != key) {
+        Problem(report_.orphans, absl::StrCat("expiry row of lead ", Hex(id),
+                                              ", which does not exist or has moved"));
       }
       return absl::OkStatus();
     });

@@ -23,7 +23,7 @@ inline constexpr size_t kMaxNamedRowProblems = 20;
 struct LeadRowsReport {
   uint64_t leads = 0;     // lead records
   uint64_t receipts = 0;  // receipt records
-  uint64_t rows = 0;      // rows examined in leads, dek, bidx, queue, consent and meta
+  uint64_t rows = 0;      // rows examined in leads, dek, bidx, queue, expiry, consent, meta
   uint64_t missing = 0;   // rows a lead record names that are absent
   uint64_t orphans = 0;   // rows naming a lead or receipt that does not exist, or stale ones
   // Leads that are gone but whose consent events remain: the consent skeleton

@@ -16,6 +16,7 @@
 #include "vault/internal/records.pb.h"
 #include "vault/lead_rows.h"
 #include "vault/read_decision.h"
+#include "vault/retention.h"
 #include "vault/validation.h"
 
 namespace leadvault::vault {
@@ -80,6 +81,14 @@ LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r)
   m.created_by = r.created_by();
   m.version = r.version();
   return m;
+}
+
+// When `policy` expires the lead as `record` now stands, and by which rule.
+void StampRetention(const RetentionPolicy& policy, const std::string& lead_id, LeadRecord& record) {
+  const RetentionDecision d =
+      DecideRetention(policy, RetentionFactsOf(MetadataFromRecord(lead_id, record)));
+  record.set_expires_at_unix_micros(absl::ToUnixMicros(d.expires_at));
+  record.set_retention_rule(d.rule_name);
 }
 
 // A keyed hash of the normalized request, for idempotency-key reuse checks. The
@@ -443,6 +452,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
         keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
 
     result = {lead_id, false, 1};
+    StampRetention(retention_, lead_id, record);
     LV_RETURN_IF_ERROR(
         rows_.AddCreate(lead_id, record, wrapped.SerializeAsString(), idempotency_row(), batch));
     if (lead.consent.has_value()) {
@@ -476,6 +486,7 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
   ToRecord(attribution, touch->mutable_attribution());
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.
+  StampRetention(retention_, existing_id, record);  // a submission is activity
   LV_RETURN_IF_ERROR(rows_.AddUpdate(existing_id, before, record, prepared.batch));
   return MetadataFromRecord(existing_id, record);
 }
@@ -801,6 +812,7 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   }
   record.set_version(record.version() + 1);
   record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
+  StampRetention(retention_, update.lead_id, record);
   LV_RETURN_IF_ERROR(rows_.AddUpdate(update.lead_id, before, record, batch));
   LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
   return MetadataFromRecord(update.lead_id, record);

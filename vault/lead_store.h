@@ -22,6 +22,7 @@
 #include "vault/lead.h"
 #include "vault/lead_rows.h"
 #include "vault/read_decision.h"
+#include "vault/retention.h"
 
 namespace leadvault::vault {
 namespace internal {
@@ -229,6 +230,8 @@ class LeadStore final : public LeadScope {
   const EmergencyAccessStore* const emergency_;
   const ConsentLedger* const ledger_;
   const LeadRows rows_;
+  // Until policies are stored (issue 11): the built-in one.
+  const RetentionPolicy retention_ = DefaultRetentionPolicy();
   KeyClaims claims_;
 };
 

@@ -116,7 +116,7 @@ TEST_F(DiskFullE2eTest, ADiskThatFillsIsRecoveredFromWithoutARestartAndStopsClea
 
   // Space returns: the daemon recovers by itself (within about a second).
   ASSERT_EQ(::unlink(Filler().c_str()), 0);
-  ASSERT_TRUE(AwaitHealth(HealthCheckResponse::SERVING));
+  ASSERT_TRUE(AwaitHealth(HealthCheckResponse::SERVING)) << daemon->err();
   EXPECT_FALSE(CreateLead(worker, Lead(999999)).empty());
   for (const std::string& id : acknowledged) ASSERT_TRUE(GetLead(worker, id, nullptr).ok()) << id;
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/consent_ledger.h"
+#include "vault/internal/keys.h"
 #include "vault/lead_rows_check.h"
 
 namespace leadvault::vault::testing {
@@ -199,10 +200,10 @@ TEST_F(LeadRowsTest, TheCheckPassesOnWholeLeadsAndNamesMissingAndOrphanedRows) {
   EXPECT_TRUE(absl::IsDataLoss(report->result));
   EXPECT_EQ(report->missing, 0u);
   // dek, 2 blind-index rows, the creator's 2 own-submission rows, queue,
-  // consent state, the receipt, the 2 idempotency rows naming the lead, and
+  // expiry, consent state, the receipt, the 2 idempotency rows naming the lead, and
   // its 5 back-references (the receipt's own-submission and idempotency rows
   // name the receipt, which still exists: they are not counted themselves).
-  EXPECT_EQ(report->orphans, 15u);
+  EXPECT_EQ(report->orphans, 16u);
   for (const std::string& p : report->problems) {
     EXPECT_FALSE(absl::StrContains(p, absl::BytesToHexString(record.email_token()))) << p;
     EXPECT_FALSE(absl::StrContains(p, absl::BytesToHexString(record.phone_token()))) << p;
@@ -222,6 +223,48 @@ TEST_F(LeadRowsTest, TheCheckPassesOnWholeLeadsAndNamesMissingAndOrphanedRows) {
   EXPECT_EQ(report->consent_skeletons, 1u);
   (void)control;
   (void)receipt;
+}
+
+TEST_F(LeadRowsTest, TheExpiryRowFollowsTheLeadsLastActivity) {
+  // The built-in policy: 365 days from the last activity.
+  const absl::Time created = clock_.Now();
+  const CreateResult a = Submit(CaptureActor(), LeadInput{}, "e-1");
+  auto expiry_rows = [this] {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : ReadCf(*vault_, Cf::kExpiry)) keys.push_back(key);
+    return keys;
+  };
+  internal::LeadRecord record = Record(a.lead_id);
+  EXPECT_EQ(record.retention_rule(), "default");
+  EXPECT_EQ(record.expires_at_unix_micros(), absl::ToUnixMicros(created + absl::Hours(24 * 365)));
+  EXPECT_EQ(expiry_rows(), std::vector<std::string>{
+                               internal::ExpiryKey(record.expires_at_unix_micros(), a.lead_id)});
+  // An update ten days on moves it.
+  clock_.Advance(absl::Hours(24 * 10));
+  LeadUpdate u;
+  u.lead_id = a.lead_id;
+  u.expected_version = 1;
+  u.status = LeadStatus::kContacted;
+  ASSERT_TRUE(leads().UpdateLead(IntakeActor(), u).ok());
+  record = Record(a.lead_id);
+  EXPECT_EQ(record.expires_at_unix_micros(), absl::ToUnixMicros(created + absl::Hours(24 * 375)));
+  EXPECT_EQ(expiry_rows(), std::vector<std::string>{
+                               internal::ExpiryKey(record.expires_at_unix_micros(), a.lead_id)});
+  // So does a re-submission of the person (activity), by another sender.
+  clock_.Advance(absl::Hours(24 * 10));
+  Submit(MakeActor("00000000000000c2", "capture"), LeadInput{}, "e-2");
+  record = Record(a.lead_id);
+  EXPECT_EQ(record.expires_at_unix_micros(), absl::ToUnixMicros(created + absl::Hours(24 * 385)));
+  EXPECT_EQ(expiry_rows(), std::vector<std::string>{
+                               internal::ExpiryKey(record.expires_at_unix_micros(), a.lead_id)});
+  absl::StatusOr<LeadRowsReport> report = CheckLeadRows(vault_->database());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->result.ok()) << report->result;
+  // A purge removes it.
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).ok());
+  ASSERT_TRUE(vault_->database().Write(&batch, "test purge").ok());
+  EXPECT_TRUE(expiry_rows().empty());
 }
 
 TEST_F(LeadRowsTest, APurgeRefusesALeadNamedByTooManyRowsAndStagesNothing) {

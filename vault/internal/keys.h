@@ -92,6 +92,15 @@ inline std::string QueueKey(absl::string_view service_line, int status, int64_t 
   return key;
 }
 
+// `expiry` CF: expires-at micros (big-endian, offset so order is
+// chronological) || lead id (16) -> empty.
+inline std::string ExpiryKey(int64_t expires_micros, absl::string_view lead_id) {
+  std::string key;
+  PutBigEndian64(key, static_cast<uint64_t>(expires_micros) ^ (uint64_t{1} << 63));
+  key.append(lead_id.data(), lead_id.size());
+  return key;
+}
+
 // `meta` CF keys.
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
 inline constexpr char kMetaKeyCheck[] = "kek/check/1";

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "keys/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/listener.h"
@@ -297,6 +298,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   db_options.paranoid_checks = true;
   db_options.max_background_jobs = 2;
   db_options.max_total_wal_size = 256 << 20;
+  db_options.max_manifest_file_size = options.max_manifest_bytes;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes * 2, cache);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -584,6 +586,33 @@ absl::Status Database::Flush() {
   return Check(db_->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles_.begin(),
                                                                            handles_.end())),
                "flush");
+}
+
+absl::StatusOr<Database::CompactionBytes> Database::CompactAway(const std::vector<Cf>& cfs) {
+  auto table_bytes = [this, &cfs] {
+    uint64_t total = 0;
+    for (Cf which : cfs) {
+      rocksdb::ColumnFamilyMetaData meta;
+      db_->GetColumnFamilyMetaData(cf(which), &meta);
+      total += meta.size;
+    }
+    return total;
+  };
+  LV_RETURN_IF_ERROR(Flush());
+  CompactionBytes bytes;
+  bytes.before = table_bytes();
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (Cf which : cfs) {
+    LV_RETURN_IF_ERROR(
+        Check(db_->CompactRange(options, cf(which), nullptr, nullptr), "compact deleted rows"));
+  }
+  // Obsolete files are deleted in the background after a flush or a
+  // compaction; re-enabling deletions deletes them now.
+  LV_RETURN_IF_ERROR(Check(db_->DisableFileDeletions(), "compact deleted rows"));
+  LV_RETURN_IF_ERROR(Check(db_->EnableFileDeletions(/*force=*/false), "compact deleted rows"));
+  bytes.after = table_bytes();
+  return bytes;
 }
 
 }  // namespace leadvault::vault

@@ -57,6 +57,9 @@ struct DatabaseOptions {
   // an incomplete last record, as a crash while writing it leaves: that one
   // was never acknowledged and is dropped, reported to storage_error_log.
   bool tolerate_damaged_wal_tail = false;
+  // The MANIFEST (the table files' metadata, with each file's first and last
+  // key) is rewritten from the current state once it grows past this.
+  uint64_t max_manifest_bytes = 4 << 20;
   // Test hook: reports free space instead of the filesystem (FreeBytes()).
   std::function<std::optional<uint64_t>()> free_space_for_testing;
   // Receives RocksDB's own description of each storage error the Database
@@ -120,6 +123,18 @@ class Database {
 
   // Flushes all memtables to SST files (used at shutdown and by tests).
   absl::Status Flush();
+
+  // Makes deleted rows of `cfs` leave the disk: flushes every memtable (so the
+  // write-ahead logs that held them become obsolete), compacts each of `cfs`
+  // whole into its bottommost level (where deletion markers are dropped with
+  // the rows they cover) and deletes obsolete files before returning. Keys of
+  // deleted rows that once bounded a table file stay in the MANIFEST until it
+  // rolls over (DatabaseOptions::max_manifest_bytes).
+  struct CompactionBytes {
+    uint64_t before = 0;  // table bytes of `cfs` once flushed, before compacting
+    uint64_t after = 0;
+  };
+  absl::StatusOr<CompactionBytes> CompactAway(const std::vector<Cf>& cfs);
 
   // Bytes an unprivileged writer may still use on the database's filesystem;
   // nullopt if the filesystem cannot say.

@@ -725,6 +725,35 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   return page;
 }
 
+absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(const std::string& lead_id) {
+  // The record names the email and phone tokens to claim; under the claim it
+  // is read again, as a change may have landed in between.
+  auto seen = db_->Get(Cf::kLeads, lead_id);
+  if (absl::IsNotFound(seen.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(seen.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord first, rows_.Parse(lead_id, *seen));
+  std::vector<std::string> claim_keys = {lead_id};
+  if (!first.email_token().empty()) {
+    claim_keys.push_back(internal::BlindIndexPrefix(kEmailIndex, first.email_token()));
+  }
+  if (!first.phone_token().empty()) {
+    claim_keys.push_back(internal::BlindIndexPrefix(kPhoneIndex, first.phone_token()));
+  }
+  PreparedPurge prepared;
+  prepared.claims.push_back(claims_.Acquire(std::move(claim_keys)));
+  auto bytes = db_->Get(Cf::kLeads, lead_id);
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *bytes));
+  LV_RETURN_IF_ERROR(rows_.AddPurge(lead_id, record, prepared.batch));
+  prepared.meta = MetadataFromRecord(lead_id, record);
+  prepared.expires_at = record.expires_at_unix_micros() == 0
+                            ? absl::InfiniteFuture()
+                            : absl::FromUnixMicros(record.expires_at_unix_micros());
+  prepared.retention_rule = record.retention_rule();
+  return prepared;
+}
+
 absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const LeadUpdate& update) {
   if (update.status != LeadStatus::kUnspecified &&
       (update.status < LeadStatus::kNew || update.status > LeadStatus::kDisqualified)) {

@@ -185,6 +185,22 @@ class LeadStore final : public LeadScope {
   // Changes status and/or appends contact attempts if `expected_version` is current.
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
 
+  // A lead's purge, staged: the deletion of every row it owns and of its
+  // wrapped data key (vault/lead_rows.h), and the claims that keep every other
+  // change to the lead, and every submission of its email or phone, out until
+  // the purge is durable or dropped. A create that matched the lead waits and
+  // then finds nothing.
+  struct PreparedPurge {
+    rocksdb::WriteBatch batch;
+    LeadMetadata meta;
+    absl::Time expires_at;  // as the record stands (InfiniteFuture: none stamped)
+    std::string retention_rule;
+    std::vector<KeyClaims::Claim> claims;
+  };
+  // NOT_FOUND if `lead_id` is not a lead; FAILED_PRECONDITION if too many
+  // later rows name it (LeadRows::AddPurge). Writes nothing.
+  absl::StatusOr<PreparedPurge> PreparePurge(const std::string& lead_id);
+
  private:
   // A create ready to commit: the batch and entry, the result it will have,
   // and the claims to hold until it is durable.

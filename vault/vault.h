@@ -21,6 +21,7 @@
 #include "vault/key_hierarchy.h"
 #include "vault/lead_store.h"
 #include "vault/principal_store.h"
+#include "vault/retention_sweep.h"
 
 namespace leadvault::vault {
 
@@ -66,6 +67,7 @@ class Vault {
 
   LeadStore& leads() { return *leads_; }
   ConsentStore& consent() { return *consent_; }
+  RetentionSweeper& retention() { return *retention_; }
   const ConsentLedger& consent_ledger() const { return *ledger_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
@@ -133,6 +135,7 @@ class Vault {
   std::unique_ptr<ConsentLedger> ledger_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<ConsentStore> consent_;
+  std::unique_ptr<RetentionSweeper> retention_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;

@@ -237,6 +237,7 @@ class VaultFixture : public ::testing::Test {
     options.database.min_free_bytes = min_free_bytes_;
     options.database.free_space_for_testing = free_space_;
     options.database.env = env_;
+    options.database.max_manifest_bytes = max_manifest_bytes_;
     options.committer = committer_options_;
     options.rebuild_disclosure_index = rebuild_disclosure_index_;
     options.high_water_file = high_water_file_;
@@ -260,6 +261,7 @@ class VaultFixture : public ::testing::Test {
   ::leadvault::testing::FakeClock clock_;
   ::leadvault::testing::SeededRandom random_;
   CommitterOptions committer_options_;
+  uint64_t max_manifest_bytes_ = DatabaseOptions().max_manifest_bytes;
   bool rebuild_disclosure_index_ = false;
   std::string high_water_file_;  // empty: the vault's default, in DataDir()
   bool recover_lost_log_tail_ = false;

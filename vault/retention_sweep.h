@@ -1,0 +1,89 @@
+// Retention sweeps (issue 11): the `expiry` index names the leads whose
+// retention has ended, oldest first; each is purged (vault/lead_rows.h: every
+// row it owns and its wrapped data key) through the Committer with an audit
+// entry of its own naming the lead and the rule that expired it, and the
+// sweep's own entry counts what it did. A dry run lists and counts instead and
+// writes nothing but its entry. Afterwards the purged rows are compacted off
+// the disk (Database::CompactAway).
+#ifndef LEADVAULT_VAULT_RETENTION_SWEEP_H_
+#define LEADVAULT_VAULT_RETENTION_SWEEP_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "vault/actor.h"
+#include "vault/clock.h"
+#include "vault/committer.h"
+#include "vault/database.h"
+#include "vault/lead_store.h"
+
+namespace leadvault::vault {
+
+inline constexpr size_t kMaxSweepBatch = 4096;
+inline constexpr uint64_t kMaxSweepLeads = 10'000'000;
+// Leads a report names by id (a dry run's list); the counts cover them all.
+inline constexpr size_t kMaxSweepListed = 1000;
+
+struct SweepOptions {
+  bool dry_run = false;
+  // Leads staged and committed together (1..kMaxSweepBatch): one group write.
+  size_t batch_size = 256;
+  // Between batches, so that online calls get the committer and the disk.
+  absl::Duration pause = absl::ZeroDuration();
+  // Leads purged (or listed) in one sweep at most (1..kMaxSweepLeads); the
+  // rest wait for the next sweep.
+  uint64_t max_leads = 1'000'000;
+  // Compact the purged rows off the disk afterwards.
+  bool compact = true;
+};
+
+struct SweepReport {
+  bool dry_run = false;
+  absl::Time as_of;      // leads expired at or before this were due
+  uint64_t purged = 0;   // dry run: that would be purged
+  uint64_t renewed = 0;  // due when seen, renewed or gone before their purge
+  uint64_t refused = 0;  // named by too many later rows (LeadRows::AddPurge): kept
+  bool more = false;     // max_leads was reached with more due
+  std::map<std::string, uint64_t> per_rule;  // purged per retention rule
+  // (lead id as text, rule) of the first kMaxSweepListed purged.
+  std::vector<std::pair<std::string, std::string>> listed;
+  uint64_t table_bytes_before = 0;  // of the compacted families (0: not compacted)
+  uint64_t table_bytes_after = 0;
+  uint64_t audit_sequence = 0;  // the sweep's own audit entry
+};
+
+// Called after each batch with the report so far (on the sweeping thread).
+using SweepProgress = std::function<void(const SweepReport&)>;
+
+// Thread-safe; one sweep runs at a time (another is FAILED_PRECONDITION).
+class RetentionSweeper {
+ public:
+  // All pointers must outlive the sweeper.
+  RetentionSweeper(Database* db, Committer* committer, LeadStore* leads, const Clock* clock)
+      : db_(db), committer_(committer), leads_(leads), clock_(clock) {}
+
+  // Purges (or lists) the leads whose retention ended at or before now.
+  // INVALID_ARGUMENT for options out of range; a storage error stops the
+  // sweep (what was purged stays purged, each with its entry).
+  absl::StatusOr<SweepReport> Sweep(const Actor& actor, const SweepOptions& options,
+                                    const SweepProgress& progress = nullptr);
+
+ private:
+  Database* const db_;
+  Committer* const committer_;
+  LeadStore* const leads_;
+  const Clock* const clock_;
+  absl::Mutex mu_;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_RETENTION_SWEEP_H_

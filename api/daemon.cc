@@ -19,11 +19,13 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "api/server.h"
 #include "keys/master_key.h"
 #include "keys/random.h"
 #include "keys/status_macros.h"
 #include "vault/database.h"
+#include "vault/retention_sweep.h"
 #include "vault/vault.h"
 
 namespace leadvault::api {
@@ -46,7 +48,30 @@ struct Flags {
   bool recover_lost_log_tail = false;
   uint64_t min_free_mb = 256;
   bool verify_on_start = false;
+  std::string retention_sweep_interval = "1h";  // "0": no scheduled sweeps
 };
+
+// One line for the log: counts, rule names and byte totals, never a lead id.
+std::string DescribeSweep(const absl::StatusOr<vault::SweepReport>& report) {
+  if (!report.ok()) {
+    return absl::StrCat(
+        "retention sweep failed: ", absl::StatusCodeToString(report.status().code()), ": ",
+        report.status().message());
+  }
+  std::string line = absl::StrCat("retention sweep: ", report->purged, " purged");
+  for (const auto& [rule, count] : report->per_rule) absl::StrAppend(&line, ", ", rule, "=", count);
+  if (report->renewed > 0) absl::StrAppend(&line, "; ", report->renewed, " renewed meanwhile");
+  if (report->refused > 0) {
+    absl::StrAppend(&line, "; ", report->refused, " refused (too many rows name them)");
+  }
+  if (report->more) absl::StrAppend(&line, "; more due, left for the next sweep");
+  if (report->table_bytes_before > 0) {
+    absl::StrAppend(&line, "; table bytes ", report->table_bytes_before, " -> ",
+                    report->table_bytes_after);
+  }
+  absl::StrAppend(&line, " (audit entry ", report->audit_sequence, ")");
+  return line;
+}
 
 void Log(const std::string& line) {
   std::fprintf(stderr, "leadvaultd: %s\n", line.c_str());
@@ -233,12 +258,23 @@ int RunDaemon(int argc, char** argv) {
                "before opening the database for writing, check every block checksum of every "
                "table file and that the MANIFEST and WAL replay cleanly (as `leadvaultctl db "
                "verify`); refuse to start with DATA_LOSS on corruption");
+  app.add_option("--retention-sweep-interval", flags.retention_sweep_interval,
+                 "sweep leads whose retention ended at start and then this often (1m to 7d, "
+                 "e.g. 30m, 1h, 24h); 0 turns scheduled sweeps off")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+  absl::Duration sweep_interval;
+  if (!absl::ParseDuration(flags.retention_sweep_interval, &sweep_interval) ||
+      (sweep_interval != absl::ZeroDuration() &&
+       (sweep_interval < absl::Minutes(1) || sweep_interval > absl::Hours(24 * 7)))) {
+    return Fail(absl::InvalidArgumentError(
+        "--retention-sweep-interval: a duration from 1m to 7d (e.g. 1h), or 0"));
+  }
   if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(s);
   // Abseil's lock-order graph costs a few percent of every call; the tests
   // (which keep it on) are where lock-order bugs are caught.
@@ -372,9 +408,21 @@ int RunDaemon(int argc, char** argv) {
     if (absl::Status s = (*ready)->Commit(address + "\n"); !s.ok()) return Fail(s);
   }
 
+  // Sweeps pace themselves between batches so that online calls keep the
+  // committer and the disk.
+  std::unique_ptr<vault::RetentionScheduler> sweeps;
+  if (sweep_interval != absl::ZeroDuration()) {
+    vault::SweepOptions sweep_options;
+    sweep_options.pause = absl::Milliseconds(5);
+    sweeps = std::make_unique<vault::RetentionScheduler>(
+        &(*vault)->retention(), sweep_interval, sweep_options,
+        [](const absl::StatusOr<vault::SweepReport>& report) { Log(DescribeSweep(report)); });
+  }
+
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   Log(absl::StrCat("signal ", signal_number, ": draining calls"));
+  if (sweeps != nullptr) sweeps->Stop();  // a running sweep ends after its batch
   (*server)->Shutdown(absl::Seconds(flags.drain_seconds));
   (*vault)->Shutdown();
   vault->reset();

@@ -88,6 +88,10 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   std::string after;
   for (bool first = true;; first = false) {
     if (!first && options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
+    if (options.stop != nullptr && options.stop->load(std::memory_order_acquire)) {
+      report.more = true;
+      break;
+    }
     const uint64_t room = options.max_leads - report.purged;
     LV_ASSIGN_OR_RETURN(std::vector<Due> due,
                         ReadDue(*db_, after, report.as_of,
@@ -171,6 +175,38 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   LV_ASSIGN_OR_RETURN(report.audit_sequence,
                       committer_->Commit(rocksdb::WriteBatch(), std::move(entry)));
   return report;
+}
+
+RetentionScheduler::RetentionScheduler(
+    RetentionSweeper* sweeper, absl::Duration interval, SweepOptions options,
+    std::function<void(const absl::StatusOr<SweepReport>&)> report)
+    : sweeper_(sweeper), interval_(interval), options_(options), report_(std::move(report)) {
+  options_.stop = &stop_;
+  thread_ = std::thread([this] { Run(); });
+}
+
+RetentionScheduler::~RetentionScheduler() { Stop(); }
+
+void RetentionScheduler::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  stop_.store(true, std::memory_order_release);
+  if (thread_.joinable()) thread_.join();
+}
+
+void RetentionScheduler::Run() {
+  Actor system;
+  system.principal_id = "system";
+  system.system = true;
+  while (true) {
+    absl::StatusOr<SweepReport> report = sweeper_->Sweep(system, options_);
+    if (report_) report_(report);
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+    if (stopping_) return;
+  }
 }
 
 }  // namespace leadvault::vault

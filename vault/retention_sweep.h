@@ -8,10 +8,12 @@
 #ifndef LEADVAULT_VAULT_RETENTION_SWEEP_H_
 #define LEADVAULT_VAULT_RETENTION_SWEEP_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -42,6 +44,9 @@ struct SweepOptions {
   uint64_t max_leads = 1'000'000;
   // Compact the purged rows off the disk afterwards.
   bool compact = true;
+  // When set, checked between batches: the sweep ends early (with its entry,
+  // `more` set) once it is true.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct SweepReport {
@@ -82,6 +87,34 @@ class RetentionSweeper {
   const Clock* const clock_;
   absl::Mutex mu_;
   bool running_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Sweeps as the vault itself (principal and role "system") at start and then
+// every `interval`, on a thread of its own, each sweep's outcome handed to
+// `report` (on that thread).
+class RetentionScheduler {
+ public:
+  // `sweeper` must outlive the scheduler.
+  RetentionScheduler(RetentionSweeper* sweeper, absl::Duration interval, SweepOptions options,
+                     std::function<void(const absl::StatusOr<SweepReport>&)> report);
+  ~RetentionScheduler();  // Stop()
+  RetentionScheduler(const RetentionScheduler&) = delete;
+  RetentionScheduler& operator=(const RetentionScheduler&) = delete;
+
+  // Ends a running sweep after its current batch, and the thread.
+  void Stop();
+
+ private:
+  void Run();
+
+  RetentionSweeper* const sweeper_;
+  const absl::Duration interval_;
+  SweepOptions options_;
+  const std::function<void(const absl::StatusOr<SweepReport>&)> report_;
+  std::atomic<bool> stop_{false};
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
 };
 
 }  // namespace leadvault::vault

@@ -122,6 +122,31 @@ TEST_F(E2eTest, WrongOrExposedKeyIsRefusedAndDataIsUntouched) {
   EXPECT_EQ(Stop(*again), 0);
 }
 
+// The daemon sweeps expired leads at start (and then every interval), as the
+// vault itself, and logs counts only; an interval out of range is refused.
+TEST_F(E2eTest, TheRetentionSweepRunsAtStartAndBadIntervalsAreRefused) {
+  {
+    auto daemon = Start("sweep");
+    ASSERT_FALSE(address_.empty());
+    bool swept = false;
+    for (int waited = 0; !swept && waited < kStartCapMillis; waited += 10) {
+      swept = absl::StrContains(daemon->err(), "retention sweep: 0 purged (audit entry ");
+      if (!swept) PollPause();
+    }
+    EXPECT_TRUE(swept) << daemon->err();
+    EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
+  }
+  for (const char* bad : {"5s", "8d", "soon", "-1h"}) {
+    std::unique_ptr<Daemon> daemon;
+    int code = RunToExit(
+        absl::StrCat("bad-interval-", bad),
+        {"--data-dir", DataDir(), "--listen", "127.0.0.1:0", "--retention-sweep-interval", bad},
+        &daemon);
+    EXPECT_NE(code, 0) << bad;
+    EXPECT_TRUE(absl::StrContains(daemon->err(), "--retention-sweep-interval")) << daemon->err();
+  }
+}
+
 TEST_F(E2eTest, NonLoopbackListenIsRefused) {
   std::unique_ptr<Daemon> daemon;
   int code = RunToExit("open",

@@ -3,6 +3,7 @@
 // run writes nothing but its entry, and the purged bytes leave the disk.
 #include "vault/retention_sweep.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/lead_rows_check.h"
@@ -205,6 +207,41 @@ TEST_F(RetentionSweepTest, MaxLeadsBoundsASweepAndTheNextOneGoesOn) {
                            SweepOptions{.max_leads = 0}, SweepOptions{.pause = absl::Hours(1)}}) {
     EXPECT_TRUE(absl::IsInvalidArgument(vault_->retention().Sweep(RetentionActor(), bad).status()));
   }
+}
+
+TEST_F(RetentionSweepTest, TheSchedulerSweepsAsTheVaultAndAStoppedSweepEndsBetweenBatches) {
+  for (int n = 0; n < 3; ++n) Create(n);
+  clock_.Advance(366 * kDay);
+
+  // A sweep told to stop ends before its next batch, with its entry.
+  std::atomic<bool> stop{true};
+  SweepOptions stopped;
+  stopped.stop = &stop;
+  SweepReport cut = Sweep(stopped);
+  EXPECT_EQ(cut.purged, 0u);
+  EXPECT_TRUE(cut.more);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 3u);
+
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<SweepReport>> reports;
+  {
+    RetentionScheduler scheduler(&vault_->retention(), absl::Hours(1), SweepOptions{},
+                                 [&](const absl::StatusOr<SweepReport>& r) {
+                                   absl::MutexLock lock(&mu);
+                                   reports.push_back(r);
+                                 });
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](std::vector<absl::StatusOr<SweepReport>>* r) { return !r->empty(); }, &reports));
+  }  // stopped before the hour is up
+  ASSERT_EQ(reports.size(), 1u);
+  ASSERT_TRUE(reports[0].ok()) << reports[0].status();
+  EXPECT_EQ(reports[0]->purged, 3u);
+  for (const audit::AuditEntry& e : EntriesFor("RetentionPurge")) {
+    EXPECT_EQ(e.principal_id, "system");
+    EXPECT_EQ(e.role, "system");
+  }
+  EXPECT_EQ(EntriesFor("RetentionPurge").size(), 3u);
 }
 
 // Every byte string in every file under `dir`.

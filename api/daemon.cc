@@ -413,7 +413,8 @@ int RunDaemon(int argc, char** argv) {
   std::unique_ptr<vault::RetentionScheduler> sweeps;
   if (sweep_interval != absl::ZeroDuration()) {
     vault::SweepOptions sweep_options;
-    sweep_options.pause = absl::Milliseconds(5);
+    sweep_options.batch_size = vault::kDaemonSweepBatch;
+    sweep_options.pause = vault::kDaemonSweepPause;
     sweeps = std::make_unique<vault::RetentionScheduler>(
         &(*vault)->retention(), sweep_interval, sweep_options,
         [](const absl::StatusOr<vault::SweepReport>& report) { Log(DescribeSweep(report)); });

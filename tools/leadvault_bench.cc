@@ -12,6 +12,8 @@
 //   leadvault-bench audit-cost [--concurrency 64] [--duration-seconds 10] [--rounds 4]
 //   leadvault-bench disclosure-check [--entries 1000000] [--runs 3]
 //   leadvault-bench consent [Google Benchmark flags]
+//   leadvault-bench retention [--leads 1000000] [--loaded-leads 100000] [--keep 20000]
+//       [--readers 4] [--seconds 5]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -33,6 +35,7 @@
 #include "tools/bench_crypto.h"
 #include "tools/bench_disclosure.h"
 #include "tools/bench_load.h"
+#include "tools/bench_retention.h"
 
 namespace leadvault::tools {
 namespace {
@@ -56,7 +59,9 @@ void PrintUsage() {
                "...\n"
                "       leadvault-bench disclosure-check [--entries N] [--runs N]\n"
                "       leadvault-bench consent [--benchmark_filter=RE] "
-               "[--benchmark_repetitions=N] ...\n");
+               "[--benchmark_repetitions=N] ...\n"
+               "       leadvault-bench retention [--leads N] [--loaded-leads N] [--keep N] "
+               "[--readers N] [--seconds S]\n");
 }
 
 // The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
@@ -156,6 +161,7 @@ int Main(int argc, char** argv) {
   if (command == "audit-cost") return RunAuditCostBench(rest_argc, rest.data());
   if (command == "consent") return RunConsentBench(rest_argc, rest.data());
   if (command == "disclosure-check") return RunDisclosureCheckBench(rest_argc, rest.data());
+  if (command == "retention") return RunRetentionBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

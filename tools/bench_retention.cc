@@ -1,0 +1,295 @@
+#include "tools/bench_retention.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "vault/clock.h"
+#include "vault/vault.h"
+
+namespace leadvault::tools {
+namespace {
+
+constexpr absl::Duration kDay = absl::Hours(24);
+constexpr int kWriters = 8;
+
+// Real time shifted by what the bench adds.
+class ShiftedClock final : public vault::Clock {
+ public:
+  absl::Time Now() const override {
+    return absl::Now() + absl::Microseconds(shift_micros_.load(std::memory_order_acquire));
+  }
+  void Advance(absl::Duration d) {
+    shift_micros_.fetch_add(absl::ToInt64Microseconds(d), std::memory_order_acq_rel);
+  }
+
+ private:
+  std::atomic<int64_t> shift_micros_{0};
+};
+
+vault::NewLead MakeLead(uint64_t n) {
+  vault::NewLead lead;
+  auto set = [&lead](vault::PiiField f, const std::string& v) {
+    lead.pii.Set(f, keys::SecretBytes::CopyFrom(v));
+  };
+  set(vault::PiiField::kFirstName, "Grace");
+  set(vault::PiiField::kLastName, "Hopper");
+  set(vault::PiiField::kEmail, absl::StrCat("sweep+", n, "@example.com"));
+  set(vault::PiiField::kPhone, absl::StrCat("+1617", 2000000 + n % 7000000));
+  set(vault::PiiField::kDateOfBirth, "1961-04-12");
+  set(vault::PiiField::kStreetAddress, "77 Maple Avenue Apt 4");
+  set(vault::PiiField::kCity, "Boston");
+  set(vault::PiiField::kState, "MA");
+  set(vault::PiiField::kPostalCode, "02115");
+  set(vault::PiiField::kConditionInterest, "Knee pain after running; ACL evaluation");
+  set(vault::PiiField::kNotes, "Prefers a call in the late afternoon.");
+  lead.attribution.source = vault::SourceChannel::kWebForm;
+  lead.attribution.campaign = "spring-ortho";
+  lead.attribution.service_line = "orthopedics";
+  lead.idempotency_key = absl::StrCat("sweep-", n);
+  return lead;
+}
+
+// Creates leads [first, first + count) with kWriters threads; their ids.
+bool Fill(vault::Vault& vault, const vault::Actor& capture, uint64_t first, uint64_t count,
+          std::vector<std::string>* ids) {
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::vector<std::string>> made(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (uint64_t i = next++; i < count && !failed; i = next++) {
+        auto created = vault.leads().CreateLead(capture, MakeLead(first + i));
+        if (!created.ok()) {
+          std::fprintf(stderr, "leadvault-bench: fill: %s\n",
+                       std::string(created.status().message()).c_str());
+          failed = true;
+          return;
+        }
+        made[w].push_back(created->lead_id);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (auto& m : made) ids->insert(ids->end(), m.begin(), m.end());
+  return !failed;
+}
+
+struct Latency {
+  double p50_us = 0;
+  double p99_us = 0;
+  uint64_t calls = 0;
+};
+
+// `readers` threads call GetLead on `ids` until `done` is set; their latencies.
+class Readers {
+ public:
+  Readers(vault::Vault& vault, const vault::Actor& intake, const std::vector<std::string>& ids,
+          int readers) {
+    samples_.resize(readers);
+    for (int r = 0; r < readers; ++r) {
+      threads_.emplace_back([this, &vault, &intake, &ids, r] {
+        uint64_t i = static_cast<uint64_t>(r) * 7919;
+        while (!done_.load(std::memory_order_acquire)) {
+          const absl::Time start = absl::Now();
+          auto lead = vault.leads().GetLead(intake, ids[i++ % ids.size()]);
+          samples_[r].push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+          if (!lead.ok()) failed_ = true;
+        }
+      });
+    }
+  }
+  Latency Stop() {
+    done_ = true;
+    for (auto& t : threads_) t.join();
+    std::vector<double> all;
+    for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
+    Latency l;
+    l.calls = all.size();
+    if (all.empty()) return l;
+    std::sort(all.begin(), all.end());
+    l.p50_us = all[all.size() / 2];
+    l.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    return l;
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::atomic<bool> failed_{false};
+  std::vector<std::vector<double>> samples_;
+  std::vector<std::thread> threads_;
+};
+
+std::string ScratchDir() {
+  std::filesystem::path base = std::filesystem::exists("/dev/shm")
+                                   ? std::filesystem::path("/dev/shm")
+                                   : std::filesystem::temp_directory_path();
+  std::string dir = (base / "leadvault-retention-bench.XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) return "";
+  return dir;
+}
+
+int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loaded_leads,
+        uint64_t keep, int readers, int seconds, size_t batch, int pause_ms) {
+  vault::Actor capture;
+  capture.principal_id = "00000000000000c1";
+  capture.roles = {vault::Role::kCapture};
+  vault::Actor intake;
+  intake.principal_id = "00000000000000a1";
+  intake.roles = {vault::Role::kIntake};
+  intake.service_lines = {"orthopedics"};
+  intake.purpose = vault::Purpose::kTreatment;
+  vault::Actor retention;
+  retention.principal_id = "00000000000000e1";
+  retention.roles = {vault::Role::kRetention};
+
+  std::vector<std::string> first, second, kept;
+  absl::Time start = absl::Now();
+  if (!Fill(vault, capture, 0, leads, &first)) return 1;
+  clock.Advance(kDay);
+  if (!Fill(vault, capture, leads, loaded_leads, &second)) return 1;
+  clock.Advance(200 * kDay);
+  if (!Fill(vault, capture, leads + loaded_leads, keep, &kept)) return 1;
+  std::printf("filled %llu + %llu + %llu leads in %.1f s\n", (unsigned long long)leads,
+              (unsigned long long)loaded_leads, (unsigned long long)keep,
+              absl::ToDoubleSeconds(absl::Now() - start));
+
+  // 1. No online load: the first set is due (the clock just past its expiry).
+  clock.Advance(165 * kDay - 12 * absl::Hours(1));
+  vault::SweepOptions options;
+  options.compact = false;
+  start = absl::Now();
+  auto swept = vault.retention().Sweep(retention, options);
+  const double sweep_s = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!swept.ok() || swept->purged != leads) {
+    std::fprintf(stderr, "leadvault-bench: sweep 1: %s (purged %llu)\n",
+                 swept.ok() ? "short" : std::string(swept.status().message()).c_str(),
+                 swept.ok() ? (unsigned long long)swept->purged : 0ULL);
+    return 1;
+  }
+  std::printf("sweep, no online load: %llu leads purged in %.2f s: %.0f leads/s\n",
+              (unsigned long long)swept->purged, sweep_s, swept->purged / sweep_s);
+  start = absl::Now();
+  auto bytes = vault.database().CompactAway({vault::Cf::kLeads, vault::Cf::kDek, vault::Cf::kBidx,
+                                             vault::Cf::kExpiry, vault::Cf::kQueue,
+                                             vault::Cf::kConsent, vault::Cf::kMeta});
+  if (!bytes.ok()) return 1;
+  std::printf("compaction: %.2f s, table bytes %llu -> %llu\n",
+              absl::ToDoubleSeconds(absl::Now() - start), (unsigned long long)bytes->before,
+              (unsigned long long)bytes->after);
+
+  // 2. Idle latency.
+  Readers idle(vault, intake, kept, readers);
+  absl::SleepFor(absl::Seconds(seconds));
+  const Latency quiet = idle.Stop();
+  if (idle.failed()) return 1;
+
+  // 3. The same readers while the second set is swept, paced as the daemon's.
+  clock.Advance(kDay);
+  Readers busy(vault, intake, kept, readers);
+  vault::SweepOptions paced;
+  paced.batch_size = batch;
+  paced.pause = absl::Milliseconds(pause_ms);
+  start = absl::Now();
+  auto swept2 = vault.retention().Sweep(retention, paced);
+  const double sweep2_s = absl::ToDoubleSeconds(absl::Now() - start);
+  const Latency during = busy.Stop();
+  if (busy.failed() || !swept2.ok() || swept2->purged != loaded_leads) {
+    std::fprintf(stderr, "leadvault-bench: sweep 2 failed\n");
+    return 1;
+  }
+  std::printf(
+      "sweep under load (%d readers, batches of %zu, %d ms apart): %llu purged in %.2f s "
+      "(%.0f leads/s, with its compaction)\n",
+      readers, batch, pause_ms, (unsigned long long)swept2->purged, sweep2_s,
+      swept2->purged / sweep2_s);
+  std::printf("GetLead idle:         p50 %.0f us, p99 %.0f us (%llu calls)\n", quiet.p50_us,
+              quiet.p99_us, (unsigned long long)quiet.calls);
+  std::printf("GetLead during sweep: p50 %.0f us, p99 %.0f us (%llu calls)\n", during.p50_us,
+              during.p99_us, (unsigned long long)during.calls);
+  std::printf("p99 during / idle: x%.2f\n", during.p99_us / quiet.p99_us);
+  return 0;
+}
+
+}  // namespace
+
+int RunRetentionBench(int argc, char** argv) {
+  uint64_t leads = 1'000'000;
+  uint64_t loaded_leads = 100'000;
+  uint64_t keep = 20'000;
+  int readers = 4;
+  int seconds = 5;
+  size_t batch = vault::kDaemonSweepBatch;
+  int pause_ms = static_cast<int>(absl::ToInt64Milliseconds(vault::kDaemonSweepPause));
+  CLI::App app{"leadvault-bench retention: sweep throughput and GetLead latency during a sweep",
+               "leadvault-bench retention"};
+  app.add_option("--leads", leads, "leads the unloaded sweep purges")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--loaded-leads", loaded_leads, "leads the sweep under load purges")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--keep", keep, "leads that stay, which the readers read")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  app.add_option("--readers", readers, "GetLead threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "idle measurement")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  app.add_option("--batch", batch, "the loaded sweep's batch size")
+      ->check(CLI::Range(size_t{1}, vault::kMaxSweepBatch))
+      ->capture_default_str();
+  app.add_option("--pause-ms", pause_ms, "the loaded sweep's pause between batches")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!keys::InitCrypto()) return 1;
+  const std::string dir = ScratchDir();
+  if (dir.empty()) {
+    std::fprintf(stderr, "leadvault-bench: cannot create a scratch dir\n");
+    return 1;
+  }
+  int rc = 0;
+  {
+    ShiftedClock clock;
+    keys::SecretBytes kek(32);
+    keys::SystemRandom().Fill(kek.data(), kek.size());
+    vault::VaultOptions options;
+    options.data_dir = dir + "/db";
+    options.clock = &clock;
+    auto opened = vault::Vault::Open(options, std::move(kek));
+    if (!opened.ok()) {
+      std::fprintf(stderr, "leadvault-bench: %s\n", std::string(opened.status().message()).c_str());
+      rc = 1;
+    } else {
+      rc = Run(**opened, clock, leads, loaded_leads, keep, readers, seconds, batch, pause_ms);
+      (*opened)->Shutdown();
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  return rc;
+}
+
+}  // namespace leadvault::tools

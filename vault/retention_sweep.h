@@ -34,8 +34,8 @@ inline constexpr uint64_t kMaxSweepLeads = 10'000'000;
 inline constexpr size_t kMaxSweepListed = 1000;
 // The daemon's pacing of scheduled sweeps: small groups, far enough apart that
 // online calls keep the committer (leadvault-bench retention measures it).
-inline constexpr size_t kDaemonSweepBatch = 32;
-inline constexpr absl::Duration kDaemonSweepPause = absl::Milliseconds(10);
+inline constexpr size_t kDaemonSweepBatch = 4;
+inline constexpr absl::Duration kDaemonSweepPause = absl::Milliseconds(1);
 
 struct SweepOptions {
   bool dry_run = false;

@@ -17,6 +17,7 @@
 #include "benchmark/benchmark.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "tools/bench_vault.h"
 #include "vault/vault.h"
 
 namespace leadvault::tools {
@@ -55,30 +56,6 @@ vault::ConsentGrant CompleteGrant(absl::Time now) {
   return g;
 }
 
-vault::NewLead MakeLead(uint64_t n, const std::string& run) {
-  vault::NewLead lead;
-  auto set = [&lead](vault::PiiField f, const std::string& v) {
-    lead.pii.Set(f, keys::SecretBytes::CopyFrom(v));
-  };
-  set(vault::PiiField::kFirstName, "Grace");
-  set(vault::PiiField::kLastName, "Hopper");
-  set(vault::PiiField::kEmail, absl::StrCat("bench+", n, "-", run, "@example.com"));
-  set(vault::PiiField::kPhone, absl::StrCat("+1617", 2000000 + n % 7000000));
-  set(vault::PiiField::kDateOfBirth, "1961-04-12");
-  set(vault::PiiField::kStreetAddress, "77 Maple Avenue Apt 4");
-  set(vault::PiiField::kCity, "Boston");
-  set(vault::PiiField::kState, "MA");
-  set(vault::PiiField::kPostalCode, "02115");
-  set(vault::PiiField::kConditionInterest, "Knee pain after running; ACL evaluation");
-  set(vault::PiiField::kNotes, "Prefers a call in the late afternoon.");
-  lead.attribution.source = vault::SourceChannel::kWebForm;
-  lead.attribution.campaign = "spring-ortho";
-  lead.attribution.landing_page = "https://clinic.example.com/orthopedics/knee";
-  lead.attribution.service_line = "orthopedics";
-  lead.idempotency_key = absl::StrCat("bench-", run, "-", n);
-  return lead;
-}
-
 void GetLead(benchmark::State& state, bool outreach) {
   vault::Actor actor = g_bench->intake;
   std::optional<vault::Outreach> o;
@@ -102,7 +79,7 @@ void GetLead(benchmark::State& state, bool outreach) {
 void CreateLead(benchmark::State& state, bool consent) {
   const std::string run = consent ? "c" : "p";
   for (auto _ : state) {
-    vault::NewLead lead = MakeLead(kLeads + g_bench->next.fetch_add(1), run);
+    vault::NewLead lead = BenchLead(kLeads + g_bench->next.fetch_add(1), run);
     if (consent) lead.consent = CompleteGrant(absl::Now());
     auto created = g_bench->vault->leads().CreateLead(g_bench->capture, std::move(lead));
     if (!created.ok()) {
@@ -151,15 +128,6 @@ class PairReporter : public benchmark::ConsoleReporter {
   std::map<std::string, double> seconds_per_op_;
 };
 
-std::string ScratchDir() {
-  std::filesystem::path base = std::filesystem::exists("/dev/shm")
-                                   ? std::filesystem::path("/dev/shm")
-                                   : std::filesystem::temp_directory_path();
-  std::string dir = (base / "leadvault-consent-bench.XXXXXX").string();
-  if (::mkdtemp(dir.data()) == nullptr) return "";
-  return dir;
-}
-
 }  // namespace
 
 int RunConsentBench(int argc, char** argv) {
@@ -177,7 +145,7 @@ int RunConsentBench(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   if (!keys::InitCrypto()) return 1;
-  const std::string dir = ScratchDir();
+  const std::string dir = BenchScratchDir("consent");
   if (dir.empty()) {
     std::fprintf(stderr, "leadvault-bench: cannot create a scratch dir\n");
     return 1;
@@ -185,11 +153,7 @@ int RunConsentBench(int argc, char** argv) {
   int rc = 0;
   {
     Bench bench;
-    keys::SecretBytes kek(32);
-    keys::SystemRandom().Fill(kek.data(), kek.size());
-    vault::VaultOptions options;
-    options.data_dir = dir + "/db";
-    auto opened = vault::Vault::Open(options, std::move(kek));
+    auto opened = OpenBenchVault(dir);
     if (!opened.ok()) {
       std::fprintf(stderr, "leadvault-bench: %s\n", std::string(opened.status().message()).c_str());
       rc = 1;
@@ -202,7 +166,7 @@ int RunConsentBench(int argc, char** argv) {
       bench.intake.service_lines = {"orthopedics"};
       bench.intake.purpose = vault::Purpose::kTreatment;
       for (int n = 0; n < kLeads && rc == 0; ++n) {
-        vault::NewLead lead = MakeLead(n, "r");
+        vault::NewLead lead = BenchLead(n, "r");
         lead.consent = CompleteGrant(absl::Now());
         auto created = bench.vault->leads().CreateLead(bench.capture, std::move(lead));
         if (!created.ok()) {

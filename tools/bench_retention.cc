@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "tools/bench_vault.h"
 #include "vault/clock.h"
 #include "vault/vault.h"
 
@@ -40,29 +41,6 @@ class ShiftedClock final : public vault::Clock {
   std::atomic<int64_t> shift_micros_{0};
 };
 
-vault::NewLead MakeLead(uint64_t n) {
-  vault::NewLead lead;
-  auto set = [&lead](vault::PiiField f, const std::string& v) {
-    lead.pii.Set(f, keys::SecretBytes::CopyFrom(v));
-  };
-  set(vault::PiiField::kFirstName, "Grace");
-  set(vault::PiiField::kLastName, "Hopper");
-  set(vault::PiiField::kEmail, absl::StrCat("sweep+", n, "@example.com"));
-  set(vault::PiiField::kPhone, absl::StrCat("+1617", 2000000 + n % 7000000));
-  set(vault::PiiField::kDateOfBirth, "1961-04-12");
-  set(vault::PiiField::kStreetAddress, "77 Maple Avenue Apt 4");
-  set(vault::PiiField::kCity, "Boston");
-  set(vault::PiiField::kState, "MA");
-  set(vault::PiiField::kPostalCode, "02115");
-  set(vault::PiiField::kConditionInterest, "Knee pain after running; ACL evaluation");
-  set(vault::PiiField::kNotes, "Prefers a call in the late afternoon.");
-  lead.attribution.source = vault::SourceChannel::kWebForm;
-  lead.attribution.campaign = "spring-ortho";
-  lead.attribution.service_line = "orthopedics";
-  lead.idempotency_key = absl::StrCat("sweep-", n);
-  return lead;
-}
-
 // Creates leads [first, first + count) with kWriters threads; their ids.
 bool Fill(vault::Vault& vault, const vault::Actor& capture, uint64_t first, uint64_t count,
           std::vector<std::string>* ids) {
@@ -73,7 +51,7 @@ bool Fill(vault::Vault& vault, const vault::Actor& capture, uint64_t first, uint
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (uint64_t i = next++; i < count && !failed; i = next++) {
-        auto created = vault.leads().CreateLead(capture, MakeLead(first + i));
+        auto created = vault.leads().CreateLead(capture, BenchLead(first + i, "sweep"));
         if (!created.ok()) {
           std::fprintf(stderr, "leadvault-bench: fill: %s\n",
                        std::string(created.status().message()).c_str());
@@ -134,15 +112,6 @@ class Readers {
   std::vector<std::vector<double>> samples_;
   std::vector<std::thread> threads_;
 };
-
-std::string ScratchDir() {
-  std::filesystem::path base = std::filesystem::exists("/dev/shm")
-                                   ? std::filesystem::path("/dev/shm")
-                                   : std::filesystem::temp_directory_path();
-  std::string dir = (base / "leadvault-retention-bench.XXXXXX").string();
-  if (::mkdtemp(dir.data()) == nullptr) return "";
-  return dir;
-}
 
 int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loaded_leads,
         uint64_t keep, int readers, int seconds, size_t batch, int pause_ms) {
@@ -265,7 +234,7 @@ int RunRetentionBench(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (!keys::InitCrypto()) return 1;
-  const std::string dir = ScratchDir();
+  const std::string dir = BenchScratchDir("retention");
   if (dir.empty()) {
     std::fprintf(stderr, "leadvault-bench: cannot create a scratch dir\n");
     return 1;
@@ -273,12 +242,7 @@ int RunRetentionBench(int argc, char** argv) {
   int rc = 0;
   {
     ShiftedClock clock;
-    keys::SecretBytes kek(32);
-    keys::SystemRandom().Fill(kek.data(), kek.size());
-    vault::VaultOptions options;
-    options.data_dir = dir + "/db";
-    options.clock = &clock;
-    auto opened = vault::Vault::Open(options, std::move(kek));
+    auto opened = OpenBenchVault(dir, &clock);
     if (!opened.ok()) {
       std::fprintf(stderr, "leadvault-bench: %s\n", std::string(opened.status().message()).c_str());
       rc = 1;

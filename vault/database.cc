@@ -115,7 +115,6 @@ bool IsIncompleteLastRecord(const rocksdb::Status& s) {
 // it): such a job has made its check while no error was set, and takes its
 // request off the queue as any flush does. Only that far: a running flush may
 // itself wait for the writer that met the error (to sync the logs it closed).
-thread_local const void* running_flush_env = nullptr;
 
 class FlushTrackingEnv final : public rocksdb::EnvWrapper {
  public:
@@ -142,8 +141,8 @@ class FlushTrackingEnv final : public rocksdb::EnvWrapper {
 
   // Waits, at most `limit`, until every flush job scheduled so far has ended
   // or is running past its check: started, and counted by `db` as a running
-  // flush. The calling thread's own job counts as running. False if `limit`
-  // passed first.
+  // flush (as is the job of a flush thread that met the error itself). False
+  // if `limit` passed first.
   bool AwaitScheduledFlushesChecked(rocksdb::DB* db, absl::Duration limit) {
     const absl::Time deadline = absl::Now() + limit;
     while (true) {
@@ -176,9 +175,7 @@ class FlushTrackingEnv final : public rocksdb::EnvWrapper {
   static void Run(void* p) {
     std::unique_ptr<Job> job(static_cast<Job*>(p));
     job->env->Count(+1, 0);
-    running_flush_env = job->env;
     job->function(job->arg);
-    running_flush_env = nullptr;
     job->env->Count(-1, -1);
   }
   static void Unschedule(void* p) {  // a job dropped unrun, as at close

@@ -132,11 +132,8 @@ class FlushTrackingEnv final : public rocksdb::EnvWrapper {
       target()->Schedule(function, arg, pri, tag, unschedule);
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      ++unfinished_;
-    }
-    target()->Schedule(&Run, new Job{this, function, arg, unschedule}, pri, tag, &Unschedule);
+    counts_->Add(0, +1);
+    target()->Schedule(&Run, new Job{counts_, function, arg, unschedule}, pri, tag, &Unschedule);
   }
 
   // Waits, at most `limit`, until every flush job scheduled so far has ended
@@ -146,13 +143,7 @@ class FlushTrackingEnv final : public rocksdb::EnvWrapper {
   bool AwaitScheduledFlushesChecked(rocksdb::DB* db, absl::Duration limit) {
     const absl::Time deadline = absl::Now() + limit;
     while (true) {
-      int unfinished = 0;
-      int started = 0;
-      {
-        absl::MutexLock lock(&mu_);
-        unfinished = unfinished_;
-        started = started_;
-      }
+      const auto [started, unfinished] = counts_->Read();
       if (unfinished == 0) return true;
       uint64_t running = 0;
       if (started == unfinished &&
@@ -166,32 +157,41 @@ class FlushTrackingEnv final : public rocksdb::EnvWrapper {
   }
 
  private:
+  // Shared with every job: a job's thread counts its end after RocksDB saw it
+  // end, when the database (and this Env) may already be gone.
+  struct Counts {
+    void Add(int started_delta, int unfinished_delta) {
+      absl::MutexLock lock(&mu);
+      started += started_delta;
+      unfinished += unfinished_delta;
+    }
+    std::pair<int, int> Read() {
+      absl::MutexLock lock(&mu);
+      return {started, unfinished};
+    }
+    absl::Mutex mu;
+    int started ABSL_GUARDED_BY(mu) = 0;     // of those unfinished, started
+    int unfinished ABSL_GUARDED_BY(mu) = 0;  // scheduled, not ended
+  };
   struct Job {
-    FlushTrackingEnv* env;
+    std::shared_ptr<Counts> counts;
     void (*function)(void*);
     void* arg;
     void (*unschedule)(void*);
   };
   static void Run(void* p) {
     std::unique_ptr<Job> job(static_cast<Job*>(p));
-    job->env->Count(+1, 0);
+    job->counts->Add(+1, 0);
     job->function(job->arg);
-    job->env->Count(-1, -1);
+    job->counts->Add(-1, -1);
   }
   static void Unschedule(void* p) {  // a job dropped unrun, as at close
     std::unique_ptr<Job> job(static_cast<Job*>(p));
     job->unschedule(job->arg);
-    job->env->Count(0, -1);
-  }
-  void Count(int started, int unfinished) {
-    absl::MutexLock lock(&mu_);
-    started_ += started;
-    unfinished_ += unfinished;
+    job->counts->Add(0, -1);
   }
 
-  absl::Mutex mu_;
-  int unfinished_ ABSL_GUARDED_BY(mu_) = 0;  // scheduled, not ended
-  int started_ ABSL_GUARDED_BY(mu_) = 0;     // of those, started
+  const std::shared_ptr<Counts> counts_ = std::make_shared<Counts>();
 };
 
 }  // namespace

@@ -165,6 +165,26 @@ TEST_F(RetentionSweepTest, APurgedLeadsEmailAndPhoneAreNeverSeenValuesAgain) {
   EXPECT_TRUE(Found(again->lead_id));
 }
 
+// The audit log outlives the lead: a compliance officer's accounting of
+// disclosures for a purged lead still lists its past reads, with proofs, and
+// the purge itself is not a disclosure.
+TEST_F(RetentionSweepTest, APurgedLeadsAccountingOfDisclosuresStillListsItsPastReads) {
+  const std::string id = Create(8);
+  Actor reader = IntakeActor();
+  reader.purpose = Purpose::kTreatment;
+  ASSERT_TRUE(vault_->leads().GetLead(reader, id).ok());
+  clock_.Advance(366 * kDay);
+  ASSERT_EQ(Sweep().purged, 1u);
+  ASSERT_FALSE(Found(id));
+
+  auto accounting = vault_->audit().AccountingOfDisclosures(
+      MakeActor("00000000000000f1", "compliance"), id, absl::InfinitePast(), 0);
+  ASSERT_TRUE(accounting.ok()) << accounting.status();
+  ASSERT_EQ(accounting->disclosures.size(), 1u);
+  EXPECT_EQ(accounting->disclosures[0].entry.entry.action, "GetLead");
+  EXPECT_EQ(accounting->disclosures[0].entry.entry.purpose, "treatment");
+}
+
 TEST_F(RetentionSweepTest, ADryRunListsWhatWouldGoAndWritesNothingButItsEntry) {
   std::vector<std::string> ids;
   for (int n = 0; n < 3; ++n) ids.push_back(Create(n));

@@ -11,13 +11,6 @@
 namespace leadvault::api {
 namespace {
 
-void ToProto(const vault::SignedCheckpoint& in, v1::SignedCheckpoint* out) {
-  out->set_note(in.note);
-  out->set_origin(in.checkpoint.origin);
-  out->set_tree_size(in.checkpoint.size);
-  out->set_root_hash(std::string(audit::HashBytes(in.checkpoint.root)));
-}
-
 template <typename Repeated>
 void AddHashes(const std::vector<audit::Hash>& hashes, Repeated* out) {
   for (const audit::Hash& h : hashes) out->Add(std::string(audit::HashBytes(h)));

@@ -388,4 +388,11 @@ absl::StatusOr<std::string> ParseLeadId(const std::string& text) {
   return *std::move(id);
 }
 
+void ToProto(const vault::SignedCheckpoint& in, v1::SignedCheckpoint* out) {
+  out->set_note(in.note);
+  out->set_origin(in.checkpoint.origin);
+  out->set_tree_size(in.checkpoint.size);
+  out->set_root_hash(std::string(audit::HashBytes(in.checkpoint.root)));
+}
+
 }  // namespace leadvault::api

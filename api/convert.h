@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "leadvault/v1/leadvault.pb.h"
+#include "vault/audit_log.h"
 #include "vault/consent.h"
 #include "vault/consent_store.h"
 #include "vault/lead.h"
@@ -24,6 +25,7 @@ void ToProto(const vault::LeadPii& in, v1::PersonalData* out);
 vault::Attribution FromProto(const v1::Attribution& in);
 void ToProto(const vault::Attribution& in, v1::Attribution* out);
 void ToProto(const vault::LeadMetadata& in, v1::LeadMetadata* out);
+void ToProto(const vault::SignedCheckpoint& in, v1::SignedCheckpoint* out);
 // Channel and outcome are passed through (the vault refuses unknown ones); the
 // purpose UNSPECIFIED is scheduling, an unknown one INVALID_ARGUMENT
 // "add_contact_attempts.purpose: unknown purpose".

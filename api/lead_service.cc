@@ -69,6 +69,24 @@ absl::Status DoUpdate(vault::Vault& vault, Call& call, const v1::UpdateLeadReque
   return absl::OkStatus();
 }
 
+absl::Status DoDelete(vault::Vault& vault, Call& call, const v1::DeleteLeadRequest& request,
+                      v1::DeleteLeadResponse& response) {
+  LV_ASSIGN_OR_RETURN(std::string id, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(
+      vault::DeletionReceipt receipt,
+      vault.leads().DeleteLead(call.actor, id, request.reason(), &call.entry_committed));
+  v1::DeletionReceipt* out = response.mutable_receipt();
+  out->set_lead_id(vault::EncodeLeadId(id));
+  out->set_sequence(receipt.entry.entry.sequence);
+  out->set_entry(receipt.entry.canonical);
+  for (const audit::Hash& h : receipt.inclusion_proof) {
+    out->add_inclusion_proof(std::string(audit::HashBytes(h)));
+  }
+  ToProto(receipt.checkpoint, out->mutable_checkpoint());
+  out->set_verifier_key(receipt.verifier_key);
+  return absl::OkStatus();
+}
+
 // The outreach a read names: nullopt without a channel (the vault refuses a
 // scheduling_outreach read without one).
 absl::StatusOr<std::optional<vault::Outreach>> OutreachFromRequest(
@@ -200,6 +218,13 @@ grpc::ServerUnaryReactor* LeadVaultService::UpdateLead(grpc::CallbackServerConte
                                                        const v1::UpdateLeadRequest* request,
                                                        v1::UpdateLeadResponse* response) {
   return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kUpdateLead, DoUpdate,
+               request, response);
+}
+
+grpc::ServerUnaryReactor* LeadVaultService::DeleteLead(grpc::CallbackServerContext* context,
+                                                       const v1::DeleteLeadRequest* request,
+                                                       v1::DeleteLeadResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kDeleteLead, DoDelete,
                request, response);
 }
 

@@ -34,6 +34,9 @@ class LeadVaultService final : public v1::LeadVault::CallbackService {
   grpc::ServerUnaryReactor* UpdateLead(grpc::CallbackServerContext* context,
                                        const v1::UpdateLeadRequest* request,
                                        v1::UpdateLeadResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteLead(grpc::CallbackServerContext* context,
+                                       const v1::DeleteLeadRequest* request,
+                                       v1::DeleteLeadResponse* response) override;
 
  private:
   vault::Vault* const vault_;

@@ -85,13 +85,15 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
       compliance_service_(vault, &auth_throttle_, admission_.get(), &pool_, &exports_),
       emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       consent_service_(vault, &auth_throttle_, admission_.get(), &pool_),
-      health_service_({v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
-                       v1::Compliance::service_full_name(),
-                       v1::EmergencyAccess::service_full_name(), v1::Consent::service_full_name()},
-                      [vault, admission = admission_.get()] {
-                        if (admission->draining()) return ShuttingDownError();
-                        return vault->StorageHealth();
-                      }) {}
+      retention_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      health_service_(
+          {v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
+           v1::Compliance::service_full_name(), v1::EmergencyAccess::service_full_name(),
+           v1::Consent::service_full_name(), v1::Retention::service_full_name()},
+          [vault, admission = admission_.get()] {
+            if (admission->draining()) return ShuttingDownError();
+            return vault->StorageHealth();
+          }) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                                       vault::Vault* vault) {
@@ -150,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->compliance_service_);
   builder.RegisterService(&server->emergency_service_);
   builder.RegisterService(&server->consent_service_);
+  builder.RegisterService(&server->retention_service_);
   builder.RegisterService(&server->health_service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -173,6 +176,7 @@ void Server::BeginDrain() {
   // themselves when a worker takes them (Dispatch).
   pool_.DropQueued();
   exports_.Drain();
+  retention_service_.StopSweeps();
 }
 
 void Server::Shutdown(absl::Duration grace) {

@@ -16,6 +16,7 @@
 #include "api/export_limiter.h"
 #include "api/health_service.h"
 #include "api/lead_service.h"
+#include "api/retention_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
 #include "vault/vault.h"
@@ -70,7 +71,8 @@ class Server {
   // new calls get UNAVAILABLE "server is shutting down", and so do calls
   // queued on the worker pool that have not started; running calls go on;
   // audit exports are cancelled at once (a client that stopped reading must
-  // not hold the stop for the whole grace).
+  // not hold the stop for the whole grace), and a manual retention sweep
+  // ends after its current batch.
   // The server still accepts connections. Irreversible.
   void BeginDrain();
 
@@ -101,6 +103,7 @@ class Server {
   ComplianceService compliance_service_;
   EmergencyAccessService emergency_service_;
   ConsentService consent_service_;
+  RetentionService retention_service_;
   HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;

@@ -1,13 +1,11 @@
 #include "tools/ctl_emergency.h"
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_files.h"
 
 namespace leadvault::tools {
 namespace {
@@ -65,18 +63,9 @@ std::optional<int> RunEmergencyCommand(const EmergencyCommands& c, const Connect
     grpc::Status status;
     if (c.open->parsed()) {
       v1::OpenEmergencyAccessRequest request;
-      std::string reason = c.reason;
-      if (!c.reason_file.empty()) {
-        std::ifstream file;
-        std::istream* in = &std::cin;
-        if (c.reason_file != "-") {
-          file.open(c.reason_file);
-          if (!file) return ReportError(absl::NotFoundError("--reason-file: cannot be read"), 2);
-          in = &file;
-        }
-        reason.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
-      }
-      request.set_reason(reason);
+      absl::StatusOr<std::string> reason = ReadReason(c.reason, c.reason_file);
+      if (!reason.ok()) return ReportError(reason.status(), 2);
+      request.set_reason(*reason);
       for (const std::string& id : c.lead_ids) request.add_lead_ids(id);
       request.set_duration_seconds(c.minutes * 60);
       v1::OpenEmergencyAccessResponse response;

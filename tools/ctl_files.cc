@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "absl/strings/ascii.h"
@@ -63,6 +64,20 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (data.size() > kMaxSmallFile) return absl::InvalidArgumentError(path + ": too large");
   return data;
+}
+
+absl::StatusOr<std::string> ReadReason(const std::string& inline_reason, const std::string& file) {
+  if (file.empty()) return inline_reason;
+  std::ifstream opened;
+  std::istream* in = &std::cin;
+  if (file != "-") {
+    opened.open(file);
+    if (!opened) return absl::NotFoundError("--reason-file: cannot be read");
+    in = &opened;
+  }
+  std::string reason((std::istreambuf_iterator<char>(*in)), std::istreambuf_iterator<char>());
+  if (reason.size() > kMaxSmallFile) return absl::InvalidArgumentError("--reason-file: too large");
+  return reason;
 }
 
 absl::StatusOr<audit::NoteVerifier> LoadVerifier(const std::string& pubkey) {

@@ -30,6 +30,11 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view contents);
 // A file of at most 64 KiB (keys, notes).
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
+// A written reason: `inline_reason`, or the contents of `file` ("-": stdin)
+// when `file` is set. Reasons are free text that may mention a patient, so
+// commands take them from a file by default, out of argv and shell history.
+absl::StatusOr<std::string> ReadReason(const std::string& inline_reason, const std::string& file);
+
 // The verifier key, given inline ("name+hex+base64") or as a file holding it.
 absl::StatusOr<audit::NoteVerifier> LoadVerifier(const std::string& pubkey);
 

@@ -38,6 +38,7 @@
 #include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
+#include "tools/ctl_retention.h"
 #include "vault/principal_store.h"
 
 namespace leadvault::tools {
@@ -502,7 +503,7 @@ int Run(int argc, char** argv) {
   principal_create->add_option("--name", create_flags.name, "display name")->required();
   principal_create
       ->add_option("--role", create_flags.roles,
-                   "role: capture, analyst, intake, compliance or admin (repeatable)")
+                   "role: capture, analyst, intake, compliance, admin or retention (repeatable)")
       ->required()
       ->check(CLI::Validator(
           [](std::string& role) {
@@ -607,6 +608,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<CheckCommand> check = AddCheckCommand(app);
   std::unique_ptr<DbCommands> db = AddDbCommands(app);
   std::unique_ptr<ConsentCommands> consent = AddConsentCommands(app);
+  std::unique_ptr<RetentionCommands> retention = AddRetentionCommands(app, *lead);
 
   try {
     app.parse(argc, argv);
@@ -629,6 +631,9 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunConsentCommand(*consent, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunRetentionCommand(*retention, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

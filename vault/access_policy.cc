@@ -51,6 +51,11 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kCheckConsent, "CheckConsent", {N, N, Y, Y, N, N}},
     {Rpc::kGetConsentHistory, "GetConsentHistory", {N, N, Y, Y, N, N}},
     {Rpc::kExportConsentProof, "ExportConsentProof", {N, N, N, Y, N, N}},
+    {Rpc::kDeleteLead, "DeleteLead", {N, N, Y, Y, N, N}},
+    {Rpc::kPlaceLegalHold, "PlaceLegalHold", {N, N, N, Y, N, N}},
+    {Rpc::kReleaseLegalHold, "ReleaseLegalHold", {N, N, N, Y, N, N}},
+    {Rpc::kListLegalHolds, "ListLegalHolds", {N, N, N, Y, N, N}},
+    {Rpc::kSweepRetention, "SweepRetention", {N, N, N, N, N, Y}},
 }};
 
 constexpr Projection H = Projection::kHidden;

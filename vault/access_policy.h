@@ -43,8 +43,13 @@ enum class Rpc {
   kCheckConsent,
   kGetConsentHistory,
   kExportConsentProof,
+  kDeleteLead,
+  kPlaceLegalHold,
+  kReleaseLegalHold,
+  kListLegalHolds,
+  kSweepRetention,
 };
-inline constexpr size_t kRpcCount = 22;
+inline constexpr size_t kRpcCount = 27;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

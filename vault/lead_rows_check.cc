@@ -201,6 +201,17 @@ class Checker {
                               }
                               return absl::OkStatus();
                             }));
+    // A purge refuses a lead under hold, so a hold always names a lead.
+    LV_RETURN_IF_ERROR(Scan(Cf::kMeta, internal::kMetaLegalHoldPrefix,
+                            [this](absl::string_view key, absl::string_view) {
+                              const absl::string_view id =
+                                  key.substr(sizeof(internal::kMetaLegalHoldPrefix) - 1, kIdSize);
+                              if (!leads_.contains(id)) {
+                                Problem(report_.orphans, absl::StrCat("legal hold on ", Hex(id),
+                                                                      ", which is not a lead"));
+                              }
+                              return absl::OkStatus();
+                            }));
     return Scan(
         Cf::kMeta, internal::kMetaLeadRefPrefix, [this](absl::string_view key, absl::string_view) {
           const absl::string_view rest = key.substr(sizeof(internal::kMetaLeadRefPrefix) - 1);

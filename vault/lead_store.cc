@@ -1,13 +1,17 @@
 #include "vault/lead_store.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "keys/aead.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
+#include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
 #include "vault/access_policy.h"
 #include "vault/disclosure_index.h"
@@ -163,7 +167,28 @@ rocksdb::ReadOptions PrefixReadOptions() {
   return options;
 }
 
+constexpr absl::string_view kLegalHoldPayload = "type.leadvault.dev/legal_hold";
+
+// The id (16 hex) of the first legal hold on `lead_id`, if any.
+absl::StatusOr<std::optional<std::string>> FirstLegalHold(Database& db,
+                                                          const std::string& lead_id) {
+  const std::string prefix = absl::StrCat(internal::kMetaLegalHoldPrefix, lead_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kMeta)));
+  it->Seek(prefix);
+  std::optional<std::string> hold;
+  if (it->Valid() && it->key().starts_with(prefix)) {
+    hold = absl::BytesToHexString(it->key().ToString().substr(prefix.size()));
+  }
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "read legal holds"));
+  return hold;
+}
+
 }  // namespace
+
+bool IsLegalHold(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) && status.GetPayload(kLegalHoldPayload).has_value();
+}
 
 ContactTokens LeadStore::TokensOf(const LeadRecord& record) {
   return ContactTokens{record.email_token(), record.phone_token()};
@@ -725,7 +750,8 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
   return page;
 }
 
-absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(const std::string& lead_id) {
+absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(
+    const std::string& lead_id, const std::function<bool(const LeadMetadata&)>& in_scope) {
   // The record names the email and phone tokens to claim; under the claim it
   // is read again, as a change may have landed in between.
   auto seen = db_->Get(Cf::kLeads, lead_id);
@@ -745,8 +771,17 @@ absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(const std::stri
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
   LV_RETURN_IF_ERROR(bytes.status());
   LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *bytes));
-  LV_RETURN_IF_ERROR(rows_.AddPurge(lead_id, record, prepared.batch));
   prepared.meta = MetadataFromRecord(lead_id, record);
+  // Out of scope first: a hold must not tell a caller that the lead exists.
+  if (in_scope && !in_scope(prepared.meta)) return absl::NotFoundError("lead not found");
+  LV_ASSIGN_OR_RETURN(std::optional<std::string> hold, FirstLegalHold(*db_, lead_id));
+  if (hold.has_value()) {
+    absl::Status held = absl::FailedPreconditionError(
+        absl::StrCat("lead_id: under legal hold ", *hold, "; it cannot be purged until released"));
+    held.SetPayload(kLegalHoldPayload, absl::Cord(*hold));
+    return held;
+  }
+  LV_RETURN_IF_ERROR(rows_.AddPurge(lead_id, record, prepared.batch));
   prepared.expires_at = record.expires_at_unix_micros() == 0
                             ? absl::InfiniteFuture()
                             : absl::FromUnixMicros(record.expires_at_unix_micros());
@@ -845,6 +880,48 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   LV_RETURN_IF_ERROR(rows_.AddUpdate(update.lead_id, before, record, batch));
   LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
   return MetadataFromRecord(update.lead_id, record);
+}
+
+absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
+                                                      const std::string& lead_id,
+                                                      const std::string& reason, bool* committed) {
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes text,
+                      NormalizeText("reason", reason, kMaxDeletionReason, /*multiline=*/true));
+  if (text.size() < kMinDeletionReason) {
+    return absl::InvalidArgumentError(
+        "reason: a written reason of at least 10 characters is required");
+  }
+  LV_ASSIGN_OR_RETURN(PreparedPurge purge,
+                      PreparePurge(lead_id, [&actor](const LeadMetadata& meta) {
+                        return MaySeeAs(actor, meta, Rpc::kDeleteLead);
+                      }));
+  // Until a sweep compacts the families, the purged values (and the wrapped
+  // data key) are still in older table files.
+  LV_RETURN_IF_ERROR(
+      db_->Check(purge.batch.Put(db_->cf(Cf::kMeta),
+                                 absl::StrCat(internal::kMetaCompactionDuePrefix, lead_id), ""),
+                 "stage purge"));
+  audit::AuditEntry entry = EntryFor(actor, "DeleteLead");
+  entry.lead_ids.push_back(EncodeLeadId(lead_id));
+  entry.break_glass_reason = std::string(text.view());
+  LV_ASSIGN_OR_RETURN(uint64_t sequence,
+                      committer_->CommitWithCheckpoint(std::move(purge.batch), std::move(entry)));
+  purge.claims.clear();
+  if (committed != nullptr) *committed = true;
+
+  // The purge is durable; the receipt is read back from the log.
+  AuditLog& log = committer_->audit_log();
+  std::optional<SignedCheckpoint> checkpoint = log.LatestCheckpoint();
+  if (!checkpoint.has_value() || checkpoint->checkpoint.size < sequence) {
+    return absl::FailedPreconditionError("audit log: no signed checkpoint covers the deletion");
+  }
+  DeletionReceipt receipt;
+  LV_ASSIGN_OR_RETURN(receipt.entry, log.ReadEntry(sequence));
+  LV_ASSIGN_OR_RETURN(receipt.inclusion_proof,
+                      log.InclusionProof(sequence - 1, checkpoint->checkpoint.size));
+  receipt.checkpoint = *std::move(checkpoint);
+  receipt.verifier_key = log.VerifierKey();
+  return receipt;
 }
 
 }  // namespace leadvault::vault

@@ -12,6 +12,7 @@
 #include "keys/random.h"
 #include "rocksdb/write_batch.h"
 #include "vault/actor.h"
+#include "vault/audit_log.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/consent_ledger.h"
@@ -49,6 +50,22 @@ struct CreateResult {
 };
 
 enum class LookupKind { kEmail, kPhone };
+
+// What a deletion request returns: the purge's audit entry, its inclusion
+// proof (RFC 9162) against a signed checkpoint, and the key that checks the
+// checkpoint's signature, so it can be checked offline (audit/receipt.h).
+struct DeletionReceipt {
+  StoredEntry entry;
+  std::vector<audit::Hash> inclusion_proof;
+  SignedCheckpoint checkpoint;
+  std::string verifier_key;
+};
+
+inline constexpr size_t kMinDeletionReason = 10;
+inline constexpr size_t kMaxDeletionReason = 1000;
+
+// True for PreparePurge's refusal of a lead under a legal hold.
+bool IsLegalHold(const absl::Status& status);
 
 struct QueueQuery {
   std::string service_line;
@@ -197,9 +214,27 @@ class LeadStore final : public LeadScope {
     std::string retention_rule;
     std::vector<KeyClaims::Claim> claims;
   };
-  // NOT_FOUND if `lead_id` is not a lead; FAILED_PRECONDITION if too many
-  // later rows name it (LeadRows::AddPurge). Writes nothing.
-  absl::StatusOr<PreparedPurge> PreparePurge(const std::string& lead_id);
+  // NOT_FOUND if `lead_id` is not a lead, or if `in_scope` (when given)
+  // returns false for it; FAILED_PRECONDITION if a legal hold is on it
+  // (IsLegalHold) or too many later rows name it (LeadRows::AddPurge). Both
+  // are decided under the claims. Writes nothing.
+  absl::StatusOr<PreparedPurge> PreparePurge(
+      const std::string& lead_id,
+      const std::function<bool(const LeadMetadata&)>& in_scope = nullptr);
+
+  // A data-subject deletion request (CCPA, Washington MHMDA): purges lead
+  // `lead_id` at once, as PreparePurge, if it is in the scope of an actor's
+  // role that may call DeleteLead (intake: its service lines; compliance:
+  // every lead), else NOT_FOUND as for a missing lead. `reason` (10..1000
+  // characters of text) is recorded in the purge's audit entry (action
+  // "DeleteLead"), which is committed with a fresh signed checkpoint; the
+  // receipt proves that entry is in the log. A legal hold refuses it with
+  // FAILED_PRECONDITION naming the hold. The purged rows leave the disk at the
+  // next retention sweep's compaction (kMetaCompactionDuePrefix).
+  // `*committed` (when given) is set once the purge is durable: a later
+  // failure to read the receipt back must not be audited a second time.
+  absl::StatusOr<DeletionReceipt> DeleteLead(const Actor& actor, const std::string& lead_id,
+                                             const std::string& reason, bool* committed = nullptr);
 
  private:
   // A create ready to commit: the batch and entry, the result it will have,

@@ -83,7 +83,7 @@ absl::Status ValidateTtl(absl::Duration ttl) {
 
 bool IsKnownRole(absl::string_view role) {
   return role == "capture" || role == "analyst" || role == "intake" || role == "compliance" ||
-         role == "admin";
+         role == "admin" || role == "retention";
 }
 
 absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* db,

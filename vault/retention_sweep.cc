@@ -57,6 +57,34 @@ absl::StatusOr<std::vector<Due>> ReadDue(Database& db, const std::string& after,
   return due;
 }
 
+// Expiry rows at or before `as_of`, counted up to `limit` (for progress).
+absl::StatusOr<uint64_t> CountDue(Database& db, absl::Time as_of, uint64_t limit) {
+  const std::string upper = internal::ExpiryKey(absl::ToUnixMicros(as_of) + 1, "");
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(options, db.cf(Cf::kExpiry)));
+  uint64_t due = 0;
+  for (it->SeekToFirst(); it->Valid() && due < limit; it->Next()) ++due;
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "count the expiry index"));
+  return due;
+}
+
+// The rows of deletion requests awaiting compaction (at most kMaxCompactionDue).
+absl::StatusOr<std::vector<std::string>> ReadCompactionDue(Database& db) {
+  const std::string prefix = internal::kMetaCompactionDuePrefix;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kMeta)));
+  std::vector<std::string> keys;
+  for (it->Seek(prefix);
+       it->Valid() && it->key().starts_with(prefix) && keys.size() < kMaxCompactionDue;
+       it->Next()) {
+    keys.push_back(it->key().ToString());
+  }
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "scan compaction rows"));
+  return keys;
+}
+
 }  // namespace
 
 absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const SweepOptions& options,
@@ -85,6 +113,7 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   SweepReport report;
   report.dry_run = options.dry_run;
   report.as_of = clock_->Now();
+  LV_ASSIGN_OR_RETURN(report.due, CountDue(*db_, report.as_of, options.max_leads));
   std::string after;
   for (bool first = true;; first = false) {
     if (!first && options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
@@ -111,6 +140,10 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
       absl::StatusOr<LeadStore::PreparedPurge> purge = leads_->PreparePurge(d.lead_id);
       if (absl::IsNotFound(purge.status())) {
         ++report.renewed;
+        continue;
+      }
+      if (IsLegalHold(purge.status())) {
+        ++report.held;
         continue;
       }
       if (absl::IsFailedPrecondition(purge.status())) {
@@ -157,23 +190,35 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
     if (progress) progress(report);
   }
 
-  if (!options.dry_run && options.compact && report.purged > 0) {
-    LV_ASSIGN_OR_RETURN(Database::CompactionBytes bytes, db_->CompactAway(PurgedFamilies()));
-    report.table_bytes_before = bytes.before;
-    report.table_bytes_after = bytes.after;
+  rocksdb::WriteBatch done;  // committed with the sweep's entry
+  if (!options.dry_run && options.compact) {
+    // Read before compacting: a deletion that lands after the read keeps its
+    // row for the next sweep.
+    LV_ASSIGN_OR_RETURN(std::vector<std::string> due, ReadCompactionDue(*db_));
+    if (report.purged > 0 || !due.empty()) {
+      LV_ASSIGN_OR_RETURN(Database::CompactionBytes bytes, db_->CompactAway(PurgedFamilies()));
+      report.table_bytes_before = bytes.before;
+      report.table_bytes_after = bytes.after;
+      for (const std::string& key : due) {
+        LV_RETURN_IF_ERROR(db_->Check(done.Delete(db_->cf(Cf::kMeta), key), "stage compaction"));
+      }
+      report.deletions_compacted = due.size();
+    }
   }
 
   // The sweep's own entry: counts, never ids (each purge has its entry).
   audit::AuditEntry entry =
       EntryFor(actor, options.dry_run ? "RetentionSweepDryRun" : "RetentionSweep");
-  entry.fields = {absl::StrCat("purged=", report.purged), absl::StrCat("renewed=", report.renewed),
+  entry.fields = {absl::StrCat("purged=", report.purged),
+                  absl::StrCat("renewed=", report.renewed),
                   absl::StrCat("refused=", report.refused),
+                  absl::StrCat("held=", report.held),
+                  absl::StrCat("deletions_compacted=", report.deletions_compacted),
                   absl::StrCat("more=", report.more ? 1 : 0)};
   for (const auto& [rule, count] : report.per_rule) {
     entry.fields.push_back(absl::StrCat("rule.", rule, "=", count));
   }
-  LV_ASSIGN_OR_RETURN(report.audit_sequence,
-                      committer_->Commit(rocksdb::WriteBatch(), std::move(entry)));
+  LV_ASSIGN_OR_RETURN(report.audit_sequence, committer_->Commit(std::move(done), std::move(entry)));
   return report;
 }
 

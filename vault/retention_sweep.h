@@ -30,6 +30,8 @@ namespace leadvault::vault {
 
 inline constexpr size_t kMaxSweepBatch = 4096;
 inline constexpr uint64_t kMaxSweepLeads = 10'000'000;
+// Deletion requests one sweep's compaction accounts for; the rest wait.
+inline constexpr size_t kMaxCompactionDue = 100'000;
 // Leads a report names by id (a dry run's list); the counts cover them all.
 inline constexpr size_t kMaxSweepListed = 1000;
 // The daemon's pacing of scheduled sweeps: small groups, far enough apart that
@@ -46,7 +48,8 @@ struct SweepOptions {
   // Leads purged (or listed) in one sweep at most (1..kMaxSweepLeads); the
   // rest wait for the next sweep.
   uint64_t max_leads = 1'000'000;
-  // Compact the purged rows off the disk afterwards.
+  // Compact the purged rows off the disk afterwards (also those of deletion
+  // requests since the last compaction, even when the sweep purged nothing).
   bool compact = true;
   // When set, checked between batches: the sweep ends early (with its entry,
   // `more` set) once it is true.
@@ -56,10 +59,15 @@ struct SweepOptions {
 struct SweepReport {
   bool dry_run = false;
   absl::Time as_of;      // leads expired at or before this were due
+  uint64_t due = 0;      // expiry rows due at the start (at most max_leads counted)
   uint64_t purged = 0;   // dry run: that would be purged
   uint64_t renewed = 0;  // due when seen, renewed or gone before their purge
   uint64_t refused = 0;  // named by too many later rows (LeadRows::AddPurge): kept
-  bool more = false;     // max_leads was reached with more due
+  uint64_t held = 0;     // under a legal hold (vault/legal_hold.h): kept
+  // Deletion requests (LeadStore::DeleteLead) whose bytes this sweep's
+  // compaction took off the disk.
+  uint64_t deletions_compacted = 0;
+  bool more = false;                         // max_leads was reached with more due
   std::map<std::string, uint64_t> per_rule;  // purged per retention rule
   // (lead id as text, rule) of the first kMaxSweepListed purged.
   std::vector<std::pair<std::string, std::string>> listed;

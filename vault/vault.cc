@@ -55,6 +55,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                               vault->emergency_.get(), vault->ledger_.get());
   vault->retention_ = std::make_unique<RetentionSweeper>(
       vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_);
+  vault->holds_ = std::make_unique<LegalHolds>(vault->database_.get(), vault->committer_.get(),
+                                               vault->leads_.get(), vault->clock_, vault->random_);
   vault->consent_ = std::make_unique<ConsentStore>(
       vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
       vault->leads_.get(), vault->ledger_.get());

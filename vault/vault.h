@@ -20,6 +20,7 @@
 #include "vault/emergency_access.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead_store.h"
+#include "vault/legal_hold.h"
 #include "vault/principal_store.h"
 #include "vault/retention_sweep.h"
 
@@ -68,6 +69,7 @@ class Vault {
   LeadStore& leads() { return *leads_; }
   ConsentStore& consent() { return *consent_; }
   RetentionSweeper& retention() { return *retention_; }
+  LegalHolds& holds() { return *holds_; }
   const ConsentLedger& consent_ledger() const { return *ledger_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
@@ -136,6 +138,7 @@ class Vault {
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<ConsentStore> consent_;
   std::unique_ptr<RetentionSweeper> retention_;
+  std::unique_ptr<LegalHolds> holds_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;

@@ -19,33 +19,40 @@ using grpc::StatusCode;
 constexpr StatusCode kOk = StatusCode::OK;
 constexpr StatusCode kDenied = StatusCode::PERMISSION_DENIED;
 
-const std::vector<std::string> kRoles = {"capture", "analyst", "intake", "compliance", "admin"};
+const std::vector<std::string> kRoles = {"capture",    "analyst", "intake",
+                                         "compliance", "admin",   "retention"};
 
 // The expected answer of each RPC for each role: written out independently of
-// vault/access_policy.cc. Columns: capture, analyst, intake, compliance, admin.
+// vault/access_policy.cc. Columns: capture, analyst, intake, compliance, admin,
+// retention.
 const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
-    {"CreateLead", {kOk, kDenied, kDenied, kDenied, kDenied}},
-    {"GetLead", {kOk, kDenied, kOk, kOk, kDenied}},
-    {"FindLeads", {kDenied, kDenied, kOk, kOk, kDenied}},
-    {"ListQueue", {kDenied, kDenied, kOk, kDenied, kDenied}},
-    {"UpdateLead", {kDenied, kDenied, kOk, kDenied, kDenied}},
-    {"OpenEmergencyAccess", {kDenied, kDenied, kOk, kOk, kDenied}},
-    {"ListEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"CloseEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"CreatePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
-    {"ListPrincipals", {kDenied, kDenied, kDenied, kDenied, kOk}},
-    {"DisablePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk}},
-    {"RotateToken", {kDenied, kDenied, kDenied, kDenied, kOk}},
-    {"SetServiceLines", {kDenied, kDenied, kDenied, kDenied, kOk}},
-    {"GetCheckpoint", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"GetInclusionProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"GetConsistencyProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"ExportAudit", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"AccountingOfDisclosures", {kDenied, kDenied, kDenied, kOk, kDenied}},
-    {"RecordConsent", {kDenied, kDenied, kOk, kDenied, kDenied}},
-    {"CheckConsent", {kDenied, kDenied, kOk, kOk, kDenied}},
-    {"GetConsentHistory", {kDenied, kDenied, kOk, kOk, kDenied}},
-    {"ExportConsentProof", {kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"CreateLead", {kOk, kDenied, kDenied, kDenied, kDenied, kDenied}},
+    {"GetLead", {kOk, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"FindLeads", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"ListQueue", {kDenied, kDenied, kOk, kDenied, kDenied, kDenied}},
+    {"UpdateLead", {kDenied, kDenied, kOk, kDenied, kDenied, kDenied}},
+    {"OpenEmergencyAccess", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"ListEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"CloseEmergencyAccess", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"CreatePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"ListPrincipals", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"DisablePrincipal", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"RotateToken", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"SetServiceLines", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetCheckpoint", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"GetInclusionProof", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"GetConsistencyProof", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"ExportAudit", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"AccountingOfDisclosures", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"RecordConsent", {kDenied, kDenied, kOk, kDenied, kDenied, kDenied}},
+    {"CheckConsent", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"GetConsentHistory", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"ExportConsentProof", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"DeleteLead", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"PlaceLegalHold", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"ReleaseLegalHold", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"ListLegalHolds", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
+    {"SweepRetention", {kDenied, kDenied, kDenied, kDenied, kDenied, kOk}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -74,6 +81,7 @@ class AccessPolicyTest : public ApiTest {
     compliance_ = v1::Compliance::NewStub(channel_);
     emergency_ = v1::EmergencyAccess::NewStub(channel_);
     consent_ = v1::Consent::NewStub(channel_);
+    retention_ = v1::Retention::NewStub(channel_);
     for (const std::string& role : kRoles) tokens_[role] = NewPrincipal(role, {role});
     v1::CreateLeadRequest create = ValidCreate("policy", "policy@example.com");
     create.mutable_personal()->set_phone("+1 650 253 0000");
@@ -95,6 +103,13 @@ class AccessPolicyTest : public ApiTest {
     if (role == "intake") return v1::PURPOSE_OF_USE_TREATMENT;
     if (role == "compliance") return v1::PURPOSE_OF_USE_OPERATIONS;
     return v1::PURPOSE_OF_USE_UNSPECIFIED;
+  }
+
+  static vault::Actor Officer() {
+    vault::Actor officer;
+    officer.principal_id = "00000000000000f9";
+    officer.roles = {vault::Role::kCompliance};
+    return officer;
   }
 
   // Makes `rpc` as `role` with a valid request; its status.
@@ -250,6 +265,48 @@ class AccessPolicyTest : public ApiTest {
       v1::ExportConsentProofResponse r;
       return consent_->ExportConsentProof(ctx.get(), q, &r);
     }
+    if (rpc == "DeleteLead") {
+      // A lead of its own each time (of the intake principals' service line).
+      v1::CreateLeadResponse made;
+      grpc::Status created =
+          leads_->CreateLead(Ctx(tokens_["capture"]).get(),
+                             ValidCreate("del-" + role, "delete." + role + "@example.org"), &made);
+      EXPECT_TRUE(created.ok()) << created.error_message();
+      v1::DeleteLeadRequest q;
+      q.set_lead_id(made.lead_id());
+      q.set_reason("Data subject request from " + role);
+      v1::DeleteLeadResponse r;
+      return leads_->DeleteLead(ctx.get(), q, &r);
+    }
+    if (rpc == "PlaceLegalHold") {
+      v1::PlaceLegalHoldRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_reason("Litigation hold asked by " + role);
+      v1::PlaceLegalHoldResponse r;
+      return retention_->PlaceLegalHold(ctx.get(), q, &r);
+    }
+    if (rpc == "ReleaseLegalHold") {
+      auto hold = vault_->holds().Place(Officer(), *vault::DecodeLeadId(lead_id_),
+                                        "a hold to release again");
+      EXPECT_TRUE(hold.ok()) << hold.status();
+      v1::ReleaseLegalHoldRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_hold_id(hold.ok() ? hold->hold_id : "");
+      q.set_reason("Released by " + role + " for the test");
+      v1::ReleaseLegalHoldResponse r;
+      return retention_->ReleaseLegalHold(ctx.get(), q, &r);
+    }
+    if (rpc == "ListLegalHolds") {
+      v1::ListLegalHoldsResponse r;
+      return retention_->ListLegalHolds(ctx.get(), {}, &r);
+    }
+    if (rpc == "SweepRetention") {
+      auto reader = retention_->SweepRetention(ctx.get(), v1::SweepRetentionRequest());
+      v1::SweepProgress m;
+      while (reader->Read(&m)) {
+      }
+      return reader->Finish();
+    }
     ADD_FAILURE() << "no call for " << rpc;
     return grpc::Status::CANCELLED;
   }
@@ -257,6 +314,7 @@ class AccessPolicyTest : public ApiTest {
   std::unique_ptr<v1::Compliance::Stub> compliance_;
   std::unique_ptr<v1::EmergencyAccess::Stub> emergency_;
   std::unique_ptr<v1::Consent::Stub> consent_;
+  std::unique_ptr<v1::Retention::Stub> retention_;
   std::map<std::string, std::string> tokens_;
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;

@@ -40,7 +40,10 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "GetInclusionProof",   "GetConsistencyProof",
                                          "ExportAudit",         "AccountingOfDisclosures",
                                          "RecordConsent",       "CheckConsent",
-                                         "GetConsentHistory",   "ExportConsentProof"};
+                                         "GetConsentHistory",   "ExportConsentProof",
+                                         "DeleteLead",          "PlaceLegalHold",
+                                         "ReleaseLegalHold",    "ListLegalHolds",
+                                         "SweepRetention"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

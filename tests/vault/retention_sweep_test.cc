@@ -116,8 +116,9 @@ TEST_F(RetentionSweepTest, ExpiredLeadsArePurgedEachWithItsOwnEntryAndTheRestSta
   EXPECT_EQ(audited, listed);
   std::vector<audit::AuditEntry> sweeps = EntriesFor("RetentionSweep");
   ASSERT_EQ(sweeps.size(), 2u);
-  EXPECT_EQ(sweeps[1].fields, (std::vector<std::string>{"purged=4", "renewed=0", "refused=0",
-                                                        "more=0", "rule.default=4"}));
+  EXPECT_EQ(sweeps[1].fields,
+            (std::vector<std::string>{"purged=4", "renewed=0", "refused=0", "held=0",
+                                      "deletions_compacted=0", "more=0", "rule.default=4"}));
   EXPECT_TRUE(sweeps[1].lead_ids.empty());
 
   // Every row of the purged leads is gone but the consent skeleton; the check
@@ -204,8 +205,9 @@ TEST_F(RetentionSweepTest, ADryRunListsWhatWouldGoAndWritesNothingButItsEntry) {
   ASSERT_EQ(ReadAudit(*vault_).size(), entries + 1);
   const audit::AuditEntry last = ReadAudit(*vault_).back().second;
   EXPECT_EQ(last.action, "RetentionSweepDryRun");
-  EXPECT_EQ(last.fields, (std::vector<std::string>{"purged=3", "renewed=0", "refused=0", "more=0",
-                                                   "rule.default=3"}));
+  EXPECT_EQ(last.fields,
+            (std::vector<std::string>{"purged=3", "renewed=0", "refused=0", "held=0",
+                                      "deletions_compacted=0", "more=0", "rule.default=3"}));
   for (const std::string& id : ids) EXPECT_TRUE(Found(id));
 }
 
@@ -336,6 +338,50 @@ TEST_F(PhysicalRemovalTest, PurgedCiphertextsKeysAndTokensLeaveEveryFileAndACont
   }
   for (const std::string& t : control_traces) EXPECT_TRUE(absl::StrContains(disk, t));
   EXPECT_TRUE(Found(control));
+}
+
+// A deletion request purges at once; its bytes leave the disk at the next
+// sweep's compaction, even a sweep that finds no lead due.
+TEST_F(PhysicalRemovalTest, ADeletedLeadsBytesLeaveEveryFileAtTheNextSweep) {
+  std::vector<std::string> doomed;
+  for (int n = 0; n < 5; ++n) doomed.push_back(Create(n));
+  const std::string control = Create(100);
+  std::vector<std::vector<std::string>> doomed_traces;
+  for (const std::string& id : doomed) doomed_traces.push_back(Traces(id));
+  const std::vector<std::string> control_traces = Traces(control);
+  ASSERT_TRUE(vault_->database().Flush().ok());
+
+  for (const std::string& id : doomed) {
+    ASSERT_TRUE(vault_->leads()
+                    .DeleteLead(MakeActor("00000000000000f1", "compliance"), id,
+                                "Data subject request, verified by phone")
+                    .ok());
+  }
+  ASSERT_TRUE(vault_->database().Flush().ok());
+  {
+    // Deleted, but not yet off the disk: the older table files still hold them.
+    const std::string disk = AllFileBytes(DataDir());
+    for (const auto& traces : doomed_traces) {
+      for (const std::string& t : traces) ASSERT_TRUE(absl::StrContains(disk, t));
+    }
+  }
+
+  SweepReport report = Sweep();
+  EXPECT_EQ(report.purged, 0u);
+  EXPECT_EQ(report.deletions_compacted, 5u);
+  EXPECT_GT(report.table_bytes_before, report.table_bytes_after);
+  const std::string disk = AllFileBytes(DataDir());
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    for (size_t t = 0; t < doomed_traces[i].size(); ++t) {
+      EXPECT_FALSE(absl::StrContains(disk, doomed_traces[i][t])) << "lead " << i << " trace " << t;
+    }
+  }
+  for (const std::string& t : control_traces) EXPECT_TRUE(absl::StrContains(disk, t));
+
+  // Accounted for once: the next sweep has nothing to compact.
+  SweepReport next = Sweep();
+  EXPECT_EQ(next.deletions_compacted, 0u);
+  EXPECT_EQ(next.table_bytes_before, 0u);
 }
 
 }  // namespace

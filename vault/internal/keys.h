@@ -120,6 +120,12 @@ inline constexpr char kMetaCheckpointLatest[] = "audit/checkpoint/latest";
 inline constexpr char kMetaCheckpointPrefix[] = "audit/checkpoint/size/";
 // Log size || index rows (each big-endian) of the last passing disclosure index check.
 inline constexpr char kMetaDisclosureIndexChecked[] = "audit/disclosure_index/checked";
+// Followed by lead id (16) || hold id (8): a legal hold (vault/legal_hold.h).
+inline constexpr char kMetaLegalHoldPrefix[] = "hold/";
+// Followed by a lead id: a purge outside a sweep (DeleteLead) awaits the
+// compaction that takes its bytes off the disk; the next sweep compacts and
+// deletes the row.
+inline constexpr char kMetaCompactionDuePrefix[] = "retention/compaction_due/";
 
 }  // namespace leadvault::vault::internal
 

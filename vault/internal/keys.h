@@ -120,6 +120,10 @@ inline constexpr char kMetaCheckpointLatest[] = "audit/checkpoint/latest";
 inline constexpr char kMetaCheckpointPrefix[] = "audit/checkpoint/size/";
 // Log size || index rows (each big-endian) of the last passing disclosure index check.
 inline constexpr char kMetaDisclosureIndexChecked[] = "audit/disclosure_index/checked";
+// RetentionPolicyRecord: the stored retention policy (vault/retention_policy_store.h).
+inline constexpr char kMetaRetentionPolicy[] = "retention/policy";
+// RetentionRecomputeRecord: the re-stamping cursor (vault/retention_recompute.h).
+inline constexpr char kMetaRetentionRecompute[] = "retention/recompute";
 
 }  // namespace leadvault::vault::internal
 

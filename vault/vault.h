@@ -21,6 +21,8 @@
 #include "vault/key_hierarchy.h"
 #include "vault/lead_store.h"
 #include "vault/principal_store.h"
+#include "vault/retention_policy_store.h"
+#include "vault/retention_recompute.h"
 #include "vault/retention_sweep.h"
 
 namespace leadvault::vault {
@@ -46,6 +48,9 @@ struct VaultOptions {
   // DATA_LOSS. Always recorded: Open commits a "RecoverLostLogTail" audit
   // entry (with a new checkpoint) naming both sizes and whether a loss was found.
   bool recover_lost_log_tail = false;
+  // Re-stamping leads after a retention policy change, and the backfill of
+  // leads without an expiry row (vault/retention_recompute.h).
+  RetentionRecomputeOptions retention_recompute;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -68,6 +73,8 @@ class Vault {
   LeadStore& leads() { return *leads_; }
   ConsentStore& consent() { return *consent_; }
   RetentionSweeper& retention() { return *retention_; }
+  RetentionPolicyStore& retention_policy() { return *retention_policy_; }
+  RetentionRecompute& retention_recompute() { return *retention_recompute_; }
   const ConsentLedger& consent_ledger() const { return *ledger_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
@@ -118,7 +125,8 @@ class Vault {
   // cause is gone). Cheap and non-blocking: health checks call it.
   absl::Status StorageHealth() const;
 
-  // Drains the committer and flushes the database; further writes fail.
+  // Stops the retention re-stamping (after its batch in hand), drains the
+  // committer and flushes the database; further writes fail.
   void Shutdown();
 
  private:
@@ -133,11 +141,13 @@ class Vault {
   std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<EmergencyAccessStore> emergency_;
   std::unique_ptr<ConsentLedger> ledger_;
+  std::unique_ptr<RetentionPolicyStore> retention_policy_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<ConsentStore> consent_;
   std::unique_ptr<RetentionSweeper> retention_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
+  std::unique_ptr<RetentionRecompute> retention_recompute_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<LogRecovery> log_recovery_;
 };

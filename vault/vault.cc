@@ -58,7 +58,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                               vault->emergency_.get(), vault->ledger_.get(),
                                               vault->retention_policy_.get());
   vault->retention_ = std::make_unique<RetentionSweeper>(
-      vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_);
+      vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_,
+      vault->retention_policy_.get());
   vault->consent_ = std::make_unique<ConsentStore>(
       vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
       vault->leads_.get(), vault->ledger_.get());

@@ -259,6 +259,53 @@ absl::Status LeadStore::CheckInScope(const Actor& actor, const std::string& lead
   return absl::OkStatus();
 }
 
+absl::StatusOr<LeadStore::PreparedRestamp> LeadStore::PrepareRestamp(const RetentionPolicy& policy,
+                                                                     const std::string& after_id,
+                                                                     size_t limit) {
+  PreparedRestamp prepared;
+  prepared.last_id = after_id;
+  // The ids first (one more than the batch, to know whether any follow),
+  // then their claims all at once, then the records as they now stand.
+  std::vector<std::string> ids;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kLeads)));
+    it->Seek(after_id);
+    if (it->Valid() && !after_id.empty() && it->key() == rocksdb::Slice(after_id)) it->Next();
+    for (; it->Valid() && ids.size() <= limit; it->Next()) ids.push_back(it->key().ToString());
+    LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan leads"));
+  }
+  prepared.done = ids.size() <= limit;
+  if (!prepared.done) ids.pop_back();
+  if (ids.empty()) return prepared;
+  prepared.claim.emplace(claims_.Acquire(ids));
+  std::vector<std::pair<Cf, rocksdb::Slice>> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.emplace_back(Cf::kLeads, id);
+  std::vector<absl::StatusOr<std::string>> rows = db_->MultiGet(keys);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ++prepared.leads;
+    if (absl::IsNotFound(rows[i].status())) continue;  // purged since the scan
+    LV_RETURN_IF_ERROR(rows[i].status());
+    absl::StatusOr<LeadRecord> record = rows_.Parse(ids[i], *rows[i]);
+    if (absl::IsDataLoss(record.status())) {
+      ++prepared.unreadable;
+      continue;
+    }
+    LV_RETURN_IF_ERROR(record.status());
+    const LeadRecord before = *record;
+    StampRetention(policy, ids[i], *record);
+    if (record->expires_at_unix_micros() == before.expires_at_unix_micros() &&
+        record->retention_rule() == before.retention_rule()) {
+      continue;
+    }
+    LV_RETURN_IF_ERROR(rows_.AddUpdate(ids[i], before, *record, prepared.batch));
+    ++prepared.changed;
+  }
+  prepared.last_id = ids.back();
+  return prepared;
+}
+
 absl::StatusOr<LeadMetadata> LeadStore::ReadReceipt(const Actor& actor,
                                                     const std::string& receipt_id) {
   auto bytes = db_->Get(Cf::kMeta, ReceiptKey(receipt_id));
@@ -477,7 +524,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
         keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
 
     result = {lead_id, false, 1};
-    StampRetention(retention_, lead_id, record);
+    prepared.retention = retention_->Pin();
+    StampRetention(prepared.retention.policy(), lead_id, record);
     LV_RETURN_IF_ERROR(
         rows_.AddCreate(lead_id, record, wrapped.SerializeAsString(), idempotency_row(), batch));
     if (lead.consent.has_value()) {
@@ -511,7 +559,8 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
   ToRecord(attribution, touch->mutable_attribution());
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.
-  StampRetention(retention_, existing_id, record);  // a submission is activity
+  prepared.retention = retention_->Pin();
+  StampRetention(prepared.retention.policy(), existing_id, record);  // a submission is activity
   LV_RETURN_IF_ERROR(rows_.AddUpdate(existing_id, before, record, prepared.batch));
   return MetadataFromRecord(existing_id, record);
 }
@@ -534,10 +583,13 @@ void LeadStore::CreateLeadAsync(const Actor& actor, NewLead lead,
   }
   // The claims live until the commit is durable, then go with the callback.
   auto claims = std::make_shared<std::vector<KeyClaims::Claim>>(std::move(prepared->claims));
+  auto retention = std::make_shared<RetentionPolicyStore::Pinned>(std::move(prepared->retention));
   committer_->CommitAsync(
       std::move(prepared->batch), std::move(prepared->entry),
-      [claims, result = prepared->result, done = std::move(done)](absl::StatusOr<uint64_t> seq) {
+      [claims, retention, result = prepared->result,
+       done = std::move(done)](absl::StatusOr<uint64_t> seq) {
         claims->clear();
+        *retention = RetentionPolicyStore::Pinned();
         if (seq.ok()) {
           done(result);
         } else {
@@ -876,7 +928,8 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   }
   record.set_version(record.version() + 1);
   record.set_updated_at_unix_micros(absl::ToUnixMicros(now));
-  StampRetention(retention_, update.lead_id, record);
+  const RetentionPolicyStore::Pinned retention = retention_->Pin();
+  StampRetention(retention.policy(), update.lead_id, record);
   LV_RETURN_IF_ERROR(rows_.AddUpdate(update.lead_id, before, record, batch));
   LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
   return MetadataFromRecord(update.lead_id, record);

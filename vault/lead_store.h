@@ -24,6 +24,7 @@
 #include "vault/lead_rows.h"
 #include "vault/read_decision.h"
 #include "vault/retention.h"
+#include "vault/retention_policy_store.h"
 
 namespace leadvault::vault {
 namespace internal {
@@ -110,10 +111,11 @@ inline constexpr size_t kMaxListReplyBytes = size_t{1} << 20;
 // (storage), DATA_LOSS (a record fails to decrypt). Thread-safe.
 class LeadStore final : public LeadScope {
  public:
-  // All pointers must outlive the store.
+  // All pointers must outlive the store. Leads are stamped with the policy
+  // `retention` has in force.
   LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
             keys::Random* random, const EmergencyAccessStore* emergency,
-            const ConsentLedger* ledger)
+            const ConsentLedger* ledger, RetentionPolicyStore* retention)
       : db_(db),
         committer_(committer),
         keys_(keys),
@@ -121,7 +123,8 @@ class LeadStore final : public LeadScope {
         random_(random),
         emergency_(emergency),
         ledger_(ledger),
-        rows_(db, &keys->record_mac_key()) {}
+        rows_(db, &keys->record_mac_key()),
+        retention_(retention) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
   // idempotency key) and the same request returns the first result and writes
@@ -167,6 +170,25 @@ class LeadStore final : public LeadScope {
 
   // Every row a lead owns (vault/lead_rows.h).
   const LeadRows& rows() const { return rows_; }
+
+  // Re-stamping under a changed policy (vault/retention_recompute.h): at most
+  // `limit` leads after `after_id` (binary; empty: from the first) in id
+  // order, under their claims (held until `claim` goes: with the batch
+  // durable or dropped), each re-read and re-decided under `policy`. A lead
+  // whose expiry or rule changes is rewritten in `batch` and its expiry row
+  // moved; its version and updated_at stay (a re-stamp is not an update). A
+  // record failing authentication is counted and left alone. Writes nothing.
+  struct PreparedRestamp {
+    rocksdb::WriteBatch batch;
+    std::string last_id;  // the last lead looked at (`after_id` if none)
+    uint64_t leads = 0;   // looked at (a lead purged meanwhile included)
+    uint64_t changed = 0;
+    uint64_t unreadable = 0;
+    bool done = false;  // no lead follows last_id
+    std::optional<KeyClaims::Claim> claim;
+  };
+  absl::StatusOr<PreparedRestamp> PrepareRestamp(const RetentionPolicy& policy,
+                                                 const std::string& after_id, size_t limit);
 
   // Metadata (no touches) of at most kMaxFindResults leads in the actor's
   // scope whose normalized email or phone equals `value`. The actor states a
@@ -245,6 +267,7 @@ class LeadStore final : public LeadScope {
     CreateResult result;
     std::vector<KeyClaims::Claim> claims;
     Committer::Stamp stamp;  // the consent event's record, if the submission carried consent
+    RetentionPolicyStore::Pinned retention;  // the policy the lead is stamped with
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   // Adds to `prepared` the actor's submission recorded on `existing_id` as a
@@ -281,8 +304,7 @@ class LeadStore final : public LeadScope {
   const EmergencyAccessStore* const emergency_;
   const ConsentLedger* const ledger_;
   const LeadRows rows_;
-  // Until policies are stored (issue 11): the built-in one.
-  const RetentionPolicy retention_ = DefaultRetentionPolicy();
+  RetentionPolicyStore* const retention_;
   KeyClaims claims_;
 };
 

@@ -13,6 +13,7 @@
 #include "rocksdb/options.h"
 #include "vault/internal/keys.h"
 #include "vault/lead.h"
+#include "vault/retention.h"
 
 namespace leadvault::vault {
 namespace {
@@ -155,6 +156,14 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
         ++report.renewed;
         continue;
       }
+      // The policy in force may keep it longer than its stamp says (a change
+      // not yet re-stamped): it decides, and names the rule.
+      RetentionDecision in_force = policies_->DecideForPurge(RetentionFactsOf(purge->meta));
+      if (in_force.expires_at > report.as_of) {
+        ++report.renewed;
+        continue;
+      }
+      purge->retention_rule = std::move(in_force.rule_name);
       staged.push_back(*std::move(purge));
     }
 

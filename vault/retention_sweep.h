@@ -25,6 +25,7 @@
 #include "vault/committer.h"
 #include "vault/database.h"
 #include "vault/lead_store.h"
+#include "vault/retention_policy_store.h"
 
 namespace leadvault::vault {
 
@@ -61,7 +62,7 @@ struct SweepReport {
   absl::Time as_of;      // leads expired at or before this were due
   uint64_t due = 0;      // expiry rows due at the start (at most max_leads counted)
   uint64_t purged = 0;   // dry run: that would be purged
-  uint64_t renewed = 0;  // due when seen, renewed or gone before their purge
+  uint64_t renewed = 0;  // due when seen; renewed, gone or kept by the policy in force
   uint64_t refused = 0;  // named by too many later rows (LeadRows::AddPurge): kept
   uint64_t held = 0;     // under a legal hold (vault/legal_hold.h): kept
   // Deletion requests (LeadStore::DeleteLead) whose bytes this sweep's
@@ -83,10 +84,14 @@ using SweepProgress = std::function<void(const SweepReport&)>;
 class RetentionSweeper {
  public:
   // All pointers must outlive the sweeper.
-  RetentionSweeper(Database* db, Committer* committer, LeadStore* leads, const Clock* clock)
-      : db_(db), committer_(committer), leads_(leads), clock_(clock) {}
+  RetentionSweeper(Database* db, Committer* committer, LeadStore* leads, const Clock* clock,
+                   const RetentionPolicyStore* policies)
+      : db_(db), committer_(committer), leads_(leads), clock_(clock), policies_(policies) {}
 
-  // Purges (or lists) the leads whose retention ended at or before now.
+  // Purges (or lists) the leads whose retention ended at or before now, both
+  // as stamped and as the policy in force decides now
+  // (RetentionPolicyStore::DecideForPurge: a lead not yet re-stamped under a
+  // longer policy stays); a purge names the rule of the policy in force.
   // INVALID_ARGUMENT for options out of range; a storage error stops the
   // sweep (what was purged stays purged, each with its entry).
   absl::StatusOr<SweepReport> Sweep(const Actor& actor, const SweepOptions& options,
@@ -97,6 +102,7 @@ class RetentionSweeper {
   Committer* const committer_;
   LeadStore* const leads_;
   const Clock* const clock_;
+  const RetentionPolicyStore* const policies_;
   absl::Mutex mu_;
   bool running_ ABSL_GUARDED_BY(mu_) = false;
 };

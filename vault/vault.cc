@@ -50,11 +50,16 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                       EmergencyAccessStore::Open(vault->database_.get(), vault->committer_.get(),
                                                  vault->clock_, vault->random_));
   vault->ledger_ = std::make_unique<ConsentLedger>(vault->database_.get(), vault->keys_.get());
+  LV_ASSIGN_OR_RETURN(
+      vault->retention_policy_,
+      RetentionPolicyStore::Open(vault->database_.get(), vault->committer_.get(), vault->clock_));
   vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
                                               vault->keys_.get(), vault->clock_, vault->random_,
-                                              vault->emergency_.get(), vault->ledger_.get());
+                                              vault->emergency_.get(), vault->ledger_.get(),
+                                              vault->retention_policy_.get());
   vault->retention_ = std::make_unique<RetentionSweeper>(
-      vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_);
+      vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_,
+      vault->retention_policy_.get());
   vault->holds_ = std::make_unique<LegalHolds>(vault->database_.get(), vault->committer_.get(),
                                                vault->leads_.get(), vault->clock_, vault->random_);
   vault->consent_ = std::make_unique<ConsentStore>(
@@ -66,6 +71,14 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                            vault->keys_.get(), vault->clock_, vault->random_));
   vault->audit_ =
       std::make_unique<AuditAccess>(vault->committer_.get(), &vault->committer_->audit_log());
+  LV_ASSIGN_OR_RETURN(vault->retention_recompute_,
+                      RetentionRecompute::Start(vault->database_.get(), vault->committer_.get(),
+                                                vault->leads_.get(), vault->retention_policy_.get(),
+                                                options.retention_recompute));
+  vault->retention_policy_->SetListener(
+      [recompute = vault->retention_recompute_.get()](uint64_t version) {
+        recompute->PolicyChanged(version);
+      });
   return vault;
 }
 
@@ -124,6 +137,9 @@ absl::Status Vault::StorageHealth() const {
 }
 
 void Vault::Shutdown() {
+  // The re-stamping commits through the committer: it stops first.
+  if (retention_policy_ != nullptr) retention_policy_->SetListener(nullptr);
+  if (retention_recompute_ != nullptr) retention_recompute_->Stop();
   if (committer_ != nullptr) committer_->Stop();
   if (database_ != nullptr) IgnoreError(database_->Flush());
 }

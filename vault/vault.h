@@ -22,6 +22,8 @@
 #include "vault/lead_store.h"
 #include "vault/legal_hold.h"
 #include "vault/principal_store.h"
+#include "vault/retention_policy_store.h"
+#include "vault/retention_recompute.h"
 #include "vault/retention_sweep.h"
 
 namespace leadvault::vault {
@@ -47,6 +49,9 @@ struct VaultOptions {
   // DATA_LOSS. Always recorded: Open commits a "RecoverLostLogTail" audit
   // entry (with a new checkpoint) naming both sizes and whether a loss was found.
   bool recover_lost_log_tail = false;
+  // Re-stamping leads after a retention policy change, and the backfill of
+  // leads without an expiry row (vault/retention_recompute.h).
+  RetentionRecomputeOptions retention_recompute;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -70,6 +75,8 @@ class Vault {
   ConsentStore& consent() { return *consent_; }
   RetentionSweeper& retention() { return *retention_; }
   LegalHolds& holds() { return *holds_; }
+  RetentionPolicyStore& retention_policy() { return *retention_policy_; }
+  RetentionRecompute& retention_recompute() { return *retention_recompute_; }
   const ConsentLedger& consent_ledger() const { return *ledger_; }
   PrincipalStore& principals() { return *principals_; }
   Committer& committer() { return *committer_; }
@@ -120,7 +127,8 @@ class Vault {
   // cause is gone). Cheap and non-blocking: health checks call it.
   absl::Status StorageHealth() const;
 
-  // Drains the committer and flushes the database; further writes fail.
+  // Stops the retention re-stamping (after its batch in hand), drains the
+  // committer and flushes the database; further writes fail.
   void Shutdown();
 
  private:
@@ -135,12 +143,14 @@ class Vault {
   std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<EmergencyAccessStore> emergency_;
   std::unique_ptr<ConsentLedger> ledger_;
+  std::unique_ptr<RetentionPolicyStore> retention_policy_;
   std::unique_ptr<LeadStore> leads_;
   std::unique_ptr<ConsentStore> consent_;
   std::unique_ptr<RetentionSweeper> retention_;
   std::unique_ptr<LegalHolds> holds_;
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
+  std::unique_ptr<RetentionRecompute> retention_recompute_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<LogRecovery> log_recovery_;
 };

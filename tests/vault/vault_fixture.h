@@ -242,6 +242,7 @@ class VaultFixture : public ::testing::Test {
     options.rebuild_disclosure_index = rebuild_disclosure_index_;
     options.high_water_file = high_water_file_;
     options.recover_lost_log_tail = recover_lost_log_tail_;
+    options.retention_recompute = retention_recompute_options_;
     return Vault::Open(options, std::move(kek));
   }
 
@@ -265,6 +266,7 @@ class VaultFixture : public ::testing::Test {
   bool rebuild_disclosure_index_ = false;
   std::string high_water_file_;  // empty: the vault's default, in DataDir()
   bool recover_lost_log_tail_ = false;
+  RetentionRecomputeOptions retention_recompute_options_;
   uint64_t min_free_bytes_ = 0;
   std::function<std::optional<uint64_t>()> free_space_;  // empty: the real filesystem's
   rocksdb::Env* env_ = nullptr;

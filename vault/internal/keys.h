@@ -126,6 +126,10 @@ inline constexpr char kMetaLegalHoldPrefix[] = "hold/";
 // compaction that takes its bytes off the disk; the next sweep compacts and
 // deletes the row.
 inline constexpr char kMetaCompactionDuePrefix[] = "retention/compaction_due/";
+// RetentionPolicyRecord: the stored retention policy (vault/retention_policy_store.h).
+inline constexpr char kMetaRetentionPolicy[] = "retention/policy";
+// RetentionRecomputeRecord: the re-stamping cursor (vault/retention_recompute.h).
+inline constexpr char kMetaRetentionRecompute[] = "retention/recompute";
 
 }  // namespace leadvault::vault::internal
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "api/call.h"
@@ -61,6 +62,67 @@ absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListLegalHoldsReq
   return absl::OkStatus();
 }
 
+vault::RetentionRule FromProto(const v1::RetentionRule& in) {
+  vault::RetentionRule rule;
+  rule.name = in.name();
+  if (!in.service_line().empty()) rule.service_line = in.service_line();
+  if (in.source() != v1::SOURCE_CHANNEL_UNSPECIFIED) {
+    rule.source = static_cast<vault::SourceChannel>(in.source());
+  }
+  if (in.status() != v1::LEAD_STATUS_UNSPECIFIED) {
+    rule.status = static_cast<vault::LeadStatus>(in.status());
+  }
+  rule.period = absl::Hours(24) * static_cast<int64_t>(in.period_days());
+  rule.from = static_cast<vault::RetentionAnchor>(in.from());
+  return rule;
+}
+
+void ToProto(const vault::RetentionRule& in, v1::RetentionRule* out) {
+  out->set_name(in.name);
+  if (in.service_line.has_value()) out->set_service_line(*in.service_line);
+  if (in.source.has_value()) out->set_source(static_cast<v1::SourceChannel>(*in.source));
+  if (in.status.has_value()) out->set_status(static_cast<v1::LeadStatus>(*in.status));
+  out->set_period_days(static_cast<uint32_t>(in.period / absl::Hours(24)));
+  out->set_from(static_cast<v1::RetentionAnchor>(in.from));
+}
+
+void ToProto(const vault::StoredRetentionPolicy& in, v1::RetentionPolicyInForce* out) {
+  for (const vault::RetentionRule& rule : in.policy.rules) {
+    ToProto(rule, out->mutable_policy()->add_rules());
+  }
+  ToProto(in.policy.default_rule, out->mutable_policy()->mutable_default_rule());
+  out->set_version(in.version);
+  if (in.version != 0) out->set_set_at_unix_micros(absl::ToUnixMicros(in.set_at));
+  out->set_set_by(in.set_by);
+}
+
+absl::Status DoSetPolicy(vault::Vault& vault, Call& call,
+                         const v1::SetRetentionPolicyRequest& request,
+                         v1::SetRetentionPolicyResponse& response) {
+  if (request.policy().rules_size() > static_cast<int>(vault::kMaxRetentionRules)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("retention.rules: at most ", vault::kMaxRetentionRules, " rules"));
+  }
+  vault::RetentionPolicy policy;
+  for (const v1::RetentionRule& rule : request.policy().rules()) {
+    policy.rules.push_back(FromProto(rule));
+  }
+  policy.default_rule = FromProto(request.policy().default_rule());
+  if (policy.default_rule.name.empty()) policy.default_rule.name = "default";
+  LV_ASSIGN_OR_RETURN(vault::StoredRetentionPolicy stored,
+                      vault.retention_policy().Set(call.actor, std::move(policy)));
+  ToProto(stored, response.mutable_policy());
+  return absl::OkStatus();
+}
+
+absl::Status DoGetPolicy(vault::Vault& vault, Call& call, const v1::GetRetentionPolicyRequest&,
+                         v1::GetRetentionPolicyResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::StoredRetentionPolicy stored,
+                      vault.retention_policy().Get(call.actor));
+  ToProto(stored, response.mutable_policy());
+  return absl::OkStatus();
+}
+
 void SetCounts(const vault::SweepReport& report, v1::SweepProgress* out) {
   out->set_dry_run(report.dry_run);
   out->set_as_of_unix_micros(absl::ToUnixMicros(report.as_of));
@@ -97,15 +159,24 @@ class SweepReactor final : public grpc::ServerWriteReactor<v1::SweepProgress> {
     options_.max_leads = request->max_leads() == 0 ? 1'000'000 : request->max_leads();
     options_.pause = vault::kDaemonSweepPause;
     options_.stop = &stop_;
+    if (stopping_->load()) {
+      Fail(ShuttingDownError());
+      return;
+    }
     running_->fetch_add(1);
     std::thread([this] { Run(); }).detach();
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) stop_.store(true);
-    if (final_.has_value() && !finished_) SendFinalLocked();
+    bool send_final = false;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) stop_.store(true);
+      send_final = final_.has_value() && !finished_;
+      finished_ = finished_ || send_final;
+    }
+    if (send_final) SendFinal();
   }
 
   void OnDone() override { delete this; }
@@ -146,25 +217,33 @@ class SweepReactor final : public grpc::ServerWriteReactor<v1::SweepProgress> {
   void Progress(const vault::SweepReport& so_far) {
     if (context_->IsCancelled() || stopping_->load()) stop_.store(true);
     const absl::Time now = absl::Now();
-    absl::MutexLock lock(&mu_);
-    if (writing_ || now - last_sent_ < kSweepProgressInterval) return;
-    last_sent_ = now;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || finished_ || now - last_sent_ < kSweepProgressInterval) return;
+      last_sent_ = now;
+      writing_ = true;  // progress_ is this thread's until the write is done
+    }
     progress_.Clear();
     SetCounts(so_far, &progress_);
-    writing_ = true;
-    StartWrite(&progress_);
+    StartWrite(&progress_);  // not under mu_: OnWriteDone takes it
   }
 
   // The report (or the failure) goes once no progress write is in flight.
   void Complete(v1::SweepProgress last, absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    final_ = std::move(last);
-    final_status_ = std::move(status);
-    if (!writing_) SendFinalLocked();
+    bool send_final = false;
+    {
+      absl::MutexLock lock(&mu_);
+      final_ = std::move(last);
+      final_status_ = std::move(status);
+      send_final = !writing_ && !finished_;
+      finished_ = finished_ || send_final;
+    }
+    if (send_final) SendFinal();
   }
 
-  void SendFinalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    finished_ = true;
+  // Once, with mu_ released: the call may be done (and this object deleted)
+  // as soon as it is finished, so nothing is touched after.
+  void SendFinal() {
     if (final_status_.ok()) {
       StartWriteAndFinish(&*final_, grpc::WriteOptions(), grpc::Status::OK);
     } else {
@@ -195,9 +274,10 @@ class SweepReactor final : public grpc::ServerWriteReactor<v1::SweepProgress> {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  v1::SweepProgress progress_ ABSL_GUARDED_BY(mu_);
-  std::optional<v1::SweepProgress> final_ ABSL_GUARDED_BY(mu_);
-  absl::Status final_status_ ABSL_GUARDED_BY(mu_);
+  v1::SweepProgress progress_;  // the sweep thread's while writing_ is false
+  // Set once, under mu_; read by SendFinal, once finished_ is set.
+  std::optional<v1::SweepProgress> final_;
+  absl::Status final_status_;
 };
 
 }  // namespace
@@ -226,6 +306,20 @@ grpc::ServerUnaryReactor* RetentionService::ListLegalHolds(grpc::CallbackServerC
                                                            v1::ListLegalHoldsResponse* response) {
   return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kListLegalHolds, DoList,
                request, response);
+}
+
+grpc::ServerUnaryReactor* RetentionService::SetRetentionPolicy(
+    grpc::CallbackServerContext* context, const v1::SetRetentionPolicyRequest* request,
+    v1::SetRetentionPolicyResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kSetRetentionPolicy,
+               DoSetPolicy, request, response);
+}
+
+grpc::ServerUnaryReactor* RetentionService::GetRetentionPolicy(
+    grpc::CallbackServerContext* context, const v1::GetRetentionPolicyRequest* request,
+    v1::GetRetentionPolicyResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kGetRetentionPolicy,
+               DoGetPolicy, request, response);
 }
 
 grpc::ServerWriteReactor<v1::SweepProgress>* RetentionService::SweepRetention(

@@ -1,5 +1,6 @@
-// leadvault.v1.Retention: legal holds (compliance) and manual retention
-// sweeps (the retention role), streamed with their progress.
+// leadvault.v1.Retention: legal holds (compliance), manual retention sweeps
+// (the retention role), streamed with their progress, and the retention
+// policy (set by admin).
 #ifndef LEADVAULT_API_RETENTION_SERVICE_H_
 #define LEADVAULT_API_RETENTION_SERVICE_H_
 
@@ -41,6 +42,12 @@ class RetentionService final : public v1::Retention::CallbackService {
   grpc::ServerUnaryReactor* ListLegalHolds(grpc::CallbackServerContext* context,
                                            const v1::ListLegalHoldsRequest* request,
                                            v1::ListLegalHoldsResponse* response) override;
+  grpc::ServerUnaryReactor* SetRetentionPolicy(grpc::CallbackServerContext* context,
+                                               const v1::SetRetentionPolicyRequest* request,
+                                               v1::SetRetentionPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* GetRetentionPolicy(grpc::CallbackServerContext* context,
+                                               const v1::GetRetentionPolicyRequest* request,
+                                               v1::GetRetentionPolicyResponse* response) override;
   grpc::ServerWriteReactor<v1::SweepProgress>* SweepRetention(
       grpc::CallbackServerContext* context, const v1::SweepRetentionRequest* request) override;
 

@@ -14,6 +14,7 @@
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
 #include "audit/consent_proof.h"
+#include "audit/deletion_receipt.h"
 #include "audit/export_format.h"
 #include "audit/export_manifest.h"
 #include "audit/merkle.h"
@@ -191,6 +192,21 @@ void WriteRecords(const std::string& dir) {
   Write(dir, "encrypted_field", Record(8, lead.fields(0)));
 }
 
+// A deletion receipt naming the log's last entry (parses; it does not
+// verify: that entry is no purge, and the proof's hashes are made up).
+std::string DeletionReceiptSeed(FuzzLog& log) {
+  audit::DeletionReceipt receipt;
+  receipt.lead_id = "00112233445566778899aabbccddeeff";
+  receipt.sequence = kLogSize;
+  receipt.entry = log.canonical(kLogSize);
+  audit::Hash a, b;
+  a.fill('a');
+  b.fill('b');
+  receipt.inclusion_proof = {a, b};
+  receipt.checkpoint_note = SignedNote(log, kLogSize);
+  return audit::RenderDeletionReceipt(receipt);
+}
+
 // A consent proof document: a grant and a revocation with every field set
 // (parses; it does not verify, as the log's entries name no consent event).
 std::string ConsentProofSeed(FuzzLog& log) {
@@ -279,6 +295,7 @@ int Main(int argc, char** argv) {
 
   WriteRecords(root + "/records");
   Write(root + "/consent_proof", "grant_and_revoke", ConsentProofSeed(log));
+  Write(root + "/deletion_receipt", "two_hash_proof", DeletionReceiptSeed(log));
   return 0;
 }
 

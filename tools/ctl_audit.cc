@@ -32,9 +32,6 @@ namespace {
 
 namespace v1 = ::leadvault::v1;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
 constexpr absl::Duration kExportDeadline = absl::Hours(12);
 constexpr size_t kWriteChunk = 1 << 20;
 

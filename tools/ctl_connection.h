@@ -52,6 +52,11 @@ class Connection {
   const keys::SecretBytes token_;
 };
 
+// leadvaultctl's exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;  // the call or the check failed
+inline constexpr int kExitUsage = 2;   // usage, or no token
+
 // Prints `leadvaultctl: <CODE>: <message>` to stderr and returns exit code 1.
 int ReportRpcError(const grpc::Status& status);
 

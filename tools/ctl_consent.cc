@@ -29,10 +29,6 @@ namespace {
 
 namespace v1 = ::leadvault::v1;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
 // The whole of the regular file `path`, refused when larger than the
 // parser's bound (never read beyond it).
 absl::StatusOr<std::string> ReadProofFile(const std::string& path) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "audit/deletion_receipt.h"
+#include "google/protobuf/text_format.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_files.h"
 
@@ -17,9 +18,6 @@ namespace {
 
 namespace v1 = ::leadvault::v1;
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
 // A sweep of a million leads at the daemon's pacing takes minutes.
 constexpr absl::Duration kSweepDeadline = absl::Hours(24);
 
@@ -231,6 +229,49 @@ int RunSweep(const Connection& connection, const RetentionCommands& c) {
   return kExitOk;
 }
 
+void PrintPolicy(const v1::RetentionPolicyInForce& p) {
+  if (p.version() == 0) {
+    std::printf("# version 0: the built-in policy (never set)\n");
+  } else {
+    std::printf("# version %llu, set %s by %s\n", static_cast<unsigned long long>(p.version()),
+                When(p.set_at_unix_micros()).c_str(), p.set_by().c_str());
+  }
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(p.policy(), &text);
+  std::fputs(text.c_str(), stdout);
+}
+
+int RunPolicy(const Connection& connection, const RetentionCommands& c) {
+  auto stub = v1::Retention::NewStub(connection.channel());
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  if (c.policy_list->parsed()) {
+    v1::GetRetentionPolicyResponse response;
+    grpc::Status status = stub->GetRetentionPolicy(&context, {}, &response);
+    if (!status.ok()) return ReportRpcError(status);
+    PrintPolicy(response.policy());
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> text = ReadSmallFile(c.policy_file);
+  if (!text.ok()) return ReportError(text.status(), kExitUsage);
+  v1::SetRetentionPolicyRequest request;
+  if (!google::protobuf::TextFormat::ParseFromString(*text, request.mutable_policy())) {
+    return ReportError(
+        absl::InvalidArgumentError(absl::StrCat(
+            c.policy_file, ": not a RetentionPolicy in protobuf text format (see README)")),
+        kExitUsage);
+  }
+  v1::SetRetentionPolicyResponse response;
+  grpc::Status status = stub->SetRetentionPolicy(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  PrintPolicy(response.policy());
+  std::fprintf(stderr,
+               "leadvaultctl: policy version %llu in force; the leads it affects are re-stamped "
+               "in the background\n",
+               static_cast<unsigned long long>(response.policy().version()));
+  return kExitOk;
+}
+
 void AddReasonOptions(CLI::App* command, RetentionCommands& c, const char* what) {
   CLI::Option_group* why = command->add_option_group("reason", "exactly one of");
   why->add_option("--reason-file", c.reason_file,
@@ -282,6 +323,15 @@ std::unique_ptr<RetentionCommands> AddRetentionCommands(CLI::App& app, CLI::App&
   c->sweep->add_option("--max-leads", c->max_leads, "at most this many (default 1,000,000)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   c->sweep->add_flag("--quiet", c->quiet, "no progress, only the report");
+  CLI::App* policy = retention->add_subcommand("policy", "the retention policy");
+  policy->require_subcommand(1);
+  c->policy_set = policy->add_subcommand(
+      "set",
+      "replace the policy (admin) from a file: a leadvault.v1.RetentionPolicy in "
+      "protobuf text format");
+  c->policy_set->add_option("FILE", c->policy_file, "the policy file")->required();
+  c->policy_list =
+      policy->add_subcommand("list", "print the policy in force (admin, compliance, retention)");
   return c;
 }
 
@@ -294,6 +344,10 @@ std::optional<int> RunRetentionCommand(const RetentionCommands& c, const Connect
   if (c.hold_place->parsed() || c.hold_release->parsed() || c.hold_list->parsed()) {
     return WithConnection(flags,
                           [&](const Connection& connection) { return RunHold(connection, c); });
+  }
+  if (c.policy_set->parsed() || c.policy_list->parsed()) {
+    return WithConnection(flags,
+                          [&](const Connection& connection) { return RunPolicy(connection, c); });
   }
   if (c.sweep->parsed()) {
     return WithConnection(flags,

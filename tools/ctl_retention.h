@@ -1,6 +1,6 @@
-// `leadvaultctl lead delete`, `receipt verify`, `hold place|release|list` and
-// `retention sweep`: deletion requests and their receipts, legal holds, and
-// manual retention sweeps.
+// `leadvaultctl lead delete`, `receipt verify`, `hold place|release|list`,
+// `retention sweep` and `retention policy set|list`: deletion requests and
+// their receipts, legal holds, manual retention sweeps and the policy.
 #ifndef LEADVAULT_TOOLS_CTL_RETENTION_H_
 #define LEADVAULT_TOOLS_CTL_RETENTION_H_
 
@@ -21,6 +21,9 @@ struct RetentionCommands {
   CLI::App* hold_release = nullptr;
   CLI::App* hold_list = nullptr;
   CLI::App* sweep = nullptr;
+  CLI::App* policy_set = nullptr;
+  CLI::App* policy_list = nullptr;
+  std::string policy_file;
   std::string lead_id;
   std::string hold_id;
   std::string reason;

@@ -47,8 +47,6 @@ namespace {
 namespace v1 = ::leadvault::v1;
 using google::protobuf::Message;
 
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 2;
 constexpr size_t kMaxJsonSize = 1 << 20;
 constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
 

@@ -56,6 +56,8 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kReleaseLegalHold, "ReleaseLegalHold", {N, N, N, Y, N, N}},
     {Rpc::kListLegalHolds, "ListLegalHolds", {N, N, N, Y, N, N}},
     {Rpc::kSweepRetention, "SweepRetention", {N, N, N, N, N, Y}},
+    {Rpc::kSetRetentionPolicy, "SetRetentionPolicy", {N, N, N, N, Y, N}},
+    {Rpc::kGetRetentionPolicy, "GetRetentionPolicy", {N, N, N, Y, Y, Y}},
 }};
 
 constexpr Projection H = Projection::kHidden;

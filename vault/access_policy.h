@@ -48,8 +48,10 @@ enum class Rpc {
   kReleaseLegalHold,
   kListLegalHolds,
   kSweepRetention,
+  kSetRetentionPolicy,
+  kGetRetentionPolicy,
 };
-inline constexpr size_t kRpcCount = 27;
+inline constexpr size_t kRpcCount = 29;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

@@ -803,7 +803,8 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
 }
 
 absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(
-    const std::string& lead_id, const std::function<bool(const LeadMetadata&)>& in_scope) {
+    const std::string& lead_id, const std::function<bool(const LeadMetadata&)>& in_scope,
+    const absl::flat_hash_set<std::string>* held_by_caller) {
   // The record names the email and phone tokens to claim; under the claim it
   // is read again, as a change may have landed in between.
   auto seen = db_->Get(Cf::kLeads, lead_id);
@@ -817,7 +818,16 @@ absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(
   if (!first.phone_token().empty()) {
     claim_keys.push_back(internal::BlindIndexPrefix(kPhoneIndex, first.phone_token()));
   }
+  if (held_by_caller != nullptr) {
+    for (const std::string& key : claim_keys) {
+      // Waiting for it would wait for the caller itself.
+      if (held_by_caller->contains(key)) {
+        return absl::AbortedError("lead_id: a claim it needs is held by this caller");
+      }
+    }
+  }
   PreparedPurge prepared;
+  prepared.claim_keys = claim_keys;
   prepared.claims.push_back(claims_.Acquire(std::move(claim_keys)));
   auto bytes = db_->Get(Cf::kLeads, lead_id);
   if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
@@ -944,6 +954,11 @@ absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
     return absl::InvalidArgumentError(
         "reason: a written reason of at least 10 characters is required");
   }
+  AuditLog& log = committer_->audit_log();
+  // The receipt needs a signed checkpoint: refused before anything is purged.
+  if (log.VerifierKey().empty()) {
+    return absl::FailedPreconditionError("audit log: no signing key yet");
+  }
   LV_ASSIGN_OR_RETURN(PreparedPurge purge,
                       PreparePurge(lead_id, [&actor](const LeadMetadata& meta) {
                         return MaySeeAs(actor, meta, Rpc::kDeleteLead);
@@ -957,21 +972,30 @@ absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
   audit::AuditEntry entry = EntryFor(actor, "DeleteLead");
   entry.lead_ids.push_back(EncodeLeadId(lead_id));
   entry.break_glass_reason = std::string(text.view());
-  LV_ASSIGN_OR_RETURN(uint64_t sequence,
-                      committer_->CommitWithCheckpoint(std::move(purge.batch), std::move(entry)));
+  absl::StatusOr<uint64_t> sequence =
+      committer_->CommitWithCheckpoint(std::move(purge.batch), std::move(entry));
+  if (!sequence.ok()) {
+    // The write may be durable with only its checkpoint unrecorded
+    // (Committer): the record, still under the claim, tells which.
+    absl::StatusOr<std::string> still = db_->Get(Cf::kLeads, lead_id);
+    if (!absl::IsNotFound(still.status())) return sequence.status();
+    if (committed != nullptr) *committed = true;
+    return absl::UnavailableError(
+        "receipt: the lead was deleted and its audit entry committed, but no signed checkpoint "
+        "could be recorded; its inclusion proof can be fetched later (GetInclusionProof)");
+  }
   purge.claims.clear();
   if (committed != nullptr) *committed = true;
 
   // The purge is durable; the receipt is read back from the log.
-  AuditLog& log = committer_->audit_log();
   std::optional<SignedCheckpoint> checkpoint = log.LatestCheckpoint();
-  if (!checkpoint.has_value() || checkpoint->checkpoint.size < sequence) {
+  if (!checkpoint.has_value() || checkpoint->checkpoint.size < *sequence) {
     return absl::FailedPreconditionError("audit log: no signed checkpoint covers the deletion");
   }
   DeletionReceipt receipt;
-  LV_ASSIGN_OR_RETURN(receipt.entry, log.ReadEntry(sequence));
+  LV_ASSIGN_OR_RETURN(receipt.entry, log.ReadEntry(*sequence));
   LV_ASSIGN_OR_RETURN(receipt.inclusion_proof,
-                      log.InclusionProof(sequence - 1, checkpoint->checkpoint.size));
+                      log.InclusionProof(*sequence - 1, checkpoint->checkpoint.size));
   receipt.checkpoint = *std::move(checkpoint);
   receipt.verifier_key = log.VerifierKey();
   return receipt;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "keys/random.h"
 #include "rocksdb/write_batch.h"
@@ -235,14 +236,20 @@ class LeadStore final : public LeadScope {
     absl::Time expires_at;  // as the record stands (InfiniteFuture: none stamped)
     std::string retention_rule;
     std::vector<KeyClaims::Claim> claims;
+    std::vector<std::string> claim_keys;  // what `claims` holds
   };
   // NOT_FOUND if `lead_id` is not a lead, or if `in_scope` (when given)
   // returns false for it; FAILED_PRECONDITION if a legal hold is on it
   // (IsLegalHold) or too many later rows name it (LeadRows::AddPurge). Both
-  // are decided under the claims. Writes nothing.
+  // are decided under the claims. A caller that stages several purges before
+  // committing them passes the claim keys it holds in `held_by_caller`: a
+  // purge that needs one of them (two leads of different service lines share
+  // an email or phone) is ABORTED at once, without waiting, so the caller
+  // commits what it staged and tries again. Writes nothing.
   absl::StatusOr<PreparedPurge> PreparePurge(
       const std::string& lead_id,
-      const std::function<bool(const LeadMetadata&)>& in_scope = nullptr);
+      const std::function<bool(const LeadMetadata&)>& in_scope = nullptr,
+      const absl::flat_hash_set<std::string>* held_by_caller = nullptr);
 
   // A data-subject deletion request (CCPA, Washington MHMDA): purges lead
   // `lead_id` at once, as PreparePurge, if it is in the scope of an actor's

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "keys/status_macros.h"
@@ -116,10 +117,12 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   report.as_of = clock_->Now();
   LV_ASSIGN_OR_RETURN(report.due, CountDue(*db_, report.as_of, options.max_leads));
   std::string after;
+  bool stopped = false;
   for (bool first = true;; first = false) {
     if (!first && options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
     if (options.stop != nullptr && options.stop->load(std::memory_order_acquire)) {
       report.more = true;
+      stopped = true;
       break;
     }
     const uint64_t room = options.max_leads - report.purged;
@@ -134,11 +137,20 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
     after = due.back().key;
 
     // Staged under each lead's claims, which are held until the purges are
-    // durable; a lead renewed since its expiry row was read is left alone.
+    // durable; a lead renewed since its expiry row was read is left alone. A
+    // lead needing a claim this batch holds (it shares an email or phone with
+    // a lead staged before it) ends the batch: it is the next batch's first.
     std::vector<LeadStore::PreparedPurge> staged;
     staged.reserve(due.size());
-    for (const Due& d : due) {
-      absl::StatusOr<LeadStore::PreparedPurge> purge = leads_->PreparePurge(d.lead_id);
+    absl::flat_hash_set<std::string> held_keys;
+    for (size_t i = 0; i < due.size(); ++i) {
+      const Due& d = due[i];
+      absl::StatusOr<LeadStore::PreparedPurge> purge =
+          leads_->PreparePurge(d.lead_id, nullptr, &held_keys);
+      if (absl::IsAborted(purge.status()) && i > 0) {
+        after = due[i - 1].key;
+        break;
+      }
       if (absl::IsNotFound(purge.status())) {
         ++report.renewed;
         continue;
@@ -164,6 +176,7 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
         continue;
       }
       purge->retention_rule = std::move(in_force.rule_name);
+      held_keys.insert(purge->claim_keys.begin(), purge->claim_keys.end());
       staged.push_back(*std::move(purge));
     }
 
@@ -200,7 +213,16 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   }
 
   rocksdb::WriteBatch done;  // committed with the sweep's entry
-  if (!options.dry_run && options.compact) {
+  if (!options.dry_run && options.compact && stopped) {
+    // A stopped sweep (the daemon is stopping) does not hold the stop for a
+    // compaction: the next sweep does it.
+    if (report.purged > 0) {
+      LV_RETURN_IF_ERROR(
+          db_->Check(done.Put(db_->cf(Cf::kMeta),
+                              absl::StrCat(internal::kMetaCompactionDuePrefix, "sweep"), ""),
+                     "stage compaction"));
+    }
+  } else if (!options.dry_run && options.compact) {
     // Read before compacting: a deletion that lands after the read keeps its
     // row for the next sweep.
     LV_ASSIGN_OR_RETURN(std::vector<std::string> due, ReadCompactionDue(*db_));
@@ -211,7 +233,12 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
       for (const std::string& key : due) {
         LV_RETURN_IF_ERROR(db_->Check(done.Delete(db_->cf(Cf::kMeta), key), "stage compaction"));
       }
-      report.deletions_compacted = due.size();
+      for (const std::string& key : due) {
+        // Rows of deletion requests end in a lead id; a stopped sweep's in "sweep".
+        if (key.size() == sizeof(internal::kMetaCompactionDuePrefix) - 1 + kLeadIdSize) {
+          ++report.deletions_compacted;
+        }
+      }
     }
   }
 

@@ -53,7 +53,7 @@ struct SweepOptions {
   // requests since the last compaction, even when the sweep purged nothing).
   bool compact = true;
   // When set, checked between batches: the sweep ends early (with its entry,
-  // `more` set) once it is true.
+  // `more` set) once it is true, and leaves its compaction to the next sweep.
   const std::atomic<bool>* stop = nullptr;
 };
 

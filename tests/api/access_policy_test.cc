@@ -53,6 +53,8 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"ReleaseLegalHold", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
     {"ListLegalHolds", {kDenied, kDenied, kDenied, kOk, kDenied, kDenied}},
     {"SweepRetention", {kDenied, kDenied, kDenied, kDenied, kDenied, kOk}},
+    {"SetRetentionPolicy", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetRetentionPolicy", {kDenied, kDenied, kDenied, kOk, kOk, kOk}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -306,6 +308,18 @@ class AccessPolicyTest : public ApiTest {
       while (reader->Read(&m)) {
       }
       return reader->Finish();
+    }
+    if (rpc == "SetRetentionPolicy") {
+      v1::SetRetentionPolicyRequest q;
+      v1::RetentionRule* d = q.mutable_policy()->mutable_default_rule();
+      d->set_period_days(400);
+      d->set_from(v1::RETENTION_ANCHOR_LAST_ACTIVITY);
+      v1::SetRetentionPolicyResponse r;
+      return retention_->SetRetentionPolicy(ctx.get(), q, &r);
+    }
+    if (rpc == "GetRetentionPolicy") {
+      v1::GetRetentionPolicyResponse r;
+      return retention_->GetRetentionPolicy(ctx.get(), {}, &r);
     }
     ADD_FAILURE() << "no call for " << rpc;
     return grpc::Status::CANCELLED;

@@ -43,7 +43,8 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "GetConsentHistory",   "ExportConsentProof",
                                          "DeleteLead",          "PlaceLegalHold",
                                          "ReleaseLegalHold",    "ListLegalHolds",
-                                         "SweepRetention"};
+                                         "SweepRetention",      "SetRetentionPolicy",
+                                         "GetRetentionPolicy"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

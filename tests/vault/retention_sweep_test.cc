@@ -134,6 +134,26 @@ TEST_F(RetentionSweepTest, ExpiredLeadsArePurgedEachWithItsOwnEntryAndTheRestSta
   EXPECT_EQ(Sweep().purged, 0u);
 }
 
+// Leads of two service lines may share an email or phone (duplicates merge
+// within one line): a batch that stages one must not wait for its own claim
+// on the other's tokens.
+TEST_F(RetentionSweepTest, LeadsSharingAnEmailAcrossServiceLinesArePurgedInOneSweep) {
+  std::vector<std::string> ids;
+  for (const char* line : {"ortho", "cardio", "neuro"}) {
+    absl::StatusOr<CreateResult> r = vault_->leads().CreateLead(
+        CaptureActor(), MakeNewLead(Person(9), line, absl::StrCat("shared-", line)));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_FALSE(r->duplicate);
+    ids.push_back(r->lead_id);
+  }
+  Create(10);
+  clock_.Advance(366 * kDay);
+  SweepReport report = Sweep();  // one batch would hold all four
+  EXPECT_EQ(report.purged, 4u);
+  EXPECT_FALSE(report.more);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 0u);
+}
+
 TEST_F(RetentionSweepTest, APurgedLeadsEmailAndPhoneAreNeverSeenValuesAgain) {
   const std::string id = Create(7);
   clock_.Advance(366 * kDay);

@@ -123,8 +123,9 @@ inline constexpr char kMetaDisclosureIndexChecked[] = "audit/disclosure_index/ch
 // Followed by lead id (16) || hold id (8): a legal hold (vault/legal_hold.h).
 inline constexpr char kMetaLegalHoldPrefix[] = "hold/";
 // Followed by a lead id: a purge outside a sweep (DeleteLead) awaits the
-// compaction that takes its bytes off the disk; the next sweep compacts and
-// deletes the row.
+// compaction that takes its bytes off the disk; or by "sweep": a sweep that
+// was stopped purged leads without compacting. The next sweep compacts and
+// deletes the rows.
 inline constexpr char kMetaCompactionDuePrefix[] = "retention/compaction_due/";
 // RetentionPolicyRecord: the stored retention policy (vault/retention_policy_store.h).
 inline constexpr char kMetaRetentionPolicy[] = "retention/policy";

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "api/auth.h"
+#include "api/convert.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
@@ -57,6 +58,12 @@ grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle,
       [admission, reactor, call] { admission->Refuse(reactor, *call, ShuttingDownError()); });
   if (!posted.ok()) admission->Refuse(reactor, *call, posted);
   return reactor;
+}
+
+absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text) {
+  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
+  call.lead_ids.push_back(vault::EncodeLeadId(id));
+  return id;
 }
 
 }  // namespace leadvault::api

@@ -55,6 +55,10 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status);
 
+// Parses a request's lead id (ParseLeadId: INVALID_ARGUMENT naming the
+// field), naming it in the call's audit entry when well formed; the binary id.
+absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text);
+
 // Begins the call (BeginCall, on the calling gRPC thread), admits it
 // (Admission::Admit, with `request_bytes`), runs `work` on `pool`, then
 // finishes the call with its status through FinishCall. A call that cannot

@@ -12,16 +12,15 @@
 namespace leadvault::api {
 namespace {
 
-// Parses the request's lead id, naming it in the call's audit entry when well formed.
-absl::StatusOr<vault::LeadId> RequestLeadId(Call& call, const std::string& text) {
-  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
-  call.lead_ids.push_back(vault::EncodeLeadId(id));
+// RequestLeadId, typed.
+absl::StatusOr<vault::LeadId> RequestConsentLeadId(Call& call, const std::string& text) {
+  LV_ASSIGN_OR_RETURN(std::string id, RequestLeadId(call, text));
   return *vault::LeadId::FromBytes(id);
 }
 
 absl::Status DoRecord(vault::Vault& vault, Call& call, const v1::RecordConsentRequest& request,
                       v1::RecordConsentResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestConsentLeadId(call, request.lead_id()));
   absl::StatusOr<vault::ConsentEvent> event;
   switch (request.event_case()) {
     case v1::RecordConsentRequest::kGrant: {
@@ -44,7 +43,7 @@ absl::Status DoRecord(vault::Vault& vault, Call& call, const v1::RecordConsentRe
 
 absl::Status DoCheck(vault::Vault& vault, Call& call, const v1::CheckConsentRequest& request,
                      v1::CheckConsentResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestConsentLeadId(call, request.lead_id()));
   LV_ASSIGN_OR_RETURN(vault::ConsentChannel channel,
                       ConsentChannelFromProto(request.channel(), "channel"));
   LV_ASSIGN_OR_RETURN(vault::ConsentPurpose purpose,
@@ -58,7 +57,7 @@ absl::Status DoCheck(vault::Vault& vault, Call& call, const v1::CheckConsentRequ
 
 absl::Status DoHistory(vault::Vault& vault, Call& call, const v1::GetConsentHistoryRequest& request,
                        v1::GetConsentHistoryResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestConsentLeadId(call, request.lead_id()));
   LV_ASSIGN_OR_RETURN(vault::ConsentHistoryPage page,
                       vault.consent().GetConsentHistory(call.actor, lead, request.after_number(),
                                                         request.page_size()));
@@ -69,7 +68,7 @@ absl::Status DoHistory(vault::Vault& vault, Call& call, const v1::GetConsentHist
 
 absl::Status DoExport(vault::Vault& vault, Call& call, const v1::ExportConsentProofRequest& request,
                       v1::ExportConsentProofResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(vault::LeadId lead, RequestConsentLeadId(call, request.lead_id()));
   LV_ASSIGN_OR_RETURN(audit::ConsentProof proof,
                       vault.consent().ExportConsentProof(call.actor, lead, &call.entry_committed));
   response.set_document(audit::RenderConsentProof(proof));

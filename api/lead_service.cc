@@ -12,13 +12,6 @@
 namespace leadvault::api {
 namespace {
 
-// Parses the request's lead id, naming it in the call's audit entry when well formed.
-absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text) {
-  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
-  call.lead_ids.push_back(vault::EncodeLeadId(id));
-  return id;
-}
-
 absl::Status DoFind(vault::Vault& vault, Call& call, const v1::FindLeadsRequest& request,
                     v1::FindLeadsResponse& response) {
   vault::LookupKind kind;

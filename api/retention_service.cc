@@ -25,13 +25,6 @@ void ToProto(const vault::LegalHold& in, v1::LegalHold* out) {
   out->set_placed_at_unix_micros(absl::ToUnixMicros(in.placed_at));
 }
 
-// Parses the request's lead id, naming it in the call's audit entry when well formed.
-absl::StatusOr<std::string> RequestLeadId(Call& call, const std::string& text) {
-  LV_ASSIGN_OR_RETURN(std::string id, ParseLeadId(text));
-  call.lead_ids.push_back(vault::EncodeLeadId(id));
-  return id;
-}
-
 absl::Status DoPlace(vault::Vault& vault, Call& call, const v1::PlaceLegalHoldRequest& request,
                      v1::PlaceLegalHoldResponse& response) {
   LV_ASSIGN_OR_RETURN(std::string id, RequestLeadId(call, request.lead_id()));

@@ -61,9 +61,7 @@ std::string DescribeSweep(const absl::StatusOr<vault::SweepReport>& report) {
   std::string line = absl::StrCat("retention sweep: ", report->purged, " purged");
   for (const auto& [rule, count] : report->per_rule) absl::StrAppend(&line, ", ", rule, "=", count);
   if (report->renewed > 0) absl::StrAppend(&line, "; ", report->renewed, " renewed meanwhile");
-  if (report->refused > 0) {
-    absl::StrAppend(&line, "; ", report->refused, " refused (too many rows name them)");
-  }
+  if (report->held > 0) absl::StrAppend(&line, "; ", report->held, " kept by legal holds");
   if (report->more) absl::StrAppend(&line, "; more due, left for the next sweep");
   if (report->table_bytes_before > 0) {
     absl::StrAppend(&line, "; table bytes ", report->table_bytes_before, " -> ",

@@ -121,7 +121,6 @@ void SetCounts(const vault::SweepReport& report, v1::SweepProgress* out) {
   out->set_as_of_unix_micros(absl::ToUnixMicros(report.as_of));
   out->set_purged(report.purged);
   out->set_renewed(report.renewed);
-  out->set_refused(report.refused);
   out->set_held(report.held);
   out->set_due(report.due);
   out->set_more(report.more);

@@ -155,7 +155,7 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
 
 // "[#########...........]  45%  4,500 of 10,000 due: 4,400 purged, 3 held"
 void ShowProgress(const v1::SweepProgress& p, bool tty) {
-  const uint64_t seen = p.purged() + p.renewed() + p.refused() + p.held();
+  const uint64_t seen = p.purged() + p.renewed() + p.held();
   const uint64_t due = std::max(p.due(), seen);
   const int percent = due == 0 ? 100 : static_cast<int>(100 * seen / due);
   constexpr int kWidth = 30;
@@ -201,12 +201,10 @@ int RunSweep(const Connection& connection, const RetentionCommands& c) {
   }
   const v1::SweepProgress& r = *report;
   std::printf(
-      "%s as of %s: %llu %s, %llu renewed, %llu held, %llu refused%s\n",
-      r.dry_run() ? "dry run" : "sweep", When(r.as_of_unix_micros()).c_str(),
-      static_cast<unsigned long long>(r.purged()), r.dry_run() ? "would be purged" : "purged",
-      static_cast<unsigned long long>(r.renewed()), static_cast<unsigned long long>(r.held()),
-      static_cast<unsigned long long>(r.refused()),
-      r.more() ? " (more are due: run it again)" : "");
+      "%s as of %s: %llu %s, %llu renewed, %llu held%s\n", r.dry_run() ? "dry run" : "sweep",
+      When(r.as_of_unix_micros()).c_str(), static_cast<unsigned long long>(r.purged()),
+      r.dry_run() ? "would be purged" : "purged", static_cast<unsigned long long>(r.renewed()),
+      static_cast<unsigned long long>(r.held()), r.more() ? " (more are due: run it again)" : "");
   for (const v1::RetentionRuleCount& rule : r.per_rule()) {
     std::printf("  rule %s: %llu\n", rule.rule().c_str(),
                 static_cast<unsigned long long>(rule.leads()));

@@ -533,9 +533,11 @@ std::vector<absl::StatusOr<std::string>> Database::MultiGet(
     cfs.push_back(cf(which));
     slices.push_back(key);
   }
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> statuses =
-      db_->MultiGet(rocksdb::ReadOptions(), cfs, slices, &values);
+  // The batched form: one look-up per table block, not one per key.
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), keys.size(), cfs.data(), slices.data(), values.data(),
+                statuses.data());
   std::vector<absl::StatusOr<std::string>> out;
   out.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -544,7 +546,7 @@ std::vector<absl::StatusOr<std::string>> Database::MultiGet(
     } else if (!statuses[i].ok()) {
       out.push_back(Check(statuses[i], "read"));
     } else {
-      out.push_back(std::move(values[i]));
+      out.push_back(values[i].ToString());
     }
   }
   return out;

@@ -158,17 +158,21 @@ absl::Status LeadRows::AddReferencing(const std::string& lead_id, Cf cf, const s
   return FromRocks(batch.Put(db_->cf(Cf::kMeta), RefKey(lead_id, cf, key), ""), "batch");
 }
 
-absl::Status LeadRows::AddPurge(const std::string& lead_id, const LeadRecord& record,
-                                rocksdb::WriteBatch& batch) const {
-  // The back-references first: nothing is staged if there are too many.
+absl::StatusOr<bool> LeadRows::AddPurge(const std::string& lead_id, const LeadRecord& record,
+                                        rocksdb::WriteBatch& batch, rocksdb::Iterator* meta) const {
   const std::string prefix = RefPrefix(lead_id);
   std::vector<std::string> refs;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMeta)));
+  bool whole = true;
+  std::unique_ptr<rocksdb::Iterator> own;
+  if (meta == nullptr) {
+    own.reset(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMeta)));
+    meta = own.get();
+  }
+  rocksdb::Iterator* it = meta;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (refs.size() == kMaxLeadRefs) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "purge: the lead is named by more than ", kMaxLeadRefs, " rows of later submissions"));
+      whole = false;
+      break;
     }
     if (it->key().size() <= prefix.size() + 1) {
       return absl::DataLossError("lead back-reference: malformed key");
@@ -176,17 +180,22 @@ absl::Status LeadRows::AddPurge(const std::string& lead_id, const LeadRecord& re
     refs.push_back(it->key().ToString());
   }
   LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan lead back-references"));
-  for (const RowKey& row : KeysOf(lead_id, record)) {
-    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(row.cf), row.key), "batch"));
-  }
   for (const std::string& ref : refs) {
     const uint8_t cf = static_cast<uint8_t>(ref[prefix.size()]);
     if (cf >= kCfCount) return absl::DataLossError("lead back-reference: unknown column family");
+  }
+  if (whole) {
+    for (const RowKey& row : KeysOf(lead_id, record)) {
+      LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(row.cf), row.key), "batch"));
+    }
+  }
+  for (const std::string& ref : refs) {
+    const Cf cf = static_cast<Cf>(static_cast<uint8_t>(ref[prefix.size()]));
     const rocksdb::Slice row(ref.data() + prefix.size() + 1, ref.size() - prefix.size() - 1);
-    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(static_cast<Cf>(cf)), row), "batch"));
+    LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(cf), row), "batch"));
     LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(Cf::kMeta), ref), "batch"));
   }
-  return absl::OkStatus();
+  return whole;
 }
 
 }  // namespace leadvault::vault

@@ -34,14 +34,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "keys/secret_bytes.h"
+#include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
 #include "vault/database.h"
 #include "vault/internal/records.pb.h"
 
 namespace leadvault::vault {
 
-// A purge deletes at most this many rows that later submissions wrote naming
-// the lead; more is FAILED_PRECONDITION (nothing staged).
+// One purge batch deletes at most this many rows that later submissions wrote
+// naming the lead; a lead named by more is purged in pages (AddPurge).
 inline constexpr size_t kMaxLeadRefs = 10'000;
 
 // `bidx` index ids of the own-submission rows: index id || blind token ||
@@ -92,10 +93,17 @@ class LeadRows {
                               const std::string& value, rocksdb::WriteBatch& batch) const;
 
   // Deletes every row lead `lead_id` owns (above), read from `record` and its
-  // back-references. The wrapped data key goes with it: what its ciphertexts
-  // hold can no longer be decrypted (crypto-shredding).
-  absl::Status AddPurge(const std::string& lead_id, const internal::LeadRecord& record,
-                        rocksdb::WriteBatch& batch) const;
+  // back-references, and returns true. The wrapped data key goes with it: what
+  // its ciphertexts hold can no longer be decrypted (crypto-shredding). A lead
+  // named by more than kMaxLeadRefs back-references gets a page instead: the
+  // first kMaxLeadRefs of them and the rows they name, and false. Each page
+  // leaves a consistent lead (no back-reference without its row), so the
+  // caller commits it and calls again, under the same claim, until true.
+  // `meta` (when given) is an iterator over `meta` to read the back-references
+  // through, made after the caller took the lead's claim.
+  absl::StatusOr<bool> AddPurge(const std::string& lead_id, const internal::LeadRecord& record,
+                                rocksdb::WriteBatch& batch,
+                                rocksdb::Iterator* meta = nullptr) const;
 
   // Every row the record alone names (no back-references), in a fixed order.
   static std::vector<RowKey> KeysOf(const std::string& lead_id, const internal::LeadRecord& record);

@@ -169,12 +169,12 @@ rocksdb::ReadOptions PrefixReadOptions() {
 
 constexpr absl::string_view kLegalHoldPayload = "type.leadvault.dev/legal_hold";
 
-// The id (16 hex) of the first legal hold on `lead_id`, if any.
-absl::StatusOr<std::optional<std::string>> FirstLegalHold(Database& db,
+// The id (16 hex) of the first legal hold on `lead_id`, if any, read through
+// `it` (over `meta`).
+absl::StatusOr<std::optional<std::string>> FirstLegalHold(Database& db, rocksdb::Iterator& meta,
                                                           const std::string& lead_id) {
   const std::string prefix = absl::StrCat(internal::kMetaLegalHoldPrefix, lead_id);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kMeta)));
+  rocksdb::Iterator* it = &meta;
   it->Seek(prefix);
   std::optional<std::string> hold;
   if (it->Valid() && it->key().starts_with(prefix)) {
@@ -803,52 +803,130 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
 }
 
 absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(
-    const std::string& lead_id, const std::function<bool(const LeadMetadata&)>& in_scope,
-    const absl::flat_hash_set<std::string>* held_by_caller) {
-  // The record names the email and phone tokens to claim; under the claim it
-  // is read again, as a change may have landed in between.
-  auto seen = db_->Get(Cf::kLeads, lead_id);
-  if (absl::IsNotFound(seen.status())) return absl::NotFoundError("lead not found");
-  LV_RETURN_IF_ERROR(seen.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord first, rows_.Parse(lead_id, *seen));
-  std::vector<std::string> claim_keys = {lead_id};
-  if (!first.email_token().empty()) {
-    claim_keys.push_back(internal::BlindIndexPrefix(kEmailIndex, first.email_token()));
-  }
-  if (!first.phone_token().empty()) {
-    claim_keys.push_back(internal::BlindIndexPrefix(kPhoneIndex, first.phone_token()));
-  }
-  if (held_by_caller != nullptr) {
-    for (const std::string& key : claim_keys) {
+    const std::string& lead_id, const Actor* pages_as,
+    const std::function<bool(const LeadMetadata&)>& in_scope) {
+  return std::move(PreparePurges({lead_id}, pages_as, in_scope, nullptr).front());
+}
+
+std::vector<absl::StatusOr<LeadStore::PreparedPurge>> LeadStore::PreparePurges(
+    const std::vector<std::string>& lead_ids, const Actor* pages_as,
+    const std::function<bool(const LeadMetadata&)>& in_scope,
+    absl::flat_hash_set<std::string>* held_by_caller) {
+  std::vector<absl::StatusOr<PreparedPurge>> out;
+  out.reserve(lead_ids.size());
+  // The records name the email and phone tokens to claim.
+  std::vector<std::pair<Cf, rocksdb::Slice>> keys;
+  keys.reserve(lead_ids.size());
+  for (const std::string& id : lead_ids) keys.emplace_back(Cf::kLeads, id);
+  std::vector<absl::StatusOr<std::string>> seen = db_->MultiGet(keys);
+  std::vector<LeadRecord> first(lead_ids.size());
+  absl::flat_hash_set<std::string> mine;  // claimed by this call
+  for (size_t i = 0; i < lead_ids.size(); ++i) {
+    absl::StatusOr<PreparedPurge>& result = out.emplace_back(absl::UnknownError("not staged"));
+    if (absl::IsNotFound(seen[i].status())) {
+      result = absl::NotFoundError("lead not found");
+      continue;
+    }
+    if (!seen[i].ok()) {
+      result = seen[i].status();
+      continue;
+    }
+    absl::StatusOr<LeadRecord> record = rows_.Parse(lead_ids[i], *seen[i]);
+    if (!record.ok()) {
+      result = record.status();
+      continue;
+    }
+    first[i] = *std::move(record);
+    std::vector<std::string> claim_keys = {lead_ids[i]};
+    if (!first[i].email_token().empty()) {
+      claim_keys.push_back(internal::BlindIndexPrefix(kEmailIndex, first[i].email_token()));
+    }
+    if (!first[i].phone_token().empty()) {
+      claim_keys.push_back(internal::BlindIndexPrefix(kPhoneIndex, first[i].phone_token()));
+    }
+    const bool waits_for_caller =
+        std::any_of(claim_keys.begin(), claim_keys.end(), [&](const std::string& key) {
+          return mine.contains(key) || (held_by_caller != nullptr && held_by_caller->contains(key));
+        });
+    if (waits_for_caller) {
       // Waiting for it would wait for the caller itself.
-      if (held_by_caller->contains(key)) {
-        return absl::AbortedError("lead_id: a claim it needs is held by this caller");
-      }
+      result = absl::AbortedError("lead_id: a claim it needs is held by this caller");
+      break;
+    }
+    PreparedPurge prepared;
+    mine.insert(claim_keys.begin(), claim_keys.end());
+    prepared.claim_keys = claim_keys;
+    prepared.claims.push_back(claims_.Acquire(std::move(claim_keys)));
+    result = std::move(prepared);
+  }
+
+  // Under the claims the records are read again, as a change may have landed
+  // in between, and the holds and back-references through one iterator made
+  // after every claim was taken: what it sees is what the purges delete.
+  keys.clear();
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].ok()) keys.emplace_back(Cf::kLeads, lead_ids[i]);
+  }
+  std::vector<absl::StatusOr<std::string>> now = db_->MultiGet(keys);
+  std::unique_ptr<rocksdb::Iterator> meta(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kMeta)));
+  for (size_t i = 0, k = 0; i < out.size(); ++i) {
+    if (!out[i].ok()) continue;
+    absl::Status staged = StagePurge(lead_ids[i], *seen[i], std::move(first[i]), now[k++],
+                                     meta.get(), pages_as, in_scope, *out[i]);
+    if (!staged.ok()) {
+      out[i] = staged;  // its claims go
+    } else if (held_by_caller != nullptr) {
+      held_by_caller->insert(out[i]->claim_keys.begin(), out[i]->claim_keys.end());
     }
   }
-  PreparedPurge prepared;
-  prepared.claim_keys = claim_keys;
-  prepared.claims.push_back(claims_.Acquire(std::move(claim_keys)));
-  auto bytes = db_->Get(Cf::kLeads, lead_id);
-  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
-  LV_RETURN_IF_ERROR(bytes.status());
-  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *bytes));
+  return out;
+}
+
+absl::Status LeadStore::StagePurge(const std::string& lead_id, const std::string& seen,
+                                   LeadRecord first, const absl::StatusOr<std::string>& now,
+                                   rocksdb::Iterator* meta, const Actor* pages_as,
+                                   const std::function<bool(const LeadMetadata&)>& in_scope,
+                                   PreparedPurge& prepared) {
+  if (absl::IsNotFound(now.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(now.status());
+  LeadRecord record;
+  if (*now == seen) {
+    record = std::move(first);
+  } else {
+    LV_ASSIGN_OR_RETURN(record, rows_.Parse(lead_id, *now));
+  }
   prepared.meta = MetadataFromRecord(lead_id, record);
   // Out of scope first: a hold must not tell a caller that the lead exists.
   if (in_scope && !in_scope(prepared.meta)) return absl::NotFoundError("lead not found");
-  LV_ASSIGN_OR_RETURN(std::optional<std::string> hold, FirstLegalHold(*db_, lead_id));
+  LV_ASSIGN_OR_RETURN(std::optional<std::string> hold, FirstLegalHold(*db_, *meta, lead_id));
   if (hold.has_value()) {
     absl::Status held = absl::FailedPreconditionError(
         absl::StrCat("lead_id: under legal hold ", *hold, "; it cannot be purged until released"));
     held.SetPayload(kLegalHoldPayload, absl::Cord(*hold));
     return held;
   }
-  LV_RETURN_IF_ERROR(rows_.AddPurge(lead_id, record, prepared.batch));
+  // Under the claims no later submission can name the lead, so the pages end.
+  for (;;) {
+    LV_ASSIGN_OR_RETURN(const bool whole, rows_.AddPurge(lead_id, record, prepared.batch, meta));
+    if (whole) break;
+    if (pages_as == nullptr) {
+      prepared.references_only = true;
+      break;
+    }
+    audit::AuditEntry entry = EntryFor(*pages_as, "PurgeLeadReferences");
+    entry.lead_ids.push_back(EncodeLeadId(lead_id));
+    // Each row goes with its back-reference.
+    entry.fields.push_back(absl::StrCat("rows=", prepared.batch.Count() / 2));
+    LV_RETURN_IF_ERROR(committer_->Commit(std::move(prepared.batch), std::move(entry)).status());
+    prepared.batch = rocksdb::WriteBatch();
+    meta = nullptr;  // it still sees the page's rows: the next page reads afresh
+  }
   prepared.expires_at = record.expires_at_unix_micros() == 0
                             ? absl::InfiniteFuture()
                             : absl::FromUnixMicros(record.expires_at_unix_micros());
   prepared.retention_rule = record.retention_rule();
-  return prepared;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const LeadUpdate& update) {
@@ -960,7 +1038,7 @@ absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
     return absl::FailedPreconditionError("audit log: no signing key yet");
   }
   LV_ASSIGN_OR_RETURN(PreparedPurge purge,
-                      PreparePurge(lead_id, [&actor](const LeadMetadata& meta) {
+                      PreparePurge(lead_id, &actor, [&actor](const LeadMetadata& meta) {
                         return MaySeeAs(actor, meta, Rpc::kDeleteLead);
                       }));
   // Until a sweep compacts the families, the purged values (and the wrapped

@@ -237,19 +237,33 @@ class LeadStore final : public LeadScope {
     std::string retention_rule;
     std::vector<KeyClaims::Claim> claims;
     std::vector<std::string> claim_keys;  // what `claims` holds
+    bool references_only = false;         // a dry run's first page (PreparePurge)
   };
   // NOT_FOUND if `lead_id` is not a lead, or if `in_scope` (when given)
   // returns false for it; FAILED_PRECONDITION if a legal hold is on it
-  // (IsLegalHold) or too many later rows name it (LeadRows::AddPurge). Both
-  // are decided under the claims. A caller that stages several purges before
-  // committing them passes the claim keys it holds in `held_by_caller`: a
-  // purge that needs one of them (two leads of different service lines share
-  // an email or phone) is ABORTED at once, without waiting, so the caller
-  // commits what it staged and tries again. Writes nothing.
+  // (IsLegalHold), decided under the claims.
+  //
+  // A lead named by more than kMaxLeadRefs rows of later submissions is purged
+  // in pages (LeadRows::AddPurge): under the claims, each page but the last is
+  // committed here as `pages_as`'s "PurgeLeadReferences" entry naming the lead
+  // (`rows=` counts them), and the last is the batch returned. With no
+  // `pages_as` (a dry run) nothing is written, and the batch returned holds
+  // only the first page (`references_only`).
   absl::StatusOr<PreparedPurge> PreparePurge(
-      const std::string& lead_id,
-      const std::function<bool(const LeadMetadata&)>& in_scope = nullptr,
-      const absl::flat_hash_set<std::string>* held_by_caller = nullptr);
+      const std::string& lead_id, const Actor* pages_as,
+      const std::function<bool(const LeadMetadata&)>& in_scope = nullptr);
+  // PreparePurge for several leads at once, each result in order (reading
+  // them together, and the holds and back-references of all through one
+  // iterator). A caller that stages several purges before committing them
+  // passes the claim keys it holds in `held_by_caller`, and the claim keys of
+  // each purge returned staged are added to it: a purge that needs one of
+  // them (two leads of different service lines share an email or phone) is
+  // ABORTED at once, without waiting, and is the last result (the leads after
+  // it are not tried), so the caller commits what it staged and tries again.
+  std::vector<absl::StatusOr<PreparedPurge>> PreparePurges(
+      const std::vector<std::string>& lead_ids, const Actor* pages_as,
+      const std::function<bool(const LeadMetadata&)>& in_scope,
+      absl::flat_hash_set<std::string>* held_by_caller);
 
   // A data-subject deletion request (CCPA, Washington MHMDA): purges lead
   // `lead_id` at once, as PreparePurge, if it is in the scope of an actor's
@@ -266,6 +280,14 @@ class LeadStore final : public LeadScope {
                                              const std::string& reason, bool* committed = nullptr);
 
  private:
+  // PreparePurges' second half, under `prepared`'s claims: `now` is the record
+  // as read under them, `seen` and `first` as read (and parsed) before, and
+  // `meta` an iterator over `meta` made after the claims were taken.
+  absl::Status StagePurge(const std::string& lead_id, const std::string& seen,
+                          internal::LeadRecord first, const absl::StatusOr<std::string>& now,
+                          rocksdb::Iterator* meta, const Actor* pages_as,
+                          const std::function<bool(const LeadMetadata&)>& in_scope,
+                          PreparedPurge& prepared);
   // A create ready to commit: the batch and entry, the result it will have,
   // and the claims to hold until it is durable.
   struct PreparedCreate {

@@ -116,16 +116,62 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   report.dry_run = options.dry_run;
   report.as_of = clock_->Now();
   LV_ASSIGN_OR_RETURN(report.due, CountDue(*db_, report.as_of, options.max_leads));
+
+  // One batch commits while the next is staged. Its purges keep their claims
+  // until it is counted; `held_keys` names every claim this sweep holds, so a
+  // lead needing one of them is never waited for (that would wait for this
+  // thread): it ends the batch being staged, or, first in it, lets the batch
+  // in flight finish before it is tried again.
+  struct Batch {
+    std::vector<LeadStore::PreparedPurge> staged;
+    std::vector<absl::Status> results;
+    std::unique_ptr<absl::BlockingCounter> committed;
+  };
+  std::optional<Batch> in_flight;
+  absl::flat_hash_set<std::string> held_keys;
+  auto count_in_flight = [&]() -> absl::Status {
+    if (!in_flight.has_value()) return absl::OkStatus();
+    if (in_flight->committed != nullptr) in_flight->committed->Wait();
+    std::optional<absl::Status> failed;
+    for (size_t i = 0; i < in_flight->staged.size(); ++i) {
+      const LeadStore::PreparedPurge& purge = in_flight->staged[i];
+      for (const std::string& key : purge.claim_keys) held_keys.erase(key);
+      if (!in_flight->results[i].ok()) {
+        if (!failed.has_value()) failed = in_flight->results[i];
+        continue;
+      }
+      ++report.purged;
+      ++report.per_rule[purge.retention_rule];
+      if (report.listed.size() < kMaxSweepListed) {
+        report.listed.emplace_back(EncodeLeadId(purge.meta.id), purge.retention_rule);
+      }
+    }
+    in_flight.reset();  // the claims go
+    if (failed.has_value()) return *failed;
+    if (progress) progress(report);
+    return absl::OkStatus();
+  };
+  // On an early return the batch in flight is still waited for: its callbacks
+  // name it.
+  absl::Cleanup drain = [&] {
+    if (in_flight.has_value() && in_flight->committed != nullptr) in_flight->committed->Wait();
+  };
+
   std::string after;
   bool stopped = false;
   for (bool first = true;; first = false) {
-    if (!first && options.pause > absl::ZeroDuration()) absl::SleepFor(options.pause);
+    if (!first && options.pause > absl::ZeroDuration()) {
+      // A paced sweep yields: nothing of it is in flight while it pauses.
+      LV_RETURN_IF_ERROR(count_in_flight());
+      absl::SleepFor(options.pause);
+    }
     if (options.stop != nullptr && options.stop->load(std::memory_order_acquire)) {
       report.more = true;
       stopped = true;
       break;
     }
-    const uint64_t room = options.max_leads - report.purged;
+    const uint64_t taken = report.purged + (in_flight.has_value() ? in_flight->staged.size() : 0);
+    const uint64_t room = options.max_leads - taken;
     LV_ASSIGN_OR_RETURN(std::vector<Due> due,
                         ReadDue(*db_, after, report.as_of,
                                 room == 0 ? 1 : std::min<uint64_t>(options.batch_size, room)));
@@ -137,18 +183,24 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
     after = due.back().key;
 
     // Staged under each lead's claims, which are held until the purges are
-    // durable; a lead renewed since its expiry row was read is left alone. A
-    // lead needing a claim this batch holds (it shares an email or phone with
-    // a lead staged before it) ends the batch: it is the next batch's first.
-    std::vector<LeadStore::PreparedPurge> staged;
-    staged.reserve(due.size());
-    absl::flat_hash_set<std::string> held_keys;
-    for (size_t i = 0; i < due.size(); ++i) {
-      const Due& d = due[i];
-      absl::StatusOr<LeadStore::PreparedPurge> purge =
-          leads_->PreparePurge(d.lead_id, nullptr, &held_keys);
+    // durable; a lead renewed since its expiry row was read is left alone.
+    Batch next;
+    next.staged.reserve(due.size());
+    std::vector<std::string> ids;
+    ids.reserve(due.size());
+    for (const Due& d : due) ids.push_back(d.lead_id);
+    const Actor* pages_as = options.dry_run ? nullptr : &actor;
+    std::vector<absl::StatusOr<LeadStore::PreparedPurge>> purges =
+        leads_->PreparePurges(ids, pages_as, nullptr, &held_keys);
+    if (purges.size() == 1 && absl::IsAborted(purges[0].status()) && in_flight.has_value()) {
+      // Its claims are the batch in flight's: once that is counted, they are free.
+      LV_RETURN_IF_ERROR(count_in_flight());
+      purges = leads_->PreparePurges(ids, pages_as, nullptr, &held_keys);
+    }
+    for (size_t i = 0; i < purges.size(); ++i) {
+      absl::StatusOr<LeadStore::PreparedPurge>& purge = purges[i];
       if (absl::IsAborted(purge.status()) && i > 0) {
-        after = due[i - 1].key;
+        after = due[i - 1].key;  // it is the next batch's first
         break;
       }
       if (absl::IsNotFound(purge.status())) {
@@ -159,58 +211,43 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
         ++report.held;
         continue;
       }
-      if (absl::IsFailedPrecondition(purge.status())) {
-        ++report.refused;
-        continue;
-      }
       LV_RETURN_IF_ERROR(purge.status());
-      if (purge->expires_at > report.as_of) {
-        ++report.renewed;
-        continue;
-      }
       // The policy in force may keep it longer than its stamp says (a change
       // not yet re-stamped): it decides, and names the rule.
       RetentionDecision in_force = policies_->DecideForPurge(RetentionFactsOf(purge->meta));
-      if (in_force.expires_at > report.as_of) {
+      if (purge->expires_at > report.as_of || in_force.expires_at > report.as_of) {
         ++report.renewed;
-        continue;
+        for (const std::string& key : purge->claim_keys) held_keys.erase(key);
+        continue;  // its claims go
       }
       purge->retention_rule = std::move(in_force.rule_name);
-      held_keys.insert(purge->claim_keys.begin(), purge->claim_keys.end());
-      staged.push_back(*std::move(purge));
+      next.staged.push_back(*std::move(purge));
     }
 
-    std::vector<absl::Status> results(staged.size());
-    if (!options.dry_run && !staged.empty()) {
-      absl::BlockingCounter committed(static_cast<int>(staged.size()));
-      for (size_t i = 0; i < staged.size(); ++i) {
+    next.results.assign(next.staged.size(), absl::OkStatus());
+    if (!options.dry_run && !next.staged.empty()) {
+      next.committed =
+          std::make_unique<absl::BlockingCounter>(static_cast<int>(next.staged.size()));
+    }
+    LV_RETURN_IF_ERROR(count_in_flight());
+    in_flight = std::move(next);
+    if (in_flight->committed != nullptr) {
+      for (size_t i = 0; i < in_flight->staged.size(); ++i) {
+        LeadStore::PreparedPurge& purge = in_flight->staged[i];
         audit::AuditEntry entry = EntryFor(actor, "RetentionPurge");
-        entry.lead_ids.push_back(EncodeLeadId(staged[i].meta.id));
-        entry.fields.push_back(absl::StrCat("retention_rule=", staged[i].retention_rule));
-        committer_->CommitAsync(std::move(staged[i].batch), std::move(entry),
-                                [&results, &committed, i](absl::StatusOr<uint64_t> seq) {
-                                  results[i] = seq.status();
-                                  committed.DecrementCount();
+        entry.lead_ids.push_back(EncodeLeadId(purge.meta.id));
+        entry.fields.push_back(absl::StrCat("retention_rule=", purge.retention_rule));
+        absl::Status* result = &in_flight->results[i];
+        absl::BlockingCounter* committed = in_flight->committed.get();
+        committer_->CommitAsync(std::move(purge.batch), std::move(entry),
+                                [result, committed](absl::StatusOr<uint64_t> seq) {
+                                  *result = seq.status();
+                                  committed->DecrementCount();
                                 });
       }
-      committed.Wait();
     }
-    std::optional<absl::Status> failed;
-    for (size_t i = 0; i < staged.size(); ++i) {
-      if (!results[i].ok()) {
-        if (!failed.has_value()) failed = results[i];
-        continue;
-      }
-      ++report.purged;
-      ++report.per_rule[staged[i].retention_rule];
-      if (report.listed.size() < kMaxSweepListed) {
-        report.listed.emplace_back(EncodeLeadId(staged[i].meta.id), staged[i].retention_rule);
-      }
-    }
-    staged.clear();  // the claims go
-    if (failed.has_value()) return *failed;
-    if (progress) progress(report);
   }
+  LV_RETURN_IF_ERROR(count_in_flight());
 
   rocksdb::WriteBatch done;  // committed with the sweep's entry
   if (!options.dry_run && options.compact && stopped) {
@@ -245,9 +282,7 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
   // The sweep's own entry: counts, never ids (each purge has its entry).
   audit::AuditEntry entry =
       EntryFor(actor, options.dry_run ? "RetentionSweepDryRun" : "RetentionSweep");
-  entry.fields = {absl::StrCat("purged=", report.purged),
-                  absl::StrCat("renewed=", report.renewed),
-                  absl::StrCat("refused=", report.refused),
+  entry.fields = {absl::StrCat("purged=", report.purged), absl::StrCat("renewed=", report.renewed),
                   absl::StrCat("held=", report.held),
                   absl::StrCat("deletions_compacted=", report.deletions_compacted),
                   absl::StrCat("more=", report.more ? 1 : 0)};

@@ -38,7 +38,7 @@ inline constexpr size_t kMaxSweepListed = 1000;
 // The daemon's pacing of scheduled sweeps: small groups, far enough apart that
 // online calls keep the committer (leadvault-bench retention measures it).
 inline constexpr size_t kDaemonSweepBatch = 4;
-inline constexpr absl::Duration kDaemonSweepPause = absl::Milliseconds(1);
+inline constexpr absl::Duration kDaemonSweepPause = absl::Milliseconds(2);
 
 struct SweepOptions {
   bool dry_run = false;
@@ -63,7 +63,6 @@ struct SweepReport {
   uint64_t due = 0;      // expiry rows due at the start (at most max_leads counted)
   uint64_t purged = 0;   // dry run: that would be purged
   uint64_t renewed = 0;  // due when seen; renewed, gone or kept by the policy in force
-  uint64_t refused = 0;  // named by too many later rows (LeadRows::AddPurge): kept
   uint64_t held = 0;     // under a legal hold (vault/legal_hold.h): kept
   // Deletion requests (LeadStore::DeleteLead) whose bytes this sweep's
   // compaction took off the disk.

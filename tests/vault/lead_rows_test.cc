@@ -130,7 +130,7 @@ TEST_F(LeadRowsTest, EveryRowALeadOwnsIsFoundAndAPurgeDeletesExactlyThose) {
       RowsNaming({control.lead_id, Record(control.lead_id).email_token()});
 
   rocksdb::WriteBatch batch;
-  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).ok());
+  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).value_or(false));
   ASSERT_TRUE(vault_->database().Write(&batch, "test purge").ok());
 
   // Nothing names A but its consent events; the control lead is untouched.
@@ -213,7 +213,7 @@ TEST_F(LeadRowsTest, TheCheckPassesOnWholeLeadsAndNamesMissingAndOrphanedRows) {
   // A purge leaves whole leads: the check passes, and counts the consent
   // skeleton that stays.
   rocksdb::WriteBatch batch;
-  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).ok());
+  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).value_or(false));
   ASSERT_TRUE(db.Write(&batch, "test purge").ok());
   report = CheckLeadRows(db);
   ASSERT_TRUE(report.ok()) << report.status();
@@ -262,26 +262,50 @@ TEST_F(LeadRowsTest, TheExpiryRowFollowsTheLeadsLastActivity) {
   EXPECT_TRUE(report->result.ok()) << report->result;
   // A purge removes it.
   rocksdb::WriteBatch batch;
-  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).ok());
+  ASSERT_TRUE(leads().rows().AddPurge(a.lead_id, record, batch).value_or(false));
   ASSERT_TRUE(vault_->database().Write(&batch, "test purge").ok());
   EXPECT_TRUE(expiry_rows().empty());
 }
 
-TEST_F(LeadRowsTest, APurgeRefusesALeadNamedByTooManyRowsAndStagesNothing) {
+TEST_F(LeadRowsTest, ALeadNamedByMoreRowsThanOneBatchHoldsIsPurgedInConsistentPages) {
   const CreateResult a = Submit(CaptureActor(), LeadInput{}, "t-1");
   const internal::LeadRecord record = Record(a.lead_id);
   rocksdb::WriteBatch refs;
-  for (size_t i = 0; i <= kMaxLeadRefs; ++i) {
+  const size_t named = kMaxLeadRefs + 7;
+  for (size_t i = 0; i < named; ++i) {
     ASSERT_TRUE(leads()
                     .rows()
-                    .AddReferencing(a.lead_id, Cf::kMeta, absl::StrCat("idem/test-", i), "x", refs)
+                    .AddReferencing(a.lead_id, Cf::kMeta, absl::StrCat("test-named/", i), "x", refs)
                     .ok());
   }
   ASSERT_TRUE(vault_->database().Write(&refs, "test refs").ok());
-  rocksdb::WriteBatch batch;
-  absl::Status s = leads().rows().AddPurge(a.lead_id, record, batch);
-  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
-  EXPECT_EQ(batch.Count(), 0u);
+  const size_t meta_rows = CountKeys(*vault_, Cf::kMeta);
+
+  // The first page: kMaxLeadRefs rows with their back-references, the lead
+  // itself untouched; what is left is a whole lead (the check passes).
+  rocksdb::WriteBatch page;
+  absl::StatusOr<bool> whole = leads().rows().AddPurge(a.lead_id, record, page);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_FALSE(*whole);
+  EXPECT_EQ(page.Count(), 2 * kMaxLeadRefs);
+  ASSERT_TRUE(vault_->database().Write(&page, "test page").ok());
+  EXPECT_EQ(CountKeys(*vault_, Cf::kMeta), meta_rows - 2 * kMaxLeadRefs);
+  EXPECT_TRUE(leads().GetLead(IntakeActor(), a.lead_id).ok());
+  absl::StatusOr<LeadRowsReport> report = CheckLeadRows(vault_->database());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->result.ok()) << report->result;
+
+  // The last: the lead and the rest.
+  rocksdb::WriteBatch last;
+  whole = leads().rows().AddPurge(a.lead_id, record, last);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_TRUE(*whole);
+  ASSERT_TRUE(vault_->database().Write(&last, "test purge").ok());
+  EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 0u);
+  for (const auto& [key, value] : ReadCf(*vault_, Cf::kMeta)) {
+    EXPECT_FALSE(absl::StartsWith(key, "test-named/")) << key;
+    EXPECT_FALSE(absl::StartsWith(key, LeadRows::RefPrefix(a.lead_id)));
+  }
 }
 
 }  // namespace

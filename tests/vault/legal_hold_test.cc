@@ -247,6 +247,46 @@ TEST_F(LegalHoldTest, ADeletionRequestPurgesAtOnceAndItsReceiptVerifiesOffline) 
   EXPECT_TRUE(check->result.ok()) << check->result;
 }
 
+TEST_F(LegalHoldTest, ADeletionOfALeadNamedByManyLaterRowsGoesInPagesOnlyWithinScope) {
+  const std::string id = Create(6);
+  rocksdb::WriteBatch refs;
+  for (size_t i = 0; i < kMaxLeadRefs + 3; ++i) {
+    ASSERT_TRUE(vault_->leads()
+                    .rows()
+                    .AddReferencing(id, Cf::kMeta, absl::StrCat("test-named/", i), "x", refs)
+                    .ok());
+  }
+  ASSERT_TRUE(vault_->database().Write(&refs, "test refs").ok());
+  auto pages = [this] {
+    size_t n = 0;
+    for (auto& [seq, e] : ReadAudit(*vault_)) n += e.action == "PurgeLeadReferences";
+    return n;
+  };
+
+  // Out of the caller's scope, or under a hold: refused before any page.
+  const auto before = DumpState(*vault_);
+  EXPECT_TRUE(
+      absl::IsNotFound(vault_->leads().DeleteLead(OtherIntake(), id, kDeleteReason).status()));
+  const LegalHold hold = Place(id);
+  EXPECT_TRUE(IsLegalHold(vault_->leads().DeleteLead(IntakeActor(), id, kDeleteReason).status()));
+  EXPECT_EQ(pages(), 0u);
+  ASSERT_TRUE(
+      vault_->holds().Release(Compliance(), id, hold.hold_id, "Released for the test").ok());
+  EXPECT_EQ(DumpState(*vault_).at("meta"), before.at("meta"));
+
+  absl::StatusOr<DeletionReceipt> receipt =
+      vault_->leads().DeleteLead(IntakeActor(), id, kDeleteReason);
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  EXPECT_FALSE(Exists(id));
+  EXPECT_EQ(pages(), 1u);
+  for (const auto& [key, value] : ReadCf(*vault_, Cf::kMeta)) {
+    ASSERT_FALSE(absl::StartsWith(key, "test-named/")) << key;
+  }
+  absl::StatusOr<LeadRowsReport> check = CheckLeadRows(vault_->database());
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->result.ok()) << check->result;
+}
+
 TEST_F(LegalHoldTest, ADeletionRequestOutOfScopeIsNotFoundEvenUnderAHold) {
   const std::string id = Create(6);
   const std::string never(16, '\x42');

@@ -117,8 +117,8 @@ TEST_F(RetentionSweepTest, ExpiredLeadsArePurgedEachWithItsOwnEntryAndTheRestSta
   std::vector<audit::AuditEntry> sweeps = EntriesFor("RetentionSweep");
   ASSERT_EQ(sweeps.size(), 2u);
   EXPECT_EQ(sweeps[1].fields,
-            (std::vector<std::string>{"purged=4", "renewed=0", "refused=0", "held=0",
-                                      "deletions_compacted=0", "more=0", "rule.default=4"}));
+            (std::vector<std::string>{"purged=4", "renewed=0", "held=0", "deletions_compacted=0",
+                                      "more=0", "rule.default=4"}));
   EXPECT_TRUE(sweeps[1].lead_ids.empty());
 
   // Every row of the purged leads is gone but the consent skeleton; the check
@@ -138,20 +138,72 @@ TEST_F(RetentionSweepTest, ExpiredLeadsArePurgedEachWithItsOwnEntryAndTheRestSta
 // within one line): a batch that stages one must not wait for its own claim
 // on the other's tokens.
 TEST_F(RetentionSweepTest, LeadsSharingAnEmailAcrossServiceLinesArePurgedInOneSweep) {
-  std::vector<std::string> ids;
-  for (const char* line : {"ortho", "cardio", "neuro"}) {
-    absl::StatusOr<CreateResult> r = vault_->leads().CreateLead(
-        CaptureActor(), MakeNewLead(Person(9), line, absl::StrCat("shared-", line)));
-    ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_FALSE(r->duplicate);
-    ids.push_back(r->lead_id);
+  // One batch would hold all four; with smaller ones the leads sharing claims
+  // meet the batch in flight (one commits while the next is staged).
+  for (size_t batch : {size_t{256}, size_t{1}, size_t{2}, size_t{3}}) {
+    SCOPED_TRACE(batch);
+    for (const char* line : {"ortho", "cardio", "neuro"}) {
+      absl::StatusOr<CreateResult> r = vault_->leads().CreateLead(
+          CaptureActor(), MakeNewLead(Person(static_cast<int>(9 + batch)), line,
+                                      absl::StrCat("shared-", line, batch)));
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_FALSE(r->duplicate);
+    }
+    Create(static_cast<int>(100 + batch));
+    clock_.Advance(366 * kDay);
+    SweepOptions options;
+    options.batch_size = batch;
+    SweepReport report = Sweep(options);
+    EXPECT_EQ(report.purged, 4u);
+    EXPECT_FALSE(report.more);
+    EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 0u);
   }
-  Create(10);
+}
+
+TEST_F(RetentionSweepTest, ALeadNamedByTensOfThousandsOfLaterRowsIsPurgedInAuditedPages) {
+  // As if its sender had re-submitted the person 20,005 times under new
+  // idempotency keys: more rows name the lead than one purge batch holds.
+  const std::string id = Create(1);
+  const std::string control = Create(2);
+  rocksdb::WriteBatch refs;
+  const size_t named = 2 * kMaxLeadRefs + 5;
+  for (size_t i = 0; i < named; ++i) {
+    ASSERT_TRUE(vault_->leads()
+                    .rows()
+                    .AddReferencing(id, Cf::kMeta, absl::StrCat("test-named/", i), "x", refs)
+                    .ok());
+  }
+  ASSERT_TRUE(vault_->database().Write(&refs, "test refs").ok());
   clock_.Advance(366 * kDay);
-  SweepReport report = Sweep();  // one batch would hold all four
-  EXPECT_EQ(report.purged, 4u);
-  EXPECT_FALSE(report.more);
-  EXPECT_EQ(CountKeys(*vault_, Cf::kLeads), 0u);
+
+  // A dry run counts it and writes nothing but its entry.
+  const auto before = DumpState(*vault_);
+  SweepOptions dry;
+  dry.dry_run = true;
+  EXPECT_EQ(Sweep(dry).purged, 2u);
+  EXPECT_EQ(DumpState(*vault_), before);
+  EXPECT_TRUE(EntriesFor("PurgeLeadReferences").empty());
+
+  SweepReport report = Sweep();
+  EXPECT_EQ(report.purged, 2u);
+  EXPECT_FALSE(Found(id));
+  EXPECT_FALSE(Found(control));
+  for (const auto& [key, value] : ReadCf(*vault_, Cf::kMeta)) {
+    ASSERT_FALSE(absl::StartsWith(key, "test-named/")) << key;
+  }
+  // Two pages of 10,000, each with its entry naming the lead by the sweep's
+  // principal, then the purge with the last five.
+  std::vector<audit::AuditEntry> pages = EntriesFor("PurgeLeadReferences");
+  ASSERT_EQ(pages.size(), 2u);
+  for (const audit::AuditEntry& e : pages) {
+    EXPECT_EQ(e.lead_ids, std::vector<std::string>{EncodeLeadId(id)});
+    EXPECT_EQ(e.fields, std::vector<std::string>{absl::StrCat("rows=", kMaxLeadRefs)});
+    EXPECT_EQ(e.principal_id, "00000000000000e1");
+  }
+  EXPECT_EQ(EntriesFor("RetentionPurge").size(), 2u);
+  absl::StatusOr<LeadRowsReport> check = CheckLeadRows(vault_->database());
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->result.ok()) << check->result;
 }
 
 TEST_F(RetentionSweepTest, APurgedLeadsEmailAndPhoneAreNeverSeenValuesAgain) {
@@ -226,8 +278,8 @@ TEST_F(RetentionSweepTest, ADryRunListsWhatWouldGoAndWritesNothingButItsEntry) {
   const audit::AuditEntry last = ReadAudit(*vault_).back().second;
   EXPECT_EQ(last.action, "RetentionSweepDryRun");
   EXPECT_EQ(last.fields,
-            (std::vector<std::string>{"purged=3", "renewed=0", "refused=0", "held=0",
-                                      "deletions_compacted=0", "more=0", "rule.default=3"}));
+            (std::vector<std::string>{"purged=3", "renewed=0", "held=0", "deletions_compacted=0",
+                                      "more=0", "rule.default=3"}));
   for (const std::string& id : ids) EXPECT_TRUE(Found(id));
 }
 

@@ -32,7 +32,6 @@ class KeyHierarchy {
                                                             keys::SecretBytes kek,
                                                             keys::Random* random);
 
-  const keys::SecretBytes& kek() const { return kek_; }
   uint32_t kek_version() const { return kek_version_; }
   const keys::BlindIndexer& blind_index() const { return *blind_index_; }
   const keys::SecretBytes& token_key() const { return token_key_; }
@@ -46,6 +45,10 @@ class KeyHierarchy {
   std::unique_ptr<keys::SigningKey> TakeAuditSigningKey() { return std::move(audit_signing_key_); }
 
  private:
+  // Data keys are wrapped and unwrapped by their one owner, nothing else.
+  friend class LeadKeys;
+  const keys::SecretBytes& kek() const { return kek_; }
+
   KeyHierarchy() = default;
   keys::SecretBytes kek_;
   uint32_t kek_version_ = 1;

@@ -31,13 +31,8 @@ using internal::LeadRecord;
 static_assert(kMaxFindResults <= kMaxIndexedLeadsPerEntry,
               "every match of a look-up must be indexed for the accounting");
 
-constexpr uint32_t kDekVersion = 1;
 constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
 constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
-
-std::string DekPurpose(absl::string_view lead_id) {
-  return absl::StrCat("dek:", absl::BytesToHexString(lead_id));
-}
 
 void ToRecord(const Attribution& a, internal::AttributionRecord* r) {
   r->set_source(static_cast<int32_t>(a.source));
@@ -202,20 +197,6 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id)
   return MetadataFromRecord(lead_id, record);
 }
 
-absl::StatusOr<keys::SecretBytes> LeadStore::UnwrapDataKey(
-    const std::string& lead_id, const absl::StatusOr<std::string>& wrapped_row) {
-  if (absl::IsNotFound(wrapped_row.status())) {
-    return absl::DataLossError("lead record: its data key is missing");
-  }
-  LV_RETURN_IF_ERROR(wrapped_row.status());
-  internal::WrappedKeyRecord wrapped;
-  if (!wrapped.ParseFromString(*wrapped_row) || wrapped.format_version() != 1) {
-    return absl::DataLossError("data key record: malformed");
-  }
-  return keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id),
-                         wrapped.wrapped());
-}
-
 absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_id,
                                    const keys::SecretBytes* dek, const ConsentGrant& grant,
                                    bool new_lead, absl::Time now, PreparedCreate& prepared) {
@@ -248,7 +229,7 @@ absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor&
   subject.tokens = TokensOf(record);
   subject.dek_version = record.dek_version();
   if (need_key) {
-    LV_ASSIGN_OR_RETURN(subject.dek, UnwrapDataKey(lead_id, values[1]));
+    LV_ASSIGN_OR_RETURN(subject.dek, lead_keys_.Unwrap(lead_id, values[1]));
   }
   return subject;
 }
@@ -477,7 +458,7 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       // (under that lead's claim, taken by AddTouch).
       std::optional<keys::SecretBytes> dek;
       if (!lead.consent->evidence.ip_address.empty()) {
-        LV_ASSIGN_OR_RETURN(dek, UnwrapDataKey(existing_id, db_->Get(Cf::kDek, existing_id)));
+        LV_ASSIGN_OR_RETURN(dek, lead_keys_.Unwrap(existing_id, db_->Get(Cf::kDek, existing_id)));
       }
       LV_RETURN_IF_ERROR(StageGrant(actor, existing_id, dek.has_value() ? &*dek : nullptr,
                                     *lead.consent, /*new_lead=*/false, now, prepared));
@@ -516,18 +497,11 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
       entry.fields.emplace_back(PiiFieldName(field));
     }
 
-    internal::WrappedKeyRecord wrapped;
-    wrapped.set_format_version(1);
-    wrapped.set_kek_version(keys_->kek_version());
-    wrapped.set_dek_version(kDekVersion);
-    wrapped.set_wrapped(
-        keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
-
     result = {lead_id, false, 1};
     prepared.retention = retention_->Pin();
     StampRetention(prepared.retention.policy(), lead_id, record);
     LV_RETURN_IF_ERROR(
-        rows_.AddCreate(lead_id, record, wrapped.SerializeAsString(), idempotency_row(), batch));
+        rows_.AddCreate(lead_id, record, lead_keys_.Wrap(lead_id, dek), idempotency_row(), batch));
     if (lead.consent.has_value()) {
       LV_RETURN_IF_ERROR(
           StageGrant(actor, lead_id, &dek, *lead.consent, /*new_lead=*/true, now, prepared));
@@ -659,7 +633,7 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     entry.break_glass_reason = decision.grant->reason;  // every emergency read is flagged
     entry.fields.push_back(absl::StrCat("grant=", decision.grant->id));
   }
-  LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, UnwrapDataKey(lead_id, values[1]));
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, lead_keys_.Unwrap(lead_id, values[1]));
   const absl::Time now = clock_->Now();
   for (const auto& f : record.fields()) {
     if (f.field() < 1 || f.field() > kPiiFieldCount) {

@@ -22,6 +22,7 @@
 #include "vault/key_claims.h"
 #include "vault/key_hierarchy.h"
 #include "vault/lead.h"
+#include "vault/lead_keys.h"
 #include "vault/lead_rows.h"
 #include "vault/read_decision.h"
 #include "vault/retention.h"
@@ -125,6 +126,7 @@ class LeadStore final : public LeadScope {
         emergency_(emergency),
         ledger_(ledger),
         rows_(db, &keys->record_mac_key()),
+        lead_keys_(keys, random),
         retention_(retention) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
@@ -307,9 +309,6 @@ class LeadStore final : public LeadScope {
                                         PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
   static ContactTokens TokensOf(const internal::LeadRecord& record);
-  // The lead's data key, unwrapped (DATA_LOSS if it is missing or malformed).
-  absl::StatusOr<keys::SecretBytes> UnwrapDataKey(const std::string& lead_id,
-                                                  const absl::StatusOr<std::string>& wrapped_row);
   // Stages the event of `grant` on lead `lead_id` (its data key `dek`, if
   // the grant carries an IP address) into `prepared`; `new_lead`: the lead is
   // created by the same write (its ledger is empty).
@@ -333,6 +332,7 @@ class LeadStore final : public LeadScope {
   const EmergencyAccessStore* const emergency_;
   const ConsentLedger* const ledger_;
   const LeadRows rows_;
+  const LeadKeys lead_keys_;
   RetentionPolicyStore* const retention_;
   KeyClaims claims_;
 };

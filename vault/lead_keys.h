@@ -1,0 +1,50 @@
+// LeadKeys: the one owner of leads' data keys (DEKs) at rest. Each lead's
+// fields are encrypted with a DEK of its own (keys::EncryptField); the DEK is
+// stored only wrapped under the master key (KEK), in the lead's `dek` row:
+// a WrappedKeyRecord naming the KEK version it is wrapped under, the DEK
+// version, and XChaCha20-Poly1305 of the DEK bound to the lead id
+// ("dek:" || hex id). Nothing else reads the KEK to wrap or unwrap a DEK.
+//
+// Shredding: a purge deletes the `dek` row (LeadRows::AddPurge lists it
+// among the rows a lead owns), after which no ciphertext of the lead can be
+// decrypted by anyone holding the master key.
+//
+// Immutable and thread-safe.
+#ifndef LEADVAULT_VAULT_LEAD_KEYS_H_
+#define LEADVAULT_VAULT_LEAD_KEYS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "keys/random.h"
+#include "keys/secret_bytes.h"
+#include "vault/key_hierarchy.h"
+
+namespace leadvault::vault {
+
+// The version of the DEK scheme (field encryption) new leads get.
+inline constexpr uint32_t kDekVersion = 1;
+
+class LeadKeys {
+ public:
+  // Both must outlive the object.
+  LeadKeys(const KeyHierarchy* keys, keys::Random* random) : keys_(keys), random_(random) {}
+
+  // The `dek` row value of lead `lead_id` holding `dek`, wrapped under the
+  // current master-key version.
+  std::string Wrap(const std::string& lead_id, const keys::SecretBytes& dek) const;
+
+  // The DEK of lead `lead_id` from its `dek` row as read (DATA_LOSS if the row
+  // is missing, malformed or fails authentication; a read error as it is).
+  absl::StatusOr<keys::SecretBytes> Unwrap(const std::string& lead_id,
+                                           const absl::StatusOr<std::string>& row) const;
+
+ private:
+  const KeyHierarchy* const keys_;
+  keys::Random* const random_;
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_LEAD_KEYS_H_

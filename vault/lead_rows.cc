@@ -169,6 +169,12 @@ absl::StatusOr<bool> LeadRows::AddPurge(const std::string& lead_id, const LeadRe
     meta = own.get();
   }
   rocksdb::Iterator* it = meta;
+  // Pages go in back-reference order: a receipt's own-submission rows (`bidx`)
+  // and idempotency rows (`meta` "idem/") before the receipt (`meta`
+  // "receipt/"), so no page leaves a row naming a receipt that is gone.
+  static_assert(Cf::kBidx < Cf::kMeta);
+  static_assert(absl::string_view(internal::kMetaIdempotencyPrefix) <
+                absl::string_view(internal::kMetaReceiptPrefix));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (refs.size() == kMaxLeadRefs) {
       whole = false;

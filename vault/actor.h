@@ -21,6 +21,14 @@ struct Actor {
   bool system = false;             // the vault itself (bootstrap): recorded as role "system"
 };
 
+// The vault itself, acting on no caller's behalf (principal and role "system").
+inline Actor SystemActor() {
+  Actor system;
+  system.principal_id = "system";
+  system.system = true;
+  return system;
+}
+
 // The role an audit entry records for `actor`: its roles comma-joined, or "system".
 inline std::string RoleLabel(const Actor& actor) {
   return actor.system ? std::string("system") : RolesLabel(actor.roles);

@@ -169,13 +169,12 @@ constexpr absl::string_view kLegalHoldPayload = "type.leadvault.dev/legal_hold";
 absl::StatusOr<std::optional<std::string>> FirstLegalHold(Database& db, rocksdb::Iterator& meta,
                                                           const std::string& lead_id) {
   const std::string prefix = absl::StrCat(internal::kMetaLegalHoldPrefix, lead_id);
-  rocksdb::Iterator* it = &meta;
-  it->Seek(prefix);
+  meta.Seek(prefix);
   std::optional<std::string> hold;
-  if (it->Valid() && it->key().starts_with(prefix)) {
-    hold = absl::BytesToHexString(it->key().ToString().substr(prefix.size()));
+  if (meta.Valid() && meta.key().starts_with(prefix)) {
+    hold = absl::BytesToHexString(meta.key().ToString().substr(prefix.size()));
   }
-  LV_RETURN_IF_ERROR(db.Check(it->status(), "read legal holds"));
+  LV_RETURN_IF_ERROR(db.Check(meta.status(), "read legal holds"));
   return hold;
 }
 
@@ -777,13 +776,13 @@ absl::StatusOr<QueuePage> LeadStore::ListQueue(const Actor& actor, const QueueQu
 }
 
 absl::StatusOr<LeadStore::PreparedPurge> LeadStore::PreparePurge(
-    const std::string& lead_id, const Actor* pages_as,
+    const std::string& lead_id, const Actor* pages_for,
     const std::function<bool(const LeadMetadata&)>& in_scope) {
-  return std::move(PreparePurges({lead_id}, pages_as, in_scope, nullptr).front());
+  return std::move(PreparePurges({lead_id}, pages_for, in_scope, nullptr).front());
 }
 
 std::vector<absl::StatusOr<LeadStore::PreparedPurge>> LeadStore::PreparePurges(
-    const std::vector<std::string>& lead_ids, const Actor* pages_as,
+    const std::vector<std::string>& lead_ids, const Actor* pages_for,
     const std::function<bool(const LeadMetadata&)>& in_scope,
     absl::flat_hash_set<std::string>* held_by_caller) {
   std::vector<absl::StatusOr<PreparedPurge>> out;
@@ -847,7 +846,7 @@ std::vector<absl::StatusOr<LeadStore::PreparedPurge>> LeadStore::PreparePurges(
   for (size_t i = 0, k = 0; i < out.size(); ++i) {
     if (!out[i].ok()) continue;
     absl::Status staged = StagePurge(lead_ids[i], *seen[i], std::move(first[i]), now[k++],
-                                     meta.get(), pages_as, in_scope, *out[i]);
+                                     meta.get(), pages_for, in_scope, *out[i]);
     if (!staged.ok()) {
       out[i] = staged;  // its claims go
     } else if (held_by_caller != nullptr) {
@@ -859,7 +858,7 @@ std::vector<absl::StatusOr<LeadStore::PreparedPurge>> LeadStore::PreparePurges(
 
 absl::Status LeadStore::StagePurge(const std::string& lead_id, const std::string& seen,
                                    LeadRecord first, const absl::StatusOr<std::string>& now,
-                                   rocksdb::Iterator* meta, const Actor* pages_as,
+                                   rocksdb::Iterator* meta, const Actor* pages_for,
                                    const std::function<bool(const LeadMetadata&)>& in_scope,
                                    PreparedPurge& prepared) {
   if (absl::IsNotFound(now.status())) return absl::NotFoundError("lead not found");
@@ -884,11 +883,15 @@ absl::Status LeadStore::StagePurge(const std::string& lead_id, const std::string
   for (;;) {
     LV_ASSIGN_OR_RETURN(const bool whole, rows_.AddPurge(lead_id, record, prepared.batch, meta));
     if (whole) break;
-    if (pages_as == nullptr) {
+    if (pages_for == nullptr) {
       prepared.references_only = true;
       break;
     }
-    audit::AuditEntry entry = EntryFor(*pages_as, "PurgeLeadReferences");
+    // The vault's own entry, so a call still leaves exactly one of its own;
+    // the request id ties it to the call.
+    Actor system = SystemActor();
+    system.request_id = pages_for->request_id;
+    audit::AuditEntry entry = EntryFor(system, "PurgeLeadReferences");
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
     // Each row goes with its back-reference.
     entry.fields.push_back(absl::StrCat("rows=", prepared.batch.Count() / 2));

@@ -247,12 +247,14 @@ class LeadStore final : public LeadScope {
   //
   // A lead named by more than kMaxLeadRefs rows of later submissions is purged
   // in pages (LeadRows::AddPurge): under the claims, each page but the last is
-  // committed here as `pages_as`'s "PurgeLeadReferences" entry naming the lead
-  // (`rows=` counts them), and the last is the batch returned. With no
-  // `pages_as` (a dry run) nothing is written, and the batch returned holds
-  // only the first page (`references_only`).
+  // committed here for the caller `pages_for`, each with a "PurgeLeadReferences"
+  // entry of the vault's own (principal "system", the caller's request id)
+  // naming the lead (`rows=` counts them), so the caller's call still leaves
+  // exactly one entry of its own; the last page is the batch returned. With
+  // no `pages_for` (a dry run) nothing is written, and the batch returned
+  // holds only the first page (`references_only`).
   absl::StatusOr<PreparedPurge> PreparePurge(
-      const std::string& lead_id, const Actor* pages_as,
+      const std::string& lead_id, const Actor* pages_for,
       const std::function<bool(const LeadMetadata&)>& in_scope = nullptr);
   // PreparePurge for several leads at once, each result in order (reading
   // them together, and the holds and back-references of all through one
@@ -263,7 +265,7 @@ class LeadStore final : public LeadScope {
   // ABORTED at once, without waiting, and is the last result (the leads after
   // it are not tried), so the caller commits what it staged and tries again.
   std::vector<absl::StatusOr<PreparedPurge>> PreparePurges(
-      const std::vector<std::string>& lead_ids, const Actor* pages_as,
+      const std::vector<std::string>& lead_ids, const Actor* pages_for,
       const std::function<bool(const LeadMetadata&)>& in_scope,
       absl::flat_hash_set<std::string>* held_by_caller);
 
@@ -287,7 +289,7 @@ class LeadStore final : public LeadScope {
   // `meta` an iterator over `meta` made after the claims were taken.
   absl::Status StagePurge(const std::string& lead_id, const std::string& seen,
                           internal::LeadRecord first, const absl::StatusOr<std::string>& now,
-                          rocksdb::Iterator* meta, const Actor* pages_as,
+                          rocksdb::Iterator* meta, const Actor* pages_for,
                           const std::function<bool(const LeadMetadata&)>& in_scope,
                           PreparedPurge& prepared);
   // A create ready to commit: the batch and entry, the result it will have,

@@ -15,13 +15,6 @@ namespace {
 
 constexpr uint32_t kCursorFormatVersion = 1;
 
-Actor SystemActor() {
-  Actor system;
-  system.principal_id = "system";
-  system.system = true;
-  return system;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RetentionRecompute>> RetentionRecompute::Start(

@@ -189,13 +189,13 @@ absl::StatusOr<SweepReport> RetentionSweeper::Sweep(const Actor& actor, const Sw
     std::vector<std::string> ids;
     ids.reserve(due.size());
     for (const Due& d : due) ids.push_back(d.lead_id);
-    const Actor* pages_as = options.dry_run ? nullptr : &actor;
+    const Actor* pages_for = options.dry_run ? nullptr : &actor;
     std::vector<absl::StatusOr<LeadStore::PreparedPurge>> purges =
-        leads_->PreparePurges(ids, pages_as, nullptr, &held_keys);
+        leads_->PreparePurges(ids, pages_for, nullptr, &held_keys);
     if (purges.size() == 1 && absl::IsAborted(purges[0].status()) && in_flight.has_value()) {
       // Its claims are the batch in flight's: once that is counted, they are free.
       LV_RETURN_IF_ERROR(count_in_flight());
-      purges = leads_->PreparePurges(ids, pages_as, nullptr, &held_keys);
+      purges = leads_->PreparePurges(ids, pages_for, nullptr, &held_keys);
     }
     for (size_t i = 0; i < purges.size(); ++i) {
       absl::StatusOr<LeadStore::PreparedPurge>& purge = purges[i];
@@ -313,9 +313,7 @@ void RetentionScheduler::Stop() {
 }
 
 void RetentionScheduler::Run() {
-  Actor system;
-  system.principal_id = "system";
-  system.system = true;
+  const Actor system = SystemActor();
   while (true) {
     absl::StatusOr<SweepReport> report = sweeper_->Sweep(system, options_);
     if (report_) report_(report);

@@ -192,9 +192,7 @@ absl::Status Vault::RecordFailure(const Actor& actor, std::string action,
 }
 
 absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
-  Actor system;
-  system.principal_id = "system";
-  system.system = true;
+  Actor system = SystemActor();
   system.request_id = "bootstrap";
   NewPrincipal admin;
   admin.display_name = "bootstrap admin";

@@ -274,11 +274,31 @@ TEST_F(LegalHoldTest, ADeletionOfALeadNamedByManyLaterRowsGoesInPagesOnlyWithinS
       vault_->holds().Release(Compliance(), id, hold.hold_id, "Released for the test").ok());
   EXPECT_EQ(DumpState(*vault_).at("meta"), before.at("meta"));
 
-  absl::StatusOr<DeletionReceipt> receipt =
-      vault_->leads().DeleteLead(IntakeActor(), id, kDeleteReason);
+  const size_t entries = ReadAudit(*vault_).size();
+  Actor caller = IntakeActor();
+  caller.request_id = "req-delete-many";
+  absl::StatusOr<DeletionReceipt> receipt = vault_->leads().DeleteLead(caller, id, kDeleteReason);
   ASSERT_TRUE(receipt.ok()) << receipt.status();
   EXPECT_FALSE(Exists(id));
   EXPECT_EQ(pages(), 1u);
+  // The call leaves exactly one entry of its own (the DeleteLead); the page
+  // is the vault's, tied to the call by its request id.
+  std::vector<audit::AuditEntry> written;
+  for (auto& [seq, e] : ReadAudit(*vault_)) written.push_back(e);
+  written.erase(written.begin(), written.begin() + static_cast<std::ptrdiff_t>(entries));
+  size_t callers = 0;
+  for (const audit::AuditEntry& e : written) {
+    EXPECT_EQ(e.request_id, "req-delete-many") << e.action;
+    EXPECT_EQ(e.lead_ids, std::vector<std::string>{EncodeLeadId(id)}) << e.action;
+    if (e.principal_id == caller.principal_id) {
+      ++callers;
+      EXPECT_EQ(e.action, "DeleteLead");
+    } else {
+      EXPECT_EQ(e.principal_id, "system");
+      EXPECT_EQ(e.action, "PurgeLeadReferences");
+    }
+  }
+  EXPECT_EQ(callers, 1u);
   for (const auto& [key, value] : ReadCf(*vault_, Cf::kMeta)) {
     ASSERT_FALSE(absl::StartsWith(key, "test-named/")) << key;
   }

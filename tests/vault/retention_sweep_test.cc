@@ -191,14 +191,15 @@ TEST_F(RetentionSweepTest, ALeadNamedByTensOfThousandsOfLaterRowsIsPurgedInAudit
   for (const auto& [key, value] : ReadCf(*vault_, Cf::kMeta)) {
     ASSERT_FALSE(absl::StartsWith(key, "test-named/")) << key;
   }
-  // Two pages of 10,000, each with its entry naming the lead by the sweep's
-  // principal, then the purge with the last five.
+  // Two pages of 10,000, each with an entry of the vault's own naming the
+  // lead, then the purge with the last five.
   std::vector<audit::AuditEntry> pages = EntriesFor("PurgeLeadReferences");
   ASSERT_EQ(pages.size(), 2u);
   for (const audit::AuditEntry& e : pages) {
     EXPECT_EQ(e.lead_ids, std::vector<std::string>{EncodeLeadId(id)});
     EXPECT_EQ(e.fields, std::vector<std::string>{absl::StrCat("rows=", kMaxLeadRefs)});
-    EXPECT_EQ(e.principal_id, "00000000000000e1");
+    EXPECT_EQ(e.principal_id, "system");
+    EXPECT_EQ(e.role, "system");
   }
   EXPECT_EQ(EntriesFor("RetentionPurge").size(), 2u);
   absl::StatusOr<LeadRowsReport> check = CheckLeadRows(vault_->database());

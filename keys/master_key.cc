@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -23,9 +24,12 @@ static_assert(crypto_pwhash_SALTBYTES == 16);
 
 constexpr absl::string_view kKeyCheckLabel = "leadvault key-check v1";
 constexpr size_t kHexKeySize = 2 * kKeySize;
-// Longest accepted key encoding: 64 hex characters and a newline.
-constexpr size_t kMaxKeyEncoding = kHexKeySize + 1;
+// Longest accepted key encoding: kMaxMasterKeys lines of 64 hex characters.
+constexpr size_t kMaxKeyEncoding = kMaxMasterKeys * (kHexKeySize + 1);
 constexpr size_t kMaxCommandOutput = 4096;
+static_assert(kMaxKeyEncoding <= kMaxCommandOutput);
+constexpr absl::string_view kEncodingRule =
+    "32 bytes, or 1 to 8 lines of 64 hex characters (one key each)";
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -71,24 +75,46 @@ absl::Status WriteAll(int fd, const uint8_t* data, size_t size) {
   return absl::OkStatus();
 }
 
-// Decodes a key encoding: exactly 32 raw bytes, or 64 hex characters with an
-// optional trailing newline. Returns an empty SecretBytes on any other shape.
-SecretBytes DecodeKey(const uint8_t* data, size_t size) {
+// Decodes a key encoding (master_key.h): exactly 32 raw bytes, or one to
+// kMaxMasterKeys lines of 64 hex characters, the last newline optional.
+// Returns no keys on any other shape.
+std::vector<SecretBytes> DecodeKeys(const uint8_t* data, size_t size) {
+  std::vector<SecretBytes> keys;
   if (size == kKeySize) {
-    return SecretBytes::GuardedCopyFrom(
-        absl::string_view(reinterpret_cast<const char*>(data), size));
+    keys.push_back(
+        SecretBytes::GuardedCopyFrom(absl::string_view(reinterpret_cast<const char*>(data), size)));
+    return keys;
   }
-  if (size == kHexKeySize + 1 && data[kHexKeySize] == '\n') size = kHexKeySize;
-  if (size != kHexKeySize) return SecretBytes();
-  SecretBytes key = SecretBytes::Guarded(kKeySize);
-  size_t bin_len = 0;
-  const char* hex_end = nullptr;
-  const char* hex = reinterpret_cast<const char*>(data);
-  if (sodium_hex2bin(key.data(), key.size(), hex, size, nullptr, &bin_len, &hex_end) != 0 ||
-      bin_len != kKeySize || hex_end != hex + size) {
-    return SecretBytes();
+  for (size_t pos = 0; pos < size; pos += kHexKeySize + 1) {
+    const size_t end = pos + kHexKeySize;
+    if (end > size || (end < size && data[end] != '\n') || keys.size() == kMaxMasterKeys) {
+      return {};
+    }
+    SecretBytes key = SecretBytes::Guarded(kKeySize);
+    size_t bin_len = 0;
+    const char* hex_end = nullptr;
+    const char* hex = reinterpret_cast<const char*>(data + pos);
+    if (sodium_hex2bin(key.data(), key.size(), hex, kHexKeySize, nullptr, &bin_len, &hex_end) !=
+            0 ||
+        bin_len != kKeySize || hex_end != hex + kHexKeySize) {
+      return {};
+    }
+    keys.push_back(std::move(key));
   }
-  return key;
+  return keys;
+}
+
+// FAILED_PRECONDITION (`code` otherwise) naming `what` if two of `keys` are equal.
+absl::Status CheckDistinct(const std::vector<SecretBytes>& keys, absl::string_view what,
+                           absl::StatusCode code = absl::StatusCode::kFailedPrecondition) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t j = i + 1; j < keys.size(); ++j) {
+      if (ConstantTimeEquals(keys[i].view(), keys[j].view())) {
+        return absl::Status(code, absl::StrCat(what, " holds the same key twice"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Fsyncs the directory holding `path`, so a new file's directory entry is durable.
@@ -136,7 +162,7 @@ class KeyFileProvider final : public MasterKeyProvider {
  public:
   explicit KeyFileProvider(std::string path) : path_(std::move(path)) {}
 
-  absl::StatusOr<SecretBytes> Load() override {
+  absl::StatusOr<std::vector<SecretBytes>> LoadAll() override {
     const std::string prefix = absl::StrCat("master key file ", path_);
     struct stat st;
     if (::lstat(path_.c_str(), &st) != 0) {
@@ -175,12 +201,14 @@ class KeyFileProvider final : public MasterKeyProvider {
       return absl::FailedPreconditionError(
           absl::StrCat(prefix, " cannot be read: ", ErrnoText(read_errno)));
     }
-    SecretBytes key = truncated ? SecretBytes() : DecodeKey(raw.data(), static_cast<size_t>(n));
-    if (key.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(prefix, " must hold 32 bytes or 64 hex characters"));
+    std::vector<SecretBytes> keys;
+    if (!truncated) keys = DecodeKeys(raw.data(), static_cast<size_t>(n));
+    if (keys.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(prefix, " must hold ", kEncodingRule));
     }
-    return key;
+    absl::Status distinct = CheckDistinct(keys, prefix);
+    if (!distinct.ok()) return distinct;
+    return keys;
   }
 
   std::string Describe() const override { return absl::StrCat("key file ", path_); }
@@ -239,16 +267,33 @@ absl::Status LoadOrCreateSalt(const std::string& path, Random& random,
 
 class PassphraseProvider final : public MasterKeyProvider {
  public:
-  PassphraseProvider(SecretBytes passphrase, std::string salt_path, Argon2Params params,
+  PassphraseProvider(SecretBytes passphrases, std::string salt_path, Argon2Params params,
                      Random& random)
-      : passphrase_(std::move(passphrase)),
+      : passphrases_(std::move(passphrases)),
         salt_path_(std::move(salt_path)),
         params_(params),
         random_(random) {}
 
-  absl::StatusOr<SecretBytes> Load() override {
-    if (passphrase_.empty()) {
+  absl::StatusOr<std::vector<SecretBytes>> LoadAll() override {
+    // One passphrase per line, the last newline optional.
+    std::vector<absl::string_view> lines;
+    const absl::string_view all = passphrases_.view();
+    for (size_t pos = 0; pos < all.size();) {
+      size_t end = all.find('\n', pos);
+      if (end == absl::string_view::npos) end = all.size();
+      lines.push_back(all.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (lines.empty()) {
       return absl::InvalidArgumentError("master key passphrase must not be empty");
+    }
+    for (absl::string_view line : lines) {
+      if (line.empty()) {
+        return absl::InvalidArgumentError("master key passphrase must not be empty (nor a line)");
+      }
+    }
+    if (lines.size() > kMaxMasterKeys) {
+      return absl::InvalidArgumentError("master key passphrases: at most 8 (one per line)");
     }
     if (params_.ops_limit < crypto_pwhash_OPSLIMIT_MIN ||
         params_.ops_limit > crypto_pwhash_OPSLIMIT_MAX ||
@@ -259,14 +304,19 @@ class PassphraseProvider final : public MasterKeyProvider {
     uint8_t salt[crypto_pwhash_SALTBYTES];
     absl::Status s = LoadOrCreateSalt(salt_path_, random_, salt);
     if (!s.ok()) return s;
-    SecretBytes key = SecretBytes::Guarded(kKeySize);
-    if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase_.data()),
-                      passphrase_.size(), salt, params_.ops_limit, params_.mem_limit,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0) {
-      return absl::ResourceExhaustedError(
-          "Argon2id key derivation failed (not enough memory for the configured limit)");
+    std::vector<SecretBytes> keys;
+    for (absl::string_view line : lines) {
+      SecretBytes key = SecretBytes::Guarded(kKeySize);
+      if (crypto_pwhash(key.data(), key.size(), line.data(), line.size(), salt, params_.ops_limit,
+                        params_.mem_limit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        return absl::ResourceExhaustedError(
+            "Argon2id key derivation failed (not enough memory for the configured limit)");
+      }
+      keys.push_back(std::move(key));
     }
-    return key;
+    s = CheckDistinct(keys, "master key passphrases", absl::StatusCode::kInvalidArgument);
+    if (!s.ok()) return s;
+    return keys;
   }
 
   std::string Describe() const override {
@@ -274,7 +324,7 @@ class PassphraseProvider final : public MasterKeyProvider {
   }
 
  private:
-  const SecretBytes passphrase_;
+  const SecretBytes passphrases_;
   const std::string salt_path_;
   const Argon2Params params_;
   Random& random_;
@@ -284,7 +334,7 @@ class CommandProvider final : public MasterKeyProvider {
  public:
   explicit CommandProvider(std::string command) : command_(std::move(command)) {}
 
-  absl::StatusOr<SecretBytes> Load() override {
+  absl::StatusOr<std::vector<SecretBytes>> LoadAll() override {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       return absl::InternalError(
@@ -327,7 +377,7 @@ class CommandProvider final : public MasterKeyProvider {
     }
     if (truncated) {
       return absl::FailedPreconditionError(
-          "master_key_command must print 32 bytes or 64 hex characters (output too long)");
+          absl::StrCat("master_key_command must print ", kEncodingRule, " (output too long)"));
     }
     if (WIFSIGNALED(wstatus)) {
       return absl::FailedPreconditionError(
@@ -338,12 +388,14 @@ class CommandProvider final : public MasterKeyProvider {
           absl::StrCat("master_key_command exited with status ",
                        WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1));
     }
-    SecretBytes key = DecodeKey(output.data(), static_cast<size_t>(n));
-    if (key.empty()) {
+    std::vector<SecretBytes> keys = DecodeKeys(output.data(), static_cast<size_t>(n));
+    if (keys.empty()) {
       return absl::FailedPreconditionError(
-          "master_key_command must print 32 bytes or 64 hex characters");
+          absl::StrCat("master_key_command must print ", kEncodingRule));
     }
-    return key;
+    absl::Status distinct = CheckDistinct(keys, "master_key_command's output");
+    if (!distinct.ok()) return distinct;
+    return keys;
   }
 
   std::string Describe() const override { return "command"; }
@@ -353,6 +405,20 @@ class CommandProvider final : public MasterKeyProvider {
 };
 
 }  // namespace
+
+std::vector<SecretBytes> DecodeMasterKeys(absl::string_view encoding) {
+  return DecodeKeys(reinterpret_cast<const uint8_t*>(encoding.data()), encoding.size());
+}
+
+absl::StatusOr<SecretBytes> MasterKeyProvider::Load() {
+  absl::StatusOr<std::vector<SecretBytes>> keys = LoadAll();
+  if (!keys.ok()) return keys.status();
+  if (keys->size() != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(Describe(), ": holds ", keys->size(), " master keys where one is expected"));
+  }
+  return std::move(keys->front());
+}
 
 std::unique_ptr<MasterKeyProvider> NewKeyFileProvider(std::string path) {
   return std::make_unique<KeyFileProvider>(std::move(path));
@@ -372,10 +438,10 @@ Argon2Params Argon2Params::Interactive() {
   return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
 }
 
-std::unique_ptr<MasterKeyProvider> NewPassphraseProvider(SecretBytes passphrase,
+std::unique_ptr<MasterKeyProvider> NewPassphraseProvider(SecretBytes passphrases,
                                                          std::string salt_path, Argon2Params params,
                                                          Random& random) {
-  return std::make_unique<PassphraseProvider>(std::move(passphrase), std::move(salt_path), params,
+  return std::make_unique<PassphraseProvider>(std::move(passphrases), std::move(salt_path), params,
                                               random);
 }
 

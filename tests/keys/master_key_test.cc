@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "keys/secret_bytes.h"
 #include "tests/testing/fakes.h"
@@ -25,6 +26,20 @@ using ::leadvault::testing::SeededRandom;
 // 32 bytes 0x00..0x1f, and their hex encoding.
 constexpr absl::string_view kHexKey =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+constexpr absl::string_view kOtherHexKey =
+    "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+// `n` distinct hex keys, one per line.
+std::string HexKeys(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&out, absl::StrFormat("%02x", i), kHexKey.substr(2), "\n");
+  }
+  return out;
+}
+std::string EightKeys() { return HexKeys(8); }
+std::string NineKeys() { return HexKeys(9); }
 
 SecretBytes Bytes0To31() {
   SecretBytes key(32);
@@ -149,17 +164,51 @@ TEST_F(MasterKeyTest, RefusesFilesOfTheWrongShape) {
        {std::string(31, 'k'), std::string(33, 'k'), std::string(), std::string(64, 'k'),
         std::string(kHexKey.substr(0, 62)), absl::StrCat(kHexKey, "\n\n"),
         absl::StrCat(kHexKey, " "), absl::StrCat(kHexKey, "00"), absl::StrCat(" ", kHexKey),
-        absl::StrCat(kHexKey.substr(0, 63), "g"), std::string(10000, 'a')}) {
+        absl::StrCat(kHexKey.substr(0, 63), "g"), std::string(10000, 'a'),
+        // A ring: no blank line, no short or bad line, at most 8 lines.
+        absl::StrCat(kHexKey, "\n\n", kOtherHexKey), absl::StrCat(kHexKey, "\n", kOtherHexKey, "0"),
+        absl::StrCat(kHexKey, "\n", kOtherHexKey.substr(0, 63), "g"),
+        absl::StrCat(kHexKey, "\r\n", kOtherHexKey), NineKeys()}) {
     const std::string path = WriteFile(absl::StrCat("key", i++), content);
-    auto key = NewKeyFileProvider(path)->Load();
+    auto key = NewKeyFileProvider(path)->LoadAll();
     ASSERT_FALSE(key.ok()) << content.size();
     EXPECT_EQ(key.status().code(), absl::StatusCode::kFailedPrecondition);
-    EXPECT_NE(key.status().message().find("must hold 32 bytes or 64 hex characters"),
+    EXPECT_NE(key.status().message().find(
+                  "must hold 32 bytes, or 1 to 8 lines of 64 hex characters (one key each)"),
               absl::string_view::npos)
         << key.status();
     EXPECT_EQ(key.status().message().find("kkkk"), absl::string_view::npos);
     EXPECT_EQ(key.status().message().find(kHexKey.substr(0, 8)), absl::string_view::npos);
   }
+}
+
+TEST_F(MasterKeyTest, AKeyFileOfSeveralLinesIsARingAndLoadWantsExactlyOne) {
+  for (const std::string& content : {absl::StrCat(kHexKey, "\n", kOtherHexKey),
+                                     absl::StrCat(kOtherHexKey, "\n", kHexKey, "\n")}) {
+    const std::string path = WriteFile("ring", content);
+    auto keys = NewKeyFileProvider(path)->LoadAll();
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    ASSERT_EQ(keys->size(), 2u);
+    const bool ordered = (*keys)[0].Equals(Bytes0To31());
+    EXPECT_TRUE((*keys)[ordered ? 0 : 1].Equals(Bytes0To31()));
+    EXPECT_FALSE((*keys)[ordered ? 1 : 0].Equals(Bytes0To31()));
+    EXPECT_TRUE((*keys)[0].guarded() && (*keys)[1].guarded());
+    auto one = NewKeyFileProvider(path)->Load();
+    EXPECT_EQ(one.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(one.status().message().find("holds 2 master keys where one is expected"),
+              absl::string_view::npos)
+        << one.status();
+    ::unlink(path.c_str());
+  }
+  // The same key twice is a mistake, not a ring.
+  auto twice = NewKeyFileProvider(
+                   WriteFile("twice", absl::StrCat(kHexKey, "\n", absl::AsciiStrToUpper(kHexKey))))
+                   ->LoadAll();
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(twice.status().message().find("holds the same key twice"), absl::string_view::npos);
+  auto eight = NewKeyFileProvider(WriteFile("eight", EightKeys()))->LoadAll();
+  ASSERT_TRUE(eight.ok()) << eight.status();
+  EXPECT_EQ(eight->size(), 8u);
 }
 
 TEST_F(MasterKeyTest, AcceptsHexWithOrWithoutNewline) {
@@ -288,6 +337,28 @@ TEST_F(MasterKeyTest, PassphraseRefusesMalformedSaltFile) {
   }
 }
 
+TEST_F(MasterKeyTest, PassphrasesOnePerLineGiveOneKeyEach) {
+  SeededRandom random(9);
+  const std::string salt = Path("salt_ring");
+  auto one =
+      NewPassphraseProvider(Passphrase("first phrase"), salt, Argon2Params::Interactive(), random)
+          ->Load();
+  ASSERT_TRUE(one.ok()) << one.status();
+  auto two = NewPassphraseProvider(Passphrase("second phrase\nfirst phrase\n"), salt,
+                                   Argon2Params::Interactive(), random)
+                 ->LoadAll();
+  ASSERT_TRUE(two.ok()) << two.status();
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_FALSE((*two)[0].Equals(*one));
+  EXPECT_TRUE((*two)[1].Equals(*one));  // the same salt: the same key as alone
+  for (const char* bad : {"a\n\nb", "\n", "same\nsame", "1\n2\n3\n4\n5\n6\n7\n8\n9"}) {
+    auto refused = NewPassphraseProvider(Passphrase(bad), salt, Argon2Params::Interactive(), random)
+                       ->LoadAll();
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(refused.status().message().find("same\n"), absl::string_view::npos);
+  }
+}
+
 TEST_F(MasterKeyTest, PassphraseRefusesOutOfRangeParams) {
   SeededRandom random(8);
   auto key =
@@ -315,6 +386,17 @@ TEST(CommandProviderTest, HexOutputIsTheKey) {
     EXPECT_TRUE(key->guarded());
     EXPECT_EQ(provider->Describe().find(std::string(kHexKey)), std::string::npos);
   }
+}
+
+TEST(CommandProviderTest, TwoLinesOfHexAreTwoKeys) {
+  auto keys = NewCommandProvider(absl::StrCat("printf '%s\\n%s\\n' ", kHexKey, " ", kOtherHexKey))
+                  ->LoadAll();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_TRUE((*keys)[0].Equals(Bytes0To31()));
+  auto bad = NewCommandProvider(absl::StrCat("printf '%s\\n\\n' ", kHexKey))->LoadAll();
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(bad.status().message().find(kHexKey.substr(0, 8)), absl::string_view::npos);
 }
 
 TEST(CommandProviderTest, RawOutputIsTheKey) {

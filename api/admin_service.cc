@@ -1,5 +1,10 @@
 #include "api/admin_service.h"
 
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "api/auth.h"
 #include "api/call.h"
 #include "api/convert.h"
@@ -85,7 +90,80 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
   return absl::OkStatus();
 }
 
+absl::Status DoGetMasterKeyStatus(vault::Vault& vault, Call& call,
+                                  const v1::GetMasterKeyStatusRequest&,
+                                  v1::GetMasterKeyStatusResponse& response) {
+  LV_ASSIGN_OR_RETURN(vault::MasterKeyStatus status, vault.GetMasterKeyStatus(call.actor));
+  response.set_current_version(status.current);
+  std::map<uint32_t, v1::MasterKeyVersion> versions;
+  for (uint32_t v : status.in_use) {
+    versions[v].set_in_use(true);
+  }
+  uint64_t total = 0;
+  for (const auto& [v, count] : status.data_keys) {
+    versions[v].set_data_keys(count);
+    total += count;
+  }
+  for (auto& [v, out] : versions) {
+    out.set_version(v);
+    out.set_current(v == status.current);
+    *response.add_versions() = out;
+  }
+  response.set_data_keys(total);
+  v1::RewrapProgress* rewrap = response.mutable_rewrap();
+  rewrap->set_kek_version(status.rewrap.kek_version);
+  rewrap->set_done(status.rewrap.done);
+  rewrap->set_rewrapped(status.rewrap.rewrapped);
+  rewrap->set_unreadable(status.rewrap.unreadable);
+  if (!status.rewrap.last_error.ok()) {
+    rewrap->set_last_error(absl::StrCat(absl::StatusCodeToString(status.rewrap.last_error.code()),
+                                        ": ", status.rewrap.last_error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoRetireMasterKey(vault::Vault& vault, Call& call,
+                               const v1::RetireMasterKeyRequest& request,
+                               v1::RetireMasterKeyResponse&) {
+  if (request.kek_version() == 0) {
+    return absl::InvalidArgumentError("kek_version: required (a version from keys status)");
+  }
+  return vault.RetireMasterKey(call.actor, request.kek_version());
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* context,
+                                                        const v1::RotateMasterKeyRequest* request,
+                                                        v1::RotateMasterKeyResponse* response) {
+  return Dispatch(
+      *vault_, throttle_, admission_, pool_, context, vault::Rpc::kRotateMasterKey,
+      request->ByteSizeLong(), [this, response](Call& call) -> absl::Status {
+        if (!key_source_) {
+          return absl::FailedPreconditionError("master key: this server has no key source to read");
+        }
+        LV_ASSIGN_OR_RETURN(std::vector<keys::SecretBytes> source, key_source_());
+        LV_ASSIGN_OR_RETURN(vault::KeyHierarchy::Rotation rotation,
+                            vault_->RotateMasterKey(call.actor, std::move(source)));
+        response->set_kek_version(rotation.version);
+        response->set_previous_version(rotation.previous);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AdminService::GetMasterKeyStatus(
+    grpc::CallbackServerContext* context, const v1::GetMasterKeyStatusRequest* request,
+    v1::GetMasterKeyStatusResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kGetMasterKeyStatus,
+               DoGetMasterKeyStatus, request, response);
+}
+
+grpc::ServerUnaryReactor* AdminService::RetireMasterKey(grpc::CallbackServerContext* context,
+                                                        const v1::RetireMasterKeyRequest* request,
+                                                        v1::RetireMasterKeyResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kRetireMasterKey,
+               DoRetireMasterKey, request, response);
+}
 
 grpc::ServerUnaryReactor* AdminService::CreatePrincipal(grpc::CallbackServerContext* context,
                                                         const v1::CreatePrincipalRequest* request,

@@ -159,7 +159,10 @@ class NewPrivateFile {
   int fd_;  // -1 once committed
 };
 
-absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* generated) {
+// The configured master-key source; the daemon reads it at start and again
+// at every rotation (AdminService::RotateMasterKey).
+absl::StatusOr<std::shared_ptr<keys::MasterKeyProvider>> OpenKeySource(const Flags& flags,
+                                                                       bool* generated) {
   *generated = false;
   std::unique_ptr<keys::MasterKeyProvider> provider;
   if (!flags.master_key_command.empty()) {
@@ -188,7 +191,7 @@ absl::StatusOr<keys::SecretBytes> LoadMasterKey(const Flags& flags, bool* genera
     }
     provider = keys::NewKeyFileProvider(path);
   }
-  return provider->Load();
+  return std::shared_ptr<keys::MasterKeyProvider>(std::move(provider));
 }
 
 int Fail(const absl::Status& status) {
@@ -213,11 +216,16 @@ int RunDaemon(int argc, char** argv) {
   app.add_option("--tls-client-ca", flags.tls.client_ca_file,
                  "mutual TLS: require every client to present a certificate signed by a CA "
                  "in this PEM file");
-  app.add_option("--key-file", flags.key_file, "master key file (default DATA_DIR/master.key)");
+  app.add_option("--key-file", flags.key_file,
+                 "master key file (default DATA_DIR/master.key): 32 raw bytes, or up to 8 lines "
+                 "of 64 hex characters (several keys during a rotation); read again by "
+                 "`leadvaultctl keys rotate`");
   app.add_option("--passphrase-env", flags.passphrase_env,
-                 "derive the master key with Argon2id from this environment variable");
+                 "derive the master key with Argon2id from this environment variable (one "
+                 "passphrase per line: several during a rotation)");
   app.add_option("--master-key-command", flags.master_key_command,
-                 "command whose stdout is the master key");
+                 "command whose stdout is the master key (as --key-file); run again by "
+                 "`leadvaultctl keys rotate`");
   app.add_option("--ready-file", flags.ready_file, "write HOST:PORT here once serving");
   app.add_option("--admin-token-file", flags.admin_token_file,
                  "write the bootstrap admin token to this 0600 file (through PATH.tmp, which "
@@ -291,8 +299,10 @@ int RunDaemon(int argc, char** argv) {
     return Fail(absl::FailedPreconditionError("data dir cannot be created"));
   }
   bool generated = false;
-  auto kek = LoadMasterKey(flags, &generated);
-  if (!kek.ok()) return Fail(kek.status());
+  auto key_source = OpenKeySource(flags, &generated);
+  if (!key_source.ok()) return Fail(key_source.status());
+  auto keks = (*key_source)->LoadAll();
+  if (!keks.ok()) return Fail(keks.status());
   if (generated) Log(absl::StrCat("generated a new master key file in ", flags.data_dir));
 
   if (flags.verify_on_start) {
@@ -319,7 +329,7 @@ int RunDaemon(int argc, char** argv) {
   options.high_water_file = flags.data_dir + "/audit-high-water";
   options.recover_lost_log_tail = flags.recover_lost_log_tail;
   options.database.min_free_bytes = flags.min_free_mb << 20;
-  auto vault = vault::Vault::Open(options, *std::move(kek));
+  auto vault = vault::Vault::Open(options, *std::move(keks));
   if (!vault.ok()) return Fail(vault.status());
   if (const auto& recovery = (*vault)->log_recovery(); recovery.has_value()) {
     Log(absl::StrCat("--recover-lost-log-tail: ",
@@ -342,6 +352,7 @@ int RunDaemon(int argc, char** argv) {
   server_options.listen = flags.listen;
   server_options.auth_throttle.free_failures = flags.auth_free_failures;
   server_options.tls = flags.tls;
+  server_options.master_key_source = [source = *key_source] { return source->LoadAll(); };
   auto server = Server::Start(server_options, vault->get());
   if (!server.ok()) return Fail(server.status());
   std::string address = (*server)->address();

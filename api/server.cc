@@ -81,7 +81,7 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
       pool_(options.worker_threads, options.max_queued_calls),
       exports_(&vault->clock(), options.exports),
       lead_service_(vault, &auth_throttle_, admission_.get(), &pool_),
-      admin_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      admin_service_(vault, &auth_throttle_, admission_.get(), &pool_, options.master_key_source),
       compliance_service_(vault, &auth_throttle_, admission_.get(), &pool_, &exports_),
       emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       consent_service_(vault, &auth_throttle_, admission_.get(), &pool_),

@@ -48,6 +48,9 @@ struct ServerOptions {
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
   // them the port is plaintext and must be loopback.
   ServerTlsFiles tls;
+  // The daemon's master-key source, read again by RotateMasterKey (none:
+  // rotation is refused with FAILED_PRECONDITION).
+  MasterKeySource master_key_source;
 };
 
 // A running server. Thread-safe.

@@ -25,7 +25,6 @@ namespace leadvault::tools {
 namespace {
 
 constexpr absl::Duration kDay = absl::Hours(24);
-constexpr int kWriters = 8;
 
 // Real time shifted by what the bench adds.
 class ShiftedClock final : public vault::Clock {
@@ -39,78 +38,6 @@ class ShiftedClock final : public vault::Clock {
 
  private:
   std::atomic<int64_t> shift_micros_{0};
-};
-
-// Creates leads [first, first + count) with kWriters threads; their ids.
-bool Fill(vault::Vault& vault, const vault::Actor& capture, uint64_t first, uint64_t count,
-          std::vector<std::string>* ids) {
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::vector<std::vector<std::string>> made(kWriters);
-  std::vector<std::thread> writers;
-  for (int w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&, w] {
-      for (uint64_t i = next++; i < count && !failed; i = next++) {
-        auto created = vault.leads().CreateLead(capture, BenchLead(first + i, "sweep"));
-        if (!created.ok()) {
-          std::fprintf(stderr, "leadvault-bench: fill: %s\n",
-                       std::string(created.status().message()).c_str());
-          failed = true;
-          return;
-        }
-        made[w].push_back(created->lead_id);
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
-  for (auto& m : made) ids->insert(ids->end(), m.begin(), m.end());
-  return !failed;
-}
-
-struct Latency {
-  double p50_us = 0;
-  double p99_us = 0;
-  uint64_t calls = 0;
-};
-
-// `readers` threads call GetLead on `ids` until `done` is set; their latencies.
-class Readers {
- public:
-  Readers(vault::Vault& vault, const vault::Actor& intake, const std::vector<std::string>& ids,
-          int readers) {
-    samples_.resize(readers);
-    for (int r = 0; r < readers; ++r) {
-      threads_.emplace_back([this, &vault, &intake, &ids, r] {
-        uint64_t i = static_cast<uint64_t>(r) * 7919;
-        while (!done_.load(std::memory_order_acquire)) {
-          const absl::Time start = absl::Now();
-          auto lead = vault.leads().GetLead(intake, ids[i++ % ids.size()]);
-          samples_[r].push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
-          if (!lead.ok()) failed_ = true;
-        }
-      });
-    }
-  }
-  Latency Stop() {
-    done_ = true;
-    for (auto& t : threads_) t.join();
-    std::vector<double> all;
-    for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
-    Latency l;
-    l.calls = all.size();
-    if (all.empty()) return l;
-    std::sort(all.begin(), all.end());
-    l.p50_us = all[all.size() / 2];
-    l.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-    return l;
-  }
-  bool failed() const { return failed_; }
-
- private:
-  std::atomic<bool> done_{false};
-  std::atomic<bool> failed_{false};
-  std::vector<std::vector<double>> samples_;
-  std::vector<std::thread> threads_;
 };
 
 int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loaded_leads,
@@ -129,11 +56,11 @@ int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loade
 
   std::vector<std::string> first, second, kept;
   absl::Time start = absl::Now();
-  if (!Fill(vault, capture, 0, leads, &first)) return 1;
+  if (!FillBenchLeads(vault, capture, 0, leads, &first)) return 1;
   clock.Advance(kDay);
-  if (!Fill(vault, capture, leads, loaded_leads, &second)) return 1;
+  if (!FillBenchLeads(vault, capture, leads, loaded_leads, &second)) return 1;
   clock.Advance(200 * kDay);
-  if (!Fill(vault, capture, leads + loaded_leads, keep, &kept)) return 1;
+  if (!FillBenchLeads(vault, capture, leads + loaded_leads, keep, &kept)) return 1;
   std::printf("filled %llu + %llu + %llu leads in %.1f s\n", (unsigned long long)leads,
               (unsigned long long)loaded_leads, (unsigned long long)keep,
               absl::ToDoubleSeconds(absl::Now() - start));
@@ -163,21 +90,21 @@ int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loade
               (unsigned long long)bytes->after);
 
   // 2. Idle latency.
-  Readers idle(vault, intake, kept, readers);
+  BenchReaders idle(vault, intake, kept, readers);
   absl::SleepFor(absl::Seconds(seconds));
-  const Latency quiet = idle.Stop();
+  const BenchLatency quiet = idle.Stop();
   if (idle.failed()) return 1;
 
   // 3. The same readers while the second set is swept, paced as the daemon's.
   clock.Advance(kDay);
-  Readers busy(vault, intake, kept, readers);
+  BenchReaders busy(vault, intake, kept, readers);
   vault::SweepOptions paced;
   paced.batch_size = batch;
   paced.pause = absl::Milliseconds(pause_ms);
   start = absl::Now();
   auto swept2 = vault.retention().Sweep(retention, paced);
   const double sweep2_s = absl::ToDoubleSeconds(absl::Now() - start);
-  const Latency during = busy.Stop();
+  const BenchLatency during = busy.Stop();
   if (busy.failed() || !swept2.ok() || swept2->purged != loaded_leads) {
     std::fprintf(stderr, "leadvault-bench: sweep 2 failed\n");
     return 1;

@@ -2,10 +2,14 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
 
@@ -28,6 +32,62 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenBenchVault(const std::string& 
   options.data_dir = dir + "/db";
   options.clock = clock;
   return vault::Vault::Open(options, std::move(kek));
+}
+
+bool FillBenchLeads(vault::Vault& vault, const vault::Actor& capture, uint64_t first,
+                    uint64_t count, std::vector<std::string>* ids) {
+  constexpr int kWriters = 8;
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::vector<std::string>> made(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (uint64_t i = next++; i < count && !failed; i = next++) {
+        auto created = vault.leads().CreateLead(capture, BenchLead(first + i, "sweep"));
+        if (!created.ok()) {
+          std::fprintf(stderr, "leadvault-bench: fill: %s\n",
+                       std::string(created.status().message()).c_str());
+          failed = true;
+          return;
+        }
+        made[w].push_back(created->lead_id);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (auto& m : made) ids->insert(ids->end(), m.begin(), m.end());
+  return !failed;
+}
+
+BenchReaders::BenchReaders(vault::Vault& vault, const vault::Actor& intake,
+                           const std::vector<std::string>& ids, int readers) {
+  samples_.resize(readers);
+  for (int r = 0; r < readers; ++r) {
+    threads_.emplace_back([this, &vault, &intake, &ids, r] {
+      uint64_t i = static_cast<uint64_t>(r) * 7919;
+      while (!done_.load(std::memory_order_acquire)) {
+        const absl::Time start = absl::Now();
+        auto lead = vault.leads().GetLead(intake, ids[i++ % ids.size()]);
+        samples_[r].push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+        if (!lead.ok()) failed_ = true;
+      }
+    });
+  }
+}
+
+BenchLatency BenchReaders::Stop() {
+  done_ = true;
+  for (auto& t : threads_) t.join();
+  std::vector<double> all;
+  for (auto& s : samples_) all.insert(all.end(), s.begin(), s.end());
+  BenchLatency l;
+  l.calls = all.size();
+  if (all.empty()) return l;
+  std::sort(all.begin(), all.end());
+  l.p50_us = all[all.size() / 2];
+  l.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  return l;
 }
 
 vault::NewLead BenchLead(uint64_t n, const std::string& run) {

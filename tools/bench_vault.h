@@ -2,9 +2,12 @@
 #ifndef LEADVAULT_TOOLS_BENCH_VAULT_H_
 #define LEADVAULT_TOOLS_BENCH_VAULT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "vault/clock.h"
@@ -21,6 +24,35 @@ std::string BenchScratchDir(const std::string& name);
 // system's when null).
 absl::StatusOr<std::unique_ptr<vault::Vault>> OpenBenchVault(const std::string& dir,
                                                              const vault::Clock* clock = nullptr);
+
+// Creates leads [first, first + count) of BenchLead(n, "sweep") as `capture`
+// with 8 writer threads (one group commit); appends their ids to `ids`.
+// False (said on stderr) if one fails.
+bool FillBenchLeads(vault::Vault& vault, const vault::Actor& capture, uint64_t first,
+                    uint64_t count, std::vector<std::string>* ids);
+
+struct BenchLatency {
+  double p50_us = 0;
+  double p99_us = 0;
+  uint64_t calls = 0;
+};
+
+// `readers` threads calling GetLead as `intake` on `ids`, round robin, from
+// construction until Stop(); Stop() returns their latencies. All arguments
+// must outlive the object.
+class BenchReaders {
+ public:
+  BenchReaders(vault::Vault& vault, const vault::Actor& intake, const std::vector<std::string>& ids,
+               int readers);
+  BenchLatency Stop();
+  bool failed() const { return failed_; }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::atomic<bool> failed_{false};
+  std::vector<std::vector<double>> samples_;
+  std::vector<std::thread> threads_;
+};
 
 // Lead number `n` of run `run`: every PII field set (a distinct email and
 // phone), service line "orthopedics", idempotency key "bench-RUN-N".

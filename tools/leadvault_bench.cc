@@ -14,6 +14,8 @@
 //   leadvault-bench consent [Google Benchmark flags]
 //   leadvault-bench retention [--leads 1000000] [--loaded-leads 100000] [--keep 20000]
 //       [--readers 4] [--seconds 5]
+//   leadvault-bench rewrap [--leads 1000000] [--readers 4] [--seconds 5] [--batch 4096]
+//       [--pause-ms 2]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -34,6 +36,7 @@
 #include "tools/bench_consent.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_disclosure.h"
+#include "tools/bench_keys.h"
 #include "tools/bench_load.h"
 #include "tools/bench_retention.h"
 
@@ -61,7 +64,9 @@ void PrintUsage() {
                "       leadvault-bench consent [--benchmark_filter=RE] "
                "[--benchmark_repetitions=N] ...\n"
                "       leadvault-bench retention [--leads N] [--loaded-leads N] [--keep N] "
-               "[--readers N] [--seconds S]\n");
+               "[--readers N] [--seconds S]\n"
+               "       leadvault-bench rewrap [--leads N] [--readers N] [--seconds S] "
+               "[--batch N] [--pause-ms MS]\n");
 }
 
 // The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
@@ -162,6 +167,7 @@ int Main(int argc, char** argv) {
   if (command == "consent") return RunConsentBench(rest_argc, rest.data());
   if (command == "disclosure-check") return RunDisclosureCheckBench(rest_argc, rest.data());
   if (command == "retention") return RunRetentionBench(rest_argc, rest.data());
+  if (command == "rewrap") return RunRewrapBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

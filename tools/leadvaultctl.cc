@@ -38,6 +38,7 @@
 #include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_init.h"
+#include "tools/ctl_keys.h"
 #include "tools/ctl_retention.h"
 #include "vault/principal_store.h"
 
@@ -607,6 +608,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<DbCommands> db = AddDbCommands(app);
   std::unique_ptr<ConsentCommands> consent = AddConsentCommands(app);
   std::unique_ptr<RetentionCommands> retention = AddRetentionCommands(app, *lead);
+  std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -632,6 +634,9 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunRetentionCommand(*retention, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunKeysCommand(*keys_commands, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

@@ -58,6 +58,9 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kSweepRetention, "SweepRetention", {N, N, N, N, N, Y}},
     {Rpc::kSetRetentionPolicy, "SetRetentionPolicy", {N, N, N, N, Y, N}},
     {Rpc::kGetRetentionPolicy, "GetRetentionPolicy", {N, N, N, Y, Y, Y}},
+    {Rpc::kRotateMasterKey, "RotateMasterKey", {N, N, N, N, Y, N}},
+    {Rpc::kGetMasterKeyStatus, "GetMasterKeyStatus", {N, N, N, N, Y, N}},
+    {Rpc::kRetireMasterKey, "RetireMasterKey", {N, N, N, N, Y, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

@@ -50,8 +50,11 @@ enum class Rpc {
   kSweepRetention,
   kSetRetentionPolicy,
   kGetRetentionPolicy,
+  kRotateMasterKey,
+  kGetMasterKeyStatus,
+  kRetireMasterKey,
 };
-inline constexpr size_t kRpcCount = 29;
+inline constexpr size_t kRpcCount = 32;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

@@ -395,8 +395,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenReadOnly(const std::stri
   return database;
 }
 
-absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
-                                                       const std::string& key) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Database::ReadMetaReadOnly(
+    const std::string& dir, const std::string& prefix, size_t max_rows) {
   if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -409,12 +409,24 @@ absl::StatusOr<std::string> Database::ReadMetaReadOnly(const std::string& dir,
     if (s.IsNotFound() || s.IsInvalidArgument()) return absl::NotFoundError("no database");
     return FromRocks(s, "open database read-only");
   }
-  std::string value;
-  s = raw->Get(rocksdb::ReadOptions(), handles[1], key, &value);
+  std::vector<std::pair<std::string, std::string>> rows;
+  bool too_many = false;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (rows.size() == max_rows) {
+        too_many = true;
+        break;
+      }
+      rows.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    s = it->status();
+  }
   for (auto* h : handles) IgnoreRocks(raw->DestroyColumnFamilyHandle(h));
   delete raw;
   if (!s.ok()) return FromRocks(s, "read meta");
-  return value;
+  if (too_many) return absl::DataLossError("meta: more rows under one prefix than expected");
+  return rows;
 }
 
 absl::StatusOr<ChecksumSummary> Database::VerifyChecksums(const std::string& dir) {

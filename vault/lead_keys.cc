@@ -18,14 +18,32 @@ std::string DekPurpose(absl::string_view lead_id) {
 
 }  // namespace
 
-std::string LeadKeys::Wrap(const std::string& lead_id, const keys::SecretBytes& dek) const {
+std::string LeadKeys::Wrap(const std::string& lead_id, const keys::SecretBytes& dek,
+                           const KeyHierarchy::Pinned& pin) const {
   internal::WrappedKeyRecord wrapped;
   wrapped.set_format_version(kWrappedKeyFormat);
-  wrapped.set_kek_version(keys_->kek_version());
+  wrapped.set_kek_version(pin.version());
   wrapped.set_dek_version(kDekVersion);
-  wrapped.set_wrapped(
-      keys::WrapKey(keys_->kek(), keys_->kek_version(), DekPurpose(lead_id), dek, *random_));
+  wrapped.set_wrapped(keys::WrapKey(*pin.kek_, pin.version(), DekPurpose(lead_id), dek, *random_));
   return wrapped.SerializeAsString();
+}
+
+namespace {
+
+absl::StatusOr<internal::WrappedKeyRecord> ParseWrapped(absl::string_view row) {
+  internal::WrappedKeyRecord wrapped;
+  if (!wrapped.ParseFromArray(row.data(), static_cast<int>(row.size())) ||
+      wrapped.format_version() != kWrappedKeyFormat) {
+    return absl::DataLossError("data key record: malformed");
+  }
+  return wrapped;
+}
+
+}  // namespace
+
+absl::StatusOr<uint32_t> LeadKeys::VersionOf(absl::string_view row) {
+  LV_ASSIGN_OR_RETURN(internal::WrappedKeyRecord wrapped, ParseWrapped(row));
+  return wrapped.kek_version();
 }
 
 absl::StatusOr<keys::SecretBytes> LeadKeys::Unwrap(const std::string& lead_id,
@@ -34,12 +52,24 @@ absl::StatusOr<keys::SecretBytes> LeadKeys::Unwrap(const std::string& lead_id,
     return absl::DataLossError("lead record: its data key is missing");
   }
   LV_RETURN_IF_ERROR(row.status());
-  internal::WrappedKeyRecord wrapped;
-  if (!wrapped.ParseFromString(*row) || wrapped.format_version() != kWrappedKeyFormat) {
-    return absl::DataLossError("data key record: malformed");
+  LV_ASSIGN_OR_RETURN(internal::WrappedKeyRecord wrapped, ParseWrapped(*row));
+  const std::shared_ptr<const KeyHierarchy::Ring> ring = keys_->ring();
+  auto kek = ring->keks.find(wrapped.kek_version());
+  if (kek == ring->keks.end()) {
+    return absl::DataLossError(absl::StrCat("data key record: wrapped under master-key version ",
+                                            wrapped.kek_version(), ", which is not in use"));
   }
-  return keys::UnwrapKey(keys_->kek(), wrapped.kek_version(), DekPurpose(lead_id),
+  return keys::UnwrapKey(*kek->second, wrapped.kek_version(), DekPurpose(lead_id),
                          wrapped.wrapped());
+}
+
+absl::StatusOr<std::optional<std::string>> LeadKeys::Rewrap(const std::string& lead_id,
+                                                            const std::string& row,
+                                                            const KeyHierarchy::Pinned& pin) const {
+  LV_ASSIGN_OR_RETURN(uint32_t version, VersionOf(row));
+  if (version == pin.version()) return std::nullopt;
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, Unwrap(lead_id, row));
+  return Wrap(lead_id, dek, pin);
 }
 
 }  // namespace leadvault::vault

@@ -5,6 +5,9 @@
 // version, and XChaCha20-Poly1305 of the DEK bound to the lead id
 // ("dek:" || hex id). Nothing else reads the KEK to wrap or unwrap a DEK.
 //
+// Rotation: a new master-key version wraps new DEKs at once; Rewrap() moves
+// an existing one to it (vault/key_rewrap.h) without touching a field.
+//
 // Shredding: a purge deletes the `dek` row (LeadRows::AddPurge lists it
 // among the rows a lead owns), after which no ciphertext of the lead can be
 // decrypted by anyone holding the master key.
@@ -14,6 +17,7 @@
 #define LEADVAULT_VAULT_LEAD_KEYS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,8 +36,19 @@ class LeadKeys {
   LeadKeys(const KeyHierarchy* keys, keys::Random* random) : keys_(keys), random_(random) {}
 
   // The `dek` row value of lead `lead_id` holding `dek`, wrapped under the
-  // current master-key version.
-  std::string Wrap(const std::string& lead_id, const keys::SecretBytes& dek) const;
+  // master-key version `pin` holds (KeyHierarchy::PinCurrent(), to be held
+  // until the row is durable or dropped). REQUIRES: `pin` not empty.
+  std::string Wrap(const std::string& lead_id, const keys::SecretBytes& dek,
+                   const KeyHierarchy::Pinned& pin) const;
+
+  // The `dek` row `row` of lead `lead_id` moved to the version `pin` holds;
+  // nullopt if it is under that version already. DATA_LOSS as Unwrap.
+  absl::StatusOr<std::optional<std::string>> Rewrap(const std::string& lead_id,
+                                                    const std::string& row,
+                                                    const KeyHierarchy::Pinned& pin) const;
+
+  // The master-key version a `dek` row names (DATA_LOSS if malformed).
+  static absl::StatusOr<uint32_t> VersionOf(absl::string_view row);
 
   // The DEK of lead `lead_id` from its `dek` row as read (DATA_LOSS if the row
   // is missing, malformed or fails authentication; a read error as it is).

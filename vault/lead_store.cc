@@ -239,30 +239,38 @@ absl::Status LeadStore::CheckInScope(const Actor& actor, const std::string& lead
   return absl::OkStatus();
 }
 
-absl::StatusOr<LeadStore::PreparedRestamp> LeadStore::PrepareRestamp(const RetentionPolicy& policy,
-                                                                     const std::string& after_id,
-                                                                     size_t limit) {
-  PreparedRestamp prepared;
-  prepared.last_id = after_id;
+absl::StatusOr<std::vector<absl::StatusOr<std::string>>> LeadStore::ClaimNext(
+    Cf cf, const std::string& after_id, size_t limit, std::vector<std::string>& ids,
+    std::optional<KeyClaims::Claim>& claim, bool& done) {
   // The ids first (one more than the batch, to know whether any follow),
-  // then their claims all at once, then the records as they now stand.
-  std::vector<std::string> ids;
+  // then their claims all at once, then the rows as they now stand.
   {
     std::unique_ptr<rocksdb::Iterator> it(
-        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kLeads)));
+        db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(cf)));
     it->Seek(after_id);
     if (it->Valid() && !after_id.empty() && it->key() == rocksdb::Slice(after_id)) it->Next();
     for (; it->Valid() && ids.size() <= limit; it->Next()) ids.push_back(it->key().ToString());
     LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan leads"));
   }
-  prepared.done = ids.size() <= limit;
-  if (!prepared.done) ids.pop_back();
-  if (ids.empty()) return prepared;
-  prepared.claim.emplace(claims_.Acquire(ids));
+  done = ids.size() <= limit;
+  if (!done) ids.pop_back();
+  if (ids.empty()) return std::vector<absl::StatusOr<std::string>>();
+  claim.emplace(claims_.Acquire(ids));
   std::vector<std::pair<Cf, rocksdb::Slice>> keys;
   keys.reserve(ids.size());
-  for (const std::string& id : ids) keys.emplace_back(Cf::kLeads, id);
-  std::vector<absl::StatusOr<std::string>> rows = db_->MultiGet(keys);
+  for (const std::string& id : ids) keys.emplace_back(cf, id);
+  return db_->MultiGet(keys);
+}
+
+absl::StatusOr<LeadStore::PreparedRestamp> LeadStore::PrepareRestamp(const RetentionPolicy& policy,
+                                                                     const std::string& after_id,
+                                                                     size_t limit) {
+  PreparedRestamp prepared;
+  prepared.last_id = after_id;
+  std::vector<std::string> ids;
+  LV_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<std::string>> rows,
+                      ClaimNext(Cf::kLeads, after_id, limit, ids, prepared.claim, prepared.done));
+  if (ids.empty()) return prepared;
   for (size_t i = 0; i < ids.size(); ++i) {
     ++prepared.leads;
     if (absl::IsNotFound(rows[i].status())) continue;  // purged since the scan
@@ -284,6 +292,47 @@ absl::StatusOr<LeadStore::PreparedRestamp> LeadStore::PrepareRestamp(const Reten
   }
   prepared.last_id = ids.back();
   return prepared;
+}
+
+absl::StatusOr<LeadStore::PreparedRewrap> LeadStore::PrepareRewrap(const KeyHierarchy::Pinned& pin,
+                                                                   const std::string& after_id,
+                                                                   size_t limit) {
+  PreparedRewrap prepared;
+  prepared.last_id = after_id;
+  std::vector<std::string> ids;
+  LV_ASSIGN_OR_RETURN(std::vector<absl::StatusOr<std::string>> rows,
+                      ClaimNext(Cf::kDek, after_id, limit, ids, prepared.claim, prepared.done));
+  if (ids.empty()) return prepared;
+  auto* dek_cf = db_->cf(Cf::kDek);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ++prepared.leads;
+    if (absl::IsNotFound(rows[i].status())) continue;  // purged since the scan
+    LV_RETURN_IF_ERROR(rows[i].status());
+    absl::StatusOr<std::optional<std::string>> moved = lead_keys_.Rewrap(ids[i], *rows[i], pin);
+    if (absl::IsDataLoss(moved.status())) {
+      ++prepared.unreadable;
+      continue;
+    }
+    LV_RETURN_IF_ERROR(moved.status());
+    if (!moved->has_value()) continue;
+    LV_RETURN_IF_ERROR(FromRocks(prepared.batch.Put(dek_cf, ids[i], **moved), "re-wrap data key"));
+    ++prepared.rewrapped;
+  }
+  prepared.last_id = ids.back();
+  return prepared;
+}
+
+absl::StatusOr<std::map<uint32_t, uint64_t>> LeadStore::CountDataKeysByVersion() const {
+  std::map<uint32_t, uint64_t> counts;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kDek)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    LV_ASSIGN_OR_RETURN(uint32_t version, LeadKeys::VersionOf(absl::string_view(
+                                              it->value().data(), it->value().size())));
+    ++counts[version];
+  }
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan data keys"));
+  return counts;
 }
 
 absl::StatusOr<LeadMetadata> LeadStore::ReadReceipt(const Actor& actor,
@@ -499,8 +548,9 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     result = {lead_id, false, 1};
     prepared.retention = retention_->Pin();
     StampRetention(prepared.retention.policy(), lead_id, record);
-    LV_RETURN_IF_ERROR(
-        rows_.AddCreate(lead_id, record, lead_keys_.Wrap(lead_id, dek), idempotency_row(), batch));
+    prepared.kek = keys_->PinCurrent();
+    LV_RETURN_IF_ERROR(rows_.AddCreate(lead_id, record, lead_keys_.Wrap(lead_id, dek, prepared.kek),
+                                       idempotency_row(), batch));
     if (lead.consent.has_value()) {
       LV_RETURN_IF_ERROR(
           StageGrant(actor, lead_id, &dek, *lead.consent, /*new_lead=*/true, now, prepared));
@@ -557,12 +607,14 @@ void LeadStore::CreateLeadAsync(const Actor& actor, NewLead lead,
   // The claims live until the commit is durable, then go with the callback.
   auto claims = std::make_shared<std::vector<KeyClaims::Claim>>(std::move(prepared->claims));
   auto retention = std::make_shared<RetentionPolicyStore::Pinned>(std::move(prepared->retention));
+  auto kek = std::make_shared<KeyHierarchy::Pinned>(std::move(prepared->kek));
   committer_->CommitAsync(
       std::move(prepared->batch), std::move(prepared->entry),
-      [claims, retention, result = prepared->result,
+      [claims, retention, kek, result = prepared->result,
        done = std::move(done)](absl::StatusOr<uint64_t> seq) {
         claims->clear();
         *retention = RetentionPolicyStore::Pinned();
+        *kek = KeyHierarchy::Pinned();
         if (seq.ok()) {
           done(result);
         } else {

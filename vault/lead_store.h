@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -193,6 +194,29 @@ class LeadStore final : public LeadScope {
   absl::StatusOr<PreparedRestamp> PrepareRestamp(const RetentionPolicy& policy,
                                                  const std::string& after_id, size_t limit);
 
+  // Master-key rotation (vault/key_rewrap.h): the data keys of at most
+  // `limit` leads after `after_id` (binary; empty: from the first) in id
+  // order, under their claims (held until `claim` goes: with the batch
+  // durable or dropped, so no purge lands in between and no shredded key
+  // comes back), each re-read and, if wrapped under another version than
+  // `pin`'s, re-wrapped under it in `batch`. Writes nothing. A key that
+  // fails to unwrap is counted as unreadable and left as it is.
+  struct PreparedRewrap {
+    rocksdb::WriteBatch batch;
+    std::string last_id;  // the last lead looked at (`after_id` if none)
+    uint64_t leads = 0;   // looked at (a lead purged meanwhile included)
+    uint64_t rewrapped = 0;
+    uint64_t unreadable = 0;
+    bool done = false;  // no lead follows last_id
+    std::optional<KeyClaims::Claim> claim;
+  };
+  absl::StatusOr<PreparedRewrap> PrepareRewrap(const KeyHierarchy::Pinned& pin,
+                                               const std::string& after_id, size_t limit);
+
+  // Counts of data keys by the master-key version they are wrapped under (a
+  // scan of the `dek` family; DATA_LOSS on a malformed row).
+  absl::StatusOr<std::map<uint32_t, uint64_t>> CountDataKeysByVersion() const;
+
   // Metadata (no touches) of at most kMaxFindResults leads in the actor's
   // scope whose normalized email or phone equals `value`. The actor states a
   // purpose its role may (CheckPurposeFor): each match discloses that the
@@ -292,6 +316,12 @@ class LeadStore final : public LeadScope {
                           rocksdb::Iterator* meta, const Actor* pages_for,
                           const std::function<bool(const LeadMetadata&)>& in_scope,
                           PreparedPurge& prepared);
+  // The keys of at most `limit` rows of `cf` (keyed by lead id) after
+  // `after_id` into `ids`, their claims taken into `claim`, and the rows as
+  // they stand under them; `done` if no row follows.
+  absl::StatusOr<std::vector<absl::StatusOr<std::string>>> ClaimNext(
+      Cf cf, const std::string& after_id, size_t limit, std::vector<std::string>& ids,
+      std::optional<KeyClaims::Claim>& claim, bool& done);
   // A create ready to commit: the batch and entry, the result it will have,
   // and the claims to hold until it is durable.
   struct PreparedCreate {
@@ -301,6 +331,7 @@ class LeadStore final : public LeadScope {
     std::vector<KeyClaims::Claim> claims;
     Committer::Stamp stamp;  // the consent event's record, if the submission carried consent
     RetentionPolicyStore::Pinned retention;  // the policy the lead is stamped with
+    KeyHierarchy::Pinned kek;                // the master-key version its data key is under
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
   // Adds to `prepared` the actor's submission recorded on `existing_id` as a

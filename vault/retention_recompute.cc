@@ -33,7 +33,6 @@ absl::StatusOr<std::unique_ptr<RetentionRecompute>> RetentionRecompute::Start(
     absl::MutexLock lock(&recompute->mu_);
     recompute->policy_version_ = version;
     recompute->pass_version_ = version;
-    recompute->paused_ = options.start_paused_for_testing;
     if (row.ok()) {
       internal::RetentionRecomputeRecord r;
       if (!r.ParseFromString(*row) || r.format_version() != kCursorFormatVersion) {
@@ -49,18 +48,8 @@ absl::StatusOr<std::unique_ptr<RetentionRecompute>> RetentionRecompute::Start(
     recompute->progress_.policy_version = version;
     recompute->progress_.done = recompute->done_;
   }
-  recompute->thread_ = std::thread([r = recompute.get()] { r->Run(); });
+  recompute->StartThread();
   return recompute;
-}
-
-RetentionRecompute::~RetentionRecompute() { Stop(); }
-
-void RetentionRecompute::Stop() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
 }
 
 void RetentionRecompute::PolicyChanged(uint64_t version) {
@@ -70,75 +59,13 @@ void RetentionRecompute::PolicyChanged(uint64_t version) {
 
 bool RetentionRecompute::HasWork() const { return pass_version_ != policy_version_ || !done_; }
 
+bool RetentionRecompute::NewWork() const { return pass_version_ != policy_version_; }
+
 RetentionRecompute::Progress RetentionRecompute::progress() const {
   absl::MutexLock lock(&mu_);
-  return progress_;
-}
-
-absl::Status RetentionRecompute::WaitIdle() {
-  absl::MutexLock lock(&mu_);
-  auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || failed_ || !HasWork();
-  };
-  mu_.Await(absl::Condition(&settled));
-  if (failed_) return progress_.last_error;
-  if (HasWork()) return absl::UnavailableError("retention recompute: stopped");
-  return absl::OkStatus();
-}
-
-void RetentionRecompute::SetPausedForTesting(bool paused) {
-  absl::MutexLock lock(&mu_);
-  paused_ = paused;
-}
-
-absl::Status RetentionRecompute::StepForTesting() {
-  absl::MutexLock lock(&mu_);
-  const uint64_t want = steps_done_ + steps_ + 1;
-  ++steps_;
-  auto stepped = [this, want]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || steps_done_ >= want;
-  };
-  mu_.Await(absl::Condition(&stepped));
-  if (steps_done_ < want) return absl::UnavailableError("retention recompute: stopped");
-  return step_status_;
-}
-
-void RetentionRecompute::Run() {
-  while (true) {
-    bool step = false;
-    bool work = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (failed_) {
-        // Retry later, or at once for a new policy or a test's step.
-        auto retry_now = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || steps_ > 0 || pass_version_ != policy_version_;
-        };
-        mu_.AwaitWithTimeout(absl::Condition(&retry_now), options_.retry_after);
-        failed_ = false;
-      }
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || (paused_ ? steps_ > 0 : HasWork());
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) return;
-      if (paused_) {
-        --steps_;
-        step = true;
-      }
-      work = HasWork();
-    }
-    const absl::Status status = work ? RunBatch() : absl::OkStatus();
-    absl::MutexLock lock(&mu_);
-    if (work) {
-      progress_.last_error = status;
-      failed_ = !status.ok();
-    }
-    if (step) {
-      step_status_ = status;
-      ++steps_done_;
-    }
-  }
+  Progress p = progress_;
+  p.last_error = last_error();
+  return p;
 }
 
 absl::Status RetentionRecompute::RunBatch() {

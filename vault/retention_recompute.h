@@ -31,12 +31,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "vault/background_pass.h"
 #include "vault/committer.h"
 #include "vault/database.h"
 #include "vault/lead_store.h"
@@ -56,22 +55,17 @@ struct RetentionRecomputeOptions {
   bool start_paused_for_testing = false;
 };
 
-class RetentionRecompute {
+class RetentionRecompute final : public BackgroundPass {
  public:
   // Reads the cursor (DATA_LOSS if malformed) and starts the thread. All
   // pointers must outlive the object; it must be stopped before `committer`.
   static absl::StatusOr<std::unique_ptr<RetentionRecompute>> Start(
       Database* db, Committer* committer, LeadStore* leads, RetentionPolicyStore* policies,
       const RetentionRecomputeOptions& options);
-  ~RetentionRecompute();  // Stop()
-  RetentionRecompute(const RetentionRecompute&) = delete;
-  RetentionRecompute& operator=(const RetentionRecompute&) = delete;
+  ~RetentionRecompute() override { Stop(); }
 
   // The policy is now `version`: (re)start the pass (RetentionPolicyStore's listener).
   void PolicyChanged(uint64_t version);
-
-  // Finishes the batch in hand (committed or dropped) and ends the thread.
-  void Stop();
 
   struct Progress {
     uint64_t policy_version = 0;  // of the pass
@@ -82,24 +76,23 @@ class RetentionRecompute {
   };
   Progress progress() const;
 
-  // Blocks until the pass under the policy in force is done, and returns OK;
-  // or until a batch fails, and returns its error. REQUIRES: not paused.
-  absl::Status WaitIdle();
-
-  // Test hooks: while paused the thread runs no batch; StepForTesting runs
-  // exactly one (on the thread) and returns its status, or OK at once if
-  // there is nothing to do.
-  void SetPausedForTesting(bool paused);
-  absl::Status StepForTesting();
+  // Also: Stop, WaitIdle (until the pass under the policy in force is done)
+  // and the test hooks (BackgroundPass).
 
  private:
   RetentionRecompute(Database* db, Committer* committer, LeadStore* leads,
                      RetentionPolicyStore* policies, const RetentionRecomputeOptions& options)
-      : db_(db), committer_(committer), leads_(leads), policies_(policies), options_(options) {}
-  void Run();
+      : BackgroundPass("retention recompute", absl::ZeroDuration(), options.retry_after,
+                       options.start_paused_for_testing),
+        db_(db),
+        committer_(committer),
+        leads_(leads),
+        policies_(policies),
+        options_(options) {}
   // One batch of the pass (starting a new one if the policy changed).
-  absl::Status RunBatch();
-  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RunBatch() override;
+  bool HasWork() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool NewWork() const override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   Database* const db_;
@@ -110,21 +103,13 @@ class RetentionRecompute {
 
   // The pass, read and written on the recompute thread only, under mu_ so
   // progress() and WaitIdle() may read it.
-  mutable absl::Mutex mu_;
   uint64_t pass_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::string after_ ABSL_GUARDED_BY(mu_);  // last lead done (binary; empty: none)
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool committed_in_pass_ ABSL_GUARDED_BY(mu_) = false;
   bool fresh_pass_ ABSL_GUARDED_BY(mu_) = false;      // older stamps not yet awaited
   uint64_t policy_version_ ABSL_GUARDED_BY(mu_) = 0;  // the newest the thread was told of
-  Progress progress_ ABSL_GUARDED_BY(mu_);
-  bool failed_ ABSL_GUARDED_BY(mu_) = false;  // the latest batch failed; retry pending
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t steps_ ABSL_GUARDED_BY(mu_) = 0;  // batches StepForTesting asked for
-  uint64_t steps_done_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Status step_status_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
+  Progress progress_ ABSL_GUARDED_BY(mu_);            // its last_error unused (the base's)
 };
 
 }  // namespace leadvault::vault

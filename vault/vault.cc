@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
 #include "vault/disclosure_index.h"
@@ -15,16 +16,26 @@ namespace leadvault::vault {
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                                    keys::SecretBytes kek) {
+  std::vector<keys::SecretBytes> keks;
+  keks.push_back(std::move(kek));
+  return Open(options, std::move(keks));
+}
+
+absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
+                                                   std::vector<keys::SecretBytes> keks) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
   if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError("data_dir: cannot be created");
   }
-  // Check the key before anything opens the database for writing.
-  auto check = Database::ReadMetaReadOnly(options.data_dir, std::string(internal::kMetaKeyCheck));
-  if (check.ok()) {
-    if (!keys::VerifyKeyCheck(kek, *check)) return WrongMasterKeyError();
-  } else if (!absl::IsNotFound(check.status())) {
-    return check.status();
+  // Check the keys before anything opens the database for writing.
+  auto kek_rows = Database::ReadMetaReadOnly(options.data_dir, internal::kMetaKekPrefix,
+                                             /*max_rows=*/100000);
+  if (kek_rows.ok()) {
+    LV_RETURN_IF_ERROR(KeyHierarchy::CheckKeys(*kek_rows, keks));
+  } else if (absl::IsNotFound(kek_rows.status())) {
+    LV_RETURN_IF_ERROR(KeyHierarchy::CheckKeys({}, keks));
+  } else {
+    return kek_rows.status();
   }
 
   auto vault = std::unique_ptr<Vault>(new Vault());
@@ -41,7 +52,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                       Committer::Start(vault->database_.get(), vault->clock_, committer_options));
   LV_ASSIGN_OR_RETURN(vault->keys_,
                       KeyHierarchy::Load(vault->database_.get(), vault->committer_.get(),
-                                         std::move(kek), vault->random_));
+                                         std::move(keks), vault->random_));
   LV_RETURN_IF_ERROR(vault->committer_->audit_log().SetSigner(vault->keys_->TakeAuditSigningKey(),
                                                               vault->keys_->log_origin()));
   if (options.recover_lost_log_tail) LV_RETURN_IF_ERROR(vault->RecordLogRecovery());
@@ -75,6 +86,10 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                       RetentionRecompute::Start(vault->database_.get(), vault->committer_.get(),
                                                 vault->leads_.get(), vault->retention_policy_.get(),
                                                 options.retention_recompute));
+  LV_ASSIGN_OR_RETURN(
+      vault->key_rewrap_,
+      KeyRewrap::Start(vault->database_.get(), vault->committer_.get(), vault->keys_.get(),
+                       vault->leads_.get(), options.key_rewrap));
   vault->retention_policy_->SetListener(
       [recompute = vault->retention_recompute_.get()](uint64_t version) {
         recompute->PolicyChanged(version);
@@ -125,6 +140,39 @@ absl::Status Vault::RecordLogRecovery() {
 
 Vault::~Vault() { Shutdown(); }
 
+absl::StatusOr<KeyHierarchy::Rotation> Vault::RotateMasterKey(
+    const Actor& actor, std::vector<keys::SecretBytes> source) {
+  LV_ASSIGN_OR_RETURN(KeyHierarchy::Rotation rotation, keys_->Rotate(actor, std::move(source)));
+  key_rewrap_->Rotated(rotation.version);
+  return rotation;
+}
+
+absl::Status Vault::RetireMasterKey(const Actor& actor, uint32_t version) {
+  return keys_->Retire(actor, version, [this](uint32_t v) -> absl::StatusOr<uint64_t> {
+    LV_ASSIGN_OR_RETURN(auto counts, leads_->CountDataKeysByVersion());
+    auto it = counts.find(v);
+    return it == counts.end() ? 0 : it->second;
+  });
+}
+
+absl::StatusOr<MasterKeyStatus> Vault::GetMasterKeyStatus(const Actor& actor) {
+  MasterKeyStatus status;
+  // The progress first: a pass done before the count is done for the count.
+  status.rewrap = key_rewrap_->progress();
+  status.current = keys_->kek_version();
+  status.in_use = keys_->kek_versions();
+  LV_ASSIGN_OR_RETURN(status.data_keys, leads_->CountDataKeysByVersion());
+  audit::AuditEntry entry = EntryFor(actor, "GetMasterKeyStatus");
+  entry.fields = {absl::StrCat("current=", status.current),
+                  absl::StrCat("in_use=", absl::StrJoin(status.in_use, ","))};
+  for (const auto& [version, count] : status.data_keys) {
+    entry.fields.push_back(absl::StrCat("keys.", version, "=", count));
+  }
+  entry.fields.push_back(absl::StrCat("rewrap.done=", status.rewrap.done ? 1 : 0));
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return status;
+}
+
 absl::Status Vault::StorageHealth() const {
   if (database_->HasBackgroundError()) {
     return absl::UnavailableError("storage holds an error; the vault recovers once it clears");
@@ -140,6 +188,7 @@ void Vault::Shutdown() {
   // The re-stamping commits through the committer: it stops first.
   if (retention_policy_ != nullptr) retention_policy_->SetListener(nullptr);
   if (retention_recompute_ != nullptr) retention_recompute_->Stop();
+  if (key_rewrap_ != nullptr) key_rewrap_->Stop();
   if (committer_ != nullptr) committer_->Stop();
   if (database_ != nullptr) IgnoreError(database_->Flush());
 }

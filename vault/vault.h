@@ -3,6 +3,7 @@
 #define LEADVAULT_VAULT_VAULT_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "vault/database.h"
 #include "vault/emergency_access.h"
 #include "vault/key_hierarchy.h"
+#include "vault/key_rewrap.h"
 #include "vault/lead_store.h"
 #include "vault/legal_hold.h"
 #include "vault/principal_store.h"
@@ -52,6 +54,16 @@ struct VaultOptions {
   // Re-stamping leads after a retention policy change, and the backfill of
   // leads without an expiry row (vault/retention_recompute.h).
   RetentionRecomputeOptions retention_recompute;
+  // Moving data keys to the current master-key version (vault/key_rewrap.h).
+  KeyRewrapOptions key_rewrap;
+};
+
+// What `leadvaultctl keys status` shows (Vault::MasterKeyStatus).
+struct MasterKeyStatus {
+  uint32_t current = 0;
+  std::vector<uint32_t> in_use;            // versions, ascending
+  std::map<uint32_t, uint64_t> data_keys;  // by the version they are wrapped under
+  KeyRewrap::Progress rewrap;
 };
 
 // The open vault. Members are constructed in dependency order and destroyed in
@@ -67,6 +79,10 @@ class Vault {
   // shorter than or inconsistent with the newest checkpoint the vault ever
   // served (the high-water mark), or a damaged WAL, is DATA_LOSS naming both
   // sizes, unless options.recover_lost_log_tail.
+  // `keks` are the master keys of the key source (vault/key_hierarchy.h):
+  // one, or several during a rotation.
+  static absl::StatusOr<std::unique_ptr<Vault>> Open(const VaultOptions& options,
+                                                     std::vector<keys::SecretBytes> keks);
   static absl::StatusOr<std::unique_ptr<Vault>> Open(const VaultOptions& options,
                                                      keys::SecretBytes kek);
   ~Vault();
@@ -85,6 +101,21 @@ class Vault {
   EmergencyAccessStore& emergency() { return *emergency_; }
   Database& database() { return *database_; }
   const Clock& clock() const { return *clock_; }
+
+  // Master-key rotation (admin). RotateMasterKey adds the one new key in
+  // `source` (the key source read again) as the current version and starts
+  // the re-wrap of every data key (KeyHierarchy::Rotate, KeyRewrap);
+  // RetireMasterKey retires a version nothing is wrapped under
+  // (KeyHierarchy::Retire). Each is audited by the call it makes.
+  absl::StatusOr<KeyHierarchy::Rotation> RotateMasterKey(const Actor& actor,
+                                                         std::vector<keys::SecretBytes> source);
+  absl::Status RetireMasterKey(const Actor& actor, uint32_t version);
+  // The versions, the data keys under each and the re-wrap's progress; one
+  // audit entry "GetMasterKeyStatus" by `actor` with the counts
+  // ("current=V", "in_use=1,2", "keys.V=N", "rewrap.done=0|1").
+  absl::StatusOr<MasterKeyStatus> GetMasterKeyStatus(const Actor& actor);
+  KeyRewrap& key_rewrap() { return *key_rewrap_; }
+  const KeyHierarchy& key_hierarchy() const { return *keys_; }
 
   // If no principal exists, creates the first admin principal and returns its
   // token (to be shown once); otherwise ALREADY_EXISTS.
@@ -151,6 +182,7 @@ class Vault {
   std::unique_ptr<PrincipalStore> principals_;
   std::unique_ptr<AuditAccess> audit_;
   std::unique_ptr<RetentionRecompute> retention_recompute_;
+  std::unique_ptr<KeyRewrap> key_rewrap_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<LogRecovery> log_recovery_;
 };

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "audit/audit_entry.h"
+#include "keys/secret_bytes.h"
 #include "tests/api/api_test_util.h"
 
 namespace leadvault::api {
@@ -55,6 +57,9 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"SweepRetention", {kDenied, kDenied, kDenied, kDenied, kDenied, kOk}},
     {"SetRetentionPolicy", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"GetRetentionPolicy", {kDenied, kDenied, kDenied, kOk, kOk, kOk}},
+    {"RotateMasterKey", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetMasterKeyStatus", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"RetireMasterKey", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -80,6 +85,12 @@ class AccessPolicyTest : public ApiTest {
  protected:
   void SetUp() override {
     ApiTest::SetUp();
+    ASSERT_FALSE(HasFatalFailure());
+    // A key source that holds every key used so far and one new one.
+    ServerOptions options;
+    options.master_key_source = [this] { return KeySource(); };
+    RestartServer(options);
+    ASSERT_FALSE(HasFatalFailure());
     compliance_ = v1::Compliance::NewStub(channel_);
     emergency_ = v1::EmergencyAccess::NewStub(channel_);
     consent_ = v1::Consent::NewStub(channel_);
@@ -105,6 +116,19 @@ class AccessPolicyTest : public ApiTest {
     if (role == "intake") return v1::PURPOSE_OF_USE_TREATMENT;
     if (role == "compliance") return v1::PURPOSE_OF_USE_OPERATIONS;
     return v1::PURPOSE_OF_USE_UNSPECIFIED;
+  }
+
+  // The test vault's master key (ApiTest::SetUp), then one new key per call.
+  absl::StatusOr<std::vector<keys::SecretBytes>> KeySource() {
+    absl::MutexLock lock(&keys_mu_);
+    ++keys_made_;
+    std::vector<keys::SecretBytes> out;
+    for (int k = 0; k <= keys_made_; ++k) {
+      keys::SecretBytes kek(32);
+      for (size_t i = 0; i < kek.size(); ++i) kek.data()[i] = static_cast<uint8_t>(7 * i + 1 + k);
+      out.push_back(std::move(kek));
+    }
+    return out;
   }
 
   static vault::Actor Officer() {
@@ -207,6 +231,26 @@ class AccessPolicyTest : public ApiTest {
       q.set_principal_id(victim);
       v1::RotateTokenResponse r;
       return admin_->RotateToken(ctx.get(), q, &r);
+    }
+    if (rpc == "RotateMasterKey") {
+      v1::RotateMasterKeyResponse r;
+      return admin_->RotateMasterKey(ctx.get(), {}, &r);
+    }
+    if (rpc == "GetMasterKeyStatus") {
+      v1::GetMasterKeyStatusResponse r;
+      return admin_->GetMasterKeyStatus(ctx.get(), {}, &r);
+    }
+    if (rpc == "RetireMasterKey") {
+      v1::RetireMasterKeyRequest q;
+      q.set_kek_version(1);
+      if (role == "admin") {  // a version nothing is wrapped under any more
+        auto rotated = vault_->RotateMasterKey(vault::SystemActor(), *KeySource());
+        EXPECT_TRUE(rotated.ok()) << rotated.status();
+        EXPECT_TRUE(vault_->key_rewrap().WaitIdle().ok());
+        q.set_kek_version(rotated.ok() ? rotated->previous : 0);
+      }
+      v1::RetireMasterKeyResponse r;
+      return admin_->RetireMasterKey(ctx.get(), q, &r);
     }
     if (rpc == "GetCheckpoint") {
       v1::GetCheckpointResponse r;
@@ -333,6 +377,8 @@ class AccessPolicyTest : public ApiTest {
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;
   int grants_opened_ = 0;
+  absl::Mutex keys_mu_;
+  int keys_made_ ABSL_GUARDED_BY(keys_mu_) = 0;
 };
 
 TEST_F(AccessPolicyTest, EveryRoleTimesEveryRpcAndEveryField) {

@@ -44,7 +44,8 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "DeleteLead",          "PlaceLegalHold",
                                          "ReleaseLegalHold",    "ListLegalHolds",
                                          "SweepRetention",      "SetRetentionPolicy",
-                                         "GetRetentionPolicy"};
+                                         "GetRetentionPolicy",  "RotateMasterKey",
+                                         "GetMasterKeyStatus",  "RetireMasterKey"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

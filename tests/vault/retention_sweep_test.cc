@@ -25,13 +25,6 @@ constexpr absl::Duration kDay = absl::Hours(24);
 
 Actor RetentionActor() { return MakeActor("00000000000000e1", "retention"); }
 
-Actor FinderActor() {
-  Actor a = MakeActor("00000000000000a2", "intake");
-  a.service_lines = {"ortho"};
-  a.purpose = Purpose::kOperations;
-  return a;
-}
-
 LeadInput Person(int n) {
   LeadInput in;
   in.email = absl::StrCat("person.", n, "@example.org");

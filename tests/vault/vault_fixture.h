@@ -122,6 +122,13 @@ inline Actor MakeActor(std::string principal_id, std::string role) {
 }
 
 inline Actor CaptureActor() { return MakeActor("00000000000000c1", "capture"); }
+// An intake principal on "ortho" looking leads up (purpose operations).
+inline Actor FinderActor() {
+  Actor a = MakeActor("00000000000000a2", "intake");
+  a.service_lines = {"ortho"};
+  a.purpose = Purpose::kOperations;
+  return a;
+}
 inline Actor IntakeActor() {
   Actor a = MakeActor("00000000000000a1", "intake");
   a.service_lines = {"ortho"};
@@ -228,6 +235,13 @@ class VaultFixture : public ::testing::Test {
   std::string DataDir() const { return dir_.path() + "/db"; }
 
   absl::StatusOr<std::unique_ptr<Vault>> OpenVault(keys::SecretBytes kek) {
+    std::vector<keys::SecretBytes> keks;
+    keks.push_back(std::move(kek));
+    return OpenVault(std::move(keks));
+  }
+
+  // Opens with the master keys of a key source (one, or several in a rotation).
+  absl::StatusOr<std::unique_ptr<Vault>> OpenVault(std::vector<keys::SecretBytes> keks) {
     VaultOptions options;
     options.data_dir = DataDir();
     options.clock = &clock_;
@@ -243,7 +257,8 @@ class VaultFixture : public ::testing::Test {
     options.high_water_file = high_water_file_;
     options.recover_lost_log_tail = recover_lost_log_tail_;
     options.retention_recompute = retention_recompute_options_;
-    return Vault::Open(options, std::move(kek));
+    options.key_rewrap = key_rewrap_options_;
+    return Vault::Open(options, std::move(keks));
   }
 
   // Opens with TestKek(1) into vault_; fails the test on error.
@@ -267,6 +282,7 @@ class VaultFixture : public ::testing::Test {
   std::string high_water_file_;  // empty: the vault's default, in DataDir()
   bool recover_lost_log_tail_ = false;
   RetentionRecomputeOptions retention_recompute_options_;
+  KeyRewrapOptions key_rewrap_options_;
   uint64_t min_free_bytes_ = 0;
   std::function<std::optional<uint64_t>()> free_space_;  // empty: the real filesystem's
   rocksdb::Env* env_ = nullptr;

@@ -103,8 +103,17 @@ inline std::string ExpiryKey(int64_t expires_micros, absl::string_view lead_id) 
 
 // `meta` CF keys.
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
-inline constexpr char kMetaKeyCheck[] = "kek/check/1";
+// Every master-key row starts "kek/" (vault/key_hierarchy.h).
+inline constexpr char kMetaKekPrefix[] = "kek/";
+// Followed by a master-key version (decimal): its key-check value, while the
+// version is in use.
+inline constexpr char kMetaKekCheckPrefix[] = "kek/check/";
+// Followed by a master-key version (decimal): its key-check value, once retired.
+inline constexpr char kMetaKekRetiredPrefix[] = "kek/retired/";
+// The current master-key version (decimal); present in every initialized vault.
 inline constexpr char kMetaKekCurrent[] = "kek/current";
+// KeyRewrapRecord: how far the re-wrap of data keys has come (vault/key_rewrap.h).
+inline constexpr char kMetaKekRewrap[] = "kek/rewrap";
 inline constexpr char kMetaIndexRootKey[] = "key/index_root";
 inline constexpr char kMetaTokenKey[] = "key/token";
 inline constexpr char kMetaPrincipalPrefix[] = "principal/";

@@ -1,0 +1,176 @@
+#include "tools/ctl_keys.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+
+namespace leadvault::tools {
+namespace {
+
+namespace v1 = ::leadvault::v1;
+
+// Keys under the current version, of all: the re-wrap's progress.
+uint64_t UnderCurrent(const v1::GetMasterKeyStatusResponse& s) {
+  for (const v1::MasterKeyVersion& v : s.versions()) {
+    if (v.current()) return v.data_keys();
+  }
+  return 0;
+}
+
+bool Finished(const v1::GetMasterKeyStatusResponse& s) {
+  return s.rewrap().done() && s.rewrap().kek_version() == s.current_version();
+}
+
+// One GetMasterKeyStatus call; its status in `*rpc`.
+v1::GetMasterKeyStatusResponse Status(const Connection& connection, grpc::Status* rpc) {
+  v1::GetMasterKeyStatusResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  *rpc = v1::Admin::NewStub(connection.channel())->GetMasterKeyStatus(&context, {}, &response);
+  return response;
+}
+
+void PrintStatus(const v1::GetMasterKeyStatusResponse& s) {
+  std::printf("current master-key version: %u\n", s.current_version());
+  for (const v1::MasterKeyVersion& v : s.versions()) {
+    std::printf("  version %u%s: %llu data keys%s\n", v.version(), v.current() ? " (current)" : "",
+                static_cast<unsigned long long>(v.data_keys()),
+                v.in_use() ? "" : "  (NOT IN USE: these keys cannot be unwrapped)");
+  }
+  std::printf("data keys in all: %llu\n", static_cast<unsigned long long>(s.data_keys()));
+  const v1::RewrapProgress& r = s.rewrap();
+  if (Finished(s)) {
+    std::printf("re-wrap to version %u: done (%llu moved)\n", r.kek_version(),
+                static_cast<unsigned long long>(r.rewrapped()));
+  } else {
+    std::printf("re-wrap to version %u: running (%llu moved so far)\n", s.current_version(),
+                static_cast<unsigned long long>(r.rewrapped()));
+  }
+  if (r.unreadable() > 0) {
+    std::printf("  %llu data keys could not be unwrapped and were left as they are\n",
+                static_cast<unsigned long long>(r.unreadable()));
+  }
+  if (!r.last_error().empty()) std::printf("  its last batch failed: %s\n", r.last_error().c_str());
+  for (const v1::MasterKeyVersion& v : s.versions()) {
+    if (!v.current() && v.in_use() && v.data_keys() == 0 && Finished(s)) {
+      std::printf("version %u wraps nothing: `leadvaultctl keys retire %u` retires it\n",
+                  v.version(), v.version());
+    }
+  }
+}
+
+// "[##########..........]  52%  520,000 of 1,000,000 data keys under version 2"
+void ShowProgress(const v1::GetMasterKeyStatusResponse& s, bool tty) {
+  const uint64_t total = s.data_keys();
+  const uint64_t done = UnderCurrent(s);
+  const int percent = total == 0 ? 100 : static_cast<int>(100 * done / total);
+  constexpr int kWidth = 30;
+  std::string bar(kWidth * percent / 100, '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(stderr, "%s[%s] %3d%%  %llu of %llu data keys under version %u%s", tty ? "\r" : "",
+               bar.c_str(), percent, static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total), s.current_version(), tty ? "" : "\n");
+  std::fflush(stderr);
+}
+
+int RunStatus(const Connection& connection, const KeysCommands& c) {
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  bool shown = false;
+  while (true) {
+    grpc::Status rpc;
+    const v1::GetMasterKeyStatusResponse s = Status(connection, &rpc);
+    if (!rpc.ok()) {
+      if (shown && tty) std::fputc('\n', stderr);
+      return ReportRpcError(rpc);
+    }
+    if (c.follow) {
+      ShowProgress(s, tty);
+      shown = true;
+    }
+    if (!c.follow || Finished(s) || !s.rewrap().last_error().empty()) {
+      if (shown && tty) std::fputc('\n', stderr);
+      PrintStatus(s);
+      return s.rewrap().last_error().empty() ? kExitOk : kExitFailed;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(c.interval_seconds));
+  }
+}
+
+int RunRotate(const Connection& connection) {
+  v1::RotateMasterKeyResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::Admin::NewStub(connection.channel())->RotateMasterKey(&context, {}, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  std::printf(
+      "master-key version %u is current (was %u); every data key is being re-wrapped under it: "
+      "`leadvaultctl keys status --follow` follows it\n",
+      response.kek_version(), response.previous_version());
+  return kExitOk;
+}
+
+int RunRetire(const Connection& connection, const KeysCommands& c) {
+  v1::RetireMasterKeyRequest request;
+  request.set_kek_version(c.version);
+  v1::RetireMasterKeyResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::Admin::NewStub(connection.channel())->RetireMasterKey(&context, request, &response);
+  if (!status.ok()) return ReportRpcError(status);
+  std::printf(
+      "master-key version %u is retired: the daemon starts without it (keep it with any backup "
+      "taken before now)\n",
+      c.version);
+  return kExitOk;
+}
+
+}  // namespace
+
+std::unique_ptr<KeysCommands> AddKeysCommands(CLI::App& app) {
+  auto c = std::make_unique<KeysCommands>();
+  CLI::App* keys = app.add_subcommand("keys", "master-key rotation (admin)");
+  keys->require_subcommand(1);
+  c->rotate = keys->add_subcommand(
+      "rotate",
+      "make the one new key in the daemon's key source the current master-key version and "
+      "re-wrap every data key under it in the background");
+  c->status = keys->add_subcommand(
+      "status", "master-key versions, data keys under each, and the re-wrap's progress");
+  c->status->add_flag("--follow", c->follow,
+                      "poll until the re-wrap is done, with a progress bar on stderr");
+  c->status->add_option("--interval", c->interval_seconds, "seconds between polls with --follow")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  c->retire = keys->add_subcommand("retire",
+                                   "retire a master-key version nothing is wrapped under any more");
+  c->retire->add_option("VERSION", c->version, "the version (from keys status)")
+      ->required()
+      ->check(CLI::Range(1u, 4000000000u));
+  return c;
+}
+
+std::optional<int> RunKeysCommand(const KeysCommands& c, const ConnectionFlags& flags) {
+  if (c.rotate->parsed()) {
+    return WithConnection(flags,
+                          [&](const Connection& connection) { return RunRotate(connection); });
+  }
+  if (c.status->parsed()) {
+    return WithConnection(flags,
+                          [&](const Connection& connection) { return RunStatus(connection, c); });
+  }
+  if (c.retire->parsed()) {
+    return WithConnection(flags,
+                          [&](const Connection& connection) { return RunRetire(connection, c); });
+  }
+  return std::nullopt;
+}
+
+}  // namespace leadvault::tools

@@ -91,9 +91,10 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
 }
 
 absl::Status DoGetMasterKeyStatus(vault::Vault& vault, Call& call,
-                                  const v1::GetMasterKeyStatusRequest&,
+                                  const v1::GetMasterKeyStatusRequest& request,
                                   v1::GetMasterKeyStatusResponse& response) {
-  LV_ASSIGN_OR_RETURN(vault::MasterKeyStatus status, vault.GetMasterKeyStatus(call.actor));
+  LV_ASSIGN_OR_RETURN(vault::MasterKeyStatus status,
+                      vault.GetMasterKeyStatus(call.actor, request.progress_only()));
   response.set_current_version(status.current);
   std::map<uint32_t, v1::MasterKeyVersion> versions;
   for (uint32_t v : status.in_use) {

@@ -303,6 +303,14 @@ int RunDaemon(int argc, char** argv) {
   if (!key_source.ok()) return Fail(key_source.status());
   auto keks = (*key_source)->LoadAll();
   if (!keks.ok()) return Fail(keks.status());
+  if (!flags.passphrase_env.empty() && flags.master_key_command.empty()) {
+    // The passphrases go now; a rotation reads the keys derived from them.
+    std::vector<keys::SecretBytes> derived;
+    for (const keys::SecretBytes& kek : *keks) {
+      derived.push_back(keys::SecretBytes::GuardedCopyFrom(kek.view()));
+    }
+    *key_source = keys::NewFixedKeysProvider(std::move(derived), (*key_source)->Describe());
+  }
   if (generated) Log(absl::StrCat("generated a new master key file in ", flags.data_dir));
 
   if (flags.verify_on_start) {

@@ -438,6 +438,33 @@ Argon2Params Argon2Params::Interactive() {
   return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
 }
 
+namespace {
+
+class FixedKeysProvider final : public MasterKeyProvider {
+ public:
+  FixedKeysProvider(std::vector<SecretBytes> keys, std::string description)
+      : keys_(std::move(keys)), description_(std::move(description)) {}
+
+  absl::StatusOr<std::vector<SecretBytes>> LoadAll() override {
+    std::vector<SecretBytes> copies;
+    for (const SecretBytes& key : keys_) copies.push_back(SecretBytes::GuardedCopyFrom(key.view()));
+    return copies;
+  }
+
+  std::string Describe() const override { return description_; }
+
+ private:
+  const std::vector<SecretBytes> keys_;
+  const std::string description_;
+};
+
+}  // namespace
+
+std::unique_ptr<MasterKeyProvider> NewFixedKeysProvider(std::vector<SecretBytes> keys,
+                                                        std::string description) {
+  return std::make_unique<FixedKeysProvider>(std::move(keys), std::move(description));
+}
+
 std::unique_ptr<MasterKeyProvider> NewPassphraseProvider(SecretBytes passphrases,
                                                          std::string salt_path, Argon2Params params,
                                                          Random& random) {

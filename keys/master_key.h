@@ -68,6 +68,12 @@ std::unique_ptr<MasterKeyProvider> NewPassphraseProvider(SecretBytes passphrases
                                                          std::string salt_path, Argon2Params params,
                                                          Random& random);
 
+// A source that hands out guarded copies of `keys`, read once from another
+// source: the daemon derives passphrase keys at start and keeps these, so the
+// passphrases leave memory at once. `description` is what Describe() says.
+std::unique_ptr<MasterKeyProvider> NewFixedKeysProvider(std::vector<SecretBytes> keys,
+                                                        std::string description);
+
 // Runs `command` through /bin/sh -c; its stdout (the encoding above) holds the
 // keys. A non-zero exit, a signal, or output of any other shape fails with
 // FAILED_PRECONDITION; the output is never quoted in the error.

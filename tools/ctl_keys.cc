@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -28,11 +29,14 @@ bool Finished(const v1::GetMasterKeyStatusResponse& s) {
 }
 
 // One GetMasterKeyStatus call; its status in `*rpc`.
-v1::GetMasterKeyStatusResponse Status(const Connection& connection, grpc::Status* rpc) {
+v1::GetMasterKeyStatusResponse Status(const Connection& connection, bool progress_only,
+                                      grpc::Status* rpc) {
+  v1::GetMasterKeyStatusRequest request;
+  request.set_progress_only(progress_only);
   v1::GetMasterKeyStatusResponse response;
   grpc::ClientContext context;
   connection.Prepare(&context);
-  *rpc = v1::Admin::NewStub(connection.channel())->GetMasterKeyStatus(&context, {}, &response);
+  *rpc = v1::Admin::NewStub(connection.channel())->GetMasterKeyStatus(&context, request, &response);
   return response;
 }
 
@@ -65,41 +69,59 @@ void PrintStatus(const v1::GetMasterKeyStatusResponse& s) {
   }
 }
 
-// "[##########..........]  52%  520,000 of 1,000,000 data keys under version 2"
-void ShowProgress(const v1::GetMasterKeyStatusResponse& s, bool tty) {
-  const uint64_t total = s.data_keys();
-  const uint64_t done = UnderCurrent(s);
+// "[##########..........]  52%  520,000 of 1,000,000 data keys under version 2".
+// `done` and `total` come from the first (counting) poll; later polls ask for
+// the progress only, and the keys moved since then are added to `done`.
+void ShowProgress(uint64_t done, uint64_t total, uint32_t version, bool tty) {
+  done = std::min(done, total);
   const int percent = total == 0 ? 100 : static_cast<int>(100 * done / total);
   constexpr int kWidth = 30;
   std::string bar(kWidth * percent / 100, '#');
   bar.resize(kWidth, '.');
   std::fprintf(stderr, "%s[%s] %3d%%  %llu of %llu data keys under version %u%s", tty ? "\r" : "",
                bar.c_str(), percent, static_cast<unsigned long long>(done),
-               static_cast<unsigned long long>(total), s.current_version(), tty ? "" : "\n");
+               static_cast<unsigned long long>(total), version, tty ? "" : "\n");
   std::fflush(stderr);
 }
 
+// Without --follow: one counting call. With it: a counting call, then calls
+// for the progress only (no scan of every data key) until the re-wrap is done
+// or fails, then a counting call for the final figures.
 int RunStatus(const Connection& connection, const KeysCommands& c) {
   const bool tty = ::isatty(STDERR_FILENO) == 1;
-  bool shown = false;
-  while (true) {
-    grpc::Status rpc;
-    const v1::GetMasterKeyStatusResponse s = Status(connection, &rpc);
-    if (!rpc.ok()) {
-      if (shown && tty) std::fputc('\n', stderr);
-      return ReportRpcError(rpc);
+  grpc::Status rpc;
+  v1::GetMasterKeyStatusResponse first = Status(connection, /*progress_only=*/false, &rpc);
+  if (!rpc.ok()) return ReportRpcError(rpc);
+  if (c.follow && (Finished(first) || !first.rewrap().last_error().empty())) {
+    ShowProgress(UnderCurrent(first), first.data_keys(), first.current_version(), tty);
+    if (tty) std::fputc('\n', stderr);
+  } else if (c.follow) {
+    const uint64_t total = first.data_keys();
+    const uint64_t under_current = UnderCurrent(first);
+    const uint64_t moved_before = first.rewrap().rewrapped();
+    v1::GetMasterKeyStatusResponse s = first;
+    while (true) {
+      const uint64_t moved =
+          s.rewrap().kek_version() == first.current_version() ? s.rewrap().rewrapped() : 0;
+      ShowProgress(under_current + (moved > moved_before ? moved - moved_before : 0), total,
+                   s.current_version(), tty);
+      if (Finished(s) || !s.rewrap().last_error().empty() ||
+          s.current_version() != first.current_version()) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(c.interval_seconds));
+      s = Status(connection, /*progress_only=*/true, &rpc);
+      if (!rpc.ok()) {
+        if (tty) std::fputc('\n', stderr);
+        return ReportRpcError(rpc);
+      }
     }
-    if (c.follow) {
-      ShowProgress(s, tty);
-      shown = true;
-    }
-    if (!c.follow || Finished(s) || !s.rewrap().last_error().empty()) {
-      if (shown && tty) std::fputc('\n', stderr);
-      PrintStatus(s);
-      return s.rewrap().last_error().empty() ? kExitOk : kExitFailed;
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(c.interval_seconds));
+    if (tty) std::fputc('\n', stderr);
+    first = Status(connection, /*progress_only=*/false, &rpc);
+    if (!rpc.ok()) return ReportRpcError(rpc);
   }
+  PrintStatus(first);
+  return first.rewrap().last_error().empty() ? kExitOk : kExitFailed;
 }
 
 int RunRotate(const Connection& connection) {

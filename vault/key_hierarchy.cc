@@ -80,6 +80,12 @@ struct KekState {
 // At most this many "kek/" rows (a rotation adds one, and the re-wrap cursor).
 constexpr size_t kMaxKekRows = 100000;
 
+// What a retired version's "kek/check/V" row holds: a value no key verifies,
+// so a binary from before the key ring (which knew only "kek/check/1", and
+// took a vault without it for a new one) refuses the data dir instead of
+// initializing it afresh over its keys.
+constexpr char kRetiredCheck[] = "retired";
+
 absl::StatusOr<uint32_t> ParseVersion(absl::string_view text) {
   uint32_t v = 0;
   if (!absl::SimpleAtoi(text, &v) || v == 0 || absl::StrCat(v) != text) {
@@ -105,6 +111,12 @@ absl::StatusOr<KekState> ParseKekState(
                           ParseVersion(k.substr(strlen(internal::kMetaKekRetiredPrefix))));
       state.retired[v] = value;
     }
+  }
+  // A retired version keeps a placeholder check row (kRetiredCheck).
+  for (const auto& [version, check] : state.retired) state.in_use.erase(version);
+  if (!state.initialized && (!state.in_use.empty() || !state.retired.empty())) {
+    return absl::DataLossError(
+        "meta: master-key rows without a current version (refusing to initialize over them)");
   }
   if (state.initialized && !state.in_use.contains(state.current)) {
     return absl::DataLossError("meta: the current master-key version has no key-check value");
@@ -207,6 +219,16 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(
       return absl::InvalidArgumentError("master key: must be 32 bytes");
     }
     const keys::SecretBytes& kek = keks[0];
+    // Wrapped keys without master-key rows are a damaged vault, not a new one.
+    for (const char* row :
+         {internal::kMetaIndexRootKey, internal::kMetaTokenKey, internal::kMetaAuditSigningKey}) {
+      auto found = db->Get(Cf::kMeta, row);
+      if (found.ok()) {
+        return absl::DataLossError(
+            "meta: wrapped keys without master-key rows (refusing to initialize over them)");
+      }
+      if (!absl::IsNotFound(found.status())) return found.status();
+    }
     // A new vault: generate and store the wrapped keys in one durable write.
     index_root = keys::SecretBytes::Guarded(keys::kKeySize);
     random->Fill(index_root.data(), index_root.size());
@@ -391,9 +413,15 @@ absl::Status KeyHierarchy::Retire(
         absl::StrCat("kek_version: ", wrapped, " data keys are still wrapped under version ",
                      version, " (the re-wrap moves them; see `leadvaultctl keys status`)"));
   }
+  // No table file may keep a key wrapped under it: the re-wrap and the
+  // rotation replaced every such row, and this rewrites the files that still
+  // hold the old values (an operator retires a key to destroy it, often
+  // because it leaked).
+  LV_RETURN_IF_ERROR(db_->CompactAway({Cf::kDek, Cf::kMeta}).status());
   rocksdb::WriteBatch batch;
   auto* meta = db_->cf(Cf::kMeta);
-  LV_RETURN_IF_ERROR(FromRocks(batch.Delete(meta, CheckKey(version)), "retire master key"));
+  LV_RETURN_IF_ERROR(
+      FromRocks(batch.Put(meta, CheckKey(version), kRetiredCheck), "retire master key"));
   LV_RETURN_IF_ERROR(
       FromRocks(batch.Put(meta, absl::StrCat(internal::kMetaKekRetiredPrefix, version),
                           state.in_use.at(version)),

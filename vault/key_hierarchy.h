@@ -37,7 +37,8 @@ namespace leadvault::vault {
 // rotation adds it. Data keys are wrapped under the current version (LeadKeys)
 // and unwrapped under the version they name.
 //
-// On a new database (no "kek/current"), Load() needs exactly one key, and
+// On a new database (no "kek/current" and no other "kek/" or wrapped-key row:
+// those without it are DATA_LOSS), Load() needs exactly one key, and
 // generates and stores the wrapped keys (with its key-check value, version 1)
 // in one commit, audited as "InitializeVault"; on an existing one it matches
 // the keys first and fails with FAILED_PRECONDITION, writing nothing, if the
@@ -107,9 +108,11 @@ class KeyHierarchy {
 
   // Retires `version`, which must be in use and not current: once every wrap
   // under older versions is durable, `wrapped_under(version)` must count
-  // none, and then its key-check value moves to "kek/retired/V" in one commit
-  // with one audit entry "RetireMasterKey" by `actor` ("kek_version=V"); the
-  // key leaves the ring, and the daemon starts without it. NOT_FOUND for a
+  // none; then the `dek` and `meta` families are compacted (no table file
+  // keeps a row wrapped under it), and "kek/retired/V" (its key-check value)
+  // and a "kek/check/V" that no key verifies go in one commit with one audit
+  // entry "RetireMasterKey" by `actor` ("kek_version=V"); the key leaves the
+  // ring, and the daemon starts without it. NOT_FOUND for a
   // version not in use, FAILED_PRECONDITION for the current one or one that
   // still wraps keys (naming the count); nothing is written then.
   absl::Status Retire(const Actor& actor, uint32_t version,

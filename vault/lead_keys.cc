@@ -53,8 +53,17 @@ absl::StatusOr<keys::SecretBytes> LeadKeys::Unwrap(const std::string& lead_id,
   }
   LV_RETURN_IF_ERROR(row.status());
   LV_ASSIGN_OR_RETURN(internal::WrappedKeyRecord wrapped, ParseWrapped(*row));
-  const std::shared_ptr<const KeyHierarchy::Ring> ring = keys_->ring();
+  std::shared_ptr<const KeyHierarchy::Ring> ring = keys_->ring();
   auto kek = ring->keks.find(wrapped.kek_version());
+  if (kek == ring->keks.end() && wrapped.kek_version() < ring->current) {
+    // Retired after this row was read: the re-wrap has moved it since.
+    absl::StatusOr<std::string> again = db_->Get(Cf::kDek, lead_id);
+    if (absl::IsNotFound(again.status())) return absl::NotFoundError("lead not found");
+    LV_RETURN_IF_ERROR(again.status());
+    LV_ASSIGN_OR_RETURN(wrapped, ParseWrapped(*again));
+    ring = keys_->ring();
+    kek = ring->keks.find(wrapped.kek_version());
+  }
   if (kek == ring->keks.end()) {
     return absl::DataLossError(absl::StrCat("data key record: wrapped under master-key version ",
                                             wrapped.kek_version(), ", which is not in use"));

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "vault/database.h"
 #include "vault/key_hierarchy.h"
 
 namespace leadvault::vault {
@@ -32,8 +33,9 @@ inline constexpr uint32_t kDekVersion = 1;
 
 class LeadKeys {
  public:
-  // Both must outlive the object.
-  LeadKeys(const KeyHierarchy* keys, keys::Random* random) : keys_(keys), random_(random) {}
+  // All must outlive the object.
+  LeadKeys(Database* db, const KeyHierarchy* keys, keys::Random* random)
+      : db_(db), keys_(keys), random_(random) {}
 
   // The `dek` row value of lead `lead_id` holding `dek`, wrapped under the
   // master-key version `pin` holds (KeyHierarchy::PinCurrent(), to be held
@@ -51,11 +53,14 @@ class LeadKeys {
   static absl::StatusOr<uint32_t> VersionOf(absl::string_view row);
 
   // The DEK of lead `lead_id` from its `dek` row as read (DATA_LOSS if the row
-  // is missing, malformed or fails authentication; a read error as it is).
+  // is missing, malformed or fails authentication; a read error as it is). A
+  // row read under a version retired since (the re-wrap moved it meanwhile)
+  // is read again once.
   absl::StatusOr<keys::SecretBytes> Unwrap(const std::string& lead_id,
                                            const absl::StatusOr<std::string>& row) const;
 
  private:
+  Database* const db_;
   const KeyHierarchy* const keys_;
   keys::Random* const random_;
 };

@@ -327,9 +327,11 @@ absl::StatusOr<std::map<uint32_t, uint64_t>> LeadStore::CountDataKeysByVersion()
   std::unique_ptr<rocksdb::Iterator> it(
       db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::kDek)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    LV_ASSIGN_OR_RETURN(uint32_t version, LeadKeys::VersionOf(absl::string_view(
-                                              it->value().data(), it->value().size())));
-    ++counts[version];
+    absl::StatusOr<uint32_t> version =
+        LeadKeys::VersionOf(absl::string_view(it->value().data(), it->value().size()));
+    // A malformed row counts under version 0 (no version is 0): one bad row
+    // must not hide the rest from the count.
+    ++counts[version.ok() ? *version : 0];
   }
   LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan data keys"));
   return counts;

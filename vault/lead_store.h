@@ -127,7 +127,7 @@ class LeadStore final : public LeadScope {
         emergency_(emergency),
         ledger_(ledger),
         rows_(db, &keys->record_mac_key()),
-        lead_keys_(keys, random),
+        lead_keys_(db, keys, random),
         retention_(retention) {}
 
   // Validates and stores a new lead. A retry with the same (principal,
@@ -214,7 +214,7 @@ class LeadStore final : public LeadScope {
                                                const std::string& after_id, size_t limit);
 
   // Counts of data keys by the master-key version they are wrapped under (a
-  // scan of the `dek` family; DATA_LOSS on a malformed row).
+  // scan of the `dek` family); a malformed row counts under version 0.
   absl::StatusOr<std::map<uint32_t, uint64_t>> CountDataKeysByVersion() const;
 
   // Metadata (no touches) of at most kMaxFindResults leads in the actor's

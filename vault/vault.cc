@@ -155,16 +155,19 @@ absl::Status Vault::RetireMasterKey(const Actor& actor, uint32_t version) {
   });
 }
 
-absl::StatusOr<MasterKeyStatus> Vault::GetMasterKeyStatus(const Actor& actor) {
+absl::StatusOr<MasterKeyStatus> Vault::GetMasterKeyStatus(const Actor& actor, bool progress_only) {
   MasterKeyStatus status;
   // The progress first: a pass done before the count is done for the count.
   status.rewrap = key_rewrap_->progress();
   status.current = keys_->kek_version();
   status.in_use = keys_->kek_versions();
-  LV_ASSIGN_OR_RETURN(status.data_keys, leads_->CountDataKeysByVersion());
+  if (!progress_only) {
+    LV_ASSIGN_OR_RETURN(status.data_keys, leads_->CountDataKeysByVersion());
+  }
   audit::AuditEntry entry = EntryFor(actor, "GetMasterKeyStatus");
   entry.fields = {absl::StrCat("current=", status.current),
                   absl::StrCat("in_use=", absl::StrJoin(status.in_use, ","))};
+  if (progress_only) entry.fields.push_back("progress_only=1");
   for (const auto& [version, count] : status.data_keys) {
     entry.fields.push_back(absl::StrCat("keys.", version, "=", count));
   }

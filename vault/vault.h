@@ -112,8 +112,11 @@ class Vault {
   absl::Status RetireMasterKey(const Actor& actor, uint32_t version);
   // The versions, the data keys under each and the re-wrap's progress; one
   // audit entry "GetMasterKeyStatus" by `actor` with the counts
-  // ("current=V", "in_use=1,2", "keys.V=N", "rewrap.done=0|1").
-  absl::StatusOr<MasterKeyStatus> GetMasterKeyStatus(const Actor& actor);
+  // ("current=V", "in_use=1,2", "keys.V=N", "rewrap.done=0|1"). With
+  // `progress_only` the data keys are not counted (a scan of every one):
+  // "progress_only=1" instead of "keys.V=N".
+  absl::StatusOr<MasterKeyStatus> GetMasterKeyStatus(const Actor& actor,
+                                                     bool progress_only = false);
   KeyRewrap& key_rewrap() { return *key_rewrap_; }
   const KeyHierarchy& key_hierarchy() const { return *keys_; }
 

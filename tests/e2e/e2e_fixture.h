@@ -115,20 +115,26 @@ inline void WriteFileWithMode(const std::string& path, const std::string& bytes,
 // One run of leadvaultd, stdout and stderr captured to files.
 class Daemon {
  public:
-  Daemon(std::vector<std::string> args, const std::string& log_prefix)
+  // `env`: "NAME=value" strings added to the daemon's environment.
+  Daemon(std::vector<std::string> args, const std::string& log_prefix,
+         std::vector<std::string> env = {})
       : out_path_(log_prefix + ".stdout"), err_path_(log_prefix + ".stderr") {
     std::vector<std::string> argv = {LEADVAULTD_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> raw;
     for (auto& a : argv) raw.push_back(a.data());
     raw.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       // Only async-signal-safe calls until exec.
       int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (out < 0 || err < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(127);
-      ::execv(raw[0], raw.data());
+      ::execve(raw[0], raw.data(), envp.data());
       ::_exit(127);
     }
     EXPECT_GT(pid_, 0) << "fork failed";
@@ -201,13 +207,14 @@ class E2eTest : public ::testing::Test {
   std::string DataDir() const { return Path("data"); }
 
   // Starts leadvaultd on DataDir() and waits until it serves. `run` names its files.
-  std::unique_ptr<Daemon> Start(const std::string& run, std::vector<std::string> extra = {}) {
+  std::unique_ptr<Daemon> Start(const std::string& run, std::vector<std::string> extra = {},
+                                std::vector<std::string> env = {}) {
     std::vector<std::string> args = {"--data-dir",         DataDir(),
                                      "--listen",           "127.0.0.1:0",
                                      "--ready-file",       Path(run + ".ready"),
                                      "--admin-token-file", Path(run + ".token")};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto daemon = std::make_unique<Daemon>(args, Path(run));
+    auto daemon = std::make_unique<Daemon>(args, Path(run), std::move(env));
     address_ = daemon->WaitReady(Path(run + ".ready"));
     if (!address_.empty()) {
       channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());

@@ -128,5 +128,51 @@ TEST_F(KeysE2eTest, AKeyFileGainsAKeyTheAdminRotatesRetiresAndTheDaemonRunsOnThe
   ExpectNoKeyIn(printed, both);
 }
 
+// A passphrase source: the daemon reads the variable once at start, so a
+// rotation restarts it with the old and the new passphrase on two lines; the
+// keys it derived then are what the rotation reads.
+TEST_F(KeysE2eTest, APassphraseSourceRotatesAcrossARestartAndRunsOnTheNewPassphrase) {
+  const std::string old_pass = "correct horse battery staple";
+  const std::string new_pass = "tr0ub4dor and three more words";
+  const std::vector<std::string> flags = {"--passphrase-env", "LV_E2E_PASSPHRASE"};
+  auto daemon = Start("first", flags, {"LV_E2E_PASSPHRASE=" + old_pass});
+  ASSERT_FALSE(address_.empty());
+  const std::string admin = AdminToken("first");
+  WriteFileWithMode(Path("admin.token"), admin + "\n", 0600);
+  const std::string worker = NewWorker(admin);
+  std::vector<std::string> ids;
+  for (int n = 0; n < 5; ++n) {
+    ids.push_back(CreateLead(
+        worker, SimpleLead(absl::StrCat("p-", n), absl::StrCat("pass", n, "@example.com"))));
+  }
+  std::string out, err, printed;
+  EXPECT_EQ(Ctl("admin", {"keys", "rotate"}, &out, &err), 1);  // nothing new
+  EXPECT_TRUE(absl::StrContains(err, "holds 0 new master keys")) << err;
+  absl::StrAppend(&printed, out, err, daemon->out(), daemon->err());
+  ASSERT_EQ(Stop(*daemon), 0);
+
+  daemon = Start("second", flags, {absl::StrCat("LV_E2E_PASSPHRASE=", old_pass, "\n", new_pass)});
+  ASSERT_FALSE(address_.empty());
+  ASSERT_EQ(Ctl("admin", {"keys", "rotate"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "master-key version 2 is current (was 1)")) << out;
+  ASSERT_EQ(Ctl("admin", {"keys", "status", "--follow", "--interval", "1"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "version 2 (current): 5 data keys")) << out;
+  ASSERT_EQ(Ctl("admin", {"keys", "retire", "1"}, &out, &err), 0) << err;
+  absl::StrAppend(&printed, out, err, daemon->out(), daemon->err());
+  ASSERT_EQ(Stop(*daemon), 0);
+
+  daemon = Start("third", flags, {"LV_E2E_PASSPHRASE=" + new_pass});
+  ASSERT_FALSE(address_.empty());
+  for (const std::string& id : ids) {
+    v1::Lead lead;
+    grpc::Status s = GetLead(worker, id, &lead);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  absl::StrAppend(&printed, daemon->out(), daemon->err());
+  ASSERT_EQ(Stop(*daemon), 0);
+  EXPECT_FALSE(absl::StrContains(printed, "horse"));
+  EXPECT_FALSE(absl::StrContains(printed, "tr0ub4dor"));
+}
+
 }  // namespace
 }  // namespace leadvault::e2e

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,9 +14,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "keys/master_key.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/internal/records.pb.h"
 #include "vault/key_rewrap.h"
+#include "vault/lead_keys.h"
 #include "vault/lead_rows_check.h"
 
 namespace leadvault::vault::testing {
@@ -287,6 +290,126 @@ TEST_F(KeyRotationTest, RetireWaitsForTheRewrapThenTheVaultRunsWithoutTheOldKey)
             absl::StatusCode::kFailedPrecondition);
   Reopen(Source({2, 1}));
   EXPECT_EQ(OpenStatus(Source({1})), WrongMasterKeyError());
+}
+
+// Retiring a version rewrites the table files that held keys wrapped under
+// it: a copy of the data dir taken afterwards, with the retired key (say, a
+// leaked one), unwraps nothing. The key-check row stays as a placeholder no
+// key verifies, so a binary from before the key ring refuses the data dir
+// rather than taking it for a new one.
+TEST_F(KeyRotationTest, RetiringAVersionLeavesNoKeyWrappedUnderItInAnyFile) {
+  std::map<int, std::string> ids;
+  for (int n = 0; n < 6; ++n) ids[n] = Create(n);
+  ASSERT_TRUE(vault_->database().Flush().ok());
+  std::vector<std::string> under_v1;
+  for (const auto& [n, id] : ids) {
+    absl::StatusOr<std::string> row = vault_->database().Get(Cf::kDek, id);
+    ASSERT_TRUE(row.ok()) << row.status();
+    under_v1.push_back(*row);
+  }
+  for (const char* key :
+       {internal::kMetaIndexRootKey, internal::kMetaTokenKey, internal::kMetaAuditSigningKey}) {
+    absl::StatusOr<std::string> row = vault_->database().Get(Cf::kMeta, key);
+    ASSERT_TRUE(row.ok()) << row.status();
+    under_v1.push_back(*row);
+  }
+  ASSERT_TRUE(vault_->RotateMasterKey(AdminActor(), Source({1, 2})).ok());
+  ASSERT_TRUE(vault_->key_rewrap().WaitIdle().ok());
+  ASSERT_TRUE(vault_->database().Flush().ok());
+  {
+    // The scan sees them while version 1 is in use (the test can fail).
+    const std::string before = AllFileBytes(DataDir());
+    for (const std::string& old : under_v1) EXPECT_TRUE(absl::StrContains(before, old));
+  }
+
+  ASSERT_TRUE(vault_->RetireMasterKey(AdminActor(), 1).ok());
+  const std::string after = AllFileBytes(DataDir());
+  for (size_t i = 0; i < under_v1.size(); ++i) {
+    EXPECT_FALSE(absl::StrContains(after, under_v1[i])) << "row " << i;
+  }
+  for (const auto& [n, id] : ids) {  // the control: the rows under version 2
+    absl::StatusOr<std::string> row = vault_->database().Get(Cf::kDek, id);
+    ASSERT_TRUE(row.ok()) << row.status();
+    EXPECT_EQ(VersionOfRow(*row), 2u);
+    EXPECT_TRUE(absl::StrContains(after, *row)) << n;
+  }
+  absl::StatusOr<std::string> check = vault_->database().Get(Cf::kMeta, "kek/check/1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(keys::VerifyKeyCheck(TestKek(1), *check));
+  EXPECT_FALSE(keys::VerifyKeyCheck(TestKek(2), *check));
+  Reopen(Source({2}));
+  ExpectEveryLeadReads(ids);
+}
+
+// A reader that read a data-key row just before the re-wrap moved it, and
+// unwraps it after its version was retired, reads the row again.
+TEST_F(KeyRotationTest, ARowReadBeforeItsVersionWasRetiredIsReadAgain) {
+  const std::string id = Create(1);
+  absl::StatusOr<std::string> old_row = vault_->database().Get(Cf::kDek, id);
+  ASSERT_TRUE(old_row.ok()) << old_row.status();
+  ASSERT_TRUE(vault_->RotateMasterKey(AdminActor(), Source({1, 2})).ok());
+  ASSERT_TRUE(vault_->key_rewrap().WaitIdle().ok());
+  ASSERT_TRUE(vault_->RetireMasterKey(AdminActor(), 1).ok());
+  LeadKeys lead_keys(&vault_->database(), &vault_->key_hierarchy(), &random_);
+  absl::StatusOr<keys::SecretBytes> dek = lead_keys.Unwrap(id, *old_row);
+  ASSERT_TRUE(dek.ok()) << dek.status();
+  absl::StatusOr<std::string> new_row = vault_->database().Get(Cf::kDek, id);
+  ASSERT_TRUE(new_row.ok()) << new_row.status();
+  absl::StatusOr<keys::SecretBytes> again = lead_keys.Unwrap(id, *new_row);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(dek->view(), again->view());
+}
+
+// Master-key rows without a current version, or wrapped keys without any
+// master-key row, are a damaged vault: never initialized afresh over.
+TEST_F(KeyRotationTest, KeyRowsWithoutACurrentVersionAreDataLossNeverANewVault) {
+  Create(1);
+  ASSERT_TRUE(vault_->database()
+                  .db()
+                  ->Delete(rocksdb::WriteOptions(), vault_->database().cf(Cf::kMeta),
+                           internal::kMetaKekCurrent)
+                  .ok());
+  absl::Status s = OpenStatus(Source({1}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(KeyRotationTest, WrappedKeysWithoutKeyRowsAreDataLossNeverANewVault) {
+  Create(1);
+  for (const char* key : {"kek/check/1", internal::kMetaKekCurrent}) {
+    ASSERT_TRUE(vault_->database()
+                    .db()
+                    ->Delete(rocksdb::WriteOptions(), vault_->database().cf(Cf::kMeta), key)
+                    .ok());
+  }
+  absl::Status s = OpenStatus(Source({1}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "refusing to initialize")) << s;
+}
+
+// `keys status --follow` polls without counting every data key; a malformed
+// data-key row is counted apart instead of hiding the others.
+TEST_F(KeyRotationTest, StatusCanSkipTheCountAndCountsAMalformedRowApart) {
+  for (int n = 0; n < 4; ++n) Create(n);
+  absl::StatusOr<MasterKeyStatus> full = vault_->GetMasterKeyStatus(AdminActor());
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->data_keys, (std::map<uint32_t, uint64_t>{{1, 4}}));
+  absl::StatusOr<MasterKeyStatus> quick =
+      vault_->GetMasterKeyStatus(AdminActor(), /*progress_only=*/true);
+  ASSERT_TRUE(quick.ok()) << quick.status();
+  EXPECT_TRUE(quick->data_keys.empty());
+  EXPECT_EQ(quick->current, 1u);
+  const auto [seq, entry] = ReadAudit(*vault_).back();
+  EXPECT_EQ(entry.action, "GetMasterKeyStatus");
+  EXPECT_NE(std::find(entry.fields.begin(), entry.fields.end(), "progress_only=1"),
+            entry.fields.end());
+  for (const std::string& field : entry.fields) EXPECT_FALSE(absl::StartsWith(field, "keys."));
+
+  ASSERT_TRUE(vault_->database()
+                  .db()
+                  ->Put(rocksdb::WriteOptions(), vault_->database().cf(Cf::kDek),
+                        "0123456789abcdef", "not a wrapped key")
+                  .ok());
+  EXPECT_EQ(Counts(), (std::map<uint32_t, uint64_t>{{0, 1}, {1, 4}}));
 }
 
 TEST_F(KeyRotationTest, APurgedLeadsKeyStaysGoneThroughTheRewrapAndTwoRotationsChain) {

@@ -4,9 +4,6 @@
 #include "vault/retention_sweep.h"
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -330,18 +327,6 @@ TEST_F(RetentionSweepTest, TheSchedulerSweepsAsTheVaultAndAStoppedSweepEndsBetwe
     EXPECT_EQ(e.role, "system");
   }
   EXPECT_EQ(EntriesFor("RetentionPurge").size(), 3u);
-}
-
-// Every byte string in every file under `dir`.
-std::string AllFileBytes(const std::string& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    all.push_back('\0');
-  }
-  return all;
 }
 
 class PhysicalRemovalTest : public RetentionSweepTest {

@@ -5,7 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +96,19 @@ inline std::map<std::string, std::map<std::string, std::string>> DumpState(Vault
     it = it->first.rfind("audit/checkpoint/", 0) == 0 ? meta.erase(it) : std::next(it);
   }
   return dump;
+}
+
+// Every byte of every file under `dir`, files separated by a NUL (for scans
+// that look for bytes that must have left the disk).
+inline std::string AllFileBytes(const std::string& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    all.push_back('\0');
+  }
+  return all;
 }
 
 // The audit log in sequence order; every key must be a big-endian sequence and

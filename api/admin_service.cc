@@ -132,7 +132,29 @@ absl::Status DoRetireMasterKey(vault::Vault& vault, Call& call,
   return vault.RetireMasterKey(call.actor, request.kek_version());
 }
 
+absl::Status DoCreateBackup(vault::Vault& vault, Call& call, const v1::CreateBackupRequest& request,
+                            v1::CreateBackupResponse& response) {
+  if (request.backup_dir().size() > 4096) {
+    return absl::InvalidArgumentError("backup_dir: at most 4096 bytes");
+  }
+  LV_ASSIGN_OR_RETURN(vault::BackupSummary backup,
+                      vault.CreateBackup(call.actor, request.backup_dir()));
+  response.set_backup_id(backup.id);
+  response.set_bytes(backup.bytes);
+  response.set_files(backup.files);
+  response.set_audit_size(backup.audit_size);
+  response.set_created_unix_seconds(backup.created_unix_seconds);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+grpc::ServerUnaryReactor* AdminService::CreateBackup(grpc::CallbackServerContext* context,
+                                                     const v1::CreateBackupRequest* request,
+                                                     v1::CreateBackupResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kCreateBackup,
+               DoCreateBackup, request, response);
+}
 
 grpc::ServerUnaryReactor* AdminService::RotateMasterKey(grpc::CallbackServerContext* context,
                                                         const v1::RotateMasterKeyRequest* request,

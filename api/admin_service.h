@@ -57,6 +57,9 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* RetireMasterKey(grpc::CallbackServerContext* context,
                                             const v1::RetireMasterKeyRequest* request,
                                             v1::RetireMasterKeyResponse* response) override;
+  grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* context,
+                                         const v1::CreateBackupRequest* request,
+                                         v1::CreateBackupResponse* response) override;
 
  private:
   vault::Vault* const vault_;

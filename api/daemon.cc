@@ -24,7 +24,9 @@
 #include "keys/master_key.h"
 #include "keys/random.h"
 #include "keys/status_macros.h"
+#include "vault/backup.h"
 #include "vault/database.h"
+#include "vault/high_water_mark.h"
 #include "vault/retention_sweep.h"
 #include "vault/vault.h"
 
@@ -46,6 +48,8 @@ struct Flags {
   int auth_free_failures = 5;
   bool rebuild_disclosure_index = false;
   bool recover_lost_log_tail = false;
+  std::string audit_journal;  // default: <data_dir>/audit-journal
+  bool restore_without_journal = false;
   uint64_t min_free_mb = 256;
   bool verify_on_start = false;
   std::string retention_sweep_interval = "1h";  // "0": no scheduled sweeps
@@ -254,6 +258,14 @@ int RunDaemon(int argc, char** argv) {
                "the audit log is shorter than (or disagrees with) the newest checkpoint this "
                "daemon signed and served; drops what is lost and records a RecoverLostLogTail "
                "audit entry naming both sizes (holders of the old checkpoint will see the fork)");
+  app.add_option("--audit-journal", flags.audit_journal,
+                 "the audit journal: a copy of the audit log outside the database, from which a "
+                 "restored backup gets back every entry (and purge) since it was taken; keep it "
+                 "on another disk than the data (default: DATA_DIR/audit-journal)");
+  app.add_flag("--restore-without-journal", flags.restore_without_journal,
+               "after `leadvaultctl backup restore`, start even though the audit journal is "
+               "missing: leads purged since the backup come back (recorded as a "
+               "RestoreFromBackup audit entry, journal=missing)");
   app.add_option("--min-free-mb", flags.min_free_mb,
                  "free space (MiB) kept on the data dir's filesystem: changes are refused with "
                  "RESOURCE_EXHAUSTED below it, audit-only entries below half of it, and health "
@@ -337,8 +349,42 @@ int RunDaemon(int argc, char** argv) {
   options.high_water_file = flags.data_dir + "/audit-high-water";
   options.recover_lost_log_tail = flags.recover_lost_log_tail;
   options.database.min_free_bytes = flags.min_free_mb << 20;
+  options.audit_journal_file =
+      flags.audit_journal.empty() ? flags.data_dir + "/audit-journal" : flags.audit_journal;
+  const vault::RestoreLayout layout{flags.data_dir};
+  struct stat restore_marker;
+  if (::lstat(layout.marker().c_str(), &restore_marker) == 0) {
+    options.restore.pending = true;
+    struct stat journal;
+    if (::lstat(options.audit_journal_file.c_str(), &journal) != 0) {
+      if (!flags.restore_without_journal) {
+        return Fail(absl::FailedPreconditionError(absl::StrCat(
+            "restore: the audit journal ", options.audit_journal_file,
+            " is missing, so the purges since the backup cannot be re-applied; put it back (or "
+            "name it with --audit-journal), or start with --restore-without-journal to accept "
+            "that leads purged since the backup come back (SECURITY.md, \"Backups and "
+            "restore\")")));
+      }
+      options.restore.without_journal = true;
+    }
+    auto before = vault::HighWaterMark::Open(layout.pre_restore_high_water());
+    if (!before.ok()) return Fail(before.status());
+    options.restore.pre_restore_high_water = (*before)->note();
+  }
   auto vault = vault::Vault::Open(options, *std::move(keks));
   if (!vault.ok()) return Fail(vault.status());
+  if (const auto& restored = (*vault)->restore_result(); restored.has_value()) {
+    Log(absl::StrCat("restored from a backup: its log held ", restored->restored_size, " entries; ",
+                     restored->replayed,
+                     " entries since appended again from the "
+                     "audit journal, ",
+                     restored->reapplied_purges, " leads purged again, ", restored->unverified_tail,
+                     " unverified journal entries dropped",
+                     options.restore.without_journal ? " (NO JOURNAL: nothing replayed)" : "",
+                     "; audit entry ", restored->sequence, ", RestoreFromBackup"));
+    ::unlink(layout.pre_restore_high_water().c_str());
+    ::unlink(layout.marker().c_str());
+  }
   if (const auto& recovery = (*vault)->log_recovery(); recovery.has_value()) {
     Log(absl::StrCat("--recover-lost-log-tail: ",
                      recovery->found.lost ? "accepted a log that lost its tail" : "no loss found",

@@ -16,6 +16,7 @@
 //       [--readers 4] [--seconds 5]
 //   leadvault-bench rewrap [--leads 1000000] [--readers 4] [--seconds 5] [--batch 4096]
 //       [--pause-ms 2]
+//   leadvault-bench backup [--leads 1000000] [--rounds 2] [--dir /var/tmp]
 //
 // The token comes from --token-file or the LEADVAULT_TOKEN environment
 // variable, never from an argument (arguments are visible in ps).
@@ -36,6 +37,7 @@
 #include "tools/bench_consent.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_disclosure.h"
+#include "tools/bench_backup.h"
 #include "tools/bench_keys.h"
 #include "tools/bench_load.h"
 #include "tools/bench_retention.h"
@@ -66,7 +68,8 @@ void PrintUsage() {
                "       leadvault-bench retention [--leads N] [--loaded-leads N] [--keep N] "
                "[--readers N] [--seconds S]\n"
                "       leadvault-bench rewrap [--leads N] [--readers N] [--seconds S] "
-               "[--batch N] [--pause-ms MS]\n");
+               "[--batch N] [--pause-ms MS]\n"
+               "       leadvault-bench backup [--leads N] [--rounds N] [--dir DIR]\n");
 }
 
 // The token from `path`, or from LEADVAULT_TOKEN when `path` is empty; trimmed.
@@ -168,6 +171,7 @@ int Main(int argc, char** argv) {
   if (command == "disclosure-check") return RunDisclosureCheckBench(rest_argc, rest.data());
   if (command == "retention") return RunRetentionBench(rest_argc, rest.data());
   if (command == "rewrap") return RunRewrapBench(rest_argc, rest.data());
+  if (command == "backup") return RunBackupBench(rest_argc, rest.data());
   PrintUsage();
   return kExitUsage;
 }

@@ -32,6 +32,7 @@
 #include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_audit.h"
+#include "tools/ctl_backup.h"
 #include "tools/ctl_check.h"
 #include "tools/ctl_connection.h"
 #include "tools/ctl_consent.h"
@@ -609,6 +610,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<ConsentCommands> consent = AddConsentCommands(app);
   std::unique_ptr<RetentionCommands> retention = AddRetentionCommands(app, *lead);
   std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
+  std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -637,6 +639,10 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunKeysCommand(*keys_commands, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunBackupCommand(*backup_commands, connection_flags);
+      rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

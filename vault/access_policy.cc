@@ -61,6 +61,7 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kRotateMasterKey, "RotateMasterKey", {N, N, N, N, Y, N}},
     {Rpc::kGetMasterKeyStatus, "GetMasterKeyStatus", {N, N, N, N, Y, N}},
     {Rpc::kRetireMasterKey, "RetireMasterKey", {N, N, N, N, Y, N}},
+    {Rpc::kCreateBackup, "CreateBackup", {N, N, N, N, Y, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

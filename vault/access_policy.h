@@ -53,8 +53,9 @@ enum class Rpc {
   kRotateMasterKey,
   kGetMasterKeyStatus,
   kRetireMasterKey,
+  kCreateBackup,
 };
-inline constexpr size_t kRpcCount = 32;
+inline constexpr size_t kRpcCount = 33;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

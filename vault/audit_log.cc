@@ -283,6 +283,16 @@ absl::Status AuditLog::CommitStaged() {
   return recorded;
 }
 
+audit::MerkleFrontier AuditLog::durable_frontier() const {
+  absl::MutexLock lock(&mu_);
+  return durable_;
+}
+
+const std::string& AuditLog::StagedCheckpointNote() const {
+  static const std::string kNone;
+  return staged_checkpoint_ ? staged_signed_.note : kNone;
+}
+
 void AuditLog::DiscardStaged() {
   absl::MutexLock lock(&mu_);
   staged_ = durable_;

@@ -105,10 +105,14 @@ class AuditLog {
   // still durable but the checkpoint is not served, and the error is returned.
   absl::Status CommitStaged();
   void DiscardStaged();
+  // The staged checkpoint's signed note ("" if none is staged).
+  const std::string& StagedCheckpointNote() const;
 
   // ---- Readers (any thread). ----
 
   uint64_t size() const;  // durable entries
+  // The durable tree's frontier (its size, and what appending to it needs).
+  audit::MerkleFrontier durable_frontier() const;
   // Set once SetSigner accepted a log under options.accept_lost_tail.
   std::optional<LostTail> lost_tail() const;
   // The newest durable signed checkpoint, if any.

@@ -20,6 +20,8 @@ struct Committer::Pending {
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
   bool done = false;
   bool checkpoint = false;  // the group must also write a signed checkpoint
+  // CommitReplayed: entries appended as they are (`entry` unused).
+  std::vector<StoredEntry> replayed;
   // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
   std::function<void(absl::StatusOr<uint64_t>)> on_done;
   Stamp stamp;  // may be empty
@@ -95,19 +97,29 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
     LV_ASSIGN_OR_RETURN(StoredEntry last, log->ReadEntry(next - 1));
     last_time = last.entry.time;
   }
+  std::unique_ptr<AuditJournal> journal;
+  if (!options.journal_file.empty()) {
+    LV_ASSIGN_OR_RETURN(journal, AuditJournal::Open(options.journal_file));
+  }
+  const bool detached = journal != nullptr && journal->last_sequence() >= next;
   auto committer = std::unique_ptr<Committer>(
-      new Committer(db, clock, options, std::move(log), next, last_time));
+      new Committer(db, clock, options, std::move(log), std::move(journal), next, last_time));
+  {
+    absl::MutexLock lock(&committer->mu_);
+    committer->journal_detached_ = detached;
+  }
   committer->thread_ = std::thread([c = committer.get()] { c->Run(); });
   return committer;
 }
 
 Committer::Committer(Database* db, const Clock* clock, const CommitterOptions& options,
-                     std::unique_ptr<AuditLog> audit_log, uint64_t next_sequence,
-                     absl::Time last_time)
+                     std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
+                     uint64_t next_sequence, absl::Time last_time)
     : db_(db),
       clock_(clock),
       options_(options),
       audit_log_(std::move(audit_log)),
+      journal_(std::move(journal)),
       last_time_(last_time),
       next_sequence_(next_sequence) {}
 
@@ -124,6 +136,56 @@ void Committer::Stop() {
 uint64_t Committer::next_sequence() const {
   absl::MutexLock lock(&mu_);
   return next_sequence_;
+}
+
+bool Committer::journal_detached() const {
+  absl::MutexLock lock(&mu_);
+  return journal_detached_;
+}
+
+absl::Status Committer::journal_error() const {
+  absl::MutexLock lock(&mu_);
+  return journal_error_;
+}
+
+void Committer::AttachJournal() {
+  absl::MutexLock lock(&mu_);
+  journal_detached_ = false;
+}
+
+absl::Status Committer::CommitReplayed(std::vector<StoredEntry> entries,
+                                       rocksdb::WriteBatch batch) {
+  if (entries.empty()) return absl::InvalidArgumentError("replay: no entries");
+  Pending pending;
+  pending.batch = std::move(batch);
+  pending.replayed = std::move(entries);
+  pending.checkpoint = true;
+  return CommitPending(pending).status();
+}
+
+absl::Status Committer::AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
+                                        bool sync) {
+  const std::string origin = audit_log_->origin();
+  if (origin.empty()) return absl::OkStatus();  // no signer yet: caught up later
+  // Entries the journal lacks (a failed append, a crash between the write
+  // and the append, a vault older than its journal) go first, in chunks.
+  constexpr size_t kChunk = 1000;
+  std::vector<AuditJournal::Entry> missing;
+  absl::Status status = absl::OkStatus();
+  while (journal_->last_sequence() + 1 < first) {
+    const uint64_t from = journal_->last_sequence() + 1;
+    const uint64_t to = std::min<uint64_t>(first - 1, from + kChunk - 1);
+    missing.clear();
+    LV_RETURN_IF_ERROR(audit_log_->ScanEntries(from, to, [&missing](const StoredEntry& e) {
+      missing.push_back({e.entry.sequence, e.canonical});
+      return true;
+    }));
+    LV_RETURN_IF_ERROR(journal_->Append(origin, missing, "", /*sync=*/false));
+  }
+  std::vector<AuditJournal::Entry> entries;
+  entries.reserve(canonical.size());
+  for (size_t i = 0; i < canonical.size(); ++i) entries.push_back({first + i, canonical[i]});
+  return journal_->Append(origin, entries, audit_log_->StagedCheckpointNote(), sync);
 }
 
 void Committer::SetFailWritesForTesting(bool fail) {
@@ -192,12 +254,15 @@ void Committer::Run() {
       // its entries signed in time, and every second while the database holds
       // an error, so it recovers without waiting for a caller.
       absl::Duration wait = options_.audit.checkpoint_interval;
-      if (db_->HasBackgroundError()) wait = std::min(wait, absl::Seconds(1));
+      if (db_->HasBackgroundError() || !journal_error_.ok()) {
+        wait = std::min(wait, absl::Seconds(1));
+      }
       mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
       group.swap(queue_);
       stopping = stopping_;
     }
     MaybeRecover();
+    MaybeCatchUpJournal();
     if (!group.empty() || audit_log_->CheckpointDue(clock_->Now())) {
       WriteGroup(group, /*force_checkpoint=*/false);
       group.clear();
@@ -210,6 +275,18 @@ void Committer::Run() {
   }
   // A clean stop signs whatever is unsigned.
   WriteGroup(group, /*force_checkpoint=*/true);
+}
+
+void Committer::MaybeCatchUpJournal() {
+  uint64_t next;
+  {
+    absl::MutexLock lock(&mu_);
+    if (journal_error_.ok() || journal_detached_) return;
+    next = next_sequence_;
+  }
+  absl::Status appended = AppendToJournal(next, {}, /*sync=*/true);
+  absl::MutexLock lock(&mu_);
+  journal_error_ = appended;
 }
 
 void Committer::MaybeRecover() {
@@ -250,28 +327,53 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   std::deque<Pending*> refused = TakeRefusedForSpace(group);
   uint64_t first;
   bool fail;
+  bool journal = journal_ != nullptr && !options_.omit_audit_for_benchmark;
   std::function<void()> before_write;
   {
     absl::MutexLock lock(&mu_);
     first = next_sequence_;
     fail = fail_writes_;
     before_write = before_write_;
+    if (journal_detached_) journal = false;
   }
   if (before_write) before_write();
   // Entry times never go backwards, even if the wall clock does.
-  const absl::Time now = std::max(clock_->Now(), last_time_);
+  absl::Time now = std::max(clock_->Now(), last_time_);
+  for (Pending* p : group) {
+    if (!p->replayed.empty()) now = std::max(now, p->replayed.back().entry.time);
+  }
   rocksdb::WriteBatch combined;
   AppendHandler append(&combined);
   append.SetHandles(db_);
   absl::Status status;
   uint64_t seq = first;
   bool checkpoint = force_checkpoint;
+  bool changes = false;  // the group changes state: its journal append is synced
+  std::vector<std::string> canonical;
   for (Pending* p : group) {
+    checkpoint = checkpoint || p->checkpoint;
+    changes = changes || p->batch.Count() > 0 || p->stamp;
+    if (!p->replayed.empty()) {
+      for (const StoredEntry& e : p->replayed) {
+        if (!status.ok()) break;
+        if (e.entry.sequence != seq++) {
+          status = absl::InternalError("replay: entries out of sequence");
+          break;
+        }
+        canonical.push_back(e.canonical);
+        status = audit_log_->Stage(e.entry, e.canonical, combined);
+      }
+      p->entry.sequence = seq - 1;
+      if (status.ok()) status = FromRocks(p->batch.Iterate(&append), "build commit batch");
+      if (!status.ok()) break;
+      continue;
+    }
     p->entry.sequence = seq++;
     p->entry.time = now;
-    checkpoint = checkpoint || p->checkpoint;
+    if (IsPurgeEntry(p->entry)) checkpoint = true;  // a restore must find it verified
     if (!options_.omit_audit_for_benchmark) {
-      status = audit_log_->Stage(p->entry, audit::EncodeCanonical(p->entry), combined);
+      canonical.push_back(audit::EncodeCanonical(p->entry));
+      status = audit_log_->Stage(p->entry, canonical.back(), combined);
     }
     if (status.ok() && p->stamp) status = p->stamp(p->entry.sequence, p->batch);
     if (status.ok()) status = FromRocks(p->batch.Iterate(&append), "build commit batch");
@@ -285,10 +387,20 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     status = db_->Write(&combined, "commit");
   }
   absl::Status published = absl::OkStatus();
+  absl::Status journaled = absl::OkStatus();
   if (status.ok()) {
-    // The entries are durable; a checkpoint is served only once the
-    // high-water mark records it (else the calls that need it fail).
+    // The entries are durable; the journal gets them (and the checkpoint)
+    // before the checkpoint is recorded as served, so it never lags what was
+    // let out. A failed append fails the group's calls; the next group
+    // appends what is missing.
+    if (journal && (!canonical.empty() || !audit_log_->StagedCheckpointNote().empty())) {
+      journaled =
+          AppendToJournal(first, canonical, changes || !audit_log_->StagedCheckpointNote().empty());
+    }
+    // A checkpoint is served only once the high-water mark records it (else
+    // the calls that need it fail).
     published = audit_log_->CommitStaged();
+    if (!journaled.ok()) published = journaled;
     last_time_ = now;
   } else {
     audit_log_->DiscardStaged();
@@ -299,10 +411,11 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   {
     absl::MutexLock lock(&mu_);
     if (status.ok()) next_sequence_ = seq;
+    if (status.ok() && journal) journal_error_ = journaled;
     for (Pending* p : group) {
       if (!status.ok()) {
         p->result = status;
-      } else if (p->checkpoint && !published.ok()) {
+      } else if ((p->checkpoint || !journaled.ok()) && !published.ok()) {
         p->result = published;
       } else {
         p->result = p->entry.sequence;

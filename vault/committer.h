@@ -14,6 +14,7 @@
 #include "audit/audit_entry.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "vault/audit_journal.h"
 #include "vault/audit_log.h"
 #include "vault/clock.h"
 
@@ -26,6 +27,11 @@ struct CommitterOptions {
   // Benchmark only (leadvault-bench's audit-cost comparison; no flag of the
   // daemon sets it): writes the batches without their audit entries.
   bool omit_audit_for_benchmark = false;
+  // The audit journal (vault/audit_journal.h), outside RocksDB; empty: none.
+  // Every group is appended to it after its write and before its callers
+  // complete; a group that changes state or carries a checkpoint is synced
+  // first. A group with a purge (IsPurgeEntry) always carries a checkpoint.
+  std::string journal_file;
 };
 
 // Serializes every write of the vault. Callers hand over a WriteBatch plus the
@@ -89,6 +95,22 @@ class Committer {
 
   AuditLog& audit_log() { return *audit_log_; }
 
+  // The journal (null without one) and whether appends to it are held: they
+  // are while it holds entries beyond the log (a restore replays them, and
+  // then calls AttachJournal()).
+  AuditJournal* journal() { return journal_.get(); }
+  bool journal_detached() const;
+  void AttachJournal();
+  // The error of the latest append to the journal (OK when it succeeded, or
+  // there is none). While it holds, the committer retries the journal's
+  // catch-up about every second, so it clears once there is room again.
+  absl::Status journal_error() const;
+
+  // Appends `entries` (the journal's, verified: their sequences follow the
+  // log's, their times do not go back) verbatim, in one group of their own
+  // with `batch` and a checkpoint. For a restore (vault/backup_restore.h).
+  absl::Status CommitReplayed(std::vector<StoredEntry> entries, rocksdb::WriteBatch batch);
+
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.
   void Stop();
 
@@ -105,7 +127,12 @@ class Committer {
   struct Pending;
 
   Committer(Database* db, const Clock* clock, const CommitterOptions& options,
-            std::unique_ptr<AuditLog> audit_log, uint64_t next_sequence, absl::Time last_time);
+            std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
+            uint64_t next_sequence, absl::Time last_time);
+  // Appends the group's entries (first..) to the journal, after any the
+  // journal lacks, and the staged checkpoint.
+  absl::Status AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
+                               bool sync);
   absl::StatusOr<uint64_t> CommitPending(Pending& pending);
   void Run();
   // Writes `group` (possibly empty, for a due checkpoint) as one batch.
@@ -115,12 +142,15 @@ class Committer {
   std::deque<Pending*> TakeRefusedForSpace(std::deque<Pending*>& group);
   // Clears the database's background error once there is room again.
   void MaybeRecover();
+  // After a failed journal append: appends what the journal lacks.
+  void MaybeCatchUpJournal();
 
   // Constant after construction.
   Database* const db_;
   const Clock* const clock_;
   const CommitterOptions options_;
   const std::unique_ptr<AuditLog> audit_log_;
+  const std::unique_ptr<AuditJournal> journal_;  // may be null
 
   // Committer thread only (Run and what it calls); never read elsewhere, so no lock.
   absl::Time last_time_;  // the newest entry time
@@ -130,6 +160,8 @@ class Committer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   bool fail_writes_ ABSL_GUARDED_BY(mu_) = false;
+  bool journal_detached_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status journal_error_ ABSL_GUARDED_BY(mu_);
   std::function<void()> before_write_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };

@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   auto vault = std::unique_ptr<Vault>(new Vault());
   vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;
   vault->random_ = options.random != nullptr ? options.random : &keys::SystemRandom();
+  vault->data_dir_ = options.data_dir;
   DatabaseOptions database_options = options.database;
   database_options.tolerate_damaged_wal_tail = options.recover_lost_log_tail;
   LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, database_options));
@@ -48,8 +49,22 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   committer_options.audit.high_water_file =
       options.high_water_file.empty() ? options.data_dir + "/HIGH_WATER" : options.high_water_file;
   committer_options.audit.accept_lost_tail = options.recover_lost_log_tail;
+  committer_options.journal_file = options.audit_journal_file;
   LV_ASSIGN_OR_RETURN(vault->committer_,
                       Committer::Start(vault->database_.get(), vault->clock_, committer_options));
+  if (vault->committer_->journal_detached() && !options.restore.pending) {
+    if (!options.recover_lost_log_tail) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "audit journal: holds entries beyond the log (",
+          vault->committer_->journal()->last_sequence(), " > ",
+          vault->committer_->audit_log().size(),
+          "): the database lost its tail, or a backup was restored other than by `leadvaultctl "
+          "backup restore`; nothing was changed"));
+    }
+    LV_RETURN_IF_ERROR(
+        vault->committer_->journal()->TruncateAfter(vault->committer_->audit_log().size()));
+    vault->committer_->AttachJournal();
+  }
   LV_ASSIGN_OR_RETURN(vault->keys_,
                       KeyHierarchy::Load(vault->database_.get(), vault->committer_.get(),
                                          std::move(keks), vault->random_));
@@ -68,6 +83,18 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                               vault->keys_.get(), vault->clock_, vault->random_,
                                               vault->emergency_.get(), vault->ledger_.get(),
                                               vault->retention_policy_.get());
+  if (options.restore.pending) {
+    if (options.restore.without_journal) {
+      LV_ASSIGN_OR_RETURN(uint64_t sequence, RecordRestoreWithoutJournal(*vault->committer_));
+      vault->restore_result_ = JournalReplay{};
+      vault->restore_result_->restored_size = sequence - 1;
+      vault->restore_result_->sequence = sequence;
+    } else {
+      LV_ASSIGN_OR_RETURN(vault->restore_result_,
+                          ReplayJournal(*vault->database_, *vault->committer_, *vault->leads_,
+                                        options.restore.pre_restore_high_water));
+    }
+  }
   vault->retention_ = std::make_unique<RetentionSweeper>(
       vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_,
       vault->retention_policy_.get());
@@ -147,6 +174,23 @@ absl::StatusOr<KeyHierarchy::Rotation> Vault::RotateMasterKey(
   return rotation;
 }
 
+absl::StatusOr<BackupSummary> Vault::CreateBackup(const Actor& actor,
+                                                  const std::string& backup_dir) {
+  std::string data_dir = data_dir_;
+  if (const size_t slash = data_dir.rfind('/'); slash != std::string::npos && slash > 0) {
+    data_dir.resize(slash);  // the daemon's data dir holds the database's
+  }
+  LV_RETURN_IF_ERROR(CheckBackupDir(backup_dir, data_dir));
+  LV_ASSIGN_OR_RETURN(BackupSummary backup,
+                      vault::CreateBackup(*database_, backup_dir, audit_log().size()));
+  audit::AuditEntry entry = EntryFor(actor, "CreateBackup");
+  entry.fields = {absl::StrCat("backup_id=", backup.id), absl::StrCat("bytes=", backup.bytes),
+                  absl::StrCat("files=", backup.files),
+                  absl::StrCat("audit_size=", backup.audit_size)};
+  LV_RETURN_IF_ERROR(committer_->Commit(rocksdb::WriteBatch(), std::move(entry)).status());
+  return backup;
+}
+
 absl::Status Vault::RetireMasterKey(const Actor& actor, uint32_t version) {
   return keys_->Retire(actor, version, [this](uint32_t v) -> absl::StatusOr<uint64_t> {
     LV_ASSIGN_OR_RETURN(auto counts, leads_->CountDataKeysByVersion());
@@ -180,6 +224,7 @@ absl::Status Vault::StorageHealth() const {
   if (database_->HasBackgroundError()) {
     return absl::UnavailableError("storage holds an error; the vault recovers once it clears");
   }
+  if (absl::Status journal = committer_->journal_error(); !journal.ok()) return journal;
   std::optional<uint64_t> free = database_->FreeBytes();
   if (free.has_value() && *free < database_->min_free_bytes()) {
     return absl::ResourceExhaustedError("storage nearly full");

@@ -13,6 +13,8 @@
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
 #include "vault/audit_access.h"
+#include "vault/backup.h"
+#include "vault/backup_restore.h"
 #include "vault/clock.h"
 #include "vault/committer.h"
 #include "vault/consent_ledger.h"
@@ -51,6 +53,23 @@ struct VaultOptions {
   // DATA_LOSS. Always recorded: Open commits a "RecoverLostLogTail" audit
   // entry (with a new checkpoint) naming both sizes and whether a loss was found.
   bool recover_lost_log_tail = false;
+  // The audit journal (vault/audit_journal.h), outside the database; empty:
+  // none. A journal holding entries beyond the log is refused at Open
+  // (FAILED_PRECONDITION) unless `restore` says a backup was restored, or
+  // the lost tail is accepted (it is then cut back to the log).
+  std::string audit_journal_file;
+  // Set after `leadvaultctl backup restore`: Open replays the journal before
+  // anything else runs (ReplayJournal), checking it also against
+  // `pre_restore_high_water` (the high-water mark's note from before the
+  // restore, if there was one). With `without_journal` (the operator's
+  // choice when the journal is lost) nothing is replayed, and that is
+  // recorded. The result is in restore_result().
+  struct Restore {
+    bool pending = false;
+    std::optional<std::string> pre_restore_high_water;
+    bool without_journal = false;
+  };
+  Restore restore;
   // Re-stamping leads after a retention policy change, and the backfill of
   // leads without an expiry row (vault/retention_recompute.h).
   RetentionRecomputeOptions retention_recompute;
@@ -110,6 +129,12 @@ class Vault {
   absl::StatusOr<KeyHierarchy::Rotation> RotateMasterKey(const Actor& actor,
                                                          std::vector<keys::SecretBytes> source);
   absl::Status RetireMasterKey(const Actor& actor, uint32_t version);
+
+  // A consistent backup of the database into `backup_dir` (CheckBackupDir
+  // against the data dir holding the database) while the vault serves; one
+  // audit entry "CreateBackup" by `actor` ("backup_id=N", "bytes=", "files=",
+  // "audit_size=") on success.
+  absl::StatusOr<BackupSummary> CreateBackup(const Actor& actor, const std::string& backup_dir);
   // The versions, the data keys under each and the re-wrap's progress; one
   // audit entry "GetMasterKeyStatus" by `actor` with the counts
   // ("current=V", "in_use=1,2", "keys.V=N", "rewrap.done=0|1"). With
@@ -119,6 +144,8 @@ class Vault {
                                                      bool progress_only = false);
   KeyRewrap& key_rewrap() { return *key_rewrap_; }
   const KeyHierarchy& key_hierarchy() const { return *keys_; }
+  // What the start's restore replay did (VaultOptions::restore), if any.
+  const std::optional<JournalReplay>& restore_result() const { return restore_result_; }
 
   // If no principal exists, creates the first admin principal and returns its
   // token (to be shown once); otherwise ALREADY_EXISTS.
@@ -187,6 +214,8 @@ class Vault {
   std::unique_ptr<RetentionRecompute> retention_recompute_;
   std::unique_ptr<KeyRewrap> key_rewrap_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
+  std::optional<JournalReplay> restore_result_;
+  std::string data_dir_;  // VaultOptions::data_dir
   std::optional<LogRecovery> log_recovery_;
 };
 

@@ -3,6 +3,7 @@
 // an independent matrix written out here (so neither can drift alone).
 #include "vault/access_policy.h"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,6 +61,7 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"RotateMasterKey", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"GetMasterKeyStatus", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"RetireMasterKey", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"CreateBackup", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -239,6 +241,16 @@ class AccessPolicyTest : public ApiTest {
     if (rpc == "GetMasterKeyStatus") {
       v1::GetMasterKeyStatusResponse r;
       return admin_->GetMasterKeyStatus(ctx.get(), {}, &r);
+    }
+    if (rpc == "CreateBackup") {
+      v1::CreateBackupRequest q;
+      char dir[] = "/tmp/leadvault-backup-XXXXXX";  // mode 0700
+      EXPECT_NE(::mkdtemp(dir), nullptr);
+      q.set_backup_dir(dir);
+      v1::CreateBackupResponse r;
+      grpc::Status s = admin_->CreateBackup(ctx.get(), q, &r);
+      std::filesystem::remove_all(dir);
+      return s;
     }
     if (rpc == "RetireMasterKey") {
       v1::RetireMasterKeyRequest q;

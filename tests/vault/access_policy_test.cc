@@ -45,7 +45,8 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "ReleaseLegalHold",    "ListLegalHolds",
                                          "SweepRetention",      "SetRetentionPolicy",
                                          "GetRetentionPolicy",  "RotateMasterKey",
-                                         "GetMasterKeyStatus",  "RetireMasterKey"};
+                                         "GetMasterKeyStatus",  "RetireMasterKey",
+                                         "CreateBackup"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

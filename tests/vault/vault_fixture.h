@@ -272,6 +272,8 @@ class VaultFixture : public ::testing::Test {
     options.rebuild_disclosure_index = rebuild_disclosure_index_;
     options.high_water_file = high_water_file_;
     options.recover_lost_log_tail = recover_lost_log_tail_;
+    options.audit_journal_file = audit_journal_file_;
+    options.restore = restore_;
     options.retention_recompute = retention_recompute_options_;
     options.key_rewrap = key_rewrap_options_;
     return Vault::Open(options, std::move(keks));
@@ -297,6 +299,8 @@ class VaultFixture : public ::testing::Test {
   bool rebuild_disclosure_index_ = false;
   std::string high_water_file_;  // empty: the vault's default, in DataDir()
   bool recover_lost_log_tail_ = false;
+  std::string audit_journal_file_;  // empty: none
+  VaultOptions::Restore restore_;
   RetentionRecomputeOptions retention_recompute_options_;
   KeyRewrapOptions key_rewrap_options_;
   uint64_t min_free_bytes_ = 0;

@@ -136,6 +136,9 @@ inline constexpr char kMetaLegalHoldPrefix[] = "hold/";
 // was stopped purged leads without compacting. The next sweep compacts and
 // deletes the rows.
 inline constexpr char kMetaCompactionDuePrefix[] = "retention/compaction_due/";
+// While a restore replays the audit journal: the restored log's size (decimal),
+// whence its purges are re-applied (vault/backup_restore.h).
+inline constexpr char kMetaRestoreBase[] = "restore/base";
 // RetentionPolicyRecord: the stored retention policy (vault/retention_policy_store.h).
 inline constexpr char kMetaRetentionPolicy[] = "retention/policy";
 // RetentionRecomputeRecord: the re-stamping cursor (vault/retention_recompute.h).

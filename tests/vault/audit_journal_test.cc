@@ -1,0 +1,179 @@
+// The audit journal: its framing survives a torn append, it refuses what is
+// not its own, and the committer keeps it equal to the audit log (catching up
+// after a loss), with every purge followed by a checkpoint.
+#include "vault/audit_journal.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/vault/vault_fixture.h"
+
+namespace leadvault::vault::testing {
+namespace {
+
+struct Contents {
+  std::vector<AuditJournal::Entry> entries;
+  std::vector<std::string> notes;
+  std::vector<char> order;  // 'E' or 'C' per record
+};
+
+Contents Read(const std::string& path) {
+  Contents c;
+  absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(path);
+  EXPECT_TRUE(j.ok()) << j.status();
+  if (!j.ok()) return c;
+  EXPECT_TRUE((*j)->Scan(
+                      [&](const AuditJournal::Entry& e) {
+                        c.entries.push_back(e);
+                        c.order.push_back('E');
+                        return true;
+                      },
+                      [&](absl::string_view note) {
+                        c.notes.emplace_back(note);
+                        c.order.push_back('C');
+                        return true;
+                      })
+                  .ok());
+  return c;
+}
+
+class AuditJournalTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return dir_.path() + "/journal"; }
+  ::leadvault::testing::ScratchDir dir_;
+};
+
+TEST_F(AuditJournalTest, AppendsReadBackAndATornTailIsCutAtOpen) {
+  {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(Path());
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_EQ((*j)->last_sequence(), 0u);
+    ASSERT_TRUE((*j)->Append("leadvault/00", {{1, "one"}, {2, "two"}}, "note-2", true).ok());
+    ASSERT_TRUE((*j)->Append("leadvault/00", {{3, "three"}}, "", true).ok());
+    EXPECT_EQ((*j)->Append("leadvault/00", {{5, "five"}}, "", true).code(),
+              absl::StatusCode::kInternal);  // a gap
+    EXPECT_EQ((*j)->Append("leadvault/ff", {{4, "four"}}, "", true).code(),
+              absl::StatusCode::kFailedPrecondition);  // another log's
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(Path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const off_t whole = st.st_size;
+  {
+    // A torn append: half a record more.
+    std::ofstream out(Path(), std::ios::binary | std::ios::app);
+    out << std::string(
+        "\x40\x00\x00\x00"
+        "Epartial",
+        12);
+  }
+  absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(Path());
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ((*j)->origin(), "leadvault/00");
+  EXPECT_EQ((*j)->last_sequence(), 3u);
+  ASSERT_EQ(::stat(Path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, whole);
+  Contents c = Read(Path());
+  ASSERT_EQ(c.entries.size(), 3u);
+  EXPECT_EQ(c.entries[2].canonical, "three");
+  EXPECT_EQ(c.notes, (std::vector<std::string>{"note-2"}));
+  EXPECT_EQ(c.order, (std::vector<char>{'E', 'E', 'C', 'E'}));
+
+  ASSERT_TRUE((*j)->TruncateAfter(1).ok());
+  EXPECT_EQ((*j)->last_sequence(), 1u);
+  ASSERT_TRUE((*j)->Append("leadvault/00", {{2, "two again"}}, "", true).ok());
+  c = Read(Path());
+  ASSERT_EQ(c.entries.size(), 2u);
+  EXPECT_EQ(c.entries[1].canonical, "two again");
+}
+
+TEST_F(AuditJournalTest, RefusesSymlinksAndFilesThatAreNotJournals) {
+  ASSERT_EQ(::symlink("/etc/passwd", Path().c_str()), 0);
+  EXPECT_EQ(AuditJournal::Open(Path()).status().code(), absl::StatusCode::kFailedPrecondition);
+  ::unlink(Path().c_str());
+  {
+    std::ofstream out(Path(), std::ios::binary);
+    out << "not a journal at all, just some text";
+  }
+  EXPECT_EQ(AuditJournal::Open(Path()).status().code(), absl::StatusCode::kDataLoss);
+}
+
+class JournalCommitterTest : public VaultFixture {
+ protected:
+  void SetUp() override {
+    audit_journal_file_ = dir_.path() + "/audit-journal";
+    OpenOrDie();
+  }
+};
+
+TEST_F(JournalCommitterTest, TheJournalHoldsTheLogAndEveryPurgeIsCheckpointed) {
+  const std::string id =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-1"))->lead_id;
+  ASSERT_TRUE(vault_->leads()
+                  .DeleteLead(MakeActor("00000000000000f1", "compliance"), id,
+                              "Deletion request from the person")
+                  .ok());
+  vault_.reset();  // a clean stop signs what is unsigned
+  const auto log = [&] {
+    OpenOrDie();
+    auto entries = ReadAudit(*vault_);
+    vault_.reset();
+    return entries;
+  }();
+  Contents c = Read(audit_journal_file_);
+  // Opening the vault again added nothing before the read above was taken.
+  ASSERT_GE(log.size(), c.entries.size());
+  ASSERT_FALSE(c.entries.empty());
+  for (size_t i = 0; i < c.entries.size(); ++i) {
+    EXPECT_EQ(c.entries[i].sequence, i + 1);
+    EXPECT_EQ(c.entries[i].canonical, audit::EncodeCanonical(log[i].second)) << i;
+  }
+  // The DeleteLead entry is followed by a checkpoint.
+  size_t entry = 0;
+  for (size_t r = 0; r < c.order.size(); ++r) {
+    if (c.order[r] != 'E') continue;
+    if (log[entry].second.action == "DeleteLead") {
+      ASSERT_LT(r + 1, c.order.size());
+      EXPECT_EQ(c.order[r + 1], 'C');
+    }
+    ++entry;
+  }
+
+  // A lost journal is rebuilt from the log by the next commit.
+  std::filesystem::remove(audit_journal_file_);
+  OpenOrDie();
+  ASSERT_TRUE(
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-2")).ok());
+  const uint64_t size = vault_->audit_log().size();
+  vault_.reset();
+  c = Read(audit_journal_file_);
+  ASSERT_GE(c.entries.size(), size);
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_EQ(c.entries[i].sequence, i + 1);
+}
+
+TEST_F(JournalCommitterTest, AJournalAheadOfTheLogIsRefusedUnlessTheTailIsAccepted) {
+  vault_.reset();
+  {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(audit_journal_file_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    const uint64_t next = (*j)->last_sequence() + 1;
+    ASSERT_TRUE(
+        (*j)->Append((*j)->origin(), {{next, "x"}, {next + 1, "y"}, {next + 2, "z"}}, "", true)
+            .ok());
+  }
+  absl::StatusOr<std::unique_ptr<Vault>> v = OpenVault(TestKek(1));
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition) << v.status();
+  recover_lost_log_tail_ = true;
+  OpenOrDie();
+}
+
+}  // namespace
+}  // namespace leadvault::vault::testing

@@ -130,7 +130,16 @@ absl::Status AuditJournal::Recover() {
   uint64_t start = 0;
   if (!ReadRecordEndingAt(size_, &payload, &start).ok()) {
     uint64_t good = next;
-    while (ReadRecordAt(good, &payload, &next).ok()) good = next;
+    absl::Status read;
+    while ((read = ReadRecordAt(good, &payload, &next)).ok()) good = next;
+    if (!absl::IsDataLoss(read)) return read;  // an I/O error: cut nothing
+    // Only a record running past the end is a torn append; a bad record
+    // with whole records after it is damage, never cut away.
+    char len_bytes[4];
+    const bool torn =
+        size_ - good < kFrame || (ReadExactly(fd_, good, len_bytes, 4) &&
+                                  good + kFrame + absl::little_endian::Load32(len_bytes) > size_);
+    if (!torn) return absl::DataLossError("audit journal: a record before its end is damaged");
     if (::ftruncate(fd_, static_cast<off_t>(good)) != 0 || ::fdatasync(fd_) != 0) {
       return WriteError(errno);
     }
@@ -224,7 +233,7 @@ absl::Status AuditJournal::TruncateAfter(uint64_t sequence) {
   if (sequence >= last_sequence_) return absl::OkStatus();
   std::string payload;
   uint64_t next = 0;
-  uint64_t cut = 0;
+  uint64_t cut = size_;
   for (uint64_t offset = 0; offset < size_; offset = next) {
     LV_RETURN_IF_ERROR(ReadRecordAt(offset, &payload, &next));
     if (payload[0] == kEntry && payload.size() >= 9 && EntrySequence(payload) > sequence) {

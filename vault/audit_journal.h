@@ -34,7 +34,8 @@ bool IsPurgeEntry(const audit::AuditEntry& entry);
 //   'E' entry    u64 sequence (big-endian) || canonical entry bytes;
 //   'C' checkpoint  the signed note.
 // The length at both ends lets Open() read the last record without reading
-// the file; a torn last record (a crash mid-append) is cut off at Open().
+// the file; a torn last record (a crash mid-append: its length runs past the
+// end) is cut off at Open(); a damaged record before the end is DATA_LOSS.
 //
 // The file is opened without following a symlink, must be a regular file and
 // is created with mode 0600. Errors name the journal, never its contents. Not
@@ -71,9 +72,9 @@ class AuditJournal {
   absl::Status Scan(const std::function<bool(const Entry&)>& on_entry,
                     const std::function<bool(absl::string_view note)>& on_checkpoint) const;
 
-  // Cuts the journal after the entry `sequence` (and the checkpoints before
-  // the next entry are dropped with it): for a log whose lost tail an
-  // operator accepted.
+  // Cuts the journal before the first entry after `sequence` (checkpoints
+  // up to it stay): for a log whose lost tail an operator accepted, and for
+  // a restore's unverified tail.
   absl::Status TruncateAfter(uint64_t sequence);
 
  private:

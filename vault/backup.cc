@@ -93,7 +93,9 @@ absl::Status SyncDir(const std::string& dir) {
 absl::Status CheckNotOpen(const std::string& db_dir) {
   const std::string lock = db_dir + "/LOCK";
   int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return absl::OkStatus();
+  if (fd < 0 && errno == ENOENT) return absl::OkStatus();
+  if (fd < 0)
+    return absl::FailedPreconditionError("restore: the database's lock cannot be checked");
   struct flock fl = {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
@@ -189,13 +191,9 @@ absl::StatusOr<BackupSummary> RestoreBackup(const std::string& backup_dir, uint3
   if (ec) return absl::UnavailableError("restore: a staging dir from before cannot be removed");
   LV_RETURN_IF_ERROR(FromBackup(engine->RestoreDBFromBackup(id, staging, staging),
                                 absl::StrCat("restore of backup ", id)));
-  // The restored database replaces the old one, which is deleted whole (it
-  // may hold what was purged since; the backup is where history lives).
-  std::filesystem::remove_all(layout.db_dir(), ec);
-  if (ec) return absl::UnavailableError("restore: the old database cannot be removed");
-  if (::rename(staging.c_str(), layout.db_dir().c_str()) != 0) {
-    return absl::UnavailableError("restore: the restored database cannot be moved into place");
-  }
+  // The marker and the high-water mark go first: a crash after them leaves
+  // a start that replays (over the old database or the restored one), never
+  // one that takes a restored log for a lost tail.
   // The newest checkpoint served stays, aside, for the replay to check
   // against (an earlier, unfinished restore's is older and kept).
   struct stat st;
@@ -216,6 +214,14 @@ absl::StatusOr<BackupSummary> RestoreBackup(const std::string& backup_dir, uint3
     return absl::UnavailableError("restore: the restore marker cannot be written");
   }
   ::close(fd);
+  LV_RETURN_IF_ERROR(SyncDir(layout.data_dir));
+  // The restored database replaces the old one, which is deleted whole (it
+  // may hold what was purged since; the backup is where history lives).
+  std::filesystem::remove_all(layout.db_dir(), ec);
+  if (ec) return absl::UnavailableError("restore: the old database cannot be removed");
+  if (::rename(staging.c_str(), layout.db_dir().c_str()) != 0) {
+    return absl::UnavailableError("restore: the restored database cannot be moved into place");
+  }
   LV_RETURN_IF_ERROR(SyncDir(layout.data_dir));
   return Summarize(info);
 }

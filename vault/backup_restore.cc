@@ -1,5 +1,6 @@
 #include "vault/backup_restore.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <utility>
@@ -60,6 +61,15 @@ absl::StatusOr<Verified> Verify(AuditLog& log, const AuditJournal& journal,
         if (e.sequence <= start) return true;
         if (e.sequence != tree.size() + 1) return fail("entries out of sequence");
         tree.Append(audit::LeafHash(e.canonical));
+        // The last checkpoint served is signed too: it verifies the entries
+        // up to it even if the journal never got that checkpoint itself.
+        if (high_water.has_value() && tree.size() == high_water->size) {
+          if (tree.Root() != high_water->root) {
+            return fail("it disagrees with the last checkpoint served before the restore");
+          }
+          verified.high_water_reached = true;
+          verified.size = std::max(verified.size, tree.size());
+        }
         return true;
       },
       [&](absl::string_view note) {
@@ -124,6 +134,9 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
   LV_ASSIGN_OR_RETURN(Verified verified, Verify(log, *journal, high_water));
   replay.unverified_tail =
       journal->last_sequence() > verified.size ? journal->last_sequence() - verified.size : 0;
+  // The unverified tail goes before anything is committed: the sequence
+  // numbers after the verified ones are the vault's own from here on.
+  LV_RETURN_IF_ERROR(journal->TruncateAfter(verified.size));
 
   // Steps 2 and 3's input: the entries to append again, and every purge after
   // the restore base (a resumed replay appended some before).
@@ -144,22 +157,30 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
     group.clear();
     return absl::OkStatus();
   };
+  // Purges a replay that stopped has appended already are read from the log.
+  auto note_purge = [&purged](const audit::AuditEntry& entry, uint64_t sequence) {
+    if (!IsPurgeEntry(entry)) return;
+    for (const std::string& text : entry.lead_ids) {
+      std::optional<std::string> id = DecodeLeadId(text);
+      if (id.has_value()) purged[*id] = sequence;
+    }
+  };
+  if (base < size) {
+    LV_RETURN_IF_ERROR(log.ScanEntries(base + 1, size, [&](const StoredEntry& e) {
+      note_purge(e.entry, e.entry.sequence);
+      return true;
+    }));
+  }
   LV_RETURN_IF_ERROR(journal->Scan(
       [&](const AuditJournal::Entry& e) {
-        if (e.sequence <= base) return true;
+        if (e.sequence <= size) return true;
         if (e.sequence > verified.size) return false;
         absl::StatusOr<audit::AuditEntry> entry = audit::DecodeCanonical(e.canonical);
         if (!entry.ok() || entry->sequence != e.sequence) {
           bad = JournalLoss("an entry is malformed");
           return false;
         }
-        if (IsPurgeEntry(*entry)) {
-          for (const std::string& text : entry->lead_ids) {
-            std::optional<std::string> id = DecodeLeadId(text);
-            if (id.has_value()) purged[*id] = e.sequence;
-          }
-        }
-        if (e.sequence <= size) return true;  // appended by a replay that stopped
+        note_purge(*entry, e.sequence);
         group.push_back({e.canonical, *std::move(entry)});
         if (group.size() == kReplayGroup) {
           bad = flush();
@@ -210,7 +231,6 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
   }
 
   // Step 4: the journal continues from the verified log.
-  LV_RETURN_IF_ERROR(journal->TruncateAfter(verified.size));
   committer.AttachJournal();
   rocksdb::WriteBatch done;
   LV_RETURN_IF_ERROR(

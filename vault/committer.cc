@@ -101,7 +101,8 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
   if (!options.journal_file.empty()) {
     LV_ASSIGN_OR_RETURN(journal, AuditJournal::Open(options.journal_file));
   }
-  const bool detached = journal != nullptr && journal->last_sequence() >= next;
+  const bool detached =
+      journal != nullptr && (options.hold_journal || journal->last_sequence() >= next);
   auto committer = std::unique_ptr<Committer>(
       new Committer(db, clock, options, std::move(log), std::move(journal), next, last_time));
   {

@@ -32,6 +32,9 @@ struct CommitterOptions {
   // complete; a group that changes state or carries a checkpoint is synced
   // first. A group with a purge (IsPurgeEntry) always carries a checkpoint.
   std::string journal_file;
+  // Appends to the journal are held from the start (a restore's replay reads
+  // and cuts it first, then calls AttachJournal()).
+  bool hold_journal = false;
 };
 
 // Serializes every write of the vault. Callers hand over a WriteBatch plus the

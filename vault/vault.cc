@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,14 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
       options.high_water_file.empty() ? options.data_dir + "/HIGH_WATER" : options.high_water_file;
   committer_options.audit.accept_lost_tail = options.recover_lost_log_tail;
   committer_options.journal_file = options.audit_journal_file;
+  committer_options.hold_journal = options.restore.pending;
+  if (options.restore.pending &&
+      (options.recover_lost_log_tail || options.rebuild_disclosure_index)) {
+    // Their entries would take the sequence numbers the replay appends.
+    return absl::FailedPreconditionError(
+        "restore: --recover-lost-log-tail and --rebuild-disclosure-index cannot be used at the "
+        "start that replays the audit journal; start without them first");
+  }
   LV_ASSIGN_OR_RETURN(vault->committer_,
                       Committer::Start(vault->database_.get(), vault->clock_, committer_options));
   if (vault->committer_->journal_detached() && !options.restore.pending) {
@@ -61,8 +70,15 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
           "): the database lost its tail, or a backup was restored other than by `leadvaultctl "
           "backup restore`; nothing was changed"));
     }
-    LV_RETURN_IF_ERROR(
-        vault->committer_->journal()->TruncateAfter(vault->committer_->audit_log().size()));
+    // What is cut is kept aside: it may record purges the lost tail held.
+    AuditJournal* journal = vault->committer_->journal();
+    std::error_code ec;
+    std::filesystem::copy_file(
+        journal->path(),
+        absl::StrCat(journal->path(), ".lost-tail-", vault->committer_->audit_log().size()),
+        std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return absl::UnavailableError("audit journal: cannot be kept aside before its cut");
+    LV_RETURN_IF_ERROR(journal->TruncateAfter(vault->committer_->audit_log().size()));
     vault->committer_->AttachJournal();
   }
   LV_ASSIGN_OR_RETURN(vault->keys_,
@@ -85,6 +101,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                               vault->retention_policy_.get());
   if (options.restore.pending) {
     if (options.restore.without_journal) {
+      vault->committer_->AttachJournal();  // a new, empty one: it is caught up from the log
       LV_ASSIGN_OR_RETURN(uint64_t sequence, RecordRestoreWithoutJournal(*vault->committer_));
       vault->restore_result_ = JournalReplay{};
       vault->restore_result_->restored_size = sequence - 1;
@@ -181,6 +198,7 @@ absl::StatusOr<BackupSummary> Vault::CreateBackup(const Actor& actor,
     data_dir.resize(slash);  // the daemon's data dir holds the database's
   }
   LV_RETURN_IF_ERROR(CheckBackupDir(backup_dir, data_dir));
+  absl::MutexLock one_at_a_time(&backup_mu_);  // one writable BackupEngine per directory
   LV_ASSIGN_OR_RETURN(BackupSummary backup,
                       vault::CreateBackup(*database_, backup_dir, audit_log().size()));
   audit::AuditEntry entry = EntryFor(actor, "CreateBackup");

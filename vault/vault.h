@@ -215,7 +215,8 @@ class Vault {
   std::unique_ptr<KeyRewrap> key_rewrap_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<JournalReplay> restore_result_;
-  std::string data_dir_;  // VaultOptions::data_dir
+  std::string data_dir_;   // VaultOptions::data_dir
+  absl::Mutex backup_mu_;  // serializes CreateBackup
   std::optional<LogRecovery> log_recovery_;
 };
 

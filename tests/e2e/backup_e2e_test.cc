@@ -92,6 +92,20 @@ TEST_F(BackupE2eTest, ABackupUnderLoadRestoresConsistentlyAndPurgesStayPurged) {
   EXPECT_TRUE(absl::StrContains(out, "backup 1")) << out;
   // What the backup holds is consistent: no orphan row in any family.
   ASSERT_EQ(Ctl("", {"check", "--data-dir", DataDir()}, &out, &err), 0) << out << err;
+  // It holds no master key: with another key the restored data does not open.
+  const std::string key = ReadFile(DataDir() + "/master.key");
+  ::unlink((DataDir() + "/master.key").c_str());
+  WriteFileWithMode(DataDir() + "/master.key", std::string(32, 'k'), 0600);
+  std::unique_ptr<Daemon> wrong_key;
+  EXPECT_NE(
+      RunToExit("wrong-key", {"--data-dir", DataDir(), "--listen", "127.0.0.1:0"}, &wrong_key), 0);
+  EXPECT_TRUE(absl::StrContains(wrong_key->err(), "master key does not match this data dir"))
+      << wrong_key->err();
+  ::unlink((DataDir() + "/master.key").c_str());
+  WriteFileWithMode(DataDir() + "/master.key", key, 0600);
+  for (const auto& [path, bytes] : Snapshot(Backups())) {
+    EXPECT_FALSE(absl::StrContains(bytes, key)) << path;
+  }
 
   daemon = Start("second");
   ASSERT_FALSE(address_.empty());

@@ -95,6 +95,34 @@ TEST_F(AuditJournalTest, AppendsReadBackAndATornTailIsCutAtOpen) {
   EXPECT_EQ(c.entries[1].canonical, "two again");
 }
 
+// Damage before the end is not a torn append: nothing is cut, DATA_LOSS.
+TEST_F(AuditJournalTest, ADamagedRecordBeforeTheEndIsDataLossAndNothingIsCut) {
+  {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(Path());
+    ASSERT_TRUE(j.ok()) << j.status();
+    ASSERT_TRUE(
+        (*j)->Append("leadvault/00", {{1, "entry-one"}, {2, "entry-two"}}, "", true).ok());
+    ASSERT_TRUE((*j)->Append("leadvault/00", {{3, "entry-three"}}, "", true).ok());
+  }
+  std::string bytes;
+  {
+    std::ifstream in(Path(), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t at = bytes.find("entry-two");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] ^= 0x01;
+  bytes.append("\x40\x00", 2);  // and a torn append after it
+  {
+    std::ofstream out(Path(), std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  EXPECT_EQ(AuditJournal::Open(Path()).status().code(), absl::StatusCode::kDataLoss);
+  struct stat st;
+  ASSERT_EQ(::stat(Path().c_str(), &st), 0);
+  EXPECT_EQ(static_cast<size_t>(st.st_size), bytes.size());
+}
+
 TEST_F(AuditJournalTest, RefusesSymlinksAndFilesThatAreNotJournals) {
   ASSERT_EQ(::symlink("/etc/passwd", Path().c_str()), 0);
   EXPECT_EQ(AuditJournal::Open(Path()).status().code(), absl::StatusCode::kFailedPrecondition);

@@ -100,8 +100,7 @@ TEST_F(AuditJournalTest, ADamagedRecordBeforeTheEndIsDataLossAndNothingIsCut) {
   {
     absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(Path());
     ASSERT_TRUE(j.ok()) << j.status();
-    ASSERT_TRUE(
-        (*j)->Append("leadvault/00", {{1, "entry-one"}, {2, "entry-two"}}, "", true).ok());
+    ASSERT_TRUE((*j)->Append("leadvault/00", {{1, "entry-one"}, {2, "entry-two"}}, "", true).ok());
     ASSERT_TRUE((*j)->Append("leadvault/00", {{3, "entry-three"}}, "", true).ok());
   }
   std::string bytes;

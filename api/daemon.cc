@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +25,7 @@
 #include "keys/master_key.h"
 #include "keys/random.h"
 #include "keys/status_macros.h"
+#include "vault/audit_journal.h"
 #include "vault/backup.h"
 #include "vault/database.h"
 #include "vault/high_water_mark.h"
@@ -50,6 +52,7 @@ struct Flags {
   bool recover_lost_log_tail = false;
   std::string audit_journal;  // default: <data_dir>/audit-journal
   bool restore_without_journal = false;
+  bool restore_without_high_water = false;
   uint64_t min_free_mb = 256;
   bool verify_on_start = false;
   std::string retention_sweep_interval = "1h";  // "0": no scheduled sweeps
@@ -266,6 +269,11 @@ int RunDaemon(int argc, char** argv) {
                "after `leadvaultctl backup restore`, start even though the audit journal is "
                "missing: leads purged since the backup come back (recorded as a "
                "RestoreFromBackup audit entry, journal=missing)");
+  app.add_flag("--restore-without-high-water", flags.restore_without_high_water,
+               "after `leadvaultctl backup restore`, replay the audit journal even though no "
+               "high-water mark from before the restore is left (neither DATA_DIR's nor the one "
+               "beside the journal), so nothing shows the journal is complete (recorded as "
+               "high_water=missing)");
   app.add_option("--min-free-mb", flags.min_free_mb,
                  "free space (MiB) kept on the data dir's filesystem: changes are refused with "
                  "RESOURCE_EXHAUSTED below it, audit-only entries below half of it, and health "
@@ -370,6 +378,12 @@ int RunDaemon(int argc, char** argv) {
     auto before = vault::HighWaterMark::Open(layout.pre_restore_high_water());
     if (!before.ok()) return Fail(before.status());
     options.restore.pre_restore_high_water = (*before)->note();
+    // Not written while a restore is pending: still the mark from before it.
+    auto beside_journal =
+        vault::HighWaterMark::Open(vault::AuditJournal::HighWaterPath(options.audit_journal_file));
+    if (!beside_journal.ok()) return Fail(beside_journal.status());
+    options.restore.journal_high_water = (*beside_journal)->note();
+    options.restore.without_high_water = flags.restore_without_high_water;
   }
   auto vault = vault::Vault::Open(options, *std::move(keks));
   if (!vault.ok()) return Fail(vault.status());
@@ -384,6 +398,19 @@ int RunDaemon(int argc, char** argv) {
                      "; audit entry ", restored->sequence, ", RestoreFromBackup"));
     ::unlink(layout.pre_restore_high_water().c_str());
     ::unlink(layout.marker().c_str());
+    // The database from before the restore is no longer needed (it may hold
+    // bytes of leads purged before it, not yet compacted away).
+    std::error_code ec;
+    std::filesystem::remove_all(layout.previous_db_dir(), ec);
+    if (ec) {
+      Log(absl::StrCat("restore: ", layout.previous_db_dir(),
+                       " could not be removed; remove it by hand"));
+    }
+  }
+  if (uint64_t cut = (*vault)->journal_interrupted_group(); cut != 0) {
+    Log(absl::StrCat("audit journal: ", cut,
+                     " entries of a commit group that a crash interrupted before its database "
+                     "write were cut from the journal (the group was never written)"));
   }
   if (const auto& recovery = (*vault)->log_recovery(); recovery.has_value()) {
     Log(absl::StrCat("--recover-lost-log-tail: ",
@@ -413,14 +440,23 @@ int RunDaemon(int argc, char** argv) {
 
   std::string admin_token;
   std::unique_ptr<NewPrivateFile> token_file;
-  if ((*vault)->principals().empty()) {
+  // A new vault gets its first admin; a restore that left no usable admin
+  // (every admin's rotated token ended again) gets a recovery admin.
+  const bool first_admin = (*vault)->principals().empty();
+  const bool recovery_admin = !first_admin && (*vault)->restore_result().has_value() &&
+                              !(*vault)->principals().HasUsableAdmin();
+  if (first_admin || recovery_admin) {
     if (!flags.admin_token_file.empty()) {
       // Refused before the one-time token is issued, so nothing is lost.
       auto file = NewPrivateFile::Create("admin token file", flags.admin_token_file);
       if (!file.ok()) return Fail(file.status());
       token_file = *std::move(file);
     }
-    auto issued = (*vault)->BootstrapAdmin();
+    if (recovery_admin) {
+      Log("restored from a backup with no admin holding a live token: issuing a recovery admin "
+          "(CreatePrincipal, request restore-recovery)");
+    }
+    auto issued = first_admin ? (*vault)->BootstrapAdmin() : (*vault)->RecoverAdminAfterRestore();
     if (!issued.ok()) return Fail(issued.status());
     admin_token.reserve(issued->token.view().size() + 1);  // room for the newline: no copy
     admin_token.assign(issued->token.view().data(), issued->token.view().size());
@@ -428,6 +464,8 @@ int RunDaemon(int argc, char** argv) {
 
   if (!admin_token.empty()) {
     // The token goes to the file when one was asked for, else to stdout: never both.
+    const char* why =
+        first_admin ? "leadvault is new" : "leadvault was restored with no usable admin";
     std::string export_line;
     if (token_file != nullptr) {
       admin_token.push_back('\n');
@@ -441,25 +479,29 @@ int RunDaemon(int argc, char** argv) {
       }
       export_line = absl::StrCat("export LEADVAULT_TOKEN=$(cat ", flags.admin_token_file, ")");
       std::printf(
-          "\nleadvault is new: the admin token was written to %s (mode 0600), and "
+          "\n%s: the admin token was written to %s (mode 0600), and "
           "is shown nowhere else. Keep it safe.\n",
-          flags.admin_token_file.c_str());
+          why, flags.admin_token_file.c_str());
     } else {
       export_line = absl::StrCat("export LEADVAULT_TOKEN=", admin_token);
       keys::WipeString(admin_token);
-      std::printf("\nleadvault is new: this is the admin token, shown ONCE. Keep it safe.\n");
+      std::printf("\n%s: this is the admin token, shown ONCE. Keep it safe.\n", why);
     }
-    std::printf(
-        "\n  %s\n\n"
-        "Try it (in another shell, after the export above). The admin manages\n"
-        "principals and never reads leads, so first make a demo front desk:\n\n"
-        "  build/tools/leadvaultctl --server %s principal create --name demo "
-        "--role capture --role intake --service-line demo\n"
-        "  export LEADVAULT_TOKEN=<the token it printed>\n"
-        "  build/tools/leadvaultctl --server %s lead create --service-line demo "
-        "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
-        "  build/tools/leadvaultctl --server %s lead get LEAD_ID --purpose treatment\n\n",
-        export_line.c_str(), address.c_str(), address.c_str(), address.c_str());
+    if (!first_admin) {
+      std::printf("\n  %s\n\n", export_line.c_str());
+    } else {
+      std::printf(
+          "\n  %s\n\n"
+          "Try it (in another shell, after the export above). The admin manages\n"
+          "principals and never reads leads, so first make a demo front desk:\n\n"
+          "  build/tools/leadvaultctl --server %s principal create --name demo "
+          "--role capture --role intake --service-line demo\n"
+          "  export LEADVAULT_TOKEN=<the token it printed>\n"
+          "  build/tools/leadvaultctl --server %s lead create --service-line demo "
+          "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
+          "  build/tools/leadvaultctl --server %s lead get LEAD_ID --purpose treatment\n\n",
+          export_line.c_str(), address.c_str(), address.c_str(), address.c_str());
+    }
     std::fflush(stdout);
     keys::WipeString(export_line);
   }

@@ -70,9 +70,10 @@ int RunRestore(const BackupCommands& c) {
   if (!restored.ok()) return ReportError(restored.status());
   std::printf(
       "backup %u (%s, audit log at %llu entries) restored into %s/db; at its next start the "
-      "daemon re-appends the audit journal's entries since and purges again every lead purged "
-      "since, before it serves (it needs the master keys the backup's data keys are wrapped "
-      "under)\n",
+      "daemon re-appends the audit journal's entries since, takes away again what was taken "
+      "away since (disabled principals, ended tokens, legal holds...) and purges again every "
+      "lead purged since, before it serves (it needs the master keys the backup's data keys "
+      "are wrapped under); the old database waits in db.before-restore until then\n",
       restored->id, When(restored->created_unix_seconds).c_str(),
       static_cast<unsigned long long>(restored->audit_size), c.data_dir.c_str());
   return kExitOk;

@@ -17,6 +17,7 @@ namespace {
 
 constexpr char kOrigin = 'O';
 constexpr char kEntry = 'E';
+constexpr char kGroupEntry = 'G';  // an entry that starts a commit group
 constexpr char kCheckpoint = 'C';
 constexpr size_t kFrame = 4 + 8 + 4;  // the bytes around a payload
 
@@ -60,11 +61,23 @@ uint64_t EntrySequence(absl::string_view payload) {
   return absl::big_endian::Load64(payload.data() + 1);
 }
 
+bool IsEntry(absl::string_view payload) {
+  return payload[0] == kEntry || payload[0] == kGroupEntry;
+}
+
 }  // namespace
 
 bool IsPurgeEntry(const audit::AuditEntry& entry) {
   return entry.outcome == audit::Outcome::kAllowed &&
          (entry.action == "DeleteLead" || entry.action == "RetentionPurge");
+}
+
+bool IsReappliedOnRestore(const audit::AuditEntry& entry) {
+  if (entry.outcome != audit::Outcome::kAllowed) return false;
+  const std::string& a = entry.action;
+  return a == "DeleteLead" || a == "RetentionPurge" || a == "DisablePrincipal" ||
+         a == "RotateToken" || a == "SetServiceLines" || a == "PlaceLegalHold" ||
+         a == "ReleaseLegalHold" || a == "CloseEmergencyAccess";
 }
 
 absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(std::string path) {
@@ -148,7 +161,7 @@ absl::Status AuditJournal::Recover() {
   // The last entry: at most a few checkpoints follow it.
   for (uint64_t end = size_; end > 0; end = start) {
     LV_RETURN_IF_ERROR(ReadRecordEndingAt(end, &payload, &start));
-    if (payload[0] == kEntry) {
+    if (IsEntry(payload)) {
       if (payload.size() < 9) return Malformed();
       last_sequence_ = EntrySequence(payload);
       break;
@@ -159,7 +172,8 @@ absl::Status AuditJournal::Recover() {
 }
 
 absl::Status AuditJournal::Append(absl::string_view origin, const std::vector<Entry>& entries,
-                                  absl::string_view checkpoint_note, bool sync) {
+                                  absl::string_view checkpoint_note, bool sync,
+                                  uint64_t group_first) {
   std::string bytes;
   if (size_ == 0) {
     AppendRecord(bytes, std::string(1, kOrigin) + std::string(origin));
@@ -173,7 +187,7 @@ absl::Status AuditJournal::Append(absl::string_view origin, const std::vector<En
     }
     last = e.sequence;
     std::string payload(9, '\0');
-    payload[0] = kEntry;
+    payload[0] = e.sequence == group_first ? kGroupEntry : kEntry;
     absl::big_endian::Store64(payload.data() + 1, e.sequence);
     payload.append(e.canonical);
     if (payload.size() > kMaxRecordBytes)
@@ -216,7 +230,7 @@ absl::Status AuditJournal::Scan(
   uint64_t next = 0;
   for (uint64_t offset = 0; offset < size_; offset = next) {
     LV_RETURN_IF_ERROR(ReadRecordAt(offset, &payload, &next));
-    if (payload[0] == kEntry) {
+    if (IsEntry(payload)) {
       if (payload.size() < 9) return Malformed();
       Entry e{EntrySequence(payload), payload.substr(9)};
       if (!on_entry(e)) return absl::OkStatus();
@@ -231,14 +245,18 @@ absl::Status AuditJournal::Scan(
 
 absl::Status AuditJournal::TruncateAfter(uint64_t sequence) {
   if (sequence >= last_sequence_) return absl::OkStatus();
+  // From the end back to the first entry after `sequence` (the cut is near
+  // the end: a lost tail, an unverified one, an interrupted group).
   std::string payload;
-  uint64_t next = 0;
+  uint64_t start = 0;
   uint64_t cut = size_;
-  for (uint64_t offset = 0; offset < size_; offset = next) {
-    LV_RETURN_IF_ERROR(ReadRecordAt(offset, &payload, &next));
-    if (payload[0] == kEntry && payload.size() >= 9 && EntrySequence(payload) > sequence) {
-      cut = offset;
-      break;
+  for (uint64_t end = size_; end > 0; end = start) {
+    LV_RETURN_IF_ERROR(ReadRecordEndingAt(end, &payload, &start));
+    if (payload[0] == kOrigin) break;
+    if (IsEntry(payload)) {
+      if (payload.size() < 9) return Malformed();
+      if (EntrySequence(payload) <= sequence) break;
+      cut = start;
     }
   }
   if (::ftruncate(fd_, static_cast<off_t>(cut)) != 0 || ::fdatasync(fd_) != 0) {
@@ -247,6 +265,40 @@ absl::Status AuditJournal::TruncateAfter(uint64_t sequence) {
   size_ = cut;
   last_sequence_ = sequence;
   return absl::OkStatus();
+}
+
+absl::Status AuditJournal::Rewind(const Mark& mark) {
+  if (mark.size > size_) return absl::InternalError("audit journal: rewind past its end");
+  if (mark.size == size_) return absl::OkStatus();
+  if (::ftruncate(fd_, static_cast<off_t>(mark.size)) != 0 || ::fdatasync(fd_) != 0) {
+    return WriteError(errno);
+  }
+  size_ = mark.size;
+  last_sequence_ = mark.last_sequence;
+  if (size_ == 0) origin_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> AuditJournal::OnlyLastGroupAfter(uint64_t sequence) const {
+  if (last_sequence_ <= sequence) return true;
+  // At most one group's worth of records is read: the committer's groups
+  // are bounded, and anything longer is not one group.
+  constexpr int kMaxRecords = 1 << 16;
+  std::string payload;
+  uint64_t start = 0;
+  int read = 0;
+  for (uint64_t end = size_; end > 0 && read < kMaxRecords; end = start, ++read) {
+    LV_RETURN_IF_ERROR(ReadRecordEndingAt(end, &payload, &start));
+    if (payload[0] == kOrigin) return false;
+    if (!IsEntry(payload)) continue;
+    if (payload.size() < 9) return Malformed();
+    const uint64_t seq = EntrySequence(payload);
+    if (seq <= sequence) return false;
+    const bool group_start = payload[0] == kGroupEntry;
+    if (seq == sequence + 1) return group_start;
+    if (group_start) return false;  // a later group began: more than one is beyond
+  }
+  return false;
 }
 
 }  // namespace leadvault::vault

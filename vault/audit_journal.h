@@ -20,18 +20,27 @@ namespace leadvault::vault {
 // "RetentionPurge"): its group is checkpointed, and a restore re-applies it.
 bool IsPurgeEntry(const audit::AuditEntry& entry);
 
+// True for a purge and for an allowed entry of a restriction a restore
+// re-applies (vault/restore_restrictions.h): the committer checkpoints its
+// group, so a restore finds it verified.
+bool IsReappliedOnRestore(const audit::AuditEntry& entry);
+
 // An append-only file of the audit log's entries (sequence, canonical bytes)
 // and of its signed checkpoints, in commit order: the committer appends each
-// group after the group is durable in RocksDB and before any caller of it
-// completes or its checkpoint is served. The entries hold no PII (they are the
-// audit log's); the checkpoints make them tamper-evident, since a verifier
-// holding the log's signing key recomputes the Merkle root a checkpoint signs
-// (vault/backup_restore.h does, at a restore).
+// group before it writes the group to RocksDB (and cuts it off again if that
+// write fails), so no change is durable that the journal lacks. The entries hold no PII (they are
+// the audit log's); the checkpoints make them tamper-evident, since a verifier holding the log's
+// signing key recomputes the Merkle root a checkpoint signs (vault/backup_restore.h does, at a
+// restore).
 //
 // Records: u32 length (little-endian) | payload | first 8 bytes of
 // SHA-256(payload) | u32 length; the payload is a type byte and its data:
 //   'O' origin   the log's origin ("leadvault/<hex>"), the first record;
 //   'E' entry    u64 sequence (big-endian) || canonical entry bytes;
+//   'G' entry    the same, for the first entry of a commit group (the
+//                committer appends each group before writing it, so only
+//                the last group can be missing from the database: see
+//                OnlyLastGroupAfter());
 //   'C' checkpoint  the signed note.
 // The length at both ends lets Open() read the last record without reading
 // the file; a torn last record (a crash mid-append: its length runs past the
@@ -44,6 +53,11 @@ class AuditJournal {
  public:
   // A record larger than this is not ours.
   static constexpr size_t kMaxRecordBytes = 4 << 20;
+
+  // The high-water mark kept beside the journal at `path` (a copy of the
+  // newest checkpoint served, vault/high_water_mark.h): a restore checks the
+  // journal reaches it even when the data dir, and its own mark, are lost.
+  static std::string HighWaterPath(const std::string& path) { return path + ".high-water"; }
 
   // Opens (creating it if absent) the journal at `path`.
   static absl::StatusOr<std::unique_ptr<AuditJournal>> Open(std::string path);
@@ -60,11 +74,30 @@ class AuditJournal {
     std::string canonical;
   };
   // Appends `entries` (whose sequences must follow last_sequence()) and then
-  // `checkpoint_note` if not empty; fdatasync if `sync`. The origin record
-  // goes first into a new journal. On failure the journal is cut back to
-  // what it held (UNAVAILABLE, RESOURCE_EXHAUSTED when the disk is full).
+  // `checkpoint_note` if not empty; fdatasync if `sync`. The entry whose
+  // sequence is `group_first` (0: none) is marked as a group's first. The
+  // origin record goes first into a new journal. On failure the journal is
+  // cut back to what it held (UNAVAILABLE, RESOURCE_EXHAUSTED when the disk
+  // is full).
   absl::Status Append(absl::string_view origin, const std::vector<Entry>& entries,
-                      absl::string_view checkpoint_note, bool sync);
+                      absl::string_view checkpoint_note, bool sync, uint64_t group_first = 0);
+
+  // Where the journal ends now; Rewind() cuts it back there (and syncs): for
+  // a group whose database write failed after its append.
+  struct Mark {
+    uint64_t size = 0;
+    uint64_t last_sequence = 0;
+  };
+  Mark mark() const { return Mark{size_, last_sequence_}; }
+  absl::Status Rewind(const Mark& mark);
+
+  // True if every entry after `sequence` belongs to the journal's last
+  // group and that group starts at sequence + 1: a crash came between the
+  // group's append and its database write (its callers never got an
+  // answer). False if earlier groups are beyond `sequence` too (the
+  // database lost entries it had acknowledged) or the journal predates
+  // group marks.
+  absl::StatusOr<bool> OnlyLastGroupAfter(uint64_t sequence) const;
 
   // Every record from the start, in order: `on_entry` for entries,
   // `on_checkpoint` for notes; either returns false to stop. DATA_LOSS for a
@@ -73,8 +106,9 @@ class AuditJournal {
                     const std::function<bool(absl::string_view note)>& on_checkpoint) const;
 
   // Cuts the journal before the first entry after `sequence` (checkpoints
-  // up to it stay): for a log whose lost tail an operator accepted, and for
-  // a restore's unverified tail.
+  // up to it stay): for a log whose lost tail an operator accepted, for a
+  // restore's unverified tail, and for an interrupted last group. Reads
+  // back from the end, so its cost is the size of what is cut.
   absl::Status TruncateAfter(uint64_t sequence);
 
  private:

@@ -215,10 +215,19 @@ absl::StatusOr<BackupSummary> RestoreBackup(const std::string& backup_dir, uint3
   }
   ::close(fd);
   LV_RETURN_IF_ERROR(SyncDir(layout.data_dir));
-  // The restored database replaces the old one, which is deleted whole (it
-  // may hold what was purged since; the backup is where history lives).
-  std::filesystem::remove_all(layout.db_dir(), ec);
-  if (ec) return absl::UnavailableError("restore: the old database cannot be removed");
+  // The restored database replaces the old one, which stays aside until the
+  // replay succeeds (a journal that fails verification then leaves it to go
+  // back to). One left by an unfinished restore is the database from before
+  // that restore: it is kept, and the half-replayed one is deleted.
+  if (::lstat(layout.previous_db_dir().c_str(), &st) != 0 &&
+      ::lstat(layout.db_dir().c_str(), &st) == 0) {
+    if (::rename(layout.db_dir().c_str(), layout.previous_db_dir().c_str()) != 0) {
+      return absl::UnavailableError("restore: the old database cannot be moved aside");
+    }
+  } else {
+    std::filesystem::remove_all(layout.db_dir(), ec);
+    if (ec) return absl::UnavailableError("restore: the old database cannot be removed");
+  }
   if (::rename(staging.c_str(), layout.db_dir().c_str()) != 0) {
     return absl::UnavailableError("restore: the restored database cannot be moved into place");
   }

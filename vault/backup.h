@@ -45,6 +45,8 @@ absl::Status VerifyBackup(const std::string& backup_dir, uint32_t id);
 struct RestoreLayout {
   std::string data_dir;  // the daemon's --data-dir
   std::string db_dir() const { return data_dir + "/db"; }
+  // The database from before the restore, kept until the replay succeeds.
+  std::string previous_db_dir() const { return data_dir + "/db.before-restore"; }
   std::string high_water() const { return data_dir + "/audit-high-water"; }
   std::string pre_restore_high_water() const {
     return data_dir + "/audit-high-water.before-restore";
@@ -54,8 +56,10 @@ struct RestoreLayout {
 
 // Restores backup `id` (0: the newest) into layout.db_dir() with the daemon
 // stopped (FAILED_PRECONDITION while the database is open): the backup is
-// restored beside it and verified, the old database is deleted and the
-// restored one takes its place; the high-water mark is kept aside as the
+// restored beside it and verified, the old database is moved aside
+// (previous_db_dir(); the daemon deletes it once the replay succeeded, and an
+// unfinished earlier restore's is kept, not replaced) and the restored one
+// takes its place; the high-water mark is kept aside as the
 // last checkpoint served, and a marker file makes the next start replay the
 // audit journal (VaultOptions::restore). Returns the backup restored.
 absl::StatusOr<BackupSummary> RestoreBackup(const std::string& backup_dir, uint32_t id,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "vault/audit_journal.h"
 #include "vault/internal/keys.h"
 #include "vault/lead.h"
+#include "vault/restore_restrictions.h"
 
 namespace leadvault::vault {
 namespace {
@@ -99,8 +101,11 @@ absl::StatusOr<Verified> Verify(AuditLog& log, const AuditJournal& journal,
 
 }  // namespace
 
-absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, LeadStore& leads,
-                                            const std::optional<std::string>& high_water_note) {
+absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer,
+                                            const ReplayStores& stores,
+                                            const std::vector<std::string>& high_water_notes,
+                                            bool without_high_water) {
+  LeadStore& leads = *stores.leads;
   AuditLog& log = committer.audit_log();
   AuditJournal* journal = committer.journal();
   if (journal == nullptr) return absl::FailedPreconditionError("audit journal: none configured");
@@ -110,13 +115,20 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
   if (!journal->origin().empty() && journal->origin() != log.origin()) {
     return JournalLoss("it belongs to another vault's log");
   }
-  std::optional<audit::Checkpoint> high_water;
-  if (high_water_note.has_value()) {
+  if (high_water_notes.empty() && !without_high_water) {
+    return absl::FailedPreconditionError(
+        "restore: no high-water mark from before the restore (neither the data dir's nor the "
+        "one beside the audit journal), so nothing shows the journal is complete; put one back, "
+        "or start with --restore-without-high-water to accept that (SECURITY.md, \"Backups and "
+        "restore\")");
+  }
+  std::vector<audit::Checkpoint> high_water;
+  for (const std::string& note : high_water_notes) {
     LV_ASSIGN_OR_RETURN(audit::NoteVerifier verifier,
                         audit::NoteVerifier::Parse(log.VerifierKey()));
-    absl::StatusOr<audit::Checkpoint> cp = audit::OpenCheckpoint(*high_water_note, verifier);
+    absl::StatusOr<audit::Checkpoint> cp = audit::OpenCheckpoint(note, verifier);
     if (!cp.ok()) return JournalLoss("the last checkpoint served before does not verify");
-    high_water = *cp;
+    high_water.push_back(*cp);
   }
 
   JournalReplay replay;
@@ -131,7 +143,17 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
     return kept.status();
   }
   replay.restored_size = base;
-  LV_ASSIGN_OR_RETURN(Verified verified, Verify(log, *journal, high_water));
+  // The journal must reach every mark, each a tree of the same log.
+  std::optional<audit::Checkpoint> newest;
+  for (const audit::Checkpoint& cp : high_water) {
+    if (!newest.has_value() || cp.size > newest->size) newest = cp;
+  }
+  for (const audit::Checkpoint& cp : high_water) {
+    if (cp.size != newest->size || cp.root != newest->root) {
+      LV_RETURN_IF_ERROR(Verify(log, *journal, cp).status());
+    }
+  }
+  LV_ASSIGN_OR_RETURN(Verified verified, Verify(log, *journal, newest));
   replay.unverified_tail =
       journal->last_sequence() > verified.size ? journal->last_sequence() - verified.size : 0;
   // The unverified tail goes before anything is committed: the sequence
@@ -158,7 +180,9 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
     return absl::OkStatus();
   };
   // Purges a replay that stopped has appended already are read from the log.
-  auto note_purge = [&purged](const audit::AuditEntry& entry, uint64_t sequence) {
+  RestrictionsSinceBackup restrictions;
+  auto note_purge = [&purged, &restrictions](const audit::AuditEntry& entry, uint64_t sequence) {
+    restrictions.Note(entry, sequence);
     if (!IsPurgeEntry(entry)) return;
     for (const std::string& text : entry.lead_ids) {
       std::optional<std::string> id = DecodeLeadId(text);
@@ -192,8 +216,14 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
   LV_RETURN_IF_ERROR(bad);
   LV_RETURN_IF_ERROR(flush());
 
-  // Step 3: the backup's leads purged after it are purged again.
+  // Step 3: the restrictions after the backup are made again, and the
+  // backup's leads purged after it are purged again.
   Actor system = SystemActor();
+  std::set<std::string> purged_ids;
+  for (const auto& [id, sequence] : purged) purged_ids.insert(id);
+  LV_ASSIGN_OR_RETURN(replay.reapplied_restrictions,
+                      restrictions.Reapply(system, *stores.principals, *stores.emergency,
+                                           *stores.holds, purged_ids));
   for (const auto& [id, sequence] : purged) {
     absl::StatusOr<std::string> record = db.Get(Cf::kLeads, id);
     if (absl::IsNotFound(record.status())) continue;
@@ -240,7 +270,9 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer, 
                   absl::StrCat("replayed=", replay.replayed),
                   absl::StrCat("reapplied_purges=", replay.reapplied_purges),
                   absl::StrCat("released_holds=", replay.released_holds),
+                  absl::StrCat("reapplied_restrictions=", replay.reapplied_restrictions),
                   absl::StrCat("unverified_tail=", replay.unverified_tail)};
+  if (high_water_notes.empty()) entry.fields.push_back("high_water=missing");
   LV_ASSIGN_OR_RETURN(replay.sequence,
                       committer.CommitWithCheckpoint(std::move(done), std::move(entry)));
   return replay;

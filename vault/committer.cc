@@ -98,13 +98,25 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
     last_time = last.entry.time;
   }
   std::unique_ptr<AuditJournal> journal;
+  std::unique_ptr<HighWaterMark> journal_high_water;
   if (!options.journal_file.empty()) {
     LV_ASSIGN_OR_RETURN(journal, AuditJournal::Open(options.journal_file));
+    LV_ASSIGN_OR_RETURN(journal_high_water,
+                        HighWaterMark::Open(AuditJournal::HighWaterPath(options.journal_file)));
   }
   const bool detached =
       journal != nullptr && (options.hold_journal || journal->last_sequence() >= next);
+  if (journal != nullptr && !detached) {
+    // A mark older than the log's newest checkpoint (a crash between the two
+    // records, a journal added later) catches up now.
+    std::optional<SignedCheckpoint> latest = log->LatestCheckpoint();
+    if (latest.has_value() && journal_high_water->note() != latest->note) {
+      LV_RETURN_IF_ERROR(journal_high_water->Record(latest->note));
+    }
+  }
   auto committer = std::unique_ptr<Committer>(
-      new Committer(db, clock, options, std::move(log), std::move(journal), next, last_time));
+      new Committer(db, clock, options, std::move(log), std::move(journal),
+                    std::move(journal_high_water), next, last_time));
   {
     absl::MutexLock lock(&committer->mu_);
     committer->journal_detached_ = detached;
@@ -115,12 +127,14 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
 
 Committer::Committer(Database* db, const Clock* clock, const CommitterOptions& options,
                      std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
-                     uint64_t next_sequence, absl::Time last_time)
+                     std::unique_ptr<HighWaterMark> journal_high_water, uint64_t next_sequence,
+                     absl::Time last_time)
     : db_(db),
       clock_(clock),
       options_(options),
       audit_log_(std::move(audit_log)),
       journal_(std::move(journal)),
+      journal_high_water_(std::move(journal_high_water)),
       last_time_(last_time),
       next_sequence_(next_sequence) {}
 
@@ -166,13 +180,18 @@ absl::Status Committer::CommitReplayed(std::vector<StoredEntry> entries,
 
 absl::Status Committer::AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
                                         bool sync) {
+  // A group whose write failed after its append, and whose cut failed too,
+  // is cut off first: its entries were never written.
+  if (rewind_to_.has_value()) {
+    LV_RETURN_IF_ERROR(journal_->Rewind(*rewind_to_));
+    rewind_to_.reset();
+  }
   const std::string origin = audit_log_->origin();
   if (origin.empty()) return absl::OkStatus();  // no signer yet: caught up later
-  // Entries the journal lacks (a failed append, a crash between the write
-  // and the append, a vault older than its journal) go first, in chunks.
+  // Entries the journal lacks (written before the log had a signer, or by a
+  // vault older than its journal) go first, in chunks.
   constexpr size_t kChunk = 1000;
   std::vector<AuditJournal::Entry> missing;
-  absl::Status status = absl::OkStatus();
   while (journal_->last_sequence() + 1 < first) {
     const uint64_t from = journal_->last_sequence() + 1;
     const uint64_t to = std::min<uint64_t>(first - 1, from + kChunk - 1);
@@ -186,12 +205,18 @@ absl::Status Committer::AppendToJournal(uint64_t first, const std::vector<std::s
   std::vector<AuditJournal::Entry> entries;
   entries.reserve(canonical.size());
   for (size_t i = 0; i < canonical.size(); ++i) entries.push_back({first + i, canonical[i]});
-  return journal_->Append(origin, entries, audit_log_->StagedCheckpointNote(), sync);
+  return journal_->Append(origin, entries, audit_log_->StagedCheckpointNote(), sync,
+                          /*group_first=*/canonical.empty() ? 0 : first);
 }
 
 void Committer::SetFailWritesForTesting(bool fail) {
   absl::MutexLock lock(&mu_);
   fail_writes_ = fail;
+}
+
+void Committer::SetFailJournalForTesting(bool fail) {
+  absl::MutexLock lock(&mu_);
+  fail_journal_ = fail;
 }
 
 void Committer::SetBeforeWriteHookForTesting(std::function<void()> hook) {
@@ -282,7 +307,7 @@ void Committer::MaybeCatchUpJournal() {
   uint64_t next;
   {
     absl::MutexLock lock(&mu_);
-    if (journal_error_.ok() || journal_detached_) return;
+    if (journal_error_.ok() || journal_detached_ || fail_journal_) return;
     next = next_sequence_;
   }
   absl::Status appended = AppendToJournal(next, {}, /*sync=*/true);
@@ -328,12 +353,14 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   std::deque<Pending*> refused = TakeRefusedForSpace(group);
   uint64_t first;
   bool fail;
+  bool fail_journal;
   bool journal = journal_ != nullptr && !options_.omit_audit_for_benchmark;
   std::function<void()> before_write;
   {
     absl::MutexLock lock(&mu_);
     first = next_sequence_;
     fail = fail_writes_;
+    fail_journal = fail_journal_;
     before_write = before_write_;
     if (journal_detached_) journal = false;
   }
@@ -371,7 +398,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     }
     p->entry.sequence = seq++;
     p->entry.time = now;
-    if (IsPurgeEntry(p->entry)) checkpoint = true;  // a restore must find it verified
+    if (IsReappliedOnRestore(p->entry)) checkpoint = true;  // a restore must find it verified
     if (!options_.omit_audit_for_benchmark) {
       canonical.push_back(audit::EncodeCanonical(p->entry));
       status = audit_log_->Stage(p->entry, canonical.back(), combined);
@@ -383,28 +410,53 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   if (status.ok() && !options_.omit_audit_for_benchmark) {
     status = audit_log_->StageCheckpointIfDue(now, checkpoint, combined);
   }
+  // The journal gets the group (and its checkpoint) before the database
+  // does, so nothing is durable that a restore could not replay; a failed
+  // append fails the group before anything is written.
+  absl::Status journaled = absl::OkStatus();
+  std::optional<AuditJournal::Mark> appended;
+  const bool to_journal =
+      status.ok() && journal && (!canonical.empty() || !audit_log_->StagedCheckpointNote().empty());
+  if (to_journal) {
+    const AuditJournal::Mark mark = journal_->mark();
+    journaled = fail_journal
+                    ? absl::ResourceExhaustedError("audit journal: storage is full")
+                    : AppendToJournal(first, canonical,
+                                      changes || !audit_log_->StagedCheckpointNote().empty());
+    if (journaled.ok()) {
+      appended = mark;
+    } else {
+      status = journaled;
+    }
+  }
   if (status.ok() && fail) status = absl::UnavailableError("storage error in commit (injected)");
   if (status.ok() && combined.Count() > 0) {
     status = db_->Write(&combined, "commit");
   }
   absl::Status published = absl::OkStatus();
-  absl::Status journaled = absl::OkStatus();
   if (status.ok()) {
-    // The entries are durable; the journal gets them (and the checkpoint)
-    // before the checkpoint is recorded as served, so it never lags what was
-    // let out. A failed append fails the group's calls; the next group
-    // appends what is missing.
-    if (journal && (!canonical.empty() || !audit_log_->StagedCheckpointNote().empty())) {
-      journaled =
-          AppendToJournal(first, canonical, changes || !audit_log_->StagedCheckpointNote().empty());
+    // A checkpoint is served only once the high-water marks record it (else
+    // the calls that need it fail): the one beside the journal first, so it
+    // is never behind the one beside the database.
+    const std::string note = audit_log_->StagedCheckpointNote();
+    if (journal && !note.empty()) {
+      absl::Status recorded = journal_high_water_->Record(note);
+      if (!recorded.ok()) journaled = recorded;
     }
-    // A checkpoint is served only once the high-water mark records it (else
-    // the calls that need it fail).
     published = audit_log_->CommitStaged();
     if (!journaled.ok()) published = journaled;
     last_time_ = now;
   } else {
     audit_log_->DiscardStaged();
+    if (appended.has_value()) {
+      // The group is in the journal but not in the database: cut it off
+      // again (or before the next append, if this fails too).
+      absl::Status cut = journal_->Rewind(*appended);
+      if (!cut.ok()) {
+        rewind_to_ = appended;
+        journaled = cut;
+      }
+    }
     status = GroupWriteFailure(status);
   }
 
@@ -412,11 +464,11 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   {
     absl::MutexLock lock(&mu_);
     if (status.ok()) next_sequence_ = seq;
-    if (status.ok() && journal) journal_error_ = journaled;
+    if (to_journal || !journaled.ok()) journal_error_ = journaled;
     for (Pending* p : group) {
       if (!status.ok()) {
         p->result = status;
-      } else if ((p->checkpoint || !journaled.ok()) && !published.ok()) {
+      } else if (p->checkpoint && !published.ok()) {
         p->result = published;
       } else {
         p->result = p->entry.sequence;

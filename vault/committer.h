@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -17,6 +18,7 @@
 #include "vault/audit_journal.h"
 #include "vault/audit_log.h"
 #include "vault/clock.h"
+#include "vault/high_water_mark.h"
 
 namespace leadvault::vault {
 
@@ -28,9 +30,12 @@ struct CommitterOptions {
   // daemon sets it): writes the batches without their audit entries.
   bool omit_audit_for_benchmark = false;
   // The audit journal (vault/audit_journal.h), outside RocksDB; empty: none.
-  // Every group is appended to it after its write and before its callers
-  // complete; a group that changes state or carries a checkpoint is synced
-  // first. A group with a purge (IsPurgeEntry) always carries a checkpoint.
+  // Every group is appended to it before the group's database write (synced
+  // first if the group changes state or carries a checkpoint), and cut off
+  // again if that write fails; a failed append fails the group, nothing
+  // written. A group with a purge (IsPurgeEntry) always carries a checkpoint.
+  // Each checkpoint is also recorded in the high-water mark beside it
+  // (AuditJournal::HighWaterPath) before it is served.
   std::string journal_file;
   // Appends to the journal are held from the start (a restore's replay reads
   // and cuts it first, then calls AttachJournal()).
@@ -47,7 +52,9 @@ struct CommitterOptions {
 // are 1, 2, 3, ... in commit order with no gap, also across restarts (a failed
 // group consumes no numbers). If the write fails nothing of the group is
 // applied and every caller of the group gets DATA_LOSS if storage found
-// corrupted data, RESOURCE_EXHAUSTED if it is full, else UNAVAILABLE.
+// corrupted data, RESOURCE_EXHAUSTED if it is full, else UNAVAILABLE. The
+// same holds when the group cannot be appended to the audit journal: a
+// change the journal lacks is never written.
 //
 // Storage faults: while free space is below DatabaseOptions::min_free_bytes a
 // group's changes are refused with RESOURCE_EXHAUSTED before RocksDB sees them
@@ -122,6 +129,8 @@ class Committer {
 
   // Test hook: while set, every group write fails as a storage error would.
   void SetFailWritesForTesting(bool fail);
+  // Test hook: while set, every append to the journal fails as a full disk would.
+  void SetFailJournalForTesting(bool fail);
   // Test hook: runs on the committer thread before each group is written (no
   // lock held), so a test can look at the world while a commit is in flight.
   void SetBeforeWriteHookForTesting(std::function<void()> hook);
@@ -131,7 +140,8 @@ class Committer {
 
   Committer(Database* db, const Clock* clock, const CommitterOptions& options,
             std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
-            uint64_t next_sequence, absl::Time last_time);
+            std::unique_ptr<HighWaterMark> journal_high_water, uint64_t next_sequence,
+            absl::Time last_time);
   // Appends the group's entries (first..) to the journal, after any the
   // journal lacks, and the staged checkpoint.
   absl::Status AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
@@ -154,15 +164,21 @@ class Committer {
   const CommitterOptions options_;
   const std::unique_ptr<AuditLog> audit_log_;
   const std::unique_ptr<AuditJournal> journal_;  // may be null
+  // Beside the journal (null without one); written while it is attached.
+  const std::unique_ptr<HighWaterMark> journal_high_water_;
 
   // Committer thread only (Run and what it calls); never read elsewhere, so no lock.
   absl::Time last_time_;  // the newest entry time
+  // Where the journal must be cut back to before its next append (a failed
+  // group's cut failed too).
+  std::optional<AuditJournal::Mark> rewind_to_;
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   bool fail_writes_ ABSL_GUARDED_BY(mu_) = false;
+  bool fail_journal_ ABSL_GUARDED_BY(mu_) = false;
   bool journal_detached_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status journal_error_ ABSL_GUARDED_BY(mu_);
   std::function<void()> before_write_ ABSL_GUARDED_BY(mu_);

@@ -61,6 +61,16 @@ absl::StatusOr<LegalHold> ParseHold(absl::string_view key, absl::string_view val
   return hold;
 }
 
+absl::Status StageHold(Database& db, const std::string& key, const LegalHold& hold,
+                       rocksdb::WriteBatch& batch) {
+  internal::LegalHoldRecord record;
+  record.set_format_version(1);
+  record.set_reason(hold.reason);
+  record.set_placed_by(hold.placed_by);
+  record.set_placed_at_unix_micros(absl::ToUnixMicros(hold.placed_at));
+  return db.Check(batch.Put(db.cf(Cf::kMeta), key, record.SerializeAsString()), "stage legal hold");
+}
+
 audit::AuditEntry HoldEntry(const Actor& actor, const char* action, const LegalHold& hold,
                             std::string reason) {
   audit::AuditEntry entry = EntryFor(actor, action);
@@ -98,15 +108,8 @@ absl::StatusOr<LegalHold> LegalHolds::Place(const Actor& actor, const std::strin
   hold.reason = text;
   hold.placed_by = actor.principal_id;
   hold.placed_at = clock_->Now();
-  internal::LegalHoldRecord record;
-  record.set_format_version(1);
-  record.set_reason(hold.reason);
-  record.set_placed_by(hold.placed_by);
-  record.set_placed_at_unix_micros(absl::ToUnixMicros(hold.placed_at));
   rocksdb::WriteBatch batch;
-  LV_RETURN_IF_ERROR(db_->Check(
-      batch.Put(db_->cf(Cf::kMeta), HoldKey(lead_id, hold_id), record.SerializeAsString()),
-      "stage legal hold"));
+  LV_RETURN_IF_ERROR(StageHold(*db_, HoldKey(lead_id, hold_id), hold, batch));
   LV_RETURN_IF_ERROR(
       committer_->Commit(std::move(batch), HoldEntry(actor, "PlaceLegalHold", hold, text))
           .status());
@@ -133,6 +136,23 @@ absl::StatusOr<LegalHold> LegalHolds::Release(const Actor& actor, const std::str
       committer_->Commit(std::move(batch), HoldEntry(actor, "ReleaseLegalHold", hold, text))
           .status());
   return hold;
+}
+
+absl::StatusOr<bool> LegalHolds::Reinstate(const Actor& actor, const LegalHold& hold,
+                                           uint64_t sequence) {
+  std::optional<std::string> id = DecodeHoldId(hold.hold_id);
+  if (!id.has_value()) return absl::InvalidArgumentError("hold_id: must be 16 hex characters");
+  LV_RETURN_IF_ERROR(db_->Get(Cf::kLeads, hold.lead_id).status());
+  const std::string key = HoldKey(hold.lead_id, *id);
+  absl::StatusOr<std::string> row = db_->Get(Cf::kMeta, key);
+  if (row.ok()) return false;
+  if (!absl::IsNotFound(row.status())) return row.status();
+  rocksdb::WriteBatch batch;
+  LV_RETURN_IF_ERROR(StageHold(*db_, key, hold, batch));
+  audit::AuditEntry entry = HoldEntry(actor, "ReapplyLegalHold", hold, hold.reason);
+  entry.fields.push_back(absl::StrCat("placed_sequence=", sequence));
+  LV_RETURN_IF_ERROR(committer_->Commit(std::move(batch), std::move(entry)).status());
+  return true;
 }
 
 absl::StatusOr<HoldPage> LegalHolds::List(const Actor& actor, const std::string& lead_id,

@@ -66,6 +66,13 @@ class LegalHolds {
   absl::StatusOr<LegalHold> Release(const Actor& actor, const std::string& lead_id,
                                     const std::string& hold_id, const std::string& reason);
 
+  // For a restore (vault/restore_restrictions.h): puts back hold `hold`
+  // (its id, reason, placer and time as a "PlaceLegalHold" entry at
+  // `sequence` recorded them) on a lead of the restored database, as
+  // "ReapplyLegalHold" naming that sequence. False (no change) if the hold
+  // is there already; NOT_FOUND if the lead is not.
+  absl::StatusOr<bool> Reinstate(const Actor& actor, const LegalHold& hold, uint64_t sequence);
+
   // One page of the holds in place, of one lead (`lead_id` binary) or of
   // every lead (empty). `page_size` 0 means kDefaultHoldPageSize; the token
   // is the previous page's. INVALID_ARGUMENT for a bad size or token.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "keys/blind_index.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -319,8 +320,70 @@ absl::StatusOr<Principal> PrincipalStore::SetServiceLines(const Actor& actor,
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   entry.principal.service_lines = std::move(service_lines);
-  LV_RETURN_IF_ERROR(Persist(actor, "SetServiceLines", entry, {"service_lines"}));
+  LV_RETURN_IF_ERROR(
+      Persist(actor, "SetServiceLines", entry,
+              {"service_lines",
+               absl::StrCat("service_lines=", absl::StrJoin(entry.principal.service_lines, ","))}));
   return entry.principal;
+}
+
+absl::StatusOr<bool> PrincipalStore::ReapplyDisable(const Actor& actor,
+                                                    const std::string& principal_id,
+                                                    uint64_t sequence) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  if (!entry.principal.enabled) return false;
+  entry.principal.enabled = false;
+  LV_RETURN_IF_ERROR(Persist(actor, "ReapplyDisablePrincipal", entry,
+                             {"enabled", absl::StrCat("reapplied_sequence=", sequence)}));
+  return true;
+}
+
+absl::StatusOr<bool> PrincipalStore::ReapplyTokenEnd(const Actor& actor,
+                                                     const std::string& principal_id,
+                                                     uint64_t sequence) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  if (entry.token_hash.empty() && entry.previous_token_hash.empty()) return false;
+  // An empty hash matches no token (keys::ConstantTimeEquals).
+  entry.token_hash.clear();
+  entry.previous_token_hash.clear();
+  entry.principal.previous_token_expires_at = absl::InfinitePast();
+  entry.principal.expires_at = std::min(entry.principal.expires_at, clock_->Now());
+  LV_RETURN_IF_ERROR(Persist(actor, "ReapplyRotateToken", entry,
+                             {"token", absl::StrCat("reapplied_sequence=", sequence)}));
+  return true;
+}
+
+absl::StatusOr<bool> PrincipalStore::ReapplyServiceLines(
+    const Actor& actor, const std::string& principal_id,
+    const std::vector<std::string>& service_lines, uint64_t sequence) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  std::vector<std::string> kept;
+  for (const std::string& line : entry.principal.service_lines) {
+    if (std::find(service_lines.begin(), service_lines.end(), line) != service_lines.end()) {
+      kept.push_back(line);
+    }
+  }
+  if (kept.size() == entry.principal.service_lines.size()) return false;
+  entry.principal.service_lines = std::move(kept);
+  LV_RETURN_IF_ERROR(Persist(actor, "ReapplySetServiceLines", entry,
+                             {"service_lines", absl::StrCat("reapplied_sequence=", sequence)}));
+  return true;
+}
+
+bool PrincipalStore::HasUsableAdmin() const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, e] : principals_) {
+    const auto& roles = e.principal.roles;
+    if (e.principal.enabled && !e.token_hash.empty() && now < e.principal.expires_at &&
+        std::find(roles.begin(), roles.end(), "admin") != roles.end()) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace leadvault::vault

@@ -90,8 +90,31 @@ class PrincipalStore {
                                           absl::Duration ttl,
                                           absl::Duration grace = absl::ZeroDuration());
   // Replaces the service lines the principal is scoped to (intake's scope).
+  // Its entry names them ("service_lines=a,b"), so a restore can narrow them
+  // again.
   absl::StatusOr<Principal> SetServiceLines(const Actor& actor, const std::string& principal_id,
                                             std::vector<std::string> service_lines);
+
+  // For a restore (vault/restore_restrictions.h), each naming the allowed
+  // entry at `sequence` it re-applies, and each a no-op (no entry) when the
+  // principal already has no more than that: disables the principal
+  // ("ReapplyDisablePrincipal"); ends every token it has, since the one its
+  // rotation issued is not in the restored database ("ReapplyRotateToken":
+  // an admin issues a new one); keeps only the service lines it has that are
+  // also in `service_lines` ("ReapplySetServiceLines"). NOT_FOUND for a
+  // principal the restored database does not have.
+  // Each returns whether it changed anything.
+  absl::StatusOr<bool> ReapplyDisable(const Actor& actor, const std::string& principal_id,
+                                      uint64_t sequence);
+  absl::StatusOr<bool> ReapplyTokenEnd(const Actor& actor, const std::string& principal_id,
+                                       uint64_t sequence);
+  absl::StatusOr<bool> ReapplyServiceLines(const Actor& actor, const std::string& principal_id,
+                                           const std::vector<std::string>& service_lines,
+                                           uint64_t sequence);
+
+  // True if an enabled admin holds a token that has not expired (a restore
+  // that ended every admin's token issues a recovery admin when it is not).
+  bool HasUsableAdmin() const;
 
  private:
   struct Entry {

@@ -62,6 +62,18 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   LV_ASSIGN_OR_RETURN(vault->committer_,
                       Committer::Start(vault->database_.get(), vault->clock_, committer_options));
   if (vault->committer_->journal_detached() && !options.restore.pending) {
+    AuditJournal* journal = vault->committer_->journal();
+    const uint64_t log_size = vault->committer_->audit_log().size();
+    LV_ASSIGN_OR_RETURN(bool interrupted, journal->OnlyLastGroupAfter(log_size));
+    if (interrupted) {
+      // A crash came between the last group's append and its write: the
+      // group was never written and its callers never got an answer.
+      vault->journal_interrupted_group_ = journal->last_sequence() - log_size;
+      LV_RETURN_IF_ERROR(journal->TruncateAfter(log_size));
+      vault->committer_->AttachJournal();
+    }
+  }
+  if (vault->committer_->journal_detached() && !options.restore.pending) {
     if (!options.recover_lost_log_tail) {
       return absl::FailedPreconditionError(absl::StrCat(
           "audit journal: holds entries beyond the log (",
@@ -99,6 +111,11 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                               vault->keys_.get(), vault->clock_, vault->random_,
                                               vault->emergency_.get(), vault->ledger_.get(),
                                               vault->retention_policy_.get());
+  vault->holds_ = std::make_unique<LegalHolds>(vault->database_.get(), vault->committer_.get(),
+                                               vault->leads_.get(), vault->clock_, vault->random_);
+  LV_ASSIGN_OR_RETURN(vault->principals_,
+                      PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
+                                           vault->keys_.get(), vault->clock_, vault->random_));
   if (options.restore.pending) {
     if (options.restore.without_journal) {
       vault->committer_->AttachJournal();  // a new, empty one: it is caught up from the log
@@ -107,23 +124,25 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
       vault->restore_result_->restored_size = sequence - 1;
       vault->restore_result_->sequence = sequence;
     } else {
+      std::vector<std::string> high_water;
+      for (const auto& note :
+           {options.restore.pre_restore_high_water, options.restore.journal_high_water}) {
+        if (note.has_value()) high_water.push_back(*note);
+      }
       LV_ASSIGN_OR_RETURN(vault->restore_result_,
-                          ReplayJournal(*vault->database_, *vault->committer_, *vault->leads_,
-                                        options.restore.pre_restore_high_water));
+                          ReplayJournal(*vault->database_, *vault->committer_,
+                                        ReplayStores{vault->leads_.get(), vault->principals_.get(),
+                                                     vault->emergency_.get(), vault->holds_.get()},
+                                        high_water, options.restore.without_high_water));
     }
   }
   vault->retention_ = std::make_unique<RetentionSweeper>(
       vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_,
       vault->retention_policy_.get());
-  vault->holds_ = std::make_unique<LegalHolds>(vault->database_.get(), vault->committer_.get(),
-                                               vault->leads_.get(), vault->clock_, vault->random_);
   vault->consent_ = std::make_unique<ConsentStore>(
       vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
       vault->leads_.get(), vault->ledger_.get());
   vault->emergency_->SetLeadScope(vault->leads_.get());
-  LV_ASSIGN_OR_RETURN(vault->principals_,
-                      PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
-                                           vault->keys_.get(), vault->clock_, vault->random_));
   vault->audit_ =
       std::make_unique<AuditAccess>(vault->committer_.get(), &vault->committer_->audit_log());
   LV_ASSIGN_OR_RETURN(vault->retention_recompute_,
@@ -306,13 +325,33 @@ absl::Status Vault::RecordFailure(const Actor& actor, std::string action,
       .status();
 }
 
+namespace {
+
+// An admin principal the vault itself creates (`request_id` names why).
+NewPrincipal SystemAdmin(Actor& system, const char* request_id, const char* name) {
+  system.request_id = request_id;
+  NewPrincipal admin;
+  admin.display_name = name;
+  admin.roles = {"admin"};
+  return admin;
+}
+
+}  // namespace
+
 absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
   Actor system = SystemActor();
-  system.request_id = "bootstrap";
-  NewPrincipal admin;
-  admin.display_name = "bootstrap admin";
-  admin.roles = {"admin"};
+  NewPrincipal admin = SystemAdmin(system, "bootstrap", "bootstrap admin");
   return principals_->CreateFirst(system, std::move(admin));
+}
+
+absl::StatusOr<IssuedToken> Vault::RecoverAdminAfterRestore() {
+  if (!restore_result_.has_value() || principals_->HasUsableAdmin()) {
+    return absl::FailedPreconditionError(
+        "recovery admin: only after a restore that left no usable admin");
+  }
+  Actor system = SystemActor();
+  NewPrincipal admin = SystemAdmin(system, "restore-recovery", "recovery admin");
+  return principals_->Create(system, std::move(admin));
 }
 
 }  // namespace leadvault::vault

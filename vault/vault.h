@@ -59,14 +59,19 @@ struct VaultOptions {
   // the lost tail is accepted (it is then cut back to the log).
   std::string audit_journal_file;
   // Set after `leadvaultctl backup restore`: Open replays the journal before
-  // anything else runs (ReplayJournal), checking it also against
-  // `pre_restore_high_water` (the high-water mark's note from before the
-  // restore, if there was one). With `without_journal` (the operator's
-  // choice when the journal is lost) nothing is replayed, and that is
-  // recorded. The result is in restore_result().
+  // anything else runs (ReplayJournal), checking it also against the
+  // high-water marks from before the restore: `pre_restore_high_water` (the
+  // data dir's) and `journal_high_water` (the one beside the journal). With
+  // neither the replay is refused unless `without_high_water` (the
+  // operator's choice: nothing then shows the journal is complete). With
+  // `without_journal` (the operator's choice when the journal is lost)
+  // nothing is replayed. Either choice is recorded in the
+  // "RestoreFromBackup" entry. The result is in restore_result().
   struct Restore {
     bool pending = false;
     std::optional<std::string> pre_restore_high_water;
+    std::optional<std::string> journal_high_water;
+    bool without_high_water = false;
     bool without_journal = false;
   };
   Restore restore;
@@ -146,6 +151,16 @@ class Vault {
   const KeyHierarchy& key_hierarchy() const { return *keys_; }
   // What the start's restore replay did (VaultOptions::restore), if any.
   const std::optional<JournalReplay>& restore_result() const { return restore_result_; }
+  // Entries of a group that a crash interrupted between its journal append
+  // and its database write, cut from the journal at this start (0: none).
+  uint64_t journal_interrupted_group() const { return journal_interrupted_group_; }
+
+  // After a restore (restore_result()) that left no enabled admin holding a
+  // live token (the re-applied end of a rotated token, say): creates a
+  // "recovery admin" principal and returns its token, as BootstrapAdmin()
+  // does for a new vault; audited as "CreatePrincipal" by system, request
+  // "restore-recovery". FAILED_PRECONDITION otherwise.
+  absl::StatusOr<IssuedToken> RecoverAdminAfterRestore();
 
   // If no principal exists, creates the first admin principal and returns its
   // token (to be shown once); otherwise ALREADY_EXISTS.
@@ -215,6 +230,7 @@ class Vault {
   std::unique_ptr<KeyRewrap> key_rewrap_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<JournalReplay> restore_result_;
+  uint64_t journal_interrupted_group_ = 0;
   std::string data_dir_;   // VaultOptions::data_dir
   absl::Mutex backup_mu_;  // serializes CreateBackup
   std::optional<LogRecovery> log_recovery_;

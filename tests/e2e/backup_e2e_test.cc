@@ -90,6 +90,9 @@ TEST_F(BackupE2eTest, ABackupUnderLoadRestoresConsistentlyAndPurgesStayPurged) {
   ASSERT_EQ(Ctl("", {"backup", "restore", Backups(), "--data-dir", DataDir()}, &out, &err), 0)
       << err;
   EXPECT_TRUE(absl::StrContains(out, "backup 1")) << out;
+  // The old database waits aside until the replay has succeeded.
+  struct stat st;
+  EXPECT_EQ(::stat((DataDir() + "/db.before-restore/CURRENT").c_str(), &st), 0);
   // What the backup holds is consistent: no orphan row in any family.
   ASSERT_EQ(Ctl("", {"check", "--data-dir", DataDir()}, &out, &err), 0) << out << err;
   // It holds no master key: with another key the restored data does not open.
@@ -110,6 +113,7 @@ TEST_F(BackupE2eTest, ABackupUnderLoadRestoresConsistentlyAndPurgesStayPurged) {
   daemon = Start("second");
   ASSERT_FALSE(address_.empty());
   EXPECT_TRUE(absl::StrContains(daemon->err(), "2 leads purged again")) << daemon->err();
+  EXPECT_NE(::stat((DataDir() + "/db.before-restore").c_str(), &st), 0);
   for (int n : {0, 1}) {
     grpc::Status s = GetLead(worker, old[n], nullptr);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << n;
@@ -134,6 +138,48 @@ TEST_F(BackupE2eTest, ABackupUnderLoadRestoresConsistentlyAndPurgesStayPurged) {
   daemon = Start("third");
   ASSERT_FALSE(address_.empty());
   EXPECT_EQ(GetLead(worker, old[0], nullptr).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_EQ(Stop(*daemon), 0);
+}
+
+// The only admin rotated its token after the backup: the restore ends that
+// admin's tokens again (the new one is not in the backup), so the start
+// issues a recovery admin token, to the 0600 token file only.
+TEST_F(BackupE2eTest, ARestoreThatEndsEveryAdminTokenIssuesARecoveryAdmin) {
+  ASSERT_EQ(::mkdir(Backups().c_str(), 0700), 0);
+  auto daemon = Start("first");
+  ASSERT_FALSE(address_.empty());
+  const std::string admin = AdminToken("first");
+  WriteFileWithMode(Path("admin.token"), admin + "\n", 0600);
+  std::string out, err;
+  ASSERT_EQ(Ctl("admin", {"backup", "create", Backups()}, &out, &err), 0) << err;
+  v1::RotateTokenRequest rotate;
+  rotate.set_principal_id(admin.substr(3, 16));
+  v1::RotateTokenResponse rotated;
+  grpc::Status s = admin_->RotateToken(Ctx(admin).get(), rotate, &rotated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(Stop(*daemon), 0);
+  ASSERT_EQ(Ctl("", {"backup", "restore", Backups(), "--data-dir", DataDir()}, &out, &err), 0)
+      << err;
+
+  daemon = Start("second");
+  ASSERT_FALSE(address_.empty());
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "issuing a recovery admin")) << daemon->err();
+  const std::string recovery = AdminToken("second");
+  ASSERT_FALSE(recovery.empty());
+  EXPECT_FALSE(absl::StrContains(daemon->err(), recovery.substr(20)));
+  v1::ListPrincipalsResponse listed;
+  for (const std::string& token : {admin, rotated.token()}) {
+    s = admin_->ListPrincipals(Ctx(token).get(), v1::ListPrincipalsRequest(), &listed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  s = admin_->ListPrincipals(Ctx(recovery).get(), v1::ListPrincipalsRequest(), &listed);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(Stop(*daemon), 0);
+  // Once there is a usable admin again, a restart issues nothing.
+  daemon = Start("third");
+  ASSERT_FALSE(address_.empty());
+  struct stat st;
+  EXPECT_NE(::stat(Path("third.token").c_str(), &st), 0);
   ASSERT_EQ(Stop(*daemon), 0);
 }
 

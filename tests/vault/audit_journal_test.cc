@@ -122,6 +122,47 @@ TEST_F(AuditJournalTest, ADamagedRecordBeforeTheEndIsDataLossAndNothingIsCut) {
   EXPECT_EQ(static_cast<size_t>(st.st_size), bytes.size());
 }
 
+// A group's append can be cut back whole; what lies beyond a sequence is
+// told apart: one interrupted group, or more (a log that lost its tail).
+TEST_F(AuditJournalTest, RewindTruncateAndTheLastGroup) {
+  absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(Path());
+  ASSERT_TRUE(j.ok()) << j.status();
+  auto& journal = **j;
+  ASSERT_TRUE(journal.Append("leadvault/00", {{1, "one"}, {2, "two"}}, "note-2", true, 1).ok());
+  const AuditJournal::Mark mark = journal.mark();
+  EXPECT_TRUE(*journal.OnlyLastGroupAfter(0));   // one group: 1..2
+  EXPECT_TRUE(*journal.OnlyLastGroupAfter(2));   // nothing beyond
+  EXPECT_FALSE(*journal.OnlyLastGroupAfter(1));  // 2 is not a group's first
+  ASSERT_TRUE(journal.Append("leadvault/00", {{3, "three"}, {4, "four"}}, "note-4", true, 3).ok());
+  EXPECT_TRUE(*journal.OnlyLastGroupAfter(2));
+  EXPECT_FALSE(*journal.OnlyLastGroupAfter(0));  // two groups beyond 0
+  EXPECT_FALSE(*journal.OnlyLastGroupAfter(3));
+
+  ASSERT_TRUE(journal.Rewind(mark).ok());
+  EXPECT_EQ(journal.last_sequence(), 2u);
+  Contents c = Read(Path());
+  EXPECT_EQ(c.order, (std::vector<char>{'E', 'E', 'C'}));
+  // Catch-up entries (no group mark) before a group: only the group counts.
+  ASSERT_TRUE(
+      journal.Append("leadvault/00", {{3, "three"}, {4, "four"}, {5, "five"}}, "note-5", true, 4)
+          .ok());
+  EXPECT_TRUE(*journal.OnlyLastGroupAfter(3));
+  EXPECT_FALSE(*journal.OnlyLastGroupAfter(2));
+  // TruncateAfter cuts from the end back: the checkpoint after 2 stays.
+  ASSERT_TRUE(journal.TruncateAfter(2).ok());
+  EXPECT_EQ(journal.last_sequence(), 2u);
+  c = Read(Path());
+  EXPECT_EQ(c.order, (std::vector<char>{'E', 'E', 'C'}));
+  EXPECT_EQ(c.notes, (std::vector<std::string>{"note-2"}));
+  ASSERT_TRUE(journal.TruncateAfter(0).ok());  // the origin stays
+  EXPECT_EQ(journal.last_sequence(), 0u);
+  EXPECT_EQ(journal.origin(), "leadvault/00");
+  ASSERT_TRUE(journal.Append("leadvault/00", {{1, "one again"}}, "", true, 1).ok());
+  c = Read(Path());
+  ASSERT_EQ(c.entries.size(), 1u);
+  EXPECT_EQ(c.entries[0].canonical, "one again");
+}
+
 TEST_F(AuditJournalTest, RefusesSymlinksAndFilesThatAreNotJournals) {
   ASSERT_EQ(::symlink("/etc/passwd", Path().c_str()), 0);
   EXPECT_EQ(AuditJournal::Open(Path()).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -184,6 +225,84 @@ TEST_F(JournalCommitterTest, TheJournalHoldsTheLogAndEveryPurgeIsCheckpointed) {
   c = Read(audit_journal_file_);
   ASSERT_GE(c.entries.size(), size);
   for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_EQ(c.entries[i].sequence, i + 1);
+}
+
+// The journal is written first: a group it cannot take is never written,
+// and a group whose database write fails is cut from it again.
+TEST_F(JournalCommitterTest, NothingIsWrittenThatTheJournalLacks) {
+  const std::string id =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-1"))->lead_id;
+  const uint64_t size = vault_->audit_log().size();
+  AuditJournal* journal = vault_->committer().journal();
+  ASSERT_NE(journal, nullptr);
+  EXPECT_EQ(journal->last_sequence(), size);
+
+  vault_->committer().SetFailJournalForTesting(true);
+  auto created =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-2"));
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kResourceExhausted) << created.status();
+  // A read's audit entry cannot be made durable in both: the read fails.
+  auto read = vault_->leads().GetLead(IntakeActor(), id);
+  EXPECT_FALSE(read.ok());
+  EXPECT_EQ(vault_->audit_log().size(), size);
+  EXPECT_EQ(journal->last_sequence(), size);
+  EXPECT_FALSE(vault_->committer().journal_error().ok());
+  EXPECT_FALSE(vault_->StorageHealth().ok());
+  vault_->committer().SetFailJournalForTesting(false);
+  auto again = vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-2"));
+  ASSERT_TRUE(again.ok()) << again.status();
+
+  vault_->committer().SetFailWritesForTesting(true);
+  const uint64_t before = vault_->audit_log().size();
+  EXPECT_FALSE(
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-3")).ok());
+  EXPECT_EQ(journal->last_sequence(), before);  // cut off again
+  vault_->committer().SetFailWritesForTesting(false);
+  ASSERT_TRUE(
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-3")).ok());
+  EXPECT_TRUE(vault_->committer().journal_error().ok());
+  const uint64_t after = vault_->audit_log().size();
+  vault_.reset();
+  Contents c = Read(audit_journal_file_);
+  ASSERT_GE(c.entries.size(), after);
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_EQ(c.entries[i].sequence, i + 1);
+  OpenOrDie();
+  auto log = ReadAudit(*vault_);
+  for (size_t i = 0; i < after; ++i) {
+    EXPECT_EQ(c.entries[i].canonical, audit::EncodeCanonical(log[i].second)) << i;
+  }
+}
+
+// A crash between a group's append and its write leaves one group beyond
+// the log: the start cuts it (its callers never got an answer). Two groups
+// beyond it are a database that lost what it acknowledged: refused.
+TEST_F(JournalCommitterTest, AnInterruptedLastGroupIsCutAtStart) {
+  vault_.reset();
+  uint64_t next = 0;
+  {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(audit_journal_file_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    next = (*j)->last_sequence() + 1;
+    ASSERT_TRUE((*j)->Append((*j)->origin(), {{next, "x"}, {next + 1, "y"}}, "", true, next).ok());
+  }
+  OpenOrDie();
+  EXPECT_EQ(vault_->journal_interrupted_group(), 2u);
+  ASSERT_TRUE(
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-1")).ok());
+  vault_.reset();
+  Contents c = Read(audit_journal_file_);
+  ASSERT_GE(c.entries.size(), next);
+  EXPECT_NE(c.entries[next - 1].canonical, "x");
+  for (size_t i = 0; i < c.entries.size(); ++i) EXPECT_EQ(c.entries[i].sequence, i + 1);
+
+  {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(audit_journal_file_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    next = (*j)->last_sequence() + 1;
+    ASSERT_TRUE((*j)->Append((*j)->origin(), {{next, "x"}}, "", true, next).ok());
+    ASSERT_TRUE((*j)->Append((*j)->origin(), {{next + 1, "y"}}, "", true, next + 1).ok());
+  }
+  EXPECT_EQ(OpenVault(TestKek(1)).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(JournalCommitterTest, AJournalAheadOfTheLogIsRefusedUnlessTheTailIsAccepted) {

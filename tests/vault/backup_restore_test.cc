@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "audit/merkle.h"
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
@@ -50,6 +51,28 @@ class BackupRestoreTest : public VaultFixture {
   }
 
   RestoreLayout Layout() const { return RestoreLayout{dir_.path()}; }
+  std::string JournalHighWater() const { return AuditJournal::HighWaterPath(audit_journal_file_); }
+
+  // Cuts the (closed) journal back to before its first DeleteLead entry.
+  void CutJournalBeforeTheDelete() {
+    absl::StatusOr<std::unique_ptr<AuditJournal>> j = AuditJournal::Open(audit_journal_file_);
+    ASSERT_TRUE(j.ok()) << j.status();
+    uint64_t delete_sequence = 0;
+    ASSERT_TRUE((*j)->Scan(
+                        [&](const AuditJournal::Entry& e) {
+                          absl::StatusOr<audit::AuditEntry> entry =
+                              audit::DecodeCanonical(e.canonical);
+                          if (entry.ok() && entry->action == "DeleteLead") {
+                            delete_sequence = e.sequence;
+                            return false;
+                          }
+                          return true;
+                        },
+                        [](absl::string_view) { return true; })
+                    .ok());
+    ASSERT_NE(delete_sequence, 0u);
+    ASSERT_TRUE((*j)->TruncateAfter(delete_sequence - 1).ok());
+  }
 
   std::string Create(int n) {
     absl::StatusOr<CreateResult> r = vault_->leads().CreateLead(
@@ -72,20 +95,33 @@ class BackupRestoreTest : public VaultFixture {
 
   // Stops the vault, restores backup `id` as `leadvaultctl backup restore`
   // does, and starts it as the daemon would after one.
-  absl::Status RestoreAndOpen(uint32_t id, bool without_journal = false) {
+  absl::Status RestoreAndOpen(uint32_t id, bool without_journal = false,
+                              bool without_high_water = false) {
     vault_.reset();
     absl::StatusOr<BackupSummary> restored = RestoreBackup(backups_.path(), id, Layout());
     if (!restored.ok()) return restored.status();
+    return StartRestored(without_journal, without_high_water);
+  }
+
+  // The start after a restore, as the daemon makes it.
+  absl::Status StartRestored(bool without_journal = false, bool without_high_water = false) {
+    vault_.reset();
     restore_.pending = true;
     restore_.without_journal = without_journal;
+    restore_.without_high_water = without_high_water;
     struct stat st;
     if (::stat(Layout().pre_restore_high_water().c_str(), &st) == 0) {
       restore_.pre_restore_high_water = ReadAll(Layout().pre_restore_high_water());
+    }
+    if (::stat(JournalHighWater().c_str(), &st) == 0) {
+      restore_.journal_high_water = ReadAll(JournalHighWater());
     }
     absl::StatusOr<std::unique_ptr<Vault>> v = OpenVault(TestKek(1));
     restore_ = VaultOptions::Restore();
     if (!v.ok()) return v.status();
     vault_ = *std::move(v);
+    // As the daemon does once the replay succeeded.
+    std::filesystem::remove_all(Layout().previous_db_dir());
     return absl::OkStatus();
   }
 
@@ -216,6 +252,20 @@ TEST_F(BackupRestoreTest, ATamperedJournalIsDataLossAndNothingIsServed) {
   absl::Status s = RestoreAndOpen(backup.id);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "audit journal")) << s;
+  // The database from before the restore is still there to go back to, and
+  // a second restore keeps it (not the half-restored one).
+  struct stat st;
+  ASSERT_EQ(::stat((Layout().previous_db_dir() + "/CURRENT").c_str(), &st), 0);
+  const std::string manifest = ReadAll(Layout().previous_db_dir() + "/CURRENT");
+  ASSERT_TRUE(RestoreBackup(backups_.path(), backup.id, Layout()).ok());
+  EXPECT_EQ(ReadAll(Layout().previous_db_dir() + "/CURRENT"), manifest);
+  std::filesystem::remove_all(Layout().db_dir());
+  ASSERT_EQ(::rename(Layout().previous_db_dir().c_str(), Layout().db_dir().c_str()), 0);
+  ::unlink(Layout().marker().c_str());
+  ::rename(Layout().pre_restore_high_water().c_str(), Layout().high_water().c_str());
+  std::filesystem::remove(audit_journal_file_);  // the damaged one; rebuilt from the log
+  OpenOrDie();
+  EXPECT_FALSE(Readable(id));  // the database from before: the purge is in it
 }
 
 // A journal rewritten with valid framing, its DeleteLead entry replaced by a
@@ -276,6 +326,131 @@ TEST_F(BackupRestoreTest, AJournalThatDoesNotReachTheLastServedCheckpointIsDataL
   // The journal as it was before the delete: the high-water mark is ahead.
   std::filesystem::remove(audit_journal_file_);
   ASSERT_TRUE(RestoreAndOpen(backup.id).code() == absl::StatusCode::kDataLoss);
+}
+
+// The data dir is lost with its high-water mark: the mark beside the
+// journal still shows a journal that lost its purge is incomplete.
+TEST_F(BackupRestoreTest, TheMarkBesideTheJournalCatchesACutJournalWhenTheDataDirIsLost) {
+  const std::string id = Create(1);
+  const BackupSummary backup = Backup();
+  Delete(id);
+  vault_.reset();
+  ASSERT_EQ(::unlink(Layout().high_water().c_str()), 0);
+  CutJournalBeforeTheDelete();
+  EXPECT_EQ(RestoreAndOpen(backup.id).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(vault_, nullptr);
+}
+
+// With no mark at all nothing shows the journal is complete: refused until
+// the operator accepts it, which is recorded.
+TEST_F(BackupRestoreTest, WithNoHighWaterMarkTheReplayIsRefusedUnlessAccepted) {
+  const std::string id = Create(1);
+  const BackupSummary backup = Backup();
+  Delete(id);
+  vault_.reset();
+  ASSERT_EQ(::unlink(Layout().high_water().c_str()), 0);
+  ASSERT_EQ(::unlink(JournalHighWater().c_str()), 0);
+  EXPECT_EQ(RestoreAndOpen(backup.id).code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(StartRestored(/*without_journal=*/false, /*without_high_water=*/true).ok());
+  const auto [seq, entry] = ReadAudit(*vault_).back();
+  EXPECT_EQ(entry.action, "RestoreFromBackup");
+  EXPECT_EQ(entry.fields.back(), "high_water=missing");
+  EXPECT_FALSE(Readable(id));  // the journal was whole: the purge is re-applied
+  // The mark beside the journal is written again once it is attached.
+  struct stat st;
+  EXPECT_EQ(::stat(JournalHighWater().c_str(), &st), 0);
+}
+
+// What took access away after the backup is taken away again (fail
+// closed); what was granted after it is not granted again.
+TEST_F(BackupRestoreTest, RestrictionsAfterTheBackupAreMadeAgain) {
+  auto create = [&](const char* name, std::vector<std::string> roles,
+                    std::vector<std::string> lines) {
+    NewPrincipal p;
+    p.display_name = name;
+    p.roles = std::move(roles);
+    p.service_lines = std::move(lines);
+    absl::StatusOr<IssuedToken> issued = vault_->principals().Create(Admin(), std::move(p));
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    return issued.ok() ? *std::move(issued) : IssuedToken{};
+  };
+  IssuedToken narrowed = create("front desk", {"intake"}, {"cardio", "ortho"});
+  IssuedToken rotated = create("web form", {"capture"}, {});
+  IssuedToken disabled = create("old agency", {"capture"}, {});
+  IssuedToken untouched = create("call center", {"capture"}, {});
+  const std::string held = Create(1);
+  const std::string released = Create(2);
+  Actor officer = MakeActor("00000000000000e1", "compliance");
+  officer.purpose = Purpose::kOperations;
+  absl::StatusOr<EmergencyGrant> grant = vault_->emergency().OpenGrant(
+      officer, "Patient unresponsive in the ER, need the contact now", {held}, absl::Hours(1));
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  const BackupSummary backup = Backup();
+
+  ASSERT_TRUE(vault_->principals()
+                  .SetServiceLines(Admin(), narrowed.principal.id, {"ortho", "spine"})
+                  .ok());
+  ASSERT_TRUE(
+      vault_->principals().RotateToken(Admin(), rotated.principal.id, absl::Hours(24)).ok());
+  ASSERT_TRUE(vault_->principals().Disable(Admin(), disabled.principal.id).ok());
+  absl::StatusOr<LegalHold> hold =
+      vault_->holds().Place(Compliance(), held, "Litigation hold for the test matter");
+  ASSERT_TRUE(hold.ok()) << hold.status();
+  absl::StatusOr<LegalHold> gone =
+      vault_->holds().Place(Compliance(), released, "Litigation hold placed and lifted");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  ASSERT_TRUE(vault_->holds()
+                  .Release(Compliance(), released, gone->hold_id, "Matter settled, hold lifted")
+                  .ok());
+  ASSERT_TRUE(vault_->emergency().Close(officer, grant->id).ok());
+  // Denied calls change nothing and are not re-applied.
+  ASSERT_TRUE(vault_
+                  ->RecordFailure(IntakeActor(), "DisablePrincipal", {},
+                                  absl::PermissionDeniedError("role"), untouched.principal.id)
+                  .ok());
+
+  ASSERT_TRUE(RestoreAndOpen(backup.id).ok());
+  PrincipalStore& principals = vault_->principals();
+  absl::StatusOr<Principal> p = principals.Authenticate(narrowed.token.view());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->service_lines, (std::vector<std::string>{"ortho"}));  // never "spine"
+  EXPECT_FALSE(principals.Authenticate(rotated.token.view()).ok());  // the old token ended
+  EXPECT_FALSE(principals.Authenticate(disabled.token.view()).ok());
+  EXPECT_TRUE(principals.Authenticate(untouched.token.view()).ok());
+  absl::StatusOr<HoldPage> holds = vault_->holds().List(Compliance(), "", 0, "");
+  ASSERT_TRUE(holds.ok()) << holds.status();
+  ASSERT_EQ(holds->holds.size(), 1u);
+  EXPECT_EQ(holds->holds[0].lead_id, held);
+  EXPECT_EQ(holds->holds[0].hold_id, hold->hold_id);  // a later release still matches
+  EXPECT_EQ(holds->holds[0].reason, hold->reason);
+  EXPECT_FALSE(vault_->emergency().ActiveGrant(officer.principal_id, held).has_value());
+  ASSERT_TRUE(vault_->restore_result().has_value());
+  EXPECT_EQ(vault_->restore_result()->reapplied_restrictions, 5u);
+  std::vector<std::string> reapplied;
+  for (const auto& [seq, entry] : ReadAudit(*vault_)) {
+    if (entry.principal_id == "system" && seq > vault_->restore_result()->restored_size) {
+      reapplied.push_back(entry.action);
+    }
+    if (entry.action == "RestoreFromBackup") {
+      EXPECT_NE(std::find(entry.fields.begin(), entry.fields.end(), "reapplied_restrictions=5"),
+                entry.fields.end());
+    }
+  }
+  EXPECT_EQ(absl::StrJoin(reapplied, ","),
+            "ReapplyDisablePrincipal,ReapplyRotateToken,ReapplySetServiceLines,"
+            "CloseEmergencyAccess,ReapplyLegalHold,RestoreFromBackup");
+  // A sweep cannot purge the held lead now, and the hold releases as placed.
+  EXPECT_TRUE(vault_->holds()
+                  .Release(Compliance(), held, hold->hold_id, "Matter settled, hold lifted")
+                  .ok());
+  // A restart replays nothing again.
+  const uint64_t size = vault_->audit_log().size();
+  Reopen();
+  for (const auto& [seq, entry] : ReadAudit(*vault_)) {
+    if (seq > size) {
+      EXPECT_FALSE(absl::StartsWith(entry.action, "Reapply")) << entry.action;
+    }
+  }
 }
 
 TEST_F(BackupRestoreTest, WithoutTheJournalTheRestoreSaysSoAndPurgedLeadsComeBack) {

@@ -1,0 +1,99 @@
+#include "vault/restore_restrictions.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "keys/status_macros.h"
+#include "vault/audit_journal.h"
+#include "vault/lead_store.h"
+
+namespace leadvault::vault {
+namespace {
+
+// The value of field "`name`=..." of `entry`, if it has one.
+std::optional<std::string> FieldValue(const audit::AuditEntry& entry, absl::string_view name) {
+  const std::string prefix = absl::StrCat(name, "=");
+  for (const std::string& field : entry.fields) {
+    if (absl::StartsWith(field, prefix)) return field.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+bool Allowed(const audit::AuditEntry& entry) { return entry.outcome == audit::Outcome::kAllowed; }
+
+// Whether a re-application changed something: NOT_FOUND (made after the
+// backup) and FAILED_PRECONDITION (a grant no longer open) leave nothing to
+// change.
+absl::StatusOr<bool> Changed(absl::StatusOr<bool> changed) {
+  if (absl::IsNotFound(changed.status()) || absl::IsFailedPrecondition(changed.status())) {
+    return false;
+  }
+  return changed;
+}
+
+}  // namespace
+
+void RestrictionsSinceBackup::Note(const audit::AuditEntry& entry, uint64_t sequence) {
+  if (!Allowed(entry)) return;
+  const std::string& a = entry.action;
+  if (a == "DisablePrincipal" && !entry.subject.empty()) {
+    disabled_[entry.subject] = sequence;
+  } else if (a == "RotateToken" && !entry.subject.empty()) {
+    tokens_ended_[entry.subject] = sequence;
+  } else if (a == "SetServiceLines" && !entry.subject.empty()) {
+    std::optional<std::string> lines = FieldValue(entry, "service_lines");
+    if (!lines.has_value()) return;  // an entry from before they were named
+    service_lines_[entry.subject] = {sequence, absl::StrSplit(*lines, ',', absl::SkipEmpty())};
+  } else if ((a == "PlaceLegalHold" || a == "ReleaseLegalHold") && entry.lead_ids.size() == 1) {
+    std::optional<std::string> lead = DecodeLeadId(entry.lead_ids[0]);
+    std::optional<std::string> hold_id = FieldValue(entry, "hold_id");
+    if (!lead.has_value() || !hold_id.has_value()) return;
+    const std::string key = *lead + *hold_id;
+    if (a == "ReleaseLegalHold") {
+      holds_.erase(key);
+      return;
+    }
+    LegalHold hold;
+    hold.lead_id = *lead;
+    hold.hold_id = *hold_id;
+    hold.reason = entry.break_glass_reason;
+    hold.placed_by = entry.principal_id;
+    hold.placed_at = entry.time;
+    holds_[key] = {sequence, std::move(hold)};
+  } else if (a == "CloseEmergencyAccess") {
+    std::optional<std::string> grant = FieldValue(entry, "grant");
+    if (grant.has_value()) closed_grants_[*grant] = sequence;
+  }
+}
+
+absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
+    const Actor& system, PrincipalStore& principals, EmergencyAccessStore& emergency,
+    LegalHolds& holds, const std::set<std::string>& purged) const {
+  uint64_t changes = 0;
+  auto add = [&changes](absl::StatusOr<bool> changed) -> absl::Status {
+    LV_ASSIGN_OR_RETURN(bool did, Changed(std::move(changed)));
+    if (did) ++changes;
+    return absl::OkStatus();
+  };
+  for (const auto& [id, sequence] : disabled_) {
+    LV_RETURN_IF_ERROR(add(principals.ReapplyDisable(system, id, sequence)));
+  }
+  for (const auto& [id, sequence] : tokens_ended_) {
+    LV_RETURN_IF_ERROR(add(principals.ReapplyTokenEnd(system, id, sequence)));
+  }
+  for (const auto& [id, change] : service_lines_) {
+    LV_RETURN_IF_ERROR(
+        add(principals.ReapplyServiceLines(system, id, change.second, change.first)));
+  }
+  for (const auto& [grant, sequence] : closed_grants_) {
+    absl::StatusOr<EmergencyGrant> closed = emergency.Close(system, grant);
+    LV_RETURN_IF_ERROR(add(closed.ok() ? absl::StatusOr<bool>(true) : closed.status()));
+  }
+  for (const auto& [key, placed] : holds_) {
+    if (purged.count(placed.second.lead_id) > 0) continue;
+    LV_RETURN_IF_ERROR(add(holds.Reinstate(system, placed.second, placed.first)));
+  }
+  return changes;
+}
+
+}  // namespace leadvault::vault

@@ -1,0 +1,62 @@
+// What a restore takes away again: the restrictions made after the backup.
+#ifndef LEADVAULT_VAULT_RESTORE_RESTRICTIONS_H_
+#define LEADVAULT_VAULT_RESTORE_RESTRICTIONS_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "audit/audit_entry.h"
+#include "vault/actor.h"
+#include "vault/emergency_access.h"
+#include "vault/legal_hold.h"
+#include "vault/principal_store.h"
+
+namespace leadvault::vault {
+
+// Collects, from the allowed entries after a backup (in sequence order),
+// every change that took access away or protects data, and re-applies them
+// to the restored database, fail closed: what was granted after the backup
+// is not granted again.
+//   "DisablePrincipal"      the principal is disabled again;
+//   "RotateToken"           every token of the principal ends (the new one
+//                           is not in the backup; an admin issues another);
+//   "SetServiceLines"       the principal keeps only the lines it has that
+//                           the last change left it ("service_lines=");
+//   "PlaceLegalHold"        the hold is put back (same id, reason, placer)
+//                           unless a later "ReleaseLegalHold" released it;
+//                           a release of a hold the backup holds is not
+//                           re-applied (the hold stays);
+//   "CloseEmergencyAccess"  the grant is closed again if still open.
+// Consent revocations, retention policy changes and lead updates are not
+// (SECURITY.md, "Backups and restore"). The committer checkpoints each of
+// these entries' groups (IsReappliedOnRestore), so a restore finds them
+// verified. Memory: one item per principal,
+// grant and hold touched after the backup.
+class RestrictionsSinceBackup {
+ public:
+  void Note(const audit::AuditEntry& entry, uint64_t sequence);
+
+  // Re-applies what Note() collected, each with its own audit entry by
+  // `system`; skips holds on leads in `purged` (binary ids: the restore
+  // purges them again) and what the restored database does not have.
+  // Returns how many changes it made.
+  absl::StatusOr<uint64_t> Reapply(const Actor& system, PrincipalStore& principals,
+                                   EmergencyAccessStore& emergency, LegalHolds& holds,
+                                   const std::set<std::string>& purged) const;
+
+ private:
+  std::map<std::string, uint64_t> disabled_;      // principal id -> sequence
+  std::map<std::string, uint64_t> tokens_ended_;  // principal id -> sequence
+  std::map<std::string, std::pair<uint64_t, std::vector<std::string>>> service_lines_;
+  std::map<std::string, std::pair<uint64_t, LegalHold>> holds_;  // lead id + hold id
+  std::map<std::string, uint64_t> closed_grants_;                // grant id -> sequence
+};
+
+}  // namespace leadvault::vault
+
+#endif  // LEADVAULT_VAULT_RESTORE_RESTRICTIONS_H_

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -75,6 +76,10 @@ bool IsPurgeEntry(const audit::AuditEntry& entry) {
 bool IsReappliedOnRestore(const audit::AuditEntry& entry) {
   if (entry.outcome != audit::Outcome::kAllowed) return false;
   const std::string& a = entry.action;
+  if (a == "RecordConsent") {
+    return std::find(entry.fields.begin(), entry.fields.end(), "consent=revoke") !=
+           entry.fields.end();
+  }
   return a == "DeleteLead" || a == "RetentionPurge" || a == "DisablePrincipal" ||
          a == "RotateToken" || a == "SetServiceLines" || a == "PlaceLegalHold" ||
          a == "ReleaseLegalHold" || a == "CloseEmergencyAccess";

@@ -40,7 +40,9 @@ rocksdb::BackupEngineOptions EngineOptions(const std::string& backup_dir) {
   options.share_table_files = true;
   options.share_files_with_checksum = true;
   options.sync = true;
-  options.max_background_operations = 2;
+  // Copying is I/O and kernel copies more than CPU: four copies at a time
+  // beat two (leadvault-bench backup) even on two cores.
+  options.max_background_operations = 4;
   return options;
 }
 

@@ -222,8 +222,7 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer,
   std::set<std::string> purged_ids;
   for (const auto& [id, sequence] : purged) purged_ids.insert(id);
   LV_ASSIGN_OR_RETURN(replay.reapplied_restrictions,
-                      restrictions.Reapply(system, *stores.principals, *stores.emergency,
-                                           *stores.holds, purged_ids));
+                      restrictions.Reapply(system, stores.restrictions, purged_ids));
   for (const auto& [id, sequence] : purged) {
     absl::StatusOr<std::string> record = db.Get(Cf::kLeads, id);
     if (absl::IsNotFound(record.status())) continue;

@@ -11,10 +11,8 @@
 #include "absl/status/statusor.h"
 #include "vault/committer.h"
 #include "vault/database.h"
-#include "vault/emergency_access.h"
 #include "vault/lead_store.h"
-#include "vault/legal_hold.h"
-#include "vault/principal_store.h"
+#include "vault/restore_restrictions.h"
 
 namespace leadvault::vault {
 
@@ -43,7 +41,8 @@ struct JournalReplay {
 //      resumes: the restore base is kept in `meta`);
 //   3. re-apply the restrictions made after the backup (disabled
 //      principals, ended tokens, narrowed service lines, legal holds,
-//      closed emergency grants: vault/restore_restrictions.h), then purge
+//      closed emergency grants, consent revocations:
+//      vault/restore_restrictions.h), then purge
 //      again every lead of the backup that a verified "DeleteLead" or
 //      "RetentionPurge" after it purged (one "ReapplyPurge" entry each, the
 //      purged sequence named; a hold the backup still has is dropped first,
@@ -52,14 +51,12 @@ struct JournalReplay {
 //   4. cut the journal's unverified tail, commit "RestoreFromBackup" with a
 //      checkpoint, and re-attach the journal.
 // Entries the journal holds that change other state (new leads and their
-// updates, consent, new principals, retention policies) are in the log again
+// updates, consent grants, new principals, retention policies) are in the log again
 // but not re-applied: SECURITY.md says what that means.
 // The stores a replay re-applies changes through.
 struct ReplayStores {
   LeadStore* leads = nullptr;
-  PrincipalStore* principals = nullptr;
-  EmergencyAccessStore* emergency = nullptr;
-  LegalHolds* holds = nullptr;
+  RestrictionTargets restrictions;
 };
 absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer,
                                             const ReplayStores& stores,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "keys/status_macros.h"
 #include "vault/access_policy.h"
 
@@ -96,17 +97,47 @@ absl::StatusOr<ConsentEvent> ConsentStore::RecordRevocation(const Actor& actor, 
     LV_RETURN_IF_ERROR(
         NormalizeThirdParty(ConsentPurpose::kThirdPartySharing, revocation.third_party));
   }
-  const absl::Time now = clock_->Now();
   const std::string& id = lead.bytes();
   LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject,
                       leads_->OpenForConsent(actor, id, Rpc::kRecordConsent, /*claim=*/true,
                                              /*need_key=*/false));
-  audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
-  entry.lead_ids.push_back(lead.text());
+  event.method = revocation.method;
+  event.method_detail = detail;
+  LV_ASSIGN_OR_RETURN(std::optional<ConsentEvent> recorded,
+                      CommitRevocation(actor, id, subject, std::move(event), revocation.third_party,
+                                       {}, /*only_if_changes=*/false));
+  return *std::move(recorded);
+}
+
+absl::StatusOr<bool> ConsentStore::ReapplyRevocation(const Actor& actor, const std::string& lead_id,
+                                                     std::vector<ConsentChannel> channels,
+                                                     std::vector<ConsentPurpose> purposes,
+                                                     RevocationMethod method, uint64_t sequence) {
+  ConsentEvent event;
+  LV_ASSIGN_OR_RETURN(event.channels, AllIfEmpty(channels, kAllConsentChannels, "channels"));
+  LV_ASSIGN_OR_RETURN(event.purposes, AllIfEmpty(purposes, kAllConsentPurposes, "purposes"));
+  std::sort(event.channels.begin(), event.channels.end());
+  std::sort(event.purposes.begin(), event.purposes.end());
+  event.method = method;
+  event.method_detail = absl::StrCat("reapplied_sequence=", sequence);
+  LV_ASSIGN_OR_RETURN(LeadStore::ConsentSubject subject, leads_->OpenForRestore(lead_id));
+  LV_ASSIGN_OR_RETURN(
+      std::optional<ConsentEvent> recorded,
+      CommitRevocation(actor, lead_id, subject, std::move(event), "",
+                       {absl::StrCat("reapplied_sequence=", sequence)}, /*only_if_changes=*/true));
+  return recorded.has_value();
+}
+
+absl::StatusOr<std::optional<ConsentEvent>> ConsentStore::CommitRevocation(
+    const Actor& actor, const std::string& id, const LeadStore::ConsentSubject& subject,
+    ConsentEvent event, const std::string& third_party, std::vector<std::string> fields,
+    bool only_if_changes) {
+  const bool sharing = std::find(event.purposes.begin(), event.purposes.end(),
+                                 ConsentPurpose::kThirdPartySharing) != event.purposes.end();
   LV_ASSIGN_OR_RETURN(ConsentState state, ledger_->ReadState(id));
   if (sharing) {
-    if (!revocation.third_party.empty()) {
-      event.third_parties.push_back(revocation.third_party);
+    if (!third_party.empty()) {
+      event.third_parties.push_back(third_party);
     } else {
       // Sharing with every third party the ledger names on any of the channels.
       for (const ConsentState::Latest& l : state.latest()) {
@@ -125,16 +156,44 @@ absl::StatusOr<ConsentEvent> ConsentStore::RecordRevocation(const Actor& actor, 
       // No party to revoke sharing with: the other purposes still are.
       event.purposes.pop_back();  // sorted: sharing is last
       if (event.purposes.empty()) {
+        if (only_if_changes) return std::nullopt;
         return absl::InvalidArgumentError(
             "revocation.third_party: the ledger names no third party to revoke sharing with");
       }
     }
   }
-  event.at = now;
+  if (only_if_changes) {
+    // Nothing to record if every key it covers is revoked already (its
+    // contacts then are on the suppression list too).
+    bool changes = false;
+    for (ConsentChannel c : event.channels) {
+      for (ConsentPurpose p : event.purposes) {
+        if (p == ConsentPurpose::kThirdPartySharing) {
+          for (const std::string& party : event.third_parties) {
+            changes = changes ||
+                      state.Decide(c, p, party, std::nullopt).reason != ConsentReason::kRevoked;
+          }
+        } else {
+          changes =
+              changes || state.Decide(c, p, "", std::nullopt).reason != ConsentReason::kRevoked;
+        }
+      }
+    }
+    if (!changes) return std::nullopt;
+  }
+  event.at = clock_->Now();
   event.recorded_by = actor.principal_id;
   event.action = ConsentAction::kRevoke;
-  event.method = revocation.method;
-  event.method_detail = detail;
+  audit::AuditEntry entry = EntryFor(actor, "RecordConsent");
+  entry.lead_ids.push_back(EncodeLeadId(id));
+  std::vector<std::string> channels;
+  for (ConsentChannel c : event.channels) channels.emplace_back(ConsentChannelName(c));
+  std::vector<std::string> purposes;
+  for (ConsentPurpose p : event.purposes) purposes.emplace_back(ConsentPurposeName(p));
+  entry.fields = {"consent=revoke", absl::StrCat("channels=", absl::StrJoin(channels, ",")),
+                  absl::StrCat("purposes=", absl::StrJoin(purposes, ",")),
+                  absl::StrCat("method=", RevocationMethodName(event.method))};
+  for (std::string& field : fields) entry.fields.push_back(std::move(field));
   rocksdb::WriteBatch batch;
   LV_ASSIGN_OR_RETURN(Committer::Stamp stamp,
                       ledger_->Stage(id, nullptr, subject.dek_version, subject.tokens, state, event,

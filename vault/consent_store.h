@@ -77,8 +77,22 @@ class ConsentStore {
   // and puts the lead's phone (sms, voice, autodialed voice) or email (email)
   // on the suppression list for those channels and purposes. Effective on the
   // very next read.
+  // Its "RecordConsent" entry names what it revoked ("consent=revoke",
+  // "channels=", "purposes=", "method="), so a restore can revoke it again.
   absl::StatusOr<ConsentEvent> RecordRevocation(const Actor& actor, const LeadId& lead,
                                                 ConsentRevocation revocation);
+
+  // For a restore (vault/restore_restrictions.h): revokes again on lead
+  // `lead_id` (binary, in any scope) what the allowed revocation at
+  // `sequence` revoked (sharing with every third party the restored ledger
+  // names), as a "RecordConsent" entry by `actor` naming that sequence, and
+  // puts the contacts on the suppression list again. False (nothing
+  // recorded) if all of it is revoked already; NOT_FOUND for a lead the
+  // restored database does not hold.
+  absl::StatusOr<bool> ReapplyRevocation(const Actor& actor, const std::string& lead_id,
+                                         std::vector<ConsentChannel> channels,
+                                         std::vector<ConsentPurpose> purposes,
+                                         RevocationMethod method, uint64_t sequence);
 
   // Whether contact on `channel` for `purpose` is allowed now, and why not.
   absl::StatusOr<ConsentDecision> CheckConsent(const Actor& actor, const LeadId& lead,
@@ -99,6 +113,16 @@ class ConsentStore {
                                                          bool* committed = nullptr);
 
  private:
+  // A revocation's event staged and committed, for RecordRevocation and
+  // ReapplyRevocation: sharing with `third_party`, or with every party the
+  // ledger names on the channels; the entry names what is revoked, plus
+  // `fields`. With `only_if_changes`, nullopt when all of it is revoked
+  // already.
+  absl::StatusOr<std::optional<ConsentEvent>> CommitRevocation(
+      const Actor& actor, const std::string& id, const LeadStore::ConsentSubject& subject,
+      ConsentEvent event, const std::string& third_party, std::vector<std::string> fields,
+      bool only_if_changes);
+
   Committer* const committer_;
   AuditLog* const log_;
   const Clock* const clock_;

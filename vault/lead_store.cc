@@ -211,10 +211,21 @@ absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_i
   return absl::OkStatus();
 }
 
+absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForRestore(const std::string& lead_id) {
+  return OpenSubject(nullptr, lead_id, Rpc::kRecordConsent, /*claim=*/true, /*need_key=*/false);
+}
+
 absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor& actor,
                                                                     const std::string& lead_id,
                                                                     Rpc rpc, bool claim,
                                                                     bool need_key) {
+  return OpenSubject(&actor, lead_id, rpc, claim, need_key);
+}
+
+absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenSubject(const Actor* actor,
+                                                                 const std::string& lead_id,
+                                                                 Rpc rpc, bool claim,
+                                                                 bool need_key) {
   ConsentSubject subject;
   if (claim) subject.claim.emplace(claims_.Acquire({lead_id}));
   // The wrapped key only when it is needed (a grant carrying an IP address).
@@ -224,7 +235,9 @@ absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForConsent(const Actor&
   LV_RETURN_IF_ERROR(values[0].status());
   LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *values[0]));
   subject.meta = MetadataFromRecord(lead_id, record);
-  if (!MaySeeAs(actor, subject.meta, rpc)) return absl::NotFoundError("lead not found");
+  if (actor != nullptr && !MaySeeAs(*actor, subject.meta, rpc)) {
+    return absl::NotFoundError("lead not found");
+  }
   subject.tokens = TokensOf(record);
   subject.dek_version = record.dek_version();
   if (need_key) {

@@ -247,6 +247,9 @@ class LeadStore final : public LeadScope {
   };
   absl::StatusOr<ConsentSubject> OpenForConsent(const Actor& actor, const std::string& lead_id,
                                                 Rpc rpc, bool claim, bool need_key);
+  // The same in any scope, claimed, without the key: for a restore's
+  // re-applied consent revocations (vault/restore_restrictions.h).
+  absl::StatusOr<ConsentSubject> OpenForRestore(const std::string& lead_id);
 
   // Changes status and/or appends contact attempts if `expected_version` is current.
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
@@ -342,6 +345,9 @@ class LeadStore final : public LeadScope {
                                         PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
   static ContactTokens TokensOf(const internal::LeadRecord& record);
+  // OpenForConsent, and OpenForRestore with no actor (no scope check).
+  absl::StatusOr<ConsentSubject> OpenSubject(const Actor* actor, const std::string& lead_id,
+                                             Rpc rpc, bool claim, bool need_key);
   // Stages the event of `grant` on lead `lead_id` (its data key `dek`, if
   // the grant carries an IP address) into `prepared`; `new_lead`: the lead is
   // created by the same write (its ledger is empty).

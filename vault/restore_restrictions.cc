@@ -1,5 +1,7 @@
 #include "vault/restore_restrictions.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -63,12 +65,42 @@ void RestrictionsSinceBackup::Note(const audit::AuditEntry& entry, uint64_t sequ
   } else if (a == "CloseEmergencyAccess") {
     std::optional<std::string> grant = FieldValue(entry, "grant");
     if (grant.has_value()) closed_grants_[*grant] = sequence;
+  } else if (a == "RecordConsent" && FieldValue(entry, "consent") == "revoke" &&
+             entry.lead_ids.size() == 1) {
+    std::optional<std::string> lead = DecodeLeadId(entry.lead_ids[0]);
+    std::optional<std::string> channels = FieldValue(entry, "channels");
+    std::optional<std::string> purposes = FieldValue(entry, "purposes");
+    std::optional<std::string> method = FieldValue(entry, "method");
+    if (!lead.has_value() || !channels.has_value() || !purposes.has_value() ||
+        !method.has_value()) {
+      return;
+    }
+    Revocation r;
+    r.sequence = sequence;
+    r.lead_id = *lead;
+    for (absl::string_view name : absl::StrSplit(*channels, ',', absl::SkipEmpty())) {
+      if (std::optional<ConsentChannel> c = ParseConsentChannel(name)) r.channels.push_back(*c);
+    }
+    for (absl::string_view name : absl::StrSplit(*purposes, ',', absl::SkipEmpty())) {
+      if (std::optional<ConsentPurpose> p = ParseConsentPurpose(name)) r.purposes.push_back(*p);
+    }
+    // A name this build does not know: revoke every channel or purpose.
+    if (r.channels.size() !=
+        static_cast<size_t>(std::count(channels->begin(), channels->end(), ',')) + 1) {
+      r.channels.clear();
+    }
+    if (r.purposes.size() !=
+        static_cast<size_t>(std::count(purposes->begin(), purposes->end(), ',')) + 1) {
+      r.purposes.clear();
+    }
+    r.method = ParseRevocationMethod(*method).value_or(RevocationMethod::kIntakeCall);
+    revocations_.push_back(std::move(r));
   }
 }
 
 absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
-    const Actor& system, PrincipalStore& principals, EmergencyAccessStore& emergency,
-    LegalHolds& holds, const std::set<std::string>& purged) const {
+    const Actor& system, const RestrictionTargets& to, const std::set<std::string>& purged) const {
+  PrincipalStore& principals = *to.principals;
   uint64_t changes = 0;
   auto add = [&changes](absl::StatusOr<bool> changed) -> absl::Status {
     LV_ASSIGN_OR_RETURN(bool did, Changed(std::move(changed)));
@@ -86,12 +118,16 @@ absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
         add(principals.ReapplyServiceLines(system, id, change.second, change.first)));
   }
   for (const auto& [grant, sequence] : closed_grants_) {
-    absl::StatusOr<EmergencyGrant> closed = emergency.Close(system, grant);
+    absl::StatusOr<EmergencyGrant> closed = to.emergency->Close(system, grant);
     LV_RETURN_IF_ERROR(add(closed.ok() ? absl::StatusOr<bool>(true) : closed.status()));
   }
   for (const auto& [key, placed] : holds_) {
     if (purged.count(placed.second.lead_id) > 0) continue;
-    LV_RETURN_IF_ERROR(add(holds.Reinstate(system, placed.second, placed.first)));
+    LV_RETURN_IF_ERROR(add(to.holds->Reinstate(system, placed.second, placed.first)));
+  }
+  for (const Revocation& r : revocations_) {
+    LV_RETURN_IF_ERROR(add(to.consent->ReapplyRevocation(system, r.lead_id, r.channels, r.purposes,
+                                                         r.method, r.sequence)));
   }
   return changes;
 }

@@ -12,11 +12,20 @@
 #include "absl/status/statusor.h"
 #include "audit/audit_entry.h"
 #include "vault/actor.h"
+#include "vault/consent_store.h"
 #include "vault/emergency_access.h"
 #include "vault/legal_hold.h"
 #include "vault/principal_store.h"
 
 namespace leadvault::vault {
+
+// The stores a restore re-applies restrictions through.
+struct RestrictionTargets {
+  PrincipalStore* principals = nullptr;
+  EmergencyAccessStore* emergency = nullptr;
+  LegalHolds* holds = nullptr;
+  ConsentStore* consent = nullptr;
+};
 
 // Collects, from the allowed entries after a backup (in sequence order),
 // every change that took access away or protects data, and re-applies them
@@ -31,8 +40,13 @@ namespace leadvault::vault {
 //                           unless a later "ReleaseLegalHold" released it;
 //                           a release of a hold the backup holds is not
 //                           re-applied (the hold stays);
-//   "CloseEmergencyAccess"  the grant is closed again if still open.
-// Consent revocations, retention policy changes and lead updates are not
+//   "CloseEmergencyAccess"  the grant is closed again if still open;
+//   "RecordConsent" revoking  the channels and purposes it names are revoked
+//                           again (sharing with every party the restored
+//                           ledger names), and the lead's contacts go on the
+//                           suppression list again, also for a lead the
+//                           restore then purges (the list outlives leads).
+// Consent grants, retention policy changes and lead updates are not
 // (SECURITY.md, "Backups and restore"). The committer checkpoints each of
 // these entries' groups (IsReappliedOnRestore), so a restore finds them
 // verified. Memory: one item per principal,
@@ -45,8 +59,7 @@ class RestrictionsSinceBackup {
   // `system`; skips holds on leads in `purged` (binary ids: the restore
   // purges them again) and what the restored database does not have.
   // Returns how many changes it made.
-  absl::StatusOr<uint64_t> Reapply(const Actor& system, PrincipalStore& principals,
-                                   EmergencyAccessStore& emergency, LegalHolds& holds,
+  absl::StatusOr<uint64_t> Reapply(const Actor& system, const RestrictionTargets& to,
                                    const std::set<std::string>& purged) const;
 
  private:
@@ -55,6 +68,14 @@ class RestrictionsSinceBackup {
   std::map<std::string, std::pair<uint64_t, std::vector<std::string>>> service_lines_;
   std::map<std::string, std::pair<uint64_t, LegalHold>> holds_;  // lead id + hold id
   std::map<std::string, uint64_t> closed_grants_;                // grant id -> sequence
+  struct Revocation {
+    uint64_t sequence = 0;
+    std::string lead_id;                   // binary
+    std::vector<ConsentChannel> channels;  // empty: every one
+    std::vector<ConsentPurpose> purposes;  // empty: every one
+    RevocationMethod method = RevocationMethod::kIntakeCall;
+  };
+  std::vector<Revocation> revocations_;  // in sequence order
 };
 
 }  // namespace leadvault::vault

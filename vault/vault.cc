@@ -116,6 +116,9 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   LV_ASSIGN_OR_RETURN(vault->principals_,
                       PrincipalStore::Open(vault->database_.get(), vault->committer_.get(),
                                            vault->keys_.get(), vault->clock_, vault->random_));
+  vault->consent_ = std::make_unique<ConsentStore>(
+      vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
+      vault->leads_.get(), vault->ledger_.get());
   if (options.restore.pending) {
     if (options.restore.without_journal) {
       vault->committer_->AttachJournal();  // a new, empty one: it is caught up from the log
@@ -129,19 +132,18 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
            {options.restore.pre_restore_high_water, options.restore.journal_high_water}) {
         if (note.has_value()) high_water.push_back(*note);
       }
-      LV_ASSIGN_OR_RETURN(vault->restore_result_,
-                          ReplayJournal(*vault->database_, *vault->committer_,
-                                        ReplayStores{vault->leads_.get(), vault->principals_.get(),
-                                                     vault->emergency_.get(), vault->holds_.get()},
-                                        high_water, options.restore.without_high_water));
+      LV_ASSIGN_OR_RETURN(
+          vault->restore_result_,
+          ReplayJournal(*vault->database_, *vault->committer_,
+                        ReplayStores{vault->leads_.get(),
+                                     {vault->principals_.get(), vault->emergency_.get(),
+                                      vault->holds_.get(), vault->consent_.get()}},
+                        high_water, options.restore.without_high_water));
     }
   }
   vault->retention_ = std::make_unique<RetentionSweeper>(
       vault->database_.get(), vault->committer_.get(), vault->leads_.get(), vault->clock_,
       vault->retention_policy_.get());
-  vault->consent_ = std::make_unique<ConsentStore>(
-      vault->committer_.get(), &vault->committer_->audit_log(), vault->clock_, vault->random_,
-      vault->leads_.get(), vault->ledger_.get());
   vault->emergency_->SetLeadScope(vault->leads_.get());
   vault->audit_ =
       std::make_unique<AuditAccess>(vault->committer_.get(), &vault->committer_->audit_log());

@@ -453,6 +453,60 @@ TEST_F(BackupRestoreTest, RestrictionsAfterTheBackupAreMadeAgain) {
   }
 }
 
+// An opt-out after the backup is revoked again, and the contacts go back on
+// the suppression list, also for a lead that was then deleted.
+TEST_F(BackupRestoreTest, ConsentRevocationsAfterTheBackupAreMadeAgain) {
+  using C = ConsentChannel;
+  using P = ConsentPurpose;
+  auto consented = [&](int n) {
+    NewLead lead = MakeNewLead(Person(n), "ortho", absl::StrCat("c-", n));
+    lead.consent = FullConsent(clock_.Now());
+    absl::StatusOr<CreateResult> r = vault_->leads().CreateLead(CaptureActor(), std::move(lead));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *LeadId::FromBytes(r.ok() ? r->lead_id : std::string(16, '\0'));
+  };
+  auto revoke = [&](const LeadId& id, std::vector<C> channels, std::vector<P> purposes) {
+    ConsentRevocation r;
+    r.channels = std::move(channels);
+    r.purposes = std::move(purposes);
+    r.method = RevocationMethod::kIntakeCall;
+    ASSERT_TRUE(vault_->consent().RecordRevocation(IntakeActor(), id, std::move(r)).ok());
+  };
+  auto reason = [&](const LeadId& id, C channel, P purpose) {
+    absl::StatusOr<ConsentDecision> d =
+        vault_->consent().CheckConsent(IntakeActor(), id, channel, purpose, "");
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? d->reason : ConsentReason::kActive;
+  };
+  const LeadId kept = consented(1);
+  const LeadId deleted = consented(2);
+  const BackupSummary backup = Backup();
+  revoke(kept, {C::kSms}, {P::kMarketing});
+  revoke(deleted, {}, {});
+  Delete(deleted.bytes());
+
+  ASSERT_TRUE(RestoreAndOpen(backup.id).ok());
+  EXPECT_EQ(reason(kept, C::kSms, P::kMarketing), ConsentReason::kRevoked);
+  EXPECT_EQ(reason(kept, C::kSms, P::kScheduling), ConsentReason::kActive);  // not revoked
+  EXPECT_EQ(reason(kept, C::kEmail, P::kMarketing), ConsentReason::kActive);
+  EXPECT_FALSE(Readable(deleted.bytes()));
+  EXPECT_EQ(vault_->restore_result()->reapplied_restrictions, 2u);
+  // The deleted person's phone and email are suppressed again: a new lead
+  // with them, consenting no later than the opt-out, may not be contacted.
+  const LeadId again = consented(2);
+  EXPECT_EQ(reason(again, C::kSms, P::kScheduling), ConsentReason::kSuppressed);
+  EXPECT_EQ(reason(again, C::kEmail, P::kMarketing), ConsentReason::kSuppressed);
+  // A restart re-applies nothing twice.
+  const uint64_t size = vault_->audit_log().size();
+  Reopen();
+  for (const auto& [seq, entry] : ReadAudit(*vault_)) {
+    if (seq <= size) continue;
+    for (const std::string& field : entry.fields) {
+      EXPECT_FALSE(absl::StartsWith(field, "reapplied_sequence=")) << entry.action;
+    }
+  }
+}
+
 TEST_F(BackupRestoreTest, WithoutTheJournalTheRestoreSaysSoAndPurgedLeadsComeBack) {
   const std::string id = Create(1);
   const BackupSummary backup = Backup();

@@ -53,6 +53,7 @@ struct Flags {
   std::string audit_journal;  // default: <data_dir>/audit-journal
   bool restore_without_journal = false;
   bool restore_without_high_water = false;
+  bool issue_recovery_admin = false;
   uint64_t min_free_mb = 256;
   bool verify_on_start = false;
   std::string retention_sweep_interval = "1h";  // "0": no scheduled sweeps
@@ -269,6 +270,10 @@ int RunDaemon(int argc, char** argv) {
                "after `leadvaultctl backup restore`, start even though the audit journal is "
                "missing: leads purged since the backup come back (recorded as a "
                "RestoreFromBackup audit entry, journal=missing)");
+  app.add_flag("--issue-recovery-admin", flags.issue_recovery_admin,
+               "issue a recovery admin token (to --admin-token-file, or stdout once) when no "
+               "enabled admin holds a live token, e.g. when a restore's recovery token was lost; "
+               "audited as CreatePrincipal by system, request restore-recovery");
   app.add_flag("--restore-without-high-water", flags.restore_without_high_water,
                "after `leadvaultctl backup restore`, replay the audit journal even though no "
                "high-water mark from before the restore is left (neither DATA_DIR's nor the one "
@@ -443,8 +448,12 @@ int RunDaemon(int argc, char** argv) {
   // A new vault gets its first admin; a restore that left no usable admin
   // (every admin's rotated token ended again) gets a recovery admin.
   const bool first_admin = (*vault)->principals().empty();
-  const bool recovery_admin = !first_admin && (*vault)->restore_result().has_value() &&
-                              !(*vault)->principals().HasUsableAdmin();
+  const bool recovery_admin =
+      !first_admin && ((*vault)->restore_result().has_value() || flags.issue_recovery_admin) &&
+      !(*vault)->principals().HasUsableAdmin();
+  if (flags.issue_recovery_admin && !first_admin && !recovery_admin) {
+    Log("--issue-recovery-admin: an enabled admin holds a live token; nothing issued");
+  }
   if (first_admin || recovery_admin) {
     if (!flags.admin_token_file.empty()) {
       // Refused before the one-time token is issued, so nothing is lost.
@@ -453,10 +462,10 @@ int RunDaemon(int argc, char** argv) {
       token_file = *std::move(file);
     }
     if (recovery_admin) {
-      Log("restored from a backup with no admin holding a live token: issuing a recovery admin "
-          "(CreatePrincipal, request restore-recovery)");
+      Log("no admin holds a live token: issuing a recovery admin (CreatePrincipal, request "
+          "restore-recovery)");
     }
-    auto issued = first_admin ? (*vault)->BootstrapAdmin() : (*vault)->RecoverAdminAfterRestore();
+    auto issued = first_admin ? (*vault)->BootstrapAdmin() : (*vault)->RecoverAdmin();
     if (!issued.ok()) return Fail(issued.status());
     admin_token.reserve(issued->token.view().size() + 1);  // room for the newline: no copy
     admin_token.assign(issued->token.view().data(), issued->token.view().size());
@@ -464,8 +473,7 @@ int RunDaemon(int argc, char** argv) {
 
   if (!admin_token.empty()) {
     // The token goes to the file when one was asked for, else to stdout: never both.
-    const char* why =
-        first_admin ? "leadvault is new" : "leadvault was restored with no usable admin";
+    const char* why = first_admin ? "leadvault is new" : "leadvault had no usable admin";
     std::string export_line;
     if (token_file != nullptr) {
       admin_token.push_back('\n');

@@ -193,12 +193,19 @@ absl::StatusOr<BackupSummary> RestoreBackup(const std::string& backup_dir, uint3
   if (ec) return absl::UnavailableError("restore: a staging dir from before cannot be removed");
   LV_RETURN_IF_ERROR(FromBackup(engine->RestoreDBFromBackup(id, staging, staging),
                                 absl::StrCat("restore of backup ", id)));
+  // An earlier restore is unfinished only while its marker is there; without
+  // it, a database set aside before is a leftover of a finished one.
+  struct stat st;
+  const bool unfinished = ::lstat(layout.marker().c_str(), &st) == 0;
+  if (!unfinished) {
+    std::filesystem::remove_all(layout.previous_db_dir(), ec);
+    if (ec) return absl::UnavailableError("restore: a database set aside before cannot be removed");
+  }
   // The marker and the high-water mark go first: a crash after them leaves
   // a start that replays (over the old database or the restored one), never
   // one that takes a restored log for a lost tail.
   // The newest checkpoint served stays, aside, for the replay to check
   // against (an earlier, unfinished restore's is older and kept).
-  struct stat st;
   if (::lstat(layout.high_water().c_str(), &st) == 0 &&
       ::lstat(layout.pre_restore_high_water().c_str(), &st) != 0) {
     if (::rename(layout.high_water().c_str(), layout.pre_restore_high_water().c_str()) != 0) {

@@ -143,6 +143,24 @@ absl::StatusOr<JournalReplay> ReplayJournal(Database& db, Committer& committer,
     return kept.status();
   }
   replay.restored_size = base;
+  if (kept.ok()) {
+    // A resumed replay: its own final "RestoreFromBackup" group, appended to
+    // the journal but never written (a crash between the two), is cut.
+    LV_ASSIGN_OR_RETURN(bool one_group, journal->OnlyLastGroupAfter(size));
+    bool own = false;
+    if (one_group && journal->last_sequence() > size) {
+      LV_RETURN_IF_ERROR(journal->Scan(
+          [&](const AuditJournal::Entry& e) {
+            if (e.sequence < size + 1) return true;
+            absl::StatusOr<audit::AuditEntry> entry = audit::DecodeCanonical(e.canonical);
+            own = entry.ok() && entry->action == "RestoreFromBackup" &&
+                  entry->principal_id == SystemActor().principal_id;
+            return false;
+          },
+          [](absl::string_view) { return true; }));
+    }
+    if (own) LV_RETURN_IF_ERROR(journal->TruncateAfter(size));
+  }
   // The journal must reach every mark, each a tree of the same log.
   std::optional<audit::Checkpoint> newest;
   for (const audit::Checkpoint& cp : high_water) {

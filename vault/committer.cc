@@ -79,6 +79,18 @@ absl::Status GroupWriteFailure(const absl::Status& status) {
   }
 }
 
+// A mark beside the journal older than the log's newest checkpoint (a crash
+// or failure between the two records, a journal added later) catches up; a
+// newer one is never moved back.
+absl::Status CatchUpHighWater(const AuditLog& log, HighWaterMark& mark) {
+  std::optional<SignedCheckpoint> latest = log.LatestCheckpoint();
+  if (!latest.has_value() ||
+      HighWaterMark::ClaimedSize(latest->note) <= HighWaterMark::ClaimedSize(mark.note())) {
+    return absl::OkStatus();
+  }
+  return mark.Record(latest->note);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const Clock* clock,
@@ -107,12 +119,7 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
   const bool detached =
       journal != nullptr && (options.hold_journal || journal->last_sequence() >= next);
   if (journal != nullptr && !detached) {
-    // A mark older than the log's newest checkpoint (a crash between the two
-    // records, a journal added later) catches up now.
-    std::optional<SignedCheckpoint> latest = log->LatestCheckpoint();
-    if (latest.has_value() && journal_high_water->note() != latest->note) {
-      LV_RETURN_IF_ERROR(journal_high_water->Record(latest->note));
-    }
+    LV_RETURN_IF_ERROR(CatchUpHighWater(*log, *journal_high_water));
   }
   auto committer = std::unique_ptr<Committer>(
       new Committer(db, clock, options, std::move(log), std::move(journal),
@@ -180,12 +187,6 @@ absl::Status Committer::CommitReplayed(std::vector<StoredEntry> entries,
 
 absl::Status Committer::AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
                                         bool sync) {
-  // A group whose write failed after its append, and whose cut failed too,
-  // is cut off first: its entries were never written.
-  if (rewind_to_.has_value()) {
-    LV_RETURN_IF_ERROR(journal_->Rewind(*rewind_to_));
-    rewind_to_.reset();
-  }
   const std::string origin = audit_log_->origin();
   if (origin.empty()) return absl::OkStatus();  // no signer yet: caught up later
   // Entries the journal lacks (written before the log had a signer, or by a
@@ -303,6 +304,15 @@ void Committer::Run() {
   WriteGroup(group, /*force_checkpoint=*/true);
 }
 
+absl::Status Committer::RewindPending() {
+  // A group whose write failed after its append, and whose cut failed too,
+  // is cut off first: its entries were never written.
+  if (!rewind_to_.has_value()) return absl::OkStatus();
+  LV_RETURN_IF_ERROR(journal_->Rewind(*rewind_to_));
+  rewind_to_.reset();
+  return absl::OkStatus();
+}
+
 void Committer::MaybeCatchUpJournal() {
   uint64_t next;
   {
@@ -310,9 +320,16 @@ void Committer::MaybeCatchUpJournal() {
     if (journal_error_.ok() || journal_detached_ || fail_journal_) return;
     next = next_sequence_;
   }
-  absl::Status appended = AppendToJournal(next, {}, /*sync=*/true);
+  absl::Status caught_up = RewindPending();
+  if (caught_up.ok()) caught_up = AppendToJournal(next, {}, /*sync=*/true);
+  if (caught_up.ok()) caught_up = CatchUpHighWater(*audit_log_, *journal_high_water_);
   absl::MutexLock lock(&mu_);
-  journal_error_ = appended;
+  journal_error_ = caught_up;
+}
+
+uint64_t Committer::journal_high_water_size() const {
+  return journal_high_water_ == nullptr ? 0
+                                        : HighWaterMark::ClaimedSize(journal_high_water_->note());
 }
 
 void Committer::MaybeRecover() {
@@ -418,11 +435,15 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   const bool to_journal =
       status.ok() && journal && (!canonical.empty() || !audit_log_->StagedCheckpointNote().empty());
   if (to_journal) {
+    // A pending cut goes first, so the mark taken is where this group starts.
+    journaled = RewindPending();
     const AuditJournal::Mark mark = journal_->mark();
-    journaled = fail_journal
-                    ? absl::ResourceExhaustedError("audit journal: storage is full")
-                    : AppendToJournal(first, canonical,
-                                      changes || !audit_log_->StagedCheckpointNote().empty());
+    if (journaled.ok()) {
+      journaled = fail_journal
+                      ? absl::ResourceExhaustedError("audit journal: storage is full")
+                      : AppendToJournal(first, canonical,
+                                        changes || !audit_log_->StagedCheckpointNote().empty());
+    }
     if (journaled.ok()) {
       appended = mark;
     } else {

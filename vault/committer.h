@@ -115,6 +115,10 @@ class Committer {
   // there is none). While it holds, the committer retries the journal's
   // catch-up about every second, so it clears once there is room again.
   absl::Status journal_error() const;
+  // The tree size the high-water mark beside the journal claims (0: none):
+  // a checkpoint recorded there was written to the database first. Only
+  // while the journal is detached (nothing records the mark then).
+  uint64_t journal_high_water_size() const;
 
   // Appends `entries` (the journal's, verified: their sequences follow the
   // log's, their times do not go back) verbatim, in one group of their own
@@ -155,8 +159,12 @@ class Committer {
   std::deque<Pending*> TakeRefusedForSpace(std::deque<Pending*>& group);
   // Clears the database's background error once there is room again.
   void MaybeRecover();
-  // After a failed journal append: appends what the journal lacks.
+  // After a failed journal append: cuts a failed group still in it, appends
+  // what it lacks, and brings the mark beside it up to the log's newest
+  // checkpoint.
   void MaybeCatchUpJournal();
+  // Cuts a failed group off the journal if an earlier cut failed.
+  absl::Status RewindPending();
 
   // Constant after construction.
   Database* const db_;

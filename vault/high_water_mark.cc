@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "audit/checkpoint.h"
+
 namespace leadvault::vault {
 namespace {
 
@@ -37,6 +39,15 @@ bool WriteAll(int fd, const std::string& bytes) {
 }
 
 }  // namespace
+
+uint64_t HighWaterMark::ClaimedSize(const std::optional<std::string>& note) {
+  if (!note.has_value()) return 0;
+  const size_t end = note->find("\n\n");
+  if (end == std::string::npos) return 0;
+  absl::StatusOr<audit::Checkpoint> claim =
+      audit::ParseCheckpoint(absl::string_view(*note).substr(0, end + 1));
+  return claim.ok() ? claim->size : 0;
+}
 
 absl::StatusOr<std::unique_ptr<HighWaterMark>> HighWaterMark::Open(std::string path) {
   auto mark = std::unique_ptr<HighWaterMark>(new HighWaterMark(std::move(path)));

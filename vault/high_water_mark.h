@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_VAULT_HIGH_WATER_MARK_H_
 #define LEADVAULT_VAULT_HIGH_WATER_MARK_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,9 @@ class HighWaterMark {
 
   // The recorded note, if any.
   const std::optional<std::string>& note() const { return note_; }
+  // The tree size `note` claims, its signature not checked (0: none, or not
+  // a signed checkpoint).
+  static uint64_t ClaimedSize(const std::optional<std::string>& note);
 
   // Durably replaces the recorded note with `note`. On failure the file still
   // holds the previous note (UNAVAILABLE, or RESOURCE_EXHAUSTED when the disk

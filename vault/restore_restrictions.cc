@@ -94,7 +94,25 @@ void RestrictionsSinceBackup::Note(const audit::AuditEntry& entry, uint64_t sequ
       r.purposes.clear();
     }
     r.method = ParseRevocationMethod(*method).value_or(RevocationMethod::kIntakeCall);
-    revocations_.push_back(std::move(r));
+    // One re-application per lead: the union of what its revocations named
+    // (empty: every one), under the newest.
+    auto [it, inserted] = revocations_.try_emplace(r.lead_id, r);
+    if (!inserted) {
+      Revocation& merged = it->second;
+      auto unite = [](auto& into, const auto& from) {
+        if (into.empty() || from.empty()) {
+          into.clear();
+          return;
+        }
+        for (const auto& v : from) {
+          if (std::find(into.begin(), into.end(), v) == into.end()) into.push_back(v);
+        }
+      };
+      unite(merged.channels, r.channels);
+      unite(merged.purposes, r.purposes);
+      merged.sequence = r.sequence;
+      merged.method = r.method;
+    }
   }
 }
 
@@ -125,7 +143,7 @@ absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
     if (purged.count(placed.second.lead_id) > 0) continue;
     LV_RETURN_IF_ERROR(add(to.holds->Reinstate(system, placed.second, placed.first)));
   }
-  for (const Revocation& r : revocations_) {
+  for (const auto& [lead, r] : revocations_) {
     LV_RETURN_IF_ERROR(add(to.consent->ReapplyRevocation(system, r.lead_id, r.channels, r.purposes,
                                                          r.method, r.sequence)));
   }

@@ -75,7 +75,7 @@ class RestrictionsSinceBackup {
     std::vector<ConsentPurpose> purposes;  // empty: every one
     RevocationMethod method = RevocationMethod::kIntakeCall;
   };
-  std::vector<Revocation> revocations_;  // in sequence order
+  std::map<std::string, Revocation> revocations_;  // by lead: the union, newest sequence
 };
 
 }  // namespace leadvault::vault

@@ -65,7 +65,9 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
     AuditJournal* journal = vault->committer_->journal();
     const uint64_t log_size = vault->committer_->audit_log().size();
     LV_ASSIGN_OR_RETURN(bool interrupted, journal->OnlyLastGroupAfter(log_size));
-    if (interrupted) {
+    // The mark beside the journal is recorded after the database write: one
+    // beyond the log means the database lost a group it acknowledged.
+    if (interrupted && vault->committer_->journal_high_water_size() <= log_size) {
       // A crash came between the last group's append and its write: the
       // group was never written and its callers never got an answer.
       vault->journal_interrupted_group_ = journal->last_sequence() - log_size;
@@ -346,10 +348,9 @@ absl::StatusOr<IssuedToken> Vault::BootstrapAdmin() {
   return principals_->CreateFirst(system, std::move(admin));
 }
 
-absl::StatusOr<IssuedToken> Vault::RecoverAdminAfterRestore() {
-  if (!restore_result_.has_value() || principals_->HasUsableAdmin()) {
-    return absl::FailedPreconditionError(
-        "recovery admin: only after a restore that left no usable admin");
+absl::StatusOr<IssuedToken> Vault::RecoverAdmin() {
+  if (principals_->HasUsableAdmin()) {
+    return absl::FailedPreconditionError("recovery admin: an enabled admin holds a live token");
   }
   Actor system = SystemActor();
   NewPrincipal admin = SystemAdmin(system, "restore-recovery", "recovery admin");

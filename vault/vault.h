@@ -155,12 +155,13 @@ class Vault {
   // and its database write, cut from the journal at this start (0: none).
   uint64_t journal_interrupted_group() const { return journal_interrupted_group_; }
 
-  // After a restore (restore_result()) that left no enabled admin holding a
-  // live token (the re-applied end of a rotated token, say): creates a
-  // "recovery admin" principal and returns its token, as BootstrapAdmin()
-  // does for a new vault; audited as "CreatePrincipal" by system, request
+  // When no enabled admin holds a live token (after a restore that ended a
+  // rotated admin token, say; the daemon asks after a restore, or when its
+  // operator does with --issue-recovery-admin): creates a "recovery admin"
+  // principal and returns its token, as BootstrapAdmin() does for a new
+  // vault; audited as "CreatePrincipal" by system, request
   // "restore-recovery". FAILED_PRECONDITION otherwise.
-  absl::StatusOr<IssuedToken> RecoverAdminAfterRestore();
+  absl::StatusOr<IssuedToken> RecoverAdmin();
 
   // If no principal exists, creates the first admin principal and returns its
   // token (to be shown once); otherwise ALREADY_EXISTS.

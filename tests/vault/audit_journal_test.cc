@@ -230,12 +230,15 @@ TEST_F(JournalCommitterTest, TheJournalHoldsTheLogAndEveryPurgeIsCheckpointed) {
 // The journal is written first: a group it cannot take is never written,
 // and a group whose database write fails is cut from it again.
 TEST_F(JournalCommitterTest, NothingIsWrittenThatTheJournalLacks) {
+  AuditJournal* journal = vault_->committer().journal();
+  ASSERT_NE(journal, nullptr);
+  const uint64_t empty_size = vault_->audit_log().size();
   const std::string id =
       vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-1"))->lead_id;
   const uint64_t size = vault_->audit_log().size();
-  AuditJournal* journal = vault_->committer().journal();
-  ASSERT_NE(journal, nullptr);
   EXPECT_EQ(journal->last_sequence(), size);
+  // The committer marks each group's first entry: the create is one group.
+  EXPECT_TRUE(*journal->OnlyLastGroupAfter(empty_size));
 
   vault_->committer().SetFailJournalForTesting(true);
   auto created =
@@ -303,6 +306,42 @@ TEST_F(JournalCommitterTest, AnInterruptedLastGroupIsCutAtStart) {
     ASSERT_TRUE((*j)->Append((*j)->origin(), {{next + 1, "y"}}, "", true, next + 1).ok());
   }
   EXPECT_EQ(OpenVault(TestKek(1)).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// What a restore re-applies is covered by a signed checkpoint as soon as it
+// is acknowledged, not only at a clean stop.
+TEST_F(JournalCommitterTest, EveryRestrictionARestoreReappliesIsCheckpointedAtOnce) {
+  const std::string id =
+      vault_->leads().CreateLead(CaptureActor(), MakeNewLead(LeadInput{}, "ortho", "k-1"))->lead_id;
+  NewPrincipal p;
+  p.display_name = "web form";
+  p.roles = {"capture"};
+  auto issued = vault_->principals().Create(MakeActor("00000000000000ad", "admin"), std::move(p));
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const Actor admin = MakeActor("00000000000000ad", "admin");
+  const Actor compliance = MakeActor("00000000000000f1", "compliance");
+  ASSERT_TRUE(vault_->principals().RotateToken(admin, issued->principal.id, absl::Hours(24)).ok());
+  ASSERT_TRUE(vault_->principals().Disable(admin, issued->principal.id).ok());
+  ASSERT_TRUE(vault_->holds().Place(compliance, id, "Litigation hold for the test matter").ok());
+  ConsentRevocation revocation;
+  revocation.method = RevocationMethod::kIntakeCall;
+  ASSERT_TRUE(vault_->consent()
+                  .RecordRevocation(IntakeActor(), *LeadId::FromBytes(id), std::move(revocation))
+                  .ok());
+  Contents c = Read(audit_journal_file_);  // the vault still runs: no clean stop yet
+  std::vector<std::string> checkpointed;
+  size_t entry = 0;
+  for (size_t r = 0; r < c.order.size(); ++r) {
+    if (c.order[r] != 'E') continue;
+    absl::StatusOr<audit::AuditEntry> e = audit::DecodeCanonical(c.entries[entry++].canonical);
+    ASSERT_TRUE(e.ok());
+    if (IsReappliedOnRestore(*e)) {
+      EXPECT_TRUE(r + 1 < c.order.size() && c.order[r + 1] == 'C') << e->action;
+      checkpointed.push_back(e->action);
+    }
+  }
+  EXPECT_EQ(checkpointed, (std::vector<std::string>{"RotateToken", "DisablePrincipal",
+                                                    "PlaceLegalHold", "RecordConsent"}));
 }
 
 TEST_F(JournalCommitterTest, AJournalAheadOfTheLogIsRefusedUnlessTheTailIsAccepted) {

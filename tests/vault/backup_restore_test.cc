@@ -507,6 +507,22 @@ TEST_F(BackupRestoreTest, ConsentRevocationsAfterTheBackupAreMadeAgain) {
   }
 }
 
+// A database set aside by a finished restore (its removal failed) is a
+// leftover: the next restore sets the live database aside, not keeps it.
+TEST_F(BackupRestoreTest, ALeftoverDatabaseAsideNeverCostsTheLiveOne) {
+  const std::string id = Create(1);
+  const BackupSummary backup = Backup();
+  Delete(id);
+  vault_.reset();
+  ASSERT_TRUE(std::filesystem::create_directory(Layout().previous_db_dir()));
+  { std::ofstream(Layout().previous_db_dir() + "/stale") << "from a finished restore"; }
+  const std::string live = ReadAll(Layout().db_dir() + "/CURRENT");
+  ASSERT_TRUE(RestoreBackup(backups_.path(), backup.id, Layout()).ok());
+  struct stat st;
+  EXPECT_NE(::stat((Layout().previous_db_dir() + "/stale").c_str(), &st), 0);
+  EXPECT_EQ(ReadAll(Layout().previous_db_dir() + "/CURRENT"), live);
+}
+
 TEST_F(BackupRestoreTest, WithoutTheJournalTheRestoreSaysSoAndPurgedLeadsComeBack) {
   const std::string id = Create(1);
   const BackupSummary backup = Backup();

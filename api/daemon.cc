@@ -538,6 +538,9 @@ int RunDaemon(int argc, char** argv) {
   Log(absl::StrCat("signal ", signal_number, ": draining calls"));
   if (sweeps != nullptr) sweeps->Stop();  // a running sweep ends after its batch
   (*server)->Shutdown(absl::Seconds(flags.drain_seconds));
+  // The server's threads (the export watchdog reads the vault's clock) end
+  // before the vault goes.
+  server->reset();
   (*vault)->Shutdown();
   vault->reset();
   Log("stopped cleanly");

@@ -124,7 +124,7 @@ TEST_F(DbVerifyE2eTest, VerifyPassesACleanDataDirAndNamesTheCorruptedFile) {
     grpc::Status read = GetLead(worker, lead, nullptr);
     EXPECT_EQ(read.error_code(), grpc::StatusCode::DATA_LOSS) << read.error_message();
     EXPECT_EQ(read.error_message(), "stored data failed an integrity check");
-    EXPECT_EQ(Stop(*daemon), 0);
+    EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
   }
   bool logged = false;
   for (absl::string_view line : absl::StrSplit(daemon->err(), '\n')) {

@@ -24,12 +24,10 @@ std::optional<std::string> FieldValue(const audit::AuditEntry& entry, absl::stri
 bool Allowed(const audit::AuditEntry& entry) { return entry.outcome == audit::Outcome::kAllowed; }
 
 // Whether a re-application changed something: NOT_FOUND (made after the
-// backup) and FAILED_PRECONDITION (a grant no longer open) leave nothing to
-// change.
+// backup) leaves nothing to change. Any other error (a full consent ledger,
+// say) fails the replay: a restriction is never skipped silently.
 absl::StatusOr<bool> Changed(absl::StatusOr<bool> changed) {
-  if (absl::IsNotFound(changed.status()) || absl::IsFailedPrecondition(changed.status())) {
-    return false;
-  }
+  if (absl::IsNotFound(changed.status())) return false;
   return changed;
 }
 
@@ -137,6 +135,7 @@ absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
   }
   for (const auto& [grant, sequence] : closed_grants_) {
     absl::StatusOr<EmergencyGrant> closed = to.emergency->Close(system, grant);
+    if (absl::IsFailedPrecondition(closed.status())) continue;  // no longer open: expired
     LV_RETURN_IF_ERROR(add(closed.ok() ? absl::StatusOr<bool>(true) : closed.status()));
   }
   for (const auto& [key, placed] : holds_) {

@@ -57,7 +57,8 @@ class RestrictionsSinceBackup {
 
   // Re-applies what Note() collected, each with its own audit entry by
   // `system`; skips holds on leads in `purged` (binary ids: the restore
-  // purges them again) and what the restored database does not have.
+  // purges them again) and what the restored database does not have; any
+  // other error (a full consent ledger) fails it, nothing skipped silently.
   // Returns how many changes it made.
   absl::StatusOr<uint64_t> Reapply(const Actor& system, const RestrictionTargets& to,
                                    const std::set<std::string>& purged) const;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -16,15 +17,21 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/daemon_config.h"
+#include "api/log.h"
 #include "api/server.h"
+#include "api/version.h"
 #include "keys/master_key.h"
 #include "keys/random.h"
 #include "keys/status_macros.h"
+#include "systemd/sd-daemon.h"
 #include "vault/audit_journal.h"
 #include "vault/backup.h"
 #include "vault/database.h"
@@ -35,28 +42,14 @@
 namespace leadvault::api {
 namespace {
 
-struct Flags {
-  std::string data_dir = "./leadvault-data";
-  std::string listen = "127.0.0.1:7443";
-  std::string key_file;            // default: <data_dir>/master.key
-  std::string passphrase_env;      // name of an env var holding the passphrase
-  std::string master_key_command;  // a command printing the key
-  std::string ready_file;          // written with HOST:PORT once serving
-  std::string admin_token_file;    // the bootstrap admin token, mode 0600
-  ServerTlsFiles tls;              // --tls-cert, --tls-key, --tls-client-ca
-  int drain_seconds = 10;
-  uint64_t checkpoint_every_entries = 1000;
-  int checkpoint_interval_seconds = 10;
-  int auth_free_failures = 5;
+// The one-shot repair and recovery flags: never in a config file, where they
+// would stay on and quietly accept a later loss too.
+struct RepairFlags {
   bool rebuild_disclosure_index = false;
   bool recover_lost_log_tail = false;
-  std::string audit_journal;  // default: <data_dir>/audit-journal
   bool restore_without_journal = false;
   bool restore_without_high_water = false;
   bool issue_recovery_admin = false;
-  uint64_t min_free_mb = 256;
-  bool verify_on_start = false;
-  std::string retention_sweep_interval = "1h";  // "0": no scheduled sweeps
 };
 
 // One line for the log: counts, rule names and byte totals, never a lead id.
@@ -79,9 +72,8 @@ std::string DescribeSweep(const absl::StatusOr<vault::SweepReport>& report) {
   return line;
 }
 
-void Log(const std::string& line) {
-  std::fprintf(stderr, "leadvaultd: %s\n", line.c_str());
-  std::fflush(stderr);
+void Log(absl::string_view event, const std::string& message, LogLevel level = LogLevel::kInfo) {
+  LogEvent(level, event, message);
 }
 
 // No core file may hold keys or PII.
@@ -169,7 +161,7 @@ class NewPrivateFile {
 
 // The configured master-key source; the daemon reads it at start and again
 // at every rotation (AdminService::RotateMasterKey).
-absl::StatusOr<std::shared_ptr<keys::MasterKeyProvider>> OpenKeySource(const Flags& flags,
+absl::StatusOr<std::shared_ptr<keys::MasterKeyProvider>> OpenKeySource(const DaemonConfig& flags,
                                                                        bool* generated) {
   *generated = false;
   std::unique_ptr<keys::MasterKeyProvider> provider;
@@ -203,109 +195,168 @@ absl::StatusOr<std::shared_ptr<keys::MasterKeyProvider>> OpenKeySource(const Fla
 }
 
 int Fail(const absl::Status& status) {
-  Log(absl::StrCat("cannot start: ", absl::StatusCodeToString(status.code()), ": ",
-                   status.message()));
+  Log("start_failed",
+      absl::StrCat("cannot start: ", absl::StatusCodeToString(status.code()), ": ",
+                   status.message()),
+      LogLevel::kError);
   return 1;
+}
+
+// A configuration error: named like any refused start, exit code EX_CONFIG.
+int ConfigFail(const absl::Status& status) {
+  Log("config_error", absl::StrCat("configuration: ", status.message()), LogLevel::kError);
+  return kExitConfig;
+}
+
+// Holds an exclusive lock on DATA_DIR/leadvaultd.lock for the process's life,
+// so a second daemon on the same data dir stops before it touches anything
+// (a key file, the database) and says which dir is taken.
+absl::Status LockDataDir(const std::string& data_dir) {
+  const std::string path = data_dir + "/leadvaultd.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", data_dir, ": cannot open ", path, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", data_dir, ": another leadvaultd holds it (", path, " is locked)"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", data_dir, ": cannot lock ", path, ": ", std::strerror(error)));
+  }
+  return absl::OkStatus();  // the descriptor stays open: the lock lasts until exit
+}
+
+// The default text of an option for --help.
+std::string DefaultText(const ConfigOption& option) {
+  static const DaemonConfig defaults;
+  if (auto* field = std::get_if<std::string DaemonConfig::*>(&option.field)) {
+    return defaults.**field;
+  }
+  if (auto* field = std::get_if<int64_t DaemonConfig::*>(&option.field)) {
+    return absl::StrCat(defaults.**field);
+  }
+  return defaults.*std::get<bool DaemonConfig::*>(option.field) ? "true" : "false";
 }
 
 }  // namespace
 
 int RunDaemon(int argc, char** argv) {
-  Flags flags;
   CLI::App app{"leadvaultd: the leadvault daemon"};
-  app.add_option("--data-dir", flags.data_dir, "data directory (created if absent)");
-  app.add_option("--listen", flags.listen, "HOST:PORT to listen on (loopback only without TLS)");
-  app.add_option("--tls-cert", flags.tls.cert_file,
-                 "serve TLS (1.2 or 1.3) with this PEM certificate chain, leaf first; needs "
-                 "--tls-key; required to listen on a non-loopback address");
-  app.add_option("--tls-key", flags.tls.key_file,
-                 "PEM private key of --tls-cert, unencrypted, mode 0600 (refused if group or "
-                 "others may read it)");
-  app.add_option("--tls-client-ca", flags.tls.client_ca_file,
-                 "mutual TLS: require every client to present a certificate signed by a CA "
-                 "in this PEM file");
-  app.add_option("--key-file", flags.key_file,
-                 "master key file (default DATA_DIR/master.key): 32 raw bytes, or up to 8 lines "
-                 "of 64 hex characters (several keys during a rotation); read again by "
-                 "`leadvaultctl keys rotate`");
-  app.add_option("--passphrase-env", flags.passphrase_env,
-                 "derive the master key with Argon2id from this environment variable (one "
-                 "passphrase per line: several during a rotation)");
-  app.add_option("--master-key-command", flags.master_key_command,
-                 "command whose stdout is the master key (as --key-file); run again by "
-                 "`leadvaultctl keys rotate`");
-  app.add_option("--ready-file", flags.ready_file, "write HOST:PORT here once serving");
-  app.add_option("--admin-token-file", flags.admin_token_file,
-                 "write the bootstrap admin token to this 0600 file (through PATH.tmp, which "
-                 "must not exist) instead of printing it");
-  app.add_option("--drain-seconds", flags.drain_seconds, "grace period for calls at shutdown");
-  app.add_option("--checkpoint-every-entries", flags.checkpoint_every_entries,
-                 "sign an audit checkpoint once this many entries are unsigned")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
-      ->capture_default_str();
-  app.add_option("--auth-free-failures", flags.auth_free_failures,
-                 "failed authentications from one address, or against one principal (each within "
-                 "60 s of the last), before its calls are refused with RESOURCE_EXHAUSTED for a "
-                 "back-off (1 s doubling to 60 s)")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
-  app.add_option("--checkpoint-interval-seconds", flags.checkpoint_interval_seconds,
-                 "... or once this many seconds passed with entries unsigned")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
-  app.add_flag("--rebuild-disclosure-index", flags.rebuild_disclosure_index,
+  app.set_version_flag("--version", VersionLine("leadvaultd"));
+  app.footer(
+      "Every option but the repair flags may also be set in the --config file (TOML; the key is "
+      "shown in brackets); a flag overrides the file. Exit codes: 0 stopped cleanly, 1 a start "
+      "or run failed, 64 a bad command line, 78 a configuration error.");
+  std::string config_file;
+  bool check_config = false;
+  app.add_option("--config", config_file,
+                 "TOML config file; see packaging/leadvault.toml for every key and its default");
+  app.add_flag("--check-config", check_config,
+               "check the config file, the flags, the listen addresses and the TLS files, then "
+               "exit (0: valid; 78: the error is printed)");
+  const std::vector<ConfigOption>& config_options = ConfigOptions();
+  std::vector<std::string> flag_texts(config_options.size());
+  std::vector<bool> flag_bools(config_options.size());
+  std::vector<CLI::Option*> given(config_options.size());
+  for (size_t i = 0; i < config_options.size(); ++i) {
+    const ConfigOption& option = config_options[i];
+    std::string help = absl::StrCat(option.help, " [", option.key, "]");
+    if (std::holds_alternative<bool DaemonConfig::*>(option.field)) {
+      const std::string negated = absl::StrCat("!--no-", option.flag.substr(2));
+      given[i] = app.add_flag_callback(
+          absl::StrCat(option.flag, ",", negated),
+          [&flag_bools, &given, i] { flag_bools[i] = given[i]->as<bool>(); }, help);
+    } else {
+      given[i] =
+          app.add_option(std::string(option.flag), flag_texts[i], help)
+              ->default_str(DefaultText(option))
+              ->type_name(std::holds_alternative<int64_t DaemonConfig::*>(option.field) ? "INT"
+                                                                                        : "TEXT");
+    }
+  }
+  RepairFlags repair;
+  app.add_flag("--rebuild-disclosure-index", repair.rebuild_disclosure_index,
                "repair: if the disclosure index (what an accounting of disclosures lists) does "
                "not match the audit log, rebuild it from the log, recorded as a "
                "RebuildDisclosureIndex audit entry, instead of refusing to start");
-  app.add_flag("--recover-lost-log-tail", flags.recover_lost_log_tail,
+  app.add_flag("--recover-lost-log-tail", repair.recover_lost_log_tail,
                "repair: start even though the database's write-ahead log has a damaged tail, or "
                "the audit log is shorter than (or disagrees with) the newest checkpoint this "
                "daemon signed and served; drops what is lost and records a RecoverLostLogTail "
                "audit entry naming both sizes (holders of the old checkpoint will see the fork)");
-  app.add_option("--audit-journal", flags.audit_journal,
-                 "the audit journal: a copy of the audit log outside the database, from which a "
-                 "restored backup gets back every entry (and purge) since it was taken; keep it "
-                 "on another disk than the data (default: DATA_DIR/audit-journal)");
-  app.add_flag("--restore-without-journal", flags.restore_without_journal,
+  app.add_flag("--restore-without-journal", repair.restore_without_journal,
                "after `leadvaultctl backup restore`, start even though the audit journal is "
                "missing: leads purged since the backup come back (recorded as a "
                "RestoreFromBackup audit entry, journal=missing)");
-  app.add_flag("--issue-recovery-admin", flags.issue_recovery_admin,
-               "issue a recovery admin token (to --admin-token-file, or stdout once) when no "
+  app.add_flag("--issue-recovery-admin", repair.issue_recovery_admin,
+               "issue a recovery admin token (to admin.token_file, or stdout once) when no "
                "enabled admin holds a live token, e.g. when a restore's recovery token was lost; "
                "audited as CreatePrincipal by system, request restore-recovery");
-  app.add_flag("--restore-without-high-water", flags.restore_without_high_water,
+  app.add_flag("--restore-without-high-water", repair.restore_without_high_water,
                "after `leadvaultctl backup restore`, replay the audit journal even though no "
                "high-water mark from before the restore is left (neither DATA_DIR's nor the one "
                "beside the journal), so nothing shows the journal is complete (recorded as "
                "high_water=missing)");
-  app.add_option("--min-free-mb", flags.min_free_mb,
-                 "free space (MiB) kept on the data dir's filesystem: changes are refused with "
-                 "RESOURCE_EXHAUSTED below it, audit-only entries below half of it, and health "
-                 "reports NOT_SERVING; 0 disables the check")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30))
-      ->capture_default_str();
-  app.add_flag("--verify-on-start", flags.verify_on_start,
-               "before opening the database for writing, check every block checksum of every "
-               "table file and that the MANIFEST and WAL replay cleanly (as `leadvaultctl db "
-               "verify`); refuse to start with DATA_LOSS on corruption");
-  app.add_option("--retention-sweep-interval", flags.retention_sweep_interval,
-                 "sweep leads whose retention ended at start and then this often (1m to 7d, "
-                 "e.g. 30m, 1h, 24h); 0 turns scheduled sweeps off")
-      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
   }
 
-  absl::Duration sweep_interval;
-  if (!absl::ParseDuration(flags.retention_sweep_interval, &sweep_interval) ||
-      (sweep_interval != absl::ZeroDuration() &&
-       (sweep_interval < absl::Minutes(1) || sweep_interval > absl::Hours(24 * 7)))) {
-    return Fail(absl::InvalidArgumentError(
-        "--retention-sweep-interval: a duration from 1m to 7d (e.g. 1h), or 0"));
+  // Defaults, then the file, then the flags given.
+  DaemonConfig flags;
+  if (!config_file.empty()) {
+    if (absl::Status s = ApplyConfigFile(config_file, &flags); !s.ok()) return ConfigFail(s);
   }
+  for (size_t i = 0; i < config_options.size(); ++i) {
+    if (given[i]->count() == 0) continue;
+    const bool is_bool = std::holds_alternative<bool DaemonConfig::*>(config_options[i].field);
+    absl::Status s = ApplyConfigFlag(
+        config_options[i], is_bool ? (flag_bools[i] ? "true" : "false") : flag_texts[i], &flags);
+    if (!s.ok()) return ConfigFail(s);
+  }
+  if (absl::Status s = ValidateConfig(flags); !s.ok()) return ConfigFail(s);
+  if (absl::Status s = ConfigureLog(
+          flags.log_format == "json" ? LogFormat::kJson : LogFormat::kText, flags.log_file);
+      !s.ok()) {
+    return ConfigFail(s);
+  }
+  RouteGrpcLogs();
+  // Under systemd stdout is the journal, kept and shipped far beyond this
+  // host: a one-time admin token must go to its 0600 file instead.
+  if (flags.admin_token_file.empty() && std::getenv("JOURNAL_STREAM") != nullptr) {
+    return ConfigFail(absl::InvalidArgumentError(
+        "admin.token_file: required when the output goes to the systemd journal (a first or "
+        "recovery admin token is never written there)"));
+  }
+  // The addresses and TLS files are checked before anything is created, so a
+  // refused start leaves no data dir or key file behind.
+  ServerTlsFiles tls{flags.tls_cert, flags.tls_key, flags.tls_client_ca};
+  if (absl::Status s = CheckListenAddress("server.listen", flags.listen, tls.enabled()); !s.ok()) {
+    return ConfigFail(s);
+  }
+  if (tls.enabled()) {
+    if (auto checked = NewServerTlsCredentials(tls); !checked.ok()) {
+      return ConfigFail(checked.status());
+    }
+  }
+  if (!flags.metrics_listen.empty()) {
+    absl::Status s = CheckListenAddress("metrics.listen", flags.metrics_listen, tls.enabled());
+    if (!s.ok()) return ConfigFail(s);
+  }
+  if (check_config) {
+    std::printf("leadvaultd: configuration is valid (%s)\n",
+                config_file.empty() ? "flags and defaults" : config_file.c_str());
+    return 0;
+  }
+  const absl::Duration sweep_interval = SweepInterval(flags);
+
   if (absl::Status s = DisableCoreDumps(); !s.ok()) return Fail(s);
   // Abseil's lock-order graph costs a few percent of every call; the tests
   // (which keep it on) are where lock-order bugs are caught.
@@ -313,16 +364,22 @@ int RunDaemon(int argc, char** argv) {
   if (!keys::InitCrypto()) return Fail(absl::InternalError("libsodium failed to initialize"));
   ::umask(077);
 
-  // SIGTERM/SIGINT are taken by sigwait below; block them before any thread starts.
+  // SIGTERM/SIGINT (stop) and SIGHUP (reload) are taken by sigwait below;
+  // block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  Log("start", absl::StrCat("starting ", VersionLine("leadvaultd"), ", data dir ", flags.data_dir,
+                            config_file.empty() ? "" : absl::StrCat(", config ", config_file)));
   if (::mkdir(flags.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Fail(absl::FailedPreconditionError("data dir cannot be created"));
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat("data dir ", flags.data_dir, ": cannot be created: ", std::strerror(errno))));
   }
+  if (absl::Status s = LockDataDir(flags.data_dir); !s.ok()) return Fail(s);
   bool generated = false;
   auto key_source = OpenKeySource(flags, &generated);
   if (!key_source.ok()) return Fail(key_source.status());
@@ -336,13 +393,16 @@ int RunDaemon(int argc, char** argv) {
     }
     *key_source = keys::NewFixedKeysProvider(std::move(derived), (*key_source)->Describe());
   }
-  if (generated) Log(absl::StrCat("generated a new master key file in ", flags.data_dir));
+  if (generated)
+    Log("master_key_generated",
+        absl::StrCat("generated a new master key file in ", flags.data_dir));
 
   if (flags.verify_on_start) {
     absl::StatusOr<vault::ChecksumSummary> verified =
         vault::Database::VerifyChecksums(flags.data_dir + "/db");
     if (verified.ok()) {
-      Log(absl::StrCat("--verify-on-start: ", verified->table_files, " table files (",
+      Log("verify_on_start",
+          absl::StrCat("--verify-on-start: ", verified->table_files, " table files (",
                        verified->table_bytes, " bytes) match their block checksums"));
     } else if (!absl::IsNotFound(verified.status())) {  // NOT_FOUND: a new data dir
       return Fail(verified.status());
@@ -354,14 +414,17 @@ int RunDaemon(int argc, char** argv) {
   // Statuses carry generic text; RocksDB's own account of a storage error goes
   // only to this local log.
   options.database.storage_error_log = [](const std::string& detail) {
-    Log(absl::StrCat("storage error: ", detail));
+    Log("storage_error", absl::StrCat("storage error: ", detail), LogLevel::kError);
   };
-  options.committer.audit.checkpoint_every_entries = flags.checkpoint_every_entries;
+  options.committer.audit.checkpoint_every_entries =
+      static_cast<uint64_t>(flags.checkpoint_every_entries);
   options.committer.audit.checkpoint_interval = absl::Seconds(flags.checkpoint_interval_seconds);
-  options.rebuild_disclosure_index = flags.rebuild_disclosure_index;
+  options.rebuild_disclosure_index = repair.rebuild_disclosure_index;
   options.high_water_file = flags.data_dir + "/audit-high-water";
-  options.recover_lost_log_tail = flags.recover_lost_log_tail;
-  options.database.min_free_bytes = flags.min_free_mb << 20;
+  options.recover_lost_log_tail = repair.recover_lost_log_tail;
+  options.database.min_free_bytes = static_cast<uint64_t>(flags.min_free_mb) << 20;
+  options.database.block_cache_bytes = static_cast<size_t>(flags.block_cache_mb) << 20;
+  options.database.write_buffer_bytes = static_cast<size_t>(flags.write_buffer_mb) << 20;
   options.audit_journal_file =
       flags.audit_journal.empty() ? flags.data_dir + "/audit-journal" : flags.audit_journal;
   const vault::RestoreLayout layout{flags.data_dir};
@@ -370,7 +433,7 @@ int RunDaemon(int argc, char** argv) {
     options.restore.pending = true;
     struct stat journal;
     if (::lstat(options.audit_journal_file.c_str(), &journal) != 0) {
-      if (!flags.restore_without_journal) {
+      if (!repair.restore_without_journal) {
         return Fail(absl::FailedPreconditionError(absl::StrCat(
             "restore: the audit journal ", options.audit_journal_file,
             " is missing, so the purges since the backup cannot be re-applied; put it back (or "
@@ -388,12 +451,13 @@ int RunDaemon(int argc, char** argv) {
         vault::HighWaterMark::Open(vault::AuditJournal::HighWaterPath(options.audit_journal_file));
     if (!beside_journal.ok()) return Fail(beside_journal.status());
     options.restore.journal_high_water = (*beside_journal)->note();
-    options.restore.without_high_water = flags.restore_without_high_water;
+    options.restore.without_high_water = repair.restore_without_high_water;
   }
   auto vault = vault::Vault::Open(options, *std::move(keks));
   if (!vault.ok()) return Fail(vault.status());
   if (const auto& restored = (*vault)->restore_result(); restored.has_value()) {
-    Log(absl::StrCat("restored from a backup: its log held ", restored->restored_size, " entries; ",
+    Log("restored",
+        absl::StrCat("restored from a backup: its log held ", restored->restored_size, " entries; ",
                      restored->replayed,
                      " entries since appended again from the "
                      "audit journal, ",
@@ -408,36 +472,48 @@ int RunDaemon(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::remove_all(layout.previous_db_dir(), ec);
     if (ec) {
-      Log(absl::StrCat("restore: ", layout.previous_db_dir(),
-                       " could not be removed; remove it by hand"));
+      Log("restore_cleanup", absl::StrCat("restore: ", layout.previous_db_dir(),
+                                          " could not be removed; remove it by hand"));
     }
   }
   if (uint64_t cut = (*vault)->journal_interrupted_group(); cut != 0) {
-    Log(absl::StrCat("audit journal: ", cut,
+    Log("journal_group_cut",
+        absl::StrCat("audit journal: ", cut,
                      " entries of a commit group that a crash interrupted before its database "
                      "write were cut from the journal (the group was never written)"));
   }
   if (const auto& recovery = (*vault)->log_recovery(); recovery.has_value()) {
-    Log(absl::StrCat("--recover-lost-log-tail: ",
+    Log("recover_lost_log_tail",
+        absl::StrCat("--recover-lost-log-tail: ",
                      recovery->found.lost ? "accepted a log that lost its tail" : "no loss found",
                      " (high-water mark ", recovery->found.high_water_size, " entries, log ",
                      recovery->found.log_size, " entries); recorded as audit entry ",
                      recovery->sequence, ", RecoverLostLogTail"));
   }
   if (uint64_t seq = (*vault)->disclosure_index_rebuild_sequence(); seq != 0) {
-    Log(
+    Log("disclosure_index_rebuilt",
         absl::StrCat("the disclosure index did not match the audit log and was rebuilt from it "
                      "(audit entry ",
                      seq, ", RebuildDisclosureIndex)"));
-  } else if (flags.rebuild_disclosure_index) {
-    Log("--rebuild-disclosure-index: the disclosure index matches the audit log; nothing rebuilt");
+  } else if (repair.rebuild_disclosure_index) {
+    Log("disclosure_index_checked",
+        "--rebuild-disclosure-index: the disclosure index matches the audit log; nothing rebuilt");
   }
 
   // Serve first: the admin token is issued only once it can be delivered.
   ServerOptions server_options;
   server_options.listen = flags.listen;
   server_options.auth_throttle.free_failures = flags.auth_free_failures;
-  server_options.tls = flags.tls;
+  server_options.tls = tls;
+  server_options.worker_threads = static_cast<int>(flags.worker_threads);
+  server_options.max_queued_calls = static_cast<size_t>(flags.max_queued_calls);
+  server_options.max_receive_message_bytes = static_cast<int>(flags.max_message_bytes);
+  server_options.max_streams_per_connection = static_cast<int>(flags.max_streams_per_connection);
+  server_options.admission.max_calls = static_cast<size_t>(flags.max_lead_calls);
+  server_options.admission.max_bytes = static_cast<size_t>(flags.max_lead_call_bytes);
+  server_options.exports.total = static_cast<int>(flags.max_exports);
+  server_options.exports.per_principal = static_cast<int>(flags.max_exports_per_principal);
+  server_options.exports.write_timeout = absl::Seconds(flags.export_write_timeout_seconds);
   server_options.master_key_source = [source = *key_source] { return source->LoadAll(); };
   auto server = Server::Start(server_options, vault->get());
   if (!server.ok()) return Fail(server.status());
@@ -449,10 +525,11 @@ int RunDaemon(int argc, char** argv) {
   // (every admin's rotated token ended again) gets a recovery admin.
   const bool first_admin = (*vault)->principals().empty();
   const bool recovery_admin =
-      !first_admin && ((*vault)->restore_result().has_value() || flags.issue_recovery_admin) &&
+      !first_admin && ((*vault)->restore_result().has_value() || repair.issue_recovery_admin) &&
       !(*vault)->principals().HasUsableAdmin();
-  if (flags.issue_recovery_admin && !first_admin && !recovery_admin) {
-    Log("--issue-recovery-admin: an enabled admin holds a live token; nothing issued");
+  if (repair.issue_recovery_admin && !first_admin && !recovery_admin) {
+    Log("recovery_admin_not_needed",
+        "--issue-recovery-admin: an enabled admin holds a live token; nothing issued");
   }
   if (first_admin || recovery_admin) {
     if (!flags.admin_token_file.empty()) {
@@ -462,7 +539,8 @@ int RunDaemon(int argc, char** argv) {
       token_file = *std::move(file);
     }
     if (recovery_admin) {
-      Log("no admin holds a live token: issuing a recovery admin (CreatePrincipal, request "
+      Log("recovery_admin",
+          "no admin holds a live token: issuing a recovery admin (CreatePrincipal, request "
           "restore-recovery)");
     }
     auto issued = first_admin ? (*vault)->BootstrapAdmin() : (*vault)->RecoverAdmin();
@@ -530,12 +608,42 @@ int RunDaemon(int argc, char** argv) {
     sweep_options.pause = vault::kDaemonSweepPause;
     sweeps = std::make_unique<vault::RetentionScheduler>(
         &(*vault)->retention(), sweep_interval, sweep_options,
-        [](const absl::StatusOr<vault::SweepReport>& report) { Log(DescribeSweep(report)); });
+        [](const absl::StatusOr<vault::SweepReport>& report) {
+          Log("retention_sweep", DescribeSweep(report),
+              report.ok() ? LogLevel::kInfo : LogLevel::kError);
+        });
   }
 
+  // systemd (Type=notify): ready now; while a watchdog is set, a ping every
+  // half of its interval from this loop (a wedged main thread stops them).
+  ::sd_notifyf(0, "READY=1\nSTATUS=serving on %s", address.c_str());
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = ::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  Log(absl::StrCat("signal ", signal_number, ": draining calls"));
+  while (true) {
+    if (watchdog) {
+      const uint64_t half = watchdog_usec / 2;
+      struct timespec timeout = {static_cast<time_t>(half / 1000000),
+                                 static_cast<long>((half % 1000000) * 1000)};
+      signal_number = ::sigtimedwait(&signals, nullptr, &timeout);
+      if (signal_number < 0) {
+        ::sd_notify(0, "WATCHDOG=1");
+        continue;
+      }
+    } else if (::sigwait(&signals, &signal_number) != 0) {
+      continue;
+    }
+    if (signal_number != SIGHUP) break;
+    // SIGHUP never stops the daemon: it reopens the log file (logrotate).
+    ::sd_notify(0, "RELOADING=1");
+    if (absl::Status s = ReopenLog(); !s.ok()) {
+      Log("reload_failed", std::string(s.message()), LogLevel::kError);
+    }
+    Log("reloaded", "SIGHUP: log reopened");
+    ::sd_notify(0, "READY=1");
+  }
+  ::sd_notify(0, "STOPPING=1");
+  Log("stopping", absl::StrCat("signal ", signal_number, ": draining calls"));
   if (sweeps != nullptr) sweeps->Stop();  // a running sweep ends after its batch
   (*server)->Shutdown(absl::Seconds(flags.drain_seconds));
   // The server's threads (the export watchdog reads the vault's clock) end
@@ -543,7 +651,7 @@ int RunDaemon(int argc, char** argv) {
   server->reset();
   (*vault)->Shutdown();
   vault->reset();
-  Log("stopped cleanly");
+  Log("stopped", "stopped cleanly");
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "keys/status_macros.h"
 
 namespace leadvault::api {
 namespace {
@@ -95,22 +96,31 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
             return vault->StorageHealth();
           }) {}
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
-                                                      vault::Vault* vault) {
+absl::Status CheckListenAddress(absl::string_view what, const std::string& listen, bool tls) {
   std::string host;
   int port = 0;
-  if (!SplitHostPort(options.listen, &host, &port)) {
-    return absl::InvalidArgumentError("listen: must be HOST:PORT");
+  if (!SplitHostPort(listen, &host, &port)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": must be HOST:PORT"));
   }
+  if (!tls && !IsLoopbackHost(host)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": refusing the non-loopback address ", host,
+                     " without TLS (configure a TLS certificate and key, or listen on 127.0.0.1)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      vault::Vault* vault) {
+  LV_RETURN_IF_ERROR(CheckListenAddress("listen", options.listen, options.tls.enabled()));
+  std::string host;
+  int port = 0;
+  SplitHostPort(options.listen, &host, &port);  // checked just above
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (options.tls.enabled()) {
     auto tls_credentials = NewServerTlsCredentials(options.tls);
     if (!tls_credentials.ok()) return tls_credentials.status();
     credentials = *std::move(tls_credentials);
-  } else if (!IsLoopbackHost(host)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("listen: refusing the non-loopback address ", host,
-                     " without TLS (configure a TLS certificate and key, or listen on 127.0.0.1)"));
   }
   // Our own health service (HealthService) answers instead of gRPC's.
   grpc::EnableDefaultHealthCheckService(false);

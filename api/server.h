@@ -113,6 +113,11 @@ class Server {
   int port_ = 0;
 };
 
+// Checks a listen address of option `what` before anything binds it:
+// INVALID_ARGUMENT unless HOST:PORT; FAILED_PRECONDITION for a non-loopback
+// host without TLS (a bearer token must never cross a network in clear).
+absl::Status CheckListenAddress(absl::string_view what, const std::string& listen, bool tls);
+
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(absl::string_view host);
 

@@ -9,6 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libphonenumber-dev libjemalloc-dev
+  libtomlplusplus-dev libsystemd-dev libcpp-httplib-dev
   openssl
   clang-14 libfuzzer-14-dev
 )

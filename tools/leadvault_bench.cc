@@ -31,6 +31,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "api/version.h"
 #include "keys/secret_bytes.h"
 #include "tools/bench_audit.h"
 #include "tools/bench_audit_cost.h"
@@ -156,6 +157,10 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   std::string command = argv[1];
+  if (command == "--version") {
+    std::printf("%s\n", api::VersionLine("leadvault-bench").c_str());
+    return 0;
+  }
   // The subcommand's argv: the program name, then what follows the subcommand.
   std::vector<char*> rest;
   rest.push_back(argv[0]);

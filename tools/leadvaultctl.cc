@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "api/tls.h"
+#include "api/version.h"
 #include "google/protobuf/util/json_util.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
@@ -472,6 +473,7 @@ int Run(int argc, char** argv) {
   app.footer(
       "The token is read from --token-file (mode 0600) or the LEADVAULT_TOKEN environment "
       "variable, never from an argument.\nExit codes: 0 ok, 1 failed, 2 usage or no token.");
+  app.set_version_flag("--version", api::VersionLine("leadvaultctl"));
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
 

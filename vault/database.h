@@ -36,6 +36,11 @@ inline constexpr size_t kCfCount = 11;
 // The family's name on disk ("leads", "dek", ...).
 const char* CfName(Cf cf);
 
+// The data dir's on-disk format, stored at creation in `meta` schema_version.
+// A build refuses a data dir of a newer format (Vault::Open); a change of the
+// layout an older build would misread increments it.
+inline constexpr int kOnDiskFormatVersion = 1;
+
 // Keys of the `bidx` column family start with index id (1) || blind token (32).
 inline constexpr size_t kBlindIndexPrefixSize = 33;
 

@@ -236,7 +236,9 @@ absl::StatusOr<std::unique_ptr<KeyHierarchy>> KeyHierarchy::Load(
     random->Fill(h->token_key_.data(), h->token_key_.size());
     rocksdb::WriteBatch batch;
     auto* meta = db->cf(Cf::kMeta);
-    LV_RETURN_IF_ERROR(FromRocks(batch.Put(meta, internal::kMetaSchemaVersion, "1"), "init meta"));
+    LV_RETURN_IF_ERROR(
+        FromRocks(batch.Put(meta, internal::kMetaSchemaVersion, absl::StrCat(kOnDiskFormatVersion)),
+                  "init meta"));
     LV_RETURN_IF_ERROR(FromRocks(batch.Put(meta, internal::kMetaKekCurrent, "1"), "init meta"));
     LV_RETURN_IF_ERROR(
         FromRocks(batch.Put(meta, internal::kMetaIndexRootKey,

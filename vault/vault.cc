@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "keys/master_key.h"
@@ -14,6 +15,32 @@
 #include "vault/internal/keys.h"
 
 namespace leadvault::vault {
+namespace {
+
+// Refuses a data dir written by a newer build (its format may store what this
+// build would misread or overwrite), before anything opens it for writing.
+absl::Status CheckOnDiskFormat(const std::string& dir) {
+  auto rows = Database::ReadMetaReadOnly(dir, internal::kMetaSchemaVersion, /*max_rows=*/2);
+  if (absl::IsNotFound(rows.status())) return absl::OkStatus();  // a new data dir
+  if (!rows.ok()) return rows.status();
+  for (const auto& [key, value] : *rows) {
+    if (key != internal::kMetaSchemaVersion) continue;
+    int format = 0;
+    if (!absl::SimpleAtoi(value, &format) || format < 1) {
+      return absl::DataLossError("data dir: the on-disk format version is unreadable");
+    }
+    if (format > kOnDiskFormatVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", dir, ": written by a newer leadvault (on-disk format ", format,
+          "; this build reads format ", kOnDiskFormatVersion,
+          " and older): run that version, or restore a backup this version took; nothing was "
+          "changed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                                    keys::SecretBytes kek) {
@@ -28,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError("data_dir: cannot be created");
   }
+  LV_RETURN_IF_ERROR(CheckOnDiskFormat(options.data_dir));
   // Check the keys before anything opens the database for writing.
   auto kek_rows = Database::ReadMetaReadOnly(options.data_dir, internal::kMetaKekPrefix,
                                              /*max_rows=*/100000);

@@ -157,6 +157,9 @@ TEST_F(E2eTest, NonLoopbackListenIsRefused) {
   EXPECT_TRUE(absl::StrContains(daemon->err(), "TLS")) << daemon->err();
   EXPECT_TRUE(absl::StrContains(daemon->err(), "non-loopback")) << daemon->err();
   EXPECT_FALSE(Exists(Path("open.ready")));
+  // Checked before anything is made: no data dir, no key file.
+  EXPECT_EQ(code, 78);
+  EXPECT_FALSE(Exists(DataDir())) << "a refused start created the data dir";
 }
 
 // A refused start must not burn the one-time bootstrap: the next good start

@@ -116,7 +116,10 @@ class TlsE2eTest : public E2eTest {
                                      "127.0.0.1:0", "--ready-file", Path(run + ".ready")};
     args.insert(args.end(), extra.begin(), extra.end());
     std::unique_ptr<Daemon> daemon;
-    EXPECT_EQ(RunToExit(run, args, &daemon), 1);
+    // The TLS files are part of the configuration: checked before anything is
+    // created, refused with EX_CONFIG.
+    EXPECT_EQ(RunToExit(run, args, &daemon), 78);
+    EXPECT_FALSE(Exists(DataDir() + "/master.key")) << "a refused start generated a key";
     EXPECT_FALSE(Exists(Path(run + ".ready")));
     return daemon->err();
   }
@@ -135,10 +138,14 @@ class TlsE2eTest : public E2eTest {
     return grpc::SslCredentials(options);
   }
 
-  // One health check over a new channel to `target`.
+  // One health check over a new channel to `target`; with `tls_name`, the
+  // server's certificate is checked for that name instead of the target's host.
   grpc::Status Check(const std::string& target,
-                     const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
-    auto stub = health::Health::NewStub(grpc::CreateChannel(target, credentials));
+                     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                     const std::string& tls_name = "") {
+    grpc::ChannelArguments args;
+    if (!tls_name.empty()) args.SetSslTargetNameOverride(tls_name);
+    auto stub = health::Health::NewStub(grpc::CreateCustomChannel(target, credentials, args));
     health::HealthCheckRequest request;
     health::HealthCheckResponse response;
     return stub->Check(Ctx("").get(), request, &response);
@@ -168,8 +175,12 @@ TEST_F(TlsE2eTest, TlsServesTrustingClientsAndRefusesPlaintextAndWrongCa) {
 
   grpc::Status s = Check(Local(port), Credentials("ca"));
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-  s = Check(absl::StrCat("localhost:", port), Credentials("ca"));
+  // The DNS name in the SAN, without resolving "localhost" (a bare root has no
+  // /etc/hosts): connect to 127.0.0.1 and verify the certificate as "localhost".
+  s = Check(Local(port), Credentials("ca"), "localhost");
   EXPECT_TRUE(s.ok()) << "the DNS name in the SAN: " << s.error_message();
+  s = Check(Local(port), Credentials("ca"), "elsewhere.example");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << "a name not in the SAN";
   int count = 0;
   s = ListPrincipals(Local(port), Credentials("ca"), AdminToken("tls"), &count);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
@@ -273,7 +284,8 @@ TEST_F(TlsE2eTest, NonLoopbackAddressIsServedWithTlsAndRefusedWithout) {
       "open",
       {"--data-dir", DataDir(), "--listen", "0.0.0.0:0", "--ready-file", Path("open.ready")},
       &refused);
-  EXPECT_EQ(code, 1);
+  EXPECT_EQ(code, 78);
+  EXPECT_FALSE(Exists(DataDir())) << "a refused start created the data dir";
   EXPECT_TRUE(absl::StrContains(refused->err(), "non-loopback")) << refused->err();
   EXPECT_TRUE(absl::StrContains(refused->err(), "without TLS")) << refused->err();
   EXPECT_FALSE(Exists(Path("open.ready")));

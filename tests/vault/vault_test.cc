@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/vault/vault_fixture.h"
 
@@ -108,6 +110,45 @@ TEST_F(VaultTest, WrongKeyFailsAndLeavesTheDataUntouched) {
   absl::StatusOr<Lead> lead = vault_->leads().GetLead(IntakeActor(), created->lead_id);
   ASSERT_TRUE(lead.ok()) << lead.status();
   EXPECT_EQ(lead->pii.Get(PiiField::kLastName).view(), "Quixworth");
+}
+
+TEST_F(VaultTest, ADataDirOfANewerFormatIsRefusedAndLeftUntouched) {
+  OpenOrDie();
+  std::string stored = *vault_->database().Get(Cf::kMeta, internal::kMetaSchemaVersion);
+  EXPECT_EQ(stored, absl::StrCat(kOnDiskFormatVersion));
+  vault_.reset();
+  {
+    auto db = Database::Open(DataDir(), DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    ASSERT_TRUE((*db)
+                    ->db()
+                    ->Put(sync, (*db)->cf(Cf::kMeta), internal::kMetaSchemaVersion,
+                          absl::StrCat(kOnDiskFormatVersion + 1))
+                    .ok());
+  }
+  const std::map<std::string, std::string> before = SnapshotFiles(DataDir());
+  absl::StatusOr<std::unique_ptr<Vault>> newer = OpenVault(TestKek(1));
+  ASSERT_FALSE(newer.ok());
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition) << newer.status();
+  EXPECT_TRUE(absl::StrContains(newer.status().message(), "written by a newer leadvault"))
+      << newer.status();
+  EXPECT_TRUE(before == SnapshotFiles(DataDir())) << "a refused start changed the data dir";
+
+  // An unreadable version is damage, not a format.
+  {
+    auto db = Database::Open(DataDir(), DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE(
+        (*db)
+            ->db()
+            ->Put(rocksdb::WriteOptions(), (*db)->cf(Cf::kMeta), internal::kMetaSchemaVersion, "x")
+            .ok());
+  }
+  absl::StatusOr<std::unique_ptr<Vault>> damaged = OpenVault(TestKek(1));
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kDataLoss) << damaged.status();
 }
 
 TEST_F(VaultTest, MasterKeyMustBe32Bytes) {

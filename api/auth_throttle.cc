@@ -80,6 +80,7 @@ absl::Status AuthThrottle::Admit(absl::string_view peer, absl::string_view claim
 }
 
 void AuthThrottle::RecordFailure(absl::string_view peer, absl::string_view claimed) {
+  failures_.fetch_add(1, std::memory_order_relaxed);
   const absl::Time now = clock_->Now();
   std::string address = absl::StrCat(kAddress, AddressKey(peer));
   absl::MutexLock lock(&mu_);

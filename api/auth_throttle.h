@@ -3,6 +3,7 @@
 #ifndef LEADVAULT_API_AUTH_THROTTLE_H_
 #define LEADVAULT_API_AUTH_THROTTLE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -57,6 +58,8 @@ class AuthThrottle {
 
   // Calls Admit has refused so far.
   uint64_t refused() const;
+  // Failures RecordFailure has counted so far.
+  uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   // Addresses and principals currently tracked (at most max_keys).
   size_t tracked_keys() const;
 
@@ -89,6 +92,7 @@ class AuthThrottle {
   absl::flat_hash_map<std::string, KeyState> keys_ ABSL_GUARDED_BY(mu_);
   std::list<std::string> order_ ABSL_GUARDED_BY(mu_);  // least recently failed first
   uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> failures_{0};
 };
 
 }  // namespace leadvault::api

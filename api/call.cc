@@ -1,10 +1,13 @@
 #include "api/call.h"
 
 #include <memory>
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "api/auth.h"
 #include "api/convert.h"
+#include "api/log.h"
 #include "api/status.h"
 #include "keys/status_macros.h"
 
@@ -17,9 +20,35 @@ absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalS
   return vault::CheckCall(call.actor, call.rpc);
 }
 
+LogFields CallLogFields(const Call& call) {
+  LogFields fields;
+  fields.request_id = call.actor.request_id;
+  // Before authentication the principal is the one the token claimed, if any.
+  fields.principal_id = call.actor.principal_id.empty() ? call.subject : call.actor.principal_id;
+  fields.method = call.action;
+  return fields;
+}
+
+void LogCall(const Call& call, const absl::Status& status) {
+  const bool refused = absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
+  if (!refused && !LogCallsEnabled()) return;
+  const std::string code(absl::StatusCodeToString(status.code()));
+  LogFields fields = CallLogFields(call);
+  fields.code = code;
+  fields.duration = absl::Now() - call.start;
+  LogEvent(refused ? LogLevel::kWarning : LogLevel::kInfo,
+           absl::IsUnauthenticated(status)    ? "auth_failed"
+           : absl::IsPermissionDenied(status) ? "denied"
+                                              : "call",
+           status.ok() ? absl::StrCat(call.action, " ok")
+                       : absl::StrCat(call.action, " ", code, ": ", status.message()),
+           fields);
+}
+
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status) {
   if (call.admission != nullptr) call.admission->Release();
+  LogCall(call, status);
   if (status.ok() || call.entry_committed) {
     reactor->Finish(ToGrpcStatus(status));
     return;

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "api/admission.h"
 #include "api/auth_throttle.h"
+#include "api/log.h"
 #include "api/worker_pool.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -37,6 +40,7 @@ struct Call {
   // Set once the call's own entry is durable (a Compliance call commits it
   // first): a later failure is then not audited a second time.
   bool entry_committed = false;
+  absl::Time start = absl::Now();  // for the call's log line
   // The admission slot of an admitted lead call (Admission::Admit), freed
   // once its work is done: when the call is finished (FinishCall) or refused.
   std::shared_ptr<AdmissionSlot> admission;
@@ -48,6 +52,12 @@ struct Call {
 // `throttle` (may be null) slows peers that keep failing to authenticate.
 absl::Status BeginCall(grpc::ServerContextBase* context, const vault::PrincipalStore& principals,
                        AuthThrottle* throttle, Call& call);
+
+// Logs a finished call: authentication failures and denials always (ids,
+// method and code, never a token), every call when SetLogCalls(true).
+void LogCall(const Call& call, const absl::Status& status);
+// A call's request id, principal id and method, for its other log events.
+LogFields CallLogFields(const Call& call);
 
 // Finishes a unary call with `status`, first freeing its admission slot. A failed call's entry is
 // committed first and the call finishes once it is durable; the client gets `status` either way

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "api/daemon_config.h"
 #include "api/log.h"
+#include "api/ops_http.h"
 #include "api/server.h"
 #include "api/version.h"
 #include "keys/master_key.h"
@@ -515,9 +516,24 @@ int RunDaemon(int argc, char** argv) {
   server_options.exports.per_principal = static_cast<int>(flags.max_exports_per_principal);
   server_options.exports.write_timeout = absl::Seconds(flags.export_write_timeout_seconds);
   server_options.master_key_source = [source = *key_source] { return source->LoadAll(); };
+  server_options.call_metrics = !flags.metrics_listen.empty();
+  SetLogCalls(flags.log_calls);
   auto server = Server::Start(server_options, vault->get());
   if (!server.ok()) return Fail(server.status());
   std::string address = (*server)->address();
+  std::unique_ptr<OpsHttpServer> ops;
+  if (!flags.metrics_listen.empty()) {
+    Server* serving = server->get();
+    auto started = OpsHttpServer::Start(flags.metrics_listen, tls,
+                                        {.metrics = [serving] { return serving->Metrics(); },
+                                         .readiness = [serving] { return serving->Readiness(); }});
+    if (!started.ok()) return Fail(started.status());
+    ops = *std::move(started);
+    Log("metrics_listening",
+        absl::StrCat("metrics, /healthz and /readyz on ",
+                     flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')), ":",
+                     ops->port(), tls.enabled() ? " (TLS)" : ""));
+  }
 
   std::string admin_token;
   std::unique_ptr<NewPrivateFile> token_file;
@@ -646,6 +662,7 @@ int RunDaemon(int argc, char** argv) {
   Log("stopping", absl::StrCat("signal ", signal_number, ": draining calls"));
   if (sweeps != nullptr) sweeps->Stop();  // a running sweep ends after its batch
   (*server)->Shutdown(absl::Seconds(flags.drain_seconds));
+  ops.reset();  // it reads the server
   // The server's threads (the export watchdog reads the vault's clock) end
   // before the vault goes.
   server->reset();

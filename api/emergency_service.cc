@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "api/call.h"
 #include "api/convert.h"
+#include "api/log.h"
 #include "keys/status_macros.h"
 
 namespace leadvault::api {
@@ -46,23 +47,21 @@ absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAcce
       call.actor, request.reason(), std::move(lead_ids), absl::Seconds(request.duration_seconds()));
   if (absl::IsResourceExhausted(opened.status())) {
     // A burst of break-glass openings stands out to operators as well as in the log.
-    std::fprintf(stderr,
-                 "leadvaultd: warning: emergency access refused: principal %s is past a "
-                 "break-glass bound (%llu refused since start)\n",
-                 call.actor.principal_id.c_str(),
-                 static_cast<unsigned long long>(vault.emergency().refused_count()));
-    std::fflush(stderr);
+    LogEvent(LogLevel::kWarning, "emergency_access_refused",
+             absl::StrCat("emergency access refused: principal ", call.actor.principal_id,
+                          " is past a break-glass bound (", vault.emergency().refused_count(),
+                          " refused since start)"),
+             CallLogFields(call));
   }
   LV_RETURN_IF_ERROR(opened.status());
   const vault::EmergencyGrant& grant = *opened;
   // Operators see every emergency access as it opens (no reason, no data).
-  std::fprintf(stderr,
-               "leadvaultd: warning: emergency access opened: grant %s by principal %s for %zu "
-               "leads until %s (%llu opened since start)\n",
-               grant.id.c_str(), grant.principal_id.c_str(), grant.lead_ids.size(),
-               absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()).c_str(),
-               static_cast<unsigned long long>(vault.emergency().opened_count()));
-  std::fflush(stderr);
+  LogEvent(LogLevel::kWarning, "emergency_access_opened",
+           absl::StrCat("emergency access opened: grant ", grant.id, " by principal ",
+                        grant.principal_id, " for ", grant.lead_ids.size(), " leads until ",
+                        absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()),
+                        " (", vault.emergency().opened_count(), " opened since start)"),
+           CallLogFields(call));
   ToProto(grant, vault.clock().Now(), response.mutable_grant());
   return absl::OkStatus();
 }

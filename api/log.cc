@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -83,7 +84,13 @@ void GrpcLog(gpr_log_func_args* args) {
            args->message != nullptr ? args->message : "");
 }
 
+std::atomic<bool> log_calls{false};
+
 }  // namespace
+
+void SetLogCalls(bool on) { log_calls.store(on, std::memory_order_relaxed); }
+
+bool LogCallsEnabled() { return log_calls.load(std::memory_order_relaxed); }
 
 absl::Status ConfigureLog(LogFormat format, const std::string& file) {
   int fd = STDERR_FILENO;

@@ -38,6 +38,10 @@ absl::Status ConfigureLog(LogFormat format, const std::string& file);
 // stderr. On failure the old file stays in use and the error is returned.
 absl::Status ReopenLog();
 
+// Whether every call is logged (log.calls), not only refusals. Off until set.
+void SetLogCalls(bool on);
+bool LogCallsEnabled();
+
 // Routes gRPC's own log lines through this log, dropping those below
 // warnings (gRPC's info lines are for its developers).
 void RouteGrpcLogs();

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "api/version.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
@@ -76,8 +77,24 @@ bool IsLoopbackHost(absl::string_view host) {
   return ::inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+namespace {
+
+// The services this server serves, by full name (health and metrics name them).
+std::vector<std::string> ServedServices() {
+  return {v1::LeadVault::service_full_name(),
+          v1::Admin::service_full_name(),
+          v1::Compliance::service_full_name(),
+          v1::EmergencyAccess::service_full_name(),
+          v1::Consent::service_full_name(),
+          v1::Retention::service_full_name(),
+          grpc::health::v1::Health::service_full_name()};
+}
+
+}  // namespace
+
 Server::Server(vault::Vault* vault, const ServerOptions& options)
-    : auth_throttle_(&vault->clock(), options.auth_throttle),
+    : vault_(vault),
+      auth_throttle_(&vault->clock(), options.auth_throttle),
       admission_(Admission::Create(vault, options.admission)),
       pool_(options.worker_threads, options.max_queued_calls),
       exports_(&vault->clock(), options.exports),
@@ -94,7 +111,39 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
           [vault, admission = admission_.get()] {
             if (admission->draining()) return ShuttingDownError();
             return vault->StorageHealth();
-          }) {}
+          }) {
+  if (options.call_metrics) call_metrics_ = std::make_unique<CallMetrics>(ServedServices());
+}
+
+absl::Status Server::Readiness() const {
+  if (admission_->draining()) return absl::UnavailableError("draining for a stop");
+  LV_RETURN_IF_ERROR(vault_->StorageHealth());
+  if (vault_->audit_log().VerifierKey().empty()) {
+    return absl::UnavailableError("the audit log has no checkpoint signer");
+  }
+  return absl::OkStatus();
+}
+
+std::string Server::Metrics() const {
+  MetricsText out;
+  out.Family("leadvault_build_info", "gauge", "The running build: version and commit.");
+  out.Sample("leadvault_build_info", {{"version", Version()}, {"commit", Commit()}}, 1);
+  out.Family("leadvault_ready", "gauge", "1 while ready to serve (as /readyz), else 0.");
+  out.Sample("leadvault_ready", {}, Readiness().ok() ? 1 : 0);
+  if (call_metrics_ != nullptr) call_metrics_->Render(out);
+  out.Family("leadvault_auth_failures_total", "counter",
+             "Failed authentications (bad, expired or revoked tokens; wrong certificates).");
+  out.Sample("leadvault_auth_failures_total", {}, static_cast<double>(auth_throttle_.failures()));
+  out.Family("leadvault_auth_throttled_total", "counter",
+             "Calls refused because their address or principal kept failing to authenticate.");
+  out.Sample("leadvault_auth_throttled_total", {}, static_cast<double>(auth_throttle_.refused()));
+  out.Family("leadvault_auth_throttle_tracked", "gauge",
+             "Addresses and principals with recent failed authentications.");
+  out.Sample("leadvault_auth_throttle_tracked", {},
+             static_cast<double>(auth_throttle_.tracked_keys()));
+  RenderVaultMetrics(*vault_, out);
+  return out.text();
+}
 
 absl::Status CheckListenAddress(absl::string_view what, const std::string& listen, bool tls) {
   std::string host;
@@ -164,6 +213,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->consent_service_);
   builder.RegisterService(&server->retention_service_);
   builder.RegisterService(&server->health_service_);
+  if (server->call_metrics_ != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(server->call_metrics_->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

@@ -16,6 +16,7 @@
 #include "api/export_limiter.h"
 #include "api/health_service.h"
 #include "api/lead_service.h"
+#include "api/metrics.h"
 #include "api/retention_service.h"
 #include "api/tls.h"
 #include "grpcpp/server.h"
@@ -51,6 +52,8 @@ struct ServerOptions {
   // The daemon's master-key source, read again by RotateMasterKey (none:
   // rotation is refused with FAILED_PRECONDITION).
   MasterKeySource master_key_source;
+  // Count every call by method and code, with its latency (Metrics()).
+  bool call_metrics = true;
 };
 
 // A running server. Thread-safe.
@@ -93,8 +96,16 @@ class Server {
   // Admission control of this server's calls.
   const Admission& admission() const { return *admission_; }
 
+  // The Prometheus exposition of this server and its vault (api/metrics.h).
+  std::string Metrics() const;
+  // OK while ready to serve: not draining, the database accepting writes, and
+  // the audit log able to sign checkpoints; else why not (no secret in it).
+  absl::Status Readiness() const;
+
  private:
   Server(vault::Vault* vault, const ServerOptions& options);
+  vault::Vault* const vault_;
+  std::unique_ptr<CallMetrics> call_metrics_;  // null with options.call_metrics off
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
   // Outlives the services and server_ (declared before them); shared with the
   // audit callbacks of refused calls.

@@ -22,9 +22,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Extra daemon flags come from $DAEMON_ARGS (split on spaces).
 start_daemon() {
+  # shellcheck disable=SC2086
   "$1" --data-dir "$WORK/data" --listen 127.0.0.1:0 --ready-file "$WORK/ready" \
-    --admin-token-file "$WORK/token" >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
+    --admin-token-file "$WORK/token" ${DAEMON_ARGS:-} >"$WORK/daemon.out" 2>"$WORK/daemon.err" &
   DAEMON_PID=$!
   for _ in $(seq 1 300); do  # at most 30 s
     [[ -s $WORK/ready ]] && break

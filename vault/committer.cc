@@ -155,6 +155,11 @@ void Committer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+size_t Committer::queue_depth() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
 uint64_t Committer::next_sequence() const {
   absl::MutexLock lock(&mu_);
   return next_sequence_;
@@ -452,7 +457,10 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   }
   if (status.ok() && fail) status = absl::UnavailableError("storage error in commit (injected)");
   if (status.ok() && combined.Count() > 0) {
+    const absl::Time started = absl::Now();  // the real time, whatever clock_ says
     status = db_->Write(&combined, "commit");
+    write_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - started));
+    if (!canonical.empty()) group_entries_.Observe(static_cast<double>(canonical.size()));
   }
   absl::Status published = absl::OkStatus();
   if (status.ok()) {
@@ -465,6 +473,9 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
       if (!recorded.ok()) journaled = recorded;
     }
     published = audit_log_->CommitStaged();
+    if (!note.empty() && published.ok()) {
+      last_checkpoint_unix_nanos_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+    }
     if (!journaled.ok()) published = journaled;
     last_time_ = now;
   } else {

@@ -2,6 +2,7 @@
 #ifndef LEADVAULT_VAULT_COMMITTER_H_
 #define LEADVAULT_VAULT_COMMITTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "audit/audit_entry.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
@@ -19,6 +21,7 @@
 #include "vault/audit_log.h"
 #include "vault/clock.h"
 #include "vault/high_water_mark.h"
+#include "vault/histogram.h"
 
 namespace leadvault::vault {
 
@@ -131,6 +134,17 @@ class Committer {
   // The sequence number the next committed entry will get.
   uint64_t next_sequence() const;
 
+  // For /metrics: audit entries per group written, the seconds each group's
+  // synced write took (the fsync's latency, mostly), and the commits waiting.
+  const Histogram& group_entries() const { return group_entries_; }
+  const Histogram& write_seconds() const { return write_seconds_; }
+  size_t queue_depth() const;
+  // When this committer last served a signed checkpoint (real time; the
+  // start before its first).
+  absl::Time last_checkpoint_time() const {
+    return absl::FromUnixNanos(last_checkpoint_unix_nanos_.load(std::memory_order_relaxed));
+  }
+
   // Test hook: while set, every group write fails as a storage error would.
   void SetFailWritesForTesting(bool fail);
   // Test hook: while set, every append to the journal fails as a full disk would.
@@ -174,6 +188,10 @@ class Committer {
   const std::unique_ptr<AuditJournal> journal_;  // may be null
   // Beside the journal (null without one); written while it is attached.
   const std::unique_ptr<HighWaterMark> journal_high_water_;
+
+  std::atomic<int64_t> last_checkpoint_unix_nanos_{absl::ToUnixNanos(absl::Now())};
+  Histogram group_entries_{Histogram::PowersOfTwo(4096)};
+  Histogram write_seconds_{Histogram::LatencySeconds()};
 
   // Committer thread only (Run and what it calls); never read elsewhere, so no lock.
   absl::Time last_time_;  // the newest entry time

@@ -324,6 +324,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   sst_files->SetCompactionBufferSize(options.min_free_bytes);
   db_options.sst_file_manager = sst_files;
   db_options.max_bgerror_resume_count = 0;  // see ErrorListener::OnErrorRecoveryBegin
+  // Tickers only (per-core counters): the block cache's hit rate for /metrics.
+  database->statistics_ = rocksdb::CreateDBStatistics();
+  database->statistics_->set_stats_level(rocksdb::StatsLevel::kExceptHistogramOrTimers);
+  db_options.statistics = database->statistics_;
   db_options.listeners.push_back(std::make_shared<ErrorListener>(database->listener_));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -624,6 +628,28 @@ absl::StatusOr<Database::CompactionBytes> Database::CompactAway(const std::vecto
   LV_RETURN_IF_ERROR(Check(db_->EnableFileDeletions(/*force=*/false), "compact deleted rows"));
   bytes.after = table_bytes();
   return bytes;
+}
+
+Database::StorageStats Database::Stats() const {
+  StorageStats stats;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kLiveSstFilesSize, &value)) {
+      stats.live_table_bytes += value;
+    }
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                            &value)) {
+      stats.pending_compaction_bytes += value;
+    }
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) {
+      stats.memtable_bytes += value;
+    }
+  }
+  if (statistics_ != nullptr) {
+    stats.block_cache_hits = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_HIT);
+    stats.block_cache_misses = statistics_->getTickerCount(rocksdb::BLOCK_CACHE_MISS);
+  }
+  return stats;
 }
 
 }  // namespace leadvault::vault

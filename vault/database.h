@@ -158,6 +158,18 @@ class Database {
   // may have lost pages) are never cleared: they need a restart.
   absl::Status Resume();
 
+  // For /metrics: sizes summed over the column families, and the block
+  // cache's hits and misses since the open (tickers of the statistics the
+  // database keeps, without their histograms or timers).
+  struct StorageStats {
+    uint64_t live_table_bytes = 0;          // rocksdb.live-sst-files-size
+    uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
+    uint64_t memtable_bytes = 0;            // rocksdb.cur-size-all-mem-tables
+    uint64_t block_cache_hits = 0;
+    uint64_t block_cache_misses = 0;
+  };
+  StorageStats Stats() const;
+
  private:
   // Tracks RocksDB's background error state for HasBackgroundError().
   class ErrorListener;
@@ -172,6 +184,7 @@ class Database {
   // Shared with the listener RocksDB holds; owns the Env wrapper the database runs on.
   std::shared_ptr<ListenerState> listener_;
   std::function<void(const std::string&)> storage_error_log_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;  // null when read-only
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 

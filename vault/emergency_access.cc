@@ -335,4 +335,14 @@ std::optional<EmergencyGrant> EmergencyAccessStore::ActiveGrant(const std::strin
   return std::nullopt;
 }
 
+size_t EmergencyAccessStore::open_count() const {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  size_t open = 0;
+  for (const Slot& slot : open_) {
+    if (slot.active && slot.grant.OpenAt(now)) ++open;
+  }
+  return open;
+}
+
 }  // namespace leadvault::vault

@@ -117,6 +117,8 @@ class EmergencyAccessStore {
                                             const std::string& lead_id) const;
 
   uint64_t opened_count() const { return opened_.load(); }
+  // Grants open now (for /metrics).
+  size_t open_count() const;
   uint64_t refused_count() const { return refused_.load(); }
 
  private:

@@ -329,9 +329,14 @@ TEST_F(OverloadTest, ExactlyTheCallsBeyondTheBoundGetResourceExhaustedAndHealthS
 }
 
 TEST_F(OverloadTest, DrainAnswersNotServingAndRefusesNewCallsWithUnavailable) {
+  EXPECT_TRUE(server_->Readiness().ok()) << server_->Readiness();
+  EXPECT_TRUE(absl::StrContains(server_->Metrics(), "\nleadvault_ready 1\n"));
   server_->BeginDrain();
   EXPECT_EQ(HealthStatus(""), health::HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(HealthStatus("leadvault.v1.Admin"), health::HealthCheckResponse::NOT_SERVING);
+  // /readyz and the metrics say so too.
+  EXPECT_TRUE(absl::IsUnavailable(server_->Readiness())) << server_->Readiness();
+  EXPECT_TRUE(absl::StrContains(server_->Metrics(), "\nleadvault_ready 0\n"));
   v1::CreateLeadResponse response;
   grpc::Status s = leads_->CreateLead(Ctx(worker_token_).get(),
                                       ValidCreate("drain-1", "d1@example.com"), &response);

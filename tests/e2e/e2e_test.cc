@@ -1,6 +1,7 @@
 // End-to-end tests of the real leadvaultd binary: start-up, restart, refusals,
 // bad input over the wire, and the PII canary scan of every byte it wrote.
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/ops_http_client.h"
 
 namespace leadvault::e2e {
 namespace {
@@ -300,7 +301,10 @@ TEST_F(E2eTest, BadInputOverTheWireLeavesTheDaemonServing) {
 // The canary: PII marker strings in every field must never reach any
 // byte on disk or in the daemon's output in clear.
 TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
-  auto daemon = Start("canary");
+  // Every call logged as JSON and every call counted: the scan below reads
+  // the log, and the metrics scraped into the scratch dir.
+  auto daemon =
+      Start("canary", {"--metrics-listen", "127.0.0.1:0", "--log-format", "json", "--log-calls"});
   ASSERT_FALSE(address_.empty());
   const std::string worker = NewWorker(AdminToken("canary"));
 
@@ -400,6 +404,24 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   grpc::Status revoke_status = consent_stub->RecordConsent(Ctx(worker).get(), revoke, &revoked);
   ASSERT_TRUE(revoke_status.ok()) << revoke_status.error_message();
   EXPECT_EQ(revoked.event().method_detail(), "free_text");
+
+  // The metrics while serving: the calls are counted, and no lead id or
+  // token is among them (markers: the scan below, which reads this file).
+  const int ops_port = OpsPort(daemon->err());
+  ASSERT_GT(ops_port, 0) << daemon->err();
+  const std::string metrics = OpsGet(ops_port, "/metrics");
+  EXPECT_TRUE(absl::StrContains(
+      metrics,
+      "leadvault_rpc_calls_total{service=\"leadvault.v1.LeadVault\",method=\"CreateLead\","
+      "code=\"INVALID_ARGUMENT\"} 1"))
+      << metrics;
+  for (const std::string& id : ids) EXPECT_FALSE(absl::StrContains(metrics, id));
+  EXPECT_FALSE(absl::StrContains(metrics, worker));
+  EXPECT_FALSE(absl::StrContains(metrics, "lv_"));
+  WriteFileWithMode(Path("canary.metrics"), metrics, 0600);
+  // The log has a line for every call, and no token.
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "\"method\":\"FindLeads\"")) << daemon->err();
+  EXPECT_FALSE(absl::StrContains(daemon->err(), worker));
 
   // Shutdown flushes the memtables into SST files.
   ASSERT_EQ(Stop(*daemon), 0) << daemon->err();

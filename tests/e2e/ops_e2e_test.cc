@@ -1,12 +1,16 @@
 // leadvaultd as operations run it: a config file with flags over it,
 // --check-config, --version, a second daemon on a taken data dir, and the
 // log's JSON lines.
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/ops_http_client.h"
 
 namespace leadvault::e2e {
 namespace {
@@ -123,6 +127,139 @@ TEST_F(OpsE2eTest, UnderSystemdTheAdminTokenMustGoToAFile) {
   EXPECT_TRUE(absl::StrContains(daemon.err(), "admin.token_file")) << daemon.err();
   EXPECT_FALSE(absl::StrContains(daemon.out() + daemon.err(), "lv_"));
   EXPECT_FALSE(Exists(DataDir()));
+}
+
+// /metrics scraped while writers create leads carrying canary values: the
+// issue's series are there, and no canary, lead id or token ever is.
+TEST_F(OpsE2eTest, MetricsScrapedUnderLoadShowTheSeriesAndNoIdentifier) {
+  auto daemon = Start("load", {"--metrics-listen", "127.0.0.1:0", "--log-format", "json"});
+  ASSERT_FALSE(address_.empty());
+  const int port = OpsPort(daemon->err());
+  ASSERT_GT(port, 0) << daemon->err();
+  const std::string admin = AdminToken("load");
+  const std::string worker = NewWorker(admin);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> created{0};
+  std::vector<std::string> ids[2];
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop.load(); ++i) {
+        v1::CreateLeadRequest r =
+            SimpleLead(absl::StrCat("load-", w, "-", i),
+                       absl::StrCat("zqxmetricscanary", w, "x", i, "@canary-example.com"));
+        r.mutable_personal()->set_last_name("Zqxmetricscanaryln");
+        v1::CreateLeadResponse response;
+        if (leads_->CreateLead(Ctx(worker).get(), r, &response).ok()) {
+          ids[w].push_back(response.lead_id());
+          created.fetch_add(1);
+        }
+      }
+    });
+  }
+  // A failed authentication and a denial (the admin may not read leads).
+  v1::Lead lead;
+  EXPECT_EQ(GetLead("lv_bogus_token", "00000000000000000000000000000000", &lead).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(GetLead(admin, "00000000000000000000000000000000", &lead).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  std::vector<std::string> scrapes;
+  while (created.load() < 200 || scrapes.size() < 3) {
+    int status = 0;
+    scrapes.push_back(OpsGet(port, "/metrics", &status));
+    ASSERT_EQ(status, 200);
+  }
+  stop.store(true);
+  for (auto& t : writers) t.join();
+  int status = 0;
+  scrapes.push_back(OpsGet(port, "/metrics", &status));
+  const std::string& last = scrapes.back();
+
+  for (const char* series : {
+           "leadvault_build_info{version=\"0.",
+           "leadvault_rpc_calls_total{service=\"leadvault.v1.LeadVault\",method=\"CreateLead\","
+           "code=\"OK\"}",
+           "leadvault_rpc_duration_seconds_bucket{service=\"leadvault.v1.LeadVault\",method="
+           "\"CreateLead\",code=\"OK\",le=\"0.001\"}",
+           "method=\"GetLead\",code=\"UNAUTHENTICATED\"}",
+           "method=\"GetLead\",code=\"PERMISSION_DENIED\"}",
+           "leadvault_commit_group_entries_bucket{le=\"1\"}",
+           "leadvault_commit_write_seconds_count ",
+           "leadvault_committer_queue_depth ",
+           "leadvault_audit_tree_size ",
+           "leadvault_audit_unsigned_entries ",
+           "leadvault_audit_checkpoint_age_seconds ",
+           "leadvault_auth_failures_total 1",
+           "leadvault_auth_throttled_total 0",
+           "leadvault_emergency_grants_open 0",
+           "leadvault_rocksdb_live_table_bytes ",
+           "leadvault_rocksdb_pending_compaction_bytes ",
+           "leadvault_rocksdb_block_cache_hit_ratio ",
+           "leadvault_ready 1",
+       }) {
+    EXPECT_TRUE(absl::StrContains(last, series)) << series << "\n" << last;
+  }
+  for (const std::string& scrape : scrapes) {
+    EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(scrape), "zqxmetricscanary"));
+    EXPECT_FALSE(absl::StrContains(scrape, "canary-example"));
+    EXPECT_FALSE(absl::StrContains(scrape, worker));
+    EXPECT_FALSE(absl::StrContains(scrape, admin));
+    for (const auto& list : ids) {
+      for (const std::string& id : list) ASSERT_FALSE(absl::StrContains(scrape, id)) << id;
+    }
+  }
+  // The log says who failed and was denied, by id, and never holds a token or a value.
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "\"event\":\"auth_failed\"")) << daemon->err();
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "\"event\":\"denied\"")) << daemon->err();
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(daemon->err()), "zqxmetricscanary"));
+  EXPECT_FALSE(absl::StrContains(daemon->err(), admin));
+  EXPECT_FALSE(absl::StrContains(daemon->err(), "lv_bogus_token"));
+  EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
+}
+
+TEST_F(OpsE2eTest, ProbesAndHealthNameEveryServiceAndSighupNeverStopsTheDaemon) {
+  auto daemon = Start("probes", {"--metrics-listen", "127.0.0.1:0", "--log-format", "json"});
+  ASSERT_FALSE(address_.empty());
+  const int port = OpsPort(daemon->err());
+  ASSERT_GT(port, 0) << daemon->err();
+  int status = 0;
+  EXPECT_EQ(OpsGet(port, "/healthz", &status), "ok\n");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(OpsGet(port, "/readyz", &status), "ready\n");
+  EXPECT_EQ(status, 200);
+  OpsGet(port, "/nothing-here", &status);
+  EXPECT_EQ(status, 404);
+
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service :
+       {"", "leadvault.v1.LeadVault", "leadvault.v1.Admin", "leadvault.v1.Compliance",
+        "leadvault.v1.EmergencyAccess", "leadvault.v1.Consent", "leadvault.v1.Retention"}) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status s = health->Check(Ctx("").get(), request, &response);
+    ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+  grpc::health::v1::HealthCheckRequest unknown;
+  unknown.set_service("leadvault.v1.Nope");
+  grpc::health::v1::HealthCheckResponse response;
+  EXPECT_EQ(health->Check(Ctx("").get(), unknown, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // SIGHUP reloads and goes on serving.
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  bool reloaded = false;
+  for (int waited = 0; !reloaded && waited < kStartCapMillis; waited += 10) {
+    reloaded = absl::StrContains(daemon->err(), "SIGHUP");
+    if (!reloaded) PollPause();
+  }
+  EXPECT_TRUE(reloaded) << daemon->err();
+  EXPECT_TRUE(daemon->running());
+  EXPECT_EQ(OpsGet(port, "/readyz", &status), "ready\n");
+  health.reset();  // an open client channel would hold the server's drain
+  EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+// The operations HTTP listener: /metrics (Prometheus text), /healthz (live)
+// and /readyz (ready), apart from the gRPC port. Loopback, or TLS with the
+// gRPC port's certificate and key. GET only, no request body, small bounded
+// pools and timeouts: a scraper or probe can never hold the daemon.
+#ifndef LEADVAULT_API_OPS_HTTP_H_
+#define LEADVAULT_API_OPS_HTTP_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "api/tls.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace leadvault::api {
+
+struct OpsHttpHandlers {
+  std::function<std::string()> metrics;     // the exposition text
+  std::function<absl::Status()> readiness;  // OK: ready; else why not (no secret in it)
+};
+
+class OpsHttpServer {
+ public:
+  // Listens on `listen` (HOST:PORT; port 0 picks one): plaintext on loopback
+  // only, TLS with `tls` (cert and key; a client CA is not asked of scrapers).
+  // FAILED_PRECONDITION for a non-loopback address without TLS, UNAVAILABLE
+  // naming the address when it cannot be bound (e.g. in use).
+  static absl::StatusOr<std::unique_ptr<OpsHttpServer>> Start(const std::string& listen,
+                                                              const ServerTlsFiles& tls,
+                                                              OpsHttpHandlers handlers);
+  ~OpsHttpServer();  // stops serving and joins its thread
+
+  int port() const { return port_; }
+
+ private:
+  OpsHttpServer() = default;
+  std::unique_ptr<httplib::Server> server_;
+  OpsHttpHandlers handlers_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};  // listen_after_bind returned
+  int port_ = 0;
+};
+
+}  // namespace leadvault::api
+
+#endif  // LEADVAULT_API_OPS_HTTP_H_

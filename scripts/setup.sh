@@ -10,6 +10,7 @@ PACKAGES=(
   libabsl-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libphonenumber-dev libjemalloc-dev
   libtomlplusplus-dev libsystemd-dev libcpp-httplib-dev
+  curl
   openssl
   clang-14 libfuzzer-14-dev
 )

@@ -506,6 +506,7 @@ int RunDaemon(int argc, char** argv) {
   server_options.listen = flags.listen;
   server_options.auth_throttle.free_failures = flags.auth_free_failures;
   server_options.tls = tls;
+  server_options.tls_live_dir = flags.data_dir + "/tls-live";
   server_options.worker_threads = static_cast<int>(flags.worker_threads);
   server_options.max_queued_calls = static_cast<size_t>(flags.max_queued_calls);
   server_options.max_receive_message_bytes = static_cast<int>(flags.max_message_bytes);
@@ -650,10 +651,20 @@ int RunDaemon(int argc, char** argv) {
       continue;
     }
     if (signal_number != SIGHUP) break;
-    // SIGHUP never stops the daemon: it reopens the log file (logrotate).
+    // SIGHUP never stops the daemon: it reopens the log file (logrotate) and
+    // re-reads the TLS certificate and key (a bad pair is refused, the old stays).
     ::sd_notify(0, "RELOADING=1");
     if (absl::Status s = ReopenLog(); !s.ok()) {
       Log("reload_failed", std::string(s.message()), LogLevel::kError);
+    }
+    if (tls.enabled()) {
+      if (absl::Status s = (*server)->ReloadTls(); s.ok()) {
+        Log("tls_reloaded", "SIGHUP: TLS certificate and key re-read; new connections use them");
+      } else {
+        Log("tls_reload_refused",
+            absl::StrCat("SIGHUP: TLS reload refused, the certificate in use stays: ", s.message()),
+            LogLevel::kError);
+      }
     }
     Log("reloaded", "SIGHUP: log reopened");
     ::sd_notify(0, "READY=1");

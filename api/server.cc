@@ -115,6 +115,13 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
   if (options.call_metrics) call_metrics_ = std::make_unique<CallMetrics>(ServedServices());
 }
 
+absl::Status Server::ReloadTls() {
+  if (reloadable_tls_ == nullptr) {
+    return absl::FailedPreconditionError("TLS reload: the gRPC port has no reloadable TLS");
+  }
+  return reloadable_tls_->Reload();
+}
+
 absl::Status Server::Readiness() const {
   if (admission_->draining()) return absl::UnavailableError("draining for a stop");
   LV_RETURN_IF_ERROR(vault_->StorageHealth());
@@ -166,7 +173,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   int port = 0;
   SplitHostPort(options.listen, &host, &port);  // checked just above
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (options.tls.enabled()) {
+  std::unique_ptr<ReloadableServerTls> reloadable;
+  if (options.tls.enabled() && !options.tls_live_dir.empty()) {
+    auto created = ReloadableServerTls::Create(options.tls, options.tls_live_dir);
+    if (!created.ok()) return created.status();
+    reloadable = *std::move(created);
+    credentials = reloadable->credentials();
+  } else if (options.tls.enabled()) {
     auto tls_credentials = NewServerTlsCredentials(options.tls);
     if (!tls_credentials.ok()) return tls_credentials.status();
     credentials = *std::move(tls_credentials);
@@ -193,6 +206,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         "admission: max_calls and max_refusal_entries must be at least 1");
   }
   auto server = std::unique_ptr<Server>(new Server(vault, options));
+  server->reloadable_tls_ = std::move(reloadable);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

@@ -49,6 +49,9 @@ struct ServerOptions {
   // TLS on the port (see api/tls.h): the files are read once, at Start. Without
   // them the port is plaintext and must be loopback.
   ServerTlsFiles tls;
+  // Set (with tls): the certificate can be replaced while serving (ReloadTls),
+  // through copies in this directory (see ReloadableServerTls).
+  std::string tls_live_dir;
   // The daemon's master-key source, read again by RotateMasterKey (none:
   // rotation is refused with FAILED_PRECONDITION).
   MasterKeySource master_key_source;
@@ -96,6 +99,12 @@ class Server {
   // Admission control of this server's calls.
   const Admission& admission() const { return *admission_; }
 
+  // Reads the TLS certificate, key and client CA again (SIGHUP): new
+  // connections get them within about a second; open ones keep theirs. On
+  // failure the error names the file and rule, and the old pair stays.
+  // FAILED_PRECONDITION when the server was not started with tls_live_dir.
+  absl::Status ReloadTls();
+
   // The Prometheus exposition of this server and its vault (api/metrics.h).
   std::string Metrics() const;
   // OK while ready to serve: not draining, the database accepting writes, and
@@ -105,7 +114,8 @@ class Server {
  private:
   Server(vault::Vault* vault, const ServerOptions& options);
   vault::Vault* const vault_;
-  std::unique_ptr<CallMetrics> call_metrics_;  // null with options.call_metrics off
+  std::unique_ptr<CallMetrics> call_metrics_;            // null with options.call_metrics off
+  std::unique_ptr<ReloadableServerTls> reloadable_tls_;  // outlives server_
   AuthThrottle auth_throttle_;  // outlives the services and server_ (declared before them)
   // Outlives the services and server_ (declared before them); shared with the
   // audit callbacks of refused calls.

@@ -9,17 +9,20 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "api/server.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/status_macros.h"
@@ -205,6 +208,111 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials
     return absl::FailedPreconditionError("TLS server credentials cannot be created");
   }
   return credentials;
+}
+
+namespace {
+
+// Writes `contents` to a new file `path` (mode 0600) and syncs it.
+absl::Status WritePrivateFile(const std::string& path, absl::string_view contents) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("TLS: cannot create ", path));
+  bool ok = true;
+  while (ok && !contents.empty()) {
+    ssize_t n = ::write(fd, contents.data(), contents.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) contents.remove_prefix(static_cast<size_t>(n));
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) return absl::FailedPreconditionError(absl::StrCat("TLS: cannot write ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReloadableServerTls>> ReloadableServerTls::Create(
+    const ServerTlsFiles& files, std::string live_dir) {
+  if (files.cert_file.empty() || files.key_file.empty()) {
+    return absl::FailedPreconditionError(
+        "TLS needs both a certificate file and a key file (a client CA file alone is not TLS)");
+  }
+  if (::mkdir(live_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat("TLS: cannot create ", live_dir));
+  }
+  struct stat st;
+  if (::lstat(live_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("TLS: ", live_dir, " must be a directory of this user with mode 0700"));
+  }
+  auto tls = std::unique_ptr<ReloadableServerTls>(new ReloadableServerTls(files, live_dir));
+  LV_RETURN_IF_ERROR(tls->Install());
+  const std::string current = tls->live_dir_ + "/current";
+  // The watcher reads the pair now (so the first handshake has it) and every second.
+  if (files.client_ca_file.empty()) {
+    tls->provider_ = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        current + "/key.pem", current + "/cert.pem", 1);
+  } else {
+    tls->provider_ = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        current + "/key.pem", current + "/cert.pem", current + "/client-ca.pem", 1);
+  }
+  grpc::experimental::TlsServerCredentialsOptions options(tls->provider_);
+  options.watch_identity_key_cert_pairs();
+  if (files.client_ca_file.empty()) {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  } else {
+    options.watch_root_certs();
+    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  tls->credentials_ = grpc::experimental::TlsServerCredentials(options);
+  if (tls->credentials_ == nullptr) {
+    return absl::FailedPreconditionError("TLS server credentials cannot be created");
+  }
+  return tls;
+}
+
+absl::Status ReloadableServerTls::Reload() { return Install(); }
+
+absl::Status ReloadableServerTls::Install() {
+  std::string cert_pem;
+  WipedString key_pem;
+  LV_RETURN_IF_ERROR(ReadKeyPair("TLS certificate file", files_.cert_file, "TLS key file",
+                                 files_.key_file, &cert_pem, &key_pem.value));
+  std::string ca_pem;
+  if (!files_.client_ca_file.empty()) {
+    LV_RETURN_IF_ERROR(ReadCaFile("TLS client CA file", files_.client_ca_file, &ca_pem));
+  }
+  absl::MutexLock lock(&mu_);
+  // A new generation directory, filled and synced, then the symlink swapped
+  // by one rename: the watcher never sees a certificate with another's key.
+  const uint64_t generation = ++generation_;
+  const std::string name = absl::StrCat("gen-", ::getpid(), "-", generation);
+  const std::string dir = absl::StrCat(live_dir_, "/", name);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("TLS: cannot create ", dir));
+  }
+  LV_RETURN_IF_ERROR(WritePrivateFile(dir + "/cert.pem", cert_pem));
+  LV_RETURN_IF_ERROR(WritePrivateFile(dir + "/key.pem", key_pem.value));
+  if (!ca_pem.empty()) LV_RETURN_IF_ERROR(WritePrivateFile(dir + "/client-ca.pem", ca_pem));
+  const std::string link = live_dir_ + "/current";
+  const std::string staged = link + ".tmp";
+  ::unlink(staged.c_str());
+  if (::symlink(name.c_str(), staged.c_str()) != 0 || ::rename(staged.c_str(), link.c_str()) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("TLS: cannot switch ", link));
+  }
+  // Earlier generations go, but the one just replaced: the watcher may be
+  // reading it at this moment (it re-reads when a file changed under it).
+  const std::string previous = absl::StrCat("gen-", ::getpid(), "-", generation - 1);
+  for (const auto& entry : std::filesystem::directory_iterator(live_dir_, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (absl::StartsWith(file, "gen-") && file != name && file != previous) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> NewChannelCredentials(

@@ -12,9 +12,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 
 namespace leadvault::api {
 
@@ -36,6 +39,37 @@ struct ServerTlsFiles {
 // rule it breaks; never a byte of its contents.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials(
     const ServerTlsFiles& files);
+
+// Server TLS that SIGHUP can replace. The checked files are copied into a
+// new generation directory under `live_dir` (the daemon's, mode 0700) behind
+// the symlink `live_dir/current`, swapped atomically; gRPC's file watcher
+// reads the pair from there (every second) for new handshakes. Connections
+// already open keep the certificate they began with. Thread-safe.
+class ReloadableServerTls {
+ public:
+  // The files' checks as NewServerTlsCredentials; FAILED_PRECONDITION naming
+  // `live_dir` when it cannot be made or written.
+  static absl::StatusOr<std::unique_ptr<ReloadableServerTls>> Create(const ServerTlsFiles& files,
+                                                                     std::string live_dir);
+  std::shared_ptr<grpc::ServerCredentials> credentials() const { return credentials_; }
+
+  // Reads and checks the same paths again; on success new handshakes use the
+  // new pair (and client CA) within about a second. On failure the error names
+  // the file and the rule, and the pair in use stays.
+  absl::Status Reload();
+
+ private:
+  ReloadableServerTls(ServerTlsFiles files, std::string live_dir)
+      : files_(std::move(files)), live_dir_(std::move(live_dir)) {}
+  absl::Status Install();
+
+  const ServerTlsFiles files_;
+  const std::string live_dir_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider_;
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 // Client side. Empty ca_file: plaintext (loopback only); cert_file and key_file
 // (both or neither) present a client certificate.

@@ -1,7 +1,11 @@
 // leadvaultd as operations run it: a config file with flags over it,
 // --check-config, --version, a second daemon on a taken data dir, and the
 // log's JSON lines.
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -260,6 +264,49 @@ TEST_F(OpsE2eTest, ProbesAndHealthNameEveryServiceAndSighupNeverStopsTheDaemon) 
   EXPECT_EQ(OpsGet(port, "/readyz", &status), "ready\n");
   health.reset();  // an open client channel would hold the server's drain
   EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
+}
+
+// systemd's notify protocol, with a socket of the test's own in NOTIFY_SOCKET:
+// READY once serving, WATCHDOG pings, RELOADING then READY around a SIGHUP,
+// STOPPING at the drain.
+TEST_F(OpsE2eTest, TheDaemonTalksToSystemdsNotifySocket) {
+  const std::string socket_path = Path("notify.sock");
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(address.sun_path));
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  struct timeval cap = {kStartCapMillis / 1000, 0};  // bounds a hung test only
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &cap, sizeof(cap)), 0);
+  // Reads datagrams until one holds `want`; false if none did before the cap.
+  auto await = [fd](const std::string& want) {
+    char buffer[4096];
+    while (true) {
+      ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+      if (n < 0) return false;
+      if (absl::StrContains(absl::string_view(buffer, static_cast<size_t>(n)), want)) return true;
+    }
+  };
+
+  auto daemon = Start("notify", {"--metrics-listen", ""},
+                      {"NOTIFY_SOCKET=" + socket_path, "WATCHDOG_USEC=200000"});
+  ASSERT_FALSE(address_.empty()) << daemon->err();
+  EXPECT_TRUE(await("READY=1"));
+  EXPECT_TRUE(await("WATCHDOG=1"));
+  EXPECT_TRUE(await("WATCHDOG=1")) << "pinged again";
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  EXPECT_TRUE(await("RELOADING=1"));
+  EXPECT_TRUE(await("READY=1"));
+  EXPECT_TRUE(daemon->running());
+  leads_.reset();  // an open client channel would hold the drain
+  admin_.reset();
+  channel_.reset();
+  ASSERT_EQ(::kill(daemon->pid(), SIGTERM), 0);
+  EXPECT_TRUE(await("STOPPING=1"));
+  EXPECT_EQ(daemon->WaitExit(), 0) << daemon->err();
+  ::close(fd);
 }
 
 }  // namespace

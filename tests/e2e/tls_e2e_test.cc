@@ -361,6 +361,63 @@ TEST_F(TlsE2eTest, ToolsConnectWithCaCertAndKey) {
   EXPECT_EQ(Stop(*daemon), 0);
 }
 
+// Certificate rotation without a restart: the files are replaced, SIGHUP,
+// and new connections get the new certificate while a connection opened
+// before goes on with its calls; a bad pair at a later SIGHUP is refused and
+// the one in use stays.
+TEST_F(TlsE2eTest, SighupReloadsARotatedCertificateWhileCallsContinue) {
+  MakeLeaf("rotated", "other", "server_ext", "/CN=localhost");
+  int port = 0;
+  auto daemon = StartOn("reload", "127.0.0.1:0", TlsArgs(), &port);
+  ASSERT_GT(port, 0);
+  const std::string token = AdminToken("reload");
+  auto before = grpc::CreateChannel(Local(port), Credentials("ca"));
+  auto admin_before = v1::Admin::NewStub(before);
+  auto list = [&token](v1::Admin::Stub& stub) {
+    v1::ListPrincipalsRequest request;
+    v1::ListPrincipalsResponse response;
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx->AddMetadata("authorization", "Bearer " + token);
+    return stub.ListPrincipals(ctx.get(), request, &response);
+  };
+  ASSERT_TRUE(list(*admin_before).ok());
+  EXPECT_EQ(Check(Local(port), Credentials("other")).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // The operator replaces the files (the new certificate is from another CA,
+  // so a client tells which one it got), then SIGHUP.
+  WriteFileWithMode(Path("server.pem"), ReadFile(Path("rotated.pem")), 0644);
+  WriteFileWithMode(Path("server.key"), ReadFile(Path("rotated.key")), 0600);
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  bool rotated = false;
+  for (int waited = 0; !rotated && waited < kStartCapMillis; waited += 10) {
+    rotated = Check(Local(port), Credentials("other")).ok();
+    if (!rotated) PollPause();
+  }
+  ASSERT_TRUE(rotated) << daemon->err();
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "TLS certificate and key re-read")) << daemon->err();
+  EXPECT_EQ(Check(Local(port), Credentials("ca")).error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "a new connection still got the old certificate";
+  EXPECT_TRUE(list(*admin_before).ok()) << "the connection opened before the reload broke";
+
+  // A certificate with a key that is not its own: refused by name, the pair in use stays.
+  WriteFileWithMode(Path("server.key"), ReadFile(Path("client.key")), 0600);
+  ASSERT_EQ(::kill(daemon->pid(), SIGHUP), 0);
+  bool refused = false;
+  for (int waited = 0; !refused && waited < kStartCapMillis; waited += 10) {
+    refused = absl::StrContains(daemon->err(), "TLS reload refused");
+    if (!refused) PollPause();
+  }
+  EXPECT_TRUE(refused) << daemon->err();
+  EXPECT_TRUE(absl::StrContains(daemon->err(), "does not match")) << daemon->err();
+  EXPECT_FALSE(absl::StrContains(daemon->err(), "PRIVATE KEY"));
+  EXPECT_TRUE(daemon->running());
+  EXPECT_TRUE(Check(Local(port), Credentials("other")).ok());
+  admin_before.reset();
+  before.reset();
+  EXPECT_EQ(Stop(*daemon), 0) << daemon->err();
+}
+
 TEST_F(TlsE2eTest, KeyFileReadableByOthersIsRefused) {
   ASSERT_EQ(::chmod(Path("server.key").c_str(), 0644), 0);
   std::string err = RefusedStart("open_key", TlsArgs());

@@ -658,7 +658,9 @@ int RunDaemon(int argc, char** argv) {
       Log("reload_failed", std::string(s.message()), LogLevel::kError);
     }
     if (tls.enabled()) {
-      if (absl::Status s = (*server)->ReloadTls(); s.ok()) {
+      absl::Status s = (*server)->ReloadTls();
+      if (s.ok() && ops != nullptr) s = ops->ReloadTls();
+      if (s.ok()) {
         Log("tls_reloaded", "SIGHUP: TLS certificate and key re-read; new connections use them");
       } else {
         Log("tls_reload_refused",

@@ -6,7 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "api/server.h"
 #include "httplib.h"
+#include "keys/secret_bytes.h"
 #include "keys/status_macros.h"
+#include "openssl/err.h"
+#include "openssl/pem.h"
+#include "openssl/ssl.h"
 
 namespace leadvault::api {
 namespace {
@@ -15,6 +19,63 @@ constexpr size_t kMaxRequestBodyBytes = 1024;
 constexpr int kThreads = 4;
 
 }  // namespace
+
+struct OpsHttpServer::Identity {
+  ~Identity() {
+    X509_free(leaf);
+    if (chain != nullptr) sk_X509_pop_free(chain, X509_free);
+    EVP_PKEY_free(key);
+  }
+  X509* leaf = nullptr;
+  STACK_OF(X509) * chain = nullptr;  // the certificates after the leaf
+  EVP_PKEY* key = nullptr;
+};
+
+absl::Status OpsHttpServer::ReloadTls() {
+  if (!tls_.enabled()) return absl::OkStatus();
+  std::string cert_pem, key_pem;
+  absl::Status read = ReadServerKeyPair(tls_, &cert_pem, &key_pem);
+  auto identity = std::make_shared<Identity>();
+  if (read.ok()) {
+    BIO* certs = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    BIO* key = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    identity->chain = sk_X509_new_null();
+    if (certs != nullptr) identity->leaf = PEM_read_bio_X509(certs, nullptr, nullptr, nullptr);
+    while (certs != nullptr && identity->chain != nullptr) {
+      X509* next = PEM_read_bio_X509(certs, nullptr, nullptr, nullptr);
+      if (next == nullptr) break;
+      sk_X509_push(identity->chain, next);
+    }
+    if (key != nullptr) identity->key = PEM_read_bio_PrivateKey(key, nullptr, nullptr, nullptr);
+    BIO_free(certs);
+    BIO_free(key);
+    ERR_clear_error();
+  }
+  keys::WipeString(key_pem);
+  if (!read.ok()) return read;
+  if (identity->leaf == nullptr || identity->key == nullptr) {
+    return absl::FailedPreconditionError("metrics.listen: the TLS pair cannot be loaded");
+  }
+  absl::MutexLock lock(&identity_mu_);
+  identity_ = std::move(identity);
+  return absl::OkStatus();
+}
+
+// OpenSSL's certificate callback, at each handshake: the identity in force.
+int OpsHttpServer::SelectCertificate(SSL* ssl, void* self) {
+  auto* ops = static_cast<OpsHttpServer*>(self);
+  std::shared_ptr<const Identity> identity;
+  {
+    absl::MutexLock lock(&ops->identity_mu_);
+    identity = ops->identity_;
+  }
+  if (identity == nullptr || SSL_use_certificate(ssl, identity->leaf) != 1 ||
+      SSL_use_PrivateKey(ssl, identity->key) != 1 || SSL_set1_chain(ssl, identity->chain) != 1) {
+    ERR_clear_error();
+    return 0;  // the handshake fails
+  }
+  return 1;
+}
 
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::string& listen,
                                                                     const ServerTlsFiles& tls,
@@ -31,15 +92,20 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::s
   }
   auto ops = std::unique_ptr<OpsHttpServer>(new OpsHttpServer());
   ops->handlers_ = std::move(handlers);
+  ops->tls_ = tls;
   if (tls.enabled()) {
-    // The files were checked (NewServerTlsCredentials) before this runs.
-    auto server = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(), tls.key_file.c_str());
+    LV_RETURN_IF_ERROR(ops->ReloadTls());
+    OpsHttpServer* self = ops.get();
+    // Each handshake takes the identity in force (SelectCertificate), so a
+    // reload needs no change to a context other threads are using.
+    auto server = std::make_unique<httplib::SSLServer>([self](SSL_CTX& ctx) {
+      SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+      SSL_CTX_set_cert_cb(&ctx, &OpsHttpServer::SelectCertificate, self);
+      return true;
+    });
     if (!server->is_valid()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("metrics.listen: cannot use the TLS certificate ", tls.cert_file,
-                       " and key ", tls.key_file));
+      return absl::FailedPreconditionError("metrics.listen: the TLS context cannot be made");
     }
-    SSL_CTX_set_min_proto_version(server->ssl_context(), TLS1_2_VERSION);
     ops->server_ = std::move(server);
   } else {
     ops->server_ = std::make_unique<httplib::Server>();

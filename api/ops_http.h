@@ -11,13 +11,16 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "api/tls.h"
 
 namespace httplib {
 class Server;
 }
+typedef struct ssl_st SSL;
 
 namespace leadvault::api {
 
@@ -39,8 +42,18 @@ class OpsHttpServer {
 
   int port() const { return port_; }
 
+  // Reads the TLS pair again (SIGHUP): new connections get it; on failure
+  // the pair in use stays. OK and nothing done without TLS.
+  absl::Status ReloadTls();
+
  private:
+  // The certificate chain and key handshakes use, swapped whole by ReloadTls.
+  struct Identity;
+  static int SelectCertificate(SSL* ssl, void* self);
   OpsHttpServer() = default;
+  ServerTlsFiles tls_;
+  absl::Mutex identity_mu_;
+  std::shared_ptr<const Identity> identity_ ABSL_GUARDED_BY(identity_mu_);
   std::unique_ptr<httplib::Server> server_;
   OpsHttpHandlers handlers_;
   std::thread thread_;

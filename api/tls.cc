@@ -231,6 +231,12 @@ absl::Status WritePrivateFile(const std::string& path, absl::string_view content
 
 }  // namespace
 
+absl::Status ReadServerKeyPair(const ServerTlsFiles& files, std::string* cert_pem,
+                               std::string* key_pem) {
+  return ReadKeyPair("TLS certificate file", files.cert_file, "TLS key file", files.key_file,
+                     cert_pem, key_pem);
+}
+
 absl::StatusOr<std::unique_ptr<ReloadableServerTls>> ReloadableServerTls::Create(
     const ServerTlsFiles& files, std::string live_dir) {
   if (files.cert_file.empty() || files.key_file.empty()) {

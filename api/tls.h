@@ -40,6 +40,12 @@ struct ServerTlsFiles {
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> NewServerTlsCredentials(
     const ServerTlsFiles& files);
 
+// Reads and checks a server's certificate chain and key as
+// NewServerTlsCredentials does (the key must match, its file 0600): the PEM
+// texts, for a server other than gRPC's (the metrics listener).
+absl::Status ReadServerKeyPair(const ServerTlsFiles& files, std::string* cert_pem,
+                               std::string* key_pem);
+
 // Server TLS that SIGHUP can replace. The checked files are copied into a
 // new generation directory under `live_dir` (the daemon's, mode 0700) behind
 // the symlink `live_dir/current`, swapped atomically; gRPC's file watcher

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,11 @@ class Daemon {
       : out_path_(log_prefix + ".stdout"), err_path_(log_prefix + ".stderr") {
     std::vector<std::string> argv = {LEADVAULTD_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
+    // The metrics listener's default port is fixed (127.0.0.1:7444): tests
+    // that run at once must not share it, so each daemon takes a free one.
+    if (std::find(args.begin(), args.end(), "--metrics-listen") == args.end()) {
+      argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
+    }
     std::vector<char*> raw;
     for (auto& a : argv) raw.push_back(a.data());
     raw.push_back(nullptr);

@@ -121,7 +121,24 @@ TEST_F(OpsE2eTest, ASecondDaemonOnTheSameDataDirIsRefusedByName) {
             1);
   EXPECT_TRUE(absl::StrContains(second->err(), "another leadvaultd holds it")) << second->err();
   EXPECT_TRUE(absl::StrContains(second->err(), DataDir())) << second->err();
+
+  // Its port, for another data dir: in use, by address.
+  std::unique_ptr<Daemon> port_taken;
+  EXPECT_EQ(
+      RunToExit("port", {"--data-dir", Path("other-data"), "--listen", address_}, &port_taken), 1);
+  EXPECT_TRUE(absl::StrContains(port_taken->err(), "cannot bind " + address_)) << port_taken->err();
+  EXPECT_TRUE(absl::StrContains(port_taken->err(), "address in use")) << port_taken->err();
   EXPECT_EQ(Stop(*first), 0);
+
+  // A data dir that cannot be created: the path and the reason.
+  WriteFileWithMode(Path("a-file"), "x", 0600);
+  std::unique_ptr<Daemon> no_dir;
+  EXPECT_EQ(RunToExit("nodir", {"--data-dir", Path("a-file") + "/data", "--listen", "127.0.0.1:0"},
+                      &no_dir),
+            1);
+  EXPECT_TRUE(absl::StrContains(no_dir->err(), Path("a-file") + "/data: cannot be created: Not a "
+                                                                "directory"))
+      << no_dir->err();
 }
 
 TEST_F(OpsE2eTest, UnderSystemdTheAdminTokenMustGoToAFile) {

@@ -4,6 +4,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/ops_http_client.h"
 
 namespace leadvault::e2e {
 namespace {
@@ -164,6 +165,18 @@ class TlsE2eTest : public E2eTest {
   }
 
   static std::string Local(int port) { return absl::StrCat("127.0.0.1:", port); }
+
+  // GET /healthz over HTTPS from 127.0.0.1:`port`, trusting only `ca`: the
+  // HTTP status, or 0 when the handshake (or the certificate) failed.
+  int HttpsStatus(int port, const std::string& ca) {
+    httplib::SSLClient client("127.0.0.1", port);
+    client.set_ca_cert_path(Path(ca + ".pem").c_str());
+    client.enable_server_certificate_verification(true);
+    client.set_connection_timeout(10, 0);
+    client.set_read_timeout(30, 0);
+    httplib::Result result = client.Get("/healthz");
+    return result ? result->status : 0;
+  }
 
   int serial_ = 0;
 };
@@ -368,8 +381,15 @@ TEST_F(TlsE2eTest, ToolsConnectWithCaCertAndKey) {
 TEST_F(TlsE2eTest, SighupReloadsARotatedCertificateWhileCallsContinue) {
   MakeLeaf("rotated", "other", "server_ext", "/CN=localhost");
   int port = 0;
-  auto daemon = StartOn("reload", "127.0.0.1:0", TlsArgs(), &port);
+  std::vector<std::string> args = TlsArgs();
+  args.insert(args.end(), {"--metrics-listen", "127.0.0.1:0"});
+  auto daemon = StartOn("reload", "127.0.0.1:0", args, &port);
   ASSERT_GT(port, 0);
+  // The metrics listener serves TLS with the same pair, and rotates with it.
+  const int ops_port = OpsPort(daemon->err());
+  ASSERT_GT(ops_port, 0) << daemon->err();
+  EXPECT_EQ(HttpsStatus(ops_port, "ca"), 200);
+  EXPECT_EQ(HttpsStatus(ops_port, "other"), 0) << "the old certificate is not from other";
   const std::string token = AdminToken("reload");
   auto before = grpc::CreateChannel(Local(port), Credentials("ca"));
   auto admin_before = v1::Admin::NewStub(before);
@@ -399,6 +419,8 @@ TEST_F(TlsE2eTest, SighupReloadsARotatedCertificateWhileCallsContinue) {
   EXPECT_EQ(Check(Local(port), Credentials("ca")).error_code(), grpc::StatusCode::UNAVAILABLE)
       << "a new connection still got the old certificate";
   EXPECT_TRUE(list(*admin_before).ok()) << "the connection opened before the reload broke";
+  EXPECT_EQ(HttpsStatus(ops_port, "other"), 200);
+  EXPECT_EQ(HttpsStatus(ops_port, "ca"), 0);
 
   // A certificate with a key that is not its own: refused by name, the pair in use stays.
   WriteFileWithMode(Path("server.key"), ReadFile(Path("client.key")), 0600);
@@ -413,6 +435,7 @@ TEST_F(TlsE2eTest, SighupReloadsARotatedCertificateWhileCallsContinue) {
   EXPECT_FALSE(absl::StrContains(daemon->err(), "PRIVATE KEY"));
   EXPECT_TRUE(daemon->running());
   EXPECT_TRUE(Check(Local(port), Credentials("other")).ok());
+  EXPECT_EQ(HttpsStatus(ops_port, "other"), 200);
   admin_before.reset();
   before.reset();
   EXPECT_EQ(Stop(*daemon), 0) << daemon->err();

@@ -202,10 +202,6 @@ absl::Status ApplyTable(const toml::table& table, absl::string_view prefix,
   return absl::OkStatus();
 }
 
-bool IsDuration(absl::string_view text, absl::Duration* out) {
-  return absl::ParseDuration(text, out);
-}
-
 }  // namespace
 
 const std::vector<ConfigOption>& ConfigOptions() {
@@ -276,7 +272,7 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
   if (config.data_dir.empty()) return absl::InvalidArgumentError("data_dir: must not be empty");
   if (config.listen.empty()) return absl::InvalidArgumentError("server.listen: must be HOST:PORT");
   absl::Duration sweep;
-  if (!IsDuration(config.retention_sweep_interval, &sweep) ||
+  if (!absl::ParseDuration(config.retention_sweep_interval, &sweep) ||
       (sweep != absl::ZeroDuration() &&
        (sweep < absl::Minutes(1) || sweep > absl::Hours(24 * 7)))) {
     return absl::InvalidArgumentError(
@@ -314,7 +310,7 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
 
 absl::Duration SweepInterval(const DaemonConfig& config) {
   absl::Duration sweep = absl::ZeroDuration();
-  IsDuration(config.retention_sweep_interval, &sweep);
+  absl::ParseDuration(config.retention_sweep_interval, &sweep);
   return sweep;
 }
 

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "api/server.h"
 #include "httplib.h"
@@ -81,15 +80,9 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::s
                                                                     const ServerTlsFiles& tls,
                                                                     OpsHttpHandlers handlers) {
   LV_RETURN_IF_ERROR(CheckListenAddress("metrics.listen", listen, tls.enabled()));
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  std::string host;
   int port = 0;
-  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError("metrics.listen: must be HOST:PORT");
-  }
+  SplitHostPort(listen, &host, &port);  // checked just above
   auto ops = std::unique_ptr<OpsHttpServer>(new OpsHttpServer());
   ops->handlers_ = std::move(handlers);
   ops->tls_ = tls;
@@ -132,17 +125,13 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::s
         ready.ok() ? std::string("ready\n") : absl::StrCat("not ready: ", ready.message(), "\n"),
         "text/plain");
   });
-  if (port == 0) {
-    port = server.bind_to_any_port(host);
-    if (port < 0) port = 0;
-  } else if (!server.bind_to_port(host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : 0);
+  if (bound <= 0) {
     return absl::UnavailableError(
-        absl::StrCat("metrics.listen: cannot bind ", listen, " (address in use, or not local)"));
+        absl::StrCat("metrics.listen: cannot bind ", listen, ": ", BindFailure(host, port)));
   }
-  ops->port_ = port;
+  ops->port_ = bound;
   ops->thread_ = std::thread([self] {
     self->server_->listen_after_bind();
     self->done_.store(true);

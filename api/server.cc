@@ -21,7 +21,6 @@
 #include "keys/status_macros.h"
 
 namespace leadvault::api {
-namespace {
 
 // Splits "host:port" or "[v6]:port".
 bool SplitHostPort(absl::string_view address, std::string* host, int* port) {
@@ -64,8 +63,6 @@ std::string BindFailure(const std::string& host, int port) {
   ::freeaddrinfo(addresses);
   return reason;
 }
-
-}  // namespace
 
 bool IsLoopbackHost(absl::string_view host) {
   if (host == "localhost") return true;

@@ -139,6 +139,13 @@ class Server {
 // host without TLS (a bearer token must never cross a network in clear).
 absl::Status CheckListenAddress(absl::string_view what, const std::string& listen, bool tls);
 
+// Splits "host:port" or "[v6]:port" (port 0..65535); false if malformed.
+bool SplitHostPort(absl::string_view address, std::string* host, int* port);
+
+// Why `host`:`port` could not be bound, for a start-up error ("address in
+// use", ...): tries a bind of its own.
+std::string BindFailure(const std::string& host, int port);
+
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackHost(absl::string_view host);
 

@@ -400,7 +400,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenReadOnly(const std::stri
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Database::ReadMetaReadOnly(
-    const std::string& dir, const std::string& prefix, size_t max_rows) {
+    const std::string& dir, const std::vector<std::string>& prefixes, size_t max_rows) {
   if (::access((dir + "/CURRENT").c_str(), F_OK) != 0) return absl::NotFoundError("no database");
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -417,14 +417,15 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Database::ReadM
   bool too_many = false;
   {
     std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), handles[1]));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      if (rows.size() == max_rows) {
-        too_many = true;
-        break;
+    for (const std::string& prefix : prefixes) {
+      for (it->Seek(prefix); !too_many && it->Valid() && it->key().starts_with(prefix);
+           it->Next()) {
+        too_many = rows.size() == max_rows;
+        if (!too_many) rows.emplace_back(it->key().ToString(), it->value().ToString());
       }
-      rows.emplace_back(it->key().ToString(), it->value().ToString());
+      s = it->status();
+      if (!s.ok() || too_many) break;
     }
-    s = it->status();
   }
   for (auto* h : handles) IgnoreRocks(raw->DestroyColumnFamilyHandle(h));
   delete raw;

@@ -92,12 +92,12 @@ class Database {
   // opened here, so the daemon's compactions cannot pull one away later.
   // NOT_FOUND if there is no database; writes through it fail.
   static absl::StatusOr<std::unique_ptr<Database>> OpenReadOnly(const std::string& dir);
-  // Reads the `meta` rows whose keys start with `prefix` (key, value; in key
-  // order) from an existing database without opening it for writing (nothing
-  // is written to `dir`). NOT_FOUND if there is no database; DATA_LOSS if
-  // more than `max_rows` match.
+  // Reads the `meta` rows whose keys start with one of `prefixes` (key,
+  // value; in key order per prefix, prefixes in the order given) from an
+  // existing database in one read-only open (nothing is written to `dir`).
+  // NOT_FOUND if there is no database; DATA_LOSS if more than `max_rows` match.
   static absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadMetaReadOnly(
-      const std::string& dir, const std::string& prefix, size_t max_rows);
+      const std::string& dir, const std::vector<std::string>& prefixes, size_t max_rows);
   // Checks an existing database offline without writing to `dir` or taking
   // its lock (a running daemon may hold it): the MANIFEST and WAL must replay
   // cleanly (a corrupted record is an error; only an incomplete last record,

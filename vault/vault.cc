@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,23 +20,19 @@ namespace {
 
 // Refuses a data dir written by a newer build (its format may store what this
 // build would misread or overwrite), before anything opens it for writing.
-absl::Status CheckOnDiskFormat(const std::string& dir) {
-  auto rows = Database::ReadMetaReadOnly(dir, internal::kMetaSchemaVersion, /*max_rows=*/2);
-  if (absl::IsNotFound(rows.status())) return absl::OkStatus();  // a new data dir
-  if (!rows.ok()) return rows.status();
-  for (const auto& [key, value] : *rows) {
-    if (key != internal::kMetaSchemaVersion) continue;
-    int format = 0;
-    if (!absl::SimpleAtoi(value, &format) || format < 1) {
-      return absl::DataLossError("data dir: the on-disk format version is unreadable");
-    }
-    if (format > kOnDiskFormatVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", dir, ": written by a newer leadvault (on-disk format ", format,
-          "; this build reads format ", kOnDiskFormatVersion,
-          " and older): run that version, or restore a backup this version took; nothing was "
-          "changed"));
-    }
+// `version`: the stored schema_version row, if any.
+absl::Status CheckOnDiskFormat(const std::string& dir, const std::string* version) {
+  if (version == nullptr) return absl::OkStatus();
+  int format = 0;
+  if (!absl::SimpleAtoi(*version, &format) || format < 1) {
+    return absl::DataLossError("data dir: the on-disk format version is unreadable");
+  }
+  if (format > kOnDiskFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data dir ", dir, ": written by a newer leadvault (on-disk format ", format,
+        "; this build reads format ", kOnDiskFormatVersion,
+        " and older): run that version, or restore a backup this version took; nothing was "
+        "changed"));
   }
   return absl::OkStatus();
 }
@@ -55,17 +52,25 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError("data_dir: cannot be created");
   }
-  LV_RETURN_IF_ERROR(CheckOnDiskFormat(options.data_dir));
-  // Check the keys before anything opens the database for writing.
-  auto kek_rows = Database::ReadMetaReadOnly(options.data_dir, internal::kMetaKekPrefix,
-                                             /*max_rows=*/100000);
-  if (kek_rows.ok()) {
-    LV_RETURN_IF_ERROR(KeyHierarchy::CheckKeys(*kek_rows, keks));
-  } else if (absl::IsNotFound(kek_rows.status())) {
-    LV_RETURN_IF_ERROR(KeyHierarchy::CheckKeys({}, keks));
-  } else {
-    return kek_rows.status();
+  // Check the format and the keys before anything opens the database for
+  // writing, in one read-only open (a new data dir has no database: NOT_FOUND).
+  auto rows = Database::ReadMetaReadOnly(options.data_dir,
+                                         {internal::kMetaSchemaVersion, internal::kMetaKekPrefix},
+                                         /*max_rows=*/100000);
+  if (!rows.ok() && !absl::IsNotFound(rows.status())) return rows.status();
+  std::vector<std::pair<std::string, std::string>> kek_rows;
+  const std::string* version = nullptr;
+  if (rows.ok()) {
+    for (const auto& row : *rows) {
+      if (row.first == internal::kMetaSchemaVersion) {
+        version = &row.second;
+      } else if (absl::StartsWith(row.first, internal::kMetaKekPrefix)) {
+        kek_rows.push_back(row);
+      }
+    }
   }
+  LV_RETURN_IF_ERROR(CheckOnDiskFormat(options.data_dir, version));
+  LV_RETURN_IF_ERROR(KeyHierarchy::CheckKeys(kek_rows, keks));
 
   auto vault = std::unique_ptr<Vault>(new Vault());
   vault->clock_ = options.clock != nullptr ? options.clock : &vault->system_clock_;

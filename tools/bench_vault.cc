@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "rocksdb/db.h"
 
 namespace leadvault::tools {
 
@@ -32,6 +33,30 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenBenchVault(const std::string& 
   options.data_dir = dir + "/db";
   options.clock = clock;
   return vault::Vault::Open(options, std::move(kek));
+}
+
+double AwaitBenchQuiet(vault::Vault& vault) {
+  const absl::Time start = absl::Now();
+  rocksdb::DB* db = vault.database().db();
+  auto busy = [db, &vault] {
+    for (const char* property :
+         {"rocksdb.num-running-flushes", "rocksdb.num-running-compactions"}) {
+      uint64_t value = 0;
+      if (db->GetIntProperty(property, &value) && value > 0) return true;
+    }
+    for (size_t cf = 0; cf < vault::kCfCount; ++cf) {
+      for (const char* property : {"rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
+        uint64_t value = 0;
+        if (db->GetIntProperty(vault.database().cf(static_cast<vault::Cf>(cf)), property, &value) &&
+            value > 0) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  while (busy()) absl::SleepFor(absl::Milliseconds(100));
+  return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
 bool FillBenchLeads(vault::Vault& vault, const vault::Actor& capture, uint64_t first,

@@ -31,6 +31,11 @@ absl::StatusOr<std::unique_ptr<vault::Vault>> OpenBenchVault(const std::string& 
 bool FillBenchLeads(vault::Vault& vault, const vault::Actor& capture, uint64_t first,
                     uint64_t count, std::vector<std::string>* ids);
 
+// Waits until `vault`'s database has no flush or compaction running or
+// pending (what months between writing a lead and its expiry leave); the
+// seconds it took.
+double AwaitBenchQuiet(vault::Vault& vault);
+
 struct BenchLatency {
   double p50_us = 0;
   double p99_us = 0;

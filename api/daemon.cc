@@ -596,14 +596,16 @@ int RunDaemon(int argc, char** argv) {
       std::printf(
           "\n  %s\n\n"
           "Try it (in another shell, after the export above). The admin manages\n"
-          "principals and never reads leads, so first make a demo front desk:\n\n"
-          "  build/tools/leadvaultctl --server %s principal create --name demo "
-          "--role capture --role intake --service-line demo\n"
-          "  export LEADVAULT_TOKEN=<the token it printed>\n"
-          "  build/tools/leadvaultctl --server %s lead create --service-line demo "
+          "principals and never reads leads, so first make a demo front desk, whose\n"
+          "token goes to a file (LEADVAULT_TOKEN stays the admin's, for the README tour):\n\n"
+          "  export LEADVAULT_SERVER=%s\n"
+          "  build/tools/leadvaultctl principal create --name demo "
+          "--role capture --role intake --service-line demo --token-out demo.token\n"
+          "  build/tools/leadvaultctl --token-file demo.token lead create --service-line demo "
           "--first-name Ada --email ada@example.com --phone '+1 650 253 0000'\n"
-          "  build/tools/leadvaultctl --server %s lead get LEAD_ID --purpose treatment\n\n",
-          export_line.c_str(), address.c_str(), address.c_str(), address.c_str());
+          "  build/tools/leadvaultctl --token-file demo.token lead get LEAD_ID "
+          "--purpose treatment\n\n",
+          export_line.c_str(), address.c_str());
     }
     std::fflush(stdout);
     keys::WipeString(export_line);

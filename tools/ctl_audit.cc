@@ -309,6 +309,12 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   }
   std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
                static_cast<unsigned long long>(count), flags.output.c_str());
+  if (count == 0) {
+    std::fprintf(stderr,
+                 "leadvaultctl: no entry matched%s (--until is exclusive: a date means its "
+                 "midnight UTC)\n",
+                 flags.since.empty() && flags.until.empty() ? "" : " the time range");
+  }
   return absl::OkStatus();
 }
 

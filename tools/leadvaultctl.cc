@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -39,6 +40,7 @@
 #include "tools/ctl_consent.h"
 #include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
+#include "tools/ctl_files.h"
 #include "tools/ctl_init.h"
 #include "tools/ctl_keys.h"
 #include "tools/ctl_retention.h"
@@ -104,11 +106,29 @@ void PrintPrincipal(const v1::Principal& principal) {
   PrintField("expires", FormatMicros(principal.expires_at_unix_micros()));
 }
 
-// Prints a freshly issued token; the response's copy is wiped afterwards.
-void PrintIssuedToken(std::string* token) {
+// Hands over a freshly issued token: into the new file `token_out` (mode
+// 0600; never an existing one) when given, else on stdout once. The
+// response's copy is wiped afterwards.
+int HandOverIssuedToken(std::string* token, const std::string& token_out) {
+  absl::Cleanup wipe = [token] { keys::WipeString(*token); };
+  if (!token_out.empty()) {
+    std::string line = absl::StrCat(*token, "\n");
+    absl::Status written = WriteNewFile(token_out, line);
+    keys::WipeString(line);
+    if (!written.ok()) {
+      // The principal exists; its token is lost with this reply.
+      ReportError(written);
+      std::cerr << "leadvaultctl: the token could not be stored and is not shown; issue a new "
+                   "one with `principal rotate ID --token-out FILE`\n";
+      return kExitFailed;
+    }
+    PrintField("token", absl::StrCat("in ", token_out, " (mode 0600)"));
+    return kExitOk;
+  }
   std::cout << "token: " << *token << std::endl;
-  std::cerr << "leadvaultctl: the token is shown once and cannot be recovered; store it now\n";
-  keys::WipeString(*token);
+  std::cerr << "leadvaultctl: the token is shown once and cannot be recovered; store it now "
+               "(--token-out FILE writes it to a new 0600 file instead)\n";
+  return kExitOk;
 }
 
 void PrintLeadMetadata(const v1::LeadMetadata& metadata) {
@@ -182,6 +202,7 @@ struct PrincipalCreateFlags {
   int64_t ttl_days = 0;
   std::string client_cert_file;    // PEM; its fingerprint binds the principal
   std::string client_cert_sha256;  // or the fingerprint itself
+  std::string token_out;           // a new file for the token, instead of stdout
 };
 
 // The fingerprint of the first certificate in the PEM file `path`.
@@ -219,8 +240,7 @@ int RunPrincipalCreate(const Connection& connection, const PrincipalCreateFlags&
       v1::Admin::NewStub(connection.channel())->CreatePrincipal(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status);
   PrintPrincipal(response.principal());
-  PrintIssuedToken(response.mutable_token());
-  return kExitOk;
+  return HandOverIssuedToken(response.mutable_token(), flags.token_out);
 }
 
 int RunPrincipalList(const Connection& connection) {
@@ -256,7 +276,7 @@ int RunPrincipalDisable(const Connection& connection, const std::string& princip
 }
 
 int RunPrincipalRotate(const Connection& connection, const std::string& principal_id,
-                       int64_t ttl_days, int64_t grace_minutes) {
+                       int64_t ttl_days, int64_t grace_minutes, const std::string& token_out) {
   v1::RotateTokenRequest request;
   request.set_principal_id(principal_id);
   request.set_token_ttl_seconds(ttl_days * kSecondsPerDay);
@@ -268,8 +288,7 @@ int RunPrincipalRotate(const Connection& connection, const std::string& principa
       v1::Admin::NewStub(connection.channel())->RotateToken(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status);
   PrintPrincipal(response.principal());
-  PrintIssuedToken(response.mutable_token());
-  return kExitOk;
+  return HandOverIssuedToken(response.mutable_token(), token_out);
 }
 
 // A `lead create` flag that sets one string field of PersonalData or Attribution.
@@ -472,18 +491,21 @@ int Run(int argc, char** argv) {
   CLI::App app{"leadvaultctl: the command-line client of leadvaultd"};
   app.footer(
       "The token is read from --token-file (mode 0600) or the LEADVAULT_TOKEN environment "
-      "variable, never from an argument.\nExit codes: 0 ok, 1 failed, 2 usage or no token.");
+      "variable, never from an argument. LEADVAULT_SERVER and LEADVAULT_CA stand for --server "
+      "and --ca.\nExit codes: 0 ok, 1 failed, 2 usage or no token.");
   app.set_version_flag("--version", api::VersionLine("leadvaultctl"));
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
 
   ConnectionFlags connection_flags;
   app.add_option("--server", connection_flags.server, "leadvaultd address HOST:PORT")
+      ->envname("LEADVAULT_SERVER")
       ->capture_default_str();
   app.add_option("--token-file", connection_flags.token_file,
                  "file whose first line is the bearer token (mode 0600; else $LEADVAULT_TOKEN)");
   app.add_option("--ca", connection_flags.ca_file,
-                 "connect with TLS, trusting the PEM CA(s) in this file (plaintext without it)");
+                 "connect with TLS, trusting the PEM CA(s) in this file (plaintext without it)")
+      ->envname("LEADVAULT_CA");
   app.add_option("--cert", connection_flags.cert_file,
                  "mutual TLS: PEM client certificate to present (with --key and --ca)");
   app.add_option("--key", connection_flags.key_file, "PEM private key of --cert (mode 0600)");
@@ -524,6 +546,8 @@ int Run(int argc, char** argv) {
       ->add_option("--client-cert-sha256", create_flags.client_cert_sha256,
                    "mutual TLS: bind the principal to this SHA-256 certificate fingerprint (hex)")
       ->excludes(client_cert);
+  principal_create->add_option("--token-out", create_flags.token_out,
+                               "write the token to this new file (mode 0600) instead of stdout");
   principal->add_subcommand("list", "list principals");
   std::string principal_id;
   CLI::App* principal_disable = principal->add_subcommand("disable", "disable a principal");
@@ -545,6 +569,10 @@ int Run(int argc, char** argv) {
       ->required();
   principal_rotate->add_option("--ttl-days", rotate_ttl_days, "token lifetime in days (default 90)")
       ->check(CLI::PositiveNumber);
+  std::string rotate_token_out;
+  principal_rotate->add_option(
+      "--token-out", rotate_token_out,
+      "write the new token to this new file (mode 0600) instead of stdout");
 
   // lead
   CLI::App* lead = app.add_subcommand("lead", "create, read and find leads");
@@ -677,7 +705,8 @@ int Run(int argc, char** argv) {
   }
   if (principal_rotate->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunPrincipalRotate(c, principal_id, rotate_ttl_days, rotate_grace_minutes);
+      return RunPrincipalRotate(c, principal_id, rotate_ttl_days, rotate_grace_minutes,
+                                rotate_token_out);
     });
   }
   if (lead_create->parsed()) {

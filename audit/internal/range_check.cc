@@ -265,7 +265,8 @@ absl::Status RangeCheck::CheckTrustedAtEnd(const Checkpoint& cp,
                    " to ", cp.size, " is needed",
                    consistency.has_value()
                        ? absl::StrCat(" (the export's is from size ", consistency->from_size, ")")
-                       : std::string(" (the export has none)")));
+                       : std::string(" (the export has none: export with --trusted and the "
+                                     "same checkpoint file to include it)")));
 }
 
 }  // namespace leadvault::audit::internal

@@ -927,8 +927,8 @@ TEST_F(ExportVerifyTest, ConsistentTrustedCheckpointPasses) {
 
 TEST_F(ExportVerifyTest, TrustedCheckpointNeedsAMatchingConsistencyProof) {
   // No proof, a proof from another size, a proof that does not verify.
-  ExpectFailure(log_->Lines(ExportSpec().set_first(401).set_last(700)), "(the export has none)",
-                log_->CheckpointAt(800));
+  ExpectFailure(log_->Lines(ExportSpec().set_first(401).set_last(700)),
+                "(the export has none: export with --trusted", log_->CheckpointAt(800));
   ExpectFailure(log_->Lines(ExportSpec().set_first(401).set_last(700).set_consistency_from(900)),
                 "(the export's is from size 900)", log_->CheckpointAt(800));
   std::vector<std::string> lines = log_->Lines(ExportSpec().set_first(401).set_last(700));

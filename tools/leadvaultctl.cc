@@ -43,6 +43,8 @@
 #include "tools/ctl_files.h"
 #include "tools/ctl_init.h"
 #include "tools/ctl_keys.h"
+#include "tools/ctl_lead_work.h"
+#include "tools/ctl_print.h"
 #include "tools/ctl_retention.h"
 #include "vault/principal_store.h"
 
@@ -54,45 +56,6 @@ using google::protobuf::Message;
 
 constexpr size_t kMaxJsonSize = 1 << 20;
 constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
-
-// ---- Formatting --------------------------------------------------------------
-
-// "LEAD_STATUS_CLOSED_LOST" with prefix "LEAD_STATUS_" -> "closed_lost".
-std::string ShortEnumName(const std::string& full_name, absl::string_view prefix) {
-  absl::string_view name = full_name;
-  if (absl::StartsWith(name, prefix)) name.remove_prefix(prefix.size());
-  return absl::AsciiStrToLower(name);
-}
-
-std::string FormatMicros(int64_t unix_micros) {
-  if (unix_micros == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(unix_micros),
-                          absl::UTCTimeZone());
-}
-
-std::string JoinOrDash(const google::protobuf::RepeatedPtrField<std::string>& values) {
-  return values.empty() ? "-" : absl::StrJoin(values, ",");
-}
-
-void PrintField(absl::string_view name, absl::string_view value) {
-  std::cout << name << ": " << value << "\n";
-}
-
-// Prints every non-empty string field of `message` as `name: value`.
-void PrintStringFields(const Message& message) {
-  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
-  const google::protobuf::Reflection* reflection = message.GetReflection();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    if (field->is_repeated() ||
-        field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
-      continue;
-    }
-    std::string value = reflection->GetString(message, field);
-    if (!value.empty()) PrintField(field->name(), value);
-    keys::WipeString(value);
-  }
-}
 
 void PrintPrincipal(const v1::Principal& principal) {
   PrintField("principal_id", principal.principal_id());
@@ -129,49 +92,6 @@ int HandOverIssuedToken(std::string* token, const std::string& token_out) {
   std::cerr << "leadvaultctl: the token is shown once and cannot be recovered; store it now "
                "(--token-out FILE writes it to a new 0600 file instead)\n";
   return kExitOk;
-}
-
-void PrintLeadMetadata(const v1::LeadMetadata& metadata) {
-  PrintField("lead_id", metadata.lead_id());
-  PrintField("status", ShortEnumName(v1::LeadStatus_Name(metadata.status()), "LEAD_STATUS_"));
-  PrintField("version", absl::StrCat(metadata.version()));
-  PrintField("created", FormatMicros(metadata.created_at_unix_micros()));
-  PrintField("updated", FormatMicros(metadata.updated_at_unix_micros()));
-  PrintField("source", ShortEnumName(v1::SourceChannel_Name(metadata.attribution().source()),
-                                     "SOURCE_CHANNEL_"));
-  PrintStringFields(metadata.attribution());
-  for (const v1::Touch& touch : metadata.touches()) {
-    PrintField("touch",
-               absl::StrCat(FormatMicros(touch.at_unix_micros()), " ",
-                            ShortEnumName(v1::SourceChannel_Name(touch.attribution().source()),
-                                          "SOURCE_CHANNEL_"),
-                            " ", touch.attribution().service_line()));
-  }
-  for (const v1::ContactAttempt& attempt : metadata.contact_attempts()) {
-    PrintField(
-        "contact_attempt",
-        absl::StrCat(
-            FormatMicros(attempt.at_unix_micros()), " ",
-            ShortEnumName(v1::ContactChannel_Name(attempt.channel()), "CONTACT_CHANNEL_"), " ",
-            ShortEnumName(v1::ContactOutcome_Name(attempt.outcome()), "CONTACT_OUTCOME_")));
-  }
-}
-
-// Prints rows as left-aligned columns separated by two spaces.
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, row[i]);
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
 }
 
 // ---- Commands ----------------------------------------------------------------
@@ -430,16 +350,9 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
       v1::LeadVault::NewStub(connection.channel())->GetLead(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status);
   if (json) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    options.add_whitespace = true;
-    std::string out;
-    auto printed = google::protobuf::util::MessageToJsonString(response.lead(), &out, options);
-    if (!printed.ok()) {
+    if (!PrintJson(response.lead())) {
       return ReportError(absl::InternalError("cannot print the lead as JSON"));
     }
-    std::cout << out << std::flush;
-    keys::WipeString(out);
   } else {
     PrintLeadMetadata(response.lead().metadata());
     PrintStringFields(response.lead().personal());
@@ -575,7 +488,8 @@ int Run(int argc, char** argv) {
       "write the new token to this new file (mode 0600) instead of stdout");
 
   // lead
-  CLI::App* lead = app.add_subcommand("lead", "create, read and find leads");
+  CLI::App* lead =
+      app.add_subcommand("lead", "create, read, find, list (queue), update and delete leads");
   lead->require_subcommand(1);
   LeadCreateFlags lead_flags;
   CLI::App* lead_create = lead->add_subcommand(
@@ -639,6 +553,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<DbCommands> db = AddDbCommands(app);
   std::unique_ptr<ConsentCommands> consent = AddConsentCommands(app);
   std::unique_ptr<RetentionCommands> retention = AddRetentionCommands(app, *lead);
+  std::unique_ptr<LeadWorkCommands> lead_work = AddLeadWorkCommands(*lead);
   std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
   std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
 
@@ -663,6 +578,9 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunConsentCommand(*consent, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunLeadWorkCommand(*lead_work, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (std::optional<int> rc = RunRetentionCommand(*retention, connection_flags); rc.has_value()) {

@@ -284,6 +284,55 @@ TEST_F(ReadmeTest, TokenOutWritesANewPrivateFileAndPrintsNoToken) {
   EXPECT_EQ(Stop(*daemon), 0);
 }
 
+// `lead queue` and `lead update`: an intake desk works its queue from the CLI.
+TEST_F(ReadmeTest, IntakeDeskWorksItsQueueFromTheCli) {
+  auto daemon = Start("run");
+  ASSERT_FALSE(address_.empty());
+  const std::string token = NewWorker(AdminToken("run"));  // capture + intake, cardiology
+  const std::string id = CreateLead(token, SimpleLead("queue-1", "q1@example.com"));
+  ASSERT_FALSE(id.empty());
+  auto ctl = [&](std::vector<std::string> args, std::string* out, std::string* err) {
+    args.insert(args.begin(),
+                {"LEADVAULT_TOKEN=" + token, "LEADVAULT_SERVER=" + address_, LEADVAULTCTL_PATH});
+    return RunProgram("/usr/bin/env", args, Path("ctl"), out, err);
+  };
+  std::string out, err;
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StartsWith(out, "LEAD_ID")) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(id + R"(\s+new\s+1\s+\d{4}-\d\d-\d\dT)"))) << out;
+  EXPECT_TRUE(absl::StrContains(err, "1 leads")) << err;
+  EXPECT_FALSE(absl::StrContains(out, "q1@example.com")) << "a queue holds no personal data";
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology", "--json", "--all"}, &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "\"lead_id\": \"" + id + "\"")) << out;
+
+  // A stale version: refused, with what to do.
+  ASSERT_EQ(
+      ctl({"lead", "update", id, "--expected-version", "7", "--status", "contacted"}, &out, &err),
+      1);
+  EXPECT_TRUE(absl::StrContains(err, "ABORTED")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "list the queue again")) << err;
+  // A bad attempt spec is a usage error, sent nowhere.
+  EXPECT_EQ(ctl({"lead", "update", id, "--expected-version", "1", "--attempt", "pigeon:lost"}, &out,
+                &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "--attempt: CHANNEL:OUTCOME")) << err;
+  ASSERT_EQ(
+      ctl({"lead", "update", id, "--expected-version", "1", "--status", "contacted"}, &out, &err),
+      0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "status: contacted\nversion: 2\n")) << out;
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology"}, &out, &err), 0) << err;
+  EXPECT_FALSE(absl::StrContains(out, id)) << "it left the queue of new leads";
+  ASSERT_EQ(
+      ctl({"lead", "queue", "--service-line", "cardiology", "--status", "contacted"}, &out, &err),
+      0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, id)) << out;
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
 // The harness itself: continuations, pipes and heredocs make one command each.
 TEST(ReadmeHarnessTest, SplitsCommandsAsTheShellReadsThem) {
   const std::vector<std::string> lines = {"# a comment", "a --x \\", "    --y",       "",

@@ -1,0 +1,240 @@
+#include "tools/ctl_lead_work.h"
+
+#include <cstdio>
+#include <iostream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_print.h"
+
+namespace leadvault::tools {
+namespace {
+
+namespace v1 = ::leadvault::v1;
+
+constexpr char kStatuses[] =
+    "new, contacted, qualified, scheduled, showed, closed_lost or disqualified";
+
+// "closed_lost" -> LEAD_STATUS_CLOSED_LOST; a usage error naming the choices.
+absl::StatusOr<v1::LeadStatus> ParseStatus(const std::string& name) {
+  v1::LeadStatus status = v1::LEAD_STATUS_UNSPECIFIED;
+  if (!v1::LeadStatus_Parse("LEAD_STATUS_" + absl::AsciiStrToUpper(name), &status) ||
+      status == v1::LEAD_STATUS_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat("--status: one of ", kStatuses));
+  }
+  return status;
+}
+
+// "phone:no_answer" -> a contact attempt now, for `purpose`.
+absl::StatusOr<v1::ContactAttempt> ParseAttempt(const std::string& spec, v1::ConsentPurpose purpose,
+                                                bool automated) {
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  v1::ContactAttempt attempt;
+  v1::ContactChannel channel = v1::CONTACT_CHANNEL_UNSPECIFIED;
+  v1::ContactOutcome outcome = v1::CONTACT_OUTCOME_UNSPECIFIED;
+  if (parts.size() != 2 ||
+      !v1::ContactChannel_Parse("CONTACT_CHANNEL_" + absl::AsciiStrToUpper(parts[0]), &channel) ||
+      !v1::ContactOutcome_Parse("CONTACT_OUTCOME_" + absl::AsciiStrToUpper(parts[1]), &outcome) ||
+      channel == v1::CONTACT_CHANNEL_UNSPECIFIED || outcome == v1::CONTACT_OUTCOME_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "--attempt: CHANNEL:OUTCOME, channel phone, sms, email or mail; outcome connected, "
+        "voicemail, no_answer, wrong_number, bounced, replied or declined");
+  }
+  attempt.set_channel(channel);
+  attempt.set_outcome(outcome);
+  attempt.set_purpose(purpose);
+  attempt.set_automated(automated);
+  attempt.set_at_unix_micros(absl::ToUnixMicros(absl::Now()));
+  return attempt;
+}
+
+// "3d4h", "2h13m", "45m", "30s": how long a lead has waited.
+std::string Waited(int64_t since_micros, absl::Time now) {
+  if (since_micros == 0) return "-";
+  int64_t seconds = absl::ToInt64Seconds(now - absl::FromUnixMicros(since_micros));
+  if (seconds < 0) seconds = 0;
+  if (seconds < 60) return absl::StrCat(seconds, "s");
+  if (seconds < 3600) return absl::StrCat(seconds / 60, "m");
+  if (seconds < 86400) return absl::StrCat(seconds / 3600, "h", (seconds % 3600) / 60, "m");
+  return absl::StrCat(seconds / 86400, "d", (seconds % 86400) / 3600, "h");
+}
+
+void PrintQueue(const google::protobuf::RepeatedPtrField<v1::LeadMetadata>& leads, bool header) {
+  const absl::Time now = absl::Now();
+  std::vector<std::vector<std::string>> rows;
+  if (header) {
+    rows.push_back({"LEAD_ID", "STATUS", "VERSION", "CREATED", "WAITING", "SOURCE", "CAMPAIGN",
+                    "ATTEMPTS", "LAST_ATTEMPT"});
+  }
+  for (const v1::LeadMetadata& m : leads) {
+    const int attempts = m.contact_attempts_size();
+    std::string last = "-";
+    if (attempts > 0) {
+      const v1::ContactAttempt& a = m.contact_attempts(attempts - 1);
+      last =
+          absl::StrCat(FormatMicros(a.at_unix_micros()), " ",
+                       ShortEnumName(v1::ContactChannel_Name(a.channel()), "CONTACT_CHANNEL_"), ":",
+                       ShortEnumName(v1::ContactOutcome_Name(a.outcome()), "CONTACT_OUTCOME_"));
+    }
+    rows.push_back(
+        {m.lead_id(), ShortEnumName(v1::LeadStatus_Name(m.status()), "LEAD_STATUS_"),
+         absl::StrCat(m.version()), FormatMicros(m.created_at_unix_micros()),
+         Waited(m.created_at_unix_micros(), now),
+         ShortEnumName(v1::SourceChannel_Name(m.attribution().source()), "SOURCE_CHANNEL_"),
+         m.attribution().campaign().empty() ? "-" : m.attribution().campaign(),
+         absl::StrCat(attempts), last});
+  }
+  PrintTable(rows);
+}
+
+int RunQueue(const LeadWorkCommands& c, const Connection& connection) {
+  v1::ListQueueRequest request;
+  request.set_service_line(c.service_line);
+  request.set_page_size(c.page_size);
+  request.set_page_token(c.page_token);
+  absl::StatusOr<v1::LeadStatus> status = ParseStatus(c.status);
+  if (!status.ok()) return ReportError(status.status(), kExitUsage);
+  request.set_status(*status);
+  auto stub = v1::LeadVault::NewStub(connection.channel());
+  v1::ListQueueResponse all;  // --json --all: the pages as one list
+  uint64_t listed = 0;
+  for (int page = 0;; ++page) {
+    v1::ListQueueResponse response;
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    grpc::Status called = stub->ListQueue(&context, request, &response);
+    if (!called.ok()) return ReportRpcError(called);
+    listed += static_cast<uint64_t>(response.leads_size());
+    if (c.json && c.all_pages) {
+      for (v1::LeadMetadata& m : *response.mutable_leads()) *all.add_leads() = std::move(m);
+    } else if (c.json) {
+      if (!PrintJson(response)) return ReportError(absl::InternalError("cannot print JSON"));
+    } else {
+      PrintQueue(response.leads(), page == 0);
+    }
+    if (response.next_page_token().empty()) break;
+    if (!c.all_pages) {
+      if (!c.json) {
+        std::fprintf(stderr, "leadvaultctl: more leads wait: --page-token %s (or --all)\n",
+                     response.next_page_token().c_str());
+      }
+      break;
+    }
+    request.set_page_token(response.next_page_token());
+  }
+  if (c.json && c.all_pages && !PrintJson(all)) {
+    return ReportError(absl::InternalError("cannot print JSON"));
+  }
+  if (!c.json) {
+    std::fprintf(stderr, "leadvaultctl: %llu leads\n", static_cast<unsigned long long>(listed));
+  }
+  return kExitOk;
+}
+
+int RunUpdate(const LeadWorkCommands& c, const Connection& connection) {
+  v1::UpdateLeadRequest request;
+  request.set_lead_id(c.lead_id);
+  request.set_expected_version(c.expected_version);
+  if (!c.new_status.empty()) {
+    absl::StatusOr<v1::LeadStatus> status = ParseStatus(c.new_status);
+    if (!status.ok()) return ReportError(status.status(), kExitUsage);
+    request.set_status(*status);
+  }
+  v1::ConsentPurpose purpose = v1::CONSENT_PURPOSE_UNSPECIFIED;
+  if (!v1::ConsentPurpose_Parse("CONSENT_PURPOSE_" + absl::AsciiStrToUpper(c.attempt_purpose),
+                                &purpose) ||
+      purpose == v1::CONSENT_PURPOSE_UNSPECIFIED ||
+      purpose == v1::CONSENT_PURPOSE_THIRD_PARTY_SHARING) {
+    return ReportError(absl::InvalidArgumentError(
+                           "--attempt-purpose: scheduling, treatment_follow_up or marketing"),
+                       kExitUsage);
+  }
+  for (const std::string& spec : c.attempts) {
+    absl::StatusOr<v1::ContactAttempt> attempt = ParseAttempt(spec, purpose, c.automated);
+    if (!attempt.ok()) return ReportError(attempt.status(), kExitUsage);
+    *request.add_add_contact_attempts() = *std::move(attempt);
+  }
+  if (c.new_status.empty() && c.attempts.empty()) {
+    return ReportError(absl::InvalidArgumentError("give --status, --attempt or both"), kExitUsage);
+  }
+  v1::UpdateLeadResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::LeadVault::NewStub(connection.channel())->UpdateLead(&context, request, &response);
+  if (status.error_code() == grpc::StatusCode::ABORTED) {
+    std::fprintf(stderr,
+                 "leadvaultctl: the lead changed since version %llu was read: list the queue "
+                 "again for its version, then retry\n",
+                 static_cast<unsigned long long>(c.expected_version));
+  }
+  if (!status.ok()) return ReportRpcError(status);
+  if (c.json) {
+    if (!PrintJson(response.metadata())) return ReportError(absl::InternalError("cannot print"));
+  } else {
+    PrintLeadMetadata(response.metadata());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+std::unique_ptr<LeadWorkCommands> AddLeadWorkCommands(CLI::App& lead) {
+  auto c = std::make_unique<LeadWorkCommands>();
+  c->queue = lead.add_subcommand(
+      "queue",
+      "an intake queue, oldest first: id, status, version, wait, source, campaign and contact "
+      "attempts (no personal data; intake)");
+  c->queue->add_option("--service-line", c->service_line, "the queue's service line")->required();
+  c->queue->add_option("--status", c->status, absl::StrCat("the leads in this status: ", kStatuses))
+      ->capture_default_str();
+  c->queue->add_option("--page-size", c->page_size, "leads per page (1..500)")
+      ->check(CLI::Range(1, 500))
+      ->capture_default_str();
+  c->queue->add_option("--page-token", c->page_token, "go on from a page a previous call named");
+  c->queue->add_flag("--all", c->all_pages, "every page, not only the first");
+  c->queue->add_flag("--json", c->json, "print JSON (proto field names)");
+
+  c->update = lead.add_subcommand(
+      "update", "change a lead's status and record contact attempts (intake; no personal data)");
+  c->update->add_option("LEAD_ID", c->lead_id, "lead id")->required();
+  c->update
+      ->add_option("--expected-version", c->expected_version,
+                   "the version read (lead queue or lead get); a stale one is refused")
+      ->required();
+  c->update->add_option(
+      "--status", c->new_status,
+      absl::StrCat("the new status (along the allowed transitions): ", kStatuses));
+  c->update->add_option("--attempt", c->attempts,
+                        "a contact attempt made now, CHANNEL:OUTCOME, e.g. phone:no_answer "
+                        "(repeatable; refused without active consent)");
+  c->update
+      ->add_option("--attempt-purpose", c->attempt_purpose,
+                   "the attempts' purpose: scheduling, treatment_follow_up or marketing")
+      ->capture_default_str();
+  c->update->add_flag("--automated", c->automated,
+                      "the attempts were autodialed or prerecorded calls");
+  c->update->add_flag("--json", c->json, "print JSON (proto field names)");
+  return c;
+}
+
+std::optional<int> RunLeadWorkCommand(const LeadWorkCommands& c, const ConnectionFlags& flags) {
+  if (c.queue->parsed()) {
+    return WithConnection(flags,
+                          [&c](const Connection& connection) { return RunQueue(c, connection); });
+  }
+  if (c.update->parsed()) {
+    return WithConnection(flags,
+                          [&c](const Connection& connection) { return RunUpdate(c, connection); });
+  }
+  return std::nullopt;
+}
+
+}  // namespace leadvault::tools

@@ -12,6 +12,7 @@ PACKAGES=(
   libtomlplusplus-dev libsystemd-dev libcpp-httplib-dev
   curl
   openssl
+  python3 python3-cryptography
   clang-14 libfuzzer-14-dev
 )
 

@@ -45,7 +45,8 @@ double AwaitBenchQuiet(vault::Vault& vault) {
       if (db->GetIntProperty(property, &value) && value > 0) return true;
     }
     for (size_t cf = 0; cf < vault::kCfCount; ++cf) {
-      for (const char* property : {"rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
+      for (const char* property :
+           {"rocksdb.mem-table-flush-pending", "rocksdb.compaction-pending"}) {
         uint64_t value = 0;
         if (db->GetIntProperty(vault.database().cf(static_cast<vault::Cf>(cf)), property, &value) &&
             value > 0) {

@@ -6,22 +6,19 @@
 #include "absl/time/time.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_files.h"
+#include "tools/ctl_print.h"
 
 namespace leadvault::tools {
 namespace {
 
 namespace v1 = ::leadvault::v1;
 
-std::string When(int64_t micros) {
-  if (micros == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
-
 void PrintGrant(const v1::EmergencyGrant& g) {
   std::printf("grant %s  %s  principal %s (%s)  opened %s  expires %s  closed %s%s\n",
               g.grant_id().c_str(), g.open() ? "OPEN  " : "ended ", g.principal_id().c_str(),
-              g.role().c_str(), When(g.opened_at_unix_micros()).c_str(),
-              When(g.expires_at_unix_micros()).c_str(), When(g.closed_at_unix_micros()).c_str(),
+              g.role().c_str(), FormatMicros(g.opened_at_unix_micros()).c_str(),
+              FormatMicros(g.expires_at_unix_micros()).c_str(),
+              FormatMicros(g.closed_at_unix_micros()).c_str(),
               g.closed_by().empty() ? "" : (" by " + g.closed_by()).c_str());
   std::printf("  leads: %s\n  reason: %s\n", absl::StrJoin(g.lead_ids(), ",").c_str(),
               g.reason().c_str());

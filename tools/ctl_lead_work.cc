@@ -4,6 +4,7 @@
 #include <iostream>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_print.h"
 
@@ -103,7 +105,14 @@ int RunQueue(const LeadWorkCommands& c, const Connection& connection) {
   if (!status.ok()) return ReportError(status.status(), kExitUsage);
   request.set_status(*status);
   auto stub = v1::LeadVault::NewStub(connection.channel());
-  v1::ListQueueResponse all;  // --json --all: the pages as one list
+  // --json: one document, {"leads": [...]} (with "next_page_token" when more
+  // wait and --all is not given), written lead by lead as the pages arrive,
+  // so memory stays one page however long the queue.
+  google::protobuf::util::JsonPrintOptions compact;
+  compact.preserve_proto_field_names = true;
+  if (c.json) std::cout << "{\"leads\": [";
+  bool first_lead = true;
+  std::string more;  // the next page's token when --all is not given
   uint64_t listed = 0;
   for (int page = 0;; ++page) {
     v1::ListQueueResponse response;
@@ -112,27 +121,40 @@ int RunQueue(const LeadWorkCommands& c, const Connection& connection) {
     grpc::Status called = stub->ListQueue(&context, request, &response);
     if (!called.ok()) return ReportRpcError(called);
     listed += static_cast<uint64_t>(response.leads_size());
-    if (c.json && c.all_pages) {
-      for (v1::LeadMetadata& m : *response.mutable_leads()) *all.add_leads() = std::move(m);
-    } else if (c.json) {
-      if (!PrintJson(response)) return ReportError(absl::InternalError("cannot print JSON"));
+    if (c.json) {
+      for (const v1::LeadMetadata& m : response.leads()) {
+        std::string line;
+        if (!google::protobuf::util::MessageToJsonString(m, &line, compact).ok()) {
+          return ReportError(absl::InternalError("cannot print a lead as JSON"));
+        }
+        std::cout << (first_lead ? "\n  " : ",\n  ") << line;
+        first_lead = false;
+      }
     } else {
       PrintQueue(response.leads(), page == 0);
     }
-    if (response.next_page_token().empty()) break;
+    const std::string& token = response.next_page_token();
+    if (token.empty()) break;
+    if (!absl::c_all_of(token, [](char ch) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+        })) {
+      return ReportError(absl::DataLossError("the server's page token is not base64url"));
+    }
     if (!c.all_pages) {
-      if (!c.json) {
-        std::fprintf(stderr, "leadvaultctl: more leads wait: --page-token %s (or --all)\n",
-                     response.next_page_token().c_str());
-      }
+      more = token;
       break;
     }
-    request.set_page_token(response.next_page_token());
+    request.set_page_token(token);
   }
-  if (c.json && c.all_pages && !PrintJson(all)) {
-    return ReportError(absl::InternalError("cannot print JSON"));
-  }
-  if (!c.json) {
+  if (c.json) {
+    std::cout << "\n]";
+    if (!more.empty()) std::cout << ", \"next_page_token\": \"" << more << "\"";
+    std::cout << "}\n" << std::flush;
+  } else {
+    if (!more.empty()) {
+      std::fprintf(stderr, "leadvaultctl: more leads wait: --page-token %s (or --all)\n",
+                   more.c_str());
+    }
     std::fprintf(stderr, "leadvaultctl: %llu leads\n", static_cast<unsigned long long>(listed));
   }
   return kExitOk;

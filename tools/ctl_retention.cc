@@ -12,6 +12,7 @@
 #include "google/protobuf/text_format.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_files.h"
+#include "tools/ctl_print.h"
 
 namespace leadvault::tools {
 namespace {
@@ -21,14 +22,10 @@ namespace v1 = ::leadvault::v1;
 // A sweep of a million leads at the daemon's pacing takes minutes.
 constexpr absl::Duration kSweepDeadline = absl::Hours(24);
 
-std::string When(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(micros), absl::UTCTimeZone());
-}
-
 void PrintHold(const v1::LegalHold& h) {
   std::printf("hold %s  lead %s  placed %s by %s\n  reason: %s\n", h.hold_id().c_str(),
-              h.lead_id().c_str(), When(h.placed_at_unix_micros()).c_str(), h.placed_by().c_str(),
-              h.reason().c_str());
+              h.lead_id().c_str(), FormatMicros(h.placed_at_unix_micros()).c_str(),
+              h.placed_by().c_str(), h.reason().c_str());
 }
 
 int RunDelete(const Connection& connection, const RetentionCommands& c) {
@@ -202,7 +199,7 @@ int RunSweep(const Connection& connection, const RetentionCommands& c) {
   const v1::SweepProgress& r = *report;
   std::printf(
       "%s as of %s: %llu %s, %llu renewed, %llu held%s\n", r.dry_run() ? "dry run" : "sweep",
-      When(r.as_of_unix_micros()).c_str(), static_cast<unsigned long long>(r.purged()),
+      FormatMicros(r.as_of_unix_micros()).c_str(), static_cast<unsigned long long>(r.purged()),
       r.dry_run() ? "would be purged" : "purged", static_cast<unsigned long long>(r.renewed()),
       static_cast<unsigned long long>(r.held()), r.more() ? " (more are due: run it again)" : "");
   for (const v1::RetentionRuleCount& rule : r.per_rule()) {
@@ -232,7 +229,7 @@ void PrintPolicy(const v1::RetentionPolicyInForce& p) {
     std::printf("# version 0: the built-in policy (never set)\n");
   } else {
     std::printf("# version %llu, set %s by %s\n", static_cast<unsigned long long>(p.version()),
-                When(p.set_at_unix_micros()).c_str(), p.set_by().c_str());
+                FormatMicros(p.set_at_unix_micros()).c_str(), p.set_by().c_str());
   }
   std::string text;
   google::protobuf::TextFormat::PrintToString(p.policy(), &text);

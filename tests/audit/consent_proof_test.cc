@@ -29,6 +29,7 @@
 #include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/signing.h"
+#include "tests/audit/memory_tree.h"
 
 namespace leadvault::audit {
 namespace {
@@ -50,31 +51,6 @@ std::string Sha256Hex(absl::string_view data) {
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
 }
-
-// A complete in-memory Merkle tree: every complete node, as a store keeps them.
-class MemoryTree final : public NodeReader {
- public:
-  void Append(const Hash& leaf) {
-    frontier_.Append(leaf, [this](NodeId id, const Hash& hash) {
-      nodes_[{id.level, id.index}] = hash;
-    });
-  }
-  uint64_t size() const { return frontier_.size(); }
-
-  absl::StatusOr<std::vector<Hash>> ReadNodes(const std::vector<NodeId>& ids) override {
-    std::vector<Hash> out;
-    for (const NodeId& id : ids) {
-      auto it = nodes_.find({id.level, id.index});
-      if (it == nodes_.end()) return absl::NotFoundError("node not stored");
-      out.push_back(it->second);
-    }
-    return out;
-  }
-
- private:
-  MerkleFrontier frontier_;
-  std::map<std::pair<uint32_t, uint64_t>, Hash> nodes_;
-};
 
 // A signing key from a fixed seed, its note signer and verifier.
 struct LogKey {

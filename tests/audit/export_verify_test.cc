@@ -30,6 +30,7 @@
 #include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/signing.h"
+#include "tests/audit/memory_tree.h"
 
 namespace leadvault::audit {
 namespace {
@@ -42,32 +43,6 @@ constexpr char kOrigin[] = "audit.leadvault.test";
 // export matches every entry and a test can select any subset (as a daemon
 // that attests a subset could: the selection is the daemon's word).
 constexpr char kEveryLead[] = "ffffffffffffffffffffffffffffffff";
-
-// A complete in-memory Merkle tree: every complete node, as a store keeps them.
-class MemoryTree final : public NodeReader {
- public:
-  void Append(const Hash& leaf) {
-    frontier_.Append(leaf, [this](NodeId id, const Hash& hash) {
-      nodes_[{id.level, id.index}] = hash;
-    });
-  }
-  uint64_t size() const { return frontier_.size(); }
-
-  absl::StatusOr<std::vector<Hash>> ReadNodes(const std::vector<NodeId>& ids) override {
-    std::vector<Hash> out;
-    out.reserve(ids.size());
-    for (const NodeId& id : ids) {
-      auto it = nodes_.find({id.level, id.index});
-      if (it == nodes_.end()) return absl::NotFoundError("node not stored");
-      out.push_back(it->second);
-    }
-    return out;
-  }
-
- private:
-  MerkleFrontier frontier_;
-  std::map<std::pair<uint32_t, uint64_t>, Hash> nodes_;
-};
 
 std::string Hex32(uint64_t seed) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -37,6 +37,7 @@
 #include "keys/hash.h"
 #include "keys/secret_bytes.h"
 #include "keys/signing.h"
+#include "tests/audit/memory_tree.h"
 #include "tests/testing/fakes.h"
 
 #ifndef LEADVAULT_FORMAT_VECTORS
@@ -221,28 +222,6 @@ class Json {
 
 // ---------------------------------------------------------------------------
 // The vectors' log.
-
-class MemoryTree final : public NodeReader {
- public:
-  void Append(const Hash& leaf) {
-    frontier_.Append(leaf, [this](NodeId id, const Hash& hash) {
-      nodes_[{id.level, id.index}] = hash;
-    });
-  }
-  absl::StatusOr<std::vector<Hash>> ReadNodes(const std::vector<NodeId>& ids) override {
-    std::vector<Hash> out;
-    for (const NodeId& id : ids) {
-      auto it = nodes_.find({id.level, id.index});
-      if (it == nodes_.end()) return absl::NotFoundError("node not stored");
-      out.push_back(it->second);
-    }
-    return out;
-  }
-
- private:
-  MerkleFrontier frontier_;
-  std::map<std::pair<uint32_t, uint64_t>, Hash> nodes_;
-};
 
 absl::Time Utc(int64_t y, int mo, int d, int h, int mi, int s, int64_t micros) {
   return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone()) +

@@ -29,24 +29,6 @@ int RunCtl(const std::vector<std::string>& args, const std::string& log_prefix,
 
 class AuditE2eTest : public E2eTest {
  protected:
-  // A principal with `role` made by the admin; its token, also written to a
-  // 0600 token file `<name>.token` for leadvaultctl.
-  std::string NewPrincipalFile(const std::string& admin_token, const std::string& name,
-                               const std::string& role) {
-    v1::CreatePrincipalRequest request;
-    request.set_display_name(name);
-    request.add_roles(role);
-    if (role != "compliance") {
-      request.add_roles("capture");
-      request.add_service_lines("cardiology");
-    }
-    v1::CreatePrincipalResponse response;
-    grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token).get(), request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    WriteFileWithMode(Path(name + ".token"), response.token() + "\n", 0600);
-    return response.token();
-  }
-
   std::vector<std::string> Connect(const std::string& token_name) {
     return {"--server", address_, "--token-file", Path(token_name + ".token")};
   }
@@ -84,8 +66,8 @@ TEST_F(AuditE2eTest, KillNineUnderCreateLoadLosesNoAcknowledgedLeadAndTheLogVeri
     ASSERT_FALSE(address_.empty());
     if (round == 0) {
       std::string admin = AdminToken(run);
-      worker = NewPrincipalFile(admin, "worker", "intake");
-      NewPrincipalFile(admin, "officer", "compliance");
+      worker = NewPrincipalFile(admin, "worker", {"intake", "capture"}, {"cardiology"});
+      NewPrincipalFile(admin, "officer", {"compliance"});
       std::string pub;
       ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
       WriteFileWithMode(Path("log.pub"), pub, 0600);
@@ -156,8 +138,9 @@ TEST_F(AuditE2eTest, KillNineUnderCreateLoadLosesNoAcknowledgedLeadAndTheLogVeri
 TEST_F(AuditE2eTest, LostWalTailIsRefusedNeverReSignedAndRecoveryIsRecorded) {
   auto daemon = Start("a");
   ASSERT_FALSE(address_.empty());
-  std::string worker = NewPrincipalFile(AdminToken("a"), "worker", "intake");
-  NewPrincipalFile(AdminToken("a"), "officer", "compliance");
+  std::string worker =
+      NewPrincipalFile(AdminToken("a"), "worker", {"intake", "capture"}, {"cardiology"});
+  NewPrincipalFile(AdminToken("a"), "officer", {"compliance"});
   std::string pub;
   ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
   WriteFileWithMode(Path("log.pub"), pub, 0600);
@@ -258,8 +241,8 @@ TEST_F(AuditE2eTest, ExportedLogVerifiesAndEveryKindOfTamperingIsNamed) {
   auto daemon = Start("run");
   ASSERT_FALSE(address_.empty());
   std::string admin = AdminToken("run");
-  std::string worker = NewPrincipalFile(admin, "worker", "intake");
-  NewPrincipalFile(admin, "officer", "compliance");
+  std::string worker = NewPrincipalFile(admin, "worker", {"intake", "capture"}, {"cardiology"});
+  NewPrincipalFile(admin, "officer", {"compliance"});
   std::string pub;
   ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
   WriteFileWithMode(Path("log.pub"), pub, 0600);
@@ -356,8 +339,8 @@ TEST_F(AuditE2eTest, FilteredExportCarriesASignedManifestThatVerifies) {
   auto daemon = Start("run");
   ASSERT_FALSE(address_.empty());
   std::string admin = AdminToken("run");
-  std::string worker = NewPrincipalFile(admin, "worker", "intake");
-  NewPrincipalFile(admin, "officer", "compliance");
+  std::string worker = NewPrincipalFile(admin, "worker", {"intake", "capture"}, {"cardiology"});
+  NewPrincipalFile(admin, "officer", {"compliance"});
   std::string pub;
   ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
   WriteFileWithMode(Path("log.pub"), pub, 0600);
@@ -411,7 +394,7 @@ TEST_F(AuditE2eTest, FilteredExportCarriesASignedManifestThatVerifies) {
 TEST_F(AuditE2eTest, ExportsAreNewPrivateFilesAndAnExistingPathIsRefusedByName) {
   auto daemon = Start("run");
   ASSERT_FALSE(address_.empty());
-  NewPrincipalFile(AdminToken("run"), "officer", "compliance");
+  NewPrincipalFile(AdminToken("run"), "officer", {"compliance"});
   const mode_t old_umask = ::umask(022);  // what a shell usually has: no help from it
   const std::string jsonl = Path("log.jsonl"), csv = Path("log.csv");
   Export(jsonl);
@@ -457,6 +440,17 @@ TEST_F(AuditE2eTest, ExportsAreNewPrivateFilesAndAnExistingPathIsRefusedByName) 
   refused(Path("part.jsonl"), {}, Path("part.jsonl.partial"));
   EXPECT_FALSE(Exists(Path("part.jsonl")));
   EXPECT_EQ(ReadFile(victim), "victim\n");
+
+  // A range that matches nothing (a past month, as a copied example has): an
+  // empty export that says so, rather than silently.
+  std::string err;
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "export", "--since", "2020-11-01",
+                                               "--until", "2020-12-01", "-o", Path("empty.jsonl")}),
+                   Path("empty"), nullptr, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "exported 0 entries")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "no entry matched the time range")) << err;
 
   ::umask(old_umask);
   EXPECT_EQ(Stop(*daemon), 0);

@@ -257,6 +257,22 @@ class E2eTest : public ::testing::Test {
     return std::string(absl::StripAsciiWhitespace(ReadFile(Path(run + ".token"))));
   }
 
+  // A principal made by the admin with `roles` and `service_lines`; its
+  // token, also written to the 0600 file `<name>.token` for leadvaultctl.
+  std::string NewPrincipalFile(const std::string& admin_token, const std::string& name,
+                               const std::vector<std::string>& roles,
+                               const std::vector<std::string>& service_lines = {}) {
+    v1::CreatePrincipalRequest request;
+    request.set_display_name(name);
+    for (const std::string& role : roles) request.add_roles(role);
+    for (const std::string& line : service_lines) request.add_service_lines(line);
+    v1::CreatePrincipalResponse response;
+    grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token).get(), request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    WriteFileWithMode(Path(name + ".token"), response.token() + "\n", 0600);
+    return response.token();
+  }
+
   // An intake principal made by the admin; its token.
   std::string NewWorker(const std::string& admin_token) {
     v1::CreatePrincipalRequest request;

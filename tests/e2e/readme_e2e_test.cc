@@ -24,6 +24,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace leadvault::e2e {
@@ -302,10 +303,53 @@ TEST_F(ReadmeTest, IntakeDeskWorksItsQueueFromTheCli) {
   EXPECT_TRUE(std::regex_search(out, std::regex(id + R"(\s+new\s+1\s+\d{4}-\d\d-\d\dT)"))) << out;
   EXPECT_TRUE(absl::StrContains(err, "1 leads")) << err;
   EXPECT_FALSE(absl::StrContains(out, "q1@example.com")) << "a queue holds no personal data";
-  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology", "--json", "--all"}, &out, &err),
+  // Pages: two more leads, pages of two. --json names the next page; --all
+  // follows every page into one document.
+  const std::string second = CreateLead(token, SimpleLead("queue-2", "q2@example.com"));
+  const std::string third = CreateLead(token, SimpleLead("queue-3", "q3@example.com"));
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology", "--page-size", "2", "--json"},
+                &out, &err),
             0)
       << err;
-  EXPECT_TRUE(absl::StrContains(out, "\"lead_id\": \"" + id + "\"")) << out;
+  nlohmann::json page = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(page.is_discarded()) << out;
+  ASSERT_EQ(page["leads"].size(), 2u) << out;
+  EXPECT_EQ(page["leads"][0]["lead_id"], id);  // oldest first
+  EXPECT_EQ(page["leads"][1]["lead_id"], second);
+  ASSERT_TRUE(page.contains("next_page_token")) << out;
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology", "--page-size", "2",
+                 "--page-token", page["next_page_token"].get<std::string>(), "--json"},
+                &out, &err),
+            0)
+      << err;
+  page = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_EQ(page["leads"].size(), 1u) << out;
+  EXPECT_EQ(page["leads"][0]["lead_id"], third);
+  EXPECT_FALSE(page.contains("next_page_token")) << out;
+  ASSERT_EQ(
+      ctl({"lead", "queue", "--service-line", "cardiology", "--page-size", "2", "--all", "--json"},
+          &out, &err),
+      0)
+      << err;
+  nlohmann::json all = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(all.is_discarded()) << out;
+  ASSERT_EQ(all["leads"].size(), 3u) << out;
+  EXPECT_EQ(all["leads"][2]["lead_id"], third);
+  EXPECT_EQ(all["leads"][0]["version"], "1");  // uint64 in proto JSON
+  EXPECT_FALSE(all.contains("next_page_token"));
+  EXPECT_FALSE(absl::StrContains(out, "example.com")) << "a queue holds no personal data";
+  // The table without --all names the next page on stderr.
+  ASSERT_EQ(ctl({"lead", "queue", "--service-line", "cardiology", "--page-size", "2"}, &out, &err),
+            0);
+  EXPECT_TRUE(absl::StrContains(err, "more leads wait: --page-token ")) << err;
+  // LEADVAULT_CA stands for --ca: a CA file that does not exist is named.
+  ASSERT_NE(RunProgram("/usr/bin/env",
+                       {"LEADVAULT_TOKEN=" + token, "LEADVAULT_SERVER=" + address_,
+                        "LEADVAULT_CA=" + Path("no-such-ca.pem"), LEADVAULTCTL_PATH, "lead",
+                        "queue", "--service-line", "cardiology"},
+                       Path("ca"), &out, &err),
+            0);
+  EXPECT_TRUE(absl::StrContains(err, "no-such-ca.pem")) << err;
 
   // A stale version: refused, with what to do.
   ASSERT_EQ(

@@ -16,20 +16,6 @@ namespace {
 
 class RetentionE2eTest : public E2eTest {
  protected:
-  // A principal with `roles` made by the admin, its token in `<name>.token`.
-  std::string NewPrincipalFile(const std::string& admin_token, const std::string& name,
-                               std::initializer_list<const char*> roles) {
-    v1::CreatePrincipalRequest request;
-    request.set_display_name(name);
-    for (const char* role : roles) request.add_roles(role);
-    if (absl::StrContains(name, "worker")) request.add_service_lines("cardiology");
-    v1::CreatePrincipalResponse response;
-    grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token).get(), request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    WriteFileWithMode(Path(name + ".token"), response.token() + "\n", 0600);
-    return response.token();
-  }
-
   // leadvaultctl as `who` (a token file name, or "" for none); its exit code.
   int Ctl(const std::string& who, std::vector<std::string> args, std::string* out = nullptr,
           std::string* err = nullptr) {
@@ -47,7 +33,8 @@ TEST_F(RetentionE2eTest, AHeldLeadIsDeletedOnlyAfterReleaseAndItsReceiptVerifies
   ASSERT_FALSE(address_.empty());
   const std::string admin = AdminToken("retention");
   WriteFileWithMode(Path("admin.token"), admin + "\n", 0600);
-  const std::string worker = NewPrincipalFile(admin, "worker", {"capture", "intake"});
+  const std::string worker =
+      NewPrincipalFile(admin, "worker", {"capture", "intake"}, {"cardiology"});
   NewPrincipalFile(admin, "officer", {"compliance"});
   NewPrincipalFile(admin, "sweeper", {"retention"});
   const std::string lead = CreateLead(worker, SimpleLead("e2e-del-1", "held@example.com"));

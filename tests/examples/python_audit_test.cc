@@ -61,23 +61,6 @@ TEST(PythonVectorsTest, PythonVerifierChecksEveryVector) {
 
 class PythonAuditE2eTest : public E2eTest {
  protected:
-  // A principal with `role` made by the admin; its token file `<name>.token`.
-  void NewPrincipalFile(const std::string& admin_token, const std::string& name,
-                        const std::string& role, std::string* token) {
-    v1::CreatePrincipalRequest request;
-    request.set_display_name(name);
-    request.add_roles(role);
-    if (role != "compliance") {
-      request.add_roles("capture");
-      request.add_service_lines("cardiology");
-    }
-    v1::CreatePrincipalResponse response;
-    grpc::Status s = admin_->CreatePrincipal(Ctx(admin_token).get(), request, &response);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    WriteFileWithMode(Path(name + ".token"), response.token() + "\n", 0600);
-    if (token != nullptr) *token = response.token();
-  }
-
   std::vector<std::string> Officer(std::vector<std::string> args) {
     std::vector<std::string> out = {"--server", address_, "--token-file", Path("officer.token")};
     out.insert(out.end(), args.begin(), args.end());
@@ -129,9 +112,9 @@ class PythonAuditE2eTest : public E2eTest {
 TEST_F(PythonAuditE2eTest, PythonVerifierAcceptsTheDaemonsExportsAndNamesTampering) {
   auto daemon = Start("run");
   ASSERT_FALSE(address_.empty());
-  std::string worker;
-  ASSERT_NO_FATAL_FAILURE(NewPrincipalFile(AdminToken("run"), "worker", "intake", &worker));
-  ASSERT_NO_FATAL_FAILURE(NewPrincipalFile(AdminToken("run"), "officer", "compliance", nullptr));
+  const std::string worker =
+      NewPrincipalFile(AdminToken("run"), "worker", {"intake", "capture"}, {"cardiology"});
+  NewPrincipalFile(AdminToken("run"), "officer", {"compliance"});
   ProgramRun pub = RunCtl(Officer({"audit", "pubkey"}), Path("pubkey"));
   ASSERT_EQ(pub.exit_code, 0) << pub.err;
   WriteFileWithMode(Path("log.pub"), pub.out, 0600);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/call.h"
 #include "api/status.h"
+#include "api/worker_pool.h"
 
 namespace leadvault::api {
 namespace {
@@ -47,7 +48,7 @@ absl::Status Admission::Admit(Call& call, size_t request_bytes) {
     if (!bounded) return absl::OkStatus();
     if (calls_ >= options_.max_calls ||
         (calls_ > 0 && bytes_ + request_bytes > options_.max_bytes)) {
-      return absl::ResourceExhaustedError("server overloaded: retry with backoff");
+      return OverloadedError();
     }
     ++calls_;
     bytes_ += request_bytes;

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "keys/error_reason.h"
 
 namespace leadvault::api {
 namespace {
@@ -69,14 +70,20 @@ absl::Status AuthThrottle::Admit(absl::string_view peer, absl::string_view claim
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   auto from = keys_.find(address);
-  bool refuse = from != keys_.end() && now < from->second.blocked_until;
-  if (!refuse && !claimed.empty() && from != keys_.end() && Live(from->second, now)) {
+  absl::Time until = absl::InfinitePast();
+  if (from != keys_.end() && now < from->second.blocked_until) until = from->second.blocked_until;
+  if (until <= now && !claimed.empty() && from != keys_.end() && Live(from->second, now)) {
     auto against = keys_.find(principal);
-    refuse = against != keys_.end() && now < against->second.blocked_until;
+    if (against != keys_.end() && now < against->second.blocked_until) {
+      until = against->second.blocked_until;
+    }
   }
-  if (!refuse) return absl::OkStatus();
+  if (until <= now) return absl::OkStatus();
   ++refused_;
-  return absl::ResourceExhaustedError("too many failed authentications; retry later");
+  return WithRetryDelay(
+      WithReason(absl::ResourceExhaustedError("too many failed authentications; retry later"),
+                 "AUTH_THROTTLED"),
+      until - now);
 }
 
 void AuthThrottle::RecordFailure(absl::string_view peer, absl::string_view claimed) {

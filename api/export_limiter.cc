@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "keys/error_reason.h"
 
 namespace leadvault::api {
 namespace {
@@ -33,13 +34,19 @@ absl::StatusOr<uint64_t> ExportLimiter::Acquire(const std::string& principal_id,
   if (draining_) return absl::UnavailableError("server is shutting down");
   auto mine = per_principal_.find(principal_id);
   if (mine != per_principal_.end() && mine->second >= limits_.per_principal) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("ExportAudit: at most ", limits_.per_principal,
-                     " exports at once per principal; retry when one has finished"));
+    return WithRetryDelay(
+        WithReason(absl::ResourceExhaustedError(
+                       absl::StrCat("ExportAudit: at most ", limits_.per_principal,
+                                    " exports at once per principal; retry when one has finished")),
+                   "EXPORT_LIMIT"),
+        absl::Seconds(1));
   }
   if (open_ >= limits_.total) {
-    return absl::ResourceExhaustedError(absl::StrCat("ExportAudit: at most ", limits_.total,
-                                                     " exports at once; retry with backoff"));
+    return WithRetryDelay(WithReason(absl::ResourceExhaustedError(
+                                         absl::StrCat("ExportAudit: at most ", limits_.total,
+                                                      " exports at once; retry with backoff")),
+                                     "EXPORT_LIMIT"),
+                          absl::Seconds(1));
   }
   ++per_principal_[principal_id];
   ++open_;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/status/status.h"
+#include "api/status.h"
+
 namespace leadvault::api {
 
 grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* context,
@@ -11,7 +14,7 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* cont
   const std::string& service = request->service();
   if (!service.empty() &&
       std::find(services_.begin(), services_.end(), service) == services_.end()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "service: unknown"));
+    reactor->Finish(ToGrpcStatus(absl::NotFoundError("service: unknown")));
     return reactor;
   }
   response->set_status(readiness_().ok() ? grpc::health::v1::HealthCheckResponse::SERVING

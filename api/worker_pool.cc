@@ -3,6 +3,8 @@
 #include <utility>
 #include <vector>
 
+#include "keys/error_reason.h"
+
 namespace leadvault::api {
 
 WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
@@ -18,11 +20,18 @@ WorkerPool::~WorkerPool() {
   for (std::thread& t : threads_) t.join();
 }
 
+absl::Status OverloadedError() {
+  return WithRetryDelay(
+      WithReason(absl::ResourceExhaustedError("server overloaded: retry with backoff"),
+                 "OVERLOADED"),
+      absl::Milliseconds(200));
+}
+
 absl::Status WorkerPool::Post(std::function<void()> task, std::function<void()> drop) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("server is shutting down");
   if (tasks_.size() >= max_queued_) {
-    return absl::ResourceExhaustedError("server overloaded: retry with backoff");
+    return OverloadedError();
   }
   tasks_.push_back(Task{std::move(task), std::move(drop)});
   return absl::OkStatus();

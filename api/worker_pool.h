@@ -18,6 +18,10 @@ namespace leadvault::api {
 // created once (a thread per call, as gRPC's synchronous server does, costs
 // more than the call), and enough of them exist for every caller to be waiting
 // in the same group commit. Thread-safe.
+// RESOURCE_EXHAUSTED, reason OVERLOADED, with a short retry delay: the answer to
+// a call that finds the admission bound or the pool's queue full.
+absl::Status OverloadedError();
+
 class WorkerPool {
  public:
   // `max_queued`: tasks that may wait for a thread before Post refuses more.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "keys/error_reason.h"
 
 namespace leadvault::vault {
 namespace {
@@ -184,7 +185,8 @@ absl::Status CheckCall(const Actor& actor, Rpc rpc) {
   for (Role r : actor.roles) {
     if (RoleMayCall(r, rpc)) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat("role: may not call ", RpcName(rpc)));
+  return WithReason(absl::PermissionDeniedError(absl::StrCat("role: may not call ", RpcName(rpc))),
+                    "ROLE_NOT_ALLOWED");
 }
 
 bool MaySee(const Actor& actor, const LeadMetadata& meta) {
@@ -228,7 +230,8 @@ absl::Status CheckPurposeFor(const Actor& actor, Rpc rpc) {
   for (Role r : actor.roles) {
     if (RoleMayCall(r, rpc) && RoleMayUsePurpose(r, purpose)) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError("purpose: not allowed for this role");
+  return WithReason(absl::PermissionDeniedError("purpose: not allowed for this role"),
+                    "PURPOSE_NOT_ALLOWED");
 }
 
 bool MayListServiceLine(const Actor& actor, absl::string_view service_line) {
@@ -277,7 +280,8 @@ absl::Status CheckPurpose(const Actor& actor, const LeadMetadata& meta) {
       if (RoleProjection(r, f) != Projection::kHidden) return absl::OkStatus();
     }
   }
-  return absl::PermissionDeniedError("purpose: not allowed for this role");
+  return WithReason(absl::PermissionDeniedError("purpose: not allowed for this role"),
+                    "PURPOSE_NOT_ALLOWED");
 }
 
 keys::SecretBytes Mask(PiiField field, const keys::SecretBytes& value, absl::Time now) {

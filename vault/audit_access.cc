@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "vault/lead.h"
 
@@ -23,7 +24,8 @@ absl::StatusOr<SignedCheckpoint> AuditAccess::CommitWithCheckpoint(audit::AuditE
   if (committed != nullptr) *committed = true;
   std::optional<SignedCheckpoint> latest = log_->LatestCheckpoint();
   if (!latest.has_value() || latest->checkpoint.size < seq) {
-    return absl::FailedPreconditionError("audit log: no signed checkpoint yet");
+    return WithReason(absl::FailedPreconditionError("audit log: no signed checkpoint yet"),
+                      "NO_SIGNED_CHECKPOINT");
   }
   return *std::move(latest);
 }

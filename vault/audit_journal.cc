@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/base/internal/endian.h"
+#include "keys/error_reason.h"
 #include "keys/hash.h"
 #include "keys/status_macros.h"
 
@@ -26,7 +27,8 @@ absl::Status Unavailable() { return absl::UnavailableError("audit journal: canno
 
 absl::Status WriteError(int error) {
   if (error == ENOSPC || error == EDQUOT) {
-    return absl::ResourceExhaustedError("audit journal: storage is full");
+    return WithReason(absl::ResourceExhaustedError("audit journal: storage is full"),
+                      "STORAGE_FULL");
   }
   return absl::UnavailableError("audit journal: cannot be written");
 }

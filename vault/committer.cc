@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "rocksdb/options.h"
 #include "vault/database.h"
@@ -73,7 +74,7 @@ absl::Status GroupWriteFailure(const absl::Status& status) {
     case absl::StatusCode::kDataLoss:
       return absl::DataLossError("stored data failed its integrity check");
     case absl::StatusCode::kResourceExhausted:
-      return absl::ResourceExhaustedError("storage is full");
+      return WithReason(absl::ResourceExhaustedError("storage is full"), "STORAGE_FULL");
     default:
       return absl::UnavailableError("vault could not make the change durable");
   }
@@ -361,9 +362,11 @@ std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pendin
     if (audit_only && *free >= min_free / 2) {
       admitted.push_back(p);
     } else {
-      p->result = absl::ResourceExhaustedError(
-          "storage nearly full: the vault keeps free space on its disk for recovery; free "
-          "space or grow the volume");
+      p->result = WithReason(
+          absl::ResourceExhaustedError(
+              "storage nearly full: the vault keeps free space on its disk for recovery; free "
+              "space or grow the volume"),
+          "STORAGE_FULL");
       refused.push_back(p);
     }
   }
@@ -445,7 +448,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     const AuditJournal::Mark mark = journal_->mark();
     if (journaled.ok()) {
       journaled = fail_journal
-                      ? absl::ResourceExhaustedError("audit journal: storage is full")
+                      ? WithReason(absl::ResourceExhaustedError("audit journal: storage is full"),
+                                   "STORAGE_FULL")
                       : AppendToJournal(first, canonical,
                                         changes || !audit_log_->StagedCheckpointNote().empty());
     }

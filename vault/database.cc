@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -258,7 +259,8 @@ absl::Status FromRocks(const rocksdb::Status& s, const char* operation) {
         absl::StrCat("stored data failed its integrity check in ", operation));
   }
   if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kSpaceLimit) {
-    return absl::ResourceExhaustedError(absl::StrCat("storage is full in ", operation));
+    return WithReason(absl::ResourceExhaustedError(absl::StrCat("storage is full in ", operation)),
+                      "STORAGE_FULL");
   }
   return absl::UnavailableError(absl::StrCat("storage error in ", operation));
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
 #include "vault/internal/keys.h"
@@ -200,7 +201,7 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::OpenGrant(const Actor& acto
     PruneLocked(now);
     if (absl::Status bounds = CheckBoundsLocked(actor.principal_id, compliance); !bounds.ok()) {
       refused_.fetch_add(1);
-      return bounds;
+      return WithReason(std::move(bounds), "EMERGENCY_GRANT_LIMIT");
     }
     last_opened_at_ = now;
     std::string id_bytes;
@@ -305,7 +306,7 @@ absl::StatusOr<EmergencyGrant> EmergencyAccessStore::Close(const Actor& actor,
     auto stored = db_->Get(Cf::kMeta, absl::StrCat(kPrefix, grant_id));
     if (absl::IsNotFound(stored.status())) return absl::NotFoundError("grant not found");
     LV_RETURN_IF_ERROR(stored.status());
-    return absl::FailedPreconditionError("grant: no longer open");
+    return WithReason(absl::FailedPreconditionError("grant: no longer open"), "GRANT_CLOSED");
   }
   grant.closed_at = now;
   grant.closed_by = actor.principal_id;

@@ -127,7 +127,8 @@ class EmergencyAccessStore {
   absl::Status Persist(const Actor& actor, const char* action, const EmergencyGrant& grant);
   // Drops expired grants and openings older than an hour.
   void PruneLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // RESOURCE_EXHAUSTED if `principal_id` may not open another grant now.
+  // RESOURCE_EXHAUSTED if `principal_id` may not open another grant now (OpenGrant
+  // tags it EMERGENCY_GRANT_LIMIT).
   absl::Status CheckBoundsLocked(const std::string& principal_id, bool compliance) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 

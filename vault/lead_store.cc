@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "keys/aead.h"
+#include "keys/error_reason.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
 #include "rocksdb/iterator.h"
@@ -413,8 +414,9 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     internal::IdempotencyRecord r;
     if (!r.ParseFromString(*previous)) return absl::DataLossError("idempotency record: malformed");
     if (!r.request_hash().empty() && !keys::ConstantTimeEquals(r.request_hash(), request_hash)) {
-      return absl::FailedPreconditionError(
-          "idempotency_key: already used with a different request");
+      return WithReason(
+          absl::FailedPreconditionError("idempotency_key: already used with a different request"),
+          "IDEMPOTENCY_KEY_REUSED");
     }
     entry.lead_ids.push_back(EncodeLeadId(r.lead_id()));
     prepared.result = CreateResult{r.lead_id(), r.duplicate(), r.version()};
@@ -944,6 +946,7 @@ absl::Status LeadStore::StagePurge(const std::string& lead_id, const std::string
     absl::Status held = absl::FailedPreconditionError(
         absl::StrCat("lead_id: under legal hold ", *hold, "; it cannot be purged until released"));
     held.SetPayload(kLegalHoldPayload, absl::Cord(*hold));
+    held = WithReason(std::move(held), "LEGAL_HOLD");
     return held;
   }
   // Under the claims no later submission can name the lead, so the pages end.
@@ -1015,7 +1018,8 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
     return absl::NotFoundError("lead not found");
   }
   if (record.version() != update.expected_version) {
-    return absl::AbortedError("expected_version: the lead changed since it was read");
+    return WithReason(absl::AbortedError("expected_version: the lead changed since it was read"),
+                      "VERSION_CONFLICT");
   }
   audit::AuditEntry entry = EntryFor(actor, "UpdateLead");
   entry.lead_ids.push_back(EncodeLeadId(update.lead_id));
@@ -1023,16 +1027,19 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
   if (update.status != LeadStatus::kUnspecified) {
     LeadStatus from = static_cast<LeadStatus>(record.status());
     if (!IsAllowedTransition(from, update.status)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("status: transition from ", LeadStatusName(from), " to ",
-                       LeadStatusName(update.status), " is not allowed"));
+      return WithReason(absl::FailedPreconditionError(
+                            absl::StrCat("status: transition from ", LeadStatusName(from), " to ",
+                                         LeadStatusName(update.status), " is not allowed")),
+                        "STATUS_TRANSITION_NOT_ALLOWED");
     }
     record.set_status(static_cast<int32_t>(update.status));
     entry.fields.push_back("status");
   }
   if (!update.add_contact_attempts.empty()) {
     if (record.contact_attempts_size() + update.add_contact_attempts.size() > kMaxContactAttempts) {
-      return absl::FailedPreconditionError("contact_attempts: the lead has the maximum recorded");
+      return WithReason(
+          absl::FailedPreconditionError("contact_attempts: the lead has the maximum recorded"),
+          "CONTACT_ATTEMPTS_FULL");
     }
     for (const ContactAttempt& a : update.add_contact_attempts) {
       auto* c = record.add_contact_attempts();
@@ -1051,9 +1058,11 @@ absl::StatusOr<LeadMetadata> LeadStore::UpdateLead(const Actor& actor, const Lea
       LV_ASSIGN_OR_RETURN(ConsentDecision consent,
                           ledger_->Decide(state, TokensOf(record), *channel, a.purpose, ""));
       if (!consent.allowed) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "contact_attempts: no active consent for ", ConsentChannelName(*channel), "/",
-            ConsentPurposeName(a.purpose), " (", ConsentReasonName(consent.reason), ")"));
+        return WithReason(
+            absl::FailedPreconditionError(absl::StrCat(
+                "contact_attempts: no active consent for ", ConsentChannelName(*channel), "/",
+                ConsentPurposeName(a.purpose), " (", ConsentReasonName(consent.reason), ")")),
+            "NO_ACTIVE_CONSENT");
       }
     }
     entry.fields.push_back("contact_attempts");
@@ -1079,7 +1088,8 @@ absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
   AuditLog& log = committer_->audit_log();
   // The receipt needs a signed checkpoint: refused before anything is purged.
   if (log.VerifierKey().empty()) {
-    return absl::FailedPreconditionError("audit log: no signing key yet");
+    return WithReason(absl::FailedPreconditionError("audit log: no signing key yet"),
+                      "NO_SIGNED_CHECKPOINT");
   }
   LV_ASSIGN_OR_RETURN(PreparedPurge purge,
                       PreparePurge(lead_id, &actor, [&actor](const LeadMetadata& meta) {
@@ -1112,7 +1122,9 @@ absl::StatusOr<DeletionReceipt> LeadStore::DeleteLead(const Actor& actor,
   // The purge is durable; the receipt is read back from the log.
   std::optional<SignedCheckpoint> checkpoint = log.LatestCheckpoint();
   if (!checkpoint.has_value() || checkpoint->checkpoint.size < *sequence) {
-    return absl::FailedPreconditionError("audit log: no signed checkpoint covers the deletion");
+    return WithReason(
+        absl::FailedPreconditionError("audit log: no signed checkpoint covers the deletion"),
+        "NO_SIGNED_CHECKPOINT");
   }
   DeletionReceipt receipt;
   LV_ASSIGN_OR_RETURN(receipt.entry, log.ReadEntry(*sequence));

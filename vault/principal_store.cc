@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "keys/blind_index.h"
+#include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
 #include "vault/internal/keys.h"
@@ -292,7 +293,9 @@ absl::StatusOr<IssuedToken> PrincipalStore::RotateToken(const Actor& actor,
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   if (!entry.principal.enabled) {
-    return absl::FailedPreconditionError("principal: disabled principals cannot get a token");
+    return WithReason(
+        absl::FailedPreconditionError("principal: disabled principals cannot get a token"),
+        "PRINCIPAL_DISABLED");
   }
   const absl::Time now = clock_->Now();
   if (grace > absl::ZeroDuration() && now < entry.principal.expires_at) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "keys/error_reason.h"
+
 namespace leadvault::vault {
 
 bool ReadDecision::DisclosesAnyField() const {
@@ -62,8 +64,10 @@ absl::StatusOr<ReadDecision> DecideRead(const Actor& actor, const LeadMetadata& 
                              grant->lead_ids.end() &&
                          MaySeeAs(actor, decision.meta, Rpc::kOpenEmergencyAccess);
     if (!covered) {
-      return absl::PermissionDeniedError(
-          "purpose: emergency needs an open emergency access grant for this lead");
+      return WithReason(
+          absl::PermissionDeniedError(
+              "purpose: emergency needs an open emergency access grant for this lead"),
+          "EMERGENCY_GRANT_REQUIRED");
     }
     if (!receipt) {
       decision.fields.fill(Projection::kClear);

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "keys/error_reason.h"
 #include "keys/master_key.h"
 #include "keys/status_macros.h"
 #include "vault/disclosure_index.h"
@@ -301,7 +302,7 @@ absl::Status Vault::StorageHealth() const {
   if (absl::Status journal = committer_->journal_error(); !journal.ok()) return journal;
   std::optional<uint64_t> free = database_->FreeBytes();
   if (free.has_value() && *free < database_->min_free_bytes()) {
-    return absl::ResourceExhaustedError("storage nearly full");
+    return WithReason(absl::ResourceExhaustedError("storage nearly full"), "STORAGE_FULL");
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "tests/testing/rpc_error_check.h"
 #include "vault/database.h"
 
 namespace leadvault::api {
@@ -59,7 +60,7 @@ void ApiTest::RestartServer(const ServerOptions& options) {
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ASSERT_GT(server_->port(), 0);
-  channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+  channel_ = testing::CheckedChannel(server_->address(), grpc::InsecureChannelCredentials());
   leads_ = v1::LeadVault::NewStub(channel_);
   admin_ = v1::Admin::NewStub(channel_);
 }

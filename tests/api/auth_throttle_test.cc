@@ -8,10 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/auth.h"
+#include "api/status.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
 #include "tests/testing/fakes.h"
+#include "tests/testing/rpc_error_check.h"
 
 namespace leadvault::api {
 namespace {
@@ -202,7 +204,7 @@ class AuthOnlyService final : public grpc::CallbackGenericService {
         if (s.ok()) {
           StartWriteAndFinish(&empty_, grpc::WriteOptions(), grpc::Status::OK);
         } else {
-          Finish(grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message())));
+          Finish(ToGrpcStatus(s));
         }
       }
       void OnDone() override { delete this; }
@@ -231,8 +233,8 @@ class AuthenticateCallThrottleTest : public ApiTest {
     auth_server_ = builder.BuildAndStart();
     ASSERT_NE(auth_server_, nullptr);
     ASSERT_GT(port, 0);
-    stub_ = v1::Admin::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = v1::Admin::NewStub(testing::CheckedChannel(absl::StrCat("127.0.0.1:", port),
+                                                       grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (auth_server_ != nullptr) auth_server_->Shutdown();
@@ -260,7 +262,18 @@ TEST_F(AuthenticateCallThrottleTest,
   EXPECT_EQ(Call(admin_token_), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << "backing off: the token is not even looked at";
   EXPECT_EQ(Call(wrong), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(Call(""), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  {
+    // The refusal tells a program why, and when to try again: the back-off's end.
+    v1::ListPrincipalsResponse response;
+    grpc::Status refused =
+        stub_->ListPrincipals(Ctx("").get(), v1::ListPrincipalsRequest(), &response);
+    ASSERT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    testing::ErrorDetails details = testing::DecodeErrorDetails(refused);
+    EXPECT_EQ(details.info.reason(), "AUTH_THROTTLED");
+    ASSERT_TRUE(details.has_retry);
+    EXPECT_EQ(details.retry.retry_delay().seconds(), 1) << "the first back-off is 1 s";
+    EXPECT_EQ(details.retry.retry_delay().nanos(), 0);
+  }
   EXPECT_EQ(throttle_->refused(), 3u);
 
   // Another peer address is unaffected (failures recorded for it directly).

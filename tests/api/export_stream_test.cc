@@ -13,6 +13,7 @@
 
 #include "audit/audit_entry.h"
 #include "tests/api/api_test_util.h"
+#include "tests/testing/rpc_error_check.h"
 
 namespace leadvault::api {
 namespace testing_util {
@@ -54,7 +55,7 @@ class ExportStreamTest : public ApiTest {
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
     slow_ = v1::Compliance::NewStub(
-        grpc::CreateCustomChannel(server_->address(), grpc::InsecureChannelCredentials(), args));
+        testing::CheckedChannel(server_->address(), grpc::InsecureChannelCredentials(), args));
   }
 
   // About 2.5 MiB of audit entries: the first export message is full (1 MiB).

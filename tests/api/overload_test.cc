@@ -20,6 +20,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "tests/api/api_test_util.h"
+#include "tests/testing/rpc_error_check.h"
 
 namespace leadvault::api {
 namespace {
@@ -97,8 +98,8 @@ class HealthServiceTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_GT(port, 0);
-    stub_ = health::Health::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = health::Health::NewStub(testing::CheckedChannel(absl::StrCat("127.0.0.1:", port),
+                                                            grpc::InsecureChannelCredentials()));
   }
   void TearDown() override { server_->Shutdown(); }
 
@@ -195,7 +196,7 @@ class OverloadTest : public ApiTest {
     auto server = Server::Start(options, vault_.get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    channel_ = testing::CheckedChannel(server_->address(), grpc::InsecureChannelCredentials());
     leads_ = v1::LeadVault::NewStub(channel_);
     admin_ = v1::Admin::NewStub(channel_);
     health_ = health::Health::NewStub(channel_);
@@ -274,6 +275,9 @@ TEST_F(OverloadTest, ExactlyTheCallsBeyondTheBoundGetResourceExhaustedAndHealthS
     ASSERT_NE(done, nullptr) << "a refusal waited for the parked committer";
     EXPECT_EQ(done->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_EQ(done->status.error_message(), "server overloaded: retry with backoff");
+    testing::ErrorDetails details = testing::DecodeErrorDetails(done->status);
+    EXPECT_EQ(details.info.reason(), "OVERLOADED");
+    EXPECT_TRUE(details.has_retry) << "a retry delay for the client's backoff";
     ++codes[done->status.error_code()];
   }
   gate_.AwaitParked();

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/testing/rpc_error_check.h"
 
 #ifndef LEADVAULTCTL_PATH
 #error "LEADVAULTCTL_PATH must be defined by the build"
@@ -51,7 +52,7 @@ TEST_F(BackupE2eTest, ABackupUnderLoadRestoresConsistentlyAndPurgesStayPurged) {
   std::atomic<bool> stop{false};
   std::atomic<int> written{0};
   std::thread load([&] {
-    auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    auto channel = testing::CheckedChannel(address_, grpc::InsecureChannelCredentials());
     auto stub = v1::LeadVault::NewStub(channel);
     for (int n = 0; !stop.load(); ++n) {
       v1::CreateLeadResponse response;

@@ -15,6 +15,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/table_properties.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/testing/rpc_error_check.h"
 #include "vault/database.h"
 
 #ifndef LEADVAULTCTL_PATH
@@ -119,7 +120,7 @@ TEST_F(DbVerifyE2eTest, VerifyPassesACleanDataDirAndNamesTheCorruptedFile) {
   } else {
     address_ = daemon->WaitReady(ready);
     ASSERT_FALSE(address_.empty());
-    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    channel_ = testing::CheckedChannel(address_, grpc::InsecureChannelCredentials());
     leads_ = v1::LeadVault::NewStub(channel_);
     grpc::Status read = GetLead(worker, lead, nullptr);
     EXPECT_EQ(read.error_code(), grpc::StatusCode::DATA_LOSS) << read.error_message();

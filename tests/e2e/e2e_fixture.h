@@ -31,6 +31,7 @@
 #include "keys/random.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tests/testing/fakes.h"
+#include "tests/testing/rpc_error_check.h"
 
 #ifndef LEADVAULTD_PATH
 #error "LEADVAULTD_PATH must be defined by the build"
@@ -40,6 +41,29 @@ namespace leadvault::e2e {
 
 namespace v1 = ::leadvault::v1;
 namespace fs = std::filesystem;
+
+// An openssl(1) config with the extensions of a test CA (ca_ext) and the server
+// (server_ext, for 127.0.0.1 and localhost) and client (client_ext) certificates it signs.
+inline constexpr char kTestOpensslConfig[] = R"(
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = leadvault test
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+)";
 
 inline constexpr int kStartCapMillis = 30000;  // generous caps: they only bound a hung test
 inline constexpr int kStopCapMillis = 30000;
@@ -223,7 +247,7 @@ class E2eTest : public ::testing::Test {
     auto daemon = std::make_unique<Daemon>(args, Path(run), std::move(env));
     address_ = daemon->WaitReady(Path(run + ".ready"));
     if (!address_.empty()) {
-      channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+      channel_ = testing::CheckedChannel(address_, grpc::InsecureChannelCredentials());
       leads_ = v1::LeadVault::NewStub(channel_);
       admin_ = v1::Admin::NewStub(channel_);
     }

@@ -12,32 +12,10 @@ namespace {
 namespace v1 = ::leadvault::v1;
 namespace health = ::grpc::health::v1;
 
-// Extensions for the test CA and the certificates it signs.
-constexpr char kOpensslConfig[] = R"(
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = leadvault test
-[ca_ext]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-[client_ext]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-)";
-
 class TlsE2eTest : public E2eTest {
  protected:
   void SetUp() override {
-    WriteFileWithMode(Path("openssl.cnf"), kOpensslConfig, 0600);
+    WriteFileWithMode(Path("openssl.cnf"), kTestOpensslConfig, 0600);
     // Two CAs: "ca" is the one the daemon and the good clients trust, "other"
     // signs the certificates that must be refused.
     MakeCa("ca");
@@ -146,7 +124,7 @@ class TlsE2eTest : public E2eTest {
                      const std::string& tls_name = "") {
     grpc::ChannelArguments args;
     if (!tls_name.empty()) args.SetSslTargetNameOverride(tls_name);
-    auto stub = health::Health::NewStub(grpc::CreateCustomChannel(target, credentials, args));
+    auto stub = health::Health::NewStub(testing::CheckedChannel(target, credentials, args));
     health::HealthCheckRequest request;
     health::HealthCheckResponse response;
     return stub->Check(Ctx("").get(), request, &response);
@@ -156,7 +134,7 @@ class TlsE2eTest : public E2eTest {
   grpc::Status ListPrincipals(const std::string& target,
                               const std::shared_ptr<grpc::ChannelCredentials>& credentials,
                               const std::string& token, int* count) {
-    auto stub = v1::Admin::NewStub(grpc::CreateChannel(target, credentials));
+    auto stub = v1::Admin::NewStub(testing::CheckedChannel(target, credentials));
     v1::ListPrincipalsRequest request;
     v1::ListPrincipalsResponse response;
     grpc::Status s = stub->ListPrincipals(Ctx(token).get(), request, &response);
@@ -391,7 +369,7 @@ TEST_F(TlsE2eTest, SighupReloadsARotatedCertificateWhileCallsContinue) {
   EXPECT_EQ(HttpsStatus(ops_port, "ca"), 200);
   EXPECT_EQ(HttpsStatus(ops_port, "other"), 0) << "the old certificate is not from other";
   const std::string token = AdminToken("reload");
-  auto before = grpc::CreateChannel(Local(port), Credentials("ca"));
+  auto before = testing::CheckedChannel(Local(port), Credentials("ca"));
   auto admin_before = v1::Admin::NewStub(before);
   auto list = [&token](v1::Admin::Stub& stub) {
     v1::ListPrincipalsRequest request;

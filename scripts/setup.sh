@@ -12,7 +12,7 @@ PACKAGES=(
   libtomlplusplus-dev libsystemd-dev libcpp-httplib-dev
   curl
   openssl
-  python3 python3-cryptography
+  python3 python3-cryptography python3-grpcio python3-grpc-tools
   clang-14 libfuzzer-14-dev
 )
 
@@ -22,6 +22,13 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# The Node.js client example's test (examples/node) needs node and npm; a machine
+# that already has them (e.g. from NodeSource) keeps its own, which Debian's npm
+# package would conflict with.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"

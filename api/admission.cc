@@ -22,6 +22,8 @@ constexpr bool IsBounded(vault::Rpc rpc) {
     case vault::Rpc::kFindLeads:
     case vault::Rpc::kListQueue:
     case vault::Rpc::kUpdateLead:
+    case vault::Rpc::kAmendLead:
+    case vault::Rpc::kListAmendments:
     case vault::Rpc::kRecordConsent:
     case vault::Rpc::kCheckConsent:
     case vault::Rpc::kGetConsentHistory:

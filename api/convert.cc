@@ -382,6 +382,13 @@ absl::StatusOr<std::optional<vault::Purpose>> PurposeFromProto(v1::PurposeOfUse 
   return parsed;
 }
 
+v1::PurposeOfUse ToProto(vault::Purpose purpose) {
+  v1::PurposeOfUse out = v1::PURPOSE_OF_USE_UNSPECIFIED;
+  const std::string name =
+      absl::StrCat("PURPOSE_OF_USE_", absl::AsciiStrToUpper(vault::PurposeName(purpose)));
+  return v1::PurposeOfUse_Parse(name, &out) ? out : v1::PURPOSE_OF_USE_UNSPECIFIED;
+}
+
 absl::StatusOr<std::string> ParseLeadId(const std::string& text) {
   auto id = vault::DecodeLeadId(text);
   if (!id.has_value()) return absl::InvalidArgumentError("lead_id: must be 32 hex characters");

@@ -62,6 +62,7 @@ void ToProto(const vault::Principal& in, v1::Principal* out);
 // decides whether the call needs one); INVALID_ARGUMENT "purpose: unknown
 // purpose of use" for a value this build does not know.
 absl::StatusOr<std::optional<vault::Purpose>> PurposeFromProto(v1::PurposeOfUse purpose);
+v1::PurposeOfUse ToProto(vault::Purpose purpose);
 
 // Parses a lead id's text form; INVALID_ARGUMENT "lead_id: ..." if malformed.
 absl::StatusOr<std::string> ParseLeadId(const std::string& text);

@@ -80,6 +80,61 @@ absl::Status DoDelete(vault::Vault& vault, Call& call, const v1::DeleteLeadReque
   return absl::OkStatus();
 }
 
+absl::Status DoAmend(vault::Vault& vault, Call& call, const v1::AmendLeadRequest& request,
+                     v1::AmendLeadResponse& response) {
+  vault::LeadAmendment amendment;
+  LV_ASSIGN_OR_RETURN(amendment.lead_id, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(call.actor.purpose, PurposeFromProto(request.purpose()));
+  amendment.expected_version = request.expected_version();
+  amendment.reason = request.reason();
+  amendment.values = FromProto(request.personal());
+  if (request.clear_size() > static_cast<int>(vault::kPiiFieldCount)) {
+    return absl::InvalidArgumentError("clear: at most every field once");
+  }
+  for (int field : request.clear()) {
+    if (field < 1 || field > static_cast<int>(vault::kPiiFieldCount)) {
+      return absl::InvalidArgumentError("clear: unknown field");
+    }
+    amendment.clear.push_back(static_cast<vault::PiiField>(field));
+  }
+  LV_ASSIGN_OR_RETURN(vault::AmendResult result, vault.leads().AmendLead(call.actor, amendment));
+  ToProto(result.meta, response.mutable_metadata());
+  response.set_amendment_number(result.number);
+  for (vault::PiiField f : result.amended) {
+    response.add_amended(static_cast<v1::PersonalField>(static_cast<int>(f)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoListAmendments(vault::Vault& vault, Call& call,
+                              const v1::ListAmendmentsRequest& request,
+                              v1::ListAmendmentsResponse& response) {
+  LV_ASSIGN_OR_RETURN(std::string id, RequestLeadId(call, request.lead_id()));
+  LV_ASSIGN_OR_RETURN(call.actor.purpose, PurposeFromProto(request.purpose()));
+  LV_ASSIGN_OR_RETURN(
+      vault::AmendmentPage page,
+      vault.leads().ListAmendments(call.actor, id, request.page_size(), request.page_token()));
+  for (const vault::AmendmentView& a : page.amendments) {
+    v1::Amendment* out = response.add_amendments();
+    out->set_number(a.number);
+    out->set_at_unix_micros(absl::ToUnixMicros(a.at));
+    out->set_principal_id(a.principal_id);
+    if (a.purpose.has_value()) out->set_purpose(ToProto(*a.purpose));
+    out->set_reason(std::string(a.reason.view()));
+    out->set_version(a.version);
+    for (const vault::AmendedFieldView& c : a.changes) {
+      v1::AmendedField* change = out->add_changes();
+      change->set_field(static_cast<v1::PersonalField>(static_cast<int>(c.field)));
+      change->set_previous(std::string(c.previous.view()));
+      change->set_masked(c.projection == vault::Projection::kMasked && !c.previous.empty());
+      change->set_hidden(c.projection == vault::Projection::kHidden);
+      change->set_cleared(c.cleared);
+    }
+  }
+  response.set_next_page_token(page.next_page_token);
+  return absl::OkStatus();
+}
+
 // The outreach a read names: nullopt without a channel (the vault refuses a
 // scheduling_outreach read without one).
 absl::StatusOr<std::optional<vault::Outreach>> OutreachFromRequest(
@@ -219,6 +274,20 @@ grpc::ServerUnaryReactor* LeadVaultService::DeleteLead(grpc::CallbackServerConte
                                                        v1::DeleteLeadResponse* response) {
   return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kDeleteLead, DoDelete,
                request, response);
+}
+
+grpc::ServerUnaryReactor* LeadVaultService::AmendLead(grpc::CallbackServerContext* context,
+                                                      const v1::AmendLeadRequest* request,
+                                                      v1::AmendLeadResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kAmendLead, DoAmend,
+               request, response);
+}
+
+grpc::ServerUnaryReactor* LeadVaultService::ListAmendments(grpc::CallbackServerContext* context,
+                                                           const v1::ListAmendmentsRequest* request,
+                                                           v1::ListAmendmentsResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kListAmendments,
+               DoListAmendments, request, response);
 }
 
 }  // namespace leadvault::api

@@ -37,6 +37,12 @@ class LeadVaultService final : public v1::LeadVault::CallbackService {
   grpc::ServerUnaryReactor* DeleteLead(grpc::CallbackServerContext* context,
                                        const v1::DeleteLeadRequest* request,
                                        v1::DeleteLeadResponse* response) override;
+  grpc::ServerUnaryReactor* AmendLead(grpc::CallbackServerContext* context,
+                                      const v1::AmendLeadRequest* request,
+                                      v1::AmendLeadResponse* response) override;
+  grpc::ServerUnaryReactor* ListAmendments(grpc::CallbackServerContext* context,
+                                           const v1::ListAmendmentsRequest* request,
+                                           v1::ListAmendmentsResponse* response) override;
 
  private:
   vault::Vault* const vault_;

@@ -9,11 +9,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "tools/ctl_files.h"
 #include "tools/ctl_print.h"
 
 namespace leadvault::tools {
@@ -206,6 +209,152 @@ int RunUpdate(const LeadWorkCommands& c, const Connection& connection) {
   return kExitOk;
 }
 
+absl::StatusOr<v1::PurposeOfUse> ParsePurposeOfUse(const std::string& name) {
+  v1::PurposeOfUse purpose = v1::PURPOSE_OF_USE_UNSPECIFIED;
+  if (!v1::PurposeOfUse_Parse("PURPOSE_OF_USE_" + absl::AsciiStrToUpper(name), &purpose) ||
+      purpose == v1::PURPOSE_OF_USE_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "--purpose: treatment, payment, operations, patient_request or scheduling_outreach");
+  }
+  return purpose;
+}
+
+// "last_name" -> PERSONAL_FIELD_LAST_NAME.
+std::string FieldName(v1::PersonalField field) {
+  return absl::AsciiStrToLower(
+      absl::string_view(v1::PersonalField_Name(field)).substr(sizeof("PERSONAL_FIELD_") - 1));
+}
+
+int RunAmend(const LeadWorkCommands& c, const Connection& connection) {
+  v1::AmendLeadRequest request;
+  request.set_lead_id(c.lead_id);
+  request.set_expected_version(c.expected_version);
+  absl::StatusOr<v1::PurposeOfUse> purpose = ParsePurposeOfUse(c.purpose);
+  if (!purpose.ok()) return ReportError(purpose.status(), kExitUsage);
+  request.set_purpose(*purpose);
+  absl::StatusOr<std::string> reason = ReadReason(c.reason, c.reason_file);
+  if (!reason.ok()) return ReportError(reason.status(), kExitUsage);
+  request.set_reason(*std::move(reason));
+  if (!c.values_file.empty()) {
+    absl::StatusOr<std::string> json = ReadSmallFile(c.values_file);
+    if (!json.ok()) return ReportError(json.status(), kExitUsage);
+    auto parsed = google::protobuf::util::JsonStringToMessage(*json, request.mutable_personal());
+    keys::WipeString(*json);
+    if (!parsed.ok()) {
+      // The first line names the problem; later ones may quote the input (PII).
+      std::string detail(parsed.message());
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+                             "--values-file: not a PersonalData JSON object ({\"email\": ...}): ",
+                             detail.substr(0, detail.find('\n')))),
+                         kExitUsage);
+    }
+  }
+  for (const std::string& name : c.clear) {
+    v1::PersonalField field = v1::PERSONAL_FIELD_UNSPECIFIED;
+    if (!v1::PersonalField_Parse("PERSONAL_FIELD_" + absl::AsciiStrToUpper(name), &field) ||
+        field == v1::PERSONAL_FIELD_UNSPECIFIED) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+                             "--clear: not a personal field (first_name, last_name, email, phone, "
+                             "date_of_birth, street_address, city, state, postal_code, "
+                             "condition_interest, notes)")),
+                         kExitUsage);
+    }
+    request.add_clear(field);
+  }
+  if (c.values_file.empty() && c.clear.empty()) {
+    return ReportError(absl::InvalidArgumentError("give --values-file, --clear or both"),
+                       kExitUsage);
+  }
+  v1::AmendLeadResponse response;
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  grpc::Status status =
+      v1::LeadVault::NewStub(connection.channel())->AmendLead(&context, request, &response);
+  keys::WipeString(*request.mutable_reason());
+  if (status.error_code() == grpc::StatusCode::ABORTED) {
+    std::fprintf(stderr,
+                 "leadvaultctl: the lead changed since version %llu was read: read it again "
+                 "(lead get) for its version, then retry\n",
+                 static_cast<unsigned long long>(c.expected_version));
+  }
+  if (!status.ok()) return ReportRpcError(status);
+  if (c.json) {
+    if (!PrintJson(response)) return ReportError(absl::InternalError("cannot print"));
+    return kExitOk;
+  }
+  std::vector<std::string> amended;
+  for (int f : response.amended()) amended.push_back(FieldName(static_cast<v1::PersonalField>(f)));
+  PrintField("amendment", absl::StrCat(response.amendment_number()));
+  PrintField("amended", absl::StrJoin(amended, ", "));
+  PrintLeadMetadata(response.metadata());
+  return kExitOk;
+}
+
+int RunHistory(const LeadWorkCommands& c, const Connection& connection) {
+  v1::ListAmendmentsRequest request;
+  request.set_lead_id(c.lead_id);
+  absl::StatusOr<v1::PurposeOfUse> purpose = ParsePurposeOfUse(c.purpose);
+  if (!purpose.ok()) return ReportError(purpose.status(), kExitUsage);
+  request.set_purpose(*purpose);
+  request.set_page_token(c.page_token);
+  auto stub = v1::LeadVault::NewStub(connection.channel());
+  bool first = true;
+  if (c.json) std::cout << "{\"amendments\": [";
+  while (true) {
+    v1::ListAmendmentsResponse response;
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    grpc::Status status = stub->ListAmendments(&context, request, &response);
+    if (!status.ok()) return ReportRpcError(status);
+    const std::string& token = response.next_page_token();
+    if (!absl::c_all_of(token, [](char ch) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+        })) {
+      return ReportError(absl::DataLossError("the server's page token is not base64url"));
+    }
+    for (const v1::Amendment& a : response.amendments()) {
+      if (c.json) {
+        google::protobuf::util::JsonPrintOptions compact;
+        compact.preserve_proto_field_names = true;
+        std::string line;
+        if (!google::protobuf::util::MessageToJsonString(a, &line, compact).ok()) {
+          return ReportError(absl::InternalError("cannot print an amendment as JSON"));
+        }
+        std::cout << (first ? "\n  " : ",\n  ") << line;
+        keys::WipeString(line);
+      } else {
+        std::printf("%samendment %u  %s  by %s  version %llu  purpose %s\n", first ? "" : "\n",
+                    a.number(), FormatMicros(a.at_unix_micros()).c_str(), a.principal_id().c_str(),
+                    static_cast<unsigned long long>(a.version()),
+                    ShortEnumName(v1::PurposeOfUse_Name(a.purpose()), "PURPOSE_OF_USE_").c_str());
+        PrintField("  reason", a.reason());
+        for (const v1::AmendedField& f : a.changes()) {
+          const std::string shown = f.hidden()             ? "(hidden)"
+                                    : f.previous().empty() ? "(none)"
+                                    : f.masked()           ? f.previous() + " (masked)"
+                                                           : f.previous();
+          PrintField(absl::StrCat("  ", FieldName(f.field()), f.cleared() ? " (cleared)" : ""),
+                     absl::StrCat("was ", shown));
+        }
+      }
+      first = false;
+    }
+    if (response.next_page_token().empty() || !c.all_pages) {
+      if (c.json) {
+        std::cout << "\n]";
+        if (!token.empty()) std::cout << ", \"next_page_token\": \"" << token << "\"";
+        std::cout << "}\n" << std::flush;
+      } else if (!response.next_page_token().empty()) {
+        std::printf("\nmore: --page-token %s\n", response.next_page_token().c_str());
+      } else if (first) {
+        std::printf("no amendments\n");
+      }
+      return kExitOk;
+    }
+    request.set_page_token(response.next_page_token());
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<LeadWorkCommands> AddLeadWorkCommands(CLI::App& lead) {
@@ -244,6 +393,36 @@ std::unique_ptr<LeadWorkCommands> AddLeadWorkCommands(CLI::App& lead) {
   c->update->add_flag("--automated", c->automated,
                       "the attempts were autodialed or prerecorded calls");
   c->update->add_flag("--json", c->json, "print JSON (proto field names)");
+
+  c->amend = lead.add_subcommand(
+      "amend",
+      "correct a lead's personal data (HIPAA 164.526; intake): the previous values are kept, "
+      "encrypted, in the lead's history");
+  c->amend->add_option("LEAD_ID", c->lead_id, "lead id")->required();
+  c->amend
+      ->add_option("--expected-version", c->expected_version,
+                   "the version read (lead get); a stale one is refused")
+      ->required();
+  c->amend->add_option("--purpose", c->purpose, "patient_request or operations")->required();
+  c->amend->add_option("--values-file", c->values_file,
+                       "the corrected values as a PersonalData JSON object, e.g. "
+                       "{\"email\": \"...\", \"last_name\": \"...\"} (off the command line)");
+  c->amend->add_option("--clear", c->clear, "a field to remove (repeatable), e.g. notes");
+  auto* why = c->amend->add_option_group("reason", "why (10..1000 characters)");
+  why->add_option("--reason-file", c->reason_file, "the reason, from a file ('-': stdin)");
+  why->add_option("--reason", c->reason, "the reason, inline");
+  why->require_option(1);
+  c->amend->add_flag("--json", c->json, "print JSON (proto field names)");
+
+  c->history = lead.add_subcommand(
+      "history",
+      "a lead's amendments, newest first, with the previous values as your roles see them "
+      "(intake, compliance)");
+  c->history->add_option("LEAD_ID", c->lead_id, "lead id")->required();
+  c->history->add_option("--purpose", c->purpose, "purpose of use, e.g. operations")->required();
+  c->history->add_option("--page-token", c->page_token, "go on from a page a previous call named");
+  c->history->add_flag("--all", c->all_pages, "every page, not only the first");
+  c->history->add_flag("--json", c->json, "print JSON (proto field names)");
   return c;
 }
 
@@ -255,6 +434,14 @@ std::optional<int> RunLeadWorkCommand(const LeadWorkCommands& c, const Connectio
   if (c.update->parsed()) {
     return WithConnection(flags,
                           [&c](const Connection& connection) { return RunUpdate(c, connection); });
+  }
+  if (c.amend->parsed()) {
+    return WithConnection(flags,
+                          [&c](const Connection& connection) { return RunAmend(c, connection); });
+  }
+  if (c.history->parsed()) {
+    return WithConnection(flags,
+                          [&c](const Connection& connection) { return RunHistory(c, connection); });
   }
   return std::nullopt;
 }

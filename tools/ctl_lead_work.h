@@ -1,4 +1,5 @@
-// `leadvaultctl lead queue|update`: an intake desk working its queue.
+// `leadvaultctl lead queue|update|amend|history`: an intake desk working its
+// queue and correcting a lead's personal data.
 #ifndef LEADVAULT_TOOLS_CTL_LEAD_WORK_H_
 #define LEADVAULT_TOOLS_CTL_LEAD_WORK_H_
 
@@ -16,6 +17,8 @@ namespace leadvault::tools {
 struct LeadWorkCommands {
   CLI::App* queue = nullptr;
   CLI::App* update = nullptr;
+  CLI::App* amend = nullptr;
+  CLI::App* history = nullptr;
   bool json = false;
   // queue
   std::string service_line;
@@ -30,9 +33,14 @@ struct LeadWorkCommands {
   std::vector<std::string> attempts;  // CHANNEL:OUTCOME
   std::string attempt_purpose = "scheduling";
   bool automated = false;
+  // amend, history
+  std::string purpose;
+  std::string reason, reason_file;
+  std::string values_file;         // a PersonalData JSON
+  std::vector<std::string> clear;  // field names
 };
 
-// Adds `queue` and `update` under `lead`.
+// Adds `queue`, `update`, `amend` and `history` under `lead`.
 std::unique_ptr<LeadWorkCommands> AddLeadWorkCommands(CLI::App& lead);
 
 // Runs the command that was parsed, if any; its exit code, or nullopt.

@@ -63,6 +63,8 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kGetMasterKeyStatus, "GetMasterKeyStatus", {N, N, N, N, Y, N}},
     {Rpc::kRetireMasterKey, "RetireMasterKey", {N, N, N, N, Y, N}},
     {Rpc::kCreateBackup, "CreateBackup", {N, N, N, N, Y, N}},
+    {Rpc::kAmendLead, "AmendLead", {N, N, Y, N, N, N}},
+    {Rpc::kListAmendments, "ListAmendments", {N, N, Y, Y, N, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

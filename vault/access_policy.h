@@ -54,8 +54,10 @@ enum class Rpc {
   kGetMasterKeyStatus,
   kRetireMasterKey,
   kCreateBackup,
+  kAmendLead,
+  kListAmendments,
 };
-inline constexpr size_t kRpcCount = 33;
+inline constexpr size_t kRpcCount = 35;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

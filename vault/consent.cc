@@ -74,12 +74,13 @@ constexpr std::array<Named<TcpaElement>, 7> kElementNames = {{
     {TcpaElement::kCaptureCertificateId, "capture_certificate_id"},
 }};
 
-constexpr std::array<Named<ConsentReason>, 5> kReasonNames = {{
+constexpr std::array<Named<ConsentReason>, 6> kReasonNames = {{
     {ConsentReason::kActive, "active"},
     {ConsentReason::kNoConsent, "no_consent"},
     {ConsentReason::kRevoked, "revoked"},
     {ConsentReason::kIncomplete, "incomplete"},
     {ConsentReason::kSuppressed, "suppressed"},
+    {ConsentReason::kContactChanged, "contact_changed"},
 }};
 
 template <typename E, size_t N>
@@ -464,6 +465,7 @@ ConsentDecision ConsentState::Decide(ConsentChannel channel, ConsentPurpose purp
   }
   decision.allowed = true;
   decision.reason = ConsentReason::kActive;
+  decision.granted_at = found->at;
   return decision;
 }
 

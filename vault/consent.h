@@ -202,14 +202,24 @@ absl::Status NormalizeConsentGrant(ConsentGrant& grant, absl::Time now);
 ConsentEvent GrantEvent(const ConsentGrant& grant, const std::string& principal_id, absl::Time at);
 
 // Why contact is allowed or not.
-enum class ConsentReason { kActive, kNoConsent, kRevoked, kIncomplete, kSuppressed };
-// "active", "no_consent", "revoked", "incomplete", "suppressed".
+enum class ConsentReason {
+  kActive,
+  kNoConsent,
+  kRevoked,
+  kIncomplete,
+  kSuppressed,
+  kContactChanged,  // the grant predates an amendment of the contact (LeadStore::AmendLead)
+};
+// "active", "no_consent", "revoked", "incomplete", "suppressed", "contact_changed".
 absl::string_view ConsentReasonName(ConsentReason r);
 
 struct ConsentDecision {
   bool allowed = false;
   ConsentReason reason = ConsentReason::kNoConsent;
-  absl::Time at;  // revoked: the revocation's time; suppressed: the suppression's
+  // revoked: the revocation's time; suppressed: the suppression's; contact_changed:
+  // the amendment's.
+  absl::Time at;
+  absl::Time granted_at;             // allowed: when the grant it rests on was given
   std::vector<TcpaElement> missing;  // incomplete: what is missing
   uint32_t event_number = 0;         // the event the decision rests on (0: none)
 };

@@ -343,6 +343,14 @@ absl::StatusOr<ConsentDecision> ConsentLedger::Decide(const ConsentState& state,
   // The suppression list matters only where a grant would otherwise allow.
   ConsentDecision decision = state.Decide(channel, purpose, third_party, std::nullopt);
   if (!decision.allowed) return decision;
+  const absl::Time changed_at =
+      channel == ConsentChannel::kEmail ? tokens.email_changed_at : tokens.phone_changed_at;
+  if (decision.granted_at <= changed_at) {
+    decision.allowed = false;
+    decision.reason = ConsentReason::kContactChanged;
+    decision.at = changed_at;
+    return decision;
+  }
   LV_ASSIGN_OR_RETURN(std::optional<absl::Time> suppressed,
                       SuppressedAt(channel, purpose, tokens.For(channel)));
   if (!suppressed.has_value()) return decision;

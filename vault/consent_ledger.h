@@ -38,10 +38,13 @@
 
 namespace leadvault::vault {
 
-// The blind tokens of a lead's contact fields (empty when it has none).
+// The blind tokens of a lead's contact fields (empty when it has none), and
+// when each was last amended (InfinitePast: never).
 struct ContactTokens {
   std::string email;
   std::string phone;
+  absl::Time email_changed_at = absl::InfinitePast();
+  absl::Time phone_changed_at = absl::InfinitePast();
   // The token a channel's contact is reached by: phone for sms and voice,
   // email for email.
   const std::string& For(ConsentChannel channel) const {
@@ -69,7 +72,8 @@ class ConsentLedger {
   absl::StatusOr<std::optional<absl::Time>> SuppressedAt(ConsentChannel channel,
                                                          ConsentPurpose purpose,
                                                          absl::string_view token) const;
-  // The decision for a lead whose state and tokens are known.
+  // The decision for a lead whose state and tokens are known. A grant given no
+  // later than the channel's contact was amended does not cover it: contact_changed.
   absl::StatusOr<ConsentDecision> Decide(const ConsentState& state, const ContactTokens& tokens,
                                          ConsentChannel channel, ConsentPurpose purpose,
                                          absl::string_view third_party) const;

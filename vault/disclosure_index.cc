@@ -183,6 +183,11 @@ bool IsPiiDisclosure(const audit::AuditEntry& entry) {
     });
   }
   if (entry.action == "FindLeads") return true;
+  // An amendment history that showed a previous value.
+  if (entry.action == "ListAmendments") {
+    return std::any_of(entry.fields.begin(), entry.fields.end(),
+                       [](const std::string& f) { return absl::StartsWith(f, "previous:"); });
+  }
   // A submission told of another principal's lead (its sender may see it).
   return entry.action == "CreateLead" &&
          std::any_of(entry.fields.begin(), entry.fields.end(),

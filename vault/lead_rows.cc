@@ -36,6 +36,12 @@ std::string MetadataMac(const keys::SecretBytes& key, absl::string_view lead_id,
     internal::PutLengthPrefixed(in, r.email_token());
     internal::PutLengthPrefixed(in, r.phone_token());
   }
+  // When the contacts were amended (consent before it does not cover them), in
+  // records that have been.
+  if (r.email_changed_at_unix_micros() != 0 || r.phone_changed_at_unix_micros() != 0) {
+    internal::PutBigEndian64(in, static_cast<uint64_t>(r.email_changed_at_unix_micros()));
+    internal::PutBigEndian64(in, static_cast<uint64_t>(r.phone_changed_at_unix_micros()));
+  }
   return keys::KeyedHash(key, in);
 }
 
@@ -148,6 +154,31 @@ absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& b
                : internal::ExpiryKey(r.expires_at_unix_micros(), lead_id);
   };
   LV_RETURN_IF_ERROR(move(Cf::kExpiry, expiry_key(before), expiry_key(after)));
+  // An amended email or phone: its blind-index row and the creator's
+  // own-submission row follow the new token.
+  const std::string& line = after.attribution().service_line();
+  for (auto [index, own, from, to] :
+       {std::tuple{kEmailIndex, kOwnEmailIndex, &before.email_token(), &after.email_token()},
+        {kPhoneIndex, kOwnPhoneIndex, &before.phone_token(), &after.phone_token()}}) {
+    if (*from == *to) continue;
+    if (!from->empty()) {
+      LV_RETURN_IF_ERROR(FromRocks(
+          batch.Delete(db_->cf(Cf::kBidx), internal::BlindIndexKey(index, *from, lead_id)),
+          "batch"));
+      LV_RETURN_IF_ERROR(FromRocks(
+          batch.Delete(db_->cf(Cf::kBidx), OwnSubmissionKey(own, *from, after.created_by(), line)),
+          "batch"));
+    }
+    if (!to->empty()) {
+      LV_RETURN_IF_ERROR(
+          FromRocks(batch.Put(db_->cf(Cf::kBidx), internal::BlindIndexKey(index, *to, lead_id), ""),
+                    "batch"));
+      LV_RETURN_IF_ERROR(
+          FromRocks(batch.Put(db_->cf(Cf::kBidx),
+                              OwnSubmissionKey(own, *to, after.created_by(), line), lead_id),
+                    "batch"));
+    }
+  }
   after.set_metadata_mac(MetadataMac(*mac_key_, lead_id, after));
   return FromRocks(batch.Put(db_->cf(Cf::kLeads), lead_id, after.SerializeAsString()), "batch");
 }

@@ -82,8 +82,11 @@ class LeadRows {
                          const std::string& wrapped_key, const std::string& idempotency_row,
                          rocksdb::WriteBatch& batch) const;
 
-  // The record rewritten (MAC'd here); its queue and expiry rows moved when
-  // the change moves them (`before` is the record as read).
+  // The record rewritten (MAC'd here); its queue, expiry and blind-index rows
+  // (with the creator's own-submission rows) moved when the change moves them
+  // (`before` is the record as read). An amended contact must not be another
+  // lead's of the same service line (LeadStore::AmendLead refuses it), so the
+  // own-submission row it writes is no other lead's.
   absl::Status AddUpdate(const std::string& lead_id, const internal::LeadRecord& before,
                          internal::LeadRecord& after, rocksdb::WriteBatch& batch) const;
 

@@ -19,6 +19,7 @@
 #include "vault/internal/keys.h"
 #include "vault/internal/page_token.h"
 #include "vault/internal/records.pb.h"
+#include "vault/lead_record.h"
 #include "vault/lead_rows.h"
 #include "vault/read_decision.h"
 #include "vault/retention.h"
@@ -34,62 +35,6 @@ static_assert(kMaxFindResults <= kMaxIndexedLeadsPerEntry,
 
 constexpr uint8_t kEmailIndex = static_cast<uint8_t>(keys::BlindIndexId::kEmail);
 constexpr uint8_t kPhoneIndex = static_cast<uint8_t>(keys::BlindIndexId::kPhone);
-
-void ToRecord(const Attribution& a, internal::AttributionRecord* r) {
-  r->set_source(static_cast<int32_t>(a.source));
-  r->set_campaign(a.campaign);
-  r->set_utm_source(a.utm_source);
-  r->set_utm_medium(a.utm_medium);
-  r->set_utm_campaign(a.utm_campaign);
-  r->set_utm_term(a.utm_term);
-  r->set_utm_content(a.utm_content);
-  r->set_landing_page(a.landing_page);
-  r->set_service_line(a.service_line);
-}
-
-Attribution FromRecord(const internal::AttributionRecord& r) {
-  Attribution a;
-  a.source = static_cast<SourceChannel>(r.source());
-  a.campaign = r.campaign();
-  a.utm_source = r.utm_source();
-  a.utm_medium = r.utm_medium();
-  a.utm_campaign = r.utm_campaign();
-  a.utm_term = r.utm_term();
-  a.utm_content = r.utm_content();
-  a.landing_page = r.landing_page();
-  a.service_line = r.service_line();
-  return a;
-}
-
-LeadMetadata MetadataFromRecord(const std::string& lead_id, const LeadRecord& r) {
-  LeadMetadata m;
-  m.id = lead_id;
-  m.created_at = absl::FromUnixMicros(r.created_at_unix_micros());
-  m.updated_at = absl::FromUnixMicros(r.updated_at_unix_micros());
-  m.attribution = FromRecord(r.attribution());
-  m.status = static_cast<LeadStatus>(r.status());
-  for (const auto& c : r.contact_attempts()) {
-    m.contact_attempts.push_back(
-        {absl::FromUnixMicros(c.at_unix_micros()), static_cast<ContactChannel>(c.channel()),
-         static_cast<ContactOutcome>(c.outcome()),
-         c.purpose() == 0 ? ConsentPurpose::kScheduling : static_cast<ConsentPurpose>(c.purpose()),
-         c.automated()});
-  }
-  for (const auto& t : r.touches()) {
-    m.touches.push_back({absl::FromUnixMicros(t.at_unix_micros()), FromRecord(t.attribution())});
-  }
-  m.created_by = r.created_by();
-  m.version = r.version();
-  return m;
-}
-
-// When `policy` expires the lead as `record` now stands, and by which rule.
-void StampRetention(const RetentionPolicy& policy, const std::string& lead_id, LeadRecord& record) {
-  const RetentionDecision d =
-      DecideRetention(policy, RetentionFactsOf(MetadataFromRecord(lead_id, record)));
-  record.set_expires_at_unix_micros(absl::ToUnixMicros(d.expires_at));
-  record.set_retention_rule(d.rule_name);
-}
 
 // A keyed hash of the normalized request, for idempotency-key reuse checks. The
 // PII is framed in a zeroed buffer and never copied into a plain string.
@@ -156,13 +101,6 @@ size_t ApproximateBytes(const LeadMetadata& meta) {
   return bytes;
 }
 
-// Reads for a prefix scan of the blind index (see kBlindIndexPrefixSize).
-rocksdb::ReadOptions PrefixReadOptions() {
-  rocksdb::ReadOptions options;
-  options.prefix_same_as_start = true;
-  return options;
-}
-
 constexpr absl::string_view kLegalHoldPayload = "type.leadvault.dev/legal_hold";
 
 // The id (16 hex) of the first legal hold on `lead_id`, if any, read through
@@ -185,8 +123,37 @@ bool IsLegalHold(const absl::Status& status) {
   return absl::IsFailedPrecondition(status) && status.GetPayload(kLegalHoldPayload).has_value();
 }
 
+absl::StatusOr<std::string> LeadStore::LeadOfLineWithContact(uint8_t index,
+                                                             const std::string& token,
+                                                             absl::string_view service_line,
+                                                             absl::string_view except) {
+  const std::string prefix = internal::BlindIndexPrefix(index, token);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
+  int candidates = 0;
+  for (it->Seek(prefix);
+       it->Valid() && it->key().starts_with(prefix) && ++candidates <= kMaxDuplicateCandidates;
+       it->Next()) {
+    std::string candidate = it->key().ToString().substr(prefix.size());
+    if (candidate == except) continue;
+    auto meta = ReadMetadata(candidate);
+    if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
+    LV_RETURN_IF_ERROR(meta.status());
+    if (meta->attribution.service_line == service_line) return candidate;
+  }
+  LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan blind index"));
+  return std::string();
+}
+
 ContactTokens LeadStore::TokensOf(const LeadRecord& record) {
-  return ContactTokens{record.email_token(), record.phone_token()};
+  ContactTokens tokens{record.email_token(), record.phone_token()};
+  if (record.email_changed_at_unix_micros() != 0) {
+    tokens.email_changed_at = absl::FromUnixMicros(record.email_changed_at_unix_micros());
+  }
+  if (record.phone_changed_at_unix_micros() != 0) {
+    tokens.phone_changed_at = absl::FromUnixMicros(record.phone_changed_at_unix_micros());
+  }
+  return tokens;
 }
 
 absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id) {
@@ -431,24 +398,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
   const char* matched_by = "";  // the contact key that found it
   for (auto [index, token] : {std::pair{kEmailIndex, &email_token}, {kPhoneIndex, &phone_token}}) {
     if (token->empty() || !existing_id.empty()) continue;
-    std::string prefix = internal::BlindIndexPrefix(index, *token);
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->db()->NewIterator(PrefixReadOptions(), db_->cf(Cf::kBidx)));
-    int candidates = 0;
-    for (it->Seek(prefix);
-         it->Valid() && it->key().starts_with(prefix) && ++candidates <= kMaxDuplicateCandidates;
-         it->Next()) {
-      std::string candidate = it->key().ToString().substr(prefix.size());
-      auto meta = ReadMetadata(candidate);
-      if (absl::IsNotFound(meta.status())) continue;  // purged between index and record
-      LV_RETURN_IF_ERROR(meta.status());
-      if (meta->attribution.service_line == service_line) {
-        existing_id = std::move(candidate);
-        matched_by = index == kEmailIndex ? "match:email" : "match:phone";
-        break;
-      }
-    }
-    LV_RETURN_IF_ERROR(db_->Check(it->status(), "scan blind index"));
+    LV_ASSIGN_OR_RETURN(existing_id, LeadOfLineWithContact(index, *token, service_line, ""));
+    if (!existing_id.empty()) matched_by = index == kEmailIndex ? "match:email" : "match:phone";
   }
   // Where the sender's own earlier submissions of this person to this service
   // line are recorded.

@@ -90,6 +90,50 @@ struct LeadUpdate {
   std::vector<ContactAttempt> add_contact_attempts;
 };
 
+// A correction of a lead's personal data (AmendLead).
+struct LeadAmendment {
+  std::string lead_id;  // binary
+  uint64_t expected_version = 0;
+  std::string reason;           // 10..1000 characters
+  LeadPii values;               // each field set replaces the lead's
+  std::vector<PiiField> clear;  // fields removed
+};
+
+struct AmendResult {
+  LeadMetadata meta;  // the new version
+  uint32_t number = 0;
+  std::vector<PiiField> amended;  // field-number order
+};
+
+// One field's change in an amendment, as the reader may see its previous value.
+struct AmendedFieldView {
+  PiiField field = PiiField::kFirstName;
+  keys::SecretBytes previous;  // clear or masked (`projection`); empty when hidden or none
+  Projection projection = Projection::kHidden;
+  bool cleared = false;  // removed by the amendment
+};
+
+struct AmendmentView {
+  uint32_t number = 0;
+  absl::Time at;
+  std::string principal_id;
+  std::optional<Purpose> purpose;
+  keys::SecretBytes reason;
+  uint64_t version = 0;
+  std::vector<AmendedFieldView> changes;
+};
+
+struct AmendmentPage {
+  std::vector<AmendmentView> amendments;  // newest first
+  std::string next_page_token;            // empty on the last page
+};
+
+inline constexpr size_t kMaxAmendments = 50;
+inline constexpr size_t kMinAmendReason = 10;
+inline constexpr size_t kMaxAmendReason = 1000;
+inline constexpr int kDefaultAmendmentPageSize = 20;
+inline constexpr int kMaxAmendmentPageSize = 50;
+
 inline constexpr int kDefaultQueuePageSize = 50;
 inline constexpr int kMaxQueuePageSize = 500;
 inline constexpr size_t kMaxContactAttemptsPerUpdate = 20;
@@ -307,6 +351,30 @@ class LeadStore final : public LeadScope {
   // next retention sweep's compaction (kMetaCompactionDuePrefix).
   // `*committed` (when given) is set once the purge is durable: a later
   // failure to read the receipt back must not be audited a second time.
+  // Corrects a lead's personal data (HIPAA 164.526): intake for a lead of its
+  // scope, purpose patient_request or operations (INVALID_ARGUMENT without one,
+  // PERMISSION_DENIED for another). Each field set in `values` replaces the
+  // lead's (normalized as at creation; an equal value is no change), each in
+  // `clear` is removed; the lead keeps an email or phone. The previous values
+  // and the reason are kept, encrypted under the lead's data key, in its
+  // history (at most kMaxAmendments: then FAILED_PRECONDITION). A new email or
+  // phone is re-indexed; one that another lead of the same service line holds
+  // is FAILED_PRECONDITION (CONTACT_IN_USE: the two are the same person, which
+  // amending cannot merge). Consent granted before a contact changed does not
+  // cover the new one (ConsentReason::kContactChanged). ABORTED for a stale
+  // version; nothing to change is INVALID_ARGUMENT. One audit entry names the
+  // amended fields ("amended:email", ...).
+  absl::StatusOr<AmendResult> AmendLead(const Actor& actor, const LeadAmendment& amendment);
+
+  // A lead's amendments, newest first, paged: intake and compliance with a lead
+  // in scope and a purpose of use their roles allow. The previous values are
+  // projected as a GetLead with that purpose would show the field now (a field
+  // hidden is never decrypted). Its audit entry names what was shown
+  // ("previous:email", "previous:phone:masked"); one that shows a value is a
+  // disclosure in the accounting.
+  absl::StatusOr<AmendmentPage> ListAmendments(const Actor& actor, const std::string& lead_id,
+                                               int page_size, const std::string& page_token);
+
   absl::StatusOr<DeletionReceipt> DeleteLead(const Actor& actor, const std::string& lead_id,
                                              const std::string& reason, bool* committed = nullptr);
 
@@ -344,6 +412,12 @@ class LeadStore final : public LeadScope {
                                         const Attribution& attribution, absl::Time now,
                                         PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
+  // The first lead of `service_line` other than `except` (binary ids) whose
+  // contact has blind token `token` in index `index` (kEmailIndex or
+  // kPhoneIndex), among the first kMaxDuplicateCandidates; empty if none.
+  absl::StatusOr<std::string> LeadOfLineWithContact(uint8_t index, const std::string& token,
+                                                    absl::string_view service_line,
+                                                    absl::string_view except);
   static ContactTokens TokensOf(const internal::LeadRecord& record);
   // OpenForConsent, and OpenForRestore with no actor (no scope check).
   absl::StatusOr<ConsentSubject> OpenSubject(const Actor* actor, const std::string& lead_id,

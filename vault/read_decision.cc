@@ -35,7 +35,8 @@ void ApplyOutreach(const Outreach& outreach, const std::optional<ConsentDecision
       ConsentReasonName(consent.has_value() ? consent->reason : ConsentReason::kNoConsent));
   if (consent.has_value()) {
     if (consent->reason == ConsentReason::kRevoked ||
-        consent->reason == ConsentReason::kSuppressed) {
+        consent->reason == ConsentReason::kSuppressed ||
+        consent->reason == ConsentReason::kContactChanged) {
       why.since = consent->at;
     }
     why.missing = consent->missing;

@@ -539,6 +539,10 @@ absl::Status NormalizeLeadPii(LeadPii& pii, absl::Time now) {
   if (!pii.Has(PiiField::kEmail) && !pii.Has(PiiField::kPhone)) {
     return Invalid("email", "email or phone is required");
   }
+  return NormalizePiiFields(pii, now);
+}
+
+absl::Status NormalizePiiFields(LeadPii& pii, absl::Time now) {
   // Everything is normalized first so that `pii` is untouched on error.
   std::array<SecretBytes, kPiiFieldCount> normalized;
   std::array<bool, kPiiFieldCount> present{};

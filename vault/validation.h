@@ -65,6 +65,10 @@ absl::StatusOr<keys::SecretBytes> NormalizeText(absl::string_view field_name,
 // `pii` is unchanged. A text field that trims to nothing becomes absent.
 absl::Status NormalizeLeadPii(LeadPii& pii, absl::Time now);
 
+// As NormalizeLeadPii for the fields `pii` has, without requiring an email or
+// phone (an amendment's new values).
+absl::Status NormalizePiiFields(LeadPii& pii, absl::Time now);
+
 // Validates attribution: known source enum (not unspecified), lengths, valid
 // UTF-8, no control characters; service_line required and lower-case
 // [a-z0-9_-]; landing_page must be an http(s) URL and is reduced to scheme,

@@ -62,6 +62,8 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"GetMasterKeyStatus", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"RetireMasterKey", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"CreateBackup", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"AmendLead", {kDenied, kDenied, kOk, kDenied, kDenied, kDenied}},
+    {"ListAmendments", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -335,6 +337,29 @@ class AccessPolicyTest : public ApiTest {
       q.set_reason("Data subject request from " + role);
       v1::DeleteLeadResponse r;
       return leads_->DeleteLead(ctx.get(), q, &r);
+    }
+    if (rpc == "AmendLead") {
+      // A lead of its own each time, at version 1.
+      v1::CreateLeadResponse made;
+      grpc::Status created =
+          leads_->CreateLead(Ctx(tokens_["capture"]).get(),
+                             ValidCreate("amend-" + role, "amend." + role + "@example.org"), &made);
+      EXPECT_TRUE(created.ok()) << created.error_message();
+      v1::AmendLeadRequest q;
+      q.set_lead_id(made.lead_id());
+      q.set_expected_version(1);
+      q.set_purpose(v1::PURPOSE_OF_USE_PATIENT_REQUEST);
+      q.set_reason("The patient asked us to correct the city");
+      q.mutable_personal()->set_city("Springfield");
+      v1::AmendLeadResponse r;
+      return leads_->AmendLead(ctx.get(), q, &r);
+    }
+    if (rpc == "ListAmendments") {
+      v1::ListAmendmentsRequest q;
+      q.set_lead_id(lead_id_);
+      q.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
+      v1::ListAmendmentsResponse r;
+      return leads_->ListAmendments(ctx.get(), q, &r);
     }
     if (rpc == "PlaceLegalHold") {
       v1::PlaceLegalHoldRequest q;

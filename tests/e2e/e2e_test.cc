@@ -404,6 +404,26 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   grpc::Status revoke_status = consent_stub->RecordConsent(Ctx(worker).get(), revoke, &revoked);
   ASSERT_TRUE(revoke_status.ok()) << revoke_status.error_message();
   EXPECT_EQ(revoked.event().method_detail(), "free_text");
+  // An amendment: the new values, the previous ones kept in the history, and
+  // the reason are all encrypted (the "zqxcanary" prefix covers every one).
+  v1::AmendLeadRequest amend;
+  amend.set_lead_id(ids[1]);
+  amend.set_expected_version(1);
+  amend.set_purpose(v1::PURPOSE_OF_USE_PATIENT_REQUEST);
+  amend.set_reason("Zqxcanaryamendreason: the patient spelt her name for us");
+  amend.mutable_personal()->set_last_name("Zqxcanaryamendln");
+  amend.mutable_personal()->set_email("zqxcanary.amended@canary-example.com");
+  amend.add_clear(v1::PERSONAL_FIELD_NOTES);
+  v1::AmendLeadResponse amended;
+  grpc::Status amend_status = leads_->AmendLead(Ctx(worker).get(), amend, &amended);
+  ASSERT_TRUE(amend_status.ok()) << amend_status.error_message();
+  v1::ListAmendmentsRequest history;
+  history.set_lead_id(ids[1]);
+  history.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
+  v1::ListAmendmentsResponse listed;
+  ASSERT_TRUE(leads_->ListAmendments(Ctx(worker).get(), history, &listed).ok());
+  ASSERT_EQ(listed.amendments_size(), 1);
+  EXPECT_EQ(listed.amendments(0).changes_size(), 3);
 
   // The metrics while serving: the calls are counted, and no lead id or
   // token is among them (markers: the scan below, which reads this file).

@@ -378,6 +378,53 @@ TEST_F(ReadmeTest, IntakeDeskWorksItsQueueFromTheCli) {
 }
 
 // The harness itself: continuations, pipes and heredocs make one command each.
+TEST_F(ReadmeTest, IntakeDeskAmendsALeadAndReadsItsHistoryFromTheCli) {
+  auto daemon = Start("run");
+  ASSERT_FALSE(address_.empty());
+  const std::string token = NewWorker(AdminToken("run"));  // capture + intake, cardiology
+  const std::string id = CreateLead(token, SimpleLead("amend-1", "amend.me@example.com"));
+  ASSERT_FALSE(id.empty());
+  auto ctl = [&](std::vector<std::string> args, std::string* out, std::string* err) {
+    args.insert(args.begin(),
+                {"LEADVAULT_TOKEN=" + token, "LEADVAULT_SERVER=" + address_, LEADVAULTCTL_PATH});
+    return RunProgram("/usr/bin/env", args, Path("ctl"), out, err);
+  };
+  WriteFileWithMode(Path("values.json"), R"({"email": "amended@example.com", "city": "Boston"})",
+                    0600);
+  WriteFileWithMode(Path("reason.txt"), "patient called: the address had a typo", 0600);
+  std::string out, err;
+  ASSERT_EQ(ctl({"lead", "amend", id, "--expected-version", "1", "--purpose", "patient_request",
+                 "--values-file", Path("values.json"), "--reason-file", Path("reason.txt")},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "amended")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "email, city")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "amended@example.com")) << "the reply echoes no value";
+  // A stale version names the fix; a bad field is a usage error.
+  EXPECT_EQ(ctl({"lead", "amend", id, "--expected-version", "1", "--purpose", "operations",
+                 "--clear", "city", "--reason", "remove the city, asked"},
+                &out, &err),
+            1);
+  EXPECT_TRUE(absl::StrContains(err, "read it again")) << err;
+  EXPECT_EQ(ctl({"lead", "amend", id, "--expected-version", "2", "--purpose", "operations",
+                 "--clear", "shoe_size", "--reason", "remove the city, asked"},
+                &out, &err),
+            2);
+  // The history, in clear for intake, as a table and as JSON.
+  ASSERT_EQ(ctl({"lead", "history", id, "--purpose", "operations"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "amendment 1")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "was amend.me@example.com")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "patient called: the address had a typo")) << out;
+  ASSERT_EQ(ctl({"lead", "history", id, "--purpose", "operations", "--json"}, &out, &err), 0)
+      << err;
+  nlohmann::json history = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(history.is_discarded()) << out;
+  ASSERT_EQ(history["amendments"].size(), 1u) << out;
+  EXPECT_EQ(history["amendments"][0]["changes"][0]["field"], "PERSONAL_FIELD_EMAIL");
+  EXPECT_EQ(history["amendments"][0]["changes"][0]["previous"], "amend.me@example.com");
+}
+
 TEST(ReadmeHarnessTest, SplitsCommandsAsTheShellReadsThem) {
   const std::vector<std::string> lines = {"# a comment", "a --x \\", "    --y",       "",
                                           "echo hi |",   "    b",    "cat > f <<'P'", "x: 1",

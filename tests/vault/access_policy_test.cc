@@ -46,7 +46,8 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "SweepRetention",      "SetRetentionPolicy",
                                          "GetRetentionPolicy",  "RotateMasterKey",
                                          "GetMasterKeyStatus",  "RetireMasterKey",
-                                         "CreateBackup"};
+                                         "CreateBackup",        "AmendLead",
+                                         "ListAmendments"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

@@ -13,6 +13,7 @@ PACKAGES=(
   curl
   openssl
   python3 python3-cryptography python3-grpcio python3-grpc-tools
+  chromium zlib1g-dev
   clang-14 libfuzzer-14-dev
 )
 

@@ -35,14 +35,8 @@ namespace v1 = ::leadvault::v1;
 constexpr absl::Duration kExportDeadline = absl::Hours(12);
 constexpr size_t kWriteChunk = 1 << 20;
 
-// "2026-12-01", "2026-12-01T13:00:00Z" or any RFC 3339 time; UTC when no zone is given.
-absl::StatusOr<absl::Time> ParseTime(const std::string& flag, const std::string& text) {
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
-  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": expected YYYY-MM-DD or an RFC 3339 time"));
+absl::Status FromRpc(const grpc::Status& rpc) {
+  return absl::Status(static_cast<absl::StatusCode>(rpc.error_code()), rpc.error_message());
 }
 
 // The tree size a checkpoint note claims, without checking its signature
@@ -111,12 +105,9 @@ std::unique_ptr<v1::Compliance::Stub> Stub(const Connection& c) {
 }
 
 int RunPubkey(const Connection& connection) {
-  grpc::ClientContext context;
-  connection.Prepare(&context);
-  v1::GetCheckpointResponse response;
-  grpc::Status status = Stub(connection)->GetCheckpoint(&context, {}, &response);
-  if (!status.ok()) return ReportRpcError(status);
-  std::cout << response.verifier_key() << "\n";
+  absl::StatusOr<std::string> key = FetchVerifierKey(connection);
+  if (!key.ok()) return ReportError(key.status());
+  std::cout << *key << "\n";
   return kExitOk;
 }
 
@@ -137,17 +128,38 @@ int RunCheckpoint(const Connection& connection, const std::string& output) {
   return kExitOk;
 }
 
-absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& flags) {
+}  // namespace
+
+absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": expected YYYY-MM-DD or an RFC 3339 time"));
+}
+
+absl::StatusOr<std::string> FetchVerifierKey(const Connection& connection) {
+  grpc::ClientContext context;
+  connection.Prepare(&context);
+  v1::GetCheckpointResponse response;
+  grpc::Status status = Stub(connection)->GetCheckpoint(&context, {}, &response);
+  if (!status.ok()) return FromRpc(status);
+  return response.verifier_key();
+}
+
+absl::StatusOr<uint64_t> ExportToFile(const Connection& connection, const AuditExportFlags& flags,
+                                      const ExportEntryVisitor& visit) {
   const bool csv = flags.format == "csv";
   v1::ExportAuditRequest request;
   request.set_from_sequence(flags.from_sequence);
   request.set_to_sequence(flags.to_sequence);
   if (!flags.since.empty()) {
-    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTime("--since", flags.since));
+    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag("--since", flags.since));
     request.set_since_unix_micros(absl::ToUnixMicros(t));
   }
   if (!flags.until.empty()) {
-    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTime("--until", flags.until));
+    LV_ASSIGN_OR_RETURN(absl::Time t, ParseTimeFlag("--until", flags.until));
     request.set_until_unix_micros(absl::ToUnixMicros(t));
   }
   request.set_principal_id(flags.principal_id);
@@ -240,6 +252,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
         if (filtered) proof = HashesFromProto(record.inclusion_proof(), &status);
         audit::AppendJsonlEntry(*entry, record.canonical(), filtered ? &proof : nullptr, buffer);
       }
+      if (visit) visit(*entry);
       ++count;
     }
     if (!message.manifest_note().empty()) trailer.manifest_note = message.manifest_note();
@@ -250,9 +263,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
   // stream would otherwise hold the call until its deadline.
   if (!status.ok()) context.TryCancel();
   grpc::Status rpc = reader->Finish();
-  if (status.ok() && !rpc.ok()) {
-    status = absl::Status(static_cast<absl::StatusCode>(rpc.error_code()), rpc.error_message());
-  }
+  if (status.ok() && !rpc.ok()) status = FromRpc(rpc);
   if (status.ok() && !have_header) status = absl::DataLossError("the server sent no export");
   // A filtered export without the daemon's signed manifest proves nothing
   // about what it left out (a daemon from before manifests).
@@ -278,7 +289,7 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
       grpc::Status s =
           Stub(connection)->GetConsistencyProof(&proof_context, proof_request, &proof_response);
       if (!s.ok()) {
-        status = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+        status = FromRpc(s);
       } else {
         audit::AppendJsonlConsistency(*trusted_size,
                                       HashesFromProto(proof_response.proof(), &status), buffer);
@@ -307,20 +318,11 @@ absl::Status ExportToFile(const Connection& connection, const AuditExportFlags& 
     ::unlink(tmp.c_str());
     return status;
   }
-  std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
-               static_cast<unsigned long long>(count), flags.output.c_str());
-  if (count == 0) {
-    std::fprintf(stderr,
-                 "leadvaultctl: no entry matched%s (--until is exclusive: a date means its "
-                 "midnight UTC)\n",
-                 flags.since.empty() && flags.until.empty() ? "" : " the time range");
-  }
-  return absl::OkStatus();
+  return count;
 }
 
-// What a verified export proves, in plain words: a filtered export rests on
-// the daemon's signed word for which entries matched; an unfiltered one only
-// on the signed root.
+// A filtered export rests on the daemon's signed word for which entries
+// matched; an unfiltered one only on the signed root.
 std::string DescribeProof(const audit::VerifyReport& report) {
   if (!report.manifest.has_value()) {
     return absl::StrCat(
@@ -342,70 +344,59 @@ std::string DescribeProof(const audit::VerifyReport& report) {
       "unfiltered export of the range does not depend on that.");
 }
 
-int RunVerify(const AuditVerifyFlags& flags) {
-  auto verifier = LoadVerifier(flags.pubkey);
-  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
+absl::StatusOr<audit::VerifyReport> VerifyExport(const std::string& file,
+                                                 const audit::NoteVerifier& verifier,
+                                                 const std::string& trusted_file,
+                                                 VerifyFailure* failure) {
   audit::VerifyOptions options;
-  options.verifier = &*verifier;
-  if (!flags.trusted.empty()) {
-    auto note = ReadSmallFile(flags.trusted);
-    if (!note.ok()) return ReportError(note.status(), kExitUsage);
-    auto trusted = audit::OpenCheckpoint(*note, *verifier);
+  options.verifier = &verifier;
+  if (!trusted_file.empty()) {
+    auto note = ReadSmallFile(trusted_file);
+    if (!note.ok()) {
+      *failure = VerifyFailure::kTrustedFile;
+      return note.status();
+    }
+    auto trusted = audit::OpenCheckpoint(*note, verifier);
     if (!trusted.ok()) {
-      return ReportError(absl::InvalidArgumentError(
-          absl::StrCat("trusted checkpoint: ", trusted.status().message())));
+      *failure = VerifyFailure::kTrustedCheckpoint;
+      return absl::InvalidArgumentError(
+          absl::StrCat("trusted checkpoint: ", trusted.status().message()));
     }
     options.trusted = *trusted;
   }
-  absl::Time start = absl::Now();
-  auto report = audit::VerifyExportFile(flags.file, options);
-  if (!report.ok()) {
-    std::fprintf(stderr, "leadvaultctl: audit verify FAILED: %s\n",
-                 std::string(report.status().message()).c_str());
-    return kExitFailed;
-  }
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf("OK: %llu entries (sequences %llu..%llu%s) match checkpoint %s size %llu%s\n",
-              static_cast<unsigned long long>(report->entries),
-              static_cast<unsigned long long>(report->first_sequence),
-              static_cast<unsigned long long>(report->last_sequence),
-              report->filtered ? ", filtered, each with its inclusion proof" : "",
-              report->checkpoint.origin.c_str(),
-              static_cast<unsigned long long>(report->checkpoint.size),
-              report->trusted_checked ? ", consistent with the trusted checkpoint" : "");
-  std::printf("%s\n", DescribeProof(*report).c_str());
-  std::fprintf(stderr, "leadvaultctl: verified in %.2f s\n", seconds);
-  return kExitOk;
+  *failure = VerifyFailure::kExport;
+  return audit::VerifyExportFile(file, options);
 }
 
-int RunAccounting(const Connection& connection, const std::string& lead_id,
-                  const std::string& since, const std::string& pubkey) {
-  auto verifier = LoadVerifier(pubkey);
-  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
+std::string VerifiedSummary(const audit::VerifyReport& report) {
+  return absl::StrCat(
+      "OK: ", report.entries, " entries (sequences ", report.first_sequence, "..",
+      report.last_sequence, report.filtered ? ", filtered, each with its inclusion proof" : "",
+      ") match checkpoint ", report.checkpoint.origin, " size ", report.checkpoint.size,
+      report.trusted_checked ? ", consistent with the trusted checkpoint" : "");
+}
+
+absl::StatusOr<ProvenAccounting> FetchAccounting(const Connection& connection,
+                                                 const std::string& lead_id,
+                                                 int64_t since_unix_micros,
+                                                 const audit::NoteVerifier& verifier) {
   v1::AccountingOfDisclosuresRequest request;
   request.set_lead_id(lead_id);
-  if (!since.empty()) {
-    auto t = ParseTime("--since", since);
-    if (!t.ok()) return ReportError(t.status(), kExitUsage);
-    request.set_since_unix_micros(absl::ToUnixMicros(*t));
-  }
-  std::printf("%-8s  %-20s  %-16s  %-10s  %-18s  %s\n", "SEQ", "TIME", "PRINCIPAL", "ROLE",
-              "PURPOSE", "FIELDS");
-  int total = 0;
-  uint64_t tree_size = 0;
+  request.set_since_unix_micros(since_unix_micros);
+  ProvenAccounting accounting;
   do {
     grpc::ClientContext context;
     connection.Prepare(&context);
     v1::AccountingOfDisclosuresResponse response;
     grpc::Status status = Stub(connection)->AccountingOfDisclosures(&context, request, &response);
-    if (!status.ok()) return ReportRpcError(status);
+    if (!status.ok()) return FromRpc(status);
     // Every row is proven against a checkpoint signed by the log's key.
-    auto checkpoint = audit::OpenCheckpoint(response.checkpoint().note(), *verifier);
+    auto checkpoint = audit::OpenCheckpoint(response.checkpoint().note(), verifier);
     if (!checkpoint.ok()) {
-      return ReportError(absl::DataLossError(absl::StrCat(
-          "the reply's checkpoint fails verification: ", checkpoint.status().message())));
+      return absl::DataLossError(absl::StrCat("the reply's checkpoint fails verification: ",
+                                              checkpoint.status().message()));
     }
-    tree_size = checkpoint->size;
+    accounting.checkpoint = *checkpoint;
     for (const v1::Disclosure& d : response.disclosures()) {
       absl::Status hashes;
       std::vector<audit::Hash> proof = HashesFromProto(d.inclusion_proof(), &hashes);
@@ -415,23 +406,85 @@ int RunAccounting(const Connection& connection, const std::string& lead_id,
                                        audit::LeafHash(d.entry()), proof, checkpoint->root)
               : absl::DataLossError("malformed proof");
       auto entry = audit::DecodeCanonical(d.entry());
-      // The row printed is the proven entry's, not the reply's convenience copy.
+      // The row kept is the proven entry's, not the reply's convenience copy.
       if (!proven.ok() || !entry.ok() || entry->sequence != d.sequence()) {
-        return ReportError(absl::DataLossError(
-            absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof")));
+        return absl::DataLossError(
+            absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof"));
       }
-      std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
-                  static_cast<unsigned long long>(entry->sequence),
-                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", entry->time, absl::UTCTimeZone()).c_str(),
-                  entry->principal_id.c_str(), entry->role.c_str(),
-                  entry->purpose.empty() ? "-" : entry->purpose.c_str(),
-                  absl::StrJoin(entry->fields, ",").c_str());
-      ++total;
+      accounting.disclosures.push_back(*std::move(entry));
     }
     request.set_from_sequence(response.next_sequence());
   } while (request.from_sequence() != 0);
-  std::printf("%d disclosures, each proven in the signed checkpoint of size %llu\n", total,
-              static_cast<unsigned long long>(tree_size));
+  return accounting;
+}
+
+namespace {
+
+int RunExport(const Connection& connection, const AuditExportFlags& flags) {
+  absl::StatusOr<uint64_t> count = ExportToFile(connection, flags);
+  if (!count.ok()) return ReportError(count.status(), kExitFailed);
+  std::fprintf(stderr, "leadvaultctl: exported %llu entries to %s\n",
+               static_cast<unsigned long long>(*count), flags.output.c_str());
+  if (*count == 0) {
+    std::fprintf(stderr,
+                 "leadvaultctl: no entry matched%s (--until is exclusive: a date means its "
+                 "midnight UTC)\n",
+                 flags.since.empty() && flags.until.empty() ? "" : " the time range");
+  }
+  return kExitOk;
+}
+
+int RunVerify(const AuditVerifyFlags& flags) {
+  auto verifier = LoadVerifier(flags.pubkey);
+  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
+  absl::Time start = absl::Now();
+  VerifyFailure failure;
+  auto report = VerifyExport(flags.file, *verifier, flags.trusted, &failure);
+  if (!report.ok()) {
+    switch (failure) {
+      case VerifyFailure::kTrustedFile:
+        return ReportError(report.status(), kExitUsage);
+      case VerifyFailure::kTrustedCheckpoint:
+        return ReportError(report.status());
+      case VerifyFailure::kExport:
+        break;
+    }
+    std::fprintf(stderr, "leadvaultctl: audit verify FAILED: %s\n",
+                 std::string(report.status().message()).c_str());
+    return kExitFailed;
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("%s\n%s\n", VerifiedSummary(*report).c_str(), DescribeProof(*report).c_str());
+  std::fprintf(stderr, "leadvaultctl: verified in %.2f s\n", seconds);
+  return kExitOk;
+}
+
+int RunAccounting(const Connection& connection, const std::string& lead_id,
+                  const std::string& since, const std::string& pubkey) {
+  auto verifier = LoadVerifier(pubkey);
+  if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
+  int64_t since_micros = 0;
+  if (!since.empty()) {
+    auto t = ParseTimeFlag("--since", since);
+    if (!t.ok()) return ReportError(t.status(), kExitUsage);
+    since_micros = absl::ToUnixMicros(*t);
+  }
+  std::printf("%-8s  %-20s  %-16s  %-10s  %-18s  %s\n", "SEQ", "TIME", "PRINCIPAL", "ROLE",
+              "PURPOSE", "FIELDS");
+  absl::StatusOr<ProvenAccounting> accounting =
+      FetchAccounting(connection, lead_id, since_micros, *verifier);
+  if (!accounting.ok()) return ReportError(accounting.status());
+  for (const audit::AuditEntry& entry : accounting->disclosures) {
+    std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
+                static_cast<unsigned long long>(entry.sequence),
+                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", entry.time, absl::UTCTimeZone()).c_str(),
+                entry.principal_id.c_str(), entry.role.c_str(),
+                entry.purpose.empty() ? "-" : entry.purpose.c_str(),
+                absl::StrJoin(entry.fields, ",").c_str());
+  }
+  std::printf("%zu disclosures, each proven in the signed checkpoint of size %llu\n",
+              accounting->disclosures.size(),
+              static_cast<unsigned long long>(accounting->checkpoint.size));
   return kExitOk;
 }
 
@@ -489,10 +542,8 @@ std::optional<int> RunAuditCommand(const AuditCommands& c, const ConnectionFlags
         flags, [&](const Connection& conn) { return RunCheckpoint(conn, c.checkpoint_output); });
   }
   if (c.export_log->parsed()) {
-    return WithConnection(flags, [&](const Connection& conn) {
-      absl::Status s = ExportToFile(conn, c.export_flags);
-      return s.ok() ? kExitOk : ReportError(s, kExitFailed);
-    });
+    return WithConnection(flags,
+                          [&](const Connection& conn) { return RunExport(conn, c.export_flags); });
   }
   if (c.accounting->parsed()) {
     return WithConnection(flags, [&](const Connection& conn) {

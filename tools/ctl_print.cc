@@ -104,4 +104,73 @@ bool PrintJson(const google::protobuf::Message& message) {
   return true;
 }
 
+namespace {
+
+constexpr char kReplacement[] = "\xEF\xBF\xBD";  // U+FFFD
+
+// Decodes the code point starting at `in[0]` (a byte >= 0x80); its length in
+// bytes, or 0 if the bytes there are not well-formed UTF-8.
+size_t DecodeUtf8(absl::string_view in, char32_t* code_point) {
+  const auto lead = static_cast<unsigned char>(in[0]);
+  size_t length = 0;
+  char32_t value = 0, smallest = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2, value = lead & 0x1F, smallest = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, value = lead & 0x0F, smallest = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, value = lead & 0x07, smallest = 0x10000;
+  } else {
+    return 0;
+  }
+  if (in.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    const auto next = static_cast<unsigned char>(in[i]);
+    if ((next & 0xC0) != 0x80) return 0;
+    value = (value << 6) | (next & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  if (value < smallest || (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF) return 0;
+  *code_point = value;
+  return length;
+}
+
+}  // namespace
+
+std::string HtmlEscape(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
+  while (!text.empty()) {
+    const auto byte = static_cast<unsigned char>(text[0]);
+    size_t used = 1;
+    if (byte >= 0x80) {
+      char32_t code_point = 0;
+      used = DecodeUtf8(text, &code_point);
+      const bool c1_control = code_point >= 0x80 && code_point <= 0x9F;
+      if (used == 0 || c1_control) {
+        out.append(kReplacement);
+        used = used == 0 ? 1 : used;
+      } else {
+        out.append(text.data(), used);
+      }
+    } else if (byte == '&') {
+      out.append("&amp;");
+    } else if (byte == '<') {
+      out.append("&lt;");
+    } else if (byte == '>') {
+      out.append("&gt;");
+    } else if (byte == '"') {
+      out.append("&quot;");
+    } else if (byte == '\'') {
+      out.append("&#39;");
+    } else if ((byte < 0x20 && byte != '\t' && byte != '\n') || byte == 0x7F) {
+      out.append(kReplacement);
+    } else {
+      out.push_back(static_cast<char>(byte));
+    }
+    text.remove_prefix(used);
+  }
+  return out;
+}
+
 }  // namespace leadvault::tools

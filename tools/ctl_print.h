@@ -37,6 +37,13 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 // cannot be printed. The printed copy is wiped.
 bool PrintJson(const google::protobuf::Message& message);
 
+// `text` for HTML element content or a quoted attribute value: `&`, `<`, `>`,
+// `"` and `'` as character references; each byte that is not part of
+// well-formed UTF-8 (RFC 3629), and each control character other than tab and
+// line feed, as U+FFFD. So any bytes (an audit log's strings are any bytes)
+// become inert, valid UTF-8 text. Not for inside <script> or <style>.
+std::string HtmlEscape(absl::string_view text);
+
 }  // namespace leadvault::tools
 
 #endif  // LEADVAULT_TOOLS_CTL_PRINT_H_

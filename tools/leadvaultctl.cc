@@ -45,6 +45,7 @@
 #include "tools/ctl_keys.h"
 #include "tools/ctl_lead_work.h"
 #include "tools/ctl_print.h"
+#include "tools/ctl_report.h"
 #include "tools/ctl_retention.h"
 #include "vault/principal_store.h"
 
@@ -556,6 +557,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<LeadWorkCommands> lead_work = AddLeadWorkCommands(*lead);
   std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
   std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
+  std::unique_ptr<ReportCommands> report = AddReportCommands(app);
 
   try {
     app.parse(argc, argv);
@@ -591,6 +593,9 @@ int Run(int argc, char** argv) {
   }
   if (std::optional<int> rc = RunBackupCommand(*backup_commands, connection_flags);
       rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunReportCommand(*report, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (principal_create->parsed()) {

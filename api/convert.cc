@@ -382,6 +382,14 @@ absl::StatusOr<std::optional<vault::Purpose>> PurposeFromProto(v1::PurposeOfUse 
   return parsed;
 }
 
+void ToProto(const vault::Submission& in, v1::Submission* out) {
+  out->set_at_unix_micros(absl::ToUnixMicros(in.at));
+  ToProto(in.attribution, out->mutable_attribution());
+  ToProto(in.pii, out->mutable_personal());
+  for (vault::PiiField f : in.masked) out->add_masked_fields(std::string(vault::PiiFieldName(f)));
+  for (vault::PiiField f : in.conflicts) out->add_conflicts(std::string(vault::PiiFieldName(f)));
+}
+
 v1::PurposeOfUse ToProto(vault::Purpose purpose) {
   v1::PurposeOfUse out = v1::PURPOSE_OF_USE_UNSPECIFIED;
   const std::string name =

@@ -55,6 +55,7 @@ v1::ConsentPurpose ToProto(vault::ConsentPurpose purpose);
 void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out);
 void ToProto(const vault::ConsentDecision& in, v1::CheckConsentResponse* out);
 void ToProto(const vault::WithheldField& in, v1::WithheldField* out);
+void ToProto(const vault::Submission& in, v1::Submission* out);
 
 void ToProto(const vault::Principal& in, v1::Principal* out);
 

@@ -243,6 +243,9 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
           response->add_masked_fields(std::string(vault::PiiFieldName(f)));
         }
         for (const vault::WithheldField& w : lead.withheld) ToProto(w, response->add_withheld());
+        for (const vault::Submission& s : lead.submissions) {
+          ToProto(s, response->mutable_lead()->add_submissions());
+        }
       },
       finish);
   return reactor;

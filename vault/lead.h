@@ -155,11 +155,22 @@ struct WithheldField {
   std::vector<TcpaElement> missing;         // incomplete: what the grant lacks
 };
 
+// A later submission of the lead's person, with the personal data it brought
+// as the reader may see it (the lead's own projection per field).
+struct Submission {
+  absl::Time at;
+  Attribution attribution;
+  LeadPii pii;
+  std::vector<PiiField> masked;     // fields in `pii` that hold a masked form
+  std::vector<PiiField> conflicts;  // fields it brought that differ from the lead's
+};
+
 struct Lead {
   LeadMetadata meta;
   LeadPii pii;
   std::vector<PiiField> masked;  // fields in `pii` that hold a masked form
   std::vector<WithheldField> withheld;
+  std::vector<Submission> submissions;  // oldest first; none on outreach reads
 };
 
 // Text form of a lead id: 32 lower-case hex characters.

@@ -1,6 +1,9 @@
 #include "vault/lead_rows.h"
 
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "keys/blind_index.h"
@@ -50,6 +53,24 @@ std::string QueueKeyOf(const std::string& lead_id, const LeadRecord& r) {
                             lead_id);
 }
 
+// The lead's blind-index rows: its own email and phone and those later
+// submissions brought, each once.
+std::vector<std::string> IndexKeysOf(const std::string& lead_id, const LeadRecord& r) {
+  std::vector<std::string> keys;
+  auto add = [&](uint8_t index, const std::string& token) {
+    if (token.empty()) return;
+    std::string key = internal::BlindIndexKey(index, token, lead_id);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
+  };
+  add(kEmailIndex, r.email_token());
+  add(kPhoneIndex, r.phone_token());
+  for (const internal::TouchRecord& t : r.touches()) {
+    add(kEmailIndex, t.email_token());
+    add(kPhoneIndex, t.phone_token());
+  }
+  return keys;
+}
+
 std::string RefKey(absl::string_view lead_id, Cf cf, absl::string_view key) {
   std::string ref = LeadRows::RefPrefix(lead_id);
   ref.push_back(static_cast<char>(cf));
@@ -89,10 +110,10 @@ std::vector<LeadRows::RowKey> LeadRows::KeysOf(const std::string& lead_id,
                                                const LeadRecord& record) {
   std::vector<RowKey> keys = {{Cf::kLeads, lead_id}, {Cf::kDek, lead_id}};
   const std::string& service_line = record.attribution().service_line();
-  for (auto [index, own, token] : {std::tuple{kEmailIndex, kOwnEmailIndex, &record.email_token()},
-                                   {kPhoneIndex, kOwnPhoneIndex, &record.phone_token()}}) {
+  for (std::string& key : IndexKeysOf(lead_id, record)) keys.push_back({Cf::kBidx, std::move(key)});
+  for (auto [own, token] : {std::pair{kOwnEmailIndex, &record.email_token()},
+                            {kOwnPhoneIndex, &record.phone_token()}}) {
     if (token->empty()) continue;
-    keys.push_back({Cf::kBidx, internal::BlindIndexKey(index, *token, lead_id)});
     keys.push_back({Cf::kBidx, OwnSubmissionKey(own, *token, record.created_by(), service_line)});
   }
   keys.push_back({Cf::kQueue, QueueKeyOf(lead_id, record)});
@@ -154,25 +175,32 @@ absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& b
                : internal::ExpiryKey(r.expires_at_unix_micros(), lead_id);
   };
   LV_RETURN_IF_ERROR(move(Cf::kExpiry, expiry_key(before), expiry_key(after)));
-  // An amended email or phone: its blind-index row and the creator's
-  // own-submission row follow the new token.
+  // Blind-index rows follow the contacts (an amendment, a submission that
+  // brought a new one or left the ring), and the creator's own-submission rows
+  // the lead's own email and phone.
+  const std::vector<std::string> indexed = IndexKeysOf(lead_id, before);
+  const std::vector<std::string> indexing = IndexKeysOf(lead_id, after);
+  for (const std::string& key : indexed) {
+    if (std::find(indexing.begin(), indexing.end(), key) == indexing.end()) {
+      LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(Cf::kBidx), key), "batch"));
+    }
+  }
+  for (const std::string& key : indexing) {
+    if (std::find(indexed.begin(), indexed.end(), key) == indexed.end()) {
+      LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(Cf::kBidx), key, ""), "batch"));
+    }
+  }
   const std::string& line = after.attribution().service_line();
-  for (auto [index, own, from, to] :
-       {std::tuple{kEmailIndex, kOwnEmailIndex, &before.email_token(), &after.email_token()},
-        {kPhoneIndex, kOwnPhoneIndex, &before.phone_token(), &after.phone_token()}}) {
+  for (auto [own, from, to] :
+       {std::tuple{kOwnEmailIndex, &before.email_token(), &after.email_token()},
+        {kOwnPhoneIndex, &before.phone_token(), &after.phone_token()}}) {
     if (*from == *to) continue;
     if (!from->empty()) {
-      LV_RETURN_IF_ERROR(FromRocks(
-          batch.Delete(db_->cf(Cf::kBidx), internal::BlindIndexKey(index, *from, lead_id)),
-          "batch"));
       LV_RETURN_IF_ERROR(FromRocks(
           batch.Delete(db_->cf(Cf::kBidx), OwnSubmissionKey(own, *from, after.created_by(), line)),
           "batch"));
     }
     if (!to->empty()) {
-      LV_RETURN_IF_ERROR(
-          FromRocks(batch.Put(db_->cf(Cf::kBidx), internal::BlindIndexKey(index, *to, lead_id), ""),
-                    "batch"));
       LV_RETURN_IF_ERROR(
           FromRocks(batch.Put(db_->cf(Cf::kBidx),
                               OwnSubmissionKey(own, *to, after.created_by(), line), lead_id),

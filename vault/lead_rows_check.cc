@@ -1,7 +1,9 @@
 #include "vault/lead_rows_check.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -47,8 +49,8 @@ class Checker {
  private:
   // What a lead's rows elsewhere are checked against.
   struct IndexKeys {
-    std::string email_token;
-    std::string phone_token;
+    // Its email and phone tokens and those later submissions brought.
+    std::vector<std::string> tokens;
     std::string queue_key;
     std::string expiry_key;  // empty: none
   };
@@ -93,8 +95,14 @@ class Checker {
       }
       const std::string lead_id(id);
       IndexKeys& keys = leads_[lead_id];
-      keys.email_token = record.email_token();
-      keys.phone_token = record.phone_token();
+      for (const std::string* token : {&record.email_token(), &record.phone_token()}) {
+        if (!token->empty()) keys.tokens.push_back(*token);
+      }
+      for (const internal::TouchRecord& t : record.touches()) {
+        for (const std::string* token : {&t.email_token(), &t.phone_token()}) {
+          if (!token->empty()) keys.tokens.push_back(*token);
+        }
+      }
       for (LeadRows::RowKey& row : LeadRows::KeysOf(lead_id, record)) {
         // The consent state row exists only for a lead with consent.
         if (row.cf == Cf::kLeads || row.cf == Cf::kConsent) continue;
@@ -156,8 +164,8 @@ class Checker {
       const absl::string_view id = key.substr(kBlindIndexPrefixSize);
       const absl::string_view token = key.substr(1, kBlindIndexPrefixSize - 1);
       auto lead = leads_.find(id);
-      if (lead == leads_.end() ||
-          (token != lead->second.email_token && token != lead->second.phone_token)) {
+      if (lead == leads_.end() || std::find(lead->second.tokens.begin(), lead->second.tokens.end(),
+                                            token) == lead->second.tokens.end()) {
         Problem(report_.orphans, absl::StrCat("blind-index row names lead ", Hex(id),
                                               ", which does not exist or has another token"));
       }

@@ -1,6 +1,7 @@
 #include "vault/lead_store.h"
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -424,8 +425,8 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     return idem.SerializeAsString();
   };
   if (!existing_id.empty()) {
-    LV_ASSIGN_OR_RETURN(LeadMetadata existing,
-                        AddTouch(actor, existing_id, lead.attribution, now, prepared));
+    LV_ASSIGN_OR_RETURN(LeadMetadata existing, AddTouch(actor, existing_id, lead, email_token,
+                                                        phone_token, now, prepared));
     std::string own_id;
     for (const std::string& key : own_keys) {
       auto own = db_->Get(Cf::kBidx, key);
@@ -529,11 +530,14 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
 }
 
 absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::string& existing_id,
-                                                 const Attribution& attribution, absl::Time now,
+                                                 const NewLead& lead,
+                                                 const std::string& email_token,
+                                                 const std::string& phone_token, absl::Time now,
                                                  PreparedCreate& prepared) {
   prepared.claims.push_back(claims_.Acquire({existing_id}));
-  LV_ASSIGN_OR_RETURN(std::string bytes, db_->Get(Cf::kLeads, existing_id));
-  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(existing_id, bytes));
+  auto values = db_->MultiGet({{Cf::kLeads, existing_id}, {Cf::kDek, existing_id}});
+  LV_RETURN_IF_ERROR(values[0].status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(existing_id, *values[0]));
   const LeadRecord before = record;
   // One touch per sender, its newest: a sender that repeats itself cannot push
   // the others' touches out of the ring.
@@ -547,7 +551,24 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
   auto* touch = record.add_touches();
   touch->set_at_unix_micros(absl::ToUnixMicros(now));
   touch->set_principal_id(actor.principal_id);
-  ToRecord(attribution, touch->mutable_attribution());
+  ToRecord(lead.attribution, touch->mutable_attribution());
+  // What the submission brought, kept encrypted on the lead (never replacing
+  // its values), and its contacts indexed for it (LeadRows::KeysOf).
+  const uint32_t number = record.touches_made() + 1;
+  record.set_touches_made(number);
+  touch->set_number(number);
+  touch->set_email_token(email_token);
+  touch->set_phone_token(phone_token);
+  LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, lead_keys_.Unwrap(existing_id, values[1]));
+  for (PiiField field : kAllPiiFields) {
+    if (!lead.pii.Has(field)) continue;
+    internal::EncryptedField* f = touch->add_fields();
+    f->set_field(static_cast<uint32_t>(field));
+    f->set_ciphertext(
+        keys::EncryptField(dek, record.dek_version(), existing_id,
+                           SubmissionFieldNumber(number, static_cast<uint32_t>(field)),
+                           lead.pii.Get(field).view(), random_->Bytes(keys::kNonceSize)));
+  }
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.
   prepared.retention = retention_->Pin();
@@ -654,6 +675,11 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
   }
   LV_ASSIGN_OR_RETURN(keys::SecretBytes dek, lead_keys_.Unwrap(lead_id, values[1]));
   const absl::Time now = clock_->Now();
+  // The lead's own values of the fields shown, for the submissions' conflicts.
+  const bool submissions =
+      !outreach.has_value() && std::any_of(record.touches().begin(), record.touches().end(),
+                                           [](const auto& t) { return t.fields_size() > 0; });
+  std::array<keys::SecretBytes, kPiiFieldCount> own;
   for (const auto& f : record.fields()) {
     if (f.field() < 1 || f.field() > kPiiFieldCount) {
       return absl::DataLossError("lead record: unknown field number");
@@ -664,6 +690,7 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
     LV_ASSIGN_OR_RETURN(
         keys::SecretBytes plain,
         keys::DecryptField(dek, record.dek_version(), lead_id, f.field(), f.ciphertext()));
+    if (submissions) own[f.field() - 1] = plain.Clone();
     if (p == Projection::kMasked) {
       keys::SecretBytes masked = Mask(field, plain, now);
       if (masked.empty()) continue;
@@ -675,6 +702,45 @@ absl::StatusOr<Lead> LeadStore::ReadLead(const Actor& actor, const std::string& 
       entry.fields.emplace_back(PiiFieldName(field));
     }
   }
+  if (!submissions) return lead;
+  // Later submissions' data, projected as the lead's own fields; the entry
+  // names each field shown once ("submission:email", "submission:zip:masked").
+  std::vector<std::string> shown;
+  for (const internal::TouchRecord& t : record.touches()) {
+    if (t.fields_size() == 0) continue;
+    Submission s;
+    s.at = absl::FromUnixMicros(t.at_unix_micros());
+    s.attribution = FromRecord(t.attribution());
+    for (const internal::EncryptedField& f : t.fields()) {
+      if (f.field() < 1 || f.field() > kPiiFieldCount) {
+        return absl::DataLossError("lead record: unknown submission field number");
+      }
+      const PiiField field = static_cast<PiiField>(f.field());
+      const Projection p = decision.fields[f.field() - 1];
+      if (p == Projection::kHidden) continue;  // never decrypted
+      LV_ASSIGN_OR_RETURN(
+          keys::SecretBytes plain,
+          keys::DecryptField(dek, record.dek_version(), lead_id,
+                             SubmissionFieldNumber(t.number(), f.field()), f.ciphertext()));
+      const keys::SecretBytes& mine = own[f.field() - 1];
+      if (p == Projection::kClear && !mine.empty() && !mine.Equals(plain)) {
+        s.conflicts.push_back(field);
+      }
+      std::string name = absl::StrCat("submission:", PiiFieldName(field));
+      if (p == Projection::kMasked) {
+        keys::SecretBytes masked = Mask(field, plain, now);
+        if (masked.empty()) continue;
+        s.pii.Set(field, std::move(masked));
+        s.masked.push_back(field);
+        absl::StrAppend(&name, ":masked");
+      } else {
+        s.pii.Set(field, std::move(plain));
+      }
+      if (std::find(shown.begin(), shown.end(), name) == shown.end()) shown.push_back(name);
+    }
+    lead.submissions.push_back(std::move(s));
+  }
+  entry.fields.insert(entry.fields.end(), shown.begin(), shown.end());
   return lead;
 }
 

@@ -405,11 +405,13 @@ class LeadStore final : public LeadScope {
     KeyHierarchy::Pinned kek;                // the master-key version its data key is under
   };
   absl::StatusOr<PreparedCreate> PrepareCreate(const Actor& actor, NewLead lead);
-  // Adds to `prepared` the actor's submission recorded on `existing_id` as a
-  // touch (replacing its earlier one; the version unchanged); returns the
-  // lead's metadata.
+  // Adds to `prepared` the actor's submission `lead` (normalized; its contact
+  // tokens given) recorded on `existing_id` as a touch, its personal fields
+  // encrypted under that lead's key and its contacts indexed for it (replacing
+  // the actor's earlier touch; the version unchanged); returns the lead's metadata.
   absl::StatusOr<LeadMetadata> AddTouch(const Actor& actor, const std::string& existing_id,
-                                        const Attribution& attribution, absl::Time now,
+                                        const NewLead& lead, const std::string& email_token,
+                                        const std::string& phone_token, absl::Time now,
                                         PreparedCreate& prepared);
   absl::StatusOr<LeadMetadata> ReadMetadata(const std::string& lead_id);
   // The first lead of `service_line` other than `except` (binary ids) whose

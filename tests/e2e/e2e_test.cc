@@ -357,6 +357,12 @@ TEST_F(E2eTest, CanaryPiiNeverReachesDiskOrLogsInClear) {
   b.mutable_attribution()->set_service_line("cardiology");
 
   std::vector<std::string> ids = {CreateLead(worker, a), CreateLead(worker, b)};
+  // A duplicate of b that brings data of its own: kept on b, encrypted.
+  v1::CreateLeadRequest dup = b;
+  dup.set_idempotency_key("canary-dup");
+  dup.mutable_personal()->set_last_name("Zqxcanarydupln");
+  dup.mutable_personal()->set_street_address("77 Zqxcanarydupstreet");
+  EXPECT_EQ(CreateLead(worker, dup), ids[1]);
   for (const auto& id : ids) {
     ASSERT_EQ(id.size(), 32u);
     v1::Lead lead;

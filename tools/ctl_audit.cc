@@ -116,7 +116,7 @@ int RunCheckpoint(const Connection& connection, const std::string& output) {
   connection.Prepare(&context);
   v1::GetCheckpointResponse response;
   grpc::Status status = Stub(connection)->GetCheckpoint(&context, {}, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (output.empty()) {
     std::cout << response.checkpoint().note();
     return kExitOk;

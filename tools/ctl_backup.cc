@@ -26,7 +26,7 @@ int RunCreate(const Connection& connection, const BackupCommands& c) {
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->CreateBackup(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   std::printf("backup %u created: %u files, %llu bytes, audit log at %llu entries\n",
               response.backup_id(), response.files(),
               static_cast<unsigned long long>(response.bytes()),

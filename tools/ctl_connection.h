@@ -7,7 +7,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "keys/secret_bytes.h"
 
@@ -30,12 +32,18 @@ inline constexpr absl::Duration kCallDeadline = absl::Seconds(10);
 // there is no token or the file is refused; the token is never in a message.
 absl::StatusOr<keys::SecretBytes> LoadToken(const ConnectionFlags& flags);
 
+// OK if `server` has the form HOST:PORT or [IPV6]:PORT (what --server and
+// LEADVAULT_SERVER take); INVALID_ARGUMENT naming the form expected otherwise,
+// and saying so when it is a URL or a path.
+absl::Status CheckServerAddress(absl::string_view server);
+
 // An authenticated channel to the daemon. Thread-compatible.
 class Connection {
  public:
-  // Loads the token and the TLS files and creates the channel (lazily
-  // connected: an unreachable server or a failed handshake shows up as
-  // UNAVAILABLE on the first call). FAILED_PRECONDITION for a refused file.
+  // Checks the address, loads the token and the TLS files and creates the
+  // channel (lazily connected: an unreachable server or a failed handshake
+  // shows up as UNAVAILABLE on the first call). INVALID_ARGUMENT for a
+  // malformed --server, FAILED_PRECONDITION for a refused file.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const ConnectionFlags& flags);
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
@@ -44,12 +52,21 @@ class Connection {
   // kCallDeadline deadline.
   void Prepare(grpc::ClientContext* context) const;
 
+  // What ReportRpcError names in its hints; never the token itself.
+  const std::string& server() const { return server_; }
+  bool tls() const { return tls_; }
+  // "--token-file PATH" or "LEADVAULT_TOKEN".
+  const std::string& token_source() const { return token_source_; }
+
  private:
-  Connection(std::shared_ptr<grpc::Channel> channel, keys::SecretBytes token)
-      : channel_(std::move(channel)), token_(std::move(token)) {}
+  Connection(std::shared_ptr<grpc::Channel> channel, keys::SecretBytes token,
+             const ConnectionFlags& flags);
 
   const std::shared_ptr<grpc::Channel> channel_;
   const keys::SecretBytes token_;
+  const std::string server_;
+  const bool tls_;
+  const std::string token_source_;
 };
 
 // leadvaultctl's exit codes.
@@ -57,8 +74,18 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;  // the call or the check failed
 inline constexpr int kExitUsage = 2;   // usage, or no token
 
-// Prints `leadvaultctl: <CODE>: <message>` to stderr and returns exit code 1.
-int ReportRpcError(const grpc::Status& status);
+// The exit codes as every command's --help states them.
+inline constexpr char kExitCodesHelp[] =
+    "Exit codes: 0 ok; 1 the call failed (the gRPC code, its message and the fix when known go "
+    "to stderr); 2 usage (a bad flag or --server, no token, a refused token or TLS file).";
+
+// Prints `leadvaultctl: <CODE>: <message>` to stderr, followed by the
+// ErrorInfo reason in brackets and "retry in N s" when the status details
+// carry them, and on a second line the fix when the failure is a known one
+// (no daemon at the address, TLS on one side only, a refused token). Returns
+// exit code 1. Prints no token and nothing the server did not send but the
+// address and the token's source.
+int ReportRpcError(const grpc::Status& status, const Connection& connection);
 
 // Prints `leadvaultctl: <CODE>: <message>` to stderr and returns `exit_code`.
 int ReportError(const absl::Status& status, int exit_code = 1);

@@ -82,7 +82,7 @@ int RunExportProof(const Connection& connection, const std::string& lead_id,
   v1::ExportConsentProofResponse response;
   grpc::Status status =
       v1::Consent::NewStub(connection.channel())->ExportConsentProof(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (absl::Status written = WriteNewFile(output, response.document()); !written.ok()) {
     return ReportError(written, kExitFailed);
   }

@@ -91,7 +91,7 @@ std::optional<int> RunEmergencyCommand(const EmergencyCommands& c, const Connect
       status = stub->CloseEmergencyAccess(&context, request, &response);
       if (status.ok()) PrintGrant(response.grant());
     }
-    return status.ok() ? 0 : ReportRpcError(status);
+    return status.ok() ? 0 : ReportRpcError(status, connection);
   });
 }
 

@@ -91,7 +91,7 @@ int RunStatus(const Connection& connection, const KeysCommands& c) {
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   grpc::Status rpc;
   v1::GetMasterKeyStatusResponse first = Status(connection, /*progress_only=*/false, &rpc);
-  if (!rpc.ok()) return ReportRpcError(rpc);
+  if (!rpc.ok()) return ReportRpcError(rpc, connection);
   if (c.follow && (Finished(first) || !first.rewrap().last_error().empty())) {
     ShowProgress(UnderCurrent(first), first.data_keys(), first.current_version(), tty);
     if (tty) std::fputc('\n', stderr);
@@ -113,12 +113,12 @@ int RunStatus(const Connection& connection, const KeysCommands& c) {
       s = Status(connection, /*progress_only=*/true, &rpc);
       if (!rpc.ok()) {
         if (tty) std::fputc('\n', stderr);
-        return ReportRpcError(rpc);
+        return ReportRpcError(rpc, connection);
       }
     }
     if (tty) std::fputc('\n', stderr);
     first = Status(connection, /*progress_only=*/false, &rpc);
-    if (!rpc.ok()) return ReportRpcError(rpc);
+    if (!rpc.ok()) return ReportRpcError(rpc, connection);
   }
   PrintStatus(first);
   return first.rewrap().last_error().empty() ? kExitOk : kExitFailed;
@@ -130,7 +130,7 @@ int RunRotate(const Connection& connection) {
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RotateMasterKey(&context, {}, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   std::printf(
       "master-key version %u is current (was %u); every data key is being re-wrapped under it: "
       "`leadvaultctl keys status --follow` follows it\n",
@@ -146,7 +146,7 @@ int RunRetire(const Connection& connection, const KeysCommands& c) {
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RetireMasterKey(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   std::printf(
       "master-key version %u is retired: the daemon starts without it (keep it with any backup "
       "taken before now)\n",

@@ -122,7 +122,7 @@ int RunQueue(const LeadWorkCommands& c, const Connection& connection) {
     grpc::ClientContext context;
     connection.Prepare(&context);
     grpc::Status called = stub->ListQueue(&context, request, &response);
-    if (!called.ok()) return ReportRpcError(called);
+    if (!called.ok()) return ReportRpcError(called, connection);
     listed += static_cast<uint64_t>(response.leads_size());
     if (c.json) {
       for (const v1::LeadMetadata& m : response.leads()) {
@@ -200,7 +200,7 @@ int RunUpdate(const LeadWorkCommands& c, const Connection& connection) {
                  "again for its version, then retry\n",
                  static_cast<unsigned long long>(c.expected_version));
   }
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (c.json) {
     if (!PrintJson(response.metadata())) return ReportError(absl::InternalError("cannot print"));
   } else {
@@ -277,7 +277,7 @@ int RunAmend(const LeadWorkCommands& c, const Connection& connection) {
                  "(lead get) for its version, then retry\n",
                  static_cast<unsigned long long>(c.expected_version));
   }
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (c.json) {
     if (!PrintJson(response)) return ReportError(absl::InternalError("cannot print"));
     return kExitOk;
@@ -305,7 +305,7 @@ int RunHistory(const LeadWorkCommands& c, const Connection& connection) {
     grpc::ClientContext context;
     connection.Prepare(&context);
     grpc::Status status = stub->ListAmendments(&context, request, &response);
-    if (!status.ok()) return ReportRpcError(status);
+    if (!status.ok()) return ReportRpcError(status, connection);
     const std::string& token = response.next_page_token();
     if (!absl::c_all_of(token, [](char ch) {
           return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';

@@ -44,7 +44,7 @@ int RunDelete(const Connection& connection, const RetentionCommands& c) {
   connection.Prepare(&context);
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->DeleteLead(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   const v1::DeletionReceipt& r = response.receipt();
   audit::DeletionReceipt receipt;
   receipt.lead_id = r.lead_id();
@@ -129,7 +129,7 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
         PrintHold(response.hold());
       }
     }
-    return status.ok() ? kExitOk : ReportRpcError(status);
+    return status.ok() ? kExitOk : ReportRpcError(status, connection);
   }
   // Every page (one audited call per page).
   v1::ListLegalHoldsRequest request;
@@ -141,7 +141,7 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
     connection.Prepare(&page_context);
     v1::ListLegalHoldsResponse response;
     status = stub->ListLegalHolds(first ? &context : &page_context, request, &response);
-    if (!status.ok()) return ReportRpcError(status);
+    if (!status.ok()) return ReportRpcError(status, connection);
     for (const v1::LegalHold& h : response.holds()) PrintHold(h);
     count += response.holds_size();
     request.set_page_token(response.next_page_token());
@@ -192,7 +192,7 @@ int RunSweep(const Connection& connection, const RetentionCommands& c) {
   }
   grpc::Status status = reader->Finish();
   if (shown && tty) std::fputc('\n', stderr);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (!report.has_value()) {
     return ReportError(absl::DataLossError("the sweep ended without its report"));
   }
@@ -243,7 +243,7 @@ int RunPolicy(const Connection& connection, const RetentionCommands& c) {
   if (c.policy_list->parsed()) {
     v1::GetRetentionPolicyResponse response;
     grpc::Status status = stub->GetRetentionPolicy(&context, {}, &response);
-    if (!status.ok()) return ReportRpcError(status);
+    if (!status.ok()) return ReportRpcError(status, connection);
     PrintPolicy(response.policy());
     return kExitOk;
   }
@@ -258,7 +258,7 @@ int RunPolicy(const Connection& connection, const RetentionCommands& c) {
   }
   v1::SetRetentionPolicyResponse response;
   grpc::Status status = stub->SetRetentionPolicy(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   PrintPolicy(response.policy());
   std::fprintf(stderr,
                "leadvaultctl: policy version %llu in force; the leads it affects are re-stamped "

@@ -36,6 +36,7 @@
 #include "tools/ctl_audit.h"
 #include "tools/ctl_backup.h"
 #include "tools/ctl_check.h"
+#include "tools/ctl_completion.h"
 #include "tools/ctl_connection.h"
 #include "tools/ctl_consent.h"
 #include "tools/ctl_db.h"
@@ -159,7 +160,7 @@ int RunPrincipalCreate(const Connection& connection, const PrincipalCreateFlags&
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->CreatePrincipal(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   PrintPrincipal(response.principal());
   return HandOverIssuedToken(response.mutable_token(), flags.token_out);
 }
@@ -170,7 +171,7 @@ int RunPrincipalList(const Connection& connection) {
   connection.Prepare(&context);
   grpc::Status status = v1::Admin::NewStub(connection.channel())
                             ->ListPrincipals(&context, v1::ListPrincipalsRequest(), &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   std::vector<std::vector<std::string>> rows = {
       {"ID", "NAME", "ROLES", "SERVICE_LINES", "ENABLED", "EXPIRES", "CLIENT_CERT_SHA256"}};
   for (const v1::Principal& p : response.principals()) {
@@ -191,7 +192,7 @@ int RunPrincipalDisable(const Connection& connection, const std::string& princip
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->DisablePrincipal(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   PrintPrincipal(response.principal());
   return kExitOk;
 }
@@ -207,7 +208,7 @@ int RunPrincipalRotate(const Connection& connection, const std::string& principa
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RotateToken(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   PrintPrincipal(response.principal());
   return HandOverIssuedToken(response.mutable_token(), token_out);
 }
@@ -322,7 +323,7 @@ int RunLeadCreate(const Connection& connection, const LeadCreateFlags& flags) {
   connection.Prepare(&context);
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->CreateLead(&context, *request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   PrintField("lead_id", response.lead_id());
   PrintField("duplicate", response.duplicate() ? "true" : "false");
   PrintField("version", absl::StrCat(response.version()));
@@ -349,7 +350,7 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
   connection.Prepare(&context);
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->GetLead(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (json) {
     if (!PrintJson(response.lead())) {
       return ReportError(absl::InternalError("cannot print the lead as JSON"));
@@ -384,7 +385,7 @@ int RunLeadFind(const Connection& connection, const std::string& email, const st
   connection.Prepare(&context);
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->FindLeads(&context, request, &response);
-  if (!status.ok()) return ReportRpcError(status);
+  if (!status.ok()) return ReportRpcError(status, connection);
   if (response.leads().empty()) {
     std::cerr << "leadvaultctl: no matching leads\n";
     return kExitOk;
@@ -401,12 +402,24 @@ int RunLeadFind(const Connection& connection, const std::string& email, const st
 
 // ---- Command line ------------------------------------------------------------
 
+// Ends the --help of `app` and of every command under it with the exit codes,
+// after the footer it has; a command whose footer states its own keeps those.
+void AddExitCodesToHelp(CLI::App* app) {
+  const std::string footer = app->get_footer();
+  if (!absl::StrContains(footer, "Exit codes:")) {
+    app->footer(footer.empty() ? kExitCodesHelp : absl::StrCat(footer, "\n", kExitCodesHelp));
+  }
+  for (CLI::App* sub : app->get_subcommands([](CLI::App* s) { return !s->get_name().empty(); })) {
+    AddExitCodesToHelp(sub);
+  }
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"leadvaultctl: the command-line client of leadvaultd"};
   app.footer(
       "The token is read from --token-file (mode 0600) or the LEADVAULT_TOKEN environment "
       "variable, never from an argument. LEADVAULT_SERVER and LEADVAULT_CA stand for --server "
-      "and --ca.\nExit codes: 0 ok, 1 failed, 2 usage or no token.");
+      "and --ca.");
   app.set_version_flag("--version", api::VersionLine("leadvaultctl"));
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
@@ -558,6 +571,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
   std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
   std::unique_ptr<ReportCommands> report = AddReportCommands(app);
+  std::unique_ptr<CompletionCommand> completion = AddCompletionCommand(app);
+  AddExitCodesToHelp(&app);
 
   try {
     app.parse(argc, argv);
@@ -567,6 +582,7 @@ int Run(int argc, char** argv) {
   }
   lead_flags.source_given = source_option->count() > 0;
 
+  if (std::optional<int> rc = RunCompletionCommand(*completion, app); rc.has_value()) return *rc;
   if (!keys::InitCrypto()) {
     return ReportError(absl::InternalError("libsodium failed to initialize"));
   }
@@ -621,7 +637,7 @@ int Run(int argc, char** argv) {
       c.Prepare(&context);
       grpc::Status status =
           v1::Admin::NewStub(c.channel())->SetServiceLines(&context, request, &response);
-      if (!status.ok()) return ReportRpcError(status);
+      if (!status.ok()) return ReportRpcError(status, c);
       PrintPrincipal(response.principal());
       return kExitOk;
     });

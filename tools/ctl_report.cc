@@ -445,8 +445,9 @@ class ActivityTally {
       if (it != calls_.end()) chart.series.push_back({it->first, known.color, it->second});
     }
     for (const auto& [role, values] : calls_) {
+      const std::string& name = role;  // (clang 14 captures no structured binding)
       const bool known = std::any_of(std::begin(kRoleColors), std::end(kRoleColors),
-                                     [&](const auto& k) { return role == k.role; });
+                                     [&name](const auto& k) { return name == k.role; });
       if (known) continue;
       chart.series.push_back({role, kOtherColors[other++ % std::size(kOtherColors)], values});
     }

@@ -12,7 +12,6 @@
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
 #include "tests/testing/rpc_error_check.h"
-#include "vault/lead_rows_check.h"
 
 namespace leadvault::api {
 namespace {
@@ -58,17 +57,7 @@ class AmendTest : public ApiTest {
     return leads_->AmendLead(Ctx(token).get(), r, response);
   }
 
-  std::vector<std::string> Find(const std::string& email) {
-    v1::FindLeadsRequest r;
-    r.set_email(email);
-    r.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
-    v1::FindLeadsResponse response;
-    grpc::Status s = leads_->FindLeads(Ctx(worker_token_).get(), r, &response);
-    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-    std::vector<std::string> ids;
-    for (const auto& m : response.leads()) ids.push_back(m.lead_id());
-    return ids;
-  }
+  std::vector<std::string> Find(const std::string& email) { return FindIds(true, email); }
 
   v1::ListAmendmentsResponse History(const std::string& id, const std::string& token,
                                      v1::PurposeOfUse purpose = v1::PURPOSE_OF_USE_OPERATIONS) {
@@ -172,9 +161,7 @@ TEST_F(AmendTest, AmendReplacesValuesKeepsTheHistoryAndMovesTheIndex) {
   }
 
   // Every row the lead owns is where its record says, none left behind.
-  auto report = vault::CheckLeadRows(vault_->database());
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_TRUE(report->result.ok()) << report->result;
+  ExpectLeadRowsConsistent();
 }
 
 TEST_F(AmendTest, HistoryPagesNewestFirstAndIsBounded) {
@@ -349,9 +336,7 @@ TEST_F(AmendTest, APurgedLeadTakesItsHistoryAndItsNewIndexRows) {
   v1::ListAmendmentsResponse history;
   EXPECT_EQ(leads_->ListAmendments(Ctx(worker_token_).get(), list, &history).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  auto report = vault::CheckLeadRows(vault_->database());
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_TRUE(report->result.ok()) << report->result;
+  ExpectLeadRowsConsistent();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "keys/secret_bytes.h"
 #include "tests/testing/rpc_error_check.h"
 #include "vault/database.h"
+#include "vault/lead_rows_check.h"
 
 namespace leadvault::api {
 namespace testing_util {
@@ -132,6 +133,28 @@ std::string ApiTest::CreateLead(const std::string& idempotency_key, const std::s
       leads_->CreateLead(Ctx(worker_token_).get(), ValidCreate(idempotency_key, email), &response);
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   return response.lead_id();
+}
+
+std::vector<std::string> ApiTest::FindIds(bool by_email, const std::string& value) {
+  v1::FindLeadsRequest r;
+  if (by_email) {
+    r.set_email(value);
+  } else {
+    r.set_phone(value);
+  }
+  r.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
+  v1::FindLeadsResponse response;
+  grpc::Status s = leads_->FindLeads(Ctx(worker_token_).get(), r, &response);
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  std::vector<std::string> ids;
+  for (const auto& m : response.leads()) ids.push_back(m.lead_id());
+  return ids;
+}
+
+void ApiTest::ExpectLeadRowsConsistent() {
+  auto report = vault::CheckLeadRows(vault_->database());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->result.ok()) << report->result;
 }
 
 size_t ApiTest::LeadCount() {

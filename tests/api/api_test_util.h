@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "api/server.h"
@@ -48,6 +49,14 @@ class ApiTest : public ::testing::Test {
 
   // Creates a lead with `worker_token_`; returns its id.
   std::string CreateLead(const std::string& idempotency_key, const std::string& email);
+
+  // The ids FindLeads (worker_token_, purpose operations) returns for an email
+  // (`by_email`) or a phone.
+  std::vector<std::string> FindIds(bool by_email, const std::string& value);
+
+  // Every row a lead owns is where its record says, and none is left behind
+  // (vault::CheckLeadRows).
+  void ExpectLeadRowsConsistent();
 
   // Number of keys in the vault's `leads` column family.
   size_t LeadCount();

@@ -7,7 +7,6 @@
 
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
-#include "vault/lead_rows_check.h"
 
 namespace leadvault::api {
 namespace {
@@ -50,23 +49,7 @@ class SubmissionTest : public ApiTest {
     return response;
   }
 
-  std::vector<std::string> FindByPhone(const std::string& phone) {
-    v1::FindLeadsRequest r;
-    r.set_phone(phone);
-    r.set_purpose(v1::PURPOSE_OF_USE_OPERATIONS);
-    v1::FindLeadsResponse response;
-    grpc::Status s = leads_->FindLeads(Ctx(worker_token_).get(), r, &response);
-    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
-    std::vector<std::string> ids;
-    for (const auto& m : response.leads()) ids.push_back(m.lead_id());
-    return ids;
-  }
-
-  void ExpectRowsConsistent() {
-    auto report = vault::CheckLeadRows(vault_->database());
-    ASSERT_TRUE(report.ok()) << report.status();
-    EXPECT_TRUE(report->result.ok()) << report->result;
-  }
+  std::vector<std::string> FindByPhone(const std::string& phone) { return FindIds(false, phone); }
 
   std::string partner_, compliance_;
 };
@@ -119,7 +102,7 @@ TEST_F(SubmissionTest, ADuplicateKeepsWhatItBroughtAndShowsTheConflicts) {
   v1::GetLeadResponse reached;
   ASSERT_TRUE(leads_->GetLead(Ctx(worker_token_).get(), outreach, &reached).ok());
   EXPECT_TRUE(reached.lead().submissions().empty());
-  ExpectRowsConsistent();
+  ExpectLeadRowsConsistent();
 }
 
 TEST_F(SubmissionTest, ASendersNewerSubmissionReplacesItsOlderOneAndItsIndexRows) {
@@ -133,7 +116,7 @@ TEST_F(SubmissionTest, ASendersNewerSubmissionReplacesItsOlderOneAndItsIndexRows
   EXPECT_EQ(read.lead().submissions(0).personal().phone(), "+16502530001");
   EXPECT_TRUE(FindByPhone("+1 650 253 0000").empty()) << "the replaced submission's phone";
   EXPECT_EQ(FindByPhone("+1 650 253 0001"), std::vector<std::string>{id});
-  ExpectRowsConsistent();
+  ExpectLeadRowsConsistent();
 }
 
 TEST_F(SubmissionTest, APurgeTakesTheSubmissionsAndTheirIndexRows) {
@@ -146,7 +129,7 @@ TEST_F(SubmissionTest, APurgeTakesTheSubmissionsAndTheirIndexRows) {
   grpc::Status s = leads_->DeleteLead(Ctx(worker_token_).get(), del, &deleted);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   EXPECT_TRUE(FindByPhone("+1 650 253 0000").empty());
-  ExpectRowsConsistent();
+  ExpectLeadRowsConsistent();
 }
 
 }  // namespace

@@ -43,11 +43,13 @@ absl::Status DoCreate(vault::Vault& vault, Call& call, const v1::CreatePrincipal
   return absl::OkStatus();
 }
 
-absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListPrincipalsRequest&,
+absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListPrincipalsRequest& request,
                     v1::ListPrincipalsResponse& response) {
-  const vault::Actor& actor = call.actor;
-  LV_ASSIGN_OR_RETURN(auto principals, vault.principals().List(actor));
-  for (const auto& p : principals) ToProto(p, response.add_principals());
+  LV_ASSIGN_OR_RETURN(
+      vault::PrincipalStore::Page page,
+      vault.principals().ListPage(call.actor, request.page_size(), request.page_token()));
+  for (const auto& p : page.principals) ToProto(p, response.add_principals());
+  response.set_next_page_token(page.next_page_token);
   return absl::OkStatus();
 }
 
@@ -86,6 +88,38 @@ absl::Status DoSetServiceLines(vault::Vault& vault, Call& call,
       vault.principals().SetServiceLines(call.actor, request.principal_id(),
                                          std::vector<std::string>(request.service_lines().begin(),
                                                                   request.service_lines().end())));
+  ToProto(p, response.mutable_principal());
+  return absl::OkStatus();
+}
+
+absl::Status DoIssueWebhookSecret(vault::Vault& vault, Call& call,
+                                  const v1::IssueWebhookSecretRequest& request,
+                                  v1::IssueWebhookSecretResponse& response) {
+  NameSubject(call, request.principal_id());
+  if (request.ttl_seconds() < 0 ||
+      request.ttl_seconds() > absl::ToInt64Seconds(vault::kMaxTokenTtl)) {
+    return absl::InvalidArgumentError("ttl_seconds: must be 0 (90 days) to 366 days");
+  }
+  if (request.grace_seconds() < 0) {
+    return absl::InvalidArgumentError("grace_seconds: must not be negative");
+  }
+  const absl::Duration ttl =
+      request.ttl_seconds() == 0 ? vault::kDefaultTokenTtl : absl::Seconds(request.ttl_seconds());
+  LV_ASSIGN_OR_RETURN(
+      vault::IssuedWebhookSecret issued,
+      vault.principals().IssueWebhookSecret(call.actor, request.principal_id(), ttl,
+                                            absl::Seconds(request.grace_seconds())));
+  ToProto(issued.principal, response.mutable_principal());
+  response.set_secret(std::string(issued.secret.view()));
+  return absl::OkStatus();
+}
+
+absl::Status DoRevokeWebhookSecret(vault::Vault& vault, Call& call,
+                                   const v1::RevokeWebhookSecretRequest& request,
+                                   v1::RevokeWebhookSecretResponse& response) {
+  NameSubject(call, request.principal_id());
+  LV_ASSIGN_OR_RETURN(vault::Principal p,
+                      vault.principals().RevokeWebhookSecret(call.actor, request.principal_id()));
   ToProto(p, response.mutable_principal());
   return absl::OkStatus();
 }
@@ -221,6 +255,20 @@ grpc::ServerUnaryReactor* AdminService::SetServiceLines(grpc::CallbackServerCont
                                                         v1::SetServiceLinesResponse* response) {
   return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kSetServiceLines,
                DoSetServiceLines, request, response);
+}
+
+grpc::ServerUnaryReactor* AdminService::IssueWebhookSecret(
+    grpc::CallbackServerContext* context, const v1::IssueWebhookSecretRequest* request,
+    v1::IssueWebhookSecretResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kIssueWebhookSecret,
+               DoIssueWebhookSecret, request, response);
+}
+
+grpc::ServerUnaryReactor* AdminService::RevokeWebhookSecret(
+    grpc::CallbackServerContext* context, const v1::RevokeWebhookSecretRequest* request,
+    v1::RevokeWebhookSecretResponse* response) {
+  return Serve(*vault_, throttle_, admission_, pool_, context, vault::Rpc::kRevokeWebhookSecret,
+               DoRevokeWebhookSecret, request, response);
 }
 
 }  // namespace leadvault::api

@@ -60,6 +60,12 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* context,
                                          const v1::CreateBackupRequest* request,
                                          v1::CreateBackupResponse* response) override;
+  grpc::ServerUnaryReactor* IssueWebhookSecret(grpc::CallbackServerContext* context,
+                                               const v1::IssueWebhookSecretRequest* request,
+                                               v1::IssueWebhookSecretResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeWebhookSecret(grpc::CallbackServerContext* context,
+                                                const v1::RevokeWebhookSecretRequest* request,
+                                                v1::RevokeWebhookSecretResponse* response) override;
 
  private:
   vault::Vault* const vault_;

@@ -67,8 +67,11 @@ void Admission::Release(size_t request_bytes) {
 
 void Admission::Refuse(grpc::ServerUnaryReactor* reactor, const Call& call,
                        const absl::Status& status) {
+  Refuse(call, status, [reactor, reply = ToGrpcStatus(status)] { reactor->Finish(reply); });
+}
+
+void Admission::Refuse(const Call& call, const absl::Status& status, std::function<void()> answer) {
   if (call.admission != nullptr) call.admission->Release();
-  grpc::Status reply = ToGrpcStatus(status);
   bool tallied = false;
   {
     absl::MutexLock lock(&mu_);
@@ -84,15 +87,15 @@ void Admission::Refuse(grpc::ServerUnaryReactor* reactor, const Call& call,
     }
   }
   if (tallied) {
-    reactor->Finish(reply);
+    answer();
     return;
   }
   vault_->RecordFailureAsync(call.actor, call.action, call.lead_ids, status, call.subject,
-                             [self = shared_from_this(), reactor, reply](absl::Status) {
+                             [self = shared_from_this(), answer = std::move(answer)](absl::Status) {
                                // Tally first: once a client has its answer,
                                // the tally it may have joined is queued.
                                self->RefusalEntryDone();
-                               reactor->Finish(reply);
+                               answer();
                              });
 }
 

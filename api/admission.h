@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -68,6 +69,9 @@ class Admission : public std::enable_shared_from_this<Admission> {
   // into a tally, written as one entry by the next refusal entry to complete.
   // Never blocks.
   void Refuse(grpc::ServerUnaryReactor* reactor, const Call& call, const absl::Status& status);
+  // The same for a call served outside gRPC: `answer` runs once the client
+  // may be answered.
+  void Refuse(const Call& call, const absl::Status& status, std::function<void()> answer);
 
   // From now on every Admit is UNAVAILABLE. Irreversible.
   void BeginDrain();

@@ -21,27 +21,8 @@ absl::string_view View(const grpc::string_ref& ref) {
 
 std::string RequestId(grpc::ServerContextBase* context) {
   auto it = context->client_metadata().find("x-request-id");
-  if (it != context->client_metadata().end()) {
-    absl::string_view id = View(it->second);
-    bool printable = !id.empty() && id.size() <= 64;
-    for (char c : id) printable = printable && c > 0x20 && c < 0x7f;
-    if (printable) return std::string(id);
-  }
-  return absl::BytesToHexString(keys::SystemRandom().Bytes(8));
-}
-
-// The principal id of a token shaped "lv_<16 lower-case hex>_...", else empty.
-absl::string_view ClaimedPrincipalId(absl::string_view token) {
-  constexpr size_t kIdLength = 16;
-  if (token.size() < 3 + kIdLength + 1 || token.substr(0, 3) != "lv_" ||
-      token[3 + kIdLength] != '_') {
-    return {};
-  }
-  absl::string_view id = token.substr(3, kIdLength);
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
-  }
-  return id;
+  return RequestIdOr(it != context->client_metadata().end() ? View(it->second)
+                                                            : absl::string_view());
 }
 
 absl::Status Unauthenticated() { return absl::UnauthenticatedError("invalid or expired token"); }
@@ -75,9 +56,7 @@ absl::Status Authenticate(grpc::ServerContextBase* context, const vault::Princip
     *claimed = principal->id;
     return Unauthenticated();
   }
-  actor.principal_id = principal->id;
-  actor.roles = vault::ParseRoles(principal->roles);
-  actor.service_lines = principal->service_lines;
+  SetActorPrincipal(*principal, actor);
   return absl::OkStatus();
 }
 
@@ -92,6 +71,32 @@ std::string ClaimedBy(grpc::ServerContextBase* context) {
 }
 
 }  // namespace
+
+std::string RequestIdOr(absl::string_view client_id) {
+  bool printable = !client_id.empty() && client_id.size() <= 64;
+  for (char c : client_id) printable = printable && c > 0x20 && c < 0x7f;
+  if (printable) return std::string(client_id);
+  return absl::BytesToHexString(keys::SystemRandom().Bytes(8));
+}
+
+absl::string_view ClaimedPrincipalId(absl::string_view token) {
+  constexpr size_t kIdLength = 16;
+  if (token.size() < 3 + kIdLength + 1 || token.substr(0, 3) != "lv_" ||
+      token[3 + kIdLength] != '_') {
+    return {};
+  }
+  absl::string_view id = token.substr(3, kIdLength);
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return {};
+  }
+  return id;
+}
+
+void SetActorPrincipal(const vault::Principal& principal, vault::Actor& actor) {
+  actor.principal_id = principal.id;
+  actor.roles = vault::ParseRoles(principal.roles);
+  actor.service_lines = principal.service_lines;
+}
 
 void IdentifyCall(grpc::ServerContextBase* context, vault::Actor& actor) {
   actor.request_id = RequestId(context);

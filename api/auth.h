@@ -36,6 +36,18 @@ absl::Status AuthenticateCall(grpc::ServerContextBase* context,
                               const vault::PrincipalStore& principals, AuthThrottle* throttle,
                               vault::Actor& actor, std::string* claimed);
 
+// Fills the authenticated part of `actor` from `principal`: its id, roles
+// (comma-joined, as the audit role) and service lines.
+void SetActorPrincipal(const vault::Principal& principal, vault::Actor& actor);
+
+// The principal id a bearer token "lv_<16 lower-case hex>_..." claims, unchecked
+// (for the throttle and the audit entry of a refused call); else empty.
+absl::string_view ClaimedPrincipalId(absl::string_view token);
+
+// A request id the client chose (1..64 printable ASCII characters), else a
+// random one (16 hex).
+std::string RequestIdOr(absl::string_view client_id);
+
 }  // namespace leadvault::api
 
 #endif  // LEADVAULT_API_AUTH_H_

@@ -47,15 +47,20 @@ void LogCall(const Call& call, const absl::Status& status) {
 
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status) {
+  FinishCall(vault, call, status,
+             [reactor, reply = ToGrpcStatus(status)] { reactor->Finish(reply); });
+}
+
+void FinishCall(vault::Vault& vault, const Call& call, const absl::Status& status,
+                std::function<void()> answer) {
   if (call.admission != nullptr) call.admission->Release();
   LogCall(call, status);
   if (status.ok() || call.entry_committed) {
-    reactor->Finish(ToGrpcStatus(status));
+    answer();
     return;
   }
-  grpc::Status reply = ToGrpcStatus(status);
   vault.RecordFailureAsync(call.actor, call.action, call.lead_ids, status, call.subject,
-                           [reactor, reply](absl::Status) { reactor->Finish(reply); });
+                           [answer = std::move(answer)](absl::Status) { answer(); });
 }
 
 grpc::ServerUnaryReactor* Dispatch(vault::Vault& vault, AuthThrottle* throttle,

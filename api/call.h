@@ -64,6 +64,11 @@ LogFields CallLogFields(const Call& call);
 // (mapped by ToGrpcStatus). Never blocks.
 void FinishCall(vault::Vault& vault, grpc::ServerUnaryReactor* reactor, const Call& call,
                 const absl::Status& status);
+// The same for a call served outside gRPC (the HTTP capture endpoint):
+// `answer` runs once the client may be answered (at once, or once the
+// failure entry is durable), on the calling or the committer's thread.
+void FinishCall(vault::Vault& vault, const Call& call, const absl::Status& status,
+                std::function<void()> answer);
 
 // Parses a request's lead id (ParseLeadId: INVALID_ARGUMENT naming the
 // field), naming it in the call's audit entry when well formed; the binary id.

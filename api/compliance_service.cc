@@ -65,9 +65,12 @@ absl::Status DoAccounting(vault::Vault& vault, Call& call,
     out->set_sequence(e.sequence);
     out->set_at_unix_micros(absl::ToUnixMicros(e.time));
     out->set_principal_id(e.principal_id);
+    out->set_principal_display_name(vault.principals().DisplayName(e.principal_id));
     out->set_role(e.role);
+    for (v1::Role r : RolesFromLabel(e.role)) out->add_role_codes(r);
     out->set_action(e.action);
     out->set_purpose(e.purpose);
+    out->set_purpose_code(PurposeFromName(e.purpose));
     for (const std::string& f : e.fields) out->add_fields(f);
     out->set_request_id(e.request_id);
     out->set_break_glass_reason(e.break_glass_reason);

@@ -4,7 +4,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "keys/status_macros.h"
+#include "vault/access_policy.h"
 
 namespace leadvault::api {
 namespace {
@@ -312,6 +314,7 @@ void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out) {
   out->set_at_unix_micros(MicrosOrZero(in.at));
   out->set_recorded_by(in.recorded_by);
   out->set_action(std::string(vault::ConsentActionName(in.action)));
+  out->set_action_code(ToProto(in.action));
   for (vault::ConsentChannel c : in.channels) out->add_channels(ToProto(c));
   for (vault::ConsentPurpose p : in.purposes) out->add_purposes(ToProto(p));
   for (const std::string& t : in.third_parties) out->add_third_parties(t);
@@ -330,8 +333,10 @@ void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out) {
     // ip_address stays empty: the IP is never returned.
     out->set_ip_captured(!in.ip_commitment.empty());
     out->set_ip_commitment(in.ip_commitment);
-    for (vault::TcpaElement m : in.missing)
+    for (vault::TcpaElement m : in.missing) {
       out->add_missing(std::string(vault::TcpaElementName(m)));
+      out->add_missing_elements(ToProto(m));
+    }
     out->set_complete(in.missing.empty());
   } else {
     out->set_method(ToProto(in.method));
@@ -343,22 +348,34 @@ void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out) {
 void ToProto(const vault::ConsentDecision& in, v1::CheckConsentResponse* out) {
   out->set_allowed(in.allowed);
   out->set_reason(std::string(vault::ConsentReasonName(in.reason)));
+  out->set_reason_code(ToProto(in.reason));
   out->set_since_unix_micros(MicrosOrZero(in.at));
-  for (vault::TcpaElement m : in.missing) out->add_missing(std::string(vault::TcpaElementName(m)));
+  for (vault::TcpaElement m : in.missing) {
+    out->add_missing(std::string(vault::TcpaElementName(m)));
+    out->add_missing_elements(ToProto(m));
+  }
   out->set_event_number(in.event_number);
 }
 
 void ToProto(const vault::WithheldField& in, v1::WithheldField* out) {
   out->set_field(std::string(vault::PiiFieldName(in.field)));
+  out->set_personal_field(ToProto(in.field));
   out->set_reason(in.reason);
+  out->set_reason_code(WithheldReasonFromName(in.reason));
   out->set_since_unix_micros(MicrosOrZero(in.since));
-  for (vault::TcpaElement m : in.missing) out->add_missing(std::string(vault::TcpaElementName(m)));
+  for (vault::TcpaElement m : in.missing) {
+    out->add_missing(std::string(vault::TcpaElementName(m)));
+    out->add_missing_elements(ToProto(m));
+  }
 }
 
 void ToProto(const vault::Principal& in, v1::Principal* out) {
   out->set_principal_id(in.id);
   out->set_display_name(in.display_name);
-  for (const auto& r : in.roles) out->add_roles(r);
+  for (const auto& r : in.roles) {
+    out->add_roles(r);
+    out->add_role_codes(RoleFromName(r));
+  }
   for (const auto& s : in.service_lines) out->add_service_lines(s);
   out->set_created_at_unix_micros(absl::ToUnixMicros(in.created_at));
   out->set_expires_at_unix_micros(absl::ToUnixMicros(in.expires_at));
@@ -367,6 +384,13 @@ void ToProto(const vault::Principal& in, v1::Principal* out) {
   if (in.previous_token_expires_at != absl::InfinitePast()) {
     out->set_previous_token_expires_at_unix_micros(
         absl::ToUnixMicros(in.previous_token_expires_at));
+  }
+  if (in.webhook_expires_at != absl::InfinitePast()) {
+    out->set_webhook_secret_expires_at_unix_micros(absl::ToUnixMicros(in.webhook_expires_at));
+  }
+  if (in.previous_webhook_expires_at != absl::InfinitePast()) {
+    out->set_previous_webhook_secret_expires_at_unix_micros(
+        absl::ToUnixMicros(in.previous_webhook_expires_at));
   }
 }
 
@@ -386,8 +410,133 @@ void ToProto(const vault::Submission& in, v1::Submission* out) {
   out->set_at_unix_micros(absl::ToUnixMicros(in.at));
   ToProto(in.attribution, out->mutable_attribution());
   ToProto(in.pii, out->mutable_personal());
-  for (vault::PiiField f : in.masked) out->add_masked_fields(std::string(vault::PiiFieldName(f)));
-  for (vault::PiiField f : in.conflicts) out->add_conflicts(std::string(vault::PiiFieldName(f)));
+  for (vault::PiiField f : in.masked) {
+    out->add_masked_fields(std::string(vault::PiiFieldName(f)));
+    out->add_masked_personal_fields(ToProto(f));
+  }
+  for (vault::PiiField f : in.conflicts) {
+    out->add_conflicts(std::string(vault::PiiFieldName(f)));
+    out->add_conflicting_fields(ToProto(f));
+  }
+}
+
+v1::PersonalField ToProto(vault::PiiField field) {
+  // PersonalField numbers are PersonalData's field numbers, as PiiField's are.
+  const int number = static_cast<int>(field);
+  return v1::PersonalField_IsValid(number) ? static_cast<v1::PersonalField>(number)
+                                           : v1::PERSONAL_FIELD_UNSPECIFIED;
+}
+
+v1::TcpaElement ToProto(vault::TcpaElement element) {
+  switch (element) {
+    case vault::TcpaElement::kSourceUrl:
+      return v1::TCPA_ELEMENT_SOURCE_URL;
+    case vault::TcpaElement::kSellerName:
+      return v1::TCPA_ELEMENT_SELLER_NAME;
+    case vault::TcpaElement::kDisclosureVersion:
+      return v1::TCPA_ELEMENT_DISCLOSURE_VERSION;
+    case vault::TcpaElement::kDisclosureSha256:
+      return v1::TCPA_ELEMENT_DISCLOSURE_SHA256;
+    case vault::TcpaElement::kAuthorizesAutomated:
+      return v1::TCPA_ELEMENT_AUTHORIZES_AUTOMATED;
+    case vault::TcpaElement::kNotConditionOfPurchase:
+      return v1::TCPA_ELEMENT_NOT_CONDITION_OF_PURCHASE;
+    case vault::TcpaElement::kCaptureCertificateId:
+      return v1::TCPA_ELEMENT_CAPTURE_CERTIFICATE_ID;
+  }
+  return v1::TCPA_ELEMENT_UNSPECIFIED;
+}
+
+v1::ConsentReason ToProto(vault::ConsentReason reason) {
+  switch (reason) {
+    case vault::ConsentReason::kActive:
+      return v1::CONSENT_REASON_ACTIVE;
+    case vault::ConsentReason::kNoConsent:
+      return v1::CONSENT_REASON_NO_CONSENT;
+    case vault::ConsentReason::kRevoked:
+      return v1::CONSENT_REASON_REVOKED;
+    case vault::ConsentReason::kIncomplete:
+      return v1::CONSENT_REASON_INCOMPLETE;
+    case vault::ConsentReason::kSuppressed:
+      return v1::CONSENT_REASON_SUPPRESSED;
+    case vault::ConsentReason::kContactChanged:
+      return v1::CONSENT_REASON_CONTACT_CHANGED;
+  }
+  return v1::CONSENT_REASON_UNSPECIFIED;
+}
+
+v1::ConsentAction ToProto(vault::ConsentAction action) {
+  switch (action) {
+    case vault::ConsentAction::kGrant:
+      return v1::CONSENT_ACTION_GRANT;
+    case vault::ConsentAction::kRevoke:
+      return v1::CONSENT_ACTION_REVOKE;
+  }
+  return v1::CONSENT_ACTION_UNSPECIFIED;
+}
+
+v1::Role ToProto(vault::Role role) {
+  switch (role) {
+    case vault::Role::kCapture:
+      return v1::ROLE_CAPTURE;
+    case vault::Role::kAnalyst:
+      return v1::ROLE_ANALYST;
+    case vault::Role::kIntake:
+      return v1::ROLE_INTAKE;
+    case vault::Role::kCompliance:
+      return v1::ROLE_COMPLIANCE;
+    case vault::Role::kAdmin:
+      return v1::ROLE_ADMIN;
+    case vault::Role::kRetention:
+      return v1::ROLE_RETENTION;
+  }
+  return v1::ROLE_UNSPECIFIED;
+}
+
+v1::WithheldReason WithheldReasonFromName(absl::string_view reason) {
+  v1::WithheldReason out = v1::WITHHELD_REASON_UNSPECIFIED;
+  if (reason.empty()) return out;
+  // The names are the enum's own (a consent reason's, or "not_outreach_channel").
+  const std::string name = absl::StrCat("WITHHELD_REASON_", absl::AsciiStrToUpper(reason));
+  return v1::WithheldReason_Parse(name, &out) ? out : v1::WITHHELD_REASON_UNSPECIFIED;
+}
+
+v1::Role RoleFromName(absl::string_view name) {
+  std::optional<vault::Role> role = vault::ParseRole(name);
+  return role.has_value() ? ToProto(*role) : v1::ROLE_UNSPECIFIED;
+}
+
+std::vector<v1::Role> RolesFromLabel(absl::string_view label) {
+  std::vector<v1::Role> out;
+  if (label.empty()) return out;
+  for (absl::string_view name : absl::StrSplit(label, ',')) out.push_back(RoleFromName(name));
+  return out;
+}
+
+v1::PurposeOfUse PurposeFromName(absl::string_view name) {
+  std::optional<vault::Purpose> purpose = vault::ParsePurpose(name);
+  return purpose.has_value() ? ToProto(*purpose) : v1::PURPOSE_OF_USE_UNSPECIFIED;
+}
+
+std::vector<vault::PiiField> HiddenFields(const vault::Actor& actor, const vault::Lead& lead) {
+  // vault::DecideRead's projection: under emergency access (the read passed
+  // its grant check) every field; otherwise what the caller's roles with the
+  // lead in scope see for the purpose stated (none for a metadata-only read,
+  // whose roles see no field: ProjectionsFor hides all then too).
+  vault::FieldProjections projections;
+  if (actor.purpose == vault::Purpose::kEmergency) {
+    projections.fill(vault::Projection::kClear);
+  } else {
+    projections = vault::ProjectionsFor(actor, lead.meta);
+  }
+  for (const vault::WithheldField& w : lead.withheld) {
+    projections[static_cast<size_t>(w.field) - 1] = vault::Projection::kHidden;
+  }
+  std::vector<vault::PiiField> hidden;
+  for (vault::PiiField f : vault::kAllPiiFields) {
+    if (projections[static_cast<size_t>(f) - 1] == vault::Projection::kHidden) hidden.push_back(f);
+  }
+  return hidden;
 }
 
 v1::PurposeOfUse ToProto(vault::Purpose purpose) {

@@ -3,10 +3,12 @@
 #define LEADVAULT_API_CONVERT_H_
 
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "leadvault/v1/leadvault.pb.h"
+#include "vault/actor.h"
 #include "vault/audit_log.h"
 #include "vault/consent.h"
 #include "vault/consent_store.h"
@@ -55,7 +57,33 @@ v1::ConsentPurpose ToProto(vault::ConsentPurpose purpose);
 void ToProto(const vault::ConsentEvent& in, v1::ConsentEvent* out);
 void ToProto(const vault::ConsentDecision& in, v1::CheckConsentResponse* out);
 void ToProto(const vault::WithheldField& in, v1::WithheldField* out);
+// Everything but hidden_fields, which is the read's (HiddenFields).
 void ToProto(const vault::Submission& in, v1::Submission* out);
+
+// Closed sets the API first sent as strings, typed: each enum value's name is
+// its prefix and the upper-cased string ("no_consent" is
+// WITHHELD_REASON_NO_CONSENT). A string the enum lacks is UNSPECIFIED.
+v1::PersonalField ToProto(vault::PiiField field);
+v1::TcpaElement ToProto(vault::TcpaElement element);
+v1::ConsentReason ToProto(vault::ConsentReason reason);
+v1::ConsentAction ToProto(vault::ConsentAction action);
+v1::Role ToProto(vault::Role role);
+// WithheldField::reason: a consent reason's name or "not_outreach_channel".
+v1::WithheldReason WithheldReasonFromName(absl::string_view reason);
+// A role's name ("intake"), as a principal record holds it.
+v1::Role RoleFromName(absl::string_view name);
+// An audit entry's role label: role names joined by commas ("intake,compliance";
+// empty: none), each typed in order.
+std::vector<v1::Role> RolesFromLabel(absl::string_view label);
+// An audit entry's purpose ("treatment"; empty: none stated).
+v1::PurposeOfUse PurposeFromName(absl::string_view name);
+
+// The personal fields a GetLead that returned `lead` to `actor` did not
+// disclose (in field order), as vault::DecideRead decided them: those its
+// roles' projection hides for the purpose stated (all of them for a read
+// that shows no field), none under emergency access, and the contact fields
+// withheld for outreach. The same set applies to the lead's submissions.
+std::vector<vault::PiiField> HiddenFields(const vault::Actor& actor, const vault::Lead& lead);
 
 void ToProto(const vault::Principal& in, v1::Principal* out);
 

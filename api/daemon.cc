@@ -525,15 +525,22 @@ int RunDaemon(int argc, char** argv) {
   std::unique_ptr<OpsHttpServer> ops;
   if (!flags.metrics_listen.empty()) {
     Server* serving = server->get();
-    auto started = OpsHttpServer::Start(flags.metrics_listen, tls,
-                                        {.metrics = [serving] { return serving->Metrics(); },
-                                         .readiness = [serving] { return serving->Readiness(); }});
+    OpsHttpHandlers handlers;
+    handlers.metrics = [serving] { return serving->Metrics(); };
+    handlers.readiness = [serving] { return serving->Readiness(); };
+    if (flags.http_capture) {
+      handlers.capture = [serving](const HttpCaptureRequest& request) {
+        return serving->CaptureHttp(request);
+      };
+    }
+    auto started = OpsHttpServer::Start(flags.metrics_listen, tls, std::move(handlers));
     if (!started.ok()) return Fail(started.status());
     ops = *std::move(started);
     Log("metrics_listening",
         absl::StrCat("metrics, /healthz and /readyz on ",
                      flags.metrics_listen.substr(0, flags.metrics_listen.rfind(':')), ":",
-                     ops->port(), tls.enabled() ? " (TLS)" : ""));
+                     ops->port(), tls.enabled() ? " (TLS)" : "",
+                     flags.http_capture ? "; HTTP capture: POST /v1/leads" : ""));
   }
 
   std::string admin_token;

@@ -120,6 +120,10 @@ std::vector<ConfigOption> MakeOptions() {
        "HOST:PORT of the HTTP listener for /metrics, /healthz and /readyz (loopback only "
        "without TLS; with TLS it uses tls.cert and tls.key); empty turns it off",
        &C::metrics_listen},
+      {"http_capture.enabled", "--http-capture",
+       "serve POST /v1/leads (JSON CreateLead for web forms and webhooks: a capture token or a "
+       "signed request) on the metrics.listen listener",
+       &C::http_capture},
 
       {"log.format", "--log-format",
        "text (one readable line per event) or json (one object per "
@@ -289,6 +293,17 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
   if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
     return absl::InvalidArgumentError(
         "tls.client_ca: needs both tls.cert and tls.key (a client CA alone is not TLS)");
+  }
+  if (config.http_capture && config.metrics_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "http_capture.enabled: needs metrics.listen (the HTTP listener it is served on)");
+  }
+  // Mutual TLS is a rule for every client; the HTTP listener asks for no
+  // certificate, so capture over it would bypass the rule.
+  if (config.http_capture && !config.tls_client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "http_capture.enabled: cannot be on with tls.client_ca (the HTTP listener asks for no "
+        "client certificate)");
   }
   int key_sources = !config.key_file.empty() + !config.passphrase_env.empty() +
                     !config.master_key_command.empty();

@@ -77,6 +77,9 @@ struct DaemonConfig {
   // [metrics]
   std::string metrics_listen = "127.0.0.1:7444";
 
+  // [http_capture]
+  bool http_capture = false;
+
   // [log]
   std::string log_format = "text";
   std::string log_file;

@@ -14,10 +14,13 @@
 namespace leadvault::api {
 namespace {
 
-void ToProto(const vault::EmergencyGrant& in, absl::Time now, v1::EmergencyGrant* out) {
+void ToProto(const vault::EmergencyGrant& in, absl::Time now,
+             const vault::PrincipalStore& principals, v1::EmergencyGrant* out) {
   out->set_grant_id(in.id);
   out->set_principal_id(in.principal_id);
+  out->set_principal_display_name(principals.DisplayName(in.principal_id));
   out->set_role(in.role);
+  for (v1::Role r : RolesFromLabel(in.role)) out->add_role_codes(r);
   out->set_reason(in.reason);
   for (const std::string& id : in.lead_ids) out->add_lead_ids(vault::EncodeLeadId(id));
   out->set_opened_at_unix_micros(absl::ToUnixMicros(in.opened_at));
@@ -26,6 +29,9 @@ void ToProto(const vault::EmergencyGrant& in, absl::Time now, v1::EmergencyGrant
     out->set_closed_at_unix_micros(absl::ToUnixMicros(in.closed_at));
   }
   out->set_closed_by(in.closed_by);
+  if (!in.closed_by.empty()) {
+    out->set_closed_by_display_name(principals.DisplayName(in.closed_by));
+  }
   out->set_open(in.OpenAt(now));
 }
 
@@ -62,7 +68,7 @@ absl::Status DoOpen(vault::Vault& vault, Call& call, const v1::OpenEmergencyAcce
                         absl::FormatTime(absl::RFC3339_sec, grant.expires_at, absl::UTCTimeZone()),
                         " (", vault.emergency().opened_count(), " opened since start)"),
            CallLogFields(call));
-  ToProto(grant, vault.clock().Now(), response.mutable_grant());
+  ToProto(grant, vault.clock().Now(), vault.principals(), response.mutable_grant());
   return absl::OkStatus();
 }
 
@@ -72,7 +78,9 @@ absl::Status DoList(vault::Vault& vault, Call& call, const v1::ListEmergencyAcce
                       vault.emergency().List(call.actor, request.open_only(), request.page_size(),
                                              request.page_token()));
   const absl::Time now = vault.clock().Now();
-  for (const vault::EmergencyGrant& g : page.grants) ToProto(g, now, response.add_grants());
+  for (const vault::EmergencyGrant& g : page.grants) {
+    ToProto(g, now, vault.principals(), response.add_grants());
+  }
   response.set_next_page_token(page.next_page_token);
   return absl::OkStatus();
 }
@@ -82,7 +90,7 @@ absl::Status DoClose(vault::Vault& vault, Call& call,
                      v1::CloseEmergencyAccessResponse& response) {
   LV_ASSIGN_OR_RETURN(vault::EmergencyGrant grant,
                       vault.emergency().Close(call.actor, request.grant_id()));
-  ToProto(grant, vault.clock().Now(), response.mutable_grant());
+  ToProto(grant, vault.clock().Now(), vault.principals(), response.mutable_grant());
   return absl::OkStatus();
 }
 

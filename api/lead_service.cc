@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "api/call.h"
 #include "api/convert.h"
@@ -101,7 +102,7 @@ absl::Status DoAmend(vault::Vault& vault, Call& call, const v1::AmendLeadRequest
   ToProto(result.meta, response.mutable_metadata());
   response.set_amendment_number(result.number);
   for (vault::PiiField f : result.amended) {
-    response.add_amended(static_cast<v1::PersonalField>(static_cast<int>(f)));
+    response.add_amended(ToProto(f));
   }
   return absl::OkStatus();
 }
@@ -124,7 +125,7 @@ absl::Status DoListAmendments(vault::Vault& vault, Call& call,
     out->set_version(a.version);
     for (const vault::AmendedFieldView& c : a.changes) {
       v1::AmendedField* change = out->add_changes();
-      change->set_field(static_cast<v1::PersonalField>(static_cast<int>(c.field)));
+      change->set_field(ToProto(c.field));
       change->set_previous(std::string(c.previous.view()));
       change->set_masked(c.projection == vault::Projection::kMasked && !c.previous.empty());
       change->set_hidden(c.projection == vault::Projection::kHidden);
@@ -236,15 +237,21 @@ grpc::ServerUnaryReactor* LeadVaultService::GetLead(grpc::CallbackServerContext*
   }
   vault_->leads().GetLeadAsync(
       call->actor, *id, *outreach,
-      [response](const vault::Lead& lead) {
+      [response, call](const vault::Lead& lead) {
         ToProto(lead.meta, response->mutable_lead()->mutable_metadata());
         ToProto(lead.pii, response->mutable_lead()->mutable_personal());
         for (vault::PiiField f : lead.masked) {
           response->add_masked_fields(std::string(vault::PiiFieldName(f)));
+          response->add_masked_personal_fields(ToProto(f));
         }
         for (const vault::WithheldField& w : lead.withheld) ToProto(w, response->add_withheld());
+        // What the read hid, so that a client tells a hidden field from an empty one.
+        const std::vector<vault::PiiField> hidden = HiddenFields(call->actor, lead);
+        for (vault::PiiField f : hidden) response->add_hidden_fields(ToProto(f));
         for (const vault::Submission& s : lead.submissions) {
-          ToProto(s, response->mutable_lead()->add_submissions());
+          v1::Submission* out = response->mutable_lead()->add_submissions();
+          ToProto(s, out);
+          for (vault::PiiField f : hidden) out->add_hidden_fields(ToProto(f));
         }
       },
       finish);

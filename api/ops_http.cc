@@ -1,7 +1,12 @@
 #include "api/ops_http.h"
 
+#include <deque>
+#include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/server.h"
 #include "httplib.h"
@@ -16,6 +21,72 @@ namespace {
 
 constexpr size_t kMaxRequestBodyBytes = 1024;
 constexpr int kThreads = 4;
+// With capture on: a form's submission waits for its group commit (ms) on a
+// worker, so more of them; lead calls beyond admission's bound are refused
+// (429) rather than queued.
+constexpr int kCaptureThreads = 16;
+constexpr size_t kMaxQueuedConnections = 64;
+
+// httplib's task queue, bounded: enqueue() (on the accepting thread) waits
+// while `max_queued` connections wait for a worker, so a flood backs up into
+// the kernel's listen backlog instead of this process's memory.
+class BoundedThreadPool : public httplib::TaskQueue {
+ public:
+  BoundedThreadPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~BoundedThreadPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BoundedThreadPool* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+          return self->jobs_.size() < self->max_queued_ || self->shutdown_;
+        },
+        this));
+    jobs_.push_back(std::move(fn));
+  }
+
+  void shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      shutdown_ = true;
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](BoundedThreadPool* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+              return !self->jobs_.empty() || self->shutdown_;
+            },
+            this));
+        if (jobs_.empty()) return;  // shut down, nothing left
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  const size_t max_queued_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// The peer as gRPC names it, for the audit entry and the throttle.
+std::string PeerName(const httplib::Request& request) {
+  const bool v6 = request.remote_addr.find(':') != std::string::npos;
+  return v6 ? absl::StrCat("ipv6:[", request.remote_addr, "]:", request.remote_port)
+            : absl::StrCat("ipv4:", request.remote_addr, ":", request.remote_port);
+}
 
 }  // namespace
 
@@ -104,8 +175,11 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::s
     ops->server_ = std::make_unique<httplib::Server>();
   }
   httplib::Server& server = *ops->server_;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
-  server.set_payload_max_length(kMaxRequestBodyBytes);
+  const bool capture = static_cast<bool>(ops->handlers_.capture);
+  server.new_task_queue = [capture] {
+    return new BoundedThreadPool(capture ? kCaptureThreads : kThreads, kMaxQueuedConnections);
+  };
+  server.set_payload_max_length(capture ? kMaxCaptureBodyBytes : kMaxRequestBodyBytes);
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
   // One request per connection: an idle keep-alive connection would hold a
@@ -125,6 +199,44 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(const std::s
         ready.ok() ? std::string("ready\n") : absl::StrCat("not ready: ", ready.message(), "\n"),
         "text/plain");
   });
+  if (capture) {
+    server.Post("/v1/leads", [self](const httplib::Request& request, httplib::Response& response) {
+      const std::string peer = PeerName(request);
+      const std::string content_type = request.get_header_value("Content-Type");
+      std::string authorization = request.get_header_value("Authorization");
+      const std::string request_id = request.get_header_value("X-Request-Id");
+      const std::string principal = request.get_header_value("X-Leadvault-Principal");
+      const std::string timestamp = request.get_header_value("X-Leadvault-Timestamp");
+      const std::string signature = request.get_header_value("X-Leadvault-Signature");
+      HttpCaptureRequest in;
+      in.peer = peer;
+      in.content_type = content_type;
+      in.authorization = authorization;
+      in.request_id = request_id;
+      in.principal = principal;
+      in.timestamp = timestamp;
+      in.signature = signature;
+      in.body = request.body;
+      HttpCaptureReply reply = self->handlers_.capture(in);
+      // The body holds personal data and the header a token: zeroed before
+      // httplib frees them (the request is this handler's to the end).
+      keys::WipeString(authorization);
+      auto& mutable_request = const_cast<httplib::Request&>(request);
+      for (auto& [name, value] : mutable_request.headers) {
+        if (absl::EqualsIgnoreCase(name, "Authorization")) keys::WipeString(value);
+      }
+      keys::WipeString(mutable_request.body);
+      response.status = reply.status;
+      response.set_header("X-Request-Id", reply.request_id);
+      response.set_header("Cache-Control", "no-store");
+      if (reply.retry_after_seconds > 0) {
+        response.set_header("Retry-After", std::to_string(reply.retry_after_seconds));
+      }
+      if (reply.status == 401)
+        response.set_header("WWW-Authenticate", "Bearer realm=\"leadvault\"");
+      response.set_content(reply.body, "application/json");
+    });
+  }
   const int bound =
       port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : 0);
   if (bound <= 0) {

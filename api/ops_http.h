@@ -1,7 +1,10 @@
 // The operations HTTP listener: /metrics (Prometheus text), /healthz (live)
-// and /readyz (ready), apart from the gRPC port. Loopback, or TLS with the
-// gRPC port's certificate and key. GET only, no request body, small bounded
-// pools and timeouts: a scraper or probe can never hold the daemon.
+// and /readyz (ready), apart from the gRPC port, and, when enabled, the HTTP
+// capture endpoint POST /v1/leads (api/http_capture.h). Loopback, or TLS with
+// the gRPC port's certificate and key. Bounded: a fixed pool of workers with
+// a bounded queue (a full queue stops accepting, so the kernel's backlog
+// pushes back), one request per connection, read and write timeouts, and a
+// request body of at most 1 KiB (kMaxCaptureBodyBytes with capture on).
 #ifndef LEADVAULT_API_OPS_HTTP_H_
 #define LEADVAULT_API_OPS_HTTP_H_
 
@@ -15,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "api/http_capture.h"
 #include "api/tls.h"
 
 namespace httplib {
@@ -27,6 +31,8 @@ namespace leadvault::api {
 struct OpsHttpHandlers {
   std::function<std::string()> metrics;     // the exposition text
   std::function<absl::Status()> readiness;  // OK: ready; else why not (no secret in it)
+  // POST /v1/leads; none: the route does not exist (404).
+  std::function<HttpCaptureReply(const HttpCaptureRequest&)> capture;
 };
 
 class OpsHttpServer {

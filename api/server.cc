@@ -101,6 +101,7 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
       emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       consent_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       retention_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      http_capture_(vault, &auth_throttle_, admission_),
       health_service_(
           {v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
            v1::Compliance::service_full_name(), v1::EmergencyAccess::service_full_name(),

@@ -15,6 +15,7 @@
 #include "api/emergency_service.h"
 #include "api/export_limiter.h"
 #include "api/health_service.h"
+#include "api/http_capture.h"
 #include "api/lead_service.h"
 #include "api/metrics.h"
 #include "api/retention_service.h"
@@ -105,6 +106,13 @@ class Server {
   // FAILED_PRECONDITION when the server was not started with tls_live_dir.
   absl::Status ReloadTls();
 
+  // Serves one request of the HTTP capture endpoint (api/http_capture.h)
+  // with this server's throttle and admission: overload and drain apply to
+  // it as to a gRPC CreateLead. Blocks until it may be answered.
+  HttpCaptureReply CaptureHttp(const HttpCaptureRequest& request) const {
+    return http_capture_.Handle(request);
+  }
+
   // The Prometheus exposition of this server and its vault (api/metrics.h).
   std::string Metrics() const;
   // OK while ready to serve: not draining, the database accepting writes, and
@@ -128,6 +136,7 @@ class Server {
   EmergencyAccessService emergency_service_;
   ConsentService consent_service_;
   RetentionService retention_service_;
+  HttpCapture http_capture_;
   HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -582,20 +584,117 @@ void AppendJsonlConsistency(uint64_t from_size, const std::vector<Hash>& proof, 
   });
 }
 
-void AppendCsvHeader(std::string& out) {
-  out.append(
-      "seq,time,principal,role,action,outcome,code,lead_ids,fields,blind_tokens,purpose,"
-      "request_id,peer,break_glass_reason,subject,canonical\r\n");
+namespace {
+
+constexpr absl::string_view kDisplayNameField = "display_name=";
+
+// The header's cells, in order; the canonical column is the optional last.
+constexpr const char* kCsvColumns[] = {
+    "Sequence",
+    "Time (UTC)",
+    "Exact Time (RFC 3339)",
+    "Principal ID",
+    "Principal Name",
+    "Role",
+    "Action",
+    "Outcome",
+    "Status Code",
+    "Status Name",
+    "Lead IDs",
+    "Fields",
+    "Blind Tokens",
+    "Purpose",
+    "Request ID",
+    "Client Address",
+    "Break-Glass Reason",
+    "Target Principal ID",
+    "Target Principal Name",
+};
+constexpr char kCsvCanonicalColumn[] = "Canonical Entry (base64)";
+
+// "YYYY-MM-DD hh:mm:ss": the entry's time in UTC to the whole second (floor),
+// the form spreadsheets take as a date-time. Years outside 0000..9999 keep
+// the expanded form ("+10000-01-01 00:00:00"), which spreadsheets keep as text.
+void AppendSpreadsheetTime(absl::Time t, std::string& out) {
+  char buf[kMaxTimeChars];
+  char* end = PutTime(buf, t);
+  absl::string_view text(buf, static_cast<size_t>(end - buf));
+  const size_t dot = text.rfind('.');
+  if (dot != absl::string_view::npos) text = text.substr(0, dot);
+  const size_t at = out.size();
+  out.append(text.data(), text.size());
+  const size_t tee = out.find('T', at);
+  if (tee != std::string::npos) out[tee] = ' ';
 }
 
-void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, std::string& out) {
+}  // namespace
+
+absl::string_view StatusCodeName(int code) {
+  static constexpr const char* kNames[] = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  if (code < 0 || static_cast<size_t>(code) >= std::size(kNames)) return "";
+  return kNames[code];
+}
+
+std::optional<std::string> RecordedDisplayName(const AuditEntry& entry) {
+  if (entry.action != "CreatePrincipal" || entry.outcome != Outcome::kAllowed ||
+      entry.subject.empty()) {
+    return std::nullopt;
+  }
+  for (const std::string& field : entry.fields) {
+    absl::string_view name = field;
+    if (name.substr(0, kDisplayNameField.size()) == kDisplayNameField) {
+      name.remove_prefix(kDisplayNameField.size());
+      if (!name.empty()) return std::string(name);
+    }
+  }
+  return std::nullopt;
+}
+
+void AppendCsvHeader(const CsvOptions& options, std::string& out) {
+  for (size_t i = 0; i < std::size(kCsvColumns); ++i) {
+    if (i != 0) out.push_back(',');
+    AppendCsvCell(kCsvColumns[i], out);
+  }
+  if (options.canonical_column) {
+    out.push_back(',');
+    AppendCsvCell(kCsvCanonicalColumn, out);
+  }
+  out.append("\r\n");
+}
+
+void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, const CsvNames& names,
+                    const CsvOptions& options, std::string& out) {
   std::string scratch;
   AppendUint(entry.sequence, out);
   out.push_back(',');
+  AppendSpreadsheetTime(entry.time, scratch);
+  AppendCsvCell(scratch, out);
+  out.push_back(',');
+  scratch.clear();
   AppendTime(entry.time, scratch);
   AppendCsvCell(scratch, out);
   out.push_back(',');
   AppendCsvCell(entry.principal_id, out);
+  out.push_back(',');
+  AppendCsvCell(names.principal, out);
   out.push_back(',');
   AppendCsvCell(entry.role, out);
   out.push_back(',');
@@ -606,6 +705,8 @@ void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, std::s
   scratch.clear();
   AppendInt(entry.code, scratch);
   AppendCsvCell(scratch, out);
+  out.push_back(',');
+  AppendCsvCell(StatusCodeName(entry.code), out);
   out.push_back(',');
   AppendCsvList(entry.lead_ids, out);
   out.push_back(',');
@@ -623,9 +724,13 @@ void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, std::s
   out.push_back(',');
   AppendCsvCell(entry.subject, out);
   out.push_back(',');
-  scratch.clear();
-  AppendBase64(canonical, scratch);
-  AppendCsvCell(scratch, out);
+  AppendCsvCell(names.subject, out);
+  if (options.canonical_column) {
+    out.push_back(',');
+    scratch.clear();
+    AppendBase64(canonical, scratch);
+    AppendCsvCell(scratch, out);
+  }
   out.append("\r\n");
 }
 

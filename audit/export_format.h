@@ -42,16 +42,22 @@
 // well-formed UTF-8 as the lone low surrogate \udc80..\udcff (byte 0x80..0xff,
 // as Python's "surrogateescape" decodes it). Hex digits are lower case.
 //
-// CSV (RFC 4180, CRLF rows, UTF-8): a header row, then one row per entry with
-// the same columns as the JSON entry lines (lists joined with ';', canonical
-// bytes base64; bytes that are not well-formed UTF-8 become U+FFFD, the
-// canonical column keeps the exact bytes). A cell starting with '=', '+',
-// '-', '@', TAB or CR is prefixed with a single quote so a spreadsheet never
-// evaluates it; a cell holding '"', ',', CR or LF is quoted, '"' doubled.
+// CSV (RFC 4180, CRLF rows, UTF-8), for spreadsheets: a header row of
+// plain-language column names, then one row per entry (audit/FORMAT.md,
+// section 7): the time twice, as "2026-12-01 13:00:00" (UTC, whole seconds:
+// what spreadsheets read as a date-time) and exactly as in the JSON lines;
+// the status code's number and its name ("PERMISSION_DENIED"); the display
+// names of the principal and of the subject beside their ids; lists joined
+// with ';'; and, only when asked for, the canonical bytes (base64) last. Bytes
+// that are not well-formed UTF-8 become U+FFFD (the canonical column keeps
+// the exact bytes). A cell starting with '=', '+', '-', '@', TAB or CR is
+// prefixed with a single quote so a spreadsheet never evaluates it (OWASP
+// "CSV injection"); a cell holding '"', ',', CR or LF is quoted, '"' doubled.
 #ifndef LEADVAULT_AUDIT_EXPORT_FORMAT_H_
 #define LEADVAULT_AUDIT_EXPORT_FORMAT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,8 +94,27 @@ void AppendJsonlTrailer(const ExportTrailer& trailer, std::string& out);
 void AppendJsonlConsistency(uint64_t from_size, const std::vector<Hash>& proof, std::string& out);
 
 // CSV rows, as described at the top.
-void AppendCsvHeader(std::string& out);
-void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, std::string& out);
+struct CsvOptions {
+  bool canonical_column = false;  // the canonical bytes (base64) as the last column
+};
+// The display names of an entry's principal_id and subject ("" when unknown).
+struct CsvNames {
+  absl::string_view principal;
+  absl::string_view subject;
+};
+void AppendCsvHeader(const CsvOptions& options, std::string& out);
+// `canonical` (EncodeCanonical(entry)) is written only with options.canonical_column.
+void AppendCsvEntry(const AuditEntry& entry, absl::string_view canonical, const CsvNames& names,
+                    const CsvOptions& options, std::string& out);
+
+// The gRPC (and absl) name of status code `code`, "OK" to "UNAUTHENTICATED";
+// "" for a number outside 0..16.
+absl::string_view StatusCodeName(int code);
+
+// The display name an allowed CreatePrincipal entry records for the principal
+// it created (its subject), from its "display_name=<name>" field; nullopt for
+// any other entry, and for one from before names were recorded.
+std::optional<std::string> RecordedDisplayName(const AuditEntry& entry);
 
 }  // namespace leadvault::audit
 

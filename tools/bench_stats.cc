@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "audit/export_format.h"
 
 namespace leadvault::tools {
 namespace {
@@ -70,24 +71,9 @@ void PrintReportRow(const PhaseReport& r, double baseline) {
 }
 
 const char* GrpcCodeName(int code) {
-  static constexpr const char* kNames[kGrpcCodeCount] = {"OK",
-                                                         "CANCELLED",
-                                                         "UNKNOWN",
-                                                         "INVALID_ARGUMENT",
-                                                         "DEADLINE_EXCEEDED",
-                                                         "NOT_FOUND",
-                                                         "ALREADY_EXISTS",
-                                                         "PERMISSION_DENIED",
-                                                         "RESOURCE_EXHAUSTED",
-                                                         "FAILED_PRECONDITION",
-                                                         "ABORTED",
-                                                         "OUT_OF_RANGE",
-                                                         "UNIMPLEMENTED",
-                                                         "INTERNAL",
-                                                         "UNAVAILABLE",
-                                                         "DATA_LOSS",
-                                                         "UNAUTHENTICATED"};
-  return code >= 0 && code < kGrpcCodeCount ? kNames[code] : "?";
+  // StatusCodeName's names are string literals (NUL-terminated).
+  const absl::string_view name = audit::StatusCodeName(code);
+  return name.empty() ? "?" : name.data();
 }
 
 int64_t ReadRssKib(int pid) {

@@ -26,6 +26,7 @@
 #include "keys/status_macros.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
 #include "tools/ctl_files.h"
+#include "tools/ctl_print.h"
 
 namespace leadvault::tools {
 namespace {
@@ -130,6 +131,25 @@ int RunCheckpoint(const Connection& connection, const std::string& output) {
 
 }  // namespace
 
+void PrincipalNames::Learn(const audit::AuditEntry& entry) {
+  std::optional<std::string> name = audit::RecordedDisplayName(entry);
+  if (name.has_value()) Set(entry.subject, *name);
+}
+
+void PrincipalNames::Set(const std::string& principal_id, const std::string& display_name) {
+  if (!principal_id.empty() && !display_name.empty()) names_[principal_id] = display_name;
+}
+
+const std::string& PrincipalNames::Name(const std::string& principal_id) const {
+  static const std::string* const kNone = new std::string();
+  auto it = names_.find(principal_id);
+  return it == names_.end() ? *kNone : it->second;
+}
+
+std::string PrincipalNames::Label(const std::string& principal_id) const {
+  return PrincipalLabel(Name(principal_id), principal_id);
+}
+
 absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::string& text) {
   absl::Time t;
   std::string err;
@@ -151,6 +171,13 @@ absl::StatusOr<std::string> FetchVerifierKey(const Connection& connection) {
 absl::StatusOr<uint64_t> ExportToFile(const Connection& connection, const AuditExportFlags& flags,
                                       const ExportEntryVisitor& visit) {
   const bool csv = flags.format == "csv";
+  if (flags.csv_canonical && !csv) {
+    return absl::InvalidArgumentError("--csv-canonical needs --format csv");
+  }
+  audit::CsvOptions csv_options;
+  csv_options.canonical_column = flags.csv_canonical;
+  // Names from the CreatePrincipal entries of this export (the CSV's name columns).
+  PrincipalNames names;
   v1::ExportAuditRequest request;
   request.set_from_sequence(flags.from_sequence);
   request.set_to_sequence(flags.to_sequence);
@@ -224,7 +251,7 @@ absl::StatusOr<uint64_t> ExportToFile(const Connection& connection, const AuditE
       trailer.checkpoint_note = h.checkpoint_note();
       trailer.right_nodes = HashesFromProto(h.right_nodes(), &status);
       if (csv) {
-        audit::AppendCsvHeader(buffer);
+        audit::AppendCsvHeader(csv_options, buffer);
       } else {
         audit::AppendJsonlHeader(header, buffer);
       }
@@ -246,7 +273,10 @@ absl::StatusOr<uint64_t> ExportToFile(const Connection& connection, const AuditE
         break;
       }
       if (csv) {
-        audit::AppendCsvEntry(*entry, record.canonical(), buffer);
+        names.Learn(*entry);
+        audit::AppendCsvEntry(*entry, record.canonical(),
+                              {names.Name(entry->principal_id), names.Name(entry->subject)},
+                              csv_options, buffer);
       } else {
         bool filtered = record.inclusion_proof_size() > 0;
         if (filtered) proof = HashesFromProto(record.inclusion_proof(), &status);
@@ -411,6 +441,7 @@ absl::StatusOr<ProvenAccounting> FetchAccounting(const Connection& connection,
         return absl::DataLossError(
             absl::StrCat("disclosure at sequence ", d.sequence(), " fails its inclusion proof"));
       }
+      accounting.names.Set(entry->principal_id, d.principal_display_name());
       accounting.disclosures.push_back(*std::move(entry));
     }
     request.set_from_sequence(response.next_sequence());
@@ -469,19 +500,18 @@ int RunAccounting(const Connection& connection, const std::string& lead_id,
     if (!t.ok()) return ReportError(t.status(), kExitUsage);
     since_micros = absl::ToUnixMicros(*t);
   }
-  std::printf("%-8s  %-20s  %-16s  %-10s  %-18s  %s\n", "SEQ", "TIME", "PRINCIPAL", "ROLE",
-              "PURPOSE", "FIELDS");
   absl::StatusOr<ProvenAccounting> accounting =
       FetchAccounting(connection, lead_id, since_micros, *verifier);
   if (!accounting.ok()) return ReportError(accounting.status());
+  std::vector<std::vector<std::string>> rows = {
+      {"SEQ", "TIME", "PRINCIPAL", "ROLE", "PURPOSE", "FIELDS"}};
   for (const audit::AuditEntry& entry : accounting->disclosures) {
-    std::printf("%-8llu  %-20s  %-16s  %-10s  %-18s  %s\n",
-                static_cast<unsigned long long>(entry.sequence),
-                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", entry.time, absl::UTCTimeZone()).c_str(),
-                entry.principal_id.c_str(), entry.role.c_str(),
-                entry.purpose.empty() ? "-" : entry.purpose.c_str(),
-                absl::StrJoin(entry.fields, ",").c_str());
+    rows.push_back({absl::StrCat(entry.sequence),
+                    absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", entry.time, absl::UTCTimeZone()),
+                    accounting->names.Label(entry.principal_id), entry.role,
+                    entry.purpose.empty() ? "-" : entry.purpose, absl::StrJoin(entry.fields, ",")});
   }
+  PrintTable(rows);
   std::printf("%zu disclosures, each proven in the signed checkpoint of size %llu\n",
               accounting->disclosures.size(),
               static_cast<unsigned long long>(accounting->checkpoint.size));
@@ -514,6 +544,8 @@ std::unique_ptr<AuditCommands> AddAuditCommands(CLI::App& app) {
   c->export_log->add_option("--lead", e.lead_id, "only entries naming this lead id");
   c->export_log->add_option("--trusted", e.trusted,
                             "a checkpoint trusted from before: add a consistency proof to it");
+  c->export_log->add_flag("--csv-canonical", e.csv_canonical,
+                          "csv: add each entry's canonical bytes (base64) as the last column");
 
   AuditVerifyFlags& v = c->verify_flags;
   c->verify = audit->add_subcommand("verify", "verify an export offline (no daemon, no key)");
@@ -542,6 +574,10 @@ std::optional<int> RunAuditCommand(const AuditCommands& c, const ConnectionFlags
         flags, [&](const Connection& conn) { return RunCheckpoint(conn, c.checkpoint_output); });
   }
   if (c.export_log->parsed()) {
+    if (c.export_flags.csv_canonical && c.export_flags.format != "csv") {
+      return ReportError(absl::InvalidArgumentError("--csv-canonical needs --format csv"),
+                         kExitUsage);
+    }
     return WithConnection(flags,
                           [&](const Connection& conn) { return RunExport(conn, c.export_flags); });
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +26,8 @@ struct AuditExportFlags {
   std::string since, until;      // RFC 3339 or YYYY-MM-DD (UTC)
   uint64_t from_sequence = 0, to_sequence = 0;
   std::string principal_id, action, lead_id;
-  std::string trusted;  // a trusted checkpoint file: adds a consistency proof to it
+  std::string trusted;         // a trusted checkpoint file: adds a consistency proof to it
+  bool csv_canonical = false;  // csv: add the canonical bytes (base64) as the last column
 };
 
 struct AuditVerifyFlags {
@@ -57,6 +59,24 @@ absl::StatusOr<absl::Time> ParseTimeFlag(const std::string& flag, const std::str
 
 // The log's verifier key as the daemon serves it (GetCheckpoint, compliance).
 absl::StatusOr<std::string> FetchVerifierKey(const Connection& connection);
+
+// Display names of principals by id, for labelling ids in what leadvaultctl
+// writes: learnt from the CreatePrincipal entries an export holds (the name
+// each records, audit::RecordedDisplayName) or given by the daemon.
+class PrincipalNames {
+ public:
+  // Learns the name `entry` records, if it is a CreatePrincipal entry that does.
+  void Learn(const audit::AuditEntry& entry);
+  // Sets `principal_id`'s name; an empty name is ignored.
+  void Set(const std::string& principal_id, const std::string& display_name);
+  // The name, or "" when none is known.
+  const std::string& Name(const std::string& principal_id) const;
+  // "Display Name (id)", or the id alone when no name is known.
+  std::string Label(const std::string& principal_id) const;
+
+ private:
+  std::map<std::string, std::string> names_;
+};
 
 // Sees each entry an export writes, in the order written.
 using ExportEntryVisitor = std::function<void(const audit::AuditEntry&)>;
@@ -93,6 +113,9 @@ std::string DescribeProof(const audit::VerifyReport& report);
 struct ProvenAccounting {
   std::vector<audit::AuditEntry> disclosures;
   audit::Checkpoint checkpoint;  // the last reply's; every row is in its tree
+  // The principals' display names as the daemon has them now: labels for the
+  // proven ids, not proven themselves.
+  PrincipalNames names;
 };
 // DATA_LOSS when a checkpoint or a row fails its proof; the call's code otherwise.
 absl::StatusOr<ProvenAccounting> FetchAccounting(const Connection& connection,

@@ -21,7 +21,8 @@ struct BackupCommands {
   CLI::App* restore = nullptr;
   std::string backup_dir;
   std::string data_dir;
-  uint32_t id = 0;  // 0: verify every backup / restore the newest
+  uint32_t id = 0;    // 0: verify every backup / restore the newest
+  bool json = false;  // one JSON document on stdout (each command's --help says which)
 };
 
 // Adds `backup` and its subcommands to `app`.

@@ -6,12 +6,52 @@
 
 #include "absl/status/status.h"
 #include "keys/random.h"
+#include "nlohmann/json.hpp"
 #include "tools/ctl_connection.h"
+#include "tools/ctl_print.h"
 #include "vault/database.h"
 #include "vault/disclosure_index.h"
 #include "vault/lead_rows_check.h"
 
 namespace leadvault::tools {
+namespace {
+
+// `check --json`: {"ok", "disclosure_index": {...}, "lead_rows": {...}}, each
+// part with its own "ok" and, when it fails, "error"; {"ok": false, "error"}
+// when a check could not run. Lead and receipt ids only, as the text.
+int PrintCheckJson(const absl::StatusOr<vault::DisclosureIndexReport>& index,
+                   const absl::StatusOr<vault::LeadRowsReport>& rows) {
+  const absl::Status failed = !index.ok() ? index.status() : rows.status();
+  if (!failed.ok()) {
+    PrintJsonDocument({{"ok", false}, {"error", std::string(failed.message())}});
+    return ReportError(failed);
+  }
+  nlohmann::ordered_json disclosure = {{"ok", index->result.ok()},
+                                       {"audit_entries", index->entries},
+                                       {"disclosures", index->disclosures},
+                                       {"index_rows", index->index_rows},
+                                       {"expected_rows", index->expected_rows},
+                                       {"missing_rows", index->missing_rows},
+                                       {"bogus_rows", index->bogus_rows},
+                                       {"last_checked_entries", index->last_checked}};
+  if (!index->result.ok()) disclosure["error"] = std::string(index->result.message());
+  nlohmann::ordered_json lead_rows = {{"ok", rows->result.ok()},
+                                      {"leads", rows->leads},
+                                      {"receipts", rows->receipts},
+                                      {"rows", rows->rows},
+                                      {"consent_skeletons", rows->consent_skeletons},
+                                      {"missing", rows->missing},
+                                      {"orphans", rows->orphans},
+                                      {"problems", rows->problems}};
+  if (!rows->result.ok()) lead_rows["error"] = std::string(rows->result.message());
+  const bool ok = index->result.ok() && rows->result.ok();
+  PrintJsonDocument({{"ok", ok}, {"disclosure_index", disclosure}, {"lead_rows", lead_rows}});
+  if (!index->result.ok()) return ReportError(index->result);
+  if (!rows->result.ok()) return ReportError(rows->result);
+  return kExitOk;
+}
+
+}  // namespace
 
 std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app) {
   auto command = std::make_unique<CheckCommand>();
@@ -22,6 +62,13 @@ std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app) {
       "whole (each row it owns there, no row naming a lead or receipt that is gone)");
   command->check->add_option("--data-dir", command->data_dir, "the daemon's data directory")
       ->required();
+  command->check->add_flag(
+      "--json", command->json,
+      "print one JSON document: {\"ok\", \"disclosure_index\": {\"ok\", \"audit_entries\", "
+      "\"disclosures\", \"index_rows\", \"expected_rows\", \"missing_rows\", \"bogus_rows\", "
+      "\"last_checked_entries\"}, \"lead_rows\": {\"ok\", \"leads\", \"receipts\", \"rows\", "
+      "\"consent_skeletons\", \"missing\", \"orphans\", \"problems\"}} (\"error\" where one "
+      "fails)");
   command->check->footer(
       "A running daemon may hold the data dir: the check covers what was committed when it "
       "opened.\nExit codes: 0 both pass, 1 a mismatch (named by sequence), a missing or "
@@ -34,11 +81,18 @@ std::optional<int> RunCheckCommand(const CheckCommand& command) {
   absl::StatusOr<std::unique_ptr<vault::Database>> db =
       vault::Database::OpenReadOnly(command.data_dir + "/db");
   if (absl::IsNotFound(db.status())) {
-    return ReportError(absl::NotFoundError("--data-dir: holds no leadvault database"));
+    db = absl::NotFoundError("--data-dir: holds no leadvault database");
   }
-  if (!db.ok()) return ReportError(db.status());
+  if (!db.ok()) {
+    if (command.json) return PrintCheckJson(db.status(), db.status());
+    return ReportError(db.status());
+  }
   absl::StatusOr<vault::DisclosureIndexReport> report =
       vault::CheckDisclosureIndex(**db, keys::SystemRandom());
+  if (command.json) {
+    if (!report.ok()) return PrintCheckJson(report, report.status());
+    return PrintCheckJson(report, vault::CheckLeadRows(**db));
+  }
   if (!report.ok()) return ReportError(report.status());
   std::cout << "audit entries scanned: " << report->entries << "\n"
             << "disclosures: " << report->disclosures << "\n"

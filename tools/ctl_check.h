@@ -13,6 +13,7 @@ namespace leadvault::tools {
 struct CheckCommand {
   CLI::App* check = nullptr;
   std::string data_dir;
+  bool json = false;  // one JSON document: both reports and "ok"
 };
 
 std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app);

@@ -22,7 +22,9 @@
 #include "audit/consent_proof.h"
 #include "keys/status_macros.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tools/ctl_files.h"
+#include "tools/ctl_print.h"
 
 namespace leadvault::tools {
 namespace {
@@ -71,7 +73,7 @@ absl::StatusOr<std::string> ReadProofFile(const std::string& path) {
 const char* Plural(size_t n, const char* one, const char* many) { return n == 1 ? one : many; }
 
 int RunExportProof(const Connection& connection, const std::string& lead_id,
-                   const std::string& output) {
+                   const std::string& output, bool json) {
   // Refused before the call, so an existing file costs no audited export (as
   // `audit export`: exit 1).
   if (absl::Status free = RefuseExisting(output); !free.ok()) return ReportError(free);
@@ -86,6 +88,10 @@ int RunExportProof(const Connection& connection, const std::string& lead_id,
   if (absl::Status written = WriteNewFile(output, response.document()); !written.ok()) {
     return ReportError(written, kExitFailed);
   }
+  if (json) {
+    PrintJsonDocument({{"lead_id", lead_id}, {"file", output}});
+    return kExitOk;
+  }
   std::printf(
       "wrote the consent proof of lead %s to %s (verify: leadvaultctl consent proof %s "
       "--pubkey KEY)\n",
@@ -93,7 +99,7 @@ int RunExportProof(const Connection& connection, const std::string& lead_id,
   return kExitOk;
 }
 
-int RunProof(const std::string& file, const std::string& pubkey) {
+int RunProof(const std::string& file, const std::string& pubkey, bool json) {
   absl::StatusOr<audit::NoteVerifier> verifier = LoadVerifier(pubkey);
   if (!verifier.ok()) return ReportError(verifier.status(), kExitUsage);
   absl::StatusOr<std::string> text = ReadProofFile(file);
@@ -104,7 +110,24 @@ int RunProof(const std::string& file, const std::string& pubkey) {
   if (!report.ok()) {
     std::fprintf(stderr, "leadvaultctl: consent proof FAILED: %s\n",
                  std::string(report.status().message()).c_str());
+    if (json) {
+      PrintJsonDocument({{"ok", false}, {"error", std::string(report.status().message())}});
+    }
     return kExitFailed;
+  }
+  const std::string exported_at =
+      absl::FormatTime(absl::RFC3339_full, report->exported_at, absl::UTCTimeZone());
+  if (json) {
+    PrintJsonDocument(
+        {{"ok", true},
+         {"lead_id", proof->lead_id},
+         {"events", report->events},
+         {"grants", report->grants},
+         {"revocations", report->revocations},
+         {"checkpoint", {{"origin", report->checkpoint.origin}, {"size", report->checkpoint.size}}},
+         {"export_sequence", report->export_sequence},
+         {"exported_at", exported_at}});
+    return kExitOk;
   }
   std::printf(
       "OK: lead %s: %zu consent %s (%zu %s, %zu %s), each recorded in the audit log and "
@@ -113,8 +136,6 @@ int RunProof(const std::string& file, const std::string& pubkey) {
       report->grants, Plural(report->grants, "grant", "grants"), report->revocations,
       Plural(report->revocations, "revocation", "revocations"), report->checkpoint.origin.c_str(),
       static_cast<unsigned long long>(report->checkpoint.size));
-  const std::string exported_at =
-      absl::FormatTime(absl::RFC3339_full, report->exported_at, absl::UTCTimeZone());
   const unsigned long long export_sequence = report->export_sequence;
   if (report->events == 0) {
     std::printf(
@@ -147,19 +168,24 @@ std::unique_ptr<ConsentCommands> AddConsentCommands(CLI::App& app) {
   c->proof->add_option("FILE", c->proof_file, "a consent proof (JSON)")->required();
   c->proof->add_option("--pubkey", c->proof_pubkey, "verifier key, or a file holding it")
       ->required();
+  c->proof->add_flag("--json", c->json,
+                     "print {\"ok\", \"lead_id\", \"events\", \"grants\", \"revocations\", "
+                     "\"checkpoint\": {\"origin\", \"size\"}, \"export_sequence\", "
+                     "\"exported_at\"}; on failure {\"ok\": false, \"error\"} (exit 1)");
   c->export_proof = consent->add_subcommand(
       "export-proof", "fetch a lead's consent proof document from the daemon (compliance)");
   c->export_proof->add_option("LEAD", c->export_lead_id, "lead id (32 hex)")->required();
   c->export_proof->add_option("-o,--output", c->export_output, "new file to write it to")
       ->required();
+  c->export_proof->add_flag("--json", c->json, "print {\"lead_id\", \"file\"} once it is written");
   return c;
 }
 
 std::optional<int> RunConsentCommand(const ConsentCommands& c, const ConnectionFlags& flags) {
-  if (c.proof->parsed()) return RunProof(c.proof_file, c.proof_pubkey);
+  if (c.proof->parsed()) return RunProof(c.proof_file, c.proof_pubkey, c.json);
   if (c.export_proof->parsed()) {
     return WithConnection(flags, [&](const Connection& connection) {
-      return RunExportProof(connection, c.export_lead_id, c.export_output);
+      return RunExportProof(connection, c.export_lead_id, c.export_output, c.json);
     });
   }
   return std::nullopt;

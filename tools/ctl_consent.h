@@ -23,6 +23,8 @@ struct ConsentCommands {
   CLI::App* export_proof = nullptr;
   std::string export_lead_id;
   std::string export_output;
+  // --json (either command): one JSON document on stdout instead of the text.
+  bool json = false;
 };
 
 std::unique_ptr<ConsentCommands> AddConsentCommands(CLI::App& app);

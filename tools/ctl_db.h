@@ -13,6 +13,7 @@ namespace leadvault::tools {
 struct DbCommands {
   CLI::App* verify = nullptr;
   std::string data_dir;
+  bool json = false;  // {"ok": true, "table_files", "table_bytes"} or {"ok": false, "error"}
 };
 
 std::unique_ptr<DbCommands> AddDbCommands(CLI::App& app);

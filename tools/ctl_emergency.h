@@ -23,6 +23,7 @@ struct EmergencyCommands {
   int64_t minutes = 15;
   bool open_only = false;
   std::string grant_id;
+  bool json = false;  // one JSON document: {"grant": {...}} or {"grants": [...]}
 };
 
 std::unique_ptr<EmergencyCommands> AddEmergencyCommands(CLI::App& app);

@@ -10,6 +10,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "tools/ctl_print.h"
 
 namespace leadvault::tools {
 namespace {
@@ -120,17 +122,24 @@ int RunStatus(const Connection& connection, const KeysCommands& c) {
     first = Status(connection, /*progress_only=*/false, &rpc);
     if (!rpc.ok()) return ReportRpcError(rpc, connection);
   }
-  PrintStatus(first);
+  if (c.json) {
+    if (!PrintJson(first)) return ReportError(absl::InternalError("cannot print as JSON"));
+  } else {
+    PrintStatus(first);
+  }
   return first.rewrap().last_error().empty() ? kExitOk : kExitFailed;
 }
 
-int RunRotate(const Connection& connection) {
+int RunRotate(const Connection& connection, bool json) {
   v1::RotateMasterKeyResponse response;
   grpc::ClientContext context;
   connection.Prepare(&context);
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RotateMasterKey(&context, {}, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
+  if (json) {
+    return PrintJson(response) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+  }
   std::printf(
       "master-key version %u is current (was %u); every data key is being re-wrapped under it: "
       "`leadvaultctl keys status --follow` follows it\n",
@@ -147,6 +156,10 @@ int RunRetire(const Connection& connection, const KeysCommands& c) {
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RetireMasterKey(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
+  if (c.json) {
+    PrintJsonDocument({{"retired_version", c.version}});
+    return kExitOk;
+  }
   std::printf(
       "master-key version %u is retired: the daemon starts without it (keep it with any backup "
       "taken before now)\n",
@@ -164,6 +177,8 @@ std::unique_ptr<KeysCommands> AddKeysCommands(CLI::App& app) {
       "rotate",
       "make the one new key in the daemon's key source the current master-key version and "
       "re-wrap every data key under it in the background");
+  c->rotate->add_flag("--json", c->json,
+                      "print {\"kek_version\", \"previous_version\"} (proto field names)");
   c->status = keys->add_subcommand(
       "status", "master-key versions, data keys under each, and the re-wrap's progress");
   c->status->add_flag("--follow", c->follow,
@@ -171,18 +186,23 @@ std::unique_ptr<KeysCommands> AddKeysCommands(CLI::App& app) {
   c->status->add_option("--interval", c->interval_seconds, "seconds between polls with --follow")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  c->status->add_flag("--json", c->json,
+                      "print the status as one JSON document (GetMasterKeyStatusResponse, proto "
+                      "field names); with --follow only the final one, the progress bar staying "
+                      "on stderr");
   c->retire = keys->add_subcommand("retire",
                                    "retire a master-key version nothing is wrapped under any more");
   c->retire->add_option("VERSION", c->version, "the version (from keys status)")
       ->required()
       ->check(CLI::Range(1u, 4000000000u));
+  c->retire->add_flag("--json", c->json, "print {\"retired_version\": VERSION}");
   return c;
 }
 
 std::optional<int> RunKeysCommand(const KeysCommands& c, const ConnectionFlags& flags) {
   if (c.rotate->parsed()) {
-    return WithConnection(flags,
-                          [&](const Connection& connection) { return RunRotate(connection); });
+    return WithConnection(
+        flags, [&](const Connection& connection) { return RunRotate(connection, c.json); });
   }
   if (c.status->parsed()) {
     return WithConnection(flags,

@@ -18,6 +18,7 @@ struct KeysCommands {
   uint32_t version = 0;
   bool follow = false;  // status --follow: until the re-wrap is done, with a progress bar
   int interval_seconds = 2;
+  bool json = false;  // one JSON document on stdout (with --follow: the final status only)
 };
 
 // Adds `keys` and its subcommands to `app`.

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "keys/secret_bytes.h"
+#include "nlohmann/json.hpp"
 
 namespace leadvault::tools {
 
@@ -171,6 +172,64 @@ std::string HtmlEscape(absl::string_view text) {
     text.remove_prefix(used);
   }
   return out;
+}
+
+void PrintSubmission(const v1::Submission& submission, int number) {
+  const v1::Attribution& attribution = submission.attribution();
+  PrintField(
+      absl::StrCat("submission ", number),
+      absl::StrCat(FormatMicros(submission.at_unix_micros()), " ",
+                   ShortEnumName(v1::SourceChannel_Name(attribution.source()), "SOURCE_CHANNEL_"),
+                   " ", attribution.service_line()));
+  // Indented `name: value` lines of the non-empty string fields of `message`
+  // but `skip`; a field named in `masked` gets " (masked)".
+  auto print_fields = [](const google::protobuf::Message& message, absl::string_view skip,
+                         const google::protobuf::RepeatedPtrField<std::string>& masked) {
+    const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
+    const google::protobuf::Reflection* reflection = message.GetReflection();
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+      if (field->is_repeated() || field->name() == skip ||
+          field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        continue;
+      }
+      std::string value = reflection->GetString(message, field);
+      if (!value.empty()) {
+        const bool is_masked =
+            std::find(masked.begin(), masked.end(), field->name()) != masked.end();
+        std::cout << "  " << field->name() << ": " << value << (is_masked ? " (masked)" : "")
+                  << "\n";
+      }
+      keys::WipeString(value);
+    }
+  };
+  print_fields(attribution, "service_line", {});
+  print_fields(submission.personal(), "", submission.masked_fields());
+  PrintField("  conflicts", JoinOrDash(submission.conflicts()));
+}
+
+bool MessageToJsonValue(const google::protobuf::Message& message, nlohmann::ordered_json* out) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string text;
+  if (!google::protobuf::util::MessageToJsonString(message, &text, options).ok()) return false;
+  // Parsed without exceptions: a failure is a discarded value.
+  *out = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  keys::WipeString(text);
+  return !out->is_discarded();
+}
+
+void PrintJsonDocument(const nlohmann::ordered_json& document) {
+  // Indented as PrintJson's (protobuf's) output is.
+  std::string out = document.dump(1, ' ', /*ensure_ascii=*/false,
+                                  nlohmann::ordered_json::error_handler_t::replace);
+  std::cout << out << "\n" << std::flush;
+  keys::WipeString(out);
+}
+
+std::string PrincipalLabel(absl::string_view display_name, absl::string_view principal_id) {
+  if (display_name.empty()) return std::string(principal_id);
+  return absl::StrCat(display_name, " (", principal_id, ")");
 }
 
 }  // namespace leadvault::tools

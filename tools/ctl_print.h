@@ -11,6 +11,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "leadvault/v1/leadvault.pb.h"
+#include "nlohmann/json_fwd.hpp"
 
 namespace leadvault::tools {
 
@@ -43,6 +44,30 @@ bool PrintJson(const google::protobuf::Message& message);
 // line feed, as U+FFFD. So any bytes (an audit log's strings are any bytes)
 // become inert, valid UTF-8 text. Not for inside <script> or <style>.
 std::string HtmlEscape(absl::string_view text);
+
+// "Display Name (principal id)", or the id alone when `display_name` is empty.
+std::string PrincipalLabel(absl::string_view display_name, absl::string_view principal_id);
+
+// A later submission of the lead (GetLead's `submissions`), numbered from 1:
+// when, source and service line, its other attribution, its personal fields
+// as the caller may see them ("(masked)" after a masked one) and the fields
+// whose value differs from the lead's (`conflicts`), indented under it.
+// Copies of personal values are wiped.
+void PrintSubmission(const v1::Submission& submission, int number);
+
+// ---- --json documents ----------------------------------------------------------
+// Every --json output is one JSON document on stdout. A gRPC message is in
+// protobuf's JSON mapping with proto field names (as PrintJson: fields at
+// their default value are left out, 64-bit integers are strings); a local
+// result is a small object of our own.
+
+// `message` in that mapping as a JSON value in `*out`; false if it cannot be
+// converted. The text in between is wiped.
+bool MessageToJsonValue(const google::protobuf::Message& message, nlohmann::ordered_json* out);
+
+// `document` on stdout, indented, then a newline; bytes that are not UTF-8
+// become U+FFFD (nothing throws). The printed copy is wiped.
+void PrintJsonDocument(const nlohmann::ordered_json& document);
 
 }  // namespace leadvault::tools
 

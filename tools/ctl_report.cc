@@ -121,6 +121,13 @@ std::string Code(absl::string_view text) {
   return absl::StrCat("<code>", HtmlEscape(text), "</code>");
 }
 
+// "Display Name (<code>id</code>)", or the id alone when no name is known.
+std::string PrincipalHtml(const PrincipalNames& names, const std::string& principal_id) {
+  const std::string& name = names.Name(principal_id);
+  if (name.empty()) return Code(principal_id);
+  return absl::StrCat(HtmlEscape(name), " (", Code(principal_id), ")");
+}
+
 // The opening of a page titled `title`, through its <body>'s <header> facts.
 std::string PageStart(absl::string_view title, absl::string_view cite,
                       const std::vector<std::pair<std::string, std::string>>& facts_html) {
@@ -334,6 +341,7 @@ class ActivityTally {
   }
 
   void Add(const audit::AuditEntry& e) {
+    names_.Learn(e);
     ++entries_;
     if (entries_ == 1) first_sequence_ = e.sequence;
     last_sequence_ = e.sequence;
@@ -480,7 +488,8 @@ class ActivityTally {
     for (const audit::AuditEntry& e : emergency_) {
       rows.push_back(
           {IsoTime(e.time),
-           absl::StrCat(Code(e.principal_id), "<br>", HtmlEscape(RoleLabel(e.role))),
+           absl::StrCat(PrincipalHtml(names_, e.principal_id), "<br>",
+                        HtmlEscape(RoleLabel(e.role))),
            absl::StrCat(HtmlEscape(e.action), "<br>", HtmlEscape(audit::OutcomeName(e.outcome))),
            Code(absl::StrJoin(e.lead_ids, " ")), HtmlEscape(absl::StrJoin(e.fields, ", ")),
            HtmlEscape(e.break_glass_reason)});
@@ -508,8 +517,8 @@ class ActivityTally {
     });
     std::vector<std::vector<std::string>> rows;
     for (const auto& [id, reader] : order) {
-      rows.push_back({Code(id), HtmlEscape(reader->role), absl::StrCat(reader->disclosures),
-                      absl::StrCat(distinct[id])});
+      rows.push_back({PrincipalHtml(names_, id), HtmlEscape(reader->role),
+                      absl::StrCat(reader->disclosures), absl::StrCat(distinct[id])});
     }
     return TableSection("reads-by-principal", "Reads of personal data by principal",
                         "Disclosures as the accounting of disclosures counts them: reads that "
@@ -553,6 +562,9 @@ class ActivityTally {
   std::vector<uint64_t> denied_, unauthenticated_;  // per bar
   std::vector<audit::AuditEntry> emergency_;
   std::map<std::string, Reader> readers_;  // principal id ->
+  // From the export's CreatePrincipal entries: a principal created before the
+  // period (or before names were recorded) is shown by its id alone.
+  PrincipalNames names_;
   std::unordered_map<std::string, LeadReads> leads_;
 };
 
@@ -761,13 +773,15 @@ std::string Words(const Wording (&table)[N], absl::string_view name) {
   return words;
 }
 
-std::string WhoWords(const audit::AuditEntry& e) {
+std::string WhoWords(const audit::AuditEntry& e, const PrincipalNames& names) {
   std::vector<std::string> roles;
   for (absl::string_view role : absl::StrSplit(e.role, ',', absl::SkipEmpty())) {
     roles.push_back(Words(kRoleWords, role));
   }
-  return absl::StrCat(HtmlEscape(roles.empty() ? "Unknown" : absl::StrJoin(roles, " and ")),
-                      "<br>user or system ", Code(e.principal_id));
+  return absl::StrCat(HtmlEscape(roles.empty() ? "Unknown" : absl::StrJoin(roles, " and ")), "<br>",
+                      names.Name(e.principal_id).empty()
+                          ? absl::StrCat("user or system ", Code(e.principal_id))
+                          : PrincipalHtml(names, e.principal_id));
 }
 
 std::string HowWords(const audit::AuditEntry& e) {
@@ -848,8 +862,8 @@ int RunAccountingReport(const ReportCommands& c, const ConnectionFlags& flags) {
             "contact our privacy officer.</p>\n</section>\n");
         std::vector<std::vector<std::string>> rows;
         for (const audit::AuditEntry& e : accounting->disclosures) {
-          rows.push_back({HtmlEscape(IsoTime(e.time)), WhoWords(e), HowWords(e), PurposeWords(e),
-                          FieldWords(e)});
+          rows.push_back({HtmlEscape(IsoTime(e.time)), WhoWords(e, accounting->names), HowWords(e),
+                          PurposeWords(e), FieldWords(e)});
         }
         absl::StrAppend(&html, "<section id=\"disclosures\">\n<h2>Disclosures (<span id=\"count\">",
                         rows.size(), "</span>)</h2>\n");
@@ -870,7 +884,8 @@ int RunAccountingReport(const ReportCommands& c, const ConnectionFlags& flags) {
             ", key ", Code(KeyLabel(verifier)),
             key_from_daemon ? ", as the system served it" : ", the key kept for checking it",
             "). That no row is missing rests on the system's disclosure index, which it checks "
-            "against the whole log.</p>\n</section>\n");
+            "against the whole log. A person's or system's name is as the system has it now; the "
+            "code beside it is the identity the log records.</p>\n</section>\n");
         absl::StrAppend(&html, PageEnd("Made by leadvaultctl report accounting."));
         absl::Status written = WriteReportFile(c.output, html, c.force);
         if (!written.ok()) return ReportError(written);

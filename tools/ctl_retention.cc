@@ -11,6 +11,7 @@
 #include "audit/deletion_receipt.h"
 #include "google/protobuf/text_format.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tools/ctl_files.h"
 #include "tools/ctl_print.h"
 
@@ -26,6 +27,17 @@ void PrintHold(const v1::LegalHold& h) {
   std::printf("hold %s  lead %s  placed %s by %s\n  reason: %s\n", h.hold_id().c_str(),
               h.lead_id().c_str(), FormatMicros(h.placed_at_unix_micros()).c_str(),
               h.placed_by().c_str(), h.reason().c_str());
+}
+
+// The hold as text (after `label`, if any), or (--json) `response` ({"hold": {...}}) as JSON.
+int PrintHoldResult(const google::protobuf::Message& response, const v1::LegalHold& hold,
+                    const char* label, bool json) {
+  if (json) {
+    return PrintJson(response) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+  }
+  if (label != nullptr) std::printf("%s\n", label);
+  PrintHold(hold);
+  return kExitOk;
 }
 
 int RunDelete(const Connection& connection, const RetentionCommands& c) {
@@ -85,9 +97,26 @@ int RunVerify(const RetentionCommands& c) {
   if (!report.ok()) {
     std::fprintf(stderr, "leadvaultctl: deletion receipt FAILED: %s\n",
                  std::string(report.status().message()).c_str());
+    if (c.json) {
+      PrintJsonDocument({{"ok", false}, {"error", std::string(report.status().message())}});
+    }
     return kExitFailed;
   }
   const audit::AuditEntry& e = report->entry;
+  if (c.json) {
+    PrintJsonDocument(
+        {{"ok", true},
+         {"lead_id", receipt->lead_id},
+         {"sequence", e.sequence},
+         {"action", e.action},
+         {"principal_id", e.principal_id},
+         {"role", e.role},
+         {"time", absl::FormatTime(absl::RFC3339_full, e.time, absl::UTCTimeZone())},
+         {"with_reason", !e.break_glass_reason.empty()},
+         {"checkpoint",
+          {{"origin", report->checkpoint.origin}, {"size", report->checkpoint.size}}}});
+    return kExitOk;
+  }
   std::printf(
       "OK: lead %s was purged: audit entry %llu, %s by principal %s (%s) at %s%s, included in "
       "checkpoint %s size %llu.\n"
@@ -116,7 +145,7 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
       request.set_reason(*reason);
       v1::PlaceLegalHoldResponse response;
       status = stub->PlaceLegalHold(&context, request, &response);
-      if (status.ok()) PrintHold(response.hold());
+      if (status.ok()) return PrintHoldResult(response, response.hold(), nullptr, c.json);
     } else {
       v1::ReleaseLegalHoldRequest request;
       request.set_lead_id(c.lead_id);
@@ -124,10 +153,7 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
       request.set_reason(*reason);
       v1::ReleaseLegalHoldResponse response;
       status = stub->ReleaseLegalHold(&context, request, &response);
-      if (status.ok()) {
-        std::printf("released:\n");
-        PrintHold(response.hold());
-      }
+      if (status.ok()) return PrintHoldResult(response, response.hold(), "released:", c.json);
     }
     return status.ok() ? kExitOk : ReportRpcError(status, connection);
   }
@@ -136,15 +162,30 @@ int RunHold(const Connection& connection, const RetentionCommands& c) {
   request.set_lead_id(c.lead_id);
   request.set_page_size(200);
   int count = 0;
+  nlohmann::ordered_json holds = nlohmann::ordered_json::array();
   for (bool first = true; first || !request.page_token().empty(); first = false) {
     grpc::ClientContext page_context;
     connection.Prepare(&page_context);
     v1::ListLegalHoldsResponse response;
     status = stub->ListLegalHolds(first ? &context : &page_context, request, &response);
     if (!status.ok()) return ReportRpcError(status, connection);
-    for (const v1::LegalHold& h : response.holds()) PrintHold(h);
+    for (const v1::LegalHold& h : response.holds()) {
+      if (!c.json) {
+        PrintHold(h);
+        continue;
+      }
+      nlohmann::ordered_json hold;
+      if (!MessageToJsonValue(h, &hold)) {
+        return ReportError(absl::InternalError("cannot print a hold as JSON"));
+      }
+      holds.push_back(std::move(hold));
+    }
     count += response.holds_size();
     request.set_page_token(response.next_page_token());
+  }
+  if (c.json) {
+    PrintJsonDocument({{"holds", std::move(holds)}});
+    return kExitOk;
   }
   std::printf("%d legal %s in place\n", count, count == 1 ? "hold" : "holds");
   return kExitOk;
@@ -196,6 +237,9 @@ int RunSweep(const Connection& connection, const RetentionCommands& c) {
   if (!report.has_value()) {
     return ReportError(absl::DataLossError("the sweep ended without its report"));
   }
+  if (c.json) {
+    return PrintJson(*report) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+  }
   const v1::SweepProgress& r = *report;
   std::printf(
       "%s as of %s: %llu %s, %llu renewed, %llu held%s\n", r.dry_run() ? "dry run" : "sweep",
@@ -244,6 +288,10 @@ int RunPolicy(const Connection& connection, const RetentionCommands& c) {
     v1::GetRetentionPolicyResponse response;
     grpc::Status status = stub->GetRetentionPolicy(&context, {}, &response);
     if (!status.ok()) return ReportRpcError(status, connection);
+    if (c.json) {
+      return PrintJson(response) ? kExitOk
+                                 : ReportError(absl::InternalError("cannot print as JSON"));
+    }
     PrintPolicy(response.policy());
     return kExitOk;
   }
@@ -259,7 +307,11 @@ int RunPolicy(const Connection& connection, const RetentionCommands& c) {
   v1::SetRetentionPolicyResponse response;
   grpc::Status status = stub->SetRetentionPolicy(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
-  PrintPolicy(response.policy());
+  if (c.json) {
+    if (!PrintJson(response)) return ReportError(absl::InternalError("cannot print as JSON"));
+  } else {
+    PrintPolicy(response.policy());
+  }
   std::fprintf(stderr,
                "leadvaultctl: policy version %llu in force; the leads it affects are re-stamped "
                "in the background\n",
@@ -286,6 +338,10 @@ std::unique_ptr<RetentionCommands> AddRetentionCommands(CLI::App& app, CLI::App&
   c->lead_delete->add_option("LEAD", c->lead_id, "lead id (32 hex)")->required();
   AddReasonOptions(c->lead_delete, *c, "(recorded in the audit entry and the receipt)");
   c->lead_delete->add_option("-o,--output", c->output, "also write the receipt to this new file");
+  c->lead_delete->add_flag(
+      "--json", c->json,
+      "accepted for uniformity: the receipt printed is one JSON document with or without it "
+      "(the file `receipt verify` reads)");
 
   CLI::App* receipt = app.add_subcommand("receipt", "deletion receipts");
   receipt->require_subcommand(1);
@@ -294,18 +350,28 @@ std::unique_ptr<RetentionCommands> AddRetentionCommands(CLI::App& app, CLI::App&
   c->receipt_verify->add_option("FILE", c->receipt_file, "a deletion receipt (JSON)")->required();
   c->receipt_verify->add_option("--pubkey", c->pubkey, "verifier key, or a file holding it")
       ->required();
+  c->receipt_verify->add_flag(
+      "--json", c->json,
+      "print {\"ok\", \"lead_id\", \"sequence\", \"action\", \"principal_id\", \"role\", "
+      "\"time\", \"with_reason\", \"checkpoint\": {\"origin\", \"size\"}}; on failure "
+      "{\"ok\": false, \"error\"} (exit 1)");
 
   CLI::App* hold = app.add_subcommand("hold", "legal holds (compliance): block every purge");
   hold->require_subcommand(1);
   c->hold_place = hold->add_subcommand("place", "put a lead under a legal hold");
   c->hold_place->add_option("LEAD", c->lead_id, "lead id (32 hex)")->required();
   AddReasonOptions(c->hold_place, *c, "(the matter; recorded in the audit entry)");
+  c->hold_place->add_flag("--json", c->json, "print {\"hold\": {...}} (proto field names)");
   c->hold_release = hold->add_subcommand("release", "release a legal hold");
   c->hold_release->add_option("LEAD", c->lead_id, "lead id (32 hex)")->required();
   c->hold_release->add_option("HOLD_ID", c->hold_id, "hold id (16 hex)")->required();
   AddReasonOptions(c->hold_release, *c, "(recorded in the audit entry)");
+  c->hold_release->add_flag("--json", c->json,
+                            "print {\"hold\": {...}}, the released hold (proto field names)");
   c->hold_list = hold->add_subcommand("list", "list the legal holds in place");
   c->hold_list->add_option("--lead", c->lead_id, "only this lead's");
+  c->hold_list->add_flag("--json", c->json,
+                         "print {\"holds\": [...]}, every page (proto field names)");
 
   CLI::App* retention = app.add_subcommand("retention", "retention: sweeps (retention role)");
   retention->require_subcommand(1);
@@ -318,6 +384,10 @@ std::unique_ptr<RetentionCommands> AddRetentionCommands(CLI::App& app, CLI::App&
   c->sweep->add_option("--max-leads", c->max_leads, "at most this many (default 1,000,000)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   c->sweep->add_flag("--quiet", c->quiet, "no progress, only the report");
+  c->sweep->add_flag("--json", c->json,
+                     "print only the final report, as one JSON document (a SweepProgress with "
+                     "done: proto field names); the progress bar stays on stderr (--quiet drops "
+                     "it)");
   CLI::App* policy = retention->add_subcommand("policy", "the retention policy");
   policy->require_subcommand(1);
   c->policy_set = policy->add_subcommand(
@@ -325,8 +395,13 @@ std::unique_ptr<RetentionCommands> AddRetentionCommands(CLI::App& app, CLI::App&
       "replace the policy (admin) from a file: a leadvault.v1.RetentionPolicy in "
       "protobuf text format");
   c->policy_set->add_option("FILE", c->policy_file, "the policy file")->required();
+  c->policy_set->add_flag("--json", c->json,
+                          "print {\"policy\": {...}}, the policy now in force (proto field names)");
   c->policy_list =
       policy->add_subcommand("list", "print the policy in force (admin, compliance, retention)");
+  c->policy_list->add_flag("--json", c->json,
+                           "print {\"policy\": {...}} as JSON instead of protobuf text format "
+                           "(proto field names)");
   return c;
 }
 

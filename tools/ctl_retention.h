@@ -35,6 +35,7 @@ struct RetentionCommands {
   int batch = 0;
   uint64_t max_leads = 0;
   bool quiet = false;
+  bool json = false;  // one JSON document on stdout (each command's --help says which)
 };
 
 // Adds the commands: `lead delete` under `lead` (the existing `lead`

@@ -3,6 +3,9 @@
 // Exit codes: 0 success; 1 the call or the operation failed (the gRPC code name
 // and message go to stderr); 2 usage, including a missing or refused token.
 // A token is printed only where one is issued (init, principal create/rotate).
+// Every command that prints a result takes --json: one JSON document on
+// stdout instead of the text; its --help names the document's members, and
+// tools/ctl_print.h states how replies map to JSON.
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,6 +36,7 @@
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
 #include "leadvault/v1/leadvault.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "tools/ctl_audit.h"
 #include "tools/ctl_backup.h"
 #include "tools/ctl_check.h"
@@ -48,6 +52,7 @@
 #include "tools/ctl_print.h"
 #include "tools/ctl_report.h"
 #include "tools/ctl_retention.h"
+#include "tools/ctl_webhook.h"
 #include "vault/principal_store.h"
 
 namespace leadvault::tools {
@@ -58,6 +63,7 @@ using google::protobuf::Message;
 
 constexpr size_t kMaxJsonSize = 1 << 20;
 constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
+constexpr char kJsonHelp[] = "print one JSON document (proto field names) instead of the table";
 
 void PrintPrincipal(const v1::Principal& principal) {
   PrintField("principal_id", principal.principal_id());
@@ -71,34 +77,64 @@ void PrintPrincipal(const v1::Principal& principal) {
   PrintField("expires", FormatMicros(principal.expires_at_unix_micros()));
 }
 
-// Hands over a freshly issued token: into the new file `token_out` (mode
-// 0600; never an existing one) when given, else on stdout once. The
-// response's copy is wiped afterwards.
-int HandOverIssuedToken(std::string* token, const std::string& token_out) {
+// Prints `principal` and hands over its freshly issued token: into the new
+// file `token_out` (mode 0600; never an existing one) when given, else on
+// stdout once. With `json`, one document: {"principal": {...}} with "token"
+// (stdout) or "token_file" (--token-out). The response's copy is wiped
+// afterwards.
+int PrintIssued(const v1::Principal& principal, std::string* token, const std::string& token_out,
+                bool json) {
   absl::Cleanup wipe = [token] { keys::WipeString(*token); };
+  absl::Status stored = absl::OkStatus();
   if (!token_out.empty()) {
     std::string line = absl::StrCat(*token, "\n");
-    absl::Status written = WriteNewFile(token_out, line);
+    stored = WriteNewFile(token_out, line);
     keys::WipeString(line);
-    if (!written.ok()) {
-      // The principal exists; its token is lost with this reply.
-      ReportError(written);
-      std::cerr << "leadvaultctl: the token could not be stored and is not shown; issue a new "
-                   "one with `principal rotate ID --token-out FILE`\n";
-      return kExitFailed;
+  }
+  if (json) {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+    if (!MessageToJsonValue(principal, &doc["principal"])) {
+      return ReportError(absl::InternalError("cannot print the principal as JSON"));
     }
-    PrintField("token", absl::StrCat("in ", token_out, " (mode 0600)"));
+    if (token_out.empty()) {
+      doc["token"] = *token;
+    } else if (stored.ok()) {
+      doc["token_file"] = token_out;
+    }
+    PrintJsonDocument(doc);
+    if (doc.contains("token")) keys::WipeString(doc["token"].get_ref<std::string&>());
+  } else {
+    PrintPrincipal(principal);
+  }
+  if (!stored.ok()) {
+    // The principal exists; its token is lost with this reply.
+    ReportError(stored);
+    std::cerr << "leadvaultctl: the token could not be stored and is not shown; issue a new "
+                 "one with `principal rotate ID --token-out FILE`\n";
+    return kExitFailed;
+  }
+  if (!token_out.empty()) {
+    if (!json) PrintField("token", absl::StrCat("in ", token_out, " (mode 0600)"));
     return kExitOk;
   }
-  std::cout << "token: " << *token << std::endl;
+  if (!json) std::cout << "token: " << *token << std::endl;
   std::cerr << "leadvaultctl: the token is shown once and cannot be recovered; store it now "
                "(--token-out FILE writes it to a new 0600 file instead)\n";
   return kExitOk;
 }
 
+// `response` as one JSON document (--json) or `principal` as `name: value` lines.
+int PrintPrincipalResult(const Message& response, const v1::Principal& principal, bool json) {
+  if (!json) {
+    PrintPrincipal(principal);
+    return kExitOk;
+  }
+  return PrintJson(response) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+}
+
 // ---- Commands ----------------------------------------------------------------
 
-int RunInit(const InitFlags& flags) {
+int RunInit(const InitFlags& flags, bool json) {
   // The process holds the master key: no core file may capture it.
   struct rlimit none = {0, 0};
   ::setrlimit(RLIMIT_CORE, &none);
@@ -107,6 +143,15 @@ int RunInit(const InitFlags& flags) {
   if (!issued.ok()) return ReportError(issued.status());
   const std::string key_file =
       flags.key_file.empty() ? flags.data_dir + "/master.key" : flags.key_file;
+  if (json) {
+    nlohmann::ordered_json doc = {{"data_dir", flags.data_dir},
+                                  {"key_file", key_file},
+                                  {"principal_id", issued->principal.id},
+                                  {"token", std::string(issued->token.view())}};
+    PrintJsonDocument(doc);
+    keys::WipeString(doc["token"].get_ref<std::string&>());
+    return kExitOk;
+  }
   std::cout << "initialized " << flags.data_dir << " (master key file " << key_file << ")\n"
             << "admin principal: " << issued->principal.id << "\n\n"
             << "This is the admin token, shown ONCE. Keep it safe.\n\n"
@@ -125,6 +170,7 @@ struct PrincipalCreateFlags {
   std::string client_cert_file;    // PEM; its fingerprint binds the principal
   std::string client_cert_sha256;  // or the fingerprint itself
   std::string token_out;           // a new file for the token, instead of stdout
+  bool json = false;
 };
 
 // The fingerprint of the first certificate in the PEM file `path`.
@@ -161,17 +207,35 @@ int RunPrincipalCreate(const Connection& connection, const PrincipalCreateFlags&
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->CreatePrincipal(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
-  PrintPrincipal(response.principal());
-  return HandOverIssuedToken(response.mutable_token(), flags.token_out);
+  return PrintIssued(response.principal(), response.mutable_token(), flags.token_out, flags.json);
 }
 
-int RunPrincipalList(const Connection& connection) {
+int RunPrincipalList(const Connection& connection, bool json) {
+  // Every page (one call, and one audit entry, per page).
   v1::ListPrincipalsResponse response;
-  grpc::ClientContext context;
-  connection.Prepare(&context);
-  grpc::Status status = v1::Admin::NewStub(connection.channel())
-                            ->ListPrincipals(&context, v1::ListPrincipalsRequest(), &response);
-  if (!status.ok()) return ReportRpcError(status, connection);
+  v1::ListPrincipalsRequest request;
+  for (bool first = true; first || !request.page_token().empty(); first = false) {
+    grpc::ClientContext context;
+    connection.Prepare(&context);
+    v1::ListPrincipalsResponse page;
+    grpc::Status status =
+        v1::Admin::NewStub(connection.channel())->ListPrincipals(&context, request, &page);
+    if (!status.ok()) return ReportRpcError(status, connection);
+    for (v1::Principal& p : *page.mutable_principals()) *response.add_principals() = std::move(p);
+    request.set_page_token(page.next_page_token());
+  }
+  if (json) {
+    nlohmann::ordered_json doc = {{"principals", nlohmann::ordered_json::array()}};
+    for (const v1::Principal& p : response.principals()) {
+      nlohmann::ordered_json item;
+      if (!MessageToJsonValue(p, &item)) {
+        return ReportError(absl::InternalError("cannot print a principal as JSON"));
+      }
+      doc["principals"].push_back(std::move(item));
+    }
+    PrintJsonDocument(doc);
+    return kExitOk;
+  }
   std::vector<std::vector<std::string>> rows = {
       {"ID", "NAME", "ROLES", "SERVICE_LINES", "ENABLED", "EXPIRES", "CLIENT_CERT_SHA256"}};
   for (const v1::Principal& p : response.principals()) {
@@ -184,7 +248,7 @@ int RunPrincipalList(const Connection& connection) {
   return kExitOk;
 }
 
-int RunPrincipalDisable(const Connection& connection, const std::string& principal_id) {
+int RunPrincipalDisable(const Connection& connection, const std::string& principal_id, bool json) {
   v1::DisablePrincipalRequest request;
   request.set_principal_id(principal_id);
   v1::DisablePrincipalResponse response;
@@ -193,12 +257,12 @@ int RunPrincipalDisable(const Connection& connection, const std::string& princip
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->DisablePrincipal(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
-  PrintPrincipal(response.principal());
-  return kExitOk;
+  return PrintPrincipalResult(response, response.principal(), json);
 }
 
 int RunPrincipalRotate(const Connection& connection, const std::string& principal_id,
-                       int64_t ttl_days, int64_t grace_minutes, const std::string& token_out) {
+                       int64_t ttl_days, int64_t grace_minutes, const std::string& token_out,
+                       bool json) {
   v1::RotateTokenRequest request;
   request.set_principal_id(principal_id);
   request.set_token_ttl_seconds(ttl_days * kSecondsPerDay);
@@ -209,8 +273,7 @@ int RunPrincipalRotate(const Connection& connection, const std::string& principa
   grpc::Status status =
       v1::Admin::NewStub(connection.channel())->RotateToken(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
-  PrintPrincipal(response.principal());
-  return HandOverIssuedToken(response.mutable_token(), token_out);
+  return PrintIssued(response.principal(), response.mutable_token(), token_out, json);
 }
 
 // A `lead create` flag that sets one string field of PersonalData or Attribution.
@@ -248,6 +311,7 @@ struct LeadCreateFlags {
   std::string source = "web_form";
   bool source_given = false;
   std::string values[kLeadFieldFlagCount];
+  bool json = false;
 };
 
 // Reads all of `path` ("-": stdin), at most kMaxJsonSize bytes.
@@ -324,6 +388,9 @@ int RunLeadCreate(const Connection& connection, const LeadCreateFlags& flags) {
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->CreateLead(&context, *request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
+  if (flags.json) {
+    return PrintJson(response) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+  }
   PrintField("lead_id", response.lead_id());
   PrintField("duplicate", response.duplicate() ? "true" : "false");
   PrintField("version", absl::StrCat(response.version()));
@@ -358,9 +425,16 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
   } else {
     PrintLeadMetadata(response.lead().metadata());
     PrintStringFields(response.lead().personal());
+    // Later submissions, each with what it brought (masked as the lead's own
+    // fields) and where it differs from the lead.
+    int number = 0;
+    for (const v1::Submission& submission : response.lead().submissions()) {
+      PrintSubmission(submission, ++number);
+    }
   }
   // Contact fields a read for outreach did not return, and why (on stderr:
-  // stdout stays the lead).
+  // stdout stays the lead, written first).
+  std::cout << std::flush;
   for (const v1::WithheldField& w : response.withheld()) {
     std::cerr << "withheld: " << w.field() << " (" << w.reason();
     for (const std::string& m : w.missing()) std::cerr << ", missing " << m;
@@ -370,7 +444,7 @@ int RunLeadGet(const Connection& connection, const std::string& lead_id, const s
 }
 
 int RunLeadFind(const Connection& connection, const std::string& email, const std::string& phone,
-                const std::string& purpose) {
+                const std::string& purpose, bool json) {
   v1::FindLeadsRequest request;
   v1::PurposeOfUse p = v1::PURPOSE_OF_USE_UNSPECIFIED;
   v1::PurposeOfUse_Parse("PURPOSE_OF_USE_" + absl::AsciiStrToUpper(purpose), &p);
@@ -386,10 +460,22 @@ int RunLeadFind(const Connection& connection, const std::string& email, const st
   grpc::Status status =
       v1::LeadVault::NewStub(connection.channel())->FindLeads(&context, request, &response);
   if (!status.ok()) return ReportRpcError(status, connection);
+  if (json) {
+    nlohmann::ordered_json doc = {{"leads", nlohmann::ordered_json::array()}};
+    for (const v1::LeadMetadata& lead : response.leads()) {
+      nlohmann::ordered_json item;
+      if (!MessageToJsonValue(lead, &item)) {
+        return ReportError(absl::InternalError("cannot print a lead as JSON"));
+      }
+      doc["leads"].push_back(std::move(item));
+    }
+    PrintJsonDocument(doc);
+  }
   if (response.leads().empty()) {
     std::cerr << "leadvaultctl: no matching leads\n";
     return kExitOk;
   }
+  if (json) return kExitOk;
   std::vector<std::vector<std::string>> rows = {{"LEAD_ID", "STATUS", "SERVICE_LINE", "CREATED"}};
   for (const v1::LeadMetadata& lead : response.leads()) {
     rows.push_back(
@@ -398,6 +484,52 @@ int RunLeadFind(const Connection& connection, const std::string& email, const st
   }
   PrintTable(rows);
   return kExitOk;
+}
+
+// `audit pubkey --json` and `audit checkpoint --json`. The audit commands
+// live in tools/ctl_audit.*; their --json is added here, and only when they
+// define none of their own (AddAuditJsonFlags).
+struct AuditJsonFlags {
+  CLI::App* pubkey = nullptr;      // set when --json was added to it here
+  CLI::App* checkpoint = nullptr;  // likewise
+  bool json = false;
+};
+
+void AddAuditJsonFlags(const AuditCommands& audit, AuditJsonFlags* flags) {
+  if (audit.pubkey->get_option_no_throw("--json") == nullptr) {
+    flags->pubkey = audit.pubkey;
+    flags->pubkey->add_flag("--json", flags->json, "print {\"verifier_key\": KEY}");
+  }
+  if (audit.checkpoint->get_option_no_throw("--json") == nullptr) {
+    flags->checkpoint = audit.checkpoint;
+    CLI::Option* json = flags->checkpoint->add_flag(
+        "--json", flags->json,
+        "print the signed checkpoint and the verifier key as one JSON document (proto field "
+        "names; the note as a string)");
+    if (CLI::Option* output = flags->checkpoint->get_option_no_throw("--output")) {
+      json->excludes(output);
+    }
+  }
+}
+
+// Runs `audit pubkey|checkpoint --json` if that was parsed; its exit code, or nullopt.
+std::optional<int> RunAuditJson(const AuditJsonFlags& flags, const ConnectionFlags& connection) {
+  const bool pubkey = flags.pubkey != nullptr && flags.pubkey->parsed();
+  const bool checkpoint = flags.checkpoint != nullptr && flags.checkpoint->parsed();
+  if (!flags.json || (!pubkey && !checkpoint)) return std::nullopt;
+  return WithConnection(connection, [&](const Connection& c) {
+    v1::GetCheckpointResponse response;
+    grpc::ClientContext context;
+    c.Prepare(&context);
+    grpc::Status status =
+        v1::Compliance::NewStub(c.channel())->GetCheckpoint(&context, {}, &response);
+    if (!status.ok()) return ReportRpcError(status, c);
+    if (pubkey) {
+      PrintJsonDocument({{"verifier_key", response.verifier_key()}});
+      return kExitOk;
+    }
+    return PrintJson(response) ? kExitOk : ReportError(absl::InternalError("cannot print as JSON"));
+  });
 }
 
 // ---- Command line ------------------------------------------------------------
@@ -444,6 +576,11 @@ int Run(int argc, char** argv) {
   init->add_option("--data-dir", init_flags.data_dir, "data directory to create")->required();
   init->add_option("--key-file", init_flags.key_file,
                    "master key file to create (default DATA_DIR/master.key)");
+  // One --json for the commands defined in this file (one of them runs).
+  bool json = false;
+  init->add_flag("--json", json,
+                 "print {\"data_dir\", \"key_file\", \"principal_id\", \"token\"} (the token "
+                 "shown once, as without it)");
 
   // principal
   CLI::App* principal = app.add_subcommand("principal", "manage principals (admin role)");
@@ -475,10 +612,15 @@ int Run(int argc, char** argv) {
       ->excludes(client_cert);
   principal_create->add_option("--token-out", create_flags.token_out,
                                "write the token to this new file (mode 0600) instead of stdout");
-  principal->add_subcommand("list", "list principals");
+  principal_create->add_flag("--json", create_flags.json,
+                             "print {\"principal\": {...}, \"token\": ...} (proto field names; "
+                             "\"token_file\" instead of \"token\" with --token-out)");
+  CLI::App* principal_list = principal->add_subcommand("list", "list principals");
+  principal_list->add_flag("--json", json, "print {\"principals\": [...]} (proto field names)");
   std::string principal_id;
   CLI::App* principal_disable = principal->add_subcommand("disable", "disable a principal");
   principal_disable->add_option("ID", principal_id, "principal id")->required();
+  principal_disable->add_flag("--json", json, kJsonHelp);
   int64_t rotate_ttl_days = 0;
   CLI::App* principal_rotate =
       principal->add_subcommand("rotate", "issue a new token (the old one stops working)");
@@ -494,12 +636,16 @@ int Run(int argc, char** argv) {
   principal_grant->add_option("ID", principal_id, "principal id")->required();
   principal_grant->add_option("--service-line", grant_lines, "service line (repeatable)")
       ->required();
+  principal_grant->add_flag("--json", json, kJsonHelp);
   principal_rotate->add_option("--ttl-days", rotate_ttl_days, "token lifetime in days (default 90)")
       ->check(CLI::PositiveNumber);
   std::string rotate_token_out;
   principal_rotate->add_option(
       "--token-out", rotate_token_out,
       "write the new token to this new file (mode 0600) instead of stdout");
+  principal_rotate->add_flag("--json", json,
+                             "print {\"principal\": {...}, \"token\": ...} (proto field names; "
+                             "\"token_file\" instead of \"token\" with --token-out)");
 
   // lead
   CLI::App* lead =
@@ -526,11 +672,14 @@ int Run(int argc, char** argv) {
   }
   lead_create->add_option("--idempotency-key", lead_flags.idempotency_key,
                           "makes retries safe (default: random)");
+  lead_create->add_flag("--json", lead_flags.json, kJsonHelp);
   std::string lead_id;
-  bool lead_json = false;
-  CLI::App* lead_get = lead->add_subcommand("get", "print a lead's metadata and personal data");
+  CLI::App* lead_get = lead->add_subcommand(
+      "get", "print a lead's metadata and personal data, then its later submissions");
   lead_get->add_option("LEAD_ID", lead_id, "lead id")->required();
-  lead_get->add_flag("--json", lead_json, "print JSON (proto field names)");
+  lead_get->add_flag("--json", json,
+                     "print the lead as JSON (proto field names; its submissions in "
+                     "\"submissions\"); withheld fields stay on stderr");
   std::string lead_purpose;
   lead_get
       ->add_option("--purpose", lead_purpose, "purpose of use of the read (recorded in the audit)")
@@ -553,6 +702,7 @@ int Run(int argc, char** argv) {
   find_key->add_option("--email", find_email, "email address");
   find_key->add_option("--phone", find_phone, "phone number");
   find_key->require_option(1);
+  lead_find->add_flag("--json", json, "print {\"leads\": [...]} (proto field names)");
   std::string find_purpose;
   lead_find
       ->add_option("--purpose", find_purpose,
@@ -562,6 +712,7 @@ int Run(int argc, char** argv) {
           {"treatment", "payment", "operations", "patient_request", "scheduling_outreach"}));
 
   std::unique_ptr<AuditCommands> audit = AddAuditCommands(app);
+  std::unique_ptr<WebhookSecretCommands> webhook = AddWebhookSecretCommands(*principal);
   std::unique_ptr<EmergencyCommands> emergency = AddEmergencyCommands(app);
   std::unique_ptr<CheckCommand> check = AddCheckCommand(app);
   std::unique_ptr<DbCommands> db = AddDbCommands(app);
@@ -572,6 +723,8 @@ int Run(int argc, char** argv) {
   std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
   std::unique_ptr<ReportCommands> report = AddReportCommands(app);
   std::unique_ptr<CompletionCommand> completion = AddCompletionCommand(app);
+  AuditJsonFlags audit_json;
+  AddAuditJsonFlags(*audit, &audit_json);
   AddExitCodesToHelp(&app);
 
   try {
@@ -586,10 +739,16 @@ int Run(int argc, char** argv) {
   if (!keys::InitCrypto()) {
     return ReportError(absl::InternalError("libsodium failed to initialize"));
   }
-  if (init->parsed()) return RunInit(init_flags);
+  if (init->parsed()) return RunInit(init_flags, json);
   if (std::optional<int> rc = RunCheckCommand(*check); rc.has_value()) return *rc;
   if (std::optional<int> rc = RunDbCommand(*db); rc.has_value()) return *rc;
+  if (std::optional<int> rc = RunAuditJson(audit_json, connection_flags); rc.has_value()) {
+    return *rc;
+  }
   if (std::optional<int> rc = RunAuditCommand(*audit, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunWebhookSecretCommand(*webhook, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (std::optional<int> rc = RunEmergencyCommand(*emergency, connection_flags); rc.has_value()) {
@@ -618,13 +777,13 @@ int Run(int argc, char** argv) {
     return WithConnection(connection_flags,
                           [&](const Connection& c) { return RunPrincipalCreate(c, create_flags); });
   }
-  if (principal->got_subcommand("list")) {
+  if (principal_list->parsed()) {
     return WithConnection(connection_flags,
-                          [&](const Connection& c) { return RunPrincipalList(c); });
+                          [&](const Connection& c) { return RunPrincipalList(c, json); });
   }
   if (principal_disable->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunPrincipalDisable(c, principal_id);
+      return RunPrincipalDisable(c, principal_id, json);
     });
   }
   if (principal_grant->parsed()) {
@@ -638,14 +797,13 @@ int Run(int argc, char** argv) {
       grpc::Status status =
           v1::Admin::NewStub(c.channel())->SetServiceLines(&context, request, &response);
       if (!status.ok()) return ReportRpcError(status, c);
-      PrintPrincipal(response.principal());
-      return kExitOk;
+      return PrintPrincipalResult(response, response.principal(), json);
     });
   }
   if (principal_rotate->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
       return RunPrincipalRotate(c, principal_id, rotate_ttl_days, rotate_grace_minutes,
-                                rotate_token_out);
+                                rotate_token_out, json);
     });
   }
   if (lead_create->parsed()) {
@@ -654,12 +812,12 @@ int Run(int argc, char** argv) {
   }
   if (lead_get->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunLeadGet(c, lead_id, lead_purpose, lead_channel, lead_outreach_purpose, lead_json);
+      return RunLeadGet(c, lead_id, lead_purpose, lead_channel, lead_outreach_purpose, json);
     });
   }
   if (lead_find->parsed()) {
     return WithConnection(connection_flags, [&](const Connection& c) {
-      return RunLeadFind(c, find_email, find_phone, find_purpose);
+      return RunLeadFind(c, find_email, find_phone, find_purpose, json);
     });
   }
   return kExitUsage;  // unreachable: require_subcommand(1) at every level

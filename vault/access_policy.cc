@@ -65,6 +65,8 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kCreateBackup, "CreateBackup", {N, N, N, N, Y, N}},
     {Rpc::kAmendLead, "AmendLead", {N, N, Y, N, N, N}},
     {Rpc::kListAmendments, "ListAmendments", {N, N, Y, Y, N, N}},
+    {Rpc::kIssueWebhookSecret, "IssueWebhookSecret", {N, N, N, N, Y, N}},
+    {Rpc::kRevokeWebhookSecret, "RevokeWebhookSecret", {N, N, N, N, Y, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

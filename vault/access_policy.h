@@ -56,8 +56,10 @@ enum class Rpc {
   kCreateBackup,
   kAmendLead,
   kListAmendments,
+  kIssueWebhookSecret,
+  kRevokeWebhookSecret,
 };
-inline constexpr size_t kRpcCount = 35;
+inline constexpr size_t kRpcCount = 37;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

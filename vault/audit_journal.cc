@@ -83,8 +83,9 @@ bool IsReappliedOnRestore(const audit::AuditEntry& entry) {
            entry.fields.end();
   }
   return a == "DeleteLead" || a == "RetentionPurge" || a == "DisablePrincipal" ||
-         a == "RotateToken" || a == "SetServiceLines" || a == "PlaceLegalHold" ||
-         a == "ReleaseLegalHold" || a == "CloseEmergencyAccess";
+         a == "RotateToken" || a == "IssueWebhookSecret" || a == "RevokeWebhookSecret" ||
+         a == "SetServiceLines" || a == "PlaceLegalHold" || a == "ReleaseLegalHold" ||
+         a == "CloseEmergencyAccess";
 }
 
 absl::StatusOr<std::unique_ptr<AuditJournal>> AuditJournal::Open(std::string path) {

@@ -1,16 +1,19 @@
 #include "vault/principal_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "keys/blind_index.h"
 #include "keys/error_reason.h"
 #include "keys/status_macros.h"
 #include "rocksdb/write_batch.h"
+#include "sodium.h"
 #include "vault/internal/keys.h"
 #include "vault/internal/records.pb.h"
 #include "vault/validation.h"
@@ -23,6 +26,11 @@ constexpr size_t kSecretBytes = 32;      // 64 hex characters
 constexpr size_t kMaxDisplayName = 100;
 constexpr size_t kMaxServiceLines = 50;
 constexpr size_t kCertSha256Hex = 64;
+constexpr size_t kWebhookSaltBytes = 16;
+
+absl::Status BadWebhookSignature() {
+  return absl::UnauthenticatedError("invalid or expired webhook signature");
+}
 
 absl::Status Unauthenticated() { return absl::UnauthenticatedError("invalid or expired token"); }
 
@@ -32,7 +40,9 @@ bool IsLowerHex(absl::string_view s) {
 }
 
 internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_hash,
-                                   const std::string& previous_token_hash) {
+                                   const std::string& previous_token_hash,
+                                   const std::string& webhook_salt,
+                                   const std::string& previous_webhook_salt) {
   internal::PrincipalRecord r;
   r.set_format_version(1);
   r.set_principal_id(p.id);
@@ -47,6 +57,15 @@ internal::PrincipalRecord ToRecord(const Principal& p, const std::string& token_
   if (!previous_token_hash.empty()) {
     r.set_previous_token_hash(previous_token_hash);
     r.set_previous_expires_at_unix_micros(absl::ToUnixMicros(p.previous_token_expires_at));
+  }
+  if (!webhook_salt.empty()) {
+    r.set_webhook_salt(webhook_salt);
+    r.set_webhook_expires_at_unix_micros(absl::ToUnixMicros(p.webhook_expires_at));
+  }
+  if (!previous_webhook_salt.empty()) {
+    r.set_previous_webhook_salt(previous_webhook_salt);
+    r.set_previous_webhook_expires_at_unix_micros(
+        absl::ToUnixMicros(p.previous_webhook_expires_at));
   }
   return r;
 }
@@ -64,6 +83,13 @@ Principal FromRecord(const internal::PrincipalRecord& r) {
   if (!r.previous_token_hash().empty()) {
     p.previous_token_expires_at = absl::FromUnixMicros(r.previous_expires_at_unix_micros());
   }
+  if (!r.webhook_salt().empty()) {
+    p.webhook_expires_at = absl::FromUnixMicros(r.webhook_expires_at_unix_micros());
+  }
+  if (!r.previous_webhook_salt().empty()) {
+    p.previous_webhook_expires_at =
+        absl::FromUnixMicros(r.previous_webhook_expires_at_unix_micros());
+  }
   return p;
 }
 
@@ -71,6 +97,13 @@ absl::Status ValidateServiceLines(const std::vector<std::string>& lines) {
   if (lines.size() > kMaxServiceLines)
     return absl::InvalidArgumentError("service_lines: at most 50");
   for (const auto& line : lines) LV_RETURN_IF_ERROR(ValidateServiceLine("service_lines", line));
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGrace(absl::Duration grace) {
+  if (grace < absl::ZeroDuration() || grace > kMaxRotationGrace) {
+    return absl::InvalidArgumentError("grace_seconds: must be 0 to 7 days");
+  }
   return absl::OkStatus();
 }
 
@@ -95,6 +128,7 @@ absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* d
                                                                      keys::Random* random) {
   auto store =
       std::unique_ptr<PrincipalStore>(new PrincipalStore(db, committer, keys, clock, random));
+  store->webhook_key_ = keys::DeriveSubkey(keys->token_key(), 1, "lvwhsec1");
   std::unique_ptr<rocksdb::Iterator> it(
       db->db()->NewIterator(rocksdb::ReadOptions(), db->cf(Cf::kMeta)));
   absl::MutexLock lock(&store->mu_);
@@ -106,7 +140,8 @@ absl::StatusOr<std::unique_ptr<PrincipalStore>> PrincipalStore::Open(Database* d
       return absl::DataLossError("principal record: malformed");
     }
     store->principals_[r.principal_id()] =
-        Entry{FromRecord(r), r.token_hash(), r.previous_token_hash()};
+        Entry{FromRecord(r), r.token_hash(), r.previous_token_hash(), r.webhook_salt(),
+              r.previous_webhook_salt()};
   }
   LV_RETURN_IF_ERROR(db->Check(it->status(), "scan principals"));
   return store;
@@ -177,7 +212,8 @@ absl::Status PrincipalStore::Persist(const Actor& actor, const char* action, con
   LV_RETURN_IF_ERROR(
       FromRocks(batch.Put(db_->cf(Cf::kMeta),
                           absl::StrCat(internal::kMetaPrincipalPrefix, entry.principal.id),
-                          ToRecord(entry.principal, entry.token_hash, entry.previous_token_hash)
+                          ToRecord(entry.principal, entry.token_hash, entry.previous_token_hash,
+                                   entry.webhook_salt, entry.previous_webhook_salt)
                               .SerializeAsString()),
                 "batch"));
   audit::AuditEntry audit_entry = EntryFor(actor, action);
@@ -241,7 +277,8 @@ absl::StatusOr<IssuedToken> PrincipalStore::Create(const Actor& actor, NewPrinci
   entry.principal.enabled = true;
   entry.principal.client_cert_sha256 = std::move(request.client_cert_sha256);
   keys::SecretBytes token = NewToken(entry.principal.id, &entry.token_hash);
-  std::vector<std::string> fields = {"roles", "service_lines"};
+  std::vector<std::string> fields = {"roles", "service_lines",
+                                     absl::StrCat("display_name=", entry.principal.display_name)};
   if (!entry.principal.client_cert_sha256.empty()) fields.push_back("client_cert_sha256");
   LV_RETURN_IF_ERROR(Persist(actor, "CreatePrincipal", entry, std::move(fields)));
   return IssuedToken{entry.principal, std::move(token)};
@@ -267,6 +304,49 @@ absl::StatusOr<std::vector<Principal>> PrincipalStore::List(const Actor& actor) 
   return out;
 }
 
+absl::StatusOr<PrincipalStore::Page> PrincipalStore::ListPage(const Actor& actor, size_t page_size,
+                                                              const std::string& page_token) {
+  constexpr size_t kDefaultPage = 100, kMaxPage = 1000;
+  if (page_size > kMaxPage) return absl::InvalidArgumentError("page_size: at most 1000");
+  if (page_size == 0) page_size = kDefaultPage;
+  // The token is the last principal's "<created_at micros>.<id>".
+  int64_t after_micros = 0;
+  std::string after_id;
+  if (!page_token.empty()) {
+    const size_t dot = page_token.find('.');
+    if (dot == std::string::npos || !absl::SimpleAtoi(page_token.substr(0, dot), &after_micros) ||
+        page_token.size() - dot - 1 != 2 * kPrincipalIdBytes ||
+        !IsLowerHex(absl::string_view(page_token).substr(dot + 1))) {
+      return absl::InvalidArgumentError("page_token: malformed");
+    }
+    after_id = page_token.substr(dot + 1);
+  }
+  auto key = [](const Principal& p) {
+    return std::make_pair(absl::ToUnixMicros(p.created_at), p.id);
+  };
+  std::vector<Principal> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, e] : principals_) {
+      if (page_token.empty() || key(e.principal) > std::make_pair(after_micros, after_id)) {
+        all.push_back(e.principal);
+      }
+    }
+  }
+  std::sort(all.begin(), all.end(),
+            [&key](const Principal& a, const Principal& b) { return key(a) < key(b); });
+  Page page;
+  if (all.size() > page_size) {
+    all.resize(page_size);
+    page.next_page_token =
+        absl::StrCat(absl::ToUnixMicros(all.back().created_at), ".", all.back().id);
+  }
+  page.principals = std::move(all);
+  LV_RETURN_IF_ERROR(
+      committer_->Commit(rocksdb::WriteBatch(), EntryFor(actor, "ListPrincipals")).status());
+  return page;
+}
+
 absl::StatusOr<PrincipalStore::Entry> PrincipalStore::Find(const std::string& principal_id) const {
   absl::MutexLock lock(&mu_);
   auto it = principals_.find(principal_id);
@@ -287,9 +367,7 @@ absl::StatusOr<IssuedToken> PrincipalStore::RotateToken(const Actor& actor,
                                                         const std::string& principal_id,
                                                         absl::Duration ttl, absl::Duration grace) {
   LV_RETURN_IF_ERROR(ValidateTtl(ttl));
-  if (grace < absl::ZeroDuration() || grace > kMaxRotationGrace) {
-    return absl::InvalidArgumentError("grace_seconds: must be 0 to 7 days");
-  }
+  LV_RETURN_IF_ERROR(ValidateGrace(grace));
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   if (!entry.principal.enabled) {
@@ -376,6 +454,140 @@ absl::StatusOr<bool> PrincipalStore::ReapplyServiceLines(
   return true;
 }
 
+keys::SecretBytes PrincipalStore::WebhookSecret(absl::string_view principal_id,
+                                                absl::string_view salt) const {
+  keys::SecretBytes raw(kSecretBytes);
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, webhook_key_.data(), webhook_key_.size(), raw.size());
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(principal_id.data()),
+                            principal_id.size());
+  crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(salt.data()), salt.size());
+  crypto_generichash_final(&state, raw.data(), raw.size());
+  sodium_memzero(&state, sizeof(state));
+  char hex[2 * kSecretBytes + 1];
+  sodium_bin2hex(hex, sizeof(hex), raw.data(), raw.size());
+  // "lvwh_" + id + "_" + 64 hex
+  constexpr absl::string_view kPrefix = "lvwh_";
+  keys::SecretBytes secret(kPrefix.size() + principal_id.size() + 1 + 2 * kSecretBytes);
+  char* out = reinterpret_cast<char*>(secret.data());
+  std::memcpy(out, kPrefix.data(), kPrefix.size());
+  out += kPrefix.size();
+  std::memcpy(out, principal_id.data(), principal_id.size());
+  out += principal_id.size();
+  *out++ = '_';
+  std::memcpy(out, hex, 2 * kSecretBytes);
+  sodium_memzero(hex, sizeof(hex));
+  return secret;
+}
+
+absl::StatusOr<Principal> PrincipalStore::AuthenticateWebhook(absl::string_view principal_id,
+                                                              absl::string_view payload,
+                                                              absl::string_view signature) const {
+  if (principal_id.size() != 2 * kPrincipalIdBytes || !IsLowerHex(principal_id) ||
+      signature.size() != crypto_auth_hmacsha256_BYTES) {
+    return BadWebhookSignature();
+  }
+  const absl::Time now = clock_->Now();
+  Entry e;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = principals_.find(principal_id);
+    if (it == principals_.end()) return BadWebhookSignature();
+    e = it->second;
+  }
+  auto verify = [&](const std::string& salt) {
+    // An empty salt verifies nothing, but costs the same.
+    keys::SecretBytes secret = WebhookSecret(principal_id, salt);
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, secret.data(), secret.size());
+    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
+                                  payload.size());
+    crypto_auth_hmacsha256_final(&state, mac);
+    sodium_memzero(&state, sizeof(state));
+    const bool equal = keys::ConstantTimeEquals(
+        absl::string_view(reinterpret_cast<const char*>(mac), sizeof(mac)), signature);
+    return equal && !salt.empty();
+  };
+  const bool current = verify(e.webhook_salt);
+  const bool previous = verify(e.previous_webhook_salt);
+  const bool live = (current && now < e.principal.webhook_expires_at) ||
+                    (previous && now < e.principal.previous_webhook_expires_at);
+  if (!live || !e.principal.enabled) return BadWebhookSignature();
+  return e.principal;
+}
+
+absl::StatusOr<IssuedWebhookSecret> PrincipalStore::IssueWebhookSecret(
+    const Actor& actor, const std::string& principal_id, absl::Duration ttl, absl::Duration grace) {
+  LV_RETURN_IF_ERROR(ValidateTtl(ttl));
+  LV_RETURN_IF_ERROR(ValidateGrace(grace));
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  if (!entry.principal.enabled) {
+    return WithReason(
+        absl::FailedPreconditionError("principal: disabled principals cannot get a secret"),
+        "PRINCIPAL_DISABLED");
+  }
+  // A webhook secret is a capture credential only: it cannot carry a read.
+  if (entry.principal.roles != std::vector<std::string>{"capture"}) {
+    return WithReason(absl::FailedPreconditionError(
+                          "roles: only a principal with the capture role alone may sign webhooks"),
+                      "WEBHOOK_CAPTURE_ONLY");
+  }
+  // The HTTP listener does not ask for client certificates.
+  if (!entry.principal.client_cert_sha256.empty()) {
+    return WithReason(absl::FailedPreconditionError(
+                          "client_cert_sha256: a principal bound to a client certificate "
+                          "calls over gRPC only"),
+                      "WEBHOOK_CERT_BOUND");
+  }
+  const absl::Time now = clock_->Now();
+  if (grace > absl::ZeroDuration() && !entry.webhook_salt.empty() &&
+      now < entry.principal.webhook_expires_at) {
+    entry.previous_webhook_salt = entry.webhook_salt;
+    entry.principal.previous_webhook_expires_at =
+        std::min(now + grace, entry.principal.webhook_expires_at);
+  } else {
+    entry.previous_webhook_salt.clear();
+    entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+  }
+  entry.webhook_salt = random_->Bytes(kWebhookSaltBytes);
+  entry.principal.webhook_expires_at = now + ttl;
+  LV_RETURN_IF_ERROR(Persist(actor, "IssueWebhookSecret", entry,
+                             grace > absl::ZeroDuration()
+                                 ? std::vector<std::string>{"webhook_secret", "grace"}
+                                 : std::vector<std::string>{"webhook_secret"}));
+  return IssuedWebhookSecret{entry.principal,
+                             WebhookSecret(entry.principal.id, entry.webhook_salt)};
+}
+
+absl::StatusOr<Principal> PrincipalStore::RevokeWebhookSecret(const Actor& actor,
+                                                              const std::string& principal_id) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  entry.webhook_salt.clear();
+  entry.previous_webhook_salt.clear();
+  entry.principal.webhook_expires_at = absl::InfinitePast();
+  entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+  LV_RETURN_IF_ERROR(Persist(actor, "RevokeWebhookSecret", entry, {"webhook_secret"}));
+  return entry.principal;
+}
+
+absl::StatusOr<bool> PrincipalStore::ReapplyWebhookEnd(const Actor& actor,
+                                                       const std::string& principal_id,
+                                                       uint64_t sequence) {
+  KeyClaims::Claim claim = claims_.Acquire({principal_id});
+  LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
+  if (entry.webhook_salt.empty() && entry.previous_webhook_salt.empty()) return false;
+  entry.webhook_salt.clear();
+  entry.previous_webhook_salt.clear();
+  entry.principal.webhook_expires_at = absl::InfinitePast();
+  entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+  LV_RETURN_IF_ERROR(Persist(actor, "ReapplyWebhookSecretEnd", entry,
+                             {"webhook_secret", absl::StrCat("reapplied_sequence=", sequence)}));
+  return true;
+}
+
 bool PrincipalStore::HasUsableAdmin() const {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
@@ -387,6 +599,12 @@ bool PrincipalStore::HasUsableAdmin() const {
     }
   }
   return false;
+}
+
+std::string PrincipalStore::DisplayName(const std::string& principal_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = principals_.find(principal_id);
+  return it == principals_.end() ? std::string() : it->second.principal.display_name;
 }
 
 }  // namespace leadvault::vault

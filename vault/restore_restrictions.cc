@@ -40,6 +40,8 @@ void RestrictionsSinceBackup::Note(const audit::AuditEntry& entry, uint64_t sequ
     disabled_[entry.subject] = sequence;
   } else if (a == "RotateToken" && !entry.subject.empty()) {
     tokens_ended_[entry.subject] = sequence;
+  } else if ((a == "IssueWebhookSecret" || a == "RevokeWebhookSecret") && !entry.subject.empty()) {
+    webhooks_ended_[entry.subject] = sequence;
   } else if (a == "SetServiceLines" && !entry.subject.empty()) {
     std::optional<std::string> lines = FieldValue(entry, "service_lines");
     if (!lines.has_value()) return;  // an entry from before they were named
@@ -128,6 +130,9 @@ absl::StatusOr<uint64_t> RestrictionsSinceBackup::Reapply(
   }
   for (const auto& [id, sequence] : tokens_ended_) {
     LV_RETURN_IF_ERROR(add(principals.ReapplyTokenEnd(system, id, sequence)));
+  }
+  for (const auto& [id, sequence] : webhooks_ended_) {
+    LV_RETURN_IF_ERROR(add(principals.ReapplyWebhookEnd(system, id, sequence)));
   }
   for (const auto& [id, change] : service_lines_) {
     LV_RETURN_IF_ERROR(

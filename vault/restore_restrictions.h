@@ -34,6 +34,9 @@ struct RestrictionTargets {
 //   "DisablePrincipal"      the principal is disabled again;
 //   "RotateToken"           every token of the principal ends (the new one
 //                           is not in the backup; an admin issues another);
+//   "IssueWebhookSecret", "RevokeWebhookSecret"
+//                           every webhook secret of the principal ends
+//                           (the restored salt is not the one in use);
 //   "SetServiceLines"       the principal keeps only the lines it has that
 //                           the last change left it ("service_lines=");
 //   "PlaceLegalHold"        the hold is put back (same id, reason, placer)
@@ -64,8 +67,9 @@ class RestrictionsSinceBackup {
                                    const std::set<std::string>& purged) const;
 
  private:
-  std::map<std::string, uint64_t> disabled_;      // principal id -> sequence
-  std::map<std::string, uint64_t> tokens_ended_;  // principal id -> sequence
+  std::map<std::string, uint64_t> disabled_;        // principal id -> sequence
+  std::map<std::string, uint64_t> tokens_ended_;    // principal id -> sequence
+  std::map<std::string, uint64_t> webhooks_ended_;  // principal id -> sequence
   std::map<std::string, std::pair<uint64_t, std::vector<std::string>>> service_lines_;
   std::map<std::string, std::pair<uint64_t, LegalHold>> holds_;  // lead id + hold id
   std::map<std::string, uint64_t> closed_grants_;                // grant id -> sequence

@@ -64,6 +64,8 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"CreateBackup", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"AmendLead", {kDenied, kDenied, kOk, kDenied, kDenied, kDenied}},
     {"ListAmendments", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
+    {"IssueWebhookSecret", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"RevokeWebhookSecret", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -235,6 +237,20 @@ class AccessPolicyTest : public ApiTest {
       q.set_principal_id(victim);
       v1::RotateTokenResponse r;
       return admin_->RotateToken(ctx.get(), q, &r);
+    }
+    if (rpc == "IssueWebhookSecret" || rpc == "RevokeWebhookSecret") {
+      std::string form;
+      NewPrincipal("web form of " + role, {"capture"}, 0, &form);
+      if (rpc == "IssueWebhookSecret") {
+        v1::IssueWebhookSecretRequest q;
+        q.set_principal_id(form);
+        v1::IssueWebhookSecretResponse r;
+        return admin_->IssueWebhookSecret(ctx.get(), q, &r);
+      }
+      v1::RevokeWebhookSecretRequest q;
+      q.set_principal_id(form);
+      v1::RevokeWebhookSecretResponse r;
+      return admin_->RevokeWebhookSecret(ctx.get(), q, &r);
     }
     if (rpc == "RotateMasterKey") {
       v1::RotateMasterKeyResponse r;

@@ -300,6 +300,8 @@ TEST_F(AmendTest, ConsentForAnOldContactDoesNotCoverTheNewOne) {
     if (w.field() != "email") continue;
     email_withheld = true;
     EXPECT_EQ(w.reason(), "contact_changed");
+    EXPECT_EQ(w.reason_code(), v1::WITHHELD_REASON_CONTACT_CHANGED);
+    EXPECT_EQ(w.personal_field(), v1::PERSONAL_FIELD_EMAIL);
     EXPECT_EQ(w.since_unix_micros(), absl::ToUnixMicros(clock_.Now()));
   }
   EXPECT_TRUE(email_withheld);

@@ -1,11 +1,14 @@
 // Every RPC leaves exactly one audit entry, and the Compliance service hands
 // out checkpoints, proofs, exports and accountings that verify.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "api/convert.h"
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
 #include "audit/export_format.h"
@@ -375,6 +378,12 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
   ASSERT_TRUE(root.ok());
   for (const v1::Disclosure& d : disclosures.disclosures()) {
     EXPECT_EQ(d.action(), "GetLead");
+    // The worker holds capture and intake; it read for treatment.
+    EXPECT_EQ(d.role(), "capture,intake");
+    EXPECT_EQ(std::vector<int>(d.role_codes().begin(), d.role_codes().end()),
+              (std::vector<int>{v1::ROLE_CAPTURE, v1::ROLE_INTAKE}));
+    EXPECT_EQ(d.purpose(), "treatment");
+    EXPECT_EQ(d.purpose_code(), v1::PURPOSE_OF_USE_TREATMENT);
     EXPECT_FALSE(d.fields().empty());
     EXPECT_TRUE(audit::VerifyInclusion(d.sequence() - 1, disclosures.checkpoint().tree_size(),
                                        audit::LeafHash(d.entry()), Hashes(d.inclusion_proof()),
@@ -386,6 +395,77 @@ TEST_F(AuditServiceTest, StreamedExportVerifiesOfflineAndAccountingListsReads) {
       compliance_->AccountingOfDisclosures(Ctx(officer_token_).get(), accounting, &disclosures)
           .error_code(),
       grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Every purpose an audit entry names has its enum, naming the same purpose.
+TEST(PurposeEnumTest, EveryPurposeTheServerNamesHasItsEnum) {
+  for (vault::Purpose purpose : vault::kAllPurposes) {
+    const std::string name(vault::PurposeName(purpose));
+    const v1::PurposeOfUse code = PurposeFromName(name);
+    EXPECT_NE(code, v1::PURPOSE_OF_USE_UNSPECIFIED) << name;
+    EXPECT_EQ(v1::PurposeOfUse_Name(code), "PURPOSE_OF_USE_" + absl::AsciiStrToUpper(name));
+  }
+  EXPECT_EQ(PurposeFromName(""), v1::PURPOSE_OF_USE_UNSPECIFIED);
+}
+
+// The compliance lists name each principal beside its id (from the principal
+// store), and the CreatePrincipal entry records the name, so an export can.
+TEST_F(AuditServiceTest, AccountingAndEmergencyGrantsNameThePrincipals) {
+  const std::string worker_id = worker_token_.substr(3, 16);
+  const std::string lead_id = CreateLead("named", "named@example.com");
+  v1::GetLeadRequest get;
+  get.set_purpose(v1::PURPOSE_OF_USE_TREATMENT);
+  get.set_lead_id(lead_id);
+  v1::GetLeadResponse got;
+  ASSERT_TRUE(leads_->GetLead(Ctx(worker_token_).get(), get, &got).ok());
+
+  v1::AccountingOfDisclosuresRequest accounting;
+  accounting.set_lead_id(lead_id);
+  v1::AccountingOfDisclosuresResponse disclosures;
+  ASSERT_TRUE(
+      compliance_->AccountingOfDisclosures(Ctx(officer_token_).get(), accounting, &disclosures)
+          .ok());
+  ASSERT_EQ(disclosures.disclosures_size(), 1);
+  EXPECT_EQ(disclosures.disclosures(0).principal_id(), worker_id);
+  EXPECT_EQ(disclosures.disclosures(0).principal_display_name(), "intake desk");
+
+  // A grant opened and closed by the officer: both ids named.
+  auto emergency = v1::EmergencyAccess::NewStub(channel_);
+  v1::OpenEmergencyAccessRequest open;
+  open.set_reason("patient unresponsive at triage; need allergy notes");
+  open.add_lead_ids(lead_id);
+  open.set_duration_seconds(600);
+  v1::OpenEmergencyAccessResponse opened;
+  grpc::Status s = emergency->OpenEmergencyAccess(Ctx(officer_token_).get(), open, &opened);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(opened.grant().principal_display_name(), "privacy officer");
+  v1::ListEmergencyAccessResponse listed;
+  ASSERT_TRUE(emergency->ListEmergencyAccess(Ctx(officer_token_).get(), {}, &listed).ok());
+  ASSERT_EQ(listed.grants_size(), 1);
+  EXPECT_EQ(listed.grants(0).principal_id(), officer_id_);
+  EXPECT_EQ(listed.grants(0).principal_display_name(), "privacy officer");
+  EXPECT_EQ(listed.grants(0).closed_by_display_name(), "") << "not closed";
+  v1::CloseEmergencyAccessRequest close;
+  close.set_grant_id(listed.grants(0).grant_id());
+  v1::CloseEmergencyAccessResponse closed;
+  ASSERT_TRUE(emergency->CloseEmergencyAccess(Ctx(officer_token_).get(), close, &closed).ok());
+  ASSERT_TRUE(emergency->ListEmergencyAccess(Ctx(officer_token_).get(), {}, &listed).ok());
+  ASSERT_EQ(listed.grants_size(), 1);
+  EXPECT_EQ(listed.grants(0).closed_by(), officer_id_);
+  EXPECT_EQ(listed.grants(0).closed_by_display_name(), "privacy officer");
+  EXPECT_EQ(vault_->principals().DisplayName("0000000000000000"), "");
+
+  // The officer's CreatePrincipal entry records its name (workforce data).
+  bool recorded = false;
+  for (const audit::AuditEntry& e : ReadAudit(*vault_)) {
+    if (e.action == "CreatePrincipal" && e.subject == officer_id_) {
+      EXPECT_EQ(audit::RecordedDisplayName(e), "privacy officer");
+      EXPECT_NE(std::find(e.fields.begin(), e.fields.end(), "display_name=privacy officer"),
+                e.fields.end());
+      recorded = true;
+    }
+  }
+  EXPECT_TRUE(recorded);
 }
 
 }  // namespace

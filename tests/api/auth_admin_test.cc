@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "api/convert.h"
 #include "audit/audit_entry.h"
 #include "tests/api/api_test_util.h"
 
@@ -51,6 +54,9 @@ TEST_F(AuthAdminTest, AdminRpcsEndToEnd) {
   EXPECT_EQ(p.display_name(), "compliance office");
   EXPECT_EQ(std::vector<std::string>(p.roles().begin(), p.roles().end()),
             (std::vector<std::string>{"analyst", "compliance"}));
+  ASSERT_EQ(p.role_codes_size(), 2);
+  EXPECT_EQ(p.role_codes(0), v1::ROLE_ANALYST);
+  EXPECT_EQ(p.role_codes(1), v1::ROLE_COMPLIANCE);
   EXPECT_TRUE(p.enabled());
   EXPECT_EQ(p.created_at_unix_micros(), absl::ToUnixMicros(testing_util::StartTime()));
   EXPECT_EQ(p.expires_at_unix_micros(),
@@ -259,6 +265,34 @@ TEST_F(AuthAdminTest, RepeatedFailuresFromOnePeerAreSlowedAndAudited) {
     audited = audited || e->code == static_cast<int>(absl::StatusCode::kResourceExhausted);
   }
   EXPECT_TRUE(audited);
+}
+
+// Every role a principal, an emergency grant or an audit entry names has its
+// enum, naming the same role.
+TEST(RoleEnumTest, EveryRoleTheServerNamesHasItsEnum) {
+  std::string label;
+  std::vector<v1::Role> typed;
+  for (vault::Role role : vault::kAllRoles) {
+    const std::string name(vault::RoleName(role));
+    const v1::Role code = RoleFromName(name);
+    EXPECT_EQ(code, ToProto(role));
+    EXPECT_EQ(v1::Role_Name(code), "ROLE_" + absl::AsciiStrToUpper(name));
+    // A principal record's roles, one by one.
+    vault::Principal p;
+    p.roles = {name};
+    v1::Principal out;
+    ToProto(p, &out);
+    ASSERT_EQ(out.role_codes_size(), 1);
+    EXPECT_EQ(out.role_codes(0), code);
+    absl::StrAppend(&label, label.empty() ? "" : ",", name);
+    typed.push_back(code);
+  }
+  // An audit entry's label: the roles joined by commas, in order.
+  EXPECT_EQ(RolesFromLabel(label), typed);
+  EXPECT_EQ(RolesFromLabel(vault::RolesLabel({vault::Role::kIntake, vault::Role::kCompliance})),
+            (std::vector<v1::Role>{v1::ROLE_INTAKE, v1::ROLE_COMPLIANCE}));
+  EXPECT_TRUE(RolesFromLabel("").empty());
+  EXPECT_EQ(RoleFromName("nobody"), v1::ROLE_UNSPECIFIED);
 }
 
 }  // namespace leadvault::api

@@ -3,6 +3,7 @@
 // refused contact; its history paged and its proof verified offline; the
 // roles; one audit entry per call; and no evidence value that is PII (the IP
 // address, an SMS reply) in any audit entry, error or response.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "api/convert.h"
 #include "audit/audit_entry.h"
 #include "audit/checkpoint.h"
 #include "audit/consent_proof.h"
@@ -26,6 +28,51 @@ using ::testing::HasSubstr;
 constexpr char kPhone[] = "+16502530000";
 constexpr char kEmail[] = "consent@example.com";
 constexpr char kSha256[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+// The string an enum value stands for: its name without `prefix`, lower-cased
+// ("CONSENT_REASON_NO_CONSENT" is "no_consent").
+std::string Named(const std::string& enum_name, absl::string_view prefix) {
+  EXPECT_TRUE(absl::StartsWith(enum_name, prefix)) << enum_name;
+  return absl::AsciiStrToLower(absl::string_view(enum_name).substr(prefix.size()));
+}
+
+// The typed fields name what the strings kept beside them name.
+void ExpectTypedAgree(const v1::CheckConsentResponse& r) {
+  EXPECT_NE(r.reason_code(), v1::CONSENT_REASON_UNSPECIFIED);
+  EXPECT_EQ(Named(v1::ConsentReason_Name(r.reason_code()), "CONSENT_REASON_"), r.reason());
+  EXPECT_EQ(r.allowed(), r.reason_code() == v1::CONSENT_REASON_ACTIVE);
+  ASSERT_EQ(r.missing_elements_size(), r.missing_size());
+  for (int i = 0; i < r.missing_size(); ++i) {
+    EXPECT_EQ(Named(v1::TcpaElement_Name(r.missing_elements(i)), "TCPA_ELEMENT_"), r.missing(i));
+  }
+}
+void ExpectTypedAgree(const v1::WithheldField& w) {
+  EXPECT_NE(w.personal_field(), v1::PERSONAL_FIELD_UNSPECIFIED);
+  EXPECT_EQ(Named(v1::PersonalField_Name(w.personal_field()), "PERSONAL_FIELD_"), w.field());
+  EXPECT_NE(w.reason_code(), v1::WITHHELD_REASON_UNSPECIFIED);
+  EXPECT_EQ(Named(v1::WithheldReason_Name(w.reason_code()), "WITHHELD_REASON_"), w.reason());
+  ASSERT_EQ(w.missing_elements_size(), w.missing_size());
+  for (int i = 0; i < w.missing_size(); ++i) {
+    EXPECT_EQ(Named(v1::TcpaElement_Name(w.missing_elements(i)), "TCPA_ELEMENT_"), w.missing(i));
+  }
+}
+void ExpectTypedAgree(const v1::GetLeadResponse& r) {
+  for (const v1::WithheldField& w : r.withheld()) {
+    ExpectTypedAgree(w);
+    // A withheld field is hidden: absent, and listed as such.
+    EXPECT_NE(std::find(r.hidden_fields().begin(), r.hidden_fields().end(), w.personal_field()),
+              r.hidden_fields().end())
+        << w.field();
+  }
+}
+void ExpectTypedAgree(const v1::ConsentEvent& e) {
+  EXPECT_NE(e.action_code(), v1::CONSENT_ACTION_UNSPECIFIED);
+  EXPECT_EQ(Named(v1::ConsentAction_Name(e.action_code()), "CONSENT_ACTION_"), e.action());
+  ASSERT_EQ(e.missing_elements_size(), e.missing_size());
+  for (int i = 0; i < e.missing_size(); ++i) {
+    EXPECT_EQ(Named(v1::TcpaElement_Name(e.missing_elements(i)), "TCPA_ELEMENT_"), e.missing(i));
+  }
+}
 
 // Every audit entry in the vault, in sequence order, with its canonical bytes.
 std::vector<std::pair<audit::AuditEntry, std::string>> ReadAudit(vault::Vault& vault) {
@@ -175,6 +222,8 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   EXPECT_TRUE(check.allowed());
   EXPECT_EQ(check.reason(), "active");
+  EXPECT_EQ(check.reason_code(), v1::CONSENT_REASON_ACTIVE);
+  ExpectTypedAgree(check);
   EXPECT_GT(check.event_number(), 0u);
   // Not granted for email, nor for treatment follow-up.
   ASSERT_TRUE(
@@ -182,6 +231,8 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
           .ok());
   EXPECT_FALSE(check.allowed());
   EXPECT_EQ(check.reason(), "no_consent");
+  EXPECT_EQ(check.reason_code(), v1::CONSENT_REASON_NO_CONSENT);
+  ExpectTypedAgree(check);
   EXPECT_EQ(check.event_number(), 0u);
   ASSERT_TRUE(Check(intake_, lead_id, v1::CONSENT_CHANNEL_SMS,
                     v1::CONSENT_PURPOSE_TREATMENT_FOLLOW_UP, &check)
@@ -197,6 +248,9 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
   ASSERT_EQ(got.withheld_size(), 1);
   EXPECT_EQ(got.withheld(0).field(), "email");
   EXPECT_EQ(got.withheld(0).reason(), "not_outreach_channel");
+  EXPECT_EQ(got.withheld(0).personal_field(), v1::PERSONAL_FIELD_EMAIL);
+  EXPECT_EQ(got.withheld(0).reason_code(), v1::WITHHELD_REASON_NOT_OUTREACH_CHANNEL);
+  ExpectTypedAgree(got);
   // Outreach by email: nothing consented.
   s = ReadForOutreach(lead_id, v1::CONSENT_CHANNEL_EMAIL, &got);
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
@@ -206,6 +260,7 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
   for (const v1::WithheldField& w : got.withheld()) reasons[w.field()] = w.reason();
   EXPECT_EQ(reasons["email"], "no_consent");
   EXPECT_EQ(reasons["phone"], "not_outreach_channel");
+  ExpectTypedAgree(got);
 
   // The person replies STOP to a text.
   clock_.Advance(absl::Minutes(30));
@@ -218,6 +273,8 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
     // sharing is left out).
     const v1::ConsentEvent& e = recorded.event();
     EXPECT_EQ(e.action(), "revoke");
+    EXPECT_EQ(e.action_code(), v1::CONSENT_ACTION_REVOKE);
+    ExpectTypedAgree(e);
     ASSERT_EQ(e.channels_size(), 1);
     EXPECT_EQ(e.channels(0), v1::CONSENT_CHANNEL_SMS);
     ASSERT_EQ(e.purposes_size(), 3);
@@ -246,11 +303,14 @@ TEST_F(ConsentServiceTest, CapturedConsentAllowsOutreachUntilAnSmsStopRevokesIt)
   }
   EXPECT_EQ(reasons["phone"], "revoked");
   EXPECT_EQ(reasons["email"], "not_outreach_channel");
+  ExpectTypedAgree(got);
   ASSERT_TRUE(
       Check(intake_, lead_id, v1::CONSENT_CHANNEL_SMS, v1::CONSENT_PURPOSE_SCHEDULING, &check)
           .ok());
   EXPECT_FALSE(check.allowed());
   EXPECT_EQ(check.reason(), "revoked");
+  EXPECT_EQ(check.reason_code(), v1::CONSENT_REASON_REVOKED);
+  ExpectTypedAgree(check);
   EXPECT_EQ(check.since_unix_micros(), absl::ToUnixMicros(revoked_at));
   // Voice was not revoked.
   s = ReadForOutreach(lead_id, v1::CONSENT_CHANNEL_VOICE, &got);
@@ -289,6 +349,10 @@ TEST_F(ConsentServiceTest, AnIncompleteGrantNeverAllowsTextsAndNamesWhatIsMissin
   EXPECT_FALSE(check.allowed());
   EXPECT_EQ(check.reason(), "incomplete");
   EXPECT_THAT(check.missing(), ElementsAre("seller_name", "capture_certificate_id"));
+  EXPECT_EQ(check.reason_code(), v1::CONSENT_REASON_INCOMPLETE);
+  EXPECT_THAT(check.missing_elements(),
+              ElementsAre(v1::TCPA_ELEMENT_SELLER_NAME, v1::TCPA_ELEMENT_CAPTURE_CERTIFICATE_ID));
+  ExpectTypedAgree(check);
   ASSERT_TRUE(
       Check(intake_, lead_id, v1::CONSENT_CHANNEL_VOICE, v1::CONSENT_PURPOSE_SCHEDULING, &check)
           .ok());
@@ -302,8 +366,10 @@ TEST_F(ConsentServiceTest, AnIncompleteGrantNeverAllowsTextsAndNamesWhatIsMissin
     named = true;
     EXPECT_EQ(w.reason(), "incomplete");
     EXPECT_THAT(w.missing(), ElementsAre("seller_name", "capture_certificate_id"));
+    EXPECT_EQ(w.reason_code(), v1::WITHHELD_REASON_INCOMPLETE);
   }
   EXPECT_TRUE(named);
+  ExpectTypedAgree(got);
 
   int pages = 0;
   std::vector<v1::ConsentEvent> events = History(intake_, lead_id, 200, &pages);
@@ -312,8 +378,12 @@ TEST_F(ConsentServiceTest, AnIncompleteGrantNeverAllowsTextsAndNamesWhatIsMissin
   EXPECT_EQ(events[0].purposes_size(), 2);
   for (const v1::ConsentEvent& e : events) {
     EXPECT_EQ(e.action(), "grant");
+    EXPECT_EQ(e.action_code(), v1::CONSENT_ACTION_GRANT);
     EXPECT_FALSE(e.complete());
     EXPECT_THAT(e.missing(), ElementsAre("seller_name", "capture_certificate_id"));
+    EXPECT_THAT(e.missing_elements(),
+                ElementsAre(v1::TCPA_ELEMENT_SELLER_NAME, v1::TCPA_ELEMENT_CAPTURE_CERTIFICATE_ID));
+    ExpectTypedAgree(e);
     EXPECT_TRUE(e.evidence().ip_address().empty());
     EXPECT_TRUE(e.ip_captured());
     EXPECT_EQ(e.ip_commitment().size(), 64u);
@@ -750,6 +820,60 @@ TEST_F(ConsentServiceTest, CanaryEvidenceNeverReachesTheAuditLogOrErrors) {
     for (const std::string& m : pii_markers) {
       EXPECT_FALSE(absl::StrContains(response, m)) << m << " in a response";
     }
+  }
+}
+
+// Every consent reason, TCPA element and action the server can send comes
+// with its enum naming the same value, through the conversions every reply uses.
+TEST(ConsentEnumsTest, EveryValueTheServerSendsHasItsEnum) {
+  const vault::ConsentReason kReasons[] = {
+      vault::ConsentReason::kActive,     vault::ConsentReason::kNoConsent,
+      vault::ConsentReason::kRevoked,    vault::ConsentReason::kIncomplete,
+      vault::ConsentReason::kSuppressed, vault::ConsentReason::kContactChanged};
+  const std::vector<vault::TcpaElement> all_missing(vault::kAllTcpaElements.begin(),
+                                                    vault::kAllTcpaElements.end());
+  for (vault::ConsentReason reason : kReasons) {
+    vault::ConsentDecision decision;
+    decision.allowed = reason == vault::ConsentReason::kActive;
+    decision.reason = reason;
+    decision.missing = all_missing;
+    v1::CheckConsentResponse out;
+    ToProto(decision, &out);
+    SCOPED_TRACE(out.reason());
+    ExpectTypedAgree(out);
+    EXPECT_EQ(out.missing_elements_size(), 7);
+  }
+  // What a read for outreach withholds a contact field for: a consent
+  // decision that does not allow the channel, or another channel's field.
+  std::vector<std::string> withheld = {"not_outreach_channel"};
+  for (vault::ConsentReason reason : kReasons) {
+    if (reason != vault::ConsentReason::kActive) {
+      withheld.emplace_back(vault::ConsentReasonName(reason));
+    }
+  }
+  for (const std::string& reason : withheld) {
+    for (vault::PiiField field : {vault::PiiField::kEmail, vault::PiiField::kPhone}) {
+      vault::WithheldField w;
+      w.field = field;
+      w.reason = reason;
+      w.missing = all_missing;
+      v1::WithheldField out;
+      ToProto(w, &out);
+      SCOPED_TRACE(reason);
+      ExpectTypedAgree(out);
+    }
+  }
+  EXPECT_EQ(WithheldReasonFromName("active"), v1::WITHHELD_REASON_UNSPECIFIED);
+  EXPECT_EQ(WithheldReasonFromName(""), v1::WITHHELD_REASON_UNSPECIFIED);
+  for (vault::ConsentAction action :
+       {vault::ConsentAction::kGrant, vault::ConsentAction::kRevoke}) {
+    vault::ConsentEvent event;
+    event.action = action;
+    if (action == vault::ConsentAction::kGrant) event.missing = all_missing;
+    v1::ConsentEvent out;
+    ToProto(event, &out);
+    SCOPED_TRACE(out.action());
+    ExpectTypedAgree(out);
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "api/convert.h"
+#include "gmock/gmock.h"
 #include "tests/api/api_test_util.h"
 
 namespace leadvault::api {
@@ -516,6 +518,120 @@ TEST_F(LeadServiceTest, UpdateConflictsAndBadTransitions) {
   EXPECT_EQ(meta.version(), 2u);
   EXPECT_EQ(meta.status(), v1::LEAD_STATUS_DISQUALIFIED);
   EXPECT_EQ(meta.contact_attempts_size(), 0);
+}
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// The fields a list of PersonalField values names, as PersonalData's names.
+std::vector<std::string> Names(const google::protobuf::RepeatedField<int>& fields) {
+  std::vector<std::string> out;
+  for (int f : fields) {
+    out.push_back(absl::AsciiStrToLower(v1::PersonalField_Name(static_cast<v1::PersonalField>(f))
+                                            .substr(sizeof("PERSONAL_FIELD_") - 1)));
+  }
+  return out;
+}
+
+// Every personal field's enum names the field the strings name.
+TEST(PersonalFieldTest, EveryFieldTheServerNamesHasItsEnum) {
+  for (vault::PiiField f : vault::kAllPiiFields) {
+    const v1::PersonalField typed = ToProto(f);
+    EXPECT_NE(typed, v1::PERSONAL_FIELD_UNSPECIFIED);
+    google::protobuf::RepeatedField<int> one;
+    one.Add(typed);
+    EXPECT_EQ(Names(one), std::vector<std::string>{std::string(vault::PiiFieldName(f))});
+    // The same number as PersonalData's field of that name.
+    const auto* field =
+        v1::PersonalData::descriptor()->FindFieldByName(std::string(vault::PiiFieldName(f)));
+    ASSERT_NE(field, nullptr) << vault::PiiFieldName(f);
+    EXPECT_EQ(field->number(), static_cast<int>(typed));
+  }
+}
+
+// A reply tells a field the caller may not see from one without a value: the
+// hidden ones are listed, and so are the masked ones, for every role and for
+// reads for outreach and under emergency access.
+TEST_F(LeadServiceTest, HiddenFieldsTellAHiddenFieldFromAnEmptyOne) {
+  const std::string officer = NewPrincipal("privacy officer", {"compliance"});
+  const std::string form = NewPrincipal("web form", {"capture"});
+  // No phone, street or condition: those are empty, not hidden.
+  const std::string id = CreateLead("hidden-1", "hidden@example.com");
+  auto read = [&](const std::string& token, v1::PurposeOfUse purpose, const std::string& lead,
+                  v1::GetLeadResponse* got, v1::ConsentChannel outreach = {}) {
+    v1::GetLeadRequest r;
+    r.set_lead_id(lead);
+    r.set_purpose(purpose);
+    r.set_outreach_channel(outreach);
+    grpc::Status s = leads_->GetLead(Ctx(token).get(), r, got);
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    // The typed masked list names what the kept strings name.
+    EXPECT_EQ(Names(got->masked_personal_fields()),
+              std::vector<std::string>(got->masked_fields().begin(), got->masked_fields().end()));
+  };
+
+  // Intake sees every field: none hidden, so an absent phone has no value.
+  v1::GetLeadResponse got;
+  read(worker_token_, v1::PURPOSE_OF_USE_TREATMENT, id, &got);
+  EXPECT_THAT(got.hidden_fields(), IsEmpty());
+  EXPECT_THAT(got.masked_personal_fields(), IsEmpty());
+  EXPECT_EQ(got.lead().personal().first_name(), "Ada");
+  EXPECT_TRUE(got.lead().personal().phone().empty());
+
+  // Compliance: Safe Harbor's birth year, ZIP3 and state; every identifier hidden.
+  got.Clear();
+  read(officer, v1::PURPOSE_OF_USE_OPERATIONS, id, &got);
+  EXPECT_THAT(Names(got.hidden_fields()),
+              ElementsAre("first_name", "last_name", "email", "phone", "street_address", "city",
+                          "condition_interest", "notes"));
+  EXPECT_THAT(got.masked_personal_fields(),
+              ElementsAre(v1::PERSONAL_FIELD_DATE_OF_BIRTH, v1::PERSONAL_FIELD_POSTAL_CODE));
+  EXPECT_EQ(got.lead().personal().date_of_birth(), "1980");
+  EXPECT_EQ(got.lead().personal().state(), "CA");
+  EXPECT_TRUE(got.lead().personal().first_name().empty());
+
+  // Capture reads back its own submission: no field at all, each one hidden.
+  v1::CreateLeadResponse created;
+  ASSERT_TRUE(
+      leads_->CreateLead(Ctx(form).get(), ValidCreate("hidden-2", "form@example.com"), &created)
+          .ok());
+  got.Clear();
+  read(form, v1::PURPOSE_OF_USE_UNSPECIFIED, created.lead_id(), &got);
+  EXPECT_EQ(got.hidden_fields_size(), static_cast<int>(vault::kPiiFieldCount));
+  EXPECT_EQ(got.lead().personal().ByteSizeLong(), 0u);
+  EXPECT_EQ(got.lead().metadata().status(), v1::LEAD_STATUS_UNSPECIFIED);
+
+  // A read for outreach by email without consent: both contact fields are
+  // withheld, and hidden, whether or not the lead has a value for them.
+  got.Clear();
+  read(worker_token_, v1::PURPOSE_OF_USE_SCHEDULING_OUTREACH, id, &got, v1::CONSENT_CHANNEL_EMAIL);
+  EXPECT_THAT(got.hidden_fields(), ElementsAre(v1::PERSONAL_FIELD_EMAIL, v1::PERSONAL_FIELD_PHONE));
+  ASSERT_EQ(got.withheld_size(), 2);
+  for (const v1::WithheldField& w : got.withheld()) {
+    EXPECT_EQ(w.reason_code(), w.personal_field() == v1::PERSONAL_FIELD_EMAIL
+                                   ? v1::WITHHELD_REASON_NO_CONSENT
+                                   : v1::WITHHELD_REASON_NOT_OUTREACH_CHANNEL)
+        << w.field();
+  }
+  EXPECT_EQ(got.lead().personal().first_name(), "Ada");
+
+  // Under emergency access the officer sees every field: none hidden.
+  auto emergency = v1::EmergencyAccess::NewStub(channel_);
+  v1::OpenEmergencyAccessRequest open;
+  open.set_reason("unresponsive patient at triage");
+  open.add_lead_ids(id);
+  open.set_duration_seconds(600);
+  v1::OpenEmergencyAccessResponse opened;
+  grpc::Status s = emergency->OpenEmergencyAccess(Ctx(officer).get(), open, &opened);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(opened.grant().role(), "compliance");
+  EXPECT_THAT(opened.grant().role_codes(), ElementsAre(v1::ROLE_COMPLIANCE));
+  got.Clear();
+  read(officer, v1::PURPOSE_OF_USE_EMERGENCY, id, &got);
+  EXPECT_THAT(got.hidden_fields(), IsEmpty());
+  EXPECT_THAT(got.masked_personal_fields(), IsEmpty());
+  EXPECT_EQ(got.lead().personal().first_name(), "Ada");
+  EXPECT_EQ(got.lead().personal().date_of_birth(), "1980-05-17");
 }
 
 }  // namespace

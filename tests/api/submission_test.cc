@@ -5,13 +5,32 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/api/api_test_util.h"
 
 namespace leadvault::api {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::IsEmpty;
 using testing_util::ApiTest;
+
+// The typed lists name what the kept strings name.
+void ExpectTypedAgree(const v1::Submission& s) {
+  ASSERT_EQ(s.masked_personal_fields_size(), s.masked_fields_size());
+  for (int i = 0; i < s.masked_fields_size(); ++i) {
+    EXPECT_EQ(v1::PersonalField_Name(s.masked_personal_fields(i)),
+              "PERSONAL_FIELD_" + absl::AsciiStrToUpper(s.masked_fields(i)));
+  }
+  ASSERT_EQ(s.conflicting_fields_size(), s.conflicts_size());
+  for (int i = 0; i < s.conflicts_size(); ++i) {
+    EXPECT_EQ(v1::PersonalField_Name(s.conflicting_fields(i)),
+              "PERSONAL_FIELD_" + absl::AsciiStrToUpper(s.conflicts(i)));
+  }
+}
 
 class SubmissionTest : public ApiTest {
  protected:
@@ -73,6 +92,10 @@ TEST_F(SubmissionTest, ADuplicateKeepsWhatItBroughtAndShowsTheConflicts) {
   EXPECT_EQ(std::vector<std::string>(s.conflicts().begin(), s.conflicts().end()),
             std::vector<std::string>{"last_name"})
       << "the lead had no phone or condition: new, not conflicting";
+  EXPECT_THAT(s.conflicting_fields(), ElementsAre(v1::PERSONAL_FIELD_LAST_NAME));
+  EXPECT_THAT(s.hidden_fields(), IsEmpty()) << "intake sees every field";
+  EXPECT_TRUE(s.personal().notes().empty()) << "not hidden: the submission brought none";
+  ExpectTypedAgree(s);
   auto stored = vault_->audit_log().ReadEntry(vault_->audit_log().size());
   ASSERT_TRUE(stored.ok());
   EXPECT_NE(
@@ -91,6 +114,17 @@ TEST_F(SubmissionTest, ADuplicateKeepsWhatItBroughtAndShowsTheConflicts) {
   EXPECT_TRUE(seen.condition_interest().empty());
   EXPECT_EQ(seen.date_of_birth(), "1980") << "masked as the lead's own";
   EXPECT_TRUE(officer.lead().submissions(0).conflicts().empty()) << "conflicts need clear fields";
+  // What compliance may not see is listed as hidden, as on the lead itself.
+  const v1::Submission& masked = officer.lead().submissions(0);
+  EXPECT_THAT(masked.hidden_fields(), ElementsAreArray(officer.hidden_fields()));
+  EXPECT_THAT(masked.hidden_fields(),
+              ElementsAre(v1::PERSONAL_FIELD_FIRST_NAME, v1::PERSONAL_FIELD_LAST_NAME,
+                          v1::PERSONAL_FIELD_EMAIL, v1::PERSONAL_FIELD_PHONE,
+                          v1::PERSONAL_FIELD_STREET_ADDRESS, v1::PERSONAL_FIELD_CITY,
+                          v1::PERSONAL_FIELD_CONDITION_INTEREST, v1::PERSONAL_FIELD_NOTES));
+  EXPECT_THAT(masked.masked_personal_fields(),
+              ElementsAre(v1::PERSONAL_FIELD_DATE_OF_BIRTH, v1::PERSONAL_FIELD_POSTAL_CODE));
+  ExpectTypedAgree(masked);
   // The partner's receipt shows it nothing of the lead.
   v1::GetLeadResponse own = Read(receipt, partner_);
   EXPECT_TRUE(own.lead().submissions().empty());

@@ -36,6 +36,7 @@ namespace leadvault::audit {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kOrigin[] = "audit.leadvault.test";
@@ -1315,12 +1316,185 @@ TEST(ExportFormatTest, HonestExportOfHostileStringsVerifies) {
   ASSERT_TRUE(report.ok()) << report.status();
 }
 
-TEST(ExportFormatTest, CsvQuotesAndNeutralisesFormulas) {
+// The cells of each row of an RFC 4180 file (CRLF rows, '"' quoting, '""'
+// for a quote). A test fails on a malformed file.
+std::vector<std::vector<std::string>> ParseCsv(absl::string_view text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string cell;
+  size_t i = 0;
+  bool cell_started = false;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"' && !cell_started) {
+      ++i;
+      for (;;) {
+        if (i >= text.size()) {
+          ADD_FAILURE() << "unterminated quoted cell";
+          return rows;
+        }
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            cell.push_back('"');
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        cell.push_back(text[i++]);
+      }
+      cell_started = true;
+      if (i < text.size() && text[i] != ',' && text[i] != '\r') {
+        ADD_FAILURE() << "text after a quoted cell at byte " << i;
+        return rows;
+      }
+      continue;
+    }
+    if (c == ',') {
+      row.push_back(std::move(cell));
+      cell.clear();
+      cell_started = false;
+      ++i;
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      row.push_back(std::move(cell));
+      cell.clear();
+      cell_started = false;
+      rows.push_back(std::move(row));
+      row.clear();
+      i += 2;
+    } else {
+      EXPECT_NE(c, '"') << "a bare quote at byte " << i;
+      EXPECT_NE(c, '\n') << "a bare LF at byte " << i;
+      EXPECT_NE(c, '\r') << "a bare CR at byte " << i;
+      cell.push_back(c);
+      cell_started = true;
+      ++i;
+    }
+  }
+  EXPECT_TRUE(row.empty() && cell.empty()) << "the last row does not end in CRLF";
+  return rows;
+}
+
+const std::vector<std::string>& CsvColumns() {
+  static const auto* columns = new std::vector<std::string>{"Sequence",
+                                                            "Time (UTC)",
+                                                            "Exact Time (RFC 3339)",
+                                                            "Principal ID",
+                                                            "Principal Name",
+                                                            "Role",
+                                                            "Action",
+                                                            "Outcome",
+                                                            "Status Code",
+                                                            "Status Name",
+                                                            "Lead IDs",
+                                                            "Fields",
+                                                            "Blind Tokens",
+                                                            "Purpose",
+                                                            "Request ID",
+                                                            "Client Address",
+                                                            "Break-Glass Reason",
+                                                            "Target Principal ID",
+                                                            "Target Principal Name"};
+  return *columns;
+}
+
+// The cell of `row` under the header `column` of `header`.
+std::string Cell(const std::vector<std::string>& header, const std::vector<std::string>& row,
+                 const std::string& column) {
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == column) return i < row.size() ? row[i] : "<missing cell>";
+  }
+  return "<no column " + column + ">";
+}
+
+TEST(ExportFormatTest, CsvHeaderIsPlainLanguageAndTheCanonicalColumnOnlyOnRequest) {
   std::string out;
-  AppendCsvHeader(out);
+  AppendCsvHeader({}, out);
   EXPECT_EQ(out,
-            "seq,time,principal,role,action,outcome,code,lead_ids,fields,blind_tokens,purpose,"
-            "request_id,peer,break_glass_reason,subject,canonical\r\n");
+            "Sequence,Time (UTC),Exact Time (RFC 3339),Principal ID,Principal Name,Role,Action,"
+            "Outcome,Status Code,Status Name,Lead IDs,Fields,Blind Tokens,Purpose,Request ID,"
+            "Client Address,Break-Glass Reason,Target Principal ID,Target Principal Name\r\n");
+  EXPECT_EQ(ParseCsv(out), std::vector<std::vector<std::string>>{CsvColumns()});
+
+  CsvOptions with_canonical;
+  with_canonical.canonical_column = true;
+  out.clear();
+  AppendCsvHeader(with_canonical, out);
+  std::vector<std::string> columns = CsvColumns();
+  columns.push_back("Canonical Entry (base64)");
+  EXPECT_EQ(ParseCsv(out), std::vector<std::vector<std::string>>{columns});
+}
+
+TEST(ExportFormatTest, CsvRowCellByCell) {
+  AuditEntry e = GoldenEntry();
+  e.outcome = Outcome::kDenied;
+  e.code = 7;
+  e.subject = "fedcba9876543210";
+  const std::string canonical = EncodeCanonical(e);
+  std::string out;
+  AppendCsvHeader({}, out);
+  AppendCsvEntry(e, canonical, {"Dr. Ada Lovelace", "Intake, Desk \"B\""}, {}, out);
+  std::vector<std::vector<std::string>> rows = ParseCsv(out);
+  ASSERT_EQ(rows.size(), 2u);
+  const std::vector<std::string>& header = rows[0];
+  const std::vector<std::string>& row = rows[1];
+  ASSERT_EQ(row.size(), header.size()) << "no canonical column by default";
+  EXPECT_EQ(Cell(header, row, "Sequence"), "42");
+  // What spreadsheets read as a date-time: UTC, whole seconds, a space for T.
+  EXPECT_EQ(Cell(header, row, "Time (UTC)"), "2026-12-01 13:00:00");
+  EXPECT_EQ(Cell(header, row, "Exact Time (RFC 3339)"), "2026-12-01T13:00:00.123456Z");
+  EXPECT_EQ(Cell(header, row, "Principal ID"), "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(Cell(header, row, "Principal Name"), "Dr. Ada Lovelace");
+  EXPECT_EQ(Cell(header, row, "Role"), "intake");
+  EXPECT_EQ(Cell(header, row, "Action"), "GetLead");
+  EXPECT_EQ(Cell(header, row, "Outcome"), "denied");
+  EXPECT_EQ(Cell(header, row, "Status Code"), "7");
+  EXPECT_EQ(Cell(header, row, "Status Name"), "PERMISSION_DENIED");
+  EXPECT_EQ(Cell(header, row, "Lead IDs"), "00112233445566778899aabbccddeeff");
+  EXPECT_EQ(Cell(header, row, "Fields"), "first_name;email");
+  EXPECT_EQ(Cell(header, row, "Blind Tokens"), "");
+  EXPECT_EQ(Cell(header, row, "Purpose"), "treatment");
+  EXPECT_EQ(Cell(header, row, "Request ID"), "0011223344556677");
+  EXPECT_EQ(Cell(header, row, "Client Address"), "ipv4:127.0.0.1:54321");
+  EXPECT_EQ(Cell(header, row, "Break-Glass Reason"), "");
+  EXPECT_EQ(Cell(header, row, "Target Principal ID"), "fedcba9876543210");
+  EXPECT_EQ(Cell(header, row, "Target Principal Name"), "Intake, Desk \"B\"");
+  EXPECT_THAT(out, HasSubstr(",\"Intake, Desk \"\"B\"\"\"\r\n"));
+  EXPECT_THAT(out, Not(HasSubstr(absl::Base64Escape(canonical))));
+
+  // With the canonical column: the exact bytes, last.
+  CsvOptions with_canonical;
+  with_canonical.canonical_column = true;
+  out.clear();
+  AppendCsvHeader(with_canonical, out);
+  AppendCsvEntry(e, canonical, {"Dr. Ada Lovelace", ""}, with_canonical, out);
+  rows = ParseCsv(out);
+  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows[1].size(), rows[0].size());
+  EXPECT_EQ(rows[0].back(), "Canonical Entry (base64)");
+  EXPECT_EQ(rows[1].back(), absl::Base64Escape(canonical));
+  EXPECT_EQ(Cell(rows[0], rows[1], "Target Principal Name"), "");
+  std::string decoded;
+  ASSERT_TRUE(absl::Base64Unescape(rows[1].back(), &decoded));
+  EXPECT_EQ(decoded, canonical);
+
+  // A code with no name: the number alone; times before 1970 floor to the second.
+  e.code = 99;
+  e.time = absl::FromUnixMicros(-1);
+  out.clear();
+  AppendCsvHeader({}, out);
+  AppendCsvEntry(e, canonical, {}, {}, out);
+  rows = ParseCsv(out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(Cell(rows[0], rows[1], "Status Code"), "99");
+  EXPECT_EQ(Cell(rows[0], rows[1], "Status Name"), "");
+  EXPECT_EQ(Cell(rows[0], rows[1], "Time (UTC)"), "1969-12-31 23:59:59");
+  EXPECT_EQ(Cell(rows[0], rows[1], "Exact Time (RFC 3339)"), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(Cell(rows[0], rows[1], "Principal Name"), "");
+}
+
+TEST(ExportFormatTest, CsvQuotesAndNeutralisesFormulas) {
   AuditEntry e = GoldenEntry();
   e.principal_id = "=1+1";
   e.role = "+x";
@@ -1334,19 +1508,75 @@ TEST(ExportFormatTest, CsvQuotesAndNeutralisesFormulas) {
   e.peer = "line\nbreak";
   e.break_glass_reason = "\rx";
   e.subject = "bad\xff";
+  e.time = absl::FromUnixSeconds(-62198755200);  // -0001-01-01T00:00:00Z
   const std::string canonical = EncodeCanonical(e);
-  out.clear();
-  AppendCsvEntry(e, canonical, out);
-  EXPECT_EQ(out, absl::StrCat("42,2026-12-01T13:00:00.123456Z,'=1+1,'+x,'-x,allowed,'-1,a;b,'@x,"
-                              "'\tx,\"a,b\",\"a\"\"b\",\"line\nbreak\",\"'\rx\",bad\xEF\xBF\xBD,",
-                              absl::Base64Escape(canonical), "\r\n"));
+  CsvOptions with_canonical;
+  with_canonical.canonical_column = true;
+  std::string out;
+  AppendCsvEntry(e, canonical, {"=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)"}, with_canonical, out);
+  EXPECT_EQ(out,
+            absl::StrCat("42,'-0001-01-01 00:00:00,'-0001-01-01T00:00:00.000000Z,'=1+1,"
+                         "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+x,'-x,allowed,'-1,,a;b,'@x,"
+                         "'\tx,\"a,b\",\"a\"\"b\",\"line\nbreak\",\"'\rx\",bad\xEF\xBF\xBD,"
+                         "'@SUM(A1),",
+                         absl::Base64Escape(canonical), "\r\n"));
+  // Every cell a spreadsheet would evaluate starts with the quote.
+  const std::vector<std::vector<std::string>> rows = ParseCsv(out);
+  ASSERT_EQ(rows.size(), 1u);
+  for (const std::string& cell : rows[0]) {
+    if (cell.empty()) continue;
+    EXPECT_FALSE(cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@' ||
+                 cell[0] == '\t' || cell[0] == '\r')
+        << absl::CHexEscape(cell);
+  }
   // Plain cells stay unquoted.
   out.clear();
-  AppendCsvEntry(GoldenEntry(), EncodeCanonical(GoldenEntry()), out);
-  EXPECT_THAT(out, StartsWith("42,2026-12-01T13:00:00.123456Z,0123456789abcdef0123456789abcdef,"
-                              "intake,GetLead,allowed,0,00112233445566778899aabbccddeeff,"
-                              "first_name;email,,treatment,0011223344556677,"
-                              "ipv4:127.0.0.1:54321,,,"));
+  AppendCsvEntry(GoldenEntry(), EncodeCanonical(GoldenEntry()), {"Ada", ""}, {}, out);
+  EXPECT_EQ(out,
+            "42,2026-12-01 13:00:00,2026-12-01T13:00:00.123456Z,0123456789abcdef0123456789abcdef,"
+            "Ada,intake,GetLead,allowed,0,OK,00112233445566778899aabbccddeeff,first_name;email,,"
+            "treatment,0011223344556677,ipv4:127.0.0.1:54321,,,\r\n");
+}
+
+TEST(ExportFormatTest, StatusCodeNamesAreGrpcs) {
+  EXPECT_EQ(StatusCodeName(0), "OK");
+  EXPECT_EQ(StatusCodeName(5), "NOT_FOUND");
+  EXPECT_EQ(StatusCodeName(7), "PERMISSION_DENIED");
+  EXPECT_EQ(StatusCodeName(16), "UNAUTHENTICATED");
+  for (int code = 0; code <= 16; ++code) {
+    EXPECT_EQ(StatusCodeName(code), absl::StatusCodeToString(static_cast<absl::StatusCode>(code)))
+        << code;
+  }
+  EXPECT_EQ(StatusCodeName(-1), "");
+  EXPECT_EQ(StatusCodeName(17), "");
+}
+
+TEST(ExportFormatTest, RecordedDisplayNameComesOnlyFromAnAllowedCreatePrincipal) {
+  AuditEntry e;
+  e.action = "CreatePrincipal";
+  e.outcome = Outcome::kAllowed;
+  e.principal_id = "aaaaaaaaaaaaaaaa";
+  e.subject = "bbbbbbbbbbbbbbbb";
+  e.fields = {"roles", "service_lines", "display_name=Front desk, =east= wing"};
+  EXPECT_EQ(RecordedDisplayName(e), "Front desk, =east= wing");
+  // Its position among the fields does not matter.
+  e.fields = {"display_name=Ada", "roles", "service_lines", "client_cert_sha256"};
+  EXPECT_EQ(RecordedDisplayName(e), "Ada");
+  // An entry from before names were recorded, or an empty one.
+  e.fields = {"roles", "service_lines"};
+  EXPECT_EQ(RecordedDisplayName(e), std::nullopt);
+  e.fields = {"display_name="};
+  EXPECT_EQ(RecordedDisplayName(e), std::nullopt);
+  // Not a creation that happened, or no principal created.
+  e.fields = {"display_name=Ada"};
+  e.outcome = Outcome::kDenied;
+  EXPECT_EQ(RecordedDisplayName(e), std::nullopt);
+  e.outcome = Outcome::kAllowed;
+  e.subject.clear();
+  EXPECT_EQ(RecordedDisplayName(e), std::nullopt);
+  e.subject = "bbbbbbbbbbbbbbbb";
+  e.action = "SetServiceLines";
+  EXPECT_EQ(RecordedDisplayName(e), std::nullopt);
 }
 
 }  // namespace

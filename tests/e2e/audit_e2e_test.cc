@@ -1,9 +1,12 @@
 // End-to-end tests of the audit log with the real binaries: kill -9 under
 // load never loses an acknowledged lead nor breaks the log, and
 // `leadvaultctl audit export|verify` catch tampering.
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -25,6 +28,74 @@ std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<st
 int RunCtl(const std::vector<std::string>& args, const std::string& log_prefix,
            std::string* out = nullptr, std::string* err = nullptr) {
   return RunProgram(LEADVAULTCTL_PATH, args, log_prefix, out, err);
+}
+
+// The cells of each row of an RFC 4180 file (CRLF rows, '"' quoting).
+std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell.push_back(c);
+      }
+    } else if (c == '"' && cell.empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+      rows.emplace_back();
+      ++i;
+    } else {
+      cell.push_back(c);
+    }
+  }
+  EXPECT_TRUE(rows.back().empty() && cell.empty() && !quoted) << "not CRLF-terminated";
+  rows.pop_back();
+  return rows;
+}
+
+// A CSV export's rows as maps from column name to cell.
+std::vector<std::map<std::string, std::string>> CsvRecords(const std::string& text,
+                                                           std::vector<std::string>* header) {
+  std::vector<std::vector<std::string>> rows = ParseCsv(text);
+  std::vector<std::map<std::string, std::string>> out;
+  if (rows.empty()) {
+    ADD_FAILURE() << "no header row";
+    return out;
+  }
+  *header = rows[0];
+  for (size_t r = 1; r < rows.size(); ++r) {
+    EXPECT_EQ(rows[r].size(), header->size()) << "row " << r;
+    std::map<std::string, std::string> record;
+    for (size_t i = 0; i < rows[r].size() && i < header->size(); ++i) {
+      record[(*header)[i]] = rows[r][i];
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+// "YYYY-MM-DD hh:mm:ss".
+bool IsSpreadsheetTime(const std::string& s) {
+  if (s.size() != 19) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char want = i == 4 || i == 7 ? '-' : i == 10 ? ' ' : i == 13 || i == 16 ? ':' : '0';
+    if (want == '0' ? !absl::ascii_isdigit(static_cast<unsigned char>(s[i])) : s[i] != want) {
+      return false;
+    }
+  }
+  return true;
 }
 
 class AuditE2eTest : public E2eTest {
@@ -453,6 +524,149 @@ TEST_F(AuditE2eTest, ExportsAreNewPrivateFilesAndAnExistingPathIsRefusedByName) 
   EXPECT_TRUE(absl::StrContains(err, "no entry matched the time range")) << err;
 
   ::umask(old_umask);
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
+// The CSV export for spreadsheets: plain-language columns, times a
+// spreadsheet reads, status names beside codes, display names from the
+// export's own CreatePrincipal entries (an id alone for a principal created
+// before the range), the canonical column only with --csv-canonical, and a
+// display name shaped like a formula neutralised. The accounting and the
+// emergency list name principals too.
+TEST_F(AuditE2eTest, CsvExportNamesPrincipalsForSpreadsheets) {
+  auto daemon = Start("run");
+  ASSERT_FALSE(address_.empty());
+  const std::string admin = AdminToken("run");
+  const std::string worker =
+      NewPrincipalFile(admin, "worker", {"intake", "capture"}, {"cardiology"});
+  const std::string worker_id = worker.substr(3, 16);
+  NewPrincipalFile(admin, "officer", {"compliance"});
+  const std::string formula = "=HYPERLINK(\"http://x.example/\",\"click\")";
+  v1::CreatePrincipalRequest create;
+  create.set_display_name(formula);
+  create.add_roles("analyst");
+  v1::CreatePrincipalResponse created;
+  grpc::Status s = admin_->CreatePrincipal(Ctx(admin).get(), create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string formula_id = created.principal().principal_id();
+  std::string pub;
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"audit", "pubkey"}), Path("pubkey"), &pub), 0);
+  WriteFileWithMode(Path("log.pub"), pub, 0600);
+
+  const std::string lead = CreateLead(worker, SimpleLead("csv", "csv@example.com"));
+  ASSERT_TRUE(GetLead(worker, lead, nullptr).ok());
+  // Denied: the worker is known but not an admin.
+  v1::ListPrincipalsResponse principals;
+  ASSERT_EQ(admin_->ListPrincipals(Ctx(worker).get(), {}, &principals).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The formula-named analyst makes a call of its own.
+  GetLead(created.token(), lead, nullptr);
+
+  const std::string csv = Path("log.csv");
+  Export(csv, {"--format", "csv"});
+  const std::string text = ReadFile(csv);
+  std::vector<std::string> header;
+  std::vector<std::map<std::string, std::string>> records = CsvRecords(text, &header);
+  EXPECT_EQ(header,
+            (std::vector<std::string>{
+                "Sequence", "Time (UTC)", "Exact Time (RFC 3339)", "Principal ID", "Principal Name",
+                "Role", "Action", "Outcome", "Status Code", "Status Name", "Lead IDs", "Fields",
+                "Blind Tokens", "Purpose", "Request ID", "Client Address", "Break-Glass Reason",
+                "Target Principal ID", "Target Principal Name"}))
+      << "no canonical column without --csv-canonical";
+  ASSERT_GT(records.size(), 6u);
+  uint64_t last_creation = 0;
+  bool read = false, denied = false, formula_row = false, formula_created = false;
+  for (const auto& r : records) {
+    EXPECT_TRUE(IsSpreadsheetTime(r.at("Time (UTC)"))) << r.at("Time (UTC)");
+    EXPECT_TRUE(absl::EndsWith(r.at("Exact Time (RFC 3339)"), "Z")) << r.at("Sequence");
+    EXPECT_EQ(r.at("Exact Time (RFC 3339)").substr(0, 19),
+              absl::StrReplaceAll(r.at("Time (UTC)"), {{" ", "T"}}));
+    if (r.at("Action") == "CreatePrincipal") {
+      last_creation = std::max<uint64_t>(last_creation, std::stoull(r.at("Sequence")));
+    }
+    if (r.at("Principal ID") == worker_id && r.at("Action") == "GetLead") {
+      read = true;
+      EXPECT_EQ(r.at("Principal Name"), "worker");
+      EXPECT_EQ(r.at("Outcome"), "allowed");
+      EXPECT_EQ(r.at("Status Code"), "0");
+      EXPECT_EQ(r.at("Status Name"), "OK");
+      EXPECT_EQ(r.at("Lead IDs"), lead);
+    }
+    if (r.at("Principal ID") == worker_id && r.at("Action") == "ListPrincipals") {
+      denied = true;
+      EXPECT_EQ(r.at("Outcome"), "denied");
+      EXPECT_EQ(r.at("Status Code"), "7");
+      EXPECT_EQ(r.at("Status Name"), "PERMISSION_DENIED");
+    }
+    if (r.at("Principal ID") == formula_id) {
+      formula_row = true;
+      EXPECT_EQ(r.at("Principal Name"), "'" + formula);
+    }
+    if (r.at("Action") == "CreatePrincipal" && r.at("Target Principal ID") == formula_id) {
+      formula_created = true;
+      EXPECT_EQ(r.at("Target Principal Name"), "'" + formula);
+      EXPECT_EQ(r.at("Principal Name"), "bootstrap admin");  // named by its own creation
+    }
+  }
+  EXPECT_TRUE(read && denied && formula_row && formula_created) << text.substr(0, 2000);
+  EXPECT_TRUE(absl::StrContains(text, "\"'=HYPERLINK(\"\"http://x.example/\"\",\"\"click\"\")\""));
+  EXPECT_FALSE(absl::StrContains(text, ",=HYPERLINK"));
+  EXPECT_FALSE(absl::StrContains(text, ",\"=HYPERLINK"));
+
+  // With --csv-canonical: the same rows and the canonical bytes last, as in
+  // the JSON Lines export.
+  const std::string with_canonical = Path("canonical.csv");
+  Export(with_canonical, {"--format", "csv", "--csv-canonical", "--to-seq", "5"});
+  std::vector<std::map<std::string, std::string>> canonical_records =
+      CsvRecords(ReadFile(with_canonical), &header);
+  ASSERT_EQ(header.back(), "Canonical Entry (base64)");
+  ASSERT_EQ(canonical_records.size(), 5u);
+  Export(Path("first.jsonl"), {"--to-seq", "5"});
+  const std::string jsonl = ReadFile(Path("first.jsonl"));
+  for (const auto& r : canonical_records) {
+    EXPECT_TRUE(absl::StrContains(
+        jsonl, absl::StrCat("\"canonical\":\"", r.at("Canonical Entry (base64)"), "\"")))
+        << r.at("Sequence");
+  }
+  std::string out, err;
+  EXPECT_EQ(RunCtl(Concat(Connect("officer"),
+                          {"audit", "export", "-o", Path("x.jsonl"), "--csv-canonical"}),
+                   Path("x"), &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "--csv-canonical needs --format csv")) << err;
+  EXPECT_FALSE(Exists(Path("x.jsonl")));
+
+  // A range that starts after the principals were created: ids alone, never a failure.
+  ASSERT_GT(last_creation, 0u);
+  const std::string later = Path("later.csv");
+  Export(later, {"--format", "csv", "--from-seq", absl::StrCat(last_creation + 1)});
+  bool worker_seen = false;
+  for (const auto& r : CsvRecords(ReadFile(later), &header)) {
+    if (r.at("Principal ID") == worker_id) {
+      worker_seen = true;
+      EXPECT_EQ(r.at("Principal Name"), "") << "created outside the range";
+    }
+  }
+  EXPECT_TRUE(worker_seen);
+
+  // The accounting names the reader beside its id.
+  ASSERT_EQ(
+      RunCtl(Concat(Connect("officer"), {"audit", "accounting", lead, "--pubkey", Path("log.pub")}),
+             Path("accounting"), &out, &err),
+      0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("worker (", worker_id, ")"))) << out;
+
+  // The emergency list names who opened a grant.
+  ASSERT_EQ(RunCtl(Concat(Connect("worker"), {"emergency", "open", "--lead", lead, "--minutes", "5",
+                                              "--reason", "patient unresponsive at triage"}),
+                   Path("open"), &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(RunCtl(Concat(Connect("officer"), {"emergency", "list"}), Path("list"), &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("principal worker (", worker_id, ")"))) << out;
   EXPECT_EQ(Stop(*daemon), 0);
 }
 

@@ -26,6 +26,7 @@
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/e2e/ops_http_client.h"
 
 namespace leadvault::e2e {
 namespace {
@@ -162,8 +163,9 @@ class ReadmeTest : public E2eTest {
     static const std::regex kId(R"(^(lead_id|principal_id): ([0-9a-f]+)$)");
     static const std::regex kListed(R"(^(grant|hold) ([0-9a-f]+) )");
     for (const Command& command : commands) {
-      std::string text = absl::StrReplaceAll(
-          command.text, {{"127.0.0.1:7443", address_}, {"lv_...", admin_token_}});
+      std::string text = absl::StrReplaceAll(command.text, {{"127.0.0.1:7443", address_},
+                                                            {"127.0.0.1:7444", ops_address_},
+                                                            {"lv_...", admin_token_}});
       for (const auto& [name, value] : filled_) {
         text = absl::StrReplaceAll(text, {{name, value}});
       }
@@ -192,6 +194,7 @@ class ReadmeTest : public E2eTest {
   }
 
   std::string admin_token_;
+  std::string ops_address_;  // the operations listener (README: 127.0.0.1:7444)
   std::map<std::string, std::string> filled_;
   int ran_ = 0;
 };
@@ -202,11 +205,15 @@ TEST_F(ReadmeTest, FirstStartDemoThenEveryMarkedReadmeBlockRunsAsWritten) {
   const std::string work = Path("work");
   ASSERT_TRUE(fs::create_directories(work + "/build/tools"));
   fs::create_symlink(LEADVAULTCTL_PATH, work + "/build/tools/leadvaultctl");
+  // With the HTTP capture endpoint on, for the README's webhook example.
   Daemon daemon({"--data-dir", work + "/leadvault-data", "--listen", "127.0.0.1:0", "--ready-file",
-                 Path("run.ready")},
+                 Path("run.ready"), "--metrics-listen", "127.0.0.1:0", "--http-capture"},
                 Path("run"));
   address_ = daemon.WaitReady(Path("run.ready"));
   ASSERT_FALSE(address_.empty());
+  const int ops_port = OpsPort(daemon.err());
+  ASSERT_GT(ops_port, 0) << daemon.err();
+  ops_address_ = absl::StrCat("127.0.0.1:", ops_port);
 
   // The first start's advice, after "Try it": the export, then each command.
   std::vector<Command> demo;

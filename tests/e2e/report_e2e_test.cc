@@ -332,6 +332,9 @@ TEST_F(ReportE2eTest, AuditReportRendersInChromiumWithTheVerificationCountsAndIn
   const std::string opened = RowWith(emergency, "<td>OpenEmergencyAccess<br>");
   EXPECT_TRUE(absl::StrContains(opened, kReasonInDom)) << emergency;
   EXPECT_TRUE(absl::StrContains(opened, desk_.substr(3, 16))) << opened;  // the principal id
+  // Named from its CreatePrincipal entry in the export, the id beside the name.
+  EXPECT_TRUE(absl::StrContains(opened, "desk (<code>" + desk_.substr(3, 16) + "</code>)"))
+      << opened;
   // Reads by principal: the desk read lead A twice, lead B once and lead A
   // under emergency access; the other desk read lead A once.
   const std::string readers = Section(dom, "reads-by-principal");
@@ -340,6 +343,12 @@ TEST_F(ReportE2eTest, AuditReportRendersInChromiumWithTheVerificationCountsAndIn
       << readers;
   EXPECT_TRUE(absl::StrContains(RowWith(readers, other_desk_.substr(3, 16)),
                                 "<td class=\"num\">1</td><td class=\"num\">1</td>"))
+      << readers;
+  EXPECT_TRUE(
+      absl::StrContains(readers, "<td>desk (<code>" + desk_.substr(3, 16) + "</code>)</td>"))
+      << readers;
+  EXPECT_TRUE(absl::StrContains(
+      readers, "<td>other-desk (<code>" + other_desk_.substr(3, 16) + "</code>)</td>"))
       << readers;
   const std::string top = Section(dom, "top-leads");
   EXPECT_TRUE(
@@ -390,6 +399,12 @@ TEST_F(ReportE2eTest, AccountingReportIsPatientReadyAndRendersInChromium) {
   EXPECT_TRUE(absl::StrContains(rows, "First name, email address")) << rows;
   const std::string emergency = RowWith(rows, "Emergency access");
   EXPECT_TRUE(absl::StrContains(emergency, kReasonInDom)) << rows;
+  // Who received it: the display name, the id beside it.
+  EXPECT_TRUE(absl::StrContains(emergency, "desk (<code>" + desk_.substr(3, 16) + "</code>)"))
+      << emergency;
+  EXPECT_TRUE(
+      absl::StrContains(rows, "other-desk (<code>" + other_desk_.substr(3, 16) + "</code>)"))
+      << rows;
   EXPECT_TRUE(absl::StrContains(Section(dom, "verification"), "id=\"tree-size\">")) << dom;
 
   const Picture picture = Screenshot(accounting, "accounting");

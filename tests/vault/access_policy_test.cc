@@ -47,7 +47,8 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "GetRetentionPolicy",  "RotateMasterKey",
                                          "GetMasterKeyStatus",  "RetireMasterKey",
                                          "CreateBackup",        "AmendLead",
-                                         "ListAmendments"};
+                                         "ListAmendments",      "IssueWebhookSecret",
+                                         "RevokeWebhookSecret"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

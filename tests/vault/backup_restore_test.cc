@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "audit/merkle.h"
 #include "gtest/gtest.h"
+#include "sodium.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/audit_journal.h"
 #include "vault/backup.h"
@@ -451,6 +452,63 @@ TEST_F(BackupRestoreTest, RestrictionsAfterTheBackupAreMadeAgain) {
       EXPECT_FALSE(absl::StartsWith(entry.action, "Reapply")) << entry.action;
     }
   }
+}
+
+// A webhook secret issued or revoked after the backup: the restored database
+// holds the salts from before, so every webhook secret of that principal ends
+// (an admin issues a new one); another principal's is untouched.
+TEST_F(BackupRestoreTest, WebhookSecretsChangedAfterTheBackupEnd) {
+  auto create = [&](const char* name) {
+    NewPrincipal p;
+    p.display_name = name;
+    p.roles = {"capture"};
+    absl::StatusOr<IssuedToken> issued = vault_->principals().Create(Admin(), std::move(p));
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    return issued.ok() ? issued->principal.id : std::string();
+  };
+  auto issue = [&](const std::string& id, absl::Duration grace) {
+    auto issued = vault_->principals().IssueWebhookSecret(Admin(), id, absl::Hours(24), grace);
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    return issued.ok() ? std::string(issued->secret.view()) : std::string();
+  };
+  auto works = [&](const std::string& id, const std::string& secret) {
+    const std::string payload = "1700000000.{}";
+    uint8_t mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(secret.data()),
+                                secret.size());
+    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
+                                  payload.size());
+    crypto_auth_hmacsha256_final(&state, mac);
+    return vault_->principals()
+        .AuthenticateWebhook(id, payload, std::string(reinterpret_cast<char*>(mac), sizeof(mac)))
+        .ok();
+  };
+  const std::string rotated = create("rotated form");
+  const std::string revoked = create("revoked form");
+  const std::string kept = create("kept form");
+  const std::string old_rotated = issue(rotated, absl::ZeroDuration());
+  const std::string old_revoked = issue(revoked, absl::ZeroDuration());
+  const std::string old_kept = issue(kept, absl::ZeroDuration());
+  const BackupSummary backup = Backup();
+  const std::string new_rotated = issue(rotated, absl::Hours(1));
+  ASSERT_TRUE(vault_->principals().RevokeWebhookSecret(Admin(), revoked).ok());
+
+  ASSERT_TRUE(RestoreAndOpen(backup.id).ok());
+  EXPECT_FALSE(works(rotated, old_rotated));  // replaced after the backup
+  EXPECT_FALSE(works(rotated, new_rotated));  // not in the backup
+  EXPECT_FALSE(works(revoked, old_revoked));  // revoked after the backup
+  EXPECT_TRUE(works(kept, old_kept));
+  ASSERT_TRUE(vault_->restore_result().has_value());
+  EXPECT_EQ(vault_->restore_result()->reapplied_restrictions, 2u);
+  std::vector<std::string> reapplied;
+  for (const auto& [seq, entry] : ReadAudit(*vault_)) {
+    if (entry.principal_id == "system" && seq > vault_->restore_result()->restored_size) {
+      reapplied.push_back(entry.action);
+    }
+  }
+  EXPECT_EQ(absl::StrJoin(reapplied, ","),
+            "ReapplyWebhookSecretEnd,ReapplyWebhookSecretEnd,RestoreFromBackup");
 }
 
 // An opt-out after the backup is revoked again, and the contacts go back on

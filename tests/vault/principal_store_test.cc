@@ -9,7 +9,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "audit/audit_entry.h"
 #include "gtest/gtest.h"
+#include "keys/error_reason.h"
+#include "sodium.h"
 #include "tests/vault/vault_fixture.h"
 
 namespace leadvault::vault::testing {
@@ -45,6 +48,19 @@ class PrincipalStoreTest : public VaultFixture {
 
   std::string message_;
 };
+
+// HMAC-SHA256 of `payload` keyed with the whole secret string, as a form tool
+// computes it.
+std::string Sign(absl::string_view secret, absl::string_view payload) {
+  uint8_t mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(secret.data()),
+                              secret.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
+                                payload.size());
+  crypto_auth_hmacsha256_final(&state, mac);
+  return std::string(reinterpret_cast<const char*>(mac), sizeof(mac));
+}
 
 TEST_F(PrincipalStoreTest, CreateIssuesATokenThatAuthenticates) {
   IssuedToken t = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho", "cardio"});
@@ -442,6 +458,198 @@ TEST_F(PrincipalStoreTest, ClientCertificateFingerprintMustBe64LowerHex) {
   absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
   ASSERT_TRUE(all.ok());
   EXPECT_TRUE(all->empty()) << "nothing was created";
+}
+
+TEST_F(PrincipalStoreTest, AWebhookSecretSignsForItsPrincipalOnly) {
+  IssuedToken form = CreateOrDie({"capture"});
+  absl::StatusOr<IssuedWebhookSecret> issued =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::ZeroDuration());
+  ASSERT_TRUE(issued.ok()) << issued.status();
+  const std::string secret(issued->secret.view());
+  EXPECT_TRUE(std::regex_match(secret, std::regex("lvwh_[0-9a-f]{16}_[0-9a-f]{64}"))) << "format";
+  EXPECT_EQ(secret.substr(5, 16), form.principal.id);
+  EXPECT_EQ(issued->principal.webhook_expires_at, clock_.Now() + absl::Hours(24));
+  const std::string payload = "1700000000.{\"personal\":{}}";
+  absl::StatusOr<Principal> p =
+      store().AuthenticateWebhook(form.principal.id, payload, Sign(secret, payload));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->id, form.principal.id);
+
+  // Every other signature, principal or payload fails alike.
+  IssuedToken other = CreateOrDie({"capture"});
+  std::string flipped = Sign(secret, payload);
+  flipped[0] ^= 1;
+  const std::vector<std::pair<std::string, absl::StatusOr<Principal>>> bad = {
+      {"another payload",
+       store().AuthenticateWebhook(form.principal.id, payload + " ", Sign(secret, payload))},
+      {"a flipped bit", store().AuthenticateWebhook(form.principal.id, payload, flipped)},
+      {"another principal's id",
+       store().AuthenticateWebhook(other.principal.id, payload, Sign(secret, payload))},
+      {"an unknown id",
+       store().AuthenticateWebhook("00000000000000ff", payload, Sign(secret, payload))},
+      {"a malformed id", store().AuthenticateWebhook("FORM", payload, Sign(secret, payload))},
+      {"a short signature",
+       store().AuthenticateWebhook(form.principal.id, payload, Sign(secret, payload).substr(1))},
+      {"the token as key",
+       store().AuthenticateWebhook(form.principal.id, payload, Sign(form.token.view(), payload))},
+  };
+  std::string message;
+  for (const auto& [what, result] : bad) {
+    ASSERT_FALSE(result.ok()) << what;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated) << what;
+    if (message.empty()) message = std::string(result.status().message());
+    EXPECT_EQ(result.status().message(), message) << what;
+  }
+  // The token still works; the secret is no token.
+  EXPECT_TRUE(store().Authenticate(form.token.view()).ok());
+  EXPECT_FALSE(store().Authenticate(secret).ok());
+
+  // The vault keeps no copy of the secret, nor of a part of it.
+  const std::string hex = secret.substr(22);
+  for (const auto& [cf, entries] : DumpAll(*vault_)) {
+    for (const auto& [key, value] : entries) {
+      EXPECT_EQ(value.find(hex.substr(0, 16)), std::string::npos) << cf;
+      EXPECT_EQ(key.find(hex.substr(0, 16)), std::string::npos) << cf;
+    }
+  }
+  // It is audited by name, never by value, and survives a reopen.
+  int issues = 0;
+  for (const auto& [sequence, entry] : ReadAudit(*vault_)) {
+    if (entry.action != "IssueWebhookSecret") continue;
+    ++issues;
+    EXPECT_EQ(entry.subject, form.principal.id);
+    EXPECT_EQ(entry.fields, std::vector<std::string>{"webhook_secret"});
+    EXPECT_EQ(audit::EncodeCanonical(entry).find(hex.substr(0, 16)), std::string::npos);
+  }
+  EXPECT_EQ(issues, 1);
+  Reopen();
+  EXPECT_TRUE(store().AuthenticateWebhook(form.principal.id, payload, Sign(secret, payload)).ok());
+}
+
+TEST_F(PrincipalStoreTest, AWebhookSecretEndsByGraceExpiryRevocationAndDisabling) {
+  IssuedToken form = CreateOrDie({"capture"});
+  const std::string payload = "1700000000.{}";
+  auto works = [&](const keys::SecretBytes& secret) {
+    return store()
+        .AuthenticateWebhook(form.principal.id, payload, Sign(secret.view(), payload))
+        .ok();
+  };
+  auto first =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::ZeroDuration());
+  ASSERT_TRUE(first.ok());
+  // A new secret with a grace period: both work until it ends.
+  auto second =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::Hours(1));
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(first->secret.view(), second->secret.view());
+  EXPECT_TRUE(works(first->secret));
+  EXPECT_TRUE(works(second->secret));
+  EXPECT_EQ(second->principal.previous_webhook_expires_at, clock_.Now() + absl::Hours(1));
+  clock_.Advance(absl::Hours(1));
+  EXPECT_FALSE(works(first->secret));
+  EXPECT_TRUE(works(second->secret));
+  // Without grace the previous one ends at once.
+  auto third =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::ZeroDuration());
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE(works(second->secret));
+  EXPECT_TRUE(works(third->secret));
+  // Expiry.
+  clock_.Advance(absl::Hours(24));
+  EXPECT_FALSE(works(third->secret));
+  // Revocation ends the current and the previous one.
+  auto fourth =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::Hours(2));
+  auto fifth =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::Hours(2));
+  ASSERT_TRUE(fourth.ok() && fifth.ok());
+  EXPECT_TRUE(works(fourth->secret) && works(fifth->secret));
+  absl::StatusOr<Principal> revoked = store().RevokeWebhookSecret(Admin(), form.principal.id);
+  ASSERT_TRUE(revoked.ok());
+  EXPECT_EQ(revoked->webhook_expires_at, absl::InfinitePast());
+  EXPECT_FALSE(works(fourth->secret));
+  EXPECT_FALSE(works(fifth->secret));
+  EXPECT_TRUE(store().Authenticate(form.token.view()).ok());  // the token is not a secret
+  // Disabling ends it too.
+  auto sixth =
+      store().IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(24), absl::ZeroDuration());
+  ASSERT_TRUE(sixth.ok());
+  ASSERT_TRUE(store().Disable(Admin(), form.principal.id).ok());
+  EXPECT_FALSE(works(sixth->secret));
+  EXPECT_EQ(
+      store()
+          .IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(1), absl::ZeroDuration())
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PrincipalStoreTest, OnlyACaptureOnlyPrincipalWithoutACertificateGetsAWebhookSecret) {
+  IssuedToken intake = CreateOrDie({"intake"}, kDefaultTokenTtl, {"ortho"});
+  IssuedToken both = CreateOrDie({"capture", "intake"}, kDefaultTokenTtl, {"ortho"});
+  NewPrincipal bound;
+  bound.display_name = "Bound form";
+  bound.roles = {"capture"};
+  bound.client_cert_sha256 = std::string(64, 'a');
+  absl::StatusOr<IssuedToken> cert = store().Create(Admin(), std::move(bound));
+  ASSERT_TRUE(cert.ok());
+  const uint64_t entries = vault_->audit_log().size();
+  for (const auto& [id, reason] : std::vector<std::pair<std::string, std::string>>{
+           {intake.principal.id, "WEBHOOK_CAPTURE_ONLY"},
+           {both.principal.id, "WEBHOOK_CAPTURE_ONLY"},
+           {cert->principal.id, "WEBHOOK_CERT_BOUND"}}) {
+    auto refused = store().IssueWebhookSecret(Admin(), id, absl::Hours(1), absl::ZeroDuration());
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(ErrorReason(refused.status()), reason);
+  }
+  EXPECT_EQ(
+      store()
+          .IssueWebhookSecret(Admin(), "00000000000000ff", absl::Hours(1), absl::ZeroDuration())
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
+  IssuedToken form = CreateOrDie({"capture"});
+  EXPECT_EQ(store()
+                .IssueWebhookSecret(Admin(), form.principal.id, absl::Hours(1), absl::Hours(200))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(vault_->audit_log().size(), entries + 1);  // only the last CreatePrincipal
+}
+
+TEST_F(PrincipalStoreTest, ListPagesEveryPrincipalOnceInCreationOrder) {
+  std::vector<std::string> made;
+  for (int i = 0; i < 5; ++i) {
+    made.push_back(CreateOrDie({"capture"}).principal.id);
+    clock_.Advance(absl::Seconds(i % 2));  // two pairs share a creation time
+  }
+  absl::StatusOr<std::vector<Principal>> all = store().List(Admin());
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> paged;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<PrincipalStore::Page> page = store().ListPage(Admin(), 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->principals.size(), 2u);
+    for (const Principal& p : page->principals) paged.push_back(p.id);
+    token = page->next_page_token;
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  ASSERT_EQ(paged.size(), all->size());
+  std::set<std::string> unique(paged.begin(), paged.end());
+  EXPECT_EQ(unique.size(), paged.size());
+  for (const std::string& id : made) EXPECT_TRUE(unique.contains(id)) << id;
+  EXPECT_EQ(pages, 3);
+  for (const std::string& bad :
+       {std::string("x"), std::string("12.zz"), std::string("abc.0123456789abcdef"),
+        std::string("12.0123456789ABCDEF")}) {
+    EXPECT_EQ(store().ListPage(Admin(), 2, bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(store().ListPage(Admin(), 1001, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

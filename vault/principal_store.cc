@@ -454,6 +454,13 @@ absl::StatusOr<bool> PrincipalStore::ReapplyServiceLines(
   return true;
 }
 
+void PrincipalStore::EndWebhookSecrets(Entry& entry) {
+  entry.webhook_salt.clear();
+  entry.previous_webhook_salt.clear();
+  entry.principal.webhook_expires_at = absl::InfinitePast();
+  entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+}
+
 keys::SecretBytes PrincipalStore::WebhookSecret(absl::string_view principal_id,
                                                 absl::string_view salt) const {
   keys::SecretBytes raw(kSecretBytes);
@@ -565,10 +572,7 @@ absl::StatusOr<Principal> PrincipalStore::RevokeWebhookSecret(const Actor& actor
                                                               const std::string& principal_id) {
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
-  entry.webhook_salt.clear();
-  entry.previous_webhook_salt.clear();
-  entry.principal.webhook_expires_at = absl::InfinitePast();
-  entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+  EndWebhookSecrets(entry);
   LV_RETURN_IF_ERROR(Persist(actor, "RevokeWebhookSecret", entry, {"webhook_secret"}));
   return entry.principal;
 }
@@ -579,10 +583,7 @@ absl::StatusOr<bool> PrincipalStore::ReapplyWebhookEnd(const Actor& actor,
   KeyClaims::Claim claim = claims_.Acquire({principal_id});
   LV_ASSIGN_OR_RETURN(Entry entry, Find(principal_id));
   if (entry.webhook_salt.empty() && entry.previous_webhook_salt.empty()) return false;
-  entry.webhook_salt.clear();
-  entry.previous_webhook_salt.clear();
-  entry.principal.webhook_expires_at = absl::InfinitePast();
-  entry.principal.previous_webhook_expires_at = absl::InfinitePast();
+  EndWebhookSecrets(entry);
   LV_RETURN_IF_ERROR(Persist(actor, "ReapplyWebhookSecretEnd", entry,
                              {"webhook_secret", absl::StrCat("reapplied_sequence=", sequence)}));
   return true;

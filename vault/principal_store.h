@@ -200,6 +200,8 @@ class PrincipalStore {
   // The new entry with no more access than the old one (see Persist).
   static Entry Narrowest(const Entry& old_entry, const Entry& new_entry);
   keys::SecretBytes NewToken(const std::string& principal_id, std::string* hash) const;
+  // Ends both webhook secrets of `entry` (no salt, no expiry).
+  static void EndWebhookSecrets(Entry& entry);
   // The webhook secret of `principal_id` with `salt` ("lvwh_<id>_<64 hex>").
   keys::SecretBytes WebhookSecret(absl::string_view principal_id, absl::string_view salt) const;
 

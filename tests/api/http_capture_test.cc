@@ -13,7 +13,6 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
-#include "sodium.h"
 #include "tests/api/api_test_util.h"
 
 namespace leadvault::api {
@@ -85,16 +84,9 @@ class HttpCaptureTest : public ApiTest {
   // "v1=" + hex HMAC-SHA256 of "<timestamp>.<body>", as a form tool signs.
   static std::string Signature(const std::string& secret, const std::string& timestamp,
                                const std::string& body) {
-    const std::string payload = absl::StrCat(timestamp, ".", body);
-    uint8_t mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(secret.data()),
-                                secret.size());
-    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
-                                  payload.size());
-    crypto_auth_hmacsha256_final(&state, mac);
-    return "v1=" + absl::BytesToHexString(
-                       absl::string_view(reinterpret_cast<const char*>(mac), sizeof(mac)));
+    const std::string mac =
+        leadvault::testing::HmacSha256(secret, absl::StrCat(timestamp, ".", body));
+    return "v1=" + absl::BytesToHexString(mac);
   }
 
   std::string Now() const { return absl::StrCat(absl::ToUnixSeconds(clock_.Now())); }

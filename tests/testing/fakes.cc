@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sodium.h"
 
 namespace leadvault::testing {
 
@@ -35,6 +36,15 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+std::string HmacSha256(absl::string_view key, absl::string_view data) {
+  uint8_t mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  crypto_auth_hmacsha256_final(&state, mac);
+  return std::string(reinterpret_cast<const char*>(mac), sizeof(mac));
 }
 
 }  // namespace leadvault::testing

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "keys/random.h"
@@ -58,6 +59,11 @@ class ScratchDir {
  private:
   std::string path_;
 };
+
+// HMAC-SHA256 of `data` keyed with `key` (libsodium, 32 raw bytes): how a form
+// tool signs an HTTP capture request with its webhook secret, computed apart
+// from the vault's own code.
+std::string HmacSha256(absl::string_view key, absl::string_view data);
 
 }  // namespace leadvault::testing
 

@@ -18,7 +18,6 @@
 #include "absl/strings/str_join.h"
 #include "audit/merkle.h"
 #include "gtest/gtest.h"
-#include "sodium.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/audit_journal.h"
 #include "vault/backup.h"
@@ -473,15 +472,8 @@ TEST_F(BackupRestoreTest, WebhookSecretsChangedAfterTheBackupEnd) {
   };
   auto works = [&](const std::string& id, const std::string& secret) {
     const std::string payload = "1700000000.{}";
-    uint8_t mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state state;
-    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(secret.data()),
-                                secret.size());
-    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
-                                  payload.size());
-    crypto_auth_hmacsha256_final(&state, mac);
     return vault_->principals()
-        .AuthenticateWebhook(id, payload, std::string(reinterpret_cast<char*>(mac), sizeof(mac)))
+        .AuthenticateWebhook(id, payload, leadvault::testing::HmacSha256(secret, payload))
         .ok();
   };
   const std::string rotated = create("rotated form");

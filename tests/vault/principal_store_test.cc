@@ -12,7 +12,6 @@
 #include "audit/audit_entry.h"
 #include "gtest/gtest.h"
 #include "keys/error_reason.h"
-#include "sodium.h"
 #include "tests/vault/vault_fixture.h"
 
 namespace leadvault::vault::testing {
@@ -52,14 +51,7 @@ class PrincipalStoreTest : public VaultFixture {
 // HMAC-SHA256 of `payload` keyed with the whole secret string, as a form tool
 // computes it.
 std::string Sign(absl::string_view secret, absl::string_view payload) {
-  uint8_t mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const uint8_t*>(secret.data()),
-                              secret.size());
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const uint8_t*>(payload.data()),
-                                payload.size());
-  crypto_auth_hmacsha256_final(&state, mac);
-  return std::string(reinterpret_cast<const char*>(mac), sizeof(mac));
+  return leadvault::testing::HmacSha256(secret, payload);
 }
 
 TEST_F(PrincipalStoreTest, CreateIssuesATokenThatAuthenticates) {

@@ -421,6 +421,7 @@ int RunDaemon(int argc, char** argv) {
       static_cast<uint64_t>(flags.checkpoint_every_entries);
   options.committer.audit.checkpoint_interval = absl::Seconds(flags.checkpoint_interval_seconds);
   options.rebuild_disclosure_index = repair.rebuild_disclosure_index;
+  options.funnel_campaigns = FunnelCampaigns(flags);
   options.high_water_file = flags.data_dir + "/audit-high-water";
   options.recover_lost_log_tail = repair.recover_lost_log_tail;
   options.database.min_free_bytes = static_cast<uint64_t>(flags.min_free_mb) << 20;

@@ -9,7 +9,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "toml++/toml.h"
+#include "vault/funnel_report.h"
 
 namespace leadvault::api {
 namespace {
@@ -115,6 +118,11 @@ std::vector<ConfigOption> MakeOptions() {
        "sweep leads whose retention ended at start and then this often (1m to 7d, e.g. 30m, 1h, "
        "24h); 0 turns scheduled sweeps off",
        &C::retention_sweep_interval},
+
+      {"funnel.campaigns", "--funnel-campaigns",
+       "the campaign labels funnel reports may name, comma-separated (letters, digits, space, "
+       "_ - .); every other campaign is reported as (other)",
+       &C::funnel_campaigns},
 
       {"metrics.listen", "--metrics-listen",
        "HOST:PORT of the HTTP listener for /metrics, /healthz and /readyz (loopback only "
@@ -272,6 +280,14 @@ absl::Status ApplyConfigFlag(const ConfigOption& option, absl::string_view text,
   return absl::OkStatus();
 }
 
+std::vector<std::string> FunnelCampaigns(const DaemonConfig& config) {
+  std::vector<std::string> labels;
+  for (absl::string_view label : absl::StrSplit(config.funnel_campaigns, ',', absl::SkipEmpty())) {
+    labels.emplace_back(absl::StripAsciiWhitespace(label));
+  }
+  return labels;
+}
+
 absl::Status ValidateConfig(const DaemonConfig& config) {
   if (config.data_dir.empty()) return absl::InvalidArgumentError("data_dir: must not be empty");
   if (config.listen.empty()) return absl::InvalidArgumentError("server.listen: must be HOST:PORT");
@@ -283,6 +299,10 @@ absl::Status ValidateConfig(const DaemonConfig& config) {
         "retention.sweep_interval (--retention-sweep-interval): a duration from 1m to 7d (e.g. "
         "1h), "
         "or 0");
+  }
+  if (absl::Status labels = vault::ValidateCampaignLabels(FunnelCampaigns(config)); !labels.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("funnel.campaigns (--funnel-campaigns): ", labels.message()));
   }
   if (config.log_format != "text" && config.log_format != "json") {
     return absl::InvalidArgumentError("log.format: must be text or json");

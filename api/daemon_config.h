@@ -74,6 +74,9 @@ struct DaemonConfig {
   // [retention]
   std::string retention_sweep_interval = "1h";
 
+  // [funnel]
+  std::string funnel_campaigns;  // comma-separated approved labels
+
   // [metrics]
   std::string metrics_listen = "127.0.0.1:7444";
 
@@ -121,6 +124,9 @@ absl::Status ApplyConfigFlag(const ConfigOption& option, absl::string_view text,
 // What single options cannot check: durations, enumerations, pairs of options
 // (a TLS certificate needs its key), and at most one master-key source.
 absl::Status ValidateConfig(const DaemonConfig& config);
+
+// funnel.campaigns as its labels (split at commas, trimmed).
+std::vector<std::string> FunnelCampaigns(const DaemonConfig& config);
 
 // The retention sweep interval of a valid config (zero: no scheduled sweeps).
 absl::Duration SweepInterval(const DaemonConfig& config);

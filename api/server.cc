@@ -101,6 +101,7 @@ Server::Server(vault::Vault* vault, const ServerOptions& options)
       emergency_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       consent_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       retention_service_(vault, &auth_throttle_, admission_.get(), &pool_),
+      analytics_service_(vault, &auth_throttle_, admission_.get(), &pool_),
       http_capture_(vault, &auth_throttle_, admission_),
       health_service_(
           {v1::LeadVault::service_full_name(), v1::Admin::service_full_name(),
@@ -224,6 +225,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(&server->emergency_service_);
   builder.RegisterService(&server->consent_service_);
   builder.RegisterService(&server->retention_service_);
+  builder.RegisterService(&server->analytics_service_);
   builder.RegisterService(&server->health_service_);
   if (server->call_metrics_ != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;

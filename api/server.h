@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "api/admin_service.h"
 #include "api/admission.h"
+#include "api/analytics_service.h"
 #include "api/auth_throttle.h"
 #include "api/compliance_service.h"
 #include "api/consent_service.h"
@@ -136,6 +137,7 @@ class Server {
   EmergencyAccessService emergency_service_;
   ConsentService consent_service_;
   RetentionService retention_service_;
+  AnalyticsService analytics_service_;
   HttpCapture http_capture_;
   HealthService health_service_;
   std::unique_ptr<grpc::Server> server_;

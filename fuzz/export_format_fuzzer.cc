@@ -65,6 +65,46 @@ void CheckJsonLine(absl::string_view line) {
   FUZZ_CHECK(!absl::StrContains(line, "\xe2\x80\xa8") && !absl::StrContains(line, "\xe2\x80\xa9"));
 }
 
+// The number of fields in one CSV record ending in CRLF, read as RFC 4180 does:
+// a quoted field runs to its closing quote ("" is a quote inside it); outside
+// quotes a comma ends a field and CRLF ends the record. Fails on anything else
+// (a bare quote inside an unquoted field, a line break outside quotes before the
+// end, text after a closing quote, a record not ending in CRLF).
+size_t CsvFieldCount(absl::string_view record) {
+  size_t fields = 1;
+  size_t i = 0;
+  while (true) {
+    if (i < record.size() && record[i] == '"') {
+      ++i;
+      while (true) {
+        FUZZ_CHECK(i < record.size());
+        if (record[i] == '"') {
+          if (i + 1 < record.size() && record[i + 1] == '"') {
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        ++i;
+      }
+    } else {
+      while (i < record.size() && record[i] != ',' && record[i] != '\r') {
+        FUZZ_CHECK(record[i] != '"' && record[i] != '\n');
+        ++i;
+      }
+    }
+    FUZZ_CHECK(i < record.size());
+    if (record[i] == ',') {
+      ++fields;
+      ++i;
+      continue;
+    }
+    FUZZ_CHECK(record.substr(i) == "\r\n");
+    return fields;
+  }
+}
+
 std::string JsonEntry(const AuditEntry& e) {
   std::string line;
   leadvault::audit::AppendJsonlEntry(e, leadvault::audit::EncodeCanonical(e), nullptr, line);
@@ -98,10 +138,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   changed.principal_id = other;
   FUZZ_CHECK((JsonEntry(changed) == line) == (other == e.principal_id));
 
+  // Display names are admin-chosen text: fuzzed like every other string, with
+  // and without the optional canonical column.
+  const std::string principal_name = provider.ConsumeRandomLengthString(40);
+  const std::string subject_name = provider.ConsumeRandomLengthString(40);
+  leadvault::audit::CsvOptions csv_options;
+  csv_options.canonical_column = provider.ConsumeBool();
   std::string csv;
-  leadvault::audit::AppendCsvEntry(e, leadvault::audit::EncodeCanonical(e), csv);
+  leadvault::audit::AppendCsvEntry(e, leadvault::audit::EncodeCanonical(e),
+                                   {principal_name, subject_name}, csv_options, csv);
   FUZZ_CHECK(csv.size() >= 2 && csv.substr(csv.size() - 2) == "\r\n");
   FUZZ_CHECK(IsWellFormedUtf8(csv));
+  // Every row has as many columns as the header (RFC 4180 quoting keeps the
+  // commas and line breaks inside a field out of the count).
+  std::string csv_header;
+  leadvault::audit::AppendCsvHeader(csv_options, csv_header);
+  FUZZ_CHECK(CsvFieldCount(csv) == CsvFieldCount(csv_header));
 
   leadvault::audit::ExportHeader header;
   header.origin = e.peer;

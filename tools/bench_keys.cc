@@ -67,14 +67,8 @@ int Run(const std::string& dir, uint64_t leads, int readers, int seconds, size_t
   auto opened = Open(dir, keks, batch, absl::ZeroDuration());
   if (!opened.ok()) return 1;
   std::unique_ptr<vault::Vault> vault = *std::move(opened);
-  vault::Actor capture;
-  capture.principal_id = "00000000000000c1";
-  capture.roles = {vault::Role::kCapture};
-  vault::Actor intake;
-  intake.principal_id = "00000000000000a1";
-  intake.roles = {vault::Role::kIntake};
-  intake.service_lines = {"orthopedics"};
-  intake.purpose = vault::Purpose::kTreatment;
+  const vault::Actor capture = BenchCapture();
+  const vault::Actor intake = BenchIntake();
 
   std::vector<std::string> ids;
   absl::Time start = absl::Now();

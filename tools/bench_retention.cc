@@ -42,14 +42,8 @@ class ShiftedClock final : public vault::Clock {
 
 int Run(vault::Vault& vault, ShiftedClock& clock, uint64_t leads, uint64_t loaded_leads,
         uint64_t keep, int readers, int seconds, size_t batch, int pause_ms) {
-  vault::Actor capture;
-  capture.principal_id = "00000000000000c1";
-  capture.roles = {vault::Role::kCapture};
-  vault::Actor intake;
-  intake.principal_id = "00000000000000a1";
-  intake.roles = {vault::Role::kIntake};
-  intake.service_lines = {"orthopedics"};
-  intake.purpose = vault::Purpose::kTreatment;
+  const vault::Actor capture = BenchCapture();
+  const vault::Actor intake = BenchIntake();
   vault::Actor retention;
   retention.principal_id = "00000000000000e1";
   retention.roles = {vault::Role::kRetention};

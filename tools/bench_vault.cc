@@ -60,6 +60,22 @@ double AwaitBenchQuiet(vault::Vault& vault) {
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
+vault::Actor BenchCapture() {
+  vault::Actor capture;
+  capture.principal_id = "00000000000000c1";
+  capture.roles = {vault::Role::kCapture};
+  return capture;
+}
+
+vault::Actor BenchIntake() {
+  vault::Actor intake;
+  intake.principal_id = "00000000000000a1";
+  intake.roles = {vault::Role::kIntake};
+  intake.service_lines = {"orthopedics"};
+  intake.purpose = vault::Purpose::kTreatment;
+  return intake;
+}
+
 bool FillBenchLeads(vault::Vault& vault, const vault::Actor& capture, uint64_t first,
                     uint64_t count, std::vector<std::string>* ids) {
   constexpr int kWriters = 8;

@@ -59,6 +59,12 @@ class BenchReaders {
   std::vector<std::thread> threads_;
 };
 
+// The principals the in-process benchmarks act as: a capture principal, and
+// an intake principal on "orthopedics" (BenchLead's service line), purpose
+// treatment.
+vault::Actor BenchCapture();
+vault::Actor BenchIntake();
+
 // Lead number `n` of run `run`: every PII field set (a distinct email and
 // phone), service line "orthopedics", idempotency key "bench-RUN-N".
 vault::NewLead BenchLead(uint64_t n, const std::string& run);

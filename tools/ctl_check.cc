@@ -11,6 +11,7 @@
 #include "tools/ctl_print.h"
 #include "vault/database.h"
 #include "vault/disclosure_index.h"
+#include "vault/funnel.h"
 #include "vault/lead_rows_check.h"
 
 namespace leadvault::tools {
@@ -20,8 +21,11 @@ namespace {
 // part with its own "ok" and, when it fails, "error"; {"ok": false, "error"}
 // when a check could not run. Lead and receipt ids only, as the text.
 int PrintCheckJson(const absl::StatusOr<vault::DisclosureIndexReport>& index,
-                   const absl::StatusOr<vault::LeadRowsReport>& rows) {
-  const absl::Status failed = !index.ok() ? index.status() : rows.status();
+                   const absl::StatusOr<vault::LeadRowsReport>& rows,
+                   const absl::StatusOr<vault::FunnelCheckReport>& funnel) {
+  const absl::Status failed = !index.ok()  ? index.status()
+                              : !rows.ok() ? rows.status()
+                                           : funnel.status();
   if (!failed.ok()) {
     PrintJsonDocument({{"ok", false}, {"error", std::string(failed.message())}});
     return ReportError(failed);
@@ -44,10 +48,20 @@ int PrintCheckJson(const absl::StatusOr<vault::DisclosureIndexReport>& index,
                                       {"orphans", rows->orphans},
                                       {"problems", rows->problems}};
   if (!rows->result.ok()) lead_rows["error"] = std::string(rows->result.message());
-  const bool ok = index->result.ok() && rows->result.ok();
-  PrintJsonDocument({{"ok", ok}, {"disclosure_index", disclosure}, {"lead_rows", lead_rows}});
+  nlohmann::ordered_json aggregates = {{"ok", funnel->result.ok()},
+                                       {"leads", funnel->leads},
+                                       {"cells", funnel->cells},
+                                       {"mismatched", funnel->mismatched},
+                                       {"problems", funnel->problems}};
+  if (!funnel->result.ok()) aggregates["error"] = std::string(funnel->result.message());
+  const bool ok = index->result.ok() && rows->result.ok() && funnel->result.ok();
+  PrintJsonDocument({{"ok", ok},
+                     {"disclosure_index", disclosure},
+                     {"lead_rows", lead_rows},
+                     {"funnel", aggregates}});
   if (!index->result.ok()) return ReportError(index->result);
   if (!rows->result.ok()) return ReportError(rows->result);
+  if (!funnel->result.ok()) return ReportError(funnel->result);
   return kExitOk;
 }
 
@@ -59,7 +73,8 @@ std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app) {
       "check",
       "check a data dir offline (read-only, no master key, no daemon needed): the disclosure "
       "index behind `audit accounting` against the whole audit log, and that every lead is "
-      "whole (each row it owns there, no row naming a lead or receipt that is gone)");
+      "whole (each row it owns there, no row naming a lead or receipt that is gone), and that "
+      "the funnel aggregates equal a recount of the leads");
   command->check->add_option("--data-dir", command->data_dir, "the daemon's data directory")
       ->required();
   command->check->add_flag(
@@ -67,8 +82,8 @@ std::unique_ptr<CheckCommand> AddCheckCommand(CLI::App& app) {
       "print one JSON document: {\"ok\", \"disclosure_index\": {\"ok\", \"audit_entries\", "
       "\"disclosures\", \"index_rows\", \"expected_rows\", \"missing_rows\", \"bogus_rows\", "
       "\"last_checked_entries\"}, \"lead_rows\": {\"ok\", \"leads\", \"receipts\", \"rows\", "
-      "\"consent_skeletons\", \"missing\", \"orphans\", \"problems\"}} (\"error\" where one "
-      "fails)");
+      "\"consent_skeletons\", \"missing\", \"orphans\", \"problems\"}, \"funnel\": {\"ok\", "
+      "\"leads\", \"cells\", \"mismatched\", \"problems\"}} (\"error\" where one fails)");
   command->check->footer(
       "A running daemon may hold the data dir: the check covers what was committed when it "
       "opened.\nExit codes: 0 both pass, 1 a mismatch (named by sequence), a missing or "
@@ -84,14 +99,16 @@ std::optional<int> RunCheckCommand(const CheckCommand& command) {
     db = absl::NotFoundError("--data-dir: holds no leadvault database");
   }
   if (!db.ok()) {
-    if (command.json) return PrintCheckJson(db.status(), db.status());
+    if (command.json) return PrintCheckJson(db.status(), db.status(), db.status());
     return ReportError(db.status());
   }
   absl::StatusOr<vault::DisclosureIndexReport> report =
       vault::CheckDisclosureIndex(**db, keys::SystemRandom());
   if (command.json) {
-    if (!report.ok()) return PrintCheckJson(report, report.status());
-    return PrintCheckJson(report, vault::CheckLeadRows(**db));
+    if (!report.ok()) return PrintCheckJson(report, report.status(), report.status());
+    absl::StatusOr<vault::LeadRowsReport> rows = vault::CheckLeadRows(**db);
+    if (!rows.ok()) return PrintCheckJson(report, rows, rows.status());
+    return PrintCheckJson(report, rows, vault::CheckFunnel(**db));
   }
   if (!report.ok()) return ReportError(report.status());
   std::cout << "audit entries scanned: " << report->entries << "\n"
@@ -130,8 +147,21 @@ std::optional<int> RunCheckCommand(const CheckCommand& command) {
     std::cout << "lead rows: ok (every lead whole, no row naming a lead or receipt that is gone)"
               << std::endl;
   }
+  absl::StatusOr<vault::FunnelCheckReport> funnel = vault::CheckFunnel(**db);
+  if (!funnel.ok()) return ReportError(funnel.status());
+  if (!funnel->result.ok()) {
+    std::cout << "funnel aggregates: MISMATCH (" << funnel->mismatched << " of " << funnel->cells
+              << " cells differ from a recount of " << funnel->leads
+              << " leads and the purged ones)\n";
+    for (const std::string& problem : funnel->problems) std::cout << "  " << problem << "\n";
+    std::cout << std::flush;
+  } else {
+    std::cout << "funnel aggregates: ok (" << funnel->cells << " cells equal a recount of "
+              << funnel->leads << " leads and the purged ones)" << std::endl;
+  }
   if (!report->result.ok()) return ReportError(report->result);
   if (!rows->result.ok()) return ReportError(rows->result);
+  if (!funnel->result.ok()) return ReportError(funnel->result);
   return 0;
 }
 

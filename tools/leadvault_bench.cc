@@ -48,6 +48,7 @@
 #include "tools/bench_consent.h"
 #include "tools/bench_crypto.h"
 #include "tools/bench_disclosure.h"
+#include "tools/bench_funnel.h"
 #include "tools/bench_keys.h"
 #include "tools/bench_load.h"
 #include "tools/bench_retention.h"
@@ -91,6 +92,10 @@ constexpr ForwardedBench kForwardedBenches[] = {
      RunRewrapBench, false},
     {"backup", "a full and an incremental backup against cp -r of the same database",
      RunBackupBench, false},
+    {"funnel",
+     "GetFunnelMetrics over a year of 1,000,000 leads' aggregates, and what the aggregates "
+     "cost CreateLead and UpdateLead, in-process",
+     RunFunnelBench, false},
 };
 
 constexpr char kGoogleBenchmarkFooter[] =

@@ -46,6 +46,7 @@
 #include "tools/ctl_db.h"
 #include "tools/ctl_emergency.h"
 #include "tools/ctl_files.h"
+#include "tools/ctl_funnel.h"
 #include "tools/ctl_init.h"
 #include "tools/ctl_keys.h"
 #include "tools/ctl_lead_work.h"
@@ -722,6 +723,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<KeysCommands> keys_commands = AddKeysCommands(app);
   std::unique_ptr<BackupCommands> backup_commands = AddBackupCommands(app);
   std::unique_ptr<ReportCommands> report = AddReportCommands(app);
+  std::unique_ptr<FunnelCommand> funnel = AddFunnelCommand(app);
   std::unique_ptr<CompletionCommand> completion = AddCompletionCommand(app);
   AuditJsonFlags audit_json;
   AddAuditJsonFlags(*audit, &audit_json);
@@ -752,6 +754,9 @@ int Run(int argc, char** argv) {
     return *rc;
   }
   if (std::optional<int> rc = RunEmergencyCommand(*emergency, connection_flags); rc.has_value()) {
+    return *rc;
+  }
+  if (std::optional<int> rc = RunFunnelCommand(*funnel, connection_flags); rc.has_value()) {
     return *rc;
   }
   if (std::optional<int> rc = RunConsentCommand(*consent, connection_flags); rc.has_value()) {

@@ -28,7 +28,7 @@ struct RpcRow {
 };
 
 // Who may call what. Lead reads are further scoped per lead (MaySee) and per
-// field (kProjections); analyst gets de-identified metrics, which no RPC serves yet.
+// field (kProjections); analyst gets de-identified funnel metrics only.
 constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kCreateLead, "CreateLead", {Y, N, N, N, N, N}},
     {Rpc::kGetLead, "GetLead", {Y, N, Y, Y, N, N}},
@@ -67,6 +67,7 @@ constexpr std::array<RpcRow, kRpcCount> kRpcs = {{
     {Rpc::kListAmendments, "ListAmendments", {N, N, Y, Y, N, N}},
     {Rpc::kIssueWebhookSecret, "IssueWebhookSecret", {N, N, N, N, Y, N}},
     {Rpc::kRevokeWebhookSecret, "RevokeWebhookSecret", {N, N, N, N, Y, N}},
+    {Rpc::kGetFunnelMetrics, "GetFunnelMetrics", {N, Y, N, N, N, N}},
 }};
 
 constexpr Projection H = Projection::kHidden;

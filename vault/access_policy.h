@@ -58,8 +58,9 @@ enum class Rpc {
   kListAmendments,
   kIssueWebhookSecret,
   kRevokeWebhookSecret,
+  kGetFunnelMetrics,
 };
-inline constexpr size_t kRpcCount = 37;
+inline constexpr size_t kRpcCount = 38;
 absl::string_view RpcName(Rpc rpc);  // "CreateLead", ...
 
 // How a role sees a personal field. Ordered: a principal with several roles

@@ -48,23 +48,33 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
                                 const rocksdb::Slice& end) override {
     return out_->DeleteRange(Handle(cf), begin, end);
   }
-  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
-    return rocksdb::Status::NotSupported("merge");
+  rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+    if (merges_ != nullptr) {
+      merges_->push_back({static_cast<Cf>(CfIndex(cf)), key.ToString(), value.ToString()});
+    }
+    return out_->Merge(Handle(cf), key, value);
   }
   void LogData(const rocksdb::Slice&) override {}
 
   void SetHandles(Database* db) { db_ = db; }
+  // Every Merge operand appended is also collected here (when set).
+  void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
 
  private:
   rocksdb::ColumnFamilyHandle* Handle(uint32_t id) {
+    const size_t i = CfIndex(id);
+    return i < kCfCount ? db_->cf(static_cast<Cf>(i)) : db_->db()->DefaultColumnFamily();
+  }
+  size_t CfIndex(uint32_t id) {
     for (size_t i = 0; i < kCfCount; ++i) {
-      rocksdb::ColumnFamilyHandle* handle = db_->cf(static_cast<Cf>(i));
-      if (handle->GetID() == id) return handle;
+      if (db_->cf(static_cast<Cf>(i))->GetID() == id) return i;
     }
-    return db_->db()->DefaultColumnFamily();
+    return kCfCount;
   }
   rocksdb::WriteBatch* out_;
   Database* db_ = nullptr;
+  std::vector<MergeOperand>* merges_ = nullptr;
 };
 
 // What every caller of a failed group is told: corruption and a full disk
@@ -398,6 +408,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   rocksdb::WriteBatch combined;
   AppendHandler append(&combined);
   append.SetHandles(db_);
+  std::vector<MergeOperand> merges;
+  if (options_.on_merges_written) append.CollectMerges(&merges);
   absl::Status status;
   uint64_t seq = first;
   bool checkpoint = force_checkpoint;
@@ -482,6 +494,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     }
     if (!journaled.ok()) published = journaled;
     last_time_ = now;
+    // Before any caller is answered: what a call wrote is seen by its next one.
+    if (!merges.empty()) options_.on_merges_written(merges);
   } else {
     audit_log_->DiscardStaged();
     if (appended.has_value()) {

@@ -8,7 +8,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -20,12 +22,18 @@
 #include "vault/audit_journal.h"
 #include "vault/audit_log.h"
 #include "vault/clock.h"
+#include "vault/database.h"
 #include "vault/high_water_mark.h"
 #include "vault/histogram.h"
 
 namespace leadvault::vault {
 
-class Database;
+// A Merge operand a group wrote (CommitterOptions::on_merges_written).
+struct MergeOperand {
+  Cf cf;
+  std::string key;
+  std::string value;
+};
 
 struct CommitterOptions {
   AuditLogOptions audit;
@@ -43,6 +51,11 @@ struct CommitterOptions {
   // Appends to the journal are held from the start (a restore's replay reads
   // and cuts it first, then calls AttachJournal()).
   bool hold_journal = false;
+  // Called on the committer thread with every Merge operand of a group once
+  // the group is durable, before its callers are answered (the funnel
+  // aggregates' in-memory table follows the column family this way). Must be
+  // quick and must not call Commit(). Empty: none.
+  std::function<void(const std::vector<MergeOperand>&)> on_merges_written;
 };
 
 // Serializes every write of the vault. Callers hand over a WriteBatch plus the

@@ -556,4 +556,17 @@ ConsentEvent GrantEvent(const ConsentGrant& grant, const std::string& principal_
   return e;
 }
 
+uint32_t ActiveConsentChannels(const ConsentState& state) {
+  uint32_t bits = 0;
+  for (ConsentChannel channel : kAllConsentChannels) {
+    for (ConsentPurpose purpose : {ConsentPurpose::kScheduling, ConsentPurpose::kTreatmentFollowUp,
+                                   ConsentPurpose::kMarketing}) {
+      if (state.Decide(channel, purpose, "", std::nullopt).allowed) {
+        bits |= 1u << static_cast<int>(channel);
+      }
+    }
+  }
+  return bits;
+}
+
 }  // namespace leadvault::vault

@@ -280,6 +280,13 @@ class ConsentState {
   std::vector<Latest> latest_;  // small: 4 channels x 4 purposes (+ named third parties)
 };
 
+// Bit (1 << channel) for each channel on which the state holds consent for
+// contact for some purpose (scheduling, treatment follow-up or marketing), as
+// the lead's own ledger records it: a revocation of the same contact through
+// another lead (the suppression list) does not count here. For the funnel
+// aggregates (LeadRecord.consent_channels).
+uint32_t ActiveConsentChannels(const ConsentState& state);
+
 }  // namespace leadvault::vault
 
 #endif  // LEADVAULT_VAULT_CONSENT_H_

@@ -60,6 +60,7 @@ absl::StatusOr<ConsentEvent> ConsentStore::RecordGrant(const Actor& actor, const
       Committer::Stamp stamp,
       ledger_->Stage(id, subject.dek.has_value() ? &*subject.dek : nullptr, subject.dek_version,
                      subject.tokens, state, event, *random_, batch, entry));
+  LV_RETURN_IF_ERROR(leads_->StageConsentChannels(id, ActiveConsentChannels(state), batch));
   LV_ASSIGN_OR_RETURN(event.audit_sequence,
                       committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
   event.evidence.ip_address = keys::SecretBytes();  // never handed back
@@ -198,6 +199,7 @@ absl::StatusOr<std::optional<ConsentEvent>> ConsentStore::CommitRevocation(
   LV_ASSIGN_OR_RETURN(Committer::Stamp stamp,
                       ledger_->Stage(id, nullptr, subject.dek_version, subject.tokens, state, event,
                                      *random_, batch, entry));
+  LV_RETURN_IF_ERROR(leads_->StageConsentChannels(id, ActiveConsentChannels(state), batch));
   LV_ASSIGN_OR_RETURN(event.audit_sequence,
                       committer_->Commit(std::move(batch), std::move(entry), std::move(stamp)));
   return event;

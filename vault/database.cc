@@ -31,12 +31,13 @@
 #include "rocksdb/sst_file_reader.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
+#include "vault/funnel.h"
 
 namespace leadvault::vault {
 namespace {
 
-constexpr const char* kCfNames[] = {"leads", "dek",    "bidx", "expiry",     "queue",   "consent",
-                                    "audit", "merkle", "meta", "audit_lead", "suppress"};
+constexpr const char* kCfNames[] = {"leads", "dek",    "bidx", "expiry",     "queue",    "consent",
+                                    "audit", "merkle", "meta", "audit_lead", "suppress", "funnel"};
 static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == kCfCount);
 
 // RocksDB's informational log (DIR/LOG), at WARN and above, written so that a
@@ -343,6 +344,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
       bidx.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kBlindIndexPrefixSize));
       bidx.memtable_prefix_bloom_size_ratio = 0.05;
     }
+    if (std::string_view(name) == "funnel") {
+      descriptors.back().options.merge_operator = FunnelMergeOperator();
+    }
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -388,7 +392,12 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenReadOnly(const std::stri
   db_options.max_open_files = -1;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const char* name : kCfNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kCfNames) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    if (std::string_view(name) == "funnel") {
+      descriptors.back().options.merge_operator = FunnelMergeOperator();
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &handles, &raw);
@@ -461,6 +470,9 @@ absl::StatusOr<ChecksumSummary> Database::VerifyChecksums(const std::string& dir
     descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
     for (const char* name : kCfNames) {
       descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      if (std::string_view(name) == "funnel") {  // the WAL replay applies its merges
+        descriptors.back().options.merge_operator = FunnelMergeOperator();
+      }
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;

@@ -31,8 +31,9 @@ enum class Cf {
   kMeta,
   kAuditLead,  // lead id || sequence -> empty: the audit entries that touched a lead's fields
   kSuppress,   // channel || purpose || blind token -> revocation time (vault/consent_ledger.h)
+  kFunnel,     // de-identified funnel aggregates, kept by Merge (vault/funnel.h)
 };
-inline constexpr size_t kCfCount = 11;
+inline constexpr size_t kCfCount = 12;
 // The family's name on disk ("leads", "dek", ...).
 const char* CfName(Cf cf);
 

@@ -10,6 +10,7 @@
 #include "keys/hash.h"
 #include "keys/status_macros.h"
 #include "vault/consent_ledger.h"
+#include "vault/funnel.h"
 #include "vault/internal/keys.h"
 
 namespace leadvault::vault {
@@ -156,7 +157,7 @@ absl::Status LeadRows::AddCreate(const std::string& lead_id, LeadRecord& record,
     }
     LV_RETURN_IF_ERROR(FromRocks(batch.Put(db_->cf(row.cf), row.key, value), "batch"));
   }
-  return absl::OkStatus();
+  return StageFunnel(nullptr, &record, batch);
 }
 
 absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& before,
@@ -207,8 +208,19 @@ absl::Status LeadRows::AddUpdate(const std::string& lead_id, const LeadRecord& b
                     "batch"));
     }
   }
+  // The statuses held so far: the funnel stages the lead reached.
+  auto bit = [](int32_t status) { return status >= 0 && status < 32 ? 1u << status : 0u; };
+  after.set_reached_statuses(before.reached_statuses() | after.reached_statuses() |
+                             bit(before.status()) | bit(after.status()));
+  LV_RETURN_IF_ERROR(StageFunnel(&before, &after, batch));
   after.set_metadata_mac(MetadataMac(*mac_key_, lead_id, after));
   return FromRocks(batch.Put(db_->cf(Cf::kLeads), lead_id, after.SerializeAsString()), "batch");
+}
+
+absl::Status LeadRows::StageFunnel(const LeadRecord* before, const LeadRecord* after,
+                                   rocksdb::WriteBatch& batch) const {
+  return funnel_ != nullptr ? StageFunnelChange(*db_, *funnel_, before, after, batch)
+                            : absl::OkStatus();
 }
 
 absl::Status LeadRows::AddReferencing(const std::string& lead_id, Cf cf, const std::string& key,
@@ -254,6 +266,8 @@ absl::StatusOr<bool> LeadRows::AddPurge(const std::string& lead_id, const LeadRe
     for (const RowKey& row : KeysOf(lead_id, record)) {
       LV_RETURN_IF_ERROR(FromRocks(batch.Delete(db_->cf(row.cf), row.key), "batch"));
     }
+    // The aggregates keep counting it; the purged row says so to a recount.
+    LV_RETURN_IF_ERROR(StageFunnel(&record, nullptr, batch));
   }
   for (const std::string& ref : refs) {
     const Cf cf = static_cast<Cf>(static_cast<uint8_t>(ref[prefix.size()]));

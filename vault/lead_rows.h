@@ -37,6 +37,7 @@
 #include "rocksdb/iterator.h"
 #include "rocksdb/write_batch.h"
 #include "vault/database.h"
+#include "vault/funnel.h"
 #include "vault/internal/records.pb.h"
 
 namespace leadvault::vault {
@@ -66,9 +67,12 @@ class LeadRows {
     friend bool operator==(const RowKey&, const RowKey&) = default;
   };
 
-  // Both must outlive the object.
-  LeadRows(Database* db, const keys::SecretBytes* record_mac_key)
-      : db_(db), mac_key_(record_mac_key) {}
+  // All must outlive the object. Every change also stages its funnel
+  // aggregates (vault/funnel.h) under `funnel_campaigns`; null only for a
+  // benchmark's comparison without them.
+  LeadRows(Database* db, const keys::SecretBytes* record_mac_key,
+           const FunnelCampaigns* funnel_campaigns)
+      : db_(db), mac_key_(record_mac_key), funnel_(funnel_campaigns) {}
 
   // The record from its `leads` row: DATA_LOSS if it is malformed or its
   // metadata fails authentication.
@@ -114,8 +118,13 @@ class LeadRows {
   static std::string RefPrefix(absl::string_view lead_id);
 
  private:
+  // StageFunnelChange(), unless a benchmark turned the aggregates off.
+  absl::Status StageFunnel(const internal::LeadRecord* before, const internal::LeadRecord* after,
+                           rocksdb::WriteBatch& batch) const;
+
   Database* const db_;
   const keys::SecretBytes* const mac_key_;
+  const FunnelCampaigns* const funnel_;
 };
 
 }  // namespace leadvault::vault

@@ -165,9 +165,10 @@ absl::StatusOr<LeadMetadata> LeadStore::ReadMetadata(const std::string& lead_id)
   return MetadataFromRecord(lead_id, record);
 }
 
-absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_id,
-                                   const keys::SecretBytes* dek, const ConsentGrant& grant,
-                                   bool new_lead, absl::Time now, PreparedCreate& prepared) {
+absl::StatusOr<uint32_t> LeadStore::StageGrant(const Actor& actor, const std::string& lead_id,
+                                               const keys::SecretBytes* dek,
+                                               const ConsentGrant& grant, bool new_lead,
+                                               absl::Time now, PreparedCreate& prepared) {
   // A lead created by this call has an empty ledger: nothing to read.
   ConsentState state;
   if (!new_lead) {
@@ -177,7 +178,20 @@ absl::Status LeadStore::StageGrant(const Actor& actor, const std::string& lead_i
   LV_ASSIGN_OR_RETURN(prepared.stamp,
                       ledger_->Stage(lead_id, dek, kDekVersion, ContactTokens{}, state, event,
                                      *random_, prepared.batch, prepared.entry));
-  return absl::OkStatus();
+  return ActiveConsentChannels(state);
+}
+
+absl::Status LeadStore::StageConsentChannels(const std::string& lead_id, uint32_t channels,
+                                             rocksdb::WriteBatch& batch) {
+  auto bytes = db_->Get(Cf::kLeads, lead_id);
+  if (absl::IsNotFound(bytes.status())) return absl::NotFoundError("lead not found");
+  LV_RETURN_IF_ERROR(bytes.status());
+  LV_ASSIGN_OR_RETURN(LeadRecord record, rows_.Parse(lead_id, *bytes));
+  if (record.consent_channels() == channels) return absl::OkStatus();
+  const LeadRecord before = record;
+  // Neither version nor updated_at changes: consent is not intake's edit.
+  record.set_consent_channels(channels);
+  return rows_.AddUpdate(lead_id, before, record, batch);
 }
 
 absl::StatusOr<LeadStore::ConsentSubject> LeadStore::OpenForRestore(const std::string& lead_id) {
@@ -470,16 +484,6 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     if (result.lead_id != existing_id) entry.lead_ids.push_back(EncodeLeadId(result.lead_id));
     entry.lead_ids.push_back(EncodeLeadId(existing_id));
     entry.fields.push_back("touches");
-    if (lead.consent.has_value()) {
-      // Fresh consent from the person, recorded on the lead it duplicates
-      // (under that lead's claim, taken by AddTouch).
-      std::optional<keys::SecretBytes> dek;
-      if (!lead.consent->evidence.ip_address.empty()) {
-        LV_ASSIGN_OR_RETURN(dek, lead_keys_.Unwrap(existing_id, db_->Get(Cf::kDek, existing_id)));
-      }
-      LV_RETURN_IF_ERROR(StageGrant(actor, existing_id, dek.has_value() ? &*dek : nullptr,
-                                    *lead.consent, /*new_lead=*/false, now, prepared));
-    }
   } else {
     // A new lead: id, data key and every field nonce from one draw.
     constexpr size_t kDraw =
@@ -518,12 +522,13 @@ absl::StatusOr<LeadStore::PreparedCreate> LeadStore::PrepareCreate(const Actor& 
     prepared.retention = retention_->Pin();
     StampRetention(prepared.retention.policy(), lead_id, record);
     prepared.kek = keys_->PinCurrent();
+    if (lead.consent.has_value()) {
+      LV_ASSIGN_OR_RETURN(const uint32_t channels, StageGrant(actor, lead_id, &dek, *lead.consent,
+                                                              /*new_lead=*/true, now, prepared));
+      record.set_consent_channels(channels);
+    }
     LV_RETURN_IF_ERROR(rows_.AddCreate(lead_id, record, lead_keys_.Wrap(lead_id, dek, prepared.kek),
                                        idempotency_row(), batch));
-    if (lead.consent.has_value()) {
-      LV_RETURN_IF_ERROR(
-          StageGrant(actor, lead_id, &dek, *lead.consent, /*new_lead=*/true, now, prepared));
-    }
     entry.lead_ids.push_back(EncodeLeadId(lead_id));
   }
   return prepared;
@@ -568,6 +573,13 @@ absl::StatusOr<LeadMetadata> LeadStore::AddTouch(const Actor& actor, const std::
         keys::EncryptField(dek, record.dek_version(), existing_id,
                            SubmissionFieldNumber(number, static_cast<uint32_t>(field)),
                            lead.pii.Get(field).view(), random_->Bytes(keys::kNonceSize)));
+  }
+  if (lead.consent.has_value()) {
+    // Fresh consent from the person, recorded on the lead it duplicates
+    // (under that lead's claim, taken above).
+    LV_ASSIGN_OR_RETURN(const uint32_t channels, StageGrant(actor, existing_id, &dek, *lead.consent,
+                                                            /*new_lead=*/false, now, prepared));
+    record.set_consent_channels(channels);
   }
   // Neither version nor updated_at changes: a submission must not make
   // intake's next update fail.

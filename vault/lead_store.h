@@ -160,9 +160,11 @@ class LeadStore final : public LeadScope {
  public:
   // All pointers must outlive the store. Leads are stamped with the policy
   // `retention` has in force.
+  // `funnel_campaigns`: LeadRows' (null only for a benchmark's comparison).
   LeadStore(Database* db, Committer* committer, const KeyHierarchy* keys, const Clock* clock,
             keys::Random* random, const EmergencyAccessStore* emergency,
-            const ConsentLedger* ledger, RetentionPolicyStore* retention)
+            const ConsentLedger* ledger, RetentionPolicyStore* retention,
+            const FunnelCampaigns* funnel_campaigns)
       : db_(db),
         committer_(committer),
         keys_(keys),
@@ -170,7 +172,7 @@ class LeadStore final : public LeadScope {
         random_(random),
         emergency_(emergency),
         ledger_(ledger),
-        rows_(db, &keys->record_mac_key()),
+        rows_(db, &keys->record_mac_key(), funnel_campaigns),
         lead_keys_(db, keys, random),
         retention_(retention) {}
 
@@ -294,6 +296,12 @@ class LeadStore final : public LeadScope {
   // The same in any scope, claimed, without the key: for a restore's
   // re-applied consent revocations (vault/restore_restrictions.h).
   absl::StatusOr<ConsentSubject> OpenForRestore(const std::string& lead_id);
+  // Adds to `batch` the record of lead `lead_id` (binary) with its consent
+  // channels set to `channels` (ActiveConsentChannels after a consent event
+  // staged in the same batch), if they change. The caller holds the lead's
+  // claim (a ConsentSubject's).
+  absl::Status StageConsentChannels(const std::string& lead_id, uint32_t channels,
+                                    rocksdb::WriteBatch& batch);
 
   // Changes status and/or appends contact attempts if `expected_version` is current.
   absl::StatusOr<LeadMetadata> UpdateLead(const Actor& actor, const LeadUpdate& update);
@@ -426,10 +434,11 @@ class LeadStore final : public LeadScope {
                                              Rpc rpc, bool claim, bool need_key);
   // Stages the event of `grant` on lead `lead_id` (its data key `dek`, if
   // the grant carries an IP address) into `prepared`; `new_lead`: the lead is
-  // created by the same write (its ledger is empty).
-  absl::Status StageGrant(const Actor& actor, const std::string& lead_id,
-                          const keys::SecretBytes* dek, const ConsentGrant& grant, bool new_lead,
-                          absl::Time now, PreparedCreate& prepared);
+  // created by the same write (its ledger is empty). Returns the channels
+  // with active consent after it (ActiveConsentChannels), for the record.
+  absl::StatusOr<uint32_t> StageGrant(const Actor& actor, const std::string& lead_id,
+                                      const keys::SecretBytes* dek, const ConsentGrant& grant,
+                                      bool new_lead, absl::Time now, PreparedCreate& prepared);
   // A receipt of the actor's (capture) as the metadata of a lead; NOT_FOUND
   // if there is none or it is another principal's.
   absl::StatusOr<LeadMetadata> ReadReceipt(const Actor& actor, const std::string& receipt_id);

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
 absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
                                                    std::vector<keys::SecretBytes> keks) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir: required");
+  LV_RETURN_IF_ERROR(ValidateCampaignLabels(options.funnel_campaigns));
   if (::mkdir(options.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError("data_dir: cannot be created");
   }
@@ -80,7 +81,16 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   DatabaseOptions database_options = options.database;
   database_options.tolerate_damaged_wal_tail = options.recover_lost_log_tail;
   LV_ASSIGN_OR_RETURN(vault->database_, Database::Open(options.data_dir, database_options));
+  vault->funnel_campaigns_ = FunnelCampaigns(options.funnel_campaigns);
+  vault->funnel_ = std::make_unique<FunnelTable>();
+  LV_RETURN_IF_ERROR(OpenFunnel(*vault->database_, vault->funnel_campaigns_, *vault->funnel_));
   CommitterOptions committer_options = options.committer;
+  committer_options.on_merges_written =
+      [funnel = vault->funnel_.get()](const std::vector<MergeOperand>& merges) {
+        for (const MergeOperand& m : merges) {
+          if (m.cf == Cf::kFunnel) funnel->Apply(m.key, m.value);
+        }
+      };
   committer_options.audit.high_water_file =
       options.high_water_file.empty() ? options.data_dir + "/HIGH_WATER" : options.high_water_file;
   committer_options.audit.accept_lost_tail = options.recover_lost_log_tail;
@@ -143,10 +153,10 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   LV_ASSIGN_OR_RETURN(
       vault->retention_policy_,
       RetentionPolicyStore::Open(vault->database_.get(), vault->committer_.get(), vault->clock_));
-  vault->leads_ = std::make_unique<LeadStore>(vault->database_.get(), vault->committer_.get(),
-                                              vault->keys_.get(), vault->clock_, vault->random_,
-                                              vault->emergency_.get(), vault->ledger_.get(),
-                                              vault->retention_policy_.get());
+  vault->leads_ = std::make_unique<LeadStore>(
+      vault->database_.get(), vault->committer_.get(), vault->keys_.get(), vault->clock_,
+      vault->random_, vault->emergency_.get(), vault->ledger_.get(), vault->retention_policy_.get(),
+      options.omit_funnel_for_benchmark ? nullptr : &vault->funnel_campaigns_);
   vault->holds_ = std::make_unique<LegalHolds>(vault->database_.get(), vault->committer_.get(),
                                                vault->leads_.get(), vault->clock_, vault->random_);
   LV_ASSIGN_OR_RETURN(vault->principals_,
@@ -191,6 +201,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
       vault->key_rewrap_,
       KeyRewrap::Start(vault->database_.get(), vault->committer_.get(), vault->keys_.get(),
                        vault->leads_.get(), options.key_rewrap));
+  vault->funnel_reports_ =
+      std::make_unique<FunnelReports>(vault->funnel_.get(), vault->committer_.get());
   vault->retention_policy_->SetListener(
       [recompute = vault->retention_recompute_.get()](uint64_t version) {
         recompute->PolicyChanged(version);

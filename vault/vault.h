@@ -21,6 +21,8 @@
 #include "vault/consent_store.h"
 #include "vault/database.h"
 #include "vault/emergency_access.h"
+#include "vault/funnel.h"
+#include "vault/funnel_report.h"
 #include "vault/key_hierarchy.h"
 #include "vault/key_rewrap.h"
 #include "vault/lead_store.h"
@@ -80,6 +82,12 @@ struct VaultOptions {
   RetentionRecomputeOptions retention_recompute;
   // Moving data keys to the current master-key version (vault/key_rewrap.h).
   KeyRewrapOptions key_rewrap;
+  // The campaign labels funnel reports name (vault/funnel_report.h); every
+  // other campaign is reported as "(other)". ValidateCampaignLabels.
+  std::vector<std::string> funnel_campaigns;
+  // Benchmark only (leadvault-bench funnel's cost comparison; no daemon flag
+  // sets it): lead changes stage no funnel aggregates.
+  bool omit_funnel_for_benchmark = false;
 };
 
 // What `leadvaultctl keys status` shows (Vault::MasterKeyStatus).
@@ -123,6 +131,8 @@ class Vault {
   AuditLog& audit_log() { return committer_->audit_log(); }
   AuditAccess& audit() { return *audit_; }
   EmergencyAccessStore& emergency() { return *emergency_; }
+  FunnelReports& funnel() { return *funnel_reports_; }
+  const FunnelTable& funnel_table() const { return *funnel_; }
   Database& database() { return *database_; }
   const Clock& clock() const { return *clock_; }
 
@@ -216,6 +226,8 @@ class Vault {
   const Clock* clock_ = nullptr;
   keys::Random* random_ = nullptr;
   std::unique_ptr<Database> database_;
+  FunnelCampaigns funnel_campaigns_;
+  std::unique_ptr<FunnelTable> funnel_;  // before the committer, which feeds it
   std::unique_ptr<Committer> committer_;
   std::unique_ptr<KeyHierarchy> keys_;
   std::unique_ptr<EmergencyAccessStore> emergency_;
@@ -229,6 +241,7 @@ class Vault {
   std::unique_ptr<AuditAccess> audit_;
   std::unique_ptr<RetentionRecompute> retention_recompute_;
   std::unique_ptr<KeyRewrap> key_rewrap_;
+  std::unique_ptr<FunnelReports> funnel_reports_;
   uint64_t disclosure_index_rebuild_sequence_ = 0;
   std::optional<JournalReplay> restore_result_;
   uint64_t journal_interrupted_group_ = 0;

@@ -66,6 +66,7 @@ const std::map<std::string, std::vector<StatusCode>> kExpectedCodes = {
     {"ListAmendments", {kDenied, kDenied, kOk, kOk, kDenied, kDenied}},
     {"IssueWebhookSecret", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
     {"RevokeWebhookSecret", {kDenied, kDenied, kDenied, kDenied, kOk, kDenied}},
+    {"GetFunnelMetrics", {kDenied, kOk, kDenied, kDenied, kDenied, kDenied}},
 };
 
 // What GetLead shows of each field: 'C' clear, 'M' masked, 'H' hidden.
@@ -101,6 +102,7 @@ class AccessPolicyTest : public ApiTest {
     emergency_ = v1::EmergencyAccess::NewStub(channel_);
     consent_ = v1::Consent::NewStub(channel_);
     retention_ = v1::Retention::NewStub(channel_);
+    analytics_ = v1::Analytics::NewStub(channel_);
     for (const std::string& role : kRoles) tokens_[role] = NewPrincipal(role, {role});
     v1::CreateLeadRequest create = ValidCreate("policy", "policy@example.com");
     create.mutable_personal()->set_phone("+1 650 253 0000");
@@ -251,6 +253,14 @@ class AccessPolicyTest : public ApiTest {
       q.set_principal_id(form);
       v1::RevokeWebhookSecretResponse r;
       return admin_->RevokeWebhookSecret(ctx.get(), q, &r);
+    }
+    if (rpc == "GetFunnelMetrics") {
+      v1::GetFunnelMetricsRequest q;
+      q.set_from_unix_micros(absl::ToUnixMicros(absl::Now() - absl::Hours(24 * 30)));
+      q.set_to_unix_micros(absl::ToUnixMicros(absl::Now() + absl::Hours(24)));
+      q.add_group_by(v1::FUNNEL_DIMENSION_SOURCE);
+      v1::GetFunnelMetricsResponse r;
+      return analytics_->GetFunnelMetrics(ctx.get(), q, &r);
     }
     if (rpc == "RotateMasterKey") {
       v1::RotateMasterKeyResponse r;
@@ -426,6 +436,7 @@ class AccessPolicyTest : public ApiTest {
   std::unique_ptr<v1::EmergencyAccess::Stub> emergency_;
   std::unique_ptr<v1::Consent::Stub> consent_;
   std::unique_ptr<v1::Retention::Stub> retention_;
+  std::unique_ptr<v1::Analytics::Stub> analytics_;
   std::map<std::string, std::string> tokens_;
   std::map<std::string, v1::GetLeadResponse> responses_;
   std::string lead_id_;

@@ -29,6 +29,7 @@ void ApiTest::SetUp() {
   options.data_dir = dir_.path() + "/db";
   options.clock = &clock_;
   options.random = &random_;
+  options.funnel_campaigns = funnel_campaigns_;
   auto vault = vault::Vault::Open(options, std::move(kek));
   ASSERT_TRUE(vault.ok()) << vault.status();
   vault_ = *std::move(vault);

@@ -65,6 +65,7 @@ class ApiTest : public ::testing::Test {
   // tokens stay valid) and reconnects channel_ and the stubs.
   void RestartServer(const ServerOptions& options);
 
+  std::vector<std::string> funnel_campaigns_;  // the vault's approved labels (set before SetUp)
   testing::ScratchDir dir_;
   testing::FakeClock clock_{StartTime()};
   testing::SeededRandom random_{20240517};

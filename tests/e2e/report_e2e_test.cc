@@ -11,8 +11,10 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "tests/e2e/e2e_fixture.h"
 
 #ifndef LEADVAULTCTL_PATH
@@ -499,6 +501,110 @@ TEST_F(ReportE2eTest, ExitCodesFilesAndAFailedVerificationSaySo) {
     EXPECT_FALSE(absl::StartsWith(entry.path().filename().string(), ".leadvault-report-"))
         << entry.path();
   }
+  EXPECT_EQ(Stop(*daemon), 0);
+}
+
+// `leadvaultctl funnel`: the analyst's table, --json and the chart page, from
+// a daemon with 22 web-form leads (11 scheduled) on an approved campaign and
+// 4 referrals (a small cell); the page rendered in Chromium.
+TEST_F(ReportE2eTest, FunnelTableJsonAndPageRenderInChromium) {
+  auto daemon = Start("run", {"--funnel-campaigns", "spring-checkup,fall"});
+  ASSERT_FALSE(address_.empty());
+  const std::string admin = AdminToken("run");
+  const std::string desk = NewPrincipalFile(admin, "desk", {"capture", "intake"}, {"cardiology"});
+  NewPrincipalFile(admin, "analyst", {"analyst"});
+  for (int i = 0; i < 26; ++i) {
+    v1::CreateLeadRequest r =
+        SimpleLead(absl::StrCat("funnel-", i), absl::StrCat("funnel.person", i, "@example.com"));
+    r.mutable_personal()->set_last_name("Canaryfunnel");
+    r.mutable_attribution()->set_source(i < 22 ? v1::SOURCE_CHANNEL_WEB_FORM
+                                               : v1::SOURCE_CHANNEL_REFERRAL);
+    r.mutable_attribution()->set_campaign(i < 22 ? "spring-checkup" : "Jane Canary's campaign");
+    const std::string id = CreateLead(desk, r);
+    ASSERT_FALSE(id.empty());
+    if (i >= 11 && i < 22) {
+      for (auto [version, status] :
+           {std::pair{1, v1::LEAD_STATUS_CONTACTED}, {2, v1::LEAD_STATUS_SCHEDULED}}) {
+        v1::UpdateLeadRequest u;
+        u.set_lead_id(id);
+        u.set_expected_version(version);
+        u.set_status(status);
+        v1::UpdateLeadResponse response;
+        grpc::Status s = leads_->UpdateLead(Ctx(desk).get(), u, &response);
+        ASSERT_TRUE(s.ok()) << s.error_message();
+      }
+    }
+  }
+  const absl::Time now = absl::Now();
+  auto day = [](absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); };
+  const std::vector<std::string> period = {"--from", day(now - absl::Hours(24 * 7)), "--to",
+                                           day(now + absl::Hours(24 * 7))};
+  auto funnel = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = As("analyst", {"funnel"});
+    args.insert(args.end(), period.begin(), period.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  // The table: web_form shown, referral (4) withheld, and with it the other
+  // row of the line (the total would give it away).
+  std::string out, err;
+  ASSERT_EQ(RunCtl(funnel({"--by", "source,campaign"}), Path("funnel-table"), &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "source")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "spring-checkup")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "(other)")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "Canary")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "s: suppressed")) << out;
+  const std::string total_line = out.substr(out.find("\ntotal"));
+  EXPECT_TRUE(absl::StrContains(total_line, "26")) << out;  // the total is shown
+
+  // --json: the response, proto field names.
+  ASSERT_EQ(RunCtl(funnel({"--by", "source", "--json"}), Path("funnel-json"), &out, &err), 0)
+      << err;
+  nlohmann::json json = nlohmann::json::parse(out);
+  ASSERT_EQ(json["rows"].size(), 2u) << out;
+  EXPECT_EQ(json["total"]["leads"]["value"], "26");
+  EXPECT_EQ(json["total"]["scheduled"]["value"], "11");
+  EXPECT_EQ(json["total"]["lead_to_appointment_rate"]["value"], 11.0 / 26.0);
+  for (const auto& row : json["rows"]) {
+    if (row["source"] == "SOURCE_CHANNEL_REFERRAL") {
+      EXPECT_EQ(row["leads"]["suppressed"], true) << row.dump();
+    }
+  }
+
+  // --by must name dimensions.
+  EXPECT_EQ(RunCtl(funnel({"--by", "zip_code"}), Path("funnel-bad"), &out, &err), 2);
+  EXPECT_TRUE(absl::StrContains(err, "--by: dimensions are week, source")) << err;
+
+  // The page: self-contained, the funnel, speed per source and weekly volume.
+  const std::string page = Path("funnel.html");
+  ASSERT_EQ(RunCtl(funnel({"--by", "source", "--html", page}), Path("funnel-html"), &out, &err), 0)
+      << err;
+  struct stat st;
+  ASSERT_EQ(::stat(page.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  const std::string html = ReadFile(page);
+  ExpectSelfContained(page, html);
+  EXPECT_FALSE(absl::StrContains(html, "Canary")) << "a funnel page holds no personal value";
+  EXPECT_FALSE(absl::StrContains(html, "example.com"));
+  const std::string dom = Dom(page, "funnel");
+  ASSERT_TRUE(absl::StrContains(dom, "Lead funnel")) << dom;
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(dom), "<script")) << dom;
+  const std::string stages = Section(dom, "funnel");
+  EXPECT_TRUE(absl::StrContains(stages, "<svg")) << stages;
+  EXPECT_TRUE(absl::StrContains(RowWith(stages, "<td>scheduled</td>"), ">11<")) << stages;
+  EXPECT_TRUE(absl::StrContains(RowWith(stages, "<td>leads</td>"), ">26<")) << stages;
+  EXPECT_TRUE(absl::StrContains(stages, "42.3%")) << stages;  // 11 of 26 to an appointment
+  const std::string speed = Section(dom, "speed");
+  EXPECT_TRUE(absl::StrContains(RowWith(speed, "<td>referral</td>"), "suppressed")) << speed;
+  EXPECT_TRUE(absl::StrContains(Section(dom, "weekly"), "<svg")) << dom;
+  const std::string grouped = Section(dom, "grouped");
+  EXPECT_TRUE(absl::StrContains(RowWith(grouped, "<td>web_form</td>"), "suppressed"))
+      << grouped;  // withheld with referral: the total would give it away
+  const Picture picture = Screenshot(page, "funnel");
+  EXPECT_GT(picture.colours.size(), 8u);
+  EXPECT_TRUE(picture.colours.contains(0x1f77b4)) << "the funnel's bars";
   EXPECT_EQ(Stop(*daemon), 0);
 }
 

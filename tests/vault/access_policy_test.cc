@@ -48,7 +48,7 @@ TEST(AccessPolicyTest, NamesRoundTripAndRpcsAreInEnumOrder) {
                                          "GetMasterKeyStatus",  "RetireMasterKey",
                                          "CreateBackup",        "AmendLead",
                                          "ListAmendments",      "IssueWebhookSecret",
-                                         "RevokeWebhookSecret"};
+                                         "RevokeWebhookSecret", "GetFunnelMetrics"};
   ASSERT_EQ(rpcs.size(), kRpcCount);
   for (size_t i = 0; i < kRpcCount; ++i) EXPECT_EQ(RpcName(static_cast<Rpc>(i)), rpcs[i]);
   for (Role r : kAllRoles) EXPECT_EQ(ParseRole(RoleName(r)), r);

@@ -42,9 +42,10 @@ class CryptoEnvironment : public ::testing::Environment {
 inline ::testing::Environment* const kCryptoEnvironment =
     ::testing::AddGlobalTestEnvironment(new CryptoEnvironment);
 
-inline constexpr std::array<Cf, 11> kAllCfs = {
-    Cf::kLeads, Cf::kDek,    Cf::kBidx, Cf::kExpiry,    Cf::kQueue,   Cf::kConsent,
-    Cf::kAudit, Cf::kMerkle, Cf::kMeta, Cf::kAuditLead, Cf::kSuppress};
+inline constexpr std::array<Cf, 12> kAllCfs = {
+    Cf::kLeads, Cf::kDek,    Cf::kBidx, Cf::kExpiry,    Cf::kQueue,    Cf::kConsent,
+    Cf::kAudit, Cf::kMerkle, Cf::kMeta, Cf::kAuditLead, Cf::kSuppress, Cf::kFunnel};
+static_assert(kAllCfs.size() == kCfCount);
 
 // A 32-byte master key derived from `seed` (different seeds, different keys).
 inline keys::SecretBytes TestKek(uint8_t seed = 1) {
@@ -276,6 +277,7 @@ class VaultFixture : public ::testing::Test {
     options.restore = restore_;
     options.retention_recompute = retention_recompute_options_;
     options.key_rewrap = key_rewrap_options_;
+    options.funnel_campaigns = funnel_campaigns_;
     return Vault::Open(options, std::move(keks));
   }
 
@@ -303,6 +305,7 @@ class VaultFixture : public ::testing::Test {
   VaultOptions::Restore restore_;
   RetentionRecomputeOptions retention_recompute_options_;
   KeyRewrapOptions key_rewrap_options_;
+  std::vector<std::string> funnel_campaigns_;
   uint64_t min_free_bytes_ = 0;
   std::function<std::optional<uint64_t>()> free_space_;  // empty: the real filesystem's
   rocksdb::Env* env_ = nullptr;

@@ -103,6 +103,11 @@ inline std::string ExpiryKey(int64_t expires_micros, absl::string_view lead_id) 
 
 // `meta` CF keys.
 inline constexpr char kMetaSchemaVersion[] = "schema_version";
+// Present once the `funnel` aggregates count every lead (vault/funnel.h): a
+// data dir from before them has them rebuilt at its first open.
+inline constexpr char kMetaFunnelBuilt[] = "funnel/built";
+// The campaign labels the aggregates were kept under (FunnelCampaigns::Encode).
+inline constexpr char kMetaFunnelCampaigns[] = "funnel/campaigns";
 // Every master-key row starts "kek/" (vault/key_hierarchy.h).
 inline constexpr char kMetaKekPrefix[] = "kek/";
 // Followed by a master-key version (decimal): its key-check value, while the

@@ -1,0 +1,461 @@
+#include "vault/funnel.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "keys/hash.h"
+#include "keys/status_macros.h"
+#include "rocksdb/db.h"
+#include "vault/database.h"
+#include "vault/internal/keys.h"
+#include "vault/internal/records.pb.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr int64_t kSecondsPerWeek = 7 * 24 * 3600;
+// The Unix epoch was a Thursday: Monday 1969-12-29 00:00 UTC starts week 0.
+constexpr int64_t kWeekZeroUnixSeconds = -3 * 24 * 3600;
+// Rows rebuilt or checked per batch / named per report.
+constexpr size_t kRebuildBatchRows = 10'000;
+constexpr size_t kMaxNamedFunnelProblems = 20;
+
+void AppendBigEndian64(uint64_t v, std::string& out) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+uint64_t ReadBigEndian64(absl::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(s[i]);
+  return v;
+}
+
+// Stage bits: the statuses a record says the lead has held.
+uint32_t ReachedStatuses(const internal::LeadRecord& record) {
+  // Records from before the field hold only their current status.
+  const int32_t status = record.status();
+  return record.reached_statuses() | (status >= 0 && status < 32 ? 1u << status : 0u);
+}
+
+bool Reached(uint32_t bits, LeadStatus status) {
+  return (bits & 1u << static_cast<int>(status)) != 0;
+}
+
+FunnelCounters Negated(const FunnelCounters& c) {
+  FunnelCounters out;
+  for (size_t i = 0; i < c.size(); ++i) out[i] = -c[i];
+  return out;
+}
+
+bool IsZero(const FunnelCounters& c) {
+  return std::all_of(c.begin(), c.end(), [](int64_t v) { return v == 0; });
+}
+
+void AddInto(const FunnelCounters& from, FunnelCounters& into) {
+  for (size_t i = 0; i < from.size(); ++i) into[i] += from[i];
+}
+
+class AddCountersOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    absl::StatusOr<FunnelCounters> sum =
+        existing != nullptr
+            ? DecodeFunnelCounters(absl::string_view(existing->data(), existing->size()))
+            : FunnelCounters{};
+    absl::StatusOr<FunnelCounters> add =
+        DecodeFunnelCounters(absl::string_view(value.data(), value.size()));
+    if (!sum.ok() || !add.ok()) return false;  // RocksDB reports Corruption
+    AddInto(*add, *sum);
+    *new_value = EncodeFunnelCounters(*sum);
+    return true;
+  }
+  const char* Name() const override { return "leadvault.FunnelAddCounters"; }
+};
+
+}  // namespace
+
+size_t SpeedBucketOf(int64_t seconds) {
+  return static_cast<size_t>(
+      std::lower_bound(kSpeedBucketUpperSeconds.begin(), kSpeedBucketUpperSeconds.end(), seconds) -
+      kSpeedBucketUpperSeconds.begin());
+}
+
+int64_t FunnelWeekOf(absl::Time t) {
+  const int64_t seconds = absl::ToUnixSeconds(t) - kWeekZeroUnixSeconds;
+  return seconds >= 0 ? seconds / kSecondsPerWeek
+                      : -((-seconds + kSecondsPerWeek - 1) / kSecondsPerWeek);
+}
+
+absl::Time FunnelWeekStart(int64_t week) {
+  return absl::FromUnixSeconds(kWeekZeroUnixSeconds + week * kSecondsPerWeek);
+}
+
+std::string FunnelKey(char kind, const FunnelCell& cell) {
+  std::string key;
+  key.reserve(13 + cell.service_line.size() + cell.campaign.size());
+  key.push_back(kind);
+  AppendBigEndian64(static_cast<uint64_t>(cell.week) ^ (uint64_t{1} << 63), key);
+  key.push_back(static_cast<char>(cell.source));
+  key.push_back(static_cast<char>(cell.status));
+  key.push_back(static_cast<char>(std::min<size_t>(cell.service_line.size(), 255)));
+  key.append(cell.service_line, 0, 255);
+  key.append(cell.campaign);  // the rest of the key
+  return key;
+}
+
+absl::StatusOr<FunnelCell> ParseFunnelKey(absl::string_view key, char* kind) {
+  if (key.size() < 12 || (key[0] != kFunnelAggregate && key[0] != kFunnelPurged)) {
+    return absl::DataLossError("funnel: malformed row key");
+  }
+  *kind = key[0];
+  FunnelCell cell;
+  cell.week = static_cast<int64_t>(ReadBigEndian64(key.substr(1, 8)) ^ (uint64_t{1} << 63));
+  cell.source = static_cast<SourceChannel>(static_cast<uint8_t>(key[9]));
+  cell.status = static_cast<LeadStatus>(static_cast<uint8_t>(key[10]));
+  const size_t line = static_cast<uint8_t>(key[11]);
+  if (key.size() < 12 + line) return absl::DataLossError("funnel: malformed row key");
+  cell.service_line = std::string(key.substr(12, line));
+  cell.campaign = std::string(key.substr(12 + line));
+  return cell;
+}
+
+std::string EncodeFunnelCounters(const FunnelCounters& counters) {
+  std::string out;
+  out.reserve(counters.size() * 8);
+  for (int64_t v : counters) {
+    const auto u = static_cast<uint64_t>(v);
+    for (int shift = 0; shift < 64; shift += 8) out.push_back(static_cast<char>(u >> shift));
+  }
+  return out;
+}
+
+absl::StatusOr<FunnelCounters> DecodeFunnelCounters(absl::string_view value) {
+  if (value.size() % 8 != 0 || value.size() > kFunnelCounterCount * 8) {
+    return absl::DataLossError("funnel: malformed counters");
+  }
+  FunnelCounters out{};
+  for (size_t i = 0; i * 8 < value.size(); ++i) {
+    uint64_t u = 0;
+    for (int b = 7; b >= 0; --b) u = u << 8 | static_cast<uint8_t>(value[i * 8 + b]);
+    out[i] = static_cast<int64_t>(u);
+  }
+  return out;
+}
+
+std::string CampaignDigest(absl::string_view campaign) {
+  const keys::Sha256Digest d =
+      keys::Sha256({"leadvault funnel campaign", absl::string_view("\0", 1), campaign});
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+FunnelCampaigns::FunnelCampaigns(const std::vector<std::string>& labels) : sorted_(labels) {
+  std::sort(sorted_.begin(), sorted_.end());
+  sorted_.erase(std::unique(sorted_.begin(), sorted_.end()), sorted_.end());
+  for (const std::string& label : sorted_) by_digest_[CampaignDigest(label)] = label;
+}
+
+std::string FunnelCampaigns::LabelOfDigest(absl::string_view digest) const {
+  auto it = by_digest_.find(digest);
+  return it == by_digest_.end() ? std::string() : it->second;
+}
+
+std::string FunnelCampaigns::LabelOf(const std::string& campaign) const {
+  return std::binary_search(sorted_.begin(), sorted_.end(), campaign) ? campaign : std::string();
+}
+
+std::string FunnelCampaigns::Encode() const { return absl::StrJoin(sorted_, "\n"); }
+
+FunnelCampaigns FunnelCampaigns::Decode(absl::string_view encoded) {
+  std::vector<std::string> labels = absl::StrSplit(encoded, '\n', absl::SkipEmpty());
+  return FunnelCampaigns(labels);
+}
+
+FunnelContribution ContributionOf(const internal::LeadRecord& record,
+                                  const FunnelCampaigns* campaigns) {
+  FunnelContribution c;
+  const absl::Time created = absl::FromUnixMicros(record.created_at_unix_micros());
+  c.cell.week = FunnelWeekOf(created);
+  c.cell.source = static_cast<SourceChannel>(record.attribution().source());
+  c.cell.status = static_cast<LeadStatus>(record.status());
+  c.cell.service_line = record.attribution().service_line();
+  c.cell.campaign = campaigns != nullptr ? campaigns->LabelOf(record.attribution().campaign())
+                                         : record.attribution().campaign();
+  FunnelCounters& n = c.counters;
+  n[kFunnelLeads] = 1;
+  n[kFunnelDuplicates] = record.touches_made();
+  const uint32_t bits = ReachedStatuses(record);
+  const bool showed = Reached(bits, LeadStatus::kShowed);
+  const bool scheduled = showed || Reached(bits, LeadStatus::kScheduled);
+  const bool qualified = scheduled || Reached(bits, LeadStatus::kQualified);
+  const bool attempted = record.contact_attempts_size() > 0;
+  const bool contacted = qualified || attempted || Reached(bits, LeadStatus::kContacted);
+  n[kFunnelContacted] = contacted;
+  n[kFunnelQualified] = qualified;
+  n[kFunnelScheduled] = scheduled;
+  n[kFunnelShowed] = showed;
+  n[kFunnelClosedLost] = Reached(bits, LeadStatus::kClosedLost);
+  n[kFunnelDisqualified] = Reached(bits, LeadStatus::kDisqualified);
+  if (attempted) {
+    n[kFunnelFirstContacted] = 1;
+    int64_t first = record.contact_attempts(0).at_unix_micros();
+    for (const auto& a : record.contact_attempts()) first = std::min(first, a.at_unix_micros());
+    const int64_t seconds = (first - record.created_at_unix_micros()) / 1'000'000;
+    n[kFunnelSpeedBucket0 + SpeedBucketOf(seconds)] = 1;
+  }
+  for (size_t i = 0; i < kAllConsentChannels.size(); ++i) {
+    n[kFunnelConsent0 + i] =
+        (record.consent_channels() >> static_cast<int>(kAllConsentChannels[i]) & 1u) != 0;
+  }
+  return c;
+}
+
+std::shared_ptr<rocksdb::MergeOperator> FunnelMergeOperator() {
+  static const auto* op =
+      new std::shared_ptr<rocksdb::MergeOperator>(std::make_shared<AddCountersOperator>());
+  return *op;
+}
+
+absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
+                               const internal::LeadRecord* before,
+                               const internal::LeadRecord* after, rocksdb::WriteBatch& batch) {
+  rocksdb::ColumnFamilyHandle* cf = db.cf(Cf::kFunnel);
+  auto merge = [&](char kind, const FunnelCell& cell, const FunnelCounters& delta) {
+    return db.Check(batch.Merge(cf, FunnelKey(kind, cell), EncodeFunnelCounters(delta)),
+                    "stage funnel");
+  };
+  if (before == nullptr && after == nullptr) return absl::OkStatus();
+  if (after == nullptr) {
+    FunnelContribution gone = ContributionOf(*before);
+    gone.cell.campaign = CampaignDigest(gone.cell.campaign);
+    return merge(kFunnelPurged, gone.cell, gone.counters);
+  }
+  const FunnelContribution now = ContributionOf(*after, &campaigns);
+  if (before == nullptr) return merge(kFunnelAggregate, now.cell, now.counters);
+  const FunnelContribution was = ContributionOf(*before, &campaigns);
+  if (was.cell == now.cell) {
+    FunnelCounters delta = now.counters;
+    AddInto(Negated(was.counters), delta);
+    if (IsZero(delta)) return absl::OkStatus();
+    return merge(kFunnelAggregate, now.cell, delta);
+  }
+  LV_RETURN_IF_ERROR(merge(kFunnelAggregate, was.cell, Negated(was.counters)));
+  return merge(kFunnelAggregate, now.cell, now.counters);
+}
+
+absl::Status FunnelTable::Load(Database& db) {
+  absl::flat_hash_map<std::string, Row> rows;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kFunnel)));
+  const std::string prefix(1, kFunnelAggregate);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    char kind;
+    const absl::string_view key(it->key().data(), it->key().size());
+    LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+    LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(absl::string_view(
+                                                     it->value().data(), it->value().size())));
+    if (!IsZero(counters)) rows.emplace(std::string(key), Row{std::move(cell), counters});
+  }
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "load funnel"));
+  absl::MutexLock lock(&mu_);
+  rows_ = std::move(rows);
+  return absl::OkStatus();
+}
+
+void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
+  if (key.empty() || key[0] != kFunnelAggregate) return;  // purged rows: for the check only
+  char kind;
+  absl::StatusOr<FunnelCell> cell = ParseFunnelKey(key, &kind);
+  absl::StatusOr<FunnelCounters> delta = DecodeFunnelCounters(operand);
+  if (!cell.ok() || !delta.ok()) return;  // staged by StageFunnelChange: well-formed
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = rows_.try_emplace(std::string(key));
+  if (inserted) it->second.cell = *std::move(cell);
+  AddInto(*delta, it->second.counters);
+  if (IsZero(it->second.counters)) rows_.erase(it);  // its leads all moved on
+}
+
+std::vector<FunnelTable::Row> FunnelTable::Rows(int64_t from_week, int64_t to_week) const {
+  std::vector<Row> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [key, row] : rows_) {
+    if (row.cell.week >= from_week && row.cell.week < to_week) out.push_back(row);
+  }
+  return out;
+}
+
+size_t FunnelTable::cells() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return rows_.size();
+}
+
+namespace {
+
+// The aggregate the leads of one snapshot imply (plus its purged rows when
+// `with_purged`), by aggregate key.
+absl::StatusOr<std::map<std::string, FunnelCounters>> Recount(Database& db,
+                                                              const rocksdb::Snapshot* snapshot,
+                                                              const FunnelCampaigns& campaigns,
+                                                              uint64_t* leads) {
+  std::map<std::string, FunnelCounters> sums;
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(Cf::kLeads)));
+  internal::LeadRecord record;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("funnel recount: a lead record does not parse");
+    }
+    const FunnelContribution c = ContributionOf(record, &campaigns);
+    AddInto(c.counters, sums[FunnelKey(kFunnelAggregate, c.cell)]);
+    ++*leads;
+  }
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "recount funnel"));
+  std::unique_ptr<rocksdb::Iterator> purged(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
+  const std::string prefix(1, kFunnelPurged);
+  for (purged->Seek(prefix); purged->Valid() && purged->key().starts_with(prefix); purged->Next()) {
+    char kind;
+    LV_ASSIGN_OR_RETURN(
+        FunnelCell cell,
+        ParseFunnelKey(absl::string_view(purged->key().data(), purged->key().size()), &kind));
+    cell.campaign = campaigns.LabelOfDigest(cell.campaign);
+    LV_ASSIGN_OR_RETURN(
+        FunnelCounters counters,
+        DecodeFunnelCounters(absl::string_view(purged->value().data(), purged->value().size())));
+    AddInto(counters, sums[FunnelKey(kFunnelAggregate, cell)]);
+  }
+  LV_RETURN_IF_ERROR(db.Check(purged->status(), "recount funnel"));
+  return sums;
+}
+
+std::string DescribeCell(const FunnelCell& cell) {
+  return absl::StrCat("week of ",
+                      absl::FormatTime("%Y-%m-%d", FunnelWeekStart(cell.week), absl::UTCTimeZone()),
+                      ", source ", static_cast<int>(cell.source), ", status ",
+                      LeadStatusName(cell.status), ", service line ", cell.service_line);
+}
+
+}  // namespace
+
+absl::StatusOr<FunnelCheckReport> CheckFunnel(Database& db) {
+  FunnelCheckReport report;
+  const rocksdb::Snapshot* snapshot = db.db()->GetSnapshot();
+  struct Release {
+    Database& db;
+    const rocksdb::Snapshot* s;
+    ~Release() { db.db()->ReleaseSnapshot(s); }
+  } release{db, snapshot};
+  rocksdb::ReadOptions at;
+  at.snapshot = snapshot;
+  std::string labels;
+  rocksdb::Status got = db.db()->Get(at, db.cf(Cf::kMeta), internal::kMetaFunnelCampaigns, &labels);
+  if (!got.ok() && !got.IsNotFound()) LV_RETURN_IF_ERROR(db.Check(got, "check funnel"));
+  LV_ASSIGN_OR_RETURN(auto expected,
+                      Recount(db, snapshot, FunnelCampaigns::Decode(labels), &report.leads));
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  read.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
+  const std::string prefix(1, kFunnelAggregate);
+  auto problem = [&](const FunnelCell& cell, const FunnelCounters& want,
+                     const FunnelCounters& got) {
+    ++report.mismatched;
+    if (report.problems.size() >= kMaxNamedFunnelProblems) return;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (want[i] == got[i]) continue;
+      report.problems.push_back(absl::StrCat(DescribeCell(cell), ": counter ", i, " is ", got[i],
+                                             ", the recount gives ", want[i]));
+      return;
+    }
+  };
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ++report.cells;
+    const std::string key = it->key().ToString();
+    char kind;
+    LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+    LV_ASSIGN_OR_RETURN(FunnelCounters got, DecodeFunnelCounters(absl::string_view(
+                                                it->value().data(), it->value().size())));
+    auto want = expected.find(key);
+    const FunnelCounters zero{};
+    const FunnelCounters& w = want == expected.end() ? zero : want->second;
+    if (w != got) problem(cell, w, got);
+    if (want != expected.end()) expected.erase(want);
+  }
+  LV_RETURN_IF_ERROR(db.Check(it->status(), "check funnel"));
+  for (const auto& [key, want] : expected) {
+    if (IsZero(want)) continue;
+    char kind;
+    LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+    problem(cell, want, FunnelCounters{});
+  }
+  report.result = report.mismatched == 0
+                      ? absl::OkStatus()
+                      : absl::DataLossError(absl::StrCat(
+                            "funnel aggregates differ from a recount of the leads in ",
+                            report.mismatched, " cells; first: ", report.problems.front()));
+  return report;
+}
+
+namespace {
+
+// The aggregate rows replaced by a recount of the leads and the purged rows
+// under `campaigns`, then the marker and the labels (last: a crash before
+// them rebuilds again at the next open).
+absl::Status RebuildFunnel(Database& db, const FunnelCampaigns& campaigns) {
+  uint64_t leads = 0;
+  LV_ASSIGN_OR_RETURN(auto sums, Recount(db, nullptr, campaigns, &leads));
+  rocksdb::WriteBatch batch;
+  // Aggregate rows left from before are replaced, not added to. (Point
+  // deletes: a data dir without any, the usual case, gets no tombstone.)
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kFunnel)));
+    const std::string prefix(1, kFunnelAggregate);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (sums.contains(it->key().ToString())) continue;  // overwritten below
+      LV_RETURN_IF_ERROR(db.Check(batch.Delete(db.cf(Cf::kFunnel), it->key()), "rebuild funnel"));
+      if (batch.Count() >= kRebuildBatchRows) {
+        LV_RETURN_IF_ERROR(db.Write(&batch, "rebuild funnel"));
+        batch.Clear();
+      }
+    }
+    LV_RETURN_IF_ERROR(db.Check(it->status(), "rebuild funnel"));
+  }
+  for (const auto& [key, counters] : sums) {
+    LV_RETURN_IF_ERROR(db.Check(batch.Put(db.cf(Cf::kFunnel), key, EncodeFunnelCounters(counters)),
+                                "rebuild funnel"));
+    if (batch.Count() >= kRebuildBatchRows) {
+      LV_RETURN_IF_ERROR(db.Write(&batch, "rebuild funnel"));
+      batch.Clear();
+    }
+  }
+  LV_RETURN_IF_ERROR(
+      db.Check(batch.Put(db.cf(Cf::kMeta), internal::kMetaFunnelCampaigns, campaigns.Encode()),
+               "rebuild funnel"));
+  LV_RETURN_IF_ERROR(
+      db.Check(batch.Put(db.cf(Cf::kMeta), internal::kMetaFunnelBuilt, "1"), "rebuild funnel"));
+  return db.Write(&batch, "rebuild funnel");
+}
+
+}  // namespace
+
+absl::Status OpenFunnel(Database& db, const FunnelCampaigns& campaigns, FunnelTable& table) {
+  auto built = db.Get(Cf::kMeta, internal::kMetaFunnelBuilt);
+  if (!built.ok() && !absl::IsNotFound(built.status())) return built.status();
+  auto labels = db.Get(Cf::kMeta, internal::kMetaFunnelCampaigns);
+  if (!labels.ok() && !absl::IsNotFound(labels.status())) return labels.status();
+  const std::string stored = labels.ok() ? *labels : std::string();
+  if (!built.ok() || stored != campaigns.Encode()) {
+    // A data dir from before the aggregates (the leads it purged before
+    // cannot be counted any more), or other approved campaigns.
+    LV_RETURN_IF_ERROR(RebuildFunnel(db, campaigns));
+  }
+  return table.Load(db);
+}
+
+}  // namespace leadvault::vault

@@ -126,23 +126,44 @@ absl::StatusOr<FunnelCell> ParseFunnelKey(absl::string_view key, char* kind) {
 
 std::string EncodeFunnelCounters(const FunnelCounters& counters) {
   std::string out;
-  out.reserve(counters.size() * 8);
-  for (int64_t v : counters) {
-    const auto u = static_cast<uint64_t>(v);
-    for (int shift = 0; shift < 64; shift += 8) out.push_back(static_cast<char>(u >> shift));
+  auto varint = [&out](uint64_t v) {
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+  };
+  for (size_t i = 0; i < counters.size(); ++i) {
+    if (counters[i] == 0) continue;
+    varint(i);
+    const auto v = static_cast<uint64_t>(counters[i]);
+    varint((v << 1) ^ static_cast<uint64_t>(counters[i] >> 63));  // zigzag
   }
   return out;
 }
 
 absl::StatusOr<FunnelCounters> DecodeFunnelCounters(absl::string_view value) {
-  if (value.size() % 8 != 0 || value.size() > kFunnelCounterCount * 8) {
-    return absl::DataLossError("funnel: malformed counters");
-  }
   FunnelCounters out{};
-  for (size_t i = 0; i * 8 < value.size(); ++i) {
-    uint64_t u = 0;
-    for (int b = 7; b >= 0; --b) u = u << 8 | static_cast<uint8_t>(value[i * 8 + b]);
-    out[i] = static_cast<int64_t>(u);
+  size_t at = 0;
+  auto varint = [&](uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at == value.size()) return false;
+      const auto b = static_cast<uint8_t>(value[at++]);
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  int64_t last = -1;
+  while (at < value.size()) {
+    uint64_t index, zigzag;
+    if (!varint(&index) || !varint(&zigzag) || index >= out.size() ||
+        static_cast<int64_t>(index) <= last) {
+      return absl::DataLossError("funnel: malformed counters");
+    }
+    last = static_cast<int64_t>(index);
+    out[index] = static_cast<int64_t>(zigzag >> 1) ^ -static_cast<int64_t>(zigzag & 1);
   }
   return out;
 }
@@ -247,23 +268,80 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
   return merge(kFunnelAggregate, now.cell, now.counters);
 }
 
+// One week's cells: (source, status, service line id, campaign id) packed.
+struct FunnelTable::Week {
+  mutable absl::Mutex mu;
+  absl::flat_hash_map<uint64_t, Counts> cells ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+constexpr uint32_t kMaxNameId = (1u << 24) - 1;
+
+uint64_t Pack(SourceChannel source, LeadStatus status, uint32_t line, uint32_t campaign) {
+  return static_cast<uint64_t>(static_cast<uint8_t>(source)) << 56 |
+         static_cast<uint64_t>(static_cast<uint8_t>(status)) << 48 |
+         static_cast<uint64_t>(line) << 24 | campaign;
+}
+
+}  // namespace
+
+FunnelTable::FunnelTable() = default;
+FunnelTable::~FunnelTable() = default;
+
+uint32_t FunnelTable::Intern(const std::string& text) {
+  absl::MutexLock lock(&names_mu_);
+  auto [it, added] = ids_.try_emplace(text, static_cast<uint32_t>(names_.size()));
+  if (added) {
+    if (names_.size() > kMaxNameId) {  // no id left: pooled under the last one
+      ids_.erase(it);
+      return kMaxNameId;
+    }
+    names_.push_back(text);
+  }
+  return it->second;
+}
+
+std::string FunnelTable::Name(uint32_t id) const {
+  absl::MutexLock lock(&names_mu_);
+  return id < names_.size() ? names_[id] : std::string();
+}
+
+FunnelTable::Week& FunnelTable::WeekOf(int64_t week) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<Week>& w = weeks_[week];
+  if (w == nullptr) w = std::make_unique<Week>();
+  return *w;
+}
+
+void FunnelTable::Add(const FunnelCell& cell, const FunnelCounters& delta) {
+  const uint64_t packed =
+      Pack(cell.source, cell.status, Intern(cell.service_line), Intern(cell.campaign));
+  Week& week = WeekOf(cell.week);
+  absl::MutexLock lock(&week.mu);
+  auto [it, added] = week.cells.try_emplace(packed, Counts{});
+  bool zero = true;
+  for (size_t i = 0; i < delta.size(); ++i) {
+    it->second[i] += static_cast<int32_t>(delta[i]);
+    zero = zero && it->second[i] == 0;
+  }
+  if (zero) week.cells.erase(it);  // its leads all moved on
+}
+
 absl::Status FunnelTable::Load(Database& db) {
-  absl::flat_hash_map<std::string, Row> rows;
   std::unique_ptr<rocksdb::Iterator> it(
       db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kFunnel)));
   const std::string prefix(1, kFunnelAggregate);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     char kind;
-    const absl::string_view key(it->key().data(), it->key().size());
-    LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+    LV_ASSIGN_OR_RETURN(
+        FunnelCell cell,
+        ParseFunnelKey(absl::string_view(it->key().data(), it->key().size()), &kind));
     LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(absl::string_view(
                                                      it->value().data(), it->value().size())));
-    if (!IsZero(counters)) rows.emplace(std::string(key), Row{std::move(cell), counters});
+    if (!IsZero(counters)) Add(cell, counters);
   }
-  LV_RETURN_IF_ERROR(db.Check(it->status(), "load funnel"));
-  absl::MutexLock lock(&mu_);
-  rows_ = std::move(rows);
-  return absl::OkStatus();
+  return db.Check(it->status(), "load funnel");
 }
 
 void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
@@ -272,25 +350,40 @@ void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
   absl::StatusOr<FunnelCell> cell = ParseFunnelKey(key, &kind);
   absl::StatusOr<FunnelCounters> delta = DecodeFunnelCounters(operand);
   if (!cell.ok() || !delta.ok()) return;  // staged by StageFunnelChange: well-formed
-  absl::MutexLock lock(&mu_);
-  auto [it, inserted] = rows_.try_emplace(std::string(key));
-  if (inserted) it->second.cell = *std::move(cell);
-  AddInto(*delta, it->second.counters);
-  if (IsZero(it->second.counters)) rows_.erase(it);  // its leads all moved on
+  Add(*cell, *delta);
 }
 
-std::vector<FunnelTable::Row> FunnelTable::Rows(int64_t from_week, int64_t to_week) const {
-  std::vector<Row> out;
-  absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [key, row] : rows_) {
-    if (row.cell.week >= from_week && row.cell.week < to_week) out.push_back(row);
+void FunnelTable::ForEach(int64_t from_week, int64_t to_week,
+                          const std::function<void(const Cell&, const Counts&)>& visit) const {
+  std::vector<std::pair<int64_t, const Week*>> weeks;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = weeks_.lower_bound(from_week); it != weeks_.end() && it->first < to_week; ++it) {
+      weeks.emplace_back(it->first, it->second.get());
+    }
   }
-  return out;
+  for (const auto& [number, week] : weeks) {
+    absl::ReaderMutexLock lock(&week->mu);
+    for (const auto& [packed, counts] : week->cells) {
+      Cell cell;
+      cell.week = number;
+      cell.source = static_cast<SourceChannel>(packed >> 56 & 0xff);
+      cell.status = static_cast<LeadStatus>(packed >> 48 & 0xff);
+      cell.service_line = static_cast<uint32_t>(packed >> 24 & kMaxNameId);
+      cell.campaign = static_cast<uint32_t>(packed & kMaxNameId);
+      visit(cell, counts);
+    }
+  }
 }
 
 size_t FunnelTable::cells() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return rows_.size();
+  size_t n = 0;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [number, week] : weeks_) {
+    absl::ReaderMutexLock week_lock(&week->mu);
+    n += week->cells.size();
+  }
+  return n;
 }
 
 namespace {

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -134,9 +135,11 @@ absl::StatusOr<FunnelCell> ParseFunnelKey(absl::string_view key, char* kind);
 inline constexpr char kFunnelAggregate = 'L';
 inline constexpr char kFunnelPurged = 'P';
 
-// A row's value: the counters as little-endian int64s. A shorter value (from
-// a build with fewer counters) reads as zeros past its end; a longer one is
-// DATA_LOSS.
+// A row's value (and a Merge operand): the non-zero counters only, each as
+// its position and its value (zigzag), both LEB128 varints, positions
+// ascending: a change of one lead is a few bytes. An empty value is all
+// zeros; a position past the last counter, a repeated or descending one, or
+// a cut varint is DATA_LOSS.
 std::string EncodeFunnelCounters(const FunnelCounters& counters);
 absl::StatusOr<FunnelCounters> DecodeFunnelCounters(absl::string_view value);
 
@@ -166,26 +169,45 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
 // are answered). Thread-safe.
 class FunnelTable {
  public:
-  struct Row {
-    FunnelCell cell;
-    FunnelCounters counters{};
+  // Counts in memory (a cell's sum stays far below 2^31).
+  using Counts = std::array<int32_t, kFunnelCounterCount>;
+  // A cell as the table keeps it: service line and campaign as ids (Name()).
+  struct Cell {
+    int64_t week = 0;
+    SourceChannel source = SourceChannel::kUnspecified;
+    LeadStatus status = LeadStatus::kNew;
+    uint32_t service_line = 0;
+    uint32_t campaign = 0;
   };
+
+  FunnelTable();
+  ~FunnelTable();
 
   // Reads every aggregate row of `db`.
   absl::Status Load(Database& db);
   // A Merge operand written to the `funnel` column family.
   void Apply(absl::string_view key, absl::string_view operand);
 
-  // A copy of every row whose week is in [from_week, to_week) (the lock is
-  // held only while copying: the committer's Apply waits for no report).
-  // Rows whose counts all went back to zero are not kept.
-  std::vector<Row> Rows(int64_t from_week, int64_t to_week) const;
+  // Calls `visit` with every non-zero cell whose week is in [from_week,
+  // to_week), one week at a time under that week's reader lock (so Apply,
+  // on the committer thread, waits at most for one week's cells).
+  void ForEach(int64_t from_week, int64_t to_week,
+               const std::function<void(const Cell&, const Counts&)>& visit) const;
+  // The text of a service line or campaign id.
+  std::string Name(uint32_t id) const;
   size_t cells() const;
 
  private:
+  struct Week;
+  uint32_t Intern(const std::string& text);
+  Week& WeekOf(int64_t week);
+  void Add(const FunnelCell& cell, const FunnelCounters& delta);
+
   mutable absl::Mutex mu_;
-  // Aggregate key (FunnelKey, kind 'L') -> row; keys sort by week first.
-  absl::flat_hash_map<std::string, Row> rows_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::unique_ptr<Week>> weeks_ ABSL_GUARDED_BY(mu_);  // never erased
+  mutable absl::Mutex names_mu_;
+  std::vector<std::string> names_ ABSL_GUARDED_BY(names_mu_);
+  absl::flat_hash_map<std::string, uint32_t> ids_ ABSL_GUARDED_BY(names_mu_);
 };
 
 // What CheckFunnel found.

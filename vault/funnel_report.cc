@@ -343,27 +343,61 @@ absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
   }
   auto has = [&](FunnelDimension d) { return used[static_cast<int>(d)]; };
 
+  // Sum each group's cell counters first (a hash look-up and a vector add
+  // per cell), then turn each group's sums into report counts.
+  struct Sum {
+    int64_t week = 0;
+    uint32_t source = 0, status = 0, line = 0, campaign = 0;
+    FunnelCounters counters{};
+  };
+  absl::flat_hash_map<std::pair<int64_t, uint64_t>, size_t> index;
+  std::vector<Sum> sums;
+  bool too_many = false;
+  table.ForEach(from_week, to_week,
+                [&](const FunnelTable::Cell& cell, const FunnelTable::Counts& n) {
+                  if (too_many) return;
+                  Sum key;
+                  if (has(FunnelDimension::kWeek)) key.week = cell.week;
+                  if (has(FunnelDimension::kSource))
+                    key.source = static_cast<uint32_t>(cell.source);
+                  if (has(FunnelDimension::kStatus))
+                    key.status = static_cast<uint32_t>(cell.status);
+                  if (has(FunnelDimension::kServiceLine)) key.line = cell.service_line;
+                  if (has(FunnelDimension::kCampaign)) key.campaign = cell.campaign;
+                  const uint64_t packed = uint64_t{key.source} << 56 | uint64_t{key.status} << 48 |
+                                          uint64_t{key.line} << 24 | key.campaign;
+                  auto [it, added] = index.try_emplace({key.week, packed}, sums.size());
+                  if (added) {
+                    if (sums.size() == kMaxFunnelRows) {
+                      too_many = true;
+                      return;
+                    }
+                    sums.push_back(key);
+                  }
+                  FunnelCounters& into = sums[it->second].counters;
+                  for (size_t i = 0; i < into.size(); ++i) into[i] += n[i];
+                });
   std::map<GroupKey, Working> groups;
   Working total;
-  for (const FunnelTable::Row& row : table.Rows(from_week, to_week)) {
-    const FunnelCell& cell = row.cell;
-    const FunnelCounters& n = row.counters;
-    if (n[kFunnelLeads] == 0 && n[kFunnelDuplicates] == 0) continue;  // a cell its leads left
+  for (const Sum& sum : sums) {
+    const FunnelCounters& n = sum.counters;
+    if (n[kFunnelLeads] == 0 && n[kFunnelDuplicates] == 0) continue;  // cells its leads left
     GroupKey key;
-    if (has(FunnelDimension::kWeek)) key.week = cell.week;
-    if (has(FunnelDimension::kSource)) key.source = static_cast<int>(cell.source);
+    key.week = sum.week;
+    key.source = static_cast<int>(sum.source);
+    key.status = static_cast<int>(sum.status);
     if (has(FunnelDimension::kCampaign)) {
       // Labelled when kept: an approved label, or "" for any other.
-      key.campaign = cell.campaign.empty() ? kOtherCampaign : cell.campaign;
+      const std::string label = table.Name(sum.campaign);
+      key.campaign = label.empty() ? kOtherCampaign : label;
     }
-    if (has(FunnelDimension::kServiceLine)) key.service_line = cell.service_line;
-    if (has(FunnelDimension::kStatus)) key.status = static_cast<int>(cell.status);
+    if (has(FunnelDimension::kServiceLine)) key.service_line = table.Name(sum.line);
     Working& w = groups[key];
     w.key = key;
     AddCell(n, w.raw, w.speed);
     AddCell(n, total.raw, total.speed);
   }
-  if (groups.size() > kMaxFunnelRows) {
+  if (too_many) {
     return absl::ResourceExhaustedError(
         absl::StrCat("group_by: the report would have more than ", kMaxFunnelRows,
                      " rows; group by fewer dimensions or cover fewer weeks"));

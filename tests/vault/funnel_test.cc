@@ -607,6 +607,39 @@ TEST_F(FunnelTest, BadQueriesAreRefusedNamingTheRule) {
   EXPECT_TRUE(ValidateCampaignLabels({"Spring Ortho 2026", "fall_cardio-v2.1"}).ok());
 }
 
+TEST(FunnelTableTest, AReportOfMoreThanItsRowBoundIsRefusedNamingTheFix) {
+  FunnelTable table;
+  FunnelCounters one{};
+  one[kFunnelLeads] = 1;
+  const int64_t week = FunnelWeekOf(absl::FromUnixSeconds(1704067200));
+  for (size_t i = 0; i <= kMaxFunnelRows; ++i) {  // one cell per service line
+    FunnelCell cell{week, SourceChannel::kWebForm, LeadStatus::kNew, absl::StrCat("line-", i), ""};
+    table.Apply(FunnelKey(kFunnelAggregate, cell), EncodeFunnelCounters(one));
+  }
+  EXPECT_EQ(table.cells(), kMaxFunnelRows + 1);
+  FunnelQuery q;
+  q.from = FunnelWeekStart(week);
+  q.to = q.from + absl::Hours(24);
+  q.group_by = {FunnelDimension::kServiceLine};
+  absl::StatusOr<FunnelReport> r = ComputeFunnelReport(table, q);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr("group by fewer dimensions"));
+  // Grouped by source, the same cells are one row of 5001 leads.
+  q.group_by = {FunnelDimension::kSource};
+  r = ComputeFunnelReport(table, q);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows[0].counts[kCountLeads].value, static_cast<int64_t>(kMaxFunnelRows + 1));
+  // A purged row's operand does not reach the table; a cell whose leads all
+  // left is dropped.
+  FunnelCell first{week, SourceChannel::kWebForm, LeadStatus::kNew, "line-0", ""};
+  FunnelCounters minus{};
+  minus[kFunnelLeads] = -1;
+  table.Apply(FunnelKey(kFunnelPurged, first), EncodeFunnelCounters(one));
+  table.Apply(FunnelKey(kFunnelAggregate, first), EncodeFunnelCounters(minus));
+  EXPECT_EQ(table.cells(), kMaxFunnelRows);
+}
+
 TEST(FunnelCountersTest, EncodingRoundTripsAndRefusesMalformedValues) {
   FunnelCounters c{};
   for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<int64_t>(i) - 3;

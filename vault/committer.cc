@@ -51,7 +51,9 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
     if (merges_ != nullptr) {
-      merges_->push_back({static_cast<Cf>(CfIndex(cf)), key.ToString(), value.ToString()});
+      // Views into the caller's batch, which outlives the group's write.
+      merges_->push_back({static_cast<Cf>(CfIndex(cf)), absl::string_view(key.data(), key.size()),
+                          absl::string_view(value.data(), value.size())});
     }
     return out_->Merge(Handle(cf), key, value);
   }

@@ -28,11 +28,12 @@
 
 namespace leadvault::vault {
 
-// A Merge operand a group wrote (CommitterOptions::on_merges_written).
+// A Merge operand a group wrote (CommitterOptions::on_merges_written): views
+// into the group's batches, valid only during the call.
 struct MergeOperand {
   Cf cf;
-  std::string key;
-  std::string value;
+  absl::string_view key;
+  absl::string_view value;
 };
 
 struct CommitterOptions {

@@ -289,17 +289,14 @@ uint64_t Pack(SourceChannel source, LeadStatus status, uint32_t line, uint32_t c
 FunnelTable::FunnelTable() = default;
 FunnelTable::~FunnelTable() = default;
 
-uint32_t FunnelTable::Intern(const std::string& text) {
+uint32_t FunnelTable::Intern(absl::string_view text) {
   absl::MutexLock lock(&names_mu_);
-  auto [it, added] = ids_.try_emplace(text, static_cast<uint32_t>(names_.size()));
-  if (added) {
-    if (names_.size() > kMaxNameId) {  // no id left: pooled under the last one
-      ids_.erase(it);
-      return kMaxNameId;
-    }
-    names_.push_back(text);
-  }
-  return it->second;
+  if (auto it = ids_.find(text); it != ids_.end()) return it->second;
+  if (names_.size() > kMaxNameId) return kMaxNameId;  // no id left: pooled under the last one
+  const auto id = static_cast<uint32_t>(names_.size());
+  names_.emplace_back(text);
+  ids_.emplace(std::string(text), id);
+  return id;
 }
 
 std::string FunnelTable::Name(uint32_t id) const {
@@ -315,9 +312,13 @@ FunnelTable::Week& FunnelTable::WeekOf(int64_t week) {
 }
 
 void FunnelTable::Add(const FunnelCell& cell, const FunnelCounters& delta) {
-  const uint64_t packed =
-      Pack(cell.source, cell.status, Intern(cell.service_line), Intern(cell.campaign));
-  Week& week = WeekOf(cell.week);
+  AddPacked(cell.week,
+            Pack(cell.source, cell.status, Intern(cell.service_line), Intern(cell.campaign)),
+            delta);
+}
+
+void FunnelTable::AddPacked(int64_t number, uint64_t packed, const FunnelCounters& delta) {
+  Week& week = WeekOf(number);
   absl::MutexLock lock(&week.mu);
   auto [it, added] = week.cells.try_emplace(packed, Counts{});
   bool zero = true;
@@ -345,12 +346,16 @@ absl::Status FunnelTable::Load(Database& db) {
 }
 
 void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
-  if (key.empty() || key[0] != kFunnelAggregate) return;  // purged rows: for the check only
-  char kind;
-  absl::StatusOr<FunnelCell> cell = ParseFunnelKey(key, &kind);
+  // On the committer thread for every lead change: parsed in place, no copy.
+  if (key.size() < 12 || key[0] != kFunnelAggregate) return;  // purged rows: for the check only
+  const size_t line = static_cast<uint8_t>(key[11]);
   absl::StatusOr<FunnelCounters> delta = DecodeFunnelCounters(operand);
-  if (!cell.ok() || !delta.ok()) return;  // staged by StageFunnelChange: well-formed
-  Add(*cell, *delta);
+  if (key.size() < 12 + line || !delta.ok()) return;  // staged by StageFunnelChange: well-formed
+  const uint64_t packed = Pack(static_cast<SourceChannel>(static_cast<uint8_t>(key[9])),
+                               static_cast<LeadStatus>(static_cast<uint8_t>(key[10])),
+                               Intern(key.substr(12, line)), Intern(key.substr(12 + line)));
+  AddPacked(static_cast<int64_t>(ReadBigEndian64(key.substr(1, 8)) ^ (uint64_t{1} << 63)), packed,
+            *delta);
 }
 
 void FunnelTable::ForEach(int64_t from_week, int64_t to_week,

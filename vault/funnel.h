@@ -199,9 +199,10 @@ class FunnelTable {
 
  private:
   struct Week;
-  uint32_t Intern(const std::string& text);
+  uint32_t Intern(absl::string_view text);
   Week& WeekOf(int64_t week);
   void Add(const FunnelCell& cell, const FunnelCounters& delta);
+  void AddPacked(int64_t week, uint64_t packed, const FunnelCounters& delta);
 
   mutable absl::Mutex mu_;
   std::map<int64_t, std::unique_ptr<Week>> weeks_ ABSL_GUARDED_BY(mu_);  // never erased

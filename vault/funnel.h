@@ -21,7 +21,7 @@
 //
 // A cell key holds no identifier: no lead or principal id, no date finer
 // than a week, no free text except the campaign (a report names only
-// campaigns the operator approved, FunnelReportOptions) and the service line
+// campaigns the operator approved, FunnelCampaigns) and the service line
 // (a validated [a-z0-9_-] label).
 #ifndef LEADVAULT_VAULT_FUNNEL_H_
 #define LEADVAULT_VAULT_FUNNEL_H_

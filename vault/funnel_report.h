@@ -26,7 +26,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "vault/actor.h"
@@ -136,9 +135,9 @@ class FunnelReports {
   Committer* const committer_;
 };
 
-// INVALID_ARGUMENT naming the rule unless every label is 1..kMaxAttribution
-// characters of [a-z0-9_-] (labels, not text), without duplicates, at most
-// kMaxFunnelCampaigns of them.
+// INVALID_ARGUMENT naming the rule unless every label is 1..kMaxAttributionLength
+// characters of letters, digits, space, '_', '-' and '.' (labels, not text;
+// never "(other)"), without duplicates, at most kMaxFunnelCampaigns of them.
 absl::Status ValidateCampaignLabels(const std::vector<std::string>& labels);
 
 }  // namespace leadvault::vault

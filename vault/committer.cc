@@ -1,11 +1,14 @@
 #include "vault/committer.h"
 
 #include <algorithm>
+#include <array>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "keys/error_reason.h"
 #include "keys/status_macros.h"
@@ -30,42 +33,80 @@ struct Committer::Pending {
 
 namespace {
 
-// Re-applies one caller's batch to the group batch (RocksDB has no public batch append).
+// Re-applies one caller's batch to the group batch (RocksDB has no public
+// batch append), combining the Merge operands of the column families
+// CommitterOptions::combine_merges names per key until Finish().
 class AppendHandler final : public rocksdb::WriteBatch::Handler {
  public:
-  explicit AppendHandler(rocksdb::WriteBatch* out) : out_(out) {}
+  AppendHandler(rocksdb::WriteBatch* out, Database* db) : out_(out), db_(db) {}
+
   rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
                         const rocksdb::Slice& value) override {
-    return out_->Put(Handle(cf), key, value);
+    const size_t i = CfIndex(cf);
+    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    return out_->Put(Handle(i), key, value);
   }
   rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
-    return out_->Delete(Handle(cf), key);
+    const size_t i = CfIndex(cf);
+    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    return out_->Delete(Handle(i), key);
   }
   rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
-    return out_->SingleDelete(Handle(cf), key);
+    const size_t i = CfIndex(cf);
+    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    return out_->SingleDelete(Handle(i), key);
   }
   rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
-    return out_->DeleteRange(Handle(cf), begin, end);
+    const size_t i = CfIndex(cf);
+    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    return out_->DeleteRange(Handle(i), begin, end);
   }
   rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
+    const size_t i = CfIndex(cf);
+    if (i < kCfCount && combine_[i] != nullptr) {
+      // The key is a view into the caller's batch, which outlives the group.
+      auto [it, added] = combined_[i].try_emplace(absl::string_view(key.data(), key.size()));
+      if (added) {
+        it->second.assign(value.data(), value.size());
+        return rocksdb::Status::OK();
+      }
+      std::string merged;
+      if (combine_[i]->PartialMerge(key, it->second, value, &merged, nullptr)) {
+        it->second.swap(merged);
+        return rocksdb::Status::OK();
+      }
+      if (rocksdb::Status s = Append(i, it->first, std::move(it->second)); !s.ok()) return s;
+      it->second.assign(value.data(), value.size());
+      return rocksdb::Status::OK();
+    }
     if (merges_ != nullptr) {
-      // Views into the caller's batch, which outlives the group's write.
-      merges_->push_back({static_cast<Cf>(CfIndex(cf)), absl::string_view(key.data(), key.size()),
+      merges_->push_back({static_cast<Cf>(i), absl::string_view(key.data(), key.size()),
                           absl::string_view(value.data(), value.size())});
     }
-    return out_->Merge(Handle(cf), key, value);
+    return out_->Merge(Handle(i), key, value);
   }
   void LogData(const rocksdb::Slice&) override {}
 
-  void SetHandles(Database* db) { db_ = db; }
+  // Combines the Merge operands of these column families per key.
+  void CombineMerges(
+      const std::vector<std::pair<Cf, std::shared_ptr<rocksdb::MergeOperator>>>& combine) {
+    for (const auto& [cf, op] : combine) combine_[static_cast<size_t>(cf)] = op.get();
+  }
   // Every Merge operand appended is also collected here (when set).
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
+  // Appends the operands combined so far; the collected views stay valid
+  // as long as the handler.
+  rocksdb::Status Finish() {
+    for (size_t i = 0; i < kCfCount; ++i) {
+      if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    }
+    return rocksdb::Status::OK();
+  }
 
  private:
-  rocksdb::ColumnFamilyHandle* Handle(uint32_t id) {
-    const size_t i = CfIndex(id);
+  rocksdb::ColumnFamilyHandle* Handle(size_t i) {
     return i < kCfCount ? db_->cf(static_cast<Cf>(i)) : db_->db()->DefaultColumnFamily();
   }
   size_t CfIndex(uint32_t id) {
@@ -74,9 +115,26 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     }
     return kCfCount;
   }
+  rocksdb::Status Append(size_t i, absl::string_view key, std::string value) {
+    const std::string& kept = values_.emplace_back(std::move(value));  // deque: never moves
+    if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), key, kept});
+    return out_->Merge(Handle(i), rocksdb::Slice(key.data(), key.size()), kept);
+  }
+  rocksdb::Status AppendCombined(size_t i) {
+    if (i >= kCfCount || combined_[i].empty()) return rocksdb::Status::OK();
+    for (auto& [key, value] : combined_[i]) {
+      if (rocksdb::Status s = Append(i, key, std::move(value)); !s.ok()) return s;
+    }
+    combined_[i].clear();
+    return rocksdb::Status::OK();
+  }
+
   rocksdb::WriteBatch* out_;
-  Database* db_ = nullptr;
+  Database* db_;
   std::vector<MergeOperand>* merges_ = nullptr;
+  std::array<const rocksdb::MergeOperator*, kCfCount> combine_{};
+  std::array<absl::flat_hash_map<absl::string_view, std::string>, kCfCount> combined_;
+  std::deque<std::string> values_;  // the combined operands appended
 };
 
 // What every caller of a failed group is told: corruption and a full disk
@@ -408,8 +466,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     if (!p->replayed.empty()) now = std::max(now, p->replayed.back().entry.time);
   }
   rocksdb::WriteBatch combined;
-  AppendHandler append(&combined);
-  append.SetHandles(db_);
+  AppendHandler append(&combined, db_);
+  append.CombineMerges(options_.combine_merges);
   std::vector<MergeOperand> merges;
   if (options_.on_merges_written) append.CollectMerges(&merges);
   absl::Status status;
@@ -446,6 +504,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     if (status.ok()) status = FromRocks(p->batch.Iterate(&append), "build commit batch");
     if (!status.ok()) break;
   }
+  if (status.ok()) status = FromRocks(append.Finish(), "build commit batch");
   if (status.ok() && !options_.omit_audit_for_benchmark) {
     status = audit_log_->StageCheckpointIfDue(now, checkpoint, combined);
   }

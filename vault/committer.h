@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -18,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "audit/audit_entry.h"
 #include "rocksdb/db.h"
+#include "rocksdb/merge_operator.h"
 #include "rocksdb/write_batch.h"
 #include "vault/audit_journal.h"
 #include "vault/audit_log.h"
@@ -52,10 +54,20 @@ struct CommitterOptions {
   // Appends to the journal are held from the start (a restore's replay reads
   // and cuts it first, then calls AttachJournal()).
   bool hold_journal = false;
-  // Called on the committer thread with every Merge operand of a group once
-  // the group is durable, before its callers are answered (the funnel
-  // aggregates' in-memory table follows the column family this way). Must be
-  // quick and must not call Commit(). Empty: none.
+  // Column families whose Merge operands a group combines per key before
+  // its write, with the given merge operator's PartialMerge (it must be the
+  // column family's own, and associative): one operand per key per group
+  // instead of one per call (the funnel aggregates: one per lead change, a
+  // few cells per group). The group is one atomic write, so what it leaves
+  // in the database is the same. A Put or Delete on such a column family
+  // first appends what was combined so far, so the order of a key's
+  // operations is kept; operands the operator cannot combine are appended
+  // one by one.
+  std::vector<std::pair<Cf, std::shared_ptr<rocksdb::MergeOperator>>> combine_merges;
+  // Called on the committer thread with every Merge operand of a group (as
+  // combined) once the group is durable, before its callers are answered
+  // (the funnel aggregates' in-memory table follows the column family this
+  // way). Must be quick and must not call Commit(). Empty: none.
   std::function<void(const std::vector<MergeOperand>&)> on_merges_written;
 };
 

@@ -85,6 +85,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->funnel_ = std::make_unique<FunnelTable>();
   LV_RETURN_IF_ERROR(OpenFunnel(*vault->database_, vault->funnel_campaigns_, *vault->funnel_));
   CommitterOptions committer_options = options.committer;
+  // One funnel operand per cell per group, not one per lead change.
+  committer_options.combine_merges = {{Cf::kFunnel, FunnelMergeOperator()}};
   committer_options.on_merges_written =
       [funnel = vault->funnel_.get()](const std::vector<MergeOperand>& merges) {
         for (const MergeOperand& m : merges) {

@@ -1,6 +1,7 @@
 #include "vault/committer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/write_batch.h"
 #include "tests/vault/vault_fixture.h"
+#include "vault/funnel.h"
 
 namespace leadvault::vault::testing {
 namespace {
@@ -221,6 +223,165 @@ TEST_F(CommitterTest, AsyncCommitsShareTheSequenceAndFailClosed) {
                                   });
   EXPECT_TRUE(called);
   EXPECT_FALSE(HasMeta("late"));
+}
+
+// A funnel row no lead writes (week 3000 is in the 2027th century).
+FunnelCell TestCell(const std::string& service_line) {
+  FunnelCell cell;
+  cell.week = 3000;
+  cell.source = SourceChannel::kWebForm;
+  cell.service_line = service_line;
+  return cell;
+}
+
+FunnelCounters Counters(int64_t leads, int64_t contacted) {
+  FunnelCounters c{};
+  c[kFunnelLeads] = leads;
+  c[kFunnelContacted] = contacted;
+  return c;
+}
+
+class CombiningTest : public CommitterTest {
+ protected:
+  // Holds the committer on a group of its own until Release(), so that
+  // what is queued meanwhile is written as one group.
+  void Park() {
+    vault_->committer().SetBeforeWriteHookForTesting([this] {
+      if (parked_.exchange(false)) {
+        entered_.Notify();
+        release_.WaitForNotification();
+      }
+    });
+    vault_->committer().CommitAsync(BatchFor("park"), EntryNamed("park"),
+                                    [](absl::StatusOr<uint64_t> seq) { EXPECT_TRUE(seq.ok()); });
+    entered_.WaitForNotification();
+  }
+  // Queues `batch`; Wait() returns once it and every other queued one is answered.
+  void Queue(rocksdb::WriteBatch batch) {
+    const std::string name = absl::StrCat("queued", queued_++);
+    vault_->committer().CommitAsync(std::move(batch), EntryNamed(name),
+                                    [this](absl::StatusOr<uint64_t> seq) {
+                                      EXPECT_TRUE(seq.ok()) << seq.status();
+                                      absl::MutexLock lock(&mu_);
+                                      ++answered_;
+                                    });
+  }
+  void ReleaseAndWait() {
+    release_.Notify();
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &CombiningTest::AllAnswered));
+  }
+  bool AllAnswered() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return answered_ == queued_; }
+
+  rocksdb::ColumnFamilyHandle* funnel_cf() { return vault_->database().cf(Cf::kFunnel); }
+
+  FunnelCounters Value(const std::string& key) {
+    absl::StatusOr<std::string> v = vault_->database().Get(Cf::kFunnel, key);
+    EXPECT_TRUE(v.ok()) << v.status();
+    absl::StatusOr<FunnelCounters> c = DecodeFunnelCounters(v.ok() ? *v : "");
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : FunnelCounters{};
+  }
+
+  // How many operands RocksDB holds for `key` (none flushed or compacted yet).
+  int Operands(const std::string& key) {
+    std::vector<rocksdb::PinnableSlice> slices(64);
+    rocksdb::GetMergeOperandsOptions options;
+    options.expected_max_number_of_operands = static_cast<int>(slices.size());
+    int n = 0;
+    rocksdb::Status s = vault_->database().db()->GetMergeOperands(
+        rocksdb::ReadOptions(), funnel_cf(), key, slices.data(), &options, &n);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return n;
+  }
+
+  // The table's counts of `cell` (zeros: none).
+  FunnelTable::Counts TableCounts(const FunnelCell& cell) {
+    FunnelTable::Counts found{};
+    vault_->funnel_table().ForEach(
+        cell.week, cell.week + 1, [&](const FunnelTable::Cell& c, const FunnelTable::Counts& n) {
+          if (vault_->funnel_table().Name(c.service_line) == cell.service_line) found = n;
+        });
+    return found;
+  }
+
+  std::atomic<bool> parked_{true};
+  absl::Notification entered_;
+  absl::Notification release_;
+  absl::Mutex mu_;
+  int queued_ = 0;
+  int answered_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST_F(CombiningTest, AGroupWritesOneFunnelOperandPerKey) {
+  const FunnelCell a = TestCell("combine-a");
+  const FunnelCell b = TestCell("combine-b");
+  const std::string key_a = FunnelKey(kFunnelAggregate, a);
+  const std::string key_b = FunnelKey(kFunnelAggregate, b);
+  Park();
+  constexpr int kCalls = 40;
+  for (int i = 0; i < kCalls; ++i) {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Merge(funnel_cf(), key_a, EncodeFunnelCounters(Counters(1, i % 2))).ok());
+    if (i % 4 == 0) {
+      ASSERT_TRUE(batch.Merge(funnel_cf(), key_b, EncodeFunnelCounters(Counters(2, -1))).ok());
+    }
+    // Other column families in the same batches are written as they came.
+    ASSERT_TRUE(batch.Put(vault_->database().cf(Cf::kMeta), absl::StrCat("test/m", i), "v").ok());
+    Queue(std::move(batch));
+  }
+  ReleaseAndWait();
+
+  EXPECT_EQ(Value(key_a), Counters(kCalls, kCalls / 2));
+  EXPECT_EQ(Value(key_b), Counters(2 * kCalls / 4, -kCalls / 4));
+  // One operand each: 40 and 10 calls, one group.
+  EXPECT_EQ(Operands(key_a), 1);
+  EXPECT_EQ(Operands(key_b), 1);
+  for (int i = 0; i < kCalls; ++i) EXPECT_TRUE(HasMeta(absl::StrCat("m", i)));
+  // The in-memory table was fed the combined operands, and agrees.
+  FunnelTable::Counts want_a{};
+  want_a[kFunnelLeads] = kCalls;
+  want_a[kFunnelContacted] = kCalls / 2;
+  EXPECT_EQ(TableCounts(a), want_a);
+  FunnelTable::Counts want_b{};
+  want_b[kFunnelLeads] = 2 * kCalls / 4;
+  want_b[kFunnelContacted] = -kCalls / 4;
+  EXPECT_EQ(TableCounts(b), want_b);
+  // Every call has its own audit entry still.
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1 + kCalls);
+}
+
+TEST_F(CombiningTest, APutOrDeleteBetweenMergesKeepsTheirOrder) {
+  const std::string put_key = FunnelKey(kFunnelPurged, TestCell("order-put"));
+  const std::string delete_key = FunnelKey(kFunnelPurged, TestCell("order-delete"));
+  Park();
+  auto merge = [&](const std::string& key, int64_t leads) {
+    rocksdb::WriteBatch batch;
+    EXPECT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(leads, 0))).ok());
+    Queue(std::move(batch));
+  };
+  merge(put_key, 1);
+  merge(put_key, 2);
+  {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put(funnel_cf(), put_key, EncodeFunnelCounters(Counters(100, 7))).ok());
+    Queue(std::move(batch));
+  }
+  merge(put_key, 10);
+  merge(put_key, 20);
+  merge(delete_key, 5);
+  {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Delete(funnel_cf(), delete_key).ok());
+    Queue(std::move(batch));
+  }
+  merge(delete_key, 3);
+  ReleaseAndWait();
+
+  // Merges combined across the Put or Delete would have landed after it
+  // (133 and 8).
+  EXPECT_EQ(Value(put_key), Counters(130, 7));
+  EXPECT_EQ(Value(delete_key), Counters(3, 0));
 }
 
 TEST_F(CommitterTest, StopMakesLaterCommitsUnavailable) {

@@ -290,6 +290,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.write_buffer_size = options.write_buffer_bytes;
+  // Memtables grow in 64 KiB arena blocks, not write_buffer_size / 8: the
+  // write buffer manager charges whole blocks, and every column family a
+  // write touches holds one, so with the default 1 MiB blocks the dozen
+  // column families pinned most of the shared budget and it flushed them
+  // round robin at a megabyte or so each (more L0 files, more compaction:
+  // CreateLead +8% with this, and one column family more, the funnel's, cost
+  // 5 points less).
+  cf_options.arena_block_size = 64 << 10;
   cf_options.compression = rocksdb::kNoCompression;
 
   rocksdb::DBOptions db_options;

@@ -32,6 +32,7 @@ struct Options {
   int writers = 16;
   int seconds = 5;
   int rounds = 2;
+  int cells = 1;  // cost: distinct cells the created leads fall in
   bool query = true;
   bool cost = true;
 };
@@ -233,7 +234,15 @@ absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
     };
     timed([&](int w) {
       while (!stop && !failed) {
-        auto created = v.leads().CreateLead(capture, BenchLead(next++, tag));
+        const uint64_t n = next++;
+        vault::NewLead lead = BenchLead(n, tag);
+        if (o.cells > 1) {
+          // Cell n % cells: one of 7 sources times one of 20 approved campaigns.
+          const uint64_t cell = n % static_cast<uint64_t>(o.cells);
+          lead.attribution.source = static_cast<vault::SourceChannel>(1 + cell % 7);
+          lead.attribution.campaign = absl::StrCat("campaign-", cell / 7);
+        }
+        auto created = v.leads().CreateLead(capture, std::move(lead));
         if (!created.ok()) {
           failed = true;
           return;
@@ -284,8 +293,10 @@ absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
 }
 
 int RunCost(const Options& o) {
-  std::printf("== cost: CreateLead then UpdateLead, %d writers, %d s each, aggregates on/off\n",
-              o.writers, o.seconds);
+  std::printf(
+      "== cost: CreateLead then UpdateLead, %d writers, %d s each, leads in %d cells, aggregates "
+      "on/off\n",
+      o.writers, o.seconds, o.cells);
   std::vector<CostRun> runs;
   for (int r = 0; r < o.rounds; ++r) {
     for (bool funnel :
@@ -328,6 +339,10 @@ int RunFunnelBench(int argc, char** argv) {
   app.add_option("--seconds", o.seconds, "measured seconds per phase")->check(CLI::Range(1, 3600));
   app.add_option("--rounds", o.rounds, "runs of each variant, interleaved")
       ->check(CLI::Range(1, 20));
+  app.add_option("--cells", o.cells,
+                 "cost: cells (source x approved campaign) the created leads are spread over, "
+                 "round robin; 1: all in one, as leads of one form")
+      ->check(CLI::Range(1, 140));
   app.add_flag("--no-query", no_query, "skip the query part");
   app.add_flag("--no-cost", no_cost, "skip the cost part");
   app.footer("Exit codes: 0 success; 1 the run failed; 2 usage.");

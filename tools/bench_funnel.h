@@ -16,7 +16,9 @@ namespace leadvault::tools {
 //  - cost: CreateLead and then UpdateLead (a status and a contact attempt)
 //    with --writers threads for --seconds each, in vaults with and without
 //    the aggregates (VaultOptions::omit_funnel_for_benchmark), interleaved
-//    runs, in /dev/shm when there is one.
+//    runs, in /dev/shm when there is one; the leads fall in one cell, or
+//    round robin in --cells cells (source x approved campaign), so that a
+//    commit group's funnel operands combine less.
 // Exit code 0, 1 if a run failed, 2 for usage.
 int RunFunnelBench(int argc, char** argv);
 

@@ -1,5 +1,7 @@
 #include "tools/bench_funnel.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -209,7 +211,18 @@ struct CostRun {
   bool funnel = true;
   double creates_per_second = 0;
   double updates_per_second = 0;
+  // The process's CPU time (every thread: callers, committer, RocksDB's
+  // flushes and compactions) during the phase, per call.
+  double create_cpu_us = 0;
+  double update_cpu_us = 0;
 };
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
 
 absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
   const std::string dir = BenchScratchDir("funnel-cost");
@@ -224,15 +237,18 @@ absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
     std::vector<std::vector<std::string>> ids(static_cast<size_t>(o.writers));
     std::atomic<uint64_t> next{0}, creates{0}, updates{0};
     const std::string tag = absl::StrCat("cost-", run, funnel ? "-on" : "-off");
+    // Runs the phase; returns the CPU seconds it took.
     auto timed = [&](auto body) {
       stop = false;
+      const double cpu = ProcessCpuSeconds();
       std::vector<std::thread> threads;
       for (int w = 0; w < o.writers; ++w) threads.emplace_back(body, w);
       absl::SleepFor(absl::Seconds(o.seconds));
       stop = true;
       for (auto& t : threads) t.join();
+      return ProcessCpuSeconds() - cpu;
     };
-    timed([&](int w) {
+    const double create_cpu = timed([&](int w) {
       while (!stop && !failed) {
         const uint64_t n = next++;
         vault::NewLead lead = BenchLead(n, tag);
@@ -251,7 +267,7 @@ absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
         ++creates;
       }
     });
-    timed([&](int w) {
+    const double update_cpu = timed([&](int w) {
       // Each writer works its own leads: new -> contacted (with an attempt),
       // then contacted <-> closed lost, round and round.
       std::vector<uint64_t> versions(ids[static_cast<size_t>(w)].size(), 1);
@@ -285,6 +301,8 @@ absl::StatusOr<CostRun> MeasureCost(bool funnel, const Options& o, int run) {
     r.funnel = funnel;
     r.creates_per_second = static_cast<double>(creates) / o.seconds;
     r.updates_per_second = static_cast<double>(updates) / o.seconds;
+    r.create_cpu_us = creates > 0 ? 1e6 * create_cpu / static_cast<double>(creates) : 0;
+    r.update_cpu_us = updates > 0 ? 1e6 * update_cpu / static_cast<double>(updates) : 0;
     return r;
   }();
   std::error_code ignored;
@@ -306,8 +324,11 @@ int RunCost(const Options& o) {
         std::fprintf(stderr, "leadvault-bench: %s\n", std::string(run.status().message()).c_str());
         return 1;
       }
-      std::printf("  aggregates %-3s creates %8.0f/s  updates %8.0f/s\n", funnel ? "on" : "off",
-                  run->creates_per_second, run->updates_per_second);
+      std::printf(
+          "  aggregates %-3s creates %8.0f/s (%5.1f us CPU each)  updates %8.0f/s (%5.1f us CPU "
+          "each)\n",
+          funnel ? "on" : "off", run->creates_per_second, run->create_cpu_us,
+          run->updates_per_second, run->update_cpu_us);
       runs.push_back(*run);
     }
   }
@@ -321,6 +342,31 @@ int RunCost(const Options& o) {
       "mean: CreateLead %.0f/s with, %.0f/s without: %.1f%%; UpdateLead %.0f/s with, %.0f/s "
       "without: %.1f%% (target <= 5%% each)\n",
       c_on, c_off, cost(c_on, c_off), u_on, u_off, cost(u_on, u_off));
+  // Each round's two runs are neighbours in time, so their ratio shrugs off
+  // a slow spell of the host that the means carry (a shared VM's throughput
+  // drifts by a quarter over minutes); the median of the rounds' costs.
+  // And the CPU a call takes (what bounds throughput when the callers keep
+  // every core busy; on a shared VM it drifts with the host too).
+  std::vector<double> c_round, u_round, c_cpu, u_cpu;
+  for (size_t i = 0; i + 1 < runs.size(); i += 2) {
+    const CostRun& on = runs[i].funnel ? runs[i] : runs[i + 1];
+    const CostRun& off = runs[i].funnel ? runs[i + 1] : runs[i];
+    c_round.push_back(cost(on.creates_per_second, off.creates_per_second));
+    u_round.push_back(cost(on.updates_per_second, off.updates_per_second));
+    c_cpu.push_back(on.create_cpu_us > 0 ? 100.0 * (on.create_cpu_us / off.create_cpu_us - 1) : 0);
+    u_cpu.push_back(on.update_cpu_us > 0 ? 100.0 * (on.update_cpu_us / off.update_cpu_us - 1) : 0);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  std::printf("median of the %zu rounds' paired costs: CreateLead %.1f%%, UpdateLead %.1f%%\n",
+              c_round.size(), median(c_round), median(u_round));
+  std::printf(
+      "median of the rounds' CPU per call, with against without: CreateLead %+.1f%%, "
+      "UpdateLead %+.1f%%\n",
+      median(c_cpu), median(u_cpu));
   return 0;
 }
 

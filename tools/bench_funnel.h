@@ -18,7 +18,9 @@ namespace leadvault::tools {
 //    the aggregates (VaultOptions::omit_funnel_for_benchmark), interleaved
 //    runs, in /dev/shm when there is one; the leads fall in one cell, or
 //    round robin in --cells cells (source x approved campaign), so that a
-//    commit group's funnel operands combine less.
+//    commit group's funnel operands combine less; prints each run's calls
+//    per second and CPU per call, the cost of the means, and the median of
+//    each round's paired cost (its two runs are neighbours in time).
 // Exit code 0, 1 if a run failed, 2 for usage.
 int RunFunnelBench(int argc, char** argv);
 

@@ -266,8 +266,6 @@ TEST_F(DurabilityTest, AWriteErrorTurnsHealthAwayAndTheVaultRecoversWithoutARest
   EXPECT_FALSE(still_failing.ok());
   // Space returns: the next commit finds the error cleared first, no restart.
   faults.fs().SetNoSpace(false);
-  for (int i = 0; i < 5; ++i)
-    fprintf(stderr, "manual %s\n", vault_->database().Resume().ToString().c_str());
   auto second =
       vault_->leads().CreateLead(CaptureActor(), MakeNewLead(EmailOnlyInput(2), "ortho", "k2"));
   ASSERT_TRUE(second.ok()) << second.status();

@@ -19,6 +19,8 @@
 namespace leadvault::vault {
 
 struct Committer::Pending {
+  // Not changed once the group has iterated it: the group's Merge operands
+  // are views into it until the callers are answered.
   rocksdb::WriteBatch batch;
   audit::AuditEntry entry;
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
@@ -92,7 +94,9 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   // Combines the Merge operands of these column families per key.
   void CombineMerges(
       const std::vector<std::pair<Cf, std::shared_ptr<rocksdb::MergeOperator>>>& combine) {
-    for (const auto& [cf, op] : combine) combine_[static_cast<size_t>(cf)] = op.get();
+    for (const auto& [cf, op] : combine) {
+      if (static_cast<size_t>(cf) < kCfCount) combine_[static_cast<size_t>(cf)] = op.get();
+    }
   }
   // Every Merge operand appended is also collected here (when set).
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }

@@ -31,7 +31,8 @@
 namespace leadvault::vault {
 
 // A Merge operand a group wrote (CommitterOptions::on_merges_written): views
-// into the group's batches, valid only during the call.
+// into the group's batches or the operands it combined, valid only during
+// the call.
 struct MergeOperand {
   Cf cf;
   absl::string_view key;

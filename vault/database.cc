@@ -294,9 +294,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& dir,
   // write buffer manager charges whole blocks, and every column family a
   // write touches holds one, so with the default 1 MiB blocks the dozen
   // column families pinned most of the shared budget and it flushed them
-  // round robin at a megabyte or so each (more L0 files, more compaction:
-  // CreateLead +8% with this, and one column family more, the funnel's, cost
-  // 5 points less).
+  // round robin at a megabyte or so each (more L0 files, more compaction;
+  // with 64 KiB blocks CreateLead is ~8% faster and an unloaded retention
+  // sweep of 1M leads ~12%).
   cf_options.arena_block_size = 64 << 10;
   cf_options.compression = rocksdb::kNoCompression;
 

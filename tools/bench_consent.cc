@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "benchmark/benchmark.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "tools/bench_stats.h"
 #include "tools/bench_vault.h"
 #include "vault/vault.h"
 
@@ -117,11 +117,8 @@ class PairReporter : public benchmark::ConsoleReporter {
       absl::StrAppend(&rounds, rounds.empty() ? "" : " ", absl::StrFormat("%.3f", ratios.back()));
     }
     if (ratios.empty()) return;
-    std::sort(ratios.begin(), ratios.end());
-    const size_t n = ratios.size();
-    const double median = n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
     std::printf("%s vs %s: time per op x%.3f (median of %zu rounds: %s)\n", variant.c_str(),
-                baseline.c_str(), median, n, rounds.c_str());
+                baseline.c_str(), Median(ratios), ratios.size(), rounds.c_str());
   }
 
  private:

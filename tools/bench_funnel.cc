@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "keys/random.h"
 #include "keys/secret_bytes.h"
+#include "tools/bench_stats.h"
 #include "tools/bench_vault.h"
 #include "vault/funnel.h"
 #include "vault/funnel_report.h"
@@ -353,20 +354,18 @@ int RunCost(const Options& o) {
     const CostRun& off = runs[i].funnel ? runs[i + 1] : runs[i];
     c_round.push_back(cost(on.creates_per_second, off.creates_per_second));
     u_round.push_back(cost(on.updates_per_second, off.updates_per_second));
-    c_cpu.push_back(on.create_cpu_us > 0 ? 100.0 * (on.create_cpu_us / off.create_cpu_us - 1) : 0);
-    u_cpu.push_back(on.update_cpu_us > 0 ? 100.0 * (on.update_cpu_us / off.update_cpu_us - 1) : 0);
+    auto more = [](double with, double without) {
+      return without > 0 ? 100.0 * (with / without - 1) : 0.0;
+    };
+    c_cpu.push_back(more(on.create_cpu_us, off.create_cpu_us));
+    u_cpu.push_back(more(on.update_cpu_us, off.update_cpu_us));
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  };
   std::printf("median of the %zu rounds' paired costs: CreateLead %.1f%%, UpdateLead %.1f%%\n",
-              c_round.size(), median(c_round), median(u_round));
+              c_round.size(), Median(c_round), Median(u_round));
   std::printf(
       "median of the rounds' CPU per call, with against without: CreateLead %+.1f%%, "
       "UpdateLead %+.1f%%\n",
-      median(c_cpu), median(u_cpu));
+      Median(c_cpu), Median(u_cpu));
   return 0;
 }
 

@@ -45,6 +45,10 @@ void PrintReportRow(const PhaseReport& report, double baseline);
 // "UNAVAILABLE" for grpc::StatusCode::UNAVAILABLE, ...
 const char* GrpcCodeName(int code);
 
+// The median of `values` (the mean of the middle two when their number is
+// even; 0 for none).
+double Median(std::vector<double> values);
+
 // VmRSS of process `pid` in KiB, or -1 when it cannot be read.
 int64_t ReadRssKib(int pid);
 // "123.4 MiB", or "unknown".

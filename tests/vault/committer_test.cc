@@ -243,8 +243,8 @@ FunnelCounters Counters(int64_t leads, int64_t contacted) {
 
 class CombiningTest : public CommitterTest {
  protected:
-  // Holds the committer on a group of its own until Release(), so that
-  // what is queued meanwhile is written as one group.
+  // Holds the committer on a group of its own until ReleaseAndWait(), so
+  // that what is queued meanwhile is written as one group.
   void Park() {
     vault_->committer().SetBeforeWriteHookForTesting([this] {
       if (parked_.exchange(false)) {
@@ -256,7 +256,7 @@ class CombiningTest : public CommitterTest {
                                     [](absl::StatusOr<uint64_t> seq) { EXPECT_TRUE(seq.ok()); });
     entered_.WaitForNotification();
   }
-  // Queues `batch`; Wait() returns once it and every other queued one is answered.
+  // Queues `batch`; ReleaseAndWait() returns once every queued one is answered.
   void Queue(rocksdb::WriteBatch batch) {
     const std::string name = absl::StrCat("queued", queued_++);
     vault_->committer().CommitAsync(std::move(batch), EntryNamed(name),

@@ -35,7 +35,8 @@ struct Options {
   int writers = 16;
   int seconds = 5;
   int rounds = 2;
-  int cells = 1;  // cost: distinct cells the created leads fall in
+  int cells = 1;     // cost: distinct cells the created leads fall in
+  std::string only;  // cost: "on" or "off" runs that variant alone (for a profiler); "": both
   bool query = true;
   bool cost = true;
 };
@@ -318,8 +319,10 @@ int RunCost(const Options& o) {
       o.writers, o.seconds, o.cells);
   std::vector<CostRun> runs;
   for (int r = 0; r < o.rounds; ++r) {
-    for (bool funnel :
-         r % 2 == 0 ? std::vector<bool>{true, false} : std::vector<bool>{false, true}) {
+    std::vector<bool> variants =
+        r % 2 == 0 ? std::vector<bool>{true, false} : std::vector<bool>{false, true};
+    if (!o.only.empty()) variants = {o.only == "on"};
+    for (bool funnel : variants) {
       auto run = MeasureCost(funnel, o, r);
       if (!run.ok()) {
         std::fprintf(stderr, "leadvault-bench: %s\n", std::string(run.status().message()).c_str());
@@ -333,6 +336,7 @@ int RunCost(const Options& o) {
       runs.push_back(*run);
     }
   }
+  if (!o.only.empty()) return 0;
   double c_on = 0, c_off = 0, u_on = 0, u_off = 0;
   for (const CostRun& r : runs) {
     (r.funnel ? c_on : c_off) += r.creates_per_second / o.rounds;
@@ -388,6 +392,10 @@ int RunFunnelBench(int argc, char** argv) {
                  "cost: cells (source x approved campaign) the created leads are spread over, "
                  "round robin; 1: all in one, as leads of one form")
       ->check(CLI::Range(1, 140));
+  app.add_option("--only", o.only,
+                 "cost: run only this variant (on: with the aggregates, off: without), e.g. "
+                 "under a profiler; no comparison is printed")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--no-query", no_query, "skip the query part");
   app.add_flag("--no-cost", no_cost, "skip the cost part");
   app.footer("Exit codes: 0 success; 1 the run failed; 2 usage.");

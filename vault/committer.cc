@@ -8,7 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "keys/error_reason.h"
 #include "keys/status_macros.h"
@@ -36,8 +35,8 @@ struct Committer::Pending {
 namespace {
 
 // Re-applies one caller's batch to the group batch (RocksDB has no public
-// batch append), combining the Merge operands of the column families
-// CommitterOptions::combine_merges names per key until Finish().
+// batch append), appending the Merge operands of the merge log's column
+// family to the group's record instead (MergeLogWriter) until Finish().
 class AppendHandler final : public rocksdb::WriteBatch::Handler {
  public:
   AppendHandler(rocksdb::WriteBatch* out, Database* db) : out_(out), db_(db) {}
@@ -45,67 +44,56 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
                         const rocksdb::Slice& value) override {
     const size_t i = CfIndex(cf);
-    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    if (rocksdb::Status s = BeforeDirectWrite(i); !s.ok()) return s;
     return out_->Put(Handle(i), key, value);
   }
   rocksdb::Status DeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
     const size_t i = CfIndex(cf);
-    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    if (rocksdb::Status s = BeforeDirectWrite(i); !s.ok()) return s;
     return out_->Delete(Handle(i), key);
   }
   rocksdb::Status SingleDeleteCF(uint32_t cf, const rocksdb::Slice& key) override {
     const size_t i = CfIndex(cf);
-    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    if (rocksdb::Status s = BeforeDirectWrite(i); !s.ok()) return s;
     return out_->SingleDelete(Handle(i), key);
   }
   rocksdb::Status DeleteRangeCF(uint32_t cf, const rocksdb::Slice& begin,
                                 const rocksdb::Slice& end) override {
     const size_t i = CfIndex(cf);
-    if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    if (rocksdb::Status s = BeforeDirectWrite(i); !s.ok()) return s;
     return out_->DeleteRange(Handle(i), begin, end);
   }
   rocksdb::Status MergeCF(uint32_t cf, const rocksdb::Slice& key,
                           const rocksdb::Slice& value) override {
     const size_t i = CfIndex(cf);
-    if (i < kCfCount && combine_[i] != nullptr) {
-      // The key is a view into the caller's batch, which outlives the group.
-      auto [it, added] = combined_[i].try_emplace(absl::string_view(key.data(), key.size()));
-      if (added) {
-        it->second.assign(value.data(), value.size());
-        return rocksdb::Status::OK();
-      }
-      std::string merged;
-      if (combine_[i]->PartialMerge(key, it->second, value, &merged, nullptr)) {
-        it->second.swap(merged);
-        return rocksdb::Status::OK();
-      }
-      if (rocksdb::Status s = Append(i, it->first, std::move(it->second)); !s.ok()) return s;
-      it->second.assign(value.data(), value.size());
+    // Views into the caller's batch, which is not changed until its caller
+    // is answered (Pending::batch).
+    const absl::string_view k(key.data(), key.size());
+    const absl::string_view v(value.data(), value.size());
+    if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), k, v});
+    if (i == log_cf_) {
+      AppendLoggedOperand(k, v, record_);
       return rocksdb::Status::OK();
-    }
-    if (merges_ != nullptr) {
-      merges_->push_back({static_cast<Cf>(i), absl::string_view(key.data(), key.size()),
-                          absl::string_view(value.data(), value.size())});
     }
     return out_->Merge(Handle(i), key, value);
   }
   void LogData(const rocksdb::Slice&) override {}
 
-  // Combines the Merge operands of these column families per key.
-  void CombineMerges(
-      const std::vector<std::pair<Cf, std::shared_ptr<rocksdb::MergeOperator>>>& combine) {
-    for (const auto& [cf, op] : combine) {
-      if (static_cast<size_t>(cf) < kCfCount) combine_[static_cast<size_t>(cf)] = op.get();
-    }
+  // Writes the Merge operands of the log's column family as one record of `log`.
+  void LogMerges(MergeLogWriter* log) {
+    log_ = log;
+    if (log != nullptr) log_cf_ = static_cast<size_t>(log->options().cf);
   }
-  // Every Merge operand appended is also collected here (when set).
+  // Every Merge operand is also collected here (when set), as views valid
+  // until the callers are answered.
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
-  // Appends the operands combined so far; the collected views stay valid
-  // as long as the handler.
+  // Appends the group's record.
   rocksdb::Status Finish() {
-    for (size_t i = 0; i < kCfCount; ++i) {
-      if (rocksdb::Status s = AppendCombined(i); !s.ok()) return s;
+    if (record_.empty()) return rocksdb::Status::OK();
+    if (absl::Status s = log_->StageRecord(std::move(record_), *out_); !s.ok()) {
+      return rocksdb::Status::Aborted("stage merge log");
     }
+    record_.clear();
     return rocksdb::Status::OK();
   }
 
@@ -119,26 +107,28 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     }
     return kCfCount;
   }
-  rocksdb::Status Append(size_t i, absl::string_view key, std::string value) {
-    const std::string& kept = values_.emplace_back(std::move(value));  // deque: never moves
-    if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), key, kept});
-    return out_->Merge(Handle(i), rocksdb::Slice(key.data(), key.size()), kept);
-  }
-  rocksdb::Status AppendCombined(size_t i) {
-    if (i >= kCfCount || combined_[i].empty()) return rocksdb::Status::OK();
-    for (auto& [key, value] : combined_[i]) {
-      if (rocksdb::Status s = Append(i, key, std::move(value)); !s.ok()) return s;
+  // A Put or Delete on the log's column family: every record written
+  // before, and this group's operands so far, go first, as operands.
+  rocksdb::Status BeforeDirectWrite(size_t i) {
+    if (i != log_cf_) return rocksdb::Status::OK();
+    absl::Status s = log_->StageFold(*out_);
+    if (s.ok()) {
+      s = ForEachOperandOfRecord(record_, [this](absl::string_view key, absl::string_view value) {
+        return db_->Check(out_->Merge(Handle(log_cf_), rocksdb::Slice(key.data(), key.size()),
+                                      rocksdb::Slice(value.data(), value.size())),
+                          "build commit batch");
+      });
     }
-    combined_[i].clear();
-    return rocksdb::Status::OK();
+    record_.clear();
+    return s.ok() ? rocksdb::Status::OK() : rocksdb::Status::Aborted("fold merge log");
   }
 
   rocksdb::WriteBatch* out_;
   Database* db_;
   std::vector<MergeOperand>* merges_ = nullptr;
-  std::array<const rocksdb::MergeOperator*, kCfCount> combine_{};
-  std::array<absl::flat_hash_map<absl::string_view, std::string>, kCfCount> combined_;
-  std::deque<std::string> values_;  // the combined operands appended
+  MergeLogWriter* log_ = nullptr;
+  size_t log_cf_ = kCfCount;  // none
+  std::string record_;        // the log's operands since the last direct write
 };
 
 // What every caller of a failed group is told: corruption and a full disk
@@ -196,9 +186,13 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
   if (journal != nullptr && !detached) {
     LV_RETURN_IF_ERROR(CatchUpHighWater(*log, *journal_high_water));
   }
+  std::unique_ptr<MergeLogWriter> merge_log;
+  if (options.merge_log.has_value()) {
+    LV_ASSIGN_OR_RETURN(merge_log, MergeLogWriter::Open(db, *options.merge_log));
+  }
   auto committer = std::unique_ptr<Committer>(
       new Committer(db, clock, options, std::move(log), std::move(journal),
-                    std::move(journal_high_water), next, last_time));
+                    std::move(journal_high_water), std::move(merge_log), next, last_time));
   {
     absl::MutexLock lock(&committer->mu_);
     committer->journal_detached_ = detached;
@@ -209,7 +203,8 @@ absl::StatusOr<std::unique_ptr<Committer>> Committer::Start(Database* db, const 
 
 Committer::Committer(Database* db, const Clock* clock, const CommitterOptions& options,
                      std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
-                     std::unique_ptr<HighWaterMark> journal_high_water, uint64_t next_sequence,
+                     std::unique_ptr<HighWaterMark> journal_high_water,
+                     std::unique_ptr<MergeLogWriter> merge_log, uint64_t next_sequence,
                      absl::Time last_time)
     : db_(db),
       clock_(clock),
@@ -218,6 +213,7 @@ Committer::Committer(Database* db, const Clock* clock, const CommitterOptions& o
       journal_(std::move(journal)),
       journal_high_water_(std::move(journal_high_water)),
       last_time_(last_time),
+      merge_log_(std::move(merge_log)),
       next_sequence_(next_sequence) {}
 
 Committer::~Committer() { Stop(); }
@@ -380,8 +376,21 @@ void Committer::Run() {
       break;
     }
   }
-  // A clean stop signs whatever is unsigned.
+  // A clean stop signs whatever is unsigned, and leaves the merge log folded.
   WriteGroup(group, /*force_checkpoint=*/true);
+  if (merge_log_ != nullptr) IgnoreError(merge_log_->Fold());
+}
+
+void Committer::MaybeFoldMergeLog() {
+  if (!merge_log_->FoldDue()) return;
+  // Not below the disk's headroom (TakeRefusedForSpace): a fold adds bytes
+  // before compaction drops the records; they are read as they are meanwhile.
+  const uint64_t min_free = db_->min_free_bytes();
+  if (min_free > 0) {
+    std::optional<uint64_t> free = db_->FreeBytes();
+    if (free.has_value() && *free < min_free) return;
+  }
+  IgnoreError(merge_log_->Fold());  // tried again after the next group
 }
 
 absl::Status Committer::RewindPending() {
@@ -471,7 +480,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   }
   rocksdb::WriteBatch combined;
   AppendHandler append(&combined, db_);
-  append.CombineMerges(options_.combine_merges);
+  append.LogMerges(merge_log_.get());
   std::vector<MergeOperand> merges;
   if (options_.on_merges_written) append.CollectMerges(&merges);
   absl::Status status;
@@ -543,6 +552,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     write_seconds_.Observe(absl::ToDoubleSeconds(absl::Now() - started));
     if (!canonical.empty()) group_entries_.Observe(static_cast<double>(canonical.size()));
   }
+  const bool written = status.ok();
   absl::Status published = absl::OkStatus();
   if (status.ok()) {
     // A checkpoint is served only once the high-water marks record it (else
@@ -601,6 +611,12 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     }
   }
   for (auto& p : async) p->on_done(std::move(p->result));
+  // After the callers are answered (the views into their batches are not
+  // needed: the writer owns the record).
+  if (merge_log_ != nullptr) {
+    merge_log_->GroupDone(written);
+    MaybeFoldMergeLog();
+  }
 }
 
 }  // namespace leadvault::vault

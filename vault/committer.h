@@ -27,12 +27,12 @@
 #include "vault/database.h"
 #include "vault/high_water_mark.h"
 #include "vault/histogram.h"
+#include "vault/merge_log.h"
 
 namespace leadvault::vault {
 
 // A Merge operand a group wrote (CommitterOptions::on_merges_written): views
-// into the group's batches or the operands it combined, valid only during
-// the call.
+// into the group's batches, valid only during the call.
 struct MergeOperand {
   Cf cf;
   absl::string_view key;
@@ -55,18 +55,16 @@ struct CommitterOptions {
   // Appends to the journal are held from the start (a restore's replay reads
   // and cuts it first, then calls AttachJournal()).
   bool hold_journal = false;
-  // Column families whose Merge operands a group combines per key before
-  // its write, with the given merge operator's PartialMerge (it must be the
-  // column family's own, and associative): one operand per key per group
-  // instead of one per call (the funnel aggregates: one per lead change, a
-  // few cells per group). The group is one atomic write, so what it leaves
-  // in the database is the same. A Put or Delete on such a column family
-  // first appends what was combined so far, so the order of a key's
-  // operations is kept; operands the operator cannot combine are appended
-  // one by one.
-  std::vector<std::pair<Cf, std::shared_ptr<rocksdb::MergeOperator>>> combine_merges;
-  // Called on the committer thread with every Merge operand of a group (as
-  // combined) once the group is durable, before its callers are answered
+  // A column family whose Merge operands a group writes as ONE record of its
+  // merge log (vault/merge_log.h) instead of one memtable entry each (the
+  // funnel aggregates: one per lead change), folded into the keys' operands
+  // every few hundred groups, after the group's callers are answered. A Put
+  // or Delete on it first folds every record written before and the
+  // group's operands so far (in the same batch), so the order of a key's
+  // operations is kept. Start() folds what a previous run left.
+  std::optional<MergeLogOptions> merge_log;
+  // Called on the committer thread with every Merge operand of a group
+  // once the group is durable, before its callers are answered
   // (the funnel aggregates' in-memory table follows the column family this
   // way). Must be quick and must not call Commit(). Empty: none.
   std::function<void(const std::vector<MergeOperand>&)> on_merges_written;
@@ -185,8 +183,11 @@ class Committer {
 
   Committer(Database* db, const Clock* clock, const CommitterOptions& options,
             std::unique_ptr<AuditLog> audit_log, std::unique_ptr<AuditJournal> journal,
-            std::unique_ptr<HighWaterMark> journal_high_water, uint64_t next_sequence,
+            std::unique_ptr<HighWaterMark> journal_high_water,
+            std::unique_ptr<MergeLogWriter> merge_log, uint64_t next_sequence,
             absl::Time last_time);
+  // Folds the merge log when due (and there is room on the disk).
+  void MaybeFoldMergeLog();
   // Appends the group's entries (first..) to the journal, after any the
   // journal lacks, and the staged checkpoint.
   absl::Status AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,
@@ -225,6 +226,7 @@ class Committer {
   // Where the journal must be cut back to before its next append (a failed
   // group's cut failed too).
   std::optional<AuditJournal::Mark> rewind_to_;
+  const std::unique_ptr<MergeLogWriter> merge_log_;  // null without CommitterOptions::merge_log
 
   mutable absl::Mutex mu_;
   std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
 #include "vault/funnel.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <utility>
 
@@ -55,8 +56,12 @@ bool IsZero(const FunnelCounters& c) {
   return std::all_of(c.begin(), c.end(), [](int64_t v) { return v == 0; });
 }
 
+// Wraps around (as unsigned) rather than overflowing: a tampered row may
+// hold any value, and the merge operator adds whatever it reads.
 void AddInto(const FunnelCounters& from, FunnelCounters& into) {
-  for (size_t i = 0; i < from.size(); ++i) into[i] += from[i];
+  for (size_t i = 0; i < from.size(); ++i) {
+    into[i] = static_cast<int64_t>(static_cast<uint64_t>(into[i]) + static_cast<uint64_t>(from[i]));
+  }
 }
 
 class AddCountersOperator final : public rocksdb::AssociativeMergeOperator {
@@ -72,6 +77,19 @@ class AddCountersOperator final : public rocksdb::AssociativeMergeOperator {
     if (!sum.ok() || !add.ok()) return false;  // RocksDB reports Corruption
     AddInto(*add, *sum);
     *new_value = EncodeFunnelCounters(*sum);
+    return true;
+  }
+  // Many operands: each decoded once, the sum encoded once.
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    FunnelCounters sum{};
+    for (const rocksdb::Slice& operand : operands) {
+      absl::StatusOr<FunnelCounters> add =
+          DecodeFunnelCounters(absl::string_view(operand.data(), operand.size()));
+      if (!add.ok()) return false;
+      AddInto(*add, sum);
+    }
+    *new_value = EncodeFunnelCounters(sum);
     return true;
   }
   const char* Name() const override { return "leadvault.FunnelAddCounters"; }
@@ -241,6 +259,57 @@ std::shared_ptr<rocksdb::MergeOperator> FunnelMergeOperator() {
   return *op;
 }
 
+MergeLogOptions FunnelMergeLog() {
+  MergeLogOptions log;
+  log.cf = Cf::kFunnel;
+  log.op = FunnelMergeOperator();
+  log.prefix = std::string(1, kFunnelLog);
+  return log;
+}
+
+absl::Status ForEachFunnelValue(
+    Database& db, const rocksdb::ReadOptions& read, char kind,
+    const std::function<absl::Status(absl::string_view key, const FunnelCounters&)>& visit) {
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
+    const std::string prefix(1, kind);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(absl::string_view(
+                                                       it->value().data(), it->value().size())));
+      LV_RETURN_IF_ERROR(visit(absl::string_view(it->key().data(), it->key().size()), counters));
+    }
+    LV_RETURN_IF_ERROR(db.Check(it->status(), "read funnel"));
+  }
+  return ForEachLoggedOperand(
+      db, read, FunnelMergeLog(), [&](absl::string_view key, absl::string_view operand) {
+        if (key.empty() || key[0] != kind) return absl::OkStatus();
+        LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(operand));
+        return visit(key, counters);
+      });
+}
+
+absl::StatusOr<FunnelCounters> ReadFunnelValue(Database& db, absl::string_view key) {
+  FunnelCounters sum{};
+  rocksdb::ReadOptions read;
+  {
+    std::string value;
+    rocksdb::Status got =
+        db.db()->Get(read, db.cf(Cf::kFunnel), rocksdb::Slice(key.data(), key.size()), &value);
+    if (!got.IsNotFound()) {
+      LV_RETURN_IF_ERROR(db.Check(got, "read funnel"));
+      LV_ASSIGN_OR_RETURN(sum, DecodeFunnelCounters(value));
+    }
+  }
+  LV_RETURN_IF_ERROR(ForEachLoggedOperand(
+      db, read, FunnelMergeLog(), [&](absl::string_view k, absl::string_view operand) {
+        if (k != key) return absl::OkStatus();
+        LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(operand));
+        AddInto(counters, sum);
+        return absl::OkStatus();
+      }));
+  return sum;
+}
+
 absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
                                const internal::LeadRecord* before,
                                const internal::LeadRecord* after, rocksdb::WriteBatch& batch) {
@@ -278,6 +347,20 @@ namespace {
 
 constexpr uint32_t kMaxNameId = (1u << 24) - 1;
 
+// Adds `delta` to cell `packed` of a week (whose lock the caller holds).
+void AddTo(absl::flat_hash_map<uint64_t, FunnelTable::Counts>& cells, uint64_t packed,
+           const FunnelCounters& delta) {
+  auto [it, added] = cells.try_emplace(packed, FunnelTable::Counts{});
+  bool zero = true;
+  for (size_t i = 0; i < delta.size(); ++i) {
+    // Wrapping (a tampered row may hold any value; CheckFunnel finds it).
+    it->second[i] = static_cast<int32_t>(static_cast<uint32_t>(it->second[i]) +
+                                         static_cast<uint32_t>(delta[i]));
+    zero = zero && it->second[i] == 0;
+  }
+  if (zero) cells.erase(it);  // its leads all moved on
+}
+
 uint64_t Pack(SourceChannel source, LeadStatus status, uint32_t line, uint32_t campaign) {
   return static_cast<uint64_t>(static_cast<uint8_t>(source)) << 56 |
          static_cast<uint64_t>(static_cast<uint8_t>(status)) << 48 |
@@ -291,6 +374,10 @@ FunnelTable::~FunnelTable() = default;
 
 uint32_t FunnelTable::Intern(absl::string_view text) {
   absl::MutexLock lock(&names_mu_);
+  return InternLocked(text);
+}
+
+uint32_t FunnelTable::InternLocked(absl::string_view text) {
   if (auto it = ids_.find(text); it != ids_.end()) return it->second;
   if (names_.size() > kMaxNameId) return kMaxNameId;  // no id left: pooled under the last one
   const auto id = static_cast<uint32_t>(names_.size());
@@ -320,42 +407,59 @@ void FunnelTable::Add(const FunnelCell& cell, const FunnelCounters& delta) {
 void FunnelTable::AddPacked(int64_t number, uint64_t packed, const FunnelCounters& delta) {
   Week& week = WeekOf(number);
   absl::MutexLock lock(&week.mu);
-  auto [it, added] = week.cells.try_emplace(packed, Counts{});
-  bool zero = true;
-  for (size_t i = 0; i < delta.size(); ++i) {
-    it->second[i] += static_cast<int32_t>(delta[i]);
-    zero = zero && it->second[i] == 0;
-  }
-  if (zero) week.cells.erase(it);  // its leads all moved on
+  AddTo(week.cells, packed, delta);
 }
 
 absl::Status FunnelTable::Load(Database& db) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::kFunnel)));
-  const std::string prefix(1, kFunnelAggregate);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    char kind;
-    LV_ASSIGN_OR_RETURN(
-        FunnelCell cell,
-        ParseFunnelKey(absl::string_view(it->key().data(), it->key().size()), &kind));
-    LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(absl::string_view(
-                                                     it->value().data(), it->value().size())));
-    if (!IsZero(counters)) Add(cell, counters);
-  }
-  return db.Check(it->status(), "load funnel");
+  return ForEachFunnelValue(db, rocksdb::ReadOptions(), kFunnelAggregate,
+                            [this](absl::string_view key, const FunnelCounters& counters) {
+                              char kind;
+                              LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+                              if (!IsZero(counters)) Add(cell, counters);
+                              return absl::OkStatus();
+                            });
 }
 
 void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
-  // On the committer thread for every lead change: parsed in place, no copy.
-  if (key.size() < 12 || key[0] != kFunnelAggregate) return;  // purged rows: for the check only
-  const size_t line = static_cast<uint8_t>(key[11]);
-  absl::StatusOr<FunnelCounters> delta = DecodeFunnelCounters(operand);
-  if (key.size() < 12 + line || !delta.ok()) return;  // staged by StageFunnelChange: well-formed
-  const uint64_t packed = Pack(static_cast<SourceChannel>(static_cast<uint8_t>(key[9])),
-                               static_cast<LeadStatus>(static_cast<uint8_t>(key[10])),
-                               Intern(key.substr(12, line)), Intern(key.substr(12 + line)));
-  AddPacked(static_cast<int64_t>(ReadBigEndian64(key.substr(1, 8)) ^ (uint64_t{1} << 63)), packed,
-            *delta);
+  ApplyAll({{key, operand}});
+}
+
+void FunnelTable::ApplyAll(
+    const std::vector<std::pair<absl::string_view, absl::string_view>>& operands) {
+  // On the committer thread for every group: parsed in place, no copy.
+  struct Parsed {
+    int64_t week;
+    uint64_t packed;
+    FunnelCounters delta;
+  };
+  std::vector<Parsed> parsed;
+  parsed.reserve(operands.size());
+  {
+    absl::MutexLock lock(&names_mu_);
+    for (const auto& [key, operand] : operands) {
+      if (key.size() < 12 || key[0] != kFunnelAggregate) continue;  // purged rows: for the check
+      const size_t line = static_cast<uint8_t>(key[11]);
+      absl::StatusOr<FunnelCounters> delta = DecodeFunnelCounters(operand);
+      if (key.size() < 12 + line || !delta.ok()) continue;  // staged by StageFunnelChange
+      parsed.push_back(
+          {static_cast<int64_t>(ReadBigEndian64(key.substr(1, 8)) ^ (uint64_t{1} << 63)),
+           Pack(static_cast<SourceChannel>(static_cast<uint8_t>(key[9])),
+                static_cast<LeadStatus>(static_cast<uint8_t>(key[10])),
+                InternLocked(key.substr(12, line)), InternLocked(key.substr(12 + line))),
+           *delta});
+    }
+  }
+  // A group's leads mostly share a week or two: one lock per run of a week.
+  std::stable_sort(parsed.begin(), parsed.end(),
+                   [](const Parsed& a, const Parsed& b) { return a.week < b.week; });
+  for (size_t i = 0; i < parsed.size();) {
+    Week& week = WeekOf(parsed[i].week);
+    absl::MutexLock lock(&week.mu);
+    const int64_t number = parsed[i].week;
+    for (; i < parsed.size() && parsed[i].week == number; ++i) {
+      AddTo(week.cells, parsed[i].packed, parsed[i].delta);
+    }
+  }
 }
 
 void FunnelTable::ForEach(int64_t from_week, int64_t to_week,
@@ -414,20 +518,14 @@ absl::StatusOr<std::map<std::string, FunnelCounters>> Recount(Database& db,
     ++*leads;
   }
   LV_RETURN_IF_ERROR(db.Check(it->status(), "recount funnel"));
-  std::unique_ptr<rocksdb::Iterator> purged(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
-  const std::string prefix(1, kFunnelPurged);
-  for (purged->Seek(prefix); purged->Valid() && purged->key().starts_with(prefix); purged->Next()) {
-    char kind;
-    LV_ASSIGN_OR_RETURN(
-        FunnelCell cell,
-        ParseFunnelKey(absl::string_view(purged->key().data(), purged->key().size()), &kind));
-    cell.campaign = campaigns.LabelOfDigest(cell.campaign);
-    LV_ASSIGN_OR_RETURN(
-        FunnelCounters counters,
-        DecodeFunnelCounters(absl::string_view(purged->value().data(), purged->value().size())));
-    AddInto(counters, sums[FunnelKey(kFunnelAggregate, cell)]);
-  }
-  LV_RETURN_IF_ERROR(db.Check(purged->status(), "recount funnel"));
+  LV_RETURN_IF_ERROR(ForEachFunnelValue(
+      db, read, kFunnelPurged, [&](absl::string_view key, const FunnelCounters& counters) {
+        char kind;
+        LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
+        cell.campaign = campaigns.LabelOfDigest(cell.campaign);
+        AddInto(counters, sums[FunnelKey(kFunnelAggregate, cell)]);
+        return absl::OkStatus();
+      }));
   return sums;
 }
 
@@ -458,8 +556,12 @@ absl::StatusOr<FunnelCheckReport> CheckFunnel(Database& db) {
   rocksdb::ReadOptions read;
   read.snapshot = snapshot;
   read.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
-  const std::string prefix(1, kFunnelAggregate);
+  std::map<std::string, FunnelCounters> stored;
+  LV_RETURN_IF_ERROR(ForEachFunnelValue(db, read, kFunnelAggregate,
+                                        [&](absl::string_view key, const FunnelCounters& counters) {
+                                          AddInto(counters, stored[std::string(key)]);
+                                          return absl::OkStatus();
+                                        }));
   auto problem = [&](const FunnelCell& cell, const FunnelCounters& want,
                      const FunnelCounters& got) {
     ++report.mismatched;
@@ -471,20 +573,16 @@ absl::StatusOr<FunnelCheckReport> CheckFunnel(Database& db) {
       return;
     }
   };
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (const auto& [key, got] : stored) {
     ++report.cells;
-    const std::string key = it->key().ToString();
     char kind;
     LV_ASSIGN_OR_RETURN(FunnelCell cell, ParseFunnelKey(key, &kind));
-    LV_ASSIGN_OR_RETURN(FunnelCounters got, DecodeFunnelCounters(absl::string_view(
-                                                it->value().data(), it->value().size())));
     auto want = expected.find(key);
     const FunnelCounters zero{};
     const FunnelCounters& w = want == expected.end() ? zero : want->second;
     if (w != got) problem(cell, w, got);
     if (want != expected.end()) expected.erase(want);
   }
-  LV_RETURN_IF_ERROR(db.Check(it->status(), "check funnel"));
   for (const auto& [key, want] : expected) {
     if (IsZero(want)) continue;
     char kind;
@@ -543,6 +641,9 @@ absl::Status RebuildFunnel(Database& db, const FunnelCampaigns& campaigns) {
 }  // namespace
 
 absl::Status OpenFunnel(Database& db, const FunnelCampaigns& campaigns, FunnelTable& table) {
+  // Before the rebuild writes rows directly: records left unfolded would be
+  // added again on top of them.
+  LV_RETURN_IF_ERROR(FoldMergeLog(db, FunnelMergeLog()));
   auto built = db.Get(Cf::kMeta, internal::kMetaFunnelBuilt);
   if (!built.ok() && !absl::IsNotFound(built.status())) return built.status();
   auto labels = db.Get(Cf::kMeta, internal::kMetaFunnelCampaigns);

@@ -46,6 +46,7 @@
 #include "rocksdb/merge_operator.h"
 #include "rocksdb/write_batch.h"
 #include "vault/lead.h"
+#include "vault/merge_log.h"
 
 namespace leadvault::vault {
 
@@ -155,6 +156,23 @@ FunnelContribution ContributionOf(const internal::LeadRecord& record,
 // The merge operator of the `funnel` column family: adds counter vectors.
 std::shared_ptr<rocksdb::MergeOperator> FunnelMergeOperator();
 
+// The Committer writes a group's funnel operands as one record of the
+// column family's merge log (vault/merge_log.h), keys "D" || number, and
+// folds them into the rows' operands every few hundred groups. A row's
+// value is then its own plus its operands in the unfolded records.
+inline constexpr char kFunnelLog = 'D';
+MergeLogOptions FunnelMergeLog();
+
+// Calls `visit` with every `kind` row's counters, then with every unfolded
+// logged operand of a `kind` key (as `read` sees them): a key's value is
+// the sum of what it is visited with. DATA_LOSS for a malformed key, value
+// or record.
+absl::Status ForEachFunnelValue(
+    Database& db, const rocksdb::ReadOptions& read, char kind,
+    const std::function<absl::Status(absl::string_view key, const FunnelCounters&)>& visit);
+// One key's value (all zeros if it has none).
+absl::StatusOr<FunnelCounters> ReadFunnelValue(Database& db, absl::string_view key);
+
 // Adds to `batch` the Merge operands that turn a lead's contribution from
 // `before` (null: a new lead) into `after` (null: purged, which adds
 // `before`'s to the purged row, campaign as captured, and leaves the
@@ -165,7 +183,7 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
 
 // The aggregate rows in memory, for reports: loaded from the `funnel` column
 // family at open, then fed every Merge operand the Committer writes to it
-// (Apply, on the committer thread, after the write and before the callers
+// (ApplyAll, on the committer thread, after the write and before the callers
 // are answered). Thread-safe.
 class FunnelTable {
  public:
@@ -187,6 +205,9 @@ class FunnelTable {
   absl::Status Load(Database& db);
   // A Merge operand written to the `funnel` column family.
   void Apply(absl::string_view key, absl::string_view operand);
+  // Operands written together (a commit group's: key, operand), as Apply on
+  // each, with each lock taken once (a week's once per run of that week).
+  void ApplyAll(const std::vector<std::pair<absl::string_view, absl::string_view>>& operands);
 
   // Calls `visit` with every non-zero cell whose week is in [from_week,
   // to_week), one week at a time under that week's reader lock (so Apply,
@@ -200,6 +221,7 @@ class FunnelTable {
  private:
   struct Week;
   uint32_t Intern(absl::string_view text);
+  uint32_t InternLocked(absl::string_view text) ABSL_EXCLUSIVE_LOCKS_REQUIRED(names_mu_);
   Week& WeekOf(int64_t week);
   void Add(const FunnelCell& cell, const FunnelCounters& delta);
   void AddPacked(int64_t week, uint64_t packed, const FunnelCounters& delta);
@@ -230,7 +252,8 @@ absl::StatusOr<FunnelCheckReport> CheckFunnel(Database& db);
 // yet (one written before them) or they were labelled with other campaigns,
 // rebuilds them from the leads and the purged rows, in batches written
 // directly, and records the labels last. Then loads them into `table`.
-// Call before the Committer starts.
+// Folds the merge log a previous run left first. Call before the Committer
+// starts.
 absl::Status OpenFunnel(Database& db, const FunnelCampaigns& campaigns, FunnelTable& table);
 
 }  // namespace leadvault::vault

@@ -85,13 +85,24 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   vault->funnel_ = std::make_unique<FunnelTable>();
   LV_RETURN_IF_ERROR(OpenFunnel(*vault->database_, vault->funnel_campaigns_, *vault->funnel_));
   CommitterOptions committer_options = options.committer;
-  // One funnel operand per cell per group, not one per lead change.
-  committer_options.combine_merges = {{Cf::kFunnel, FunnelMergeOperator()}};
+  // A group's funnel operands in one record of the merge log, not one
+  // memtable entry each (its fold thresholds may come from
+  // options.committer: tests fold often).
+  MergeLogOptions funnel_log = FunnelMergeLog();
+  if (options.committer.merge_log.has_value()) {
+    funnel_log.fold_every_groups = options.committer.merge_log->fold_every_groups;
+    funnel_log.fold_max_keys = options.committer.merge_log->fold_max_keys;
+    funnel_log.fold_max_operands = options.committer.merge_log->fold_max_operands;
+  }
+  committer_options.merge_log = std::move(funnel_log);
   committer_options.on_merges_written =
       [funnel = vault->funnel_.get()](const std::vector<MergeOperand>& merges) {
+        std::vector<std::pair<absl::string_view, absl::string_view>> operands;
+        operands.reserve(merges.size());
         for (const MergeOperand& m : merges) {
-          if (m.cf == Cf::kFunnel) funnel->Apply(m.key, m.value);
+          if (m.cf == Cf::kFunnel) operands.emplace_back(m.key, m.value);
         }
+        funnel->ApplyAll(operands);
       };
   committer_options.audit.high_water_file =
       options.high_water_file.empty() ? options.data_dir + "/HIGH_WATER" : options.high_water_file;

@@ -241,7 +241,7 @@ FunnelCounters Counters(int64_t leads, int64_t contacted) {
   return c;
 }
 
-class CombiningTest : public CommitterTest {
+class MergeLogTest : public CommitterTest {
  protected:
   // Holds the committer on a group of its own until ReleaseAndWait(), so
   // that what is queued meanwhile is written as one group.
@@ -269,7 +269,7 @@ class CombiningTest : public CommitterTest {
   void ReleaseAndWait() {
     release_.Notify();
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &CombiningTest::AllAnswered));
+    mu_.Await(absl::Condition(this, &MergeLogTest::AllAnswered));
     // The hook refers to this fixture; the vault outlives it.
     vault_->committer().SetBeforeWriteHookForTesting(nullptr);
   }
@@ -277,12 +277,43 @@ class CombiningTest : public CommitterTest {
 
   rocksdb::ColumnFamilyHandle* funnel_cf() { return vault_->database().cf(Cf::kFunnel); }
 
+  // A key's value: its row plus its operands in the unfolded merge log.
   FunnelCounters Value(const std::string& key) {
-    absl::StatusOr<std::string> v = vault_->database().Get(Cf::kFunnel, key);
-    EXPECT_TRUE(v.ok()) << v.status();
-    absl::StatusOr<FunnelCounters> c = DecodeFunnelCounters(v.ok() ? *v : "");
+    absl::StatusOr<FunnelCounters> c = ReadFunnelValue(vault_->database(), key);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *c : FunnelCounters{};
+  }
+
+  // The unfolded merge log: per record, its operands' keys in order.
+  std::vector<std::vector<std::string>> LogRecords() {
+    std::vector<std::vector<std::string>> records;
+    std::unique_ptr<rocksdb::Iterator> it(
+        vault_->database().db()->NewIterator(rocksdb::ReadOptions(), funnel_cf()));
+    const std::string prefix(1, kFunnelLog);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::vector<std::string>& keys = records.emplace_back();
+      absl::Status read =
+          ForEachOperandOfRecord(absl::string_view(it->value().data(), it->value().size()),
+                                 [&](absl::string_view key, absl::string_view) {
+                                   keys.emplace_back(key);
+                                   return absl::OkStatus();
+                                 });
+      EXPECT_TRUE(read.ok()) << read;
+    }
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    return records;
+  }
+
+  absl::StatusOr<uint64_t> CommitMerge(const std::string& key, int64_t leads) {
+    rocksdb::WriteBatch batch;
+    EXPECT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(leads, 0))).ok());
+    return vault_->committer().Commit(std::move(batch), EntryNamed(absl::StrCat("merge-", key)));
+  }
+
+  // Returns once the committer has finished what it does after a group (a
+  // fold): it writes the next group only then.
+  void Settle() {
+    ASSERT_TRUE(vault_->committer().Commit(rocksdb::WriteBatch(), EntryNamed("settle")).ok());
   }
 
   // How many operands RocksDB holds for `key` (none flushed or compacted yet).
@@ -293,6 +324,7 @@ class CombiningTest : public CommitterTest {
     int n = 0;
     rocksdb::Status s = vault_->database().db()->GetMergeOperands(
         rocksdb::ReadOptions(), funnel_cf(), key, slices.data(), &options, &n);
+    if (s.IsNotFound()) return 0;
     EXPECT_TRUE(s.ok()) << s.ToString();
     return n;
   }
@@ -315,7 +347,7 @@ class CombiningTest : public CommitterTest {
   int answered_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-TEST_F(CombiningTest, AGroupWritesOneFunnelOperandPerKey) {
+TEST_F(MergeLogTest, AGroupWritesItsFunnelOperandsAsOneRecord) {
   const FunnelCell a = TestCell("combine-a");
   const FunnelCell b = TestCell("combine-b");
   const std::string key_a = FunnelKey(kFunnelAggregate, a);
@@ -336,11 +368,28 @@ TEST_F(CombiningTest, AGroupWritesOneFunnelOperandPerKey) {
 
   EXPECT_EQ(Value(key_a), Counters(kCalls, kCalls / 2));
   EXPECT_EQ(Value(key_b), Counters(2 * kCalls / 4, -kCalls / 4));
-  // One operand each: 40 and 10 calls, one group.
+  // The group's one record of the merge log holds every operand (40 and 10
+  // calls), in the calls' order; none is in the rows yet.
+  std::vector<std::vector<std::string>> records = LogRecords();
+  ASSERT_EQ(records.size(), 1u);  // the park's group has no funnel operand
+  std::vector<std::string> keys;
+  for (int i = 0; i < kCalls; ++i) {
+    keys.push_back(key_a);
+    if (i % 4 == 0) keys.push_back(key_b);
+  }
+  EXPECT_EQ(records.front(), keys);
+  EXPECT_EQ(Operands(key_a), 0);
+  EXPECT_EQ(Operands(key_b), 0);
+  for (int i = 0; i < kCalls; ++i) EXPECT_TRUE(HasMeta(absl::StrCat("m", i)));
+  // A clean stop folds the log: one operand per key in the rows (combined
+  // there), no record.
+  vault_->committer().Stop();
+  EXPECT_TRUE(LogRecords().empty());
   EXPECT_EQ(Operands(key_a), 1);
   EXPECT_EQ(Operands(key_b), 1);
-  for (int i = 0; i < kCalls; ++i) EXPECT_TRUE(HasMeta(absl::StrCat("m", i)));
-  // The in-memory table was fed the combined operands, and agrees.
+  EXPECT_EQ(Value(key_a), Counters(kCalls, kCalls / 2));
+  EXPECT_EQ(Value(key_b), Counters(2 * kCalls / 4, -kCalls / 4));
+  // The in-memory table was fed the operands, and agrees.
   FunnelTable::Counts want_a{};
   want_a[kFunnelLeads] = kCalls;
   want_a[kFunnelContacted] = kCalls / 2;
@@ -353,7 +402,7 @@ TEST_F(CombiningTest, AGroupWritesOneFunnelOperandPerKey) {
   EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1 + kCalls);
 }
 
-TEST_F(CombiningTest, APutOrDeleteBetweenMergesKeepsTheirOrder) {
+TEST_F(MergeLogTest, APutOrDeleteBetweenMergesKeepsTheirOrder) {
   const std::string put_key = FunnelKey(kFunnelPurged, TestCell("order-put"));
   const std::string delete_key = FunnelKey(kFunnelPurged, TestCell("order-delete"));
   Park();
@@ -384,6 +433,124 @@ TEST_F(CombiningTest, APutOrDeleteBetweenMergesKeepsTheirOrder) {
   // (133 and 8).
   EXPECT_EQ(Value(put_key), Counters(130, 7));
   EXPECT_EQ(Value(delete_key), Counters(3, 0));
+}
+
+TEST_F(MergeLogTest, ARowWrittenDirectlyFoldsTheLogFirst) {
+  const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-first"));
+  ASSERT_TRUE(CommitMerge(key, 1).ok());  // a record of its own
+  ASSERT_EQ(LogRecords().size(), 1u);
+  {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put(funnel_cf(), key, EncodeFunnelCounters(Counters(100, 7))).ok());
+    ASSERT_TRUE(vault_->committer().Commit(std::move(batch), EntryNamed("put")).ok());
+  }
+  // The record was folded in the Put's own batch, before the Put.
+  EXPECT_TRUE(LogRecords().empty());
+  ASSERT_TRUE(CommitMerge(key, 10).ok());
+  // Folded after the Put, the first operand would count again (111).
+  EXPECT_EQ(Value(key), Counters(110, 7));
+  Reopen();  // a clean stop folds; the next open finds nothing to fold
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(Value(key), Counters(110, 7));
+}
+
+class FoldingTest : public MergeLogTest {
+ protected:
+  void SetUp() override {
+    MergeLogOptions often;
+    often.fold_every_groups = 4;
+    often.fold_max_keys = 3;
+    committer_options_.merge_log = often;
+    OpenOrDie();
+  }
+};
+
+TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrKeys) {
+  const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-every"));
+  for (int i = 1; i <= 10; ++i) {
+    ASSERT_TRUE(CommitMerge(key, i).ok());
+    Settle();
+    // Folded after its 4th record: never 4 unfolded ones.
+    EXPECT_EQ(LogRecords().size(), static_cast<size_t>(i % 4)) << i;
+  }
+  EXPECT_EQ(Operands(key), 2);             // 1..4 and 5..8, one operand per fold
+  EXPECT_EQ(Value(key), Counters(55, 0));  // 1 + ... + 10
+  // Three keys touched (this one and two more) fold at once, before the
+  // fourth record.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(CommitMerge(FunnelKey(kFunnelPurged, TestCell(absl::StrCat("k", i))), 1).ok());
+  }
+  Settle();
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(Operands(key), 3);
+  EXPECT_EQ(Value(key), Counters(55, 0));
+}
+
+TEST_F(FoldingTest, AFailedGroupsRecordCountsNothing) {
+  const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-failed"));
+  ASSERT_TRUE(CommitMerge(key, 1).ok());
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_FALSE(CommitMerge(key, 1000).ok());
+  vault_->committer().SetFailWritesForTesting(false);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(CommitMerge(key, 2).ok());  // folds on the way
+  EXPECT_EQ(Value(key), Counters(11, 0));
+  Reopen();
+  EXPECT_EQ(Value(key), Counters(11, 0));
+}
+
+TEST_F(FoldingTest, RecordsACrashLeftAreCountedAndFoldedAtOpen) {
+  // What a kill -9 leaves: rows plus unfolded records (written here as the
+  // committer writes them, with the vault closed).
+  const FunnelCell cell = TestCell("crash-left");
+  const std::string key = FunnelKey(kFunnelAggregate, cell);
+  ASSERT_TRUE(CommitMerge(key, 3).ok());
+  vault_.reset();
+  {
+    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(DataDir(), DatabaseOptions{});
+    ASSERT_TRUE(db.ok()) << db.status();
+    rocksdb::WriteBatch batch;
+    for (uint64_t n : {uint64_t{7}, uint64_t{8}}) {
+      std::string record;
+      AppendLoggedOperand(key, EncodeFunnelCounters(Counters(static_cast<int64_t>(n), 1)), record);
+      ASSERT_TRUE(
+          batch.Put((*db)->cf(Cf::kFunnel), MergeLogKey(std::string(1, kFunnelLog), n), record)
+              .ok());
+    }
+    ASSERT_TRUE((*db)->Write(&batch, "test").ok());
+    // A reader of the rows sees the records' operands too.
+    absl::StatusOr<FunnelCounters> value = ReadFunnelValue(**db, key);
+    ASSERT_TRUE(value.ok()) << value.status();
+    EXPECT_EQ(*value, Counters(18, 2));
+  }
+  OpenOrDie();
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(Value(key), Counters(18, 2));
+  FunnelTable::Counts want{};
+  want[kFunnelLeads] = 18;
+  want[kFunnelContacted] = 2;
+  EXPECT_EQ(TableCounts(cell), want);
+}
+
+TEST(MergeLogRecordTest, MalformedRecordsAreDataLoss) {
+  std::string record;
+  AppendLoggedOperand("key", "operand", record);
+  AppendLoggedOperand("", "", record);
+  std::vector<std::pair<std::string, std::string>> seen;
+  auto collect = [&](absl::string_view key, absl::string_view operand) {
+    seen.emplace_back(key, operand);
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(ForEachOperandOfRecord(record, collect).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"key", "operand"}, {"", ""}}));
+  for (const std::string& bad : {record.substr(0, record.size() - 1), record.substr(0, 5),
+                                 std::string("\x05"
+                                             "ab"),
+                                 std::string("\x80\x80\x80\x80\x80\x01"), std::string("\x03key")}) {
+    absl::Status s = ForEachOperandOfRecord(
+        bad, [](absl::string_view, absl::string_view) { return absl::OkStatus(); });
+    EXPECT_TRUE(absl::IsDataLoss(s)) << s;
+    EXPECT_EQ(s.message(), "merge log: malformed record");
+  }
 }
 
 TEST_F(CommitterTest, StopMakesLaterCommitsUnavailable) {

@@ -1,0 +1,225 @@
+#include "vault/merge_log.h"
+
+#include <deque>
+#include <utility>
+
+#include "keys/status_macros.h"
+
+namespace leadvault::vault {
+namespace {
+
+constexpr size_t kNumberBytes = 8;
+// Records folded by one FoldMergeLog batch at most (a crash leaves at most
+// fold_every_groups of them; an open folds them in pieces past this).
+constexpr size_t kFoldBatchRecords = 4096;
+
+void AppendVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// Reads a varint length and that many bytes from `in` (advanced past them).
+bool ReadPiece(absl::string_view& in, absl::string_view& piece) {
+  uint64_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (in.empty() || shift > 28) return false;  // cut, or longer than any record
+    const auto byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    n |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) break;
+  }
+  if (n > in.size()) return false;
+  piece = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+uint64_t NumberOf(absl::string_view key, size_t prefix) {
+  uint64_t v = 0;
+  for (size_t i = prefix; i < prefix + kNumberBytes && i < key.size(); ++i) {
+    v = v << 8 | static_cast<uint8_t>(key[i]);
+  }
+  return v;
+}
+
+// Appends to `batch` each key's operands (combined in one, if the operator
+// can: PartialMergeMulti) and the deletion of records [first, end).
+absl::Status StageMerges(Database& db, const MergeLogOptions& log,
+                         const absl::flat_hash_map<std::string, std::vector<std::string>>& pending,
+                         uint64_t first, uint64_t end, rocksdb::WriteBatch& batch) {
+  rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
+  std::deque<rocksdb::Slice> slices;
+  std::string combined;
+  for (const auto& [key, operands] : pending) {
+    if (operands.size() > 1) {
+      slices.assign(operands.begin(), operands.end());
+      combined.clear();
+      if (log.op->PartialMergeMulti(key, slices, &combined, nullptr)) {
+        LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, combined), "fold merge log"));
+        continue;
+      }
+    }
+    for (const std::string& operand : operands) {
+      LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, operand), "fold merge log"));
+    }
+  }
+  if (first == end) return absl::OkStatus();
+  return db.Check(
+      batch.DeleteRange(cf, MergeLogKey(log.prefix, first), MergeLogKey(log.prefix, end)),
+      "fold merge log");
+}
+
+}  // namespace
+
+std::string MergeLogKey(absl::string_view prefix, uint64_t number) {
+  std::string key(prefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(number >> shift));
+  return key;
+}
+
+void AppendLoggedOperand(absl::string_view key, absl::string_view operand, std::string& record) {
+  AppendVarint(key.size(), record);
+  record.append(key.data(), key.size());
+  AppendVarint(operand.size(), record);
+  record.append(operand.data(), operand.size());
+}
+
+absl::Status ForEachOperandOfRecord(
+    absl::string_view record,
+    const std::function<absl::Status(absl::string_view key, absl::string_view operand)>& visit) {
+  while (!record.empty()) {
+    absl::string_view key, operand;
+    if (!ReadPiece(record, key) || !ReadPiece(record, operand)) {
+      return absl::DataLossError("merge log: malformed record");
+    }
+    LV_RETURN_IF_ERROR(visit(key, operand));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ForEachLoggedOperand(
+    Database& db, const rocksdb::ReadOptions& read, const MergeLogOptions& log,
+    const std::function<absl::Status(absl::string_view key, absl::string_view operand)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(log.cf)));
+  for (it->Seek(log.prefix); it->Valid() && it->key().starts_with(log.prefix); it->Next()) {
+    if (it->key().size() != log.prefix.size() + kNumberBytes) {
+      return absl::DataLossError("merge log: malformed record key");
+    }
+    LV_RETURN_IF_ERROR(
+        ForEachOperandOfRecord(absl::string_view(it->value().data(), it->value().size()), visit));
+  }
+  return db.Check(it->status(), "read merge log");
+}
+
+absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
+  while (true) {
+    absl::flat_hash_map<std::string, std::vector<std::string>> pending;
+    std::unique_ptr<rocksdb::Iterator> it(
+        db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(log.cf)));
+    uint64_t first = 0, end = 0;
+    size_t records = 0;
+    for (it->Seek(log.prefix);
+         it->Valid() && it->key().starts_with(log.prefix) && records < kFoldBatchRecords;
+         it->Next(), ++records) {
+      const absl::string_view key(it->key().data(), it->key().size());
+      if (key.size() != log.prefix.size() + kNumberBytes) {
+        return absl::DataLossError("merge log: malformed record key");
+      }
+      const uint64_t number = NumberOf(key, log.prefix.size());
+      if (records == 0) first = number;
+      end = number + 1;
+      LV_RETURN_IF_ERROR(
+          ForEachOperandOfRecord(absl::string_view(it->value().data(), it->value().size()),
+                                 [&](absl::string_view k, absl::string_view operand) {
+                                   pending[k].emplace_back(operand);
+                                   return absl::OkStatus();
+                                 }));
+    }
+    LV_RETURN_IF_ERROR(db.Check(it->status(), "fold merge log"));
+    if (records == 0) return absl::OkStatus();
+    rocksdb::WriteBatch batch;
+    LV_RETURN_IF_ERROR(StageMerges(db, log, pending, first, end, batch));
+    LV_RETURN_IF_ERROR(db.Write(&batch, "fold merge log"));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<MergeLogWriter>> MergeLogWriter::Open(Database* db,
+                                                                     MergeLogOptions options) {
+  if (options.prefix.empty() || options.op == nullptr) {
+    return absl::InvalidArgumentError("merge log: needs a prefix and a merge operator");
+  }
+  LV_RETURN_IF_ERROR(FoldMergeLog(*db, options));
+  return std::unique_ptr<MergeLogWriter>(new MergeLogWriter(db, std::move(options)));
+}
+
+MergeLogWriter::MergeLogWriter(Database* db, MergeLogOptions options)
+    : db_(db), options_(std::move(options)) {}
+
+absl::Status MergeLogWriter::StageRecord(std::string record, rocksdb::WriteBatch& batch) {
+  if (record.empty()) return absl::OkStatus();
+  LV_RETURN_IF_ERROR(
+      db_->Check(batch.Put(db_->cf(options_.cf), MergeLogKey(options_.prefix, next_++), record),
+                 "stage merge log"));
+  staged_ = std::move(record);
+  return absl::OkStatus();
+}
+
+absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
+  return StageMerges(*db_, options_, pending_, first_, next_, batch);
+}
+
+absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {
+  if (fold_staged_) return absl::OkStatus();
+  LV_RETURN_IF_ERROR(StageFoldOf(batch));
+  fold_staged_ = true;
+  fold_end_ = next_;
+  return absl::OkStatus();
+}
+
+void MergeLogWriter::AddPending(absl::string_view key, absl::string_view operand) {
+  // Kept as they are (a few bytes each); combined once per key at the fold.
+  auto it = pending_.find(key);
+  if (it == pending_.end()) it = pending_.try_emplace(std::string(key)).first;
+  it->second.emplace_back(operand);
+  ++pending_operands_;
+}
+
+void MergeLogWriter::GroupDone(bool written) {
+  if (written) {
+    if (fold_staged_) {
+      pending_.clear();
+      pending_operands_ = 0;
+      first_ = fold_end_;
+    }
+    // Built by the committer from well-formed operands: it reads.
+    IgnoreError(
+        ForEachOperandOfRecord(staged_, [this](absl::string_view key, absl::string_view operand) {
+          AddPending(key, operand);
+          return absl::OkStatus();
+        }));
+  }
+  fold_staged_ = false;
+  staged_.clear();
+}
+
+bool MergeLogWriter::FoldDue() const {
+  return next_ - first_ >= options_.fold_every_groups ||
+         pending_.size() >= options_.fold_max_keys ||
+         pending_operands_ >= options_.fold_max_operands;
+}
+
+absl::Status MergeLogWriter::Fold() {
+  if (next_ == first_) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  LV_RETURN_IF_ERROR(StageFoldOf(batch));
+  LV_RETURN_IF_ERROR(db_->Write(&batch, "fold merge log"));
+  pending_.clear();
+  pending_operands_ = 0;
+  first_ = next_;
+  return absl::OkStatus();
+}
+
+}  // namespace leadvault::vault

@@ -71,7 +71,7 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     const absl::string_view k(key.data(), key.size());
     const absl::string_view v(value.data(), value.size());
     if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), k, v});
-    if (i == log_cf_) {
+    if (log_ != nullptr && i == log_cf_) {
       AppendLoggedOperand(k, v, record_);
       return rocksdb::Status::OK();
     }
@@ -110,7 +110,7 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   // A Put or Delete on the log's column family: every record written
   // before, and this group's operands so far, go first, as operands.
   rocksdb::Status BeforeDirectWrite(size_t i) {
-    if (i != log_cf_) return rocksdb::Status::OK();
+    if (log_ == nullptr || i != log_cf_) return rocksdb::Status::OK();
     absl::Status s = log_->StageFold(*out_);
     if (s.ok()) {
       s = ForEachOperandOfRecord(record_, [this](absl::string_view key, absl::string_view value) {
@@ -127,7 +127,7 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   Database* db_;
   std::vector<MergeOperand>* merges_ = nullptr;
   MergeLogWriter* log_ = nullptr;
-  size_t log_cf_ = kCfCount;  // none
+  size_t log_cf_ = kCfCount;  // meaningful only with log_
   std::string record_;        // the log's operands since the last direct write
 };
 

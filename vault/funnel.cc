@@ -268,8 +268,17 @@ MergeLogOptions FunnelMergeLog() {
 }
 
 absl::Status ForEachFunnelValue(
-    Database& db, const rocksdb::ReadOptions& read, char kind,
+    Database& db, const rocksdb::ReadOptions& given, char kind,
     const std::function<absl::Status(absl::string_view key, const FunnelCounters&)>& visit) {
+  // Rows and records of one snapshot: a fold between the two reads would
+  // otherwise hide its operands from both.
+  rocksdb::ReadOptions read = given;
+  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> own(
+      nullptr, [&db](const rocksdb::Snapshot* s) { db.db()->ReleaseSnapshot(s); });
+  if (read.snapshot == nullptr) {
+    own.reset(db.db()->GetSnapshot());
+    read.snapshot = own.get();
+  }
   {
     std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(read, db.cf(Cf::kFunnel)));
     const std::string prefix(1, kind);
@@ -290,7 +299,10 @@ absl::Status ForEachFunnelValue(
 
 absl::StatusOr<FunnelCounters> ReadFunnelValue(Database& db, absl::string_view key) {
   FunnelCounters sum{};
-  rocksdb::ReadOptions read;
+  rocksdb::ReadOptions read;  // the row and the records of one snapshot
+  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> own(
+      db.db()->GetSnapshot(), [&db](const rocksdb::Snapshot* s) { db.db()->ReleaseSnapshot(s); });
+  read.snapshot = own.get();
   {
     std::string value;
     rocksdb::Status got =

@@ -164,9 +164,9 @@ inline constexpr char kFunnelLog = 'D';
 MergeLogOptions FunnelMergeLog();
 
 // Calls `visit` with every `kind` row's counters, then with every unfolded
-// logged operand of a `kind` key (as `read` sees them): a key's value is
-// the sum of what it is visited with. DATA_LOSS for a malformed key, value
-// or record.
+// logged operand of a `kind` key (as `read` sees them: its snapshot, or one
+// taken here): a key's value is the sum of what it is visited with. DATA_LOSS for a malformed key,
+// value or record.
 absl::Status ForEachFunnelValue(
     Database& db, const rocksdb::ReadOptions& read, char kind,
     const std::function<absl::Status(absl::string_view key, const FunnelCounters&)>& visit);

@@ -9,8 +9,8 @@ namespace leadvault::vault {
 namespace {
 
 constexpr size_t kNumberBytes = 8;
-// Records folded by one FoldMergeLog batch at most (a crash leaves at most
-// fold_every_groups of them; an open folds them in pieces past this).
+// Records folded by one FoldMergeLog batch at most (a crash usually leaves
+// fewer than fold_every_groups; an open folds more in several batches).
 constexpr size_t kFoldBatchRecords = 4096;
 
 void AppendVarint(uint64_t v, std::string& out) {
@@ -37,19 +37,13 @@ bool ReadPiece(absl::string_view& in, absl::string_view& piece) {
   return true;
 }
 
-uint64_t NumberOf(absl::string_view key, size_t prefix) {
-  uint64_t v = 0;
-  for (size_t i = prefix; i < prefix + kNumberBytes && i < key.size(); ++i) {
-    v = v << 8 | static_cast<uint8_t>(key[i]);
-  }
-  return v;
-}
-
 // Appends to `batch` each key's operands (combined in one, if the operator
-// can: PartialMergeMulti) and the deletion of records [first, end).
+// can: PartialMergeMulti) and the deletion of the records in [begin, end)
+// (none if equal).
 absl::Status StageMerges(Database& db, const MergeLogOptions& log,
                          const absl::flat_hash_map<std::string, std::vector<std::string>>& pending,
-                         uint64_t first, uint64_t end, rocksdb::WriteBatch& batch) {
+                         const std::string& begin, const std::string& end,
+                         rocksdb::WriteBatch& batch) {
   rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
   std::deque<rocksdb::Slice> slices;
   std::string combined;
@@ -66,10 +60,8 @@ absl::Status StageMerges(Database& db, const MergeLogOptions& log,
       LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, operand), "fold merge log"));
     }
   }
-  if (first == end) return absl::OkStatus();
-  return db.Check(
-      batch.DeleteRange(cf, MergeLogKey(log.prefix, first), MergeLogKey(log.prefix, end)),
-      "fold merge log");
+  if (begin == end) return absl::OkStatus();
+  return db.Check(batch.DeleteRange(cf, begin, end), "fold merge log");
 }
 
 }  // namespace
@@ -119,7 +111,7 @@ absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
     absl::flat_hash_map<std::string, std::vector<std::string>> pending;
     std::unique_ptr<rocksdb::Iterator> it(
         db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(log.cf)));
-    uint64_t first = 0, end = 0;
+    std::string begin, end;
     size_t records = 0;
     for (it->Seek(log.prefix);
          it->Valid() && it->key().starts_with(log.prefix) && records < kFoldBatchRecords;
@@ -128,9 +120,10 @@ absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
       if (key.size() != log.prefix.size() + kNumberBytes) {
         return absl::DataLossError("merge log: malformed record key");
       }
-      const uint64_t number = NumberOf(key, log.prefix.size());
-      if (records == 0) first = number;
-      end = number + 1;
+      if (records == 0) begin = std::string(key);
+      // The key right after this one (whatever its number, even the last).
+      end = std::string(key);
+      end.push_back('\0');
       LV_RETURN_IF_ERROR(
           ForEachOperandOfRecord(absl::string_view(it->value().data(), it->value().size()),
                                  [&](absl::string_view k, absl::string_view operand) {
@@ -141,7 +134,7 @@ absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
     LV_RETURN_IF_ERROR(db.Check(it->status(), "fold merge log"));
     if (records == 0) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    LV_RETURN_IF_ERROR(StageMerges(db, log, pending, first, end, batch));
+    LV_RETURN_IF_ERROR(StageMerges(db, log, pending, begin, end, batch));
     LV_RETURN_IF_ERROR(db.Write(&batch, "fold merge log"));
   }
 }
@@ -168,7 +161,8 @@ absl::Status MergeLogWriter::StageRecord(std::string record, rocksdb::WriteBatch
 }
 
 absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
-  return StageMerges(*db_, options_, pending_, first_, next_, batch);
+  return StageMerges(*db_, options_, pending_, MergeLogKey(options_.prefix, first_),
+                     MergeLogKey(options_.prefix, next_), batch);
 }
 
 absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {

@@ -74,8 +74,8 @@ absl::Status ForEachLoggedOperand(
     Database& db, const rocksdb::ReadOptions& read, const MergeLogOptions& log,
     const std::function<absl::Status(absl::string_view key, absl::string_view operand)>& visit);
 
-// Folds every record of the log into its keys' operands in one batch (a
-// no-op when there are none). For an open, before anything writes the
+// Folds every record of the log into its keys' operands, in atomic batches
+// of up to 4,096 records (a no-op when there are none). For an open, before anything writes the
 // column family's rows directly.
 absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log);
 

@@ -452,6 +452,13 @@ TEST_F(MergeLogTest, ARowWrittenDirectlyFoldsTheLogFirst) {
   Reopen();  // a clean stop folds; the next open finds nothing to fold
   EXPECT_TRUE(LogRecords().empty());
   EXPECT_EQ(Value(key), Counters(110, 7));
+  // Record numbers start again after an open (the old records' deletion
+  // covers only what was written before it).
+  ASSERT_TRUE(CommitMerge(key, 5).ok());
+  EXPECT_EQ(LogRecords().size(), 1u);
+  EXPECT_EQ(Value(key), Counters(115, 7));
+  Reopen();
+  EXPECT_EQ(Value(key), Counters(115, 7));
 }
 
 class FoldingTest : public MergeLogTest {
@@ -475,10 +482,17 @@ TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrKeys) {
   }
   EXPECT_EQ(Operands(key), 2);             // 1..4 and 5..8, one operand per fold
   EXPECT_EQ(Value(key), Counters(55, 0));  // 1 + ... + 10
-  // Three keys touched (this one and two more) fold at once, before the
-  // fourth record.
-  for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(CommitMerge(FunnelKey(kFunnelPurged, TestCell(absl::StrCat("k", i))), 1).ok());
+  // Three keys touched (this one and two more, in one record) fold at
+  // once: the third record, not the fourth.
+  {
+    rocksdb::WriteBatch batch;
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(batch
+                      .Merge(funnel_cf(), FunnelKey(kFunnelPurged, TestCell(absl::StrCat("k", i))),
+                             EncodeFunnelCounters(Counters(1, 0)))
+                      .ok());
+    }
+    ASSERT_TRUE(vault_->committer().Commit(std::move(batch), EntryNamed("two-keys")).ok());
   }
   Settle();
   EXPECT_TRUE(LogRecords().empty());
@@ -498,6 +512,26 @@ TEST_F(FoldingTest, AFailedGroupsRecordCountsNothing) {
   EXPECT_EQ(Value(key), Counters(11, 0));
 }
 
+TEST_F(FoldingTest, AFailedGroupThatFoldedForADirectWriteFoldsNothing) {
+  const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-failed-put"));
+  ASSERT_TRUE(CommitMerge(key, 1).ok());
+  auto put = [&](int64_t leads) {
+    rocksdb::WriteBatch batch;
+    EXPECT_TRUE(batch.Put(funnel_cf(), key, EncodeFunnelCounters(Counters(leads, 0))).ok());
+    return vault_->committer().Commit(std::move(batch), EntryNamed("put"));
+  };
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_FALSE(put(100).ok());  // staged the fold of the first record, then failed
+  vault_->committer().SetFailWritesForTesting(false);
+  ASSERT_TRUE(CommitMerge(key, 2).ok());
+  EXPECT_EQ(Value(key), Counters(3, 0));  // the first record still counts, once
+  ASSERT_TRUE(put(100).ok());
+  ASSERT_TRUE(CommitMerge(key, 10).ok());
+  EXPECT_EQ(Value(key), Counters(110, 0));
+  Reopen();
+  EXPECT_EQ(Value(key), Counters(110, 0));
+}
+
 TEST_F(FoldingTest, RecordsACrashLeftAreCountedAndFoldedAtOpen) {
   // What a kill -9 leaves: rows plus unfolded records (written here as the
   // committer writes them, with the vault closed).
@@ -509,24 +543,33 @@ TEST_F(FoldingTest, RecordsACrashLeftAreCountedAndFoldedAtOpen) {
     absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(DataDir(), DatabaseOptions{});
     ASSERT_TRUE(db.ok()) << db.status();
     rocksdb::WriteBatch batch;
-    for (uint64_t n : {uint64_t{7}, uint64_t{8}}) {
+    // The last number a key can hold too: its deletion must still cover it.
+    for (auto [n, leads] : {std::pair<uint64_t, int64_t>{7, 7}, {~uint64_t{0}, 11}}) {
       std::string record;
-      AppendLoggedOperand(key, EncodeFunnelCounters(Counters(static_cast<int64_t>(n), 1)), record);
+      AppendLoggedOperand(key, EncodeFunnelCounters(Counters(leads, 1)), record);
       ASSERT_TRUE(
           batch.Put((*db)->cf(Cf::kFunnel), MergeLogKey(std::string(1, kFunnelLog), n), record)
               .ok());
     }
     ASSERT_TRUE((*db)->Write(&batch, "test").ok());
-    // A reader of the rows sees the records' operands too.
+    // A reader of the rows sees the records' operands too: one key's value,
+    // the table a start loads, the check's.
     absl::StatusOr<FunnelCounters> value = ReadFunnelValue(**db, key);
     ASSERT_TRUE(value.ok()) << value.status();
-    EXPECT_EQ(*value, Counters(18, 2));
+    EXPECT_EQ(*value, Counters(21, 2));
+    FunnelTable table;
+    ASSERT_TRUE(table.Load(**db).ok());
+    FunnelTable::Counts loaded{};
+    table.ForEach(cell.week, cell.week + 1,
+                  [&](const FunnelTable::Cell&, const FunnelTable::Counts& n) { loaded = n; });
+    EXPECT_EQ(loaded[kFunnelLeads], 21);
+    EXPECT_EQ(loaded[kFunnelContacted], 2);
   }
   OpenOrDie();
   EXPECT_TRUE(LogRecords().empty());
-  EXPECT_EQ(Value(key), Counters(18, 2));
+  EXPECT_EQ(Value(key), Counters(21, 2));
   FunnelTable::Counts want{};
-  want[kFunnelLeads] = 18;
+  want[kFunnelLeads] = 21;
   want[kFunnelContacted] = 2;
   EXPECT_EQ(TableCounts(cell), want);
 }

@@ -1,7 +1,6 @@
 #include "vault/committer.h"
 
 #include <algorithm>
-#include <array>
 #include <deque>
 #include <memory>
 #include <optional>

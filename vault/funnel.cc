@@ -297,31 +297,6 @@ absl::Status ForEachFunnelValue(
       });
 }
 
-absl::StatusOr<FunnelCounters> ReadFunnelValue(Database& db, absl::string_view key) {
-  FunnelCounters sum{};
-  rocksdb::ReadOptions read;  // the row and the records of one snapshot
-  std::unique_ptr<const rocksdb::Snapshot, std::function<void(const rocksdb::Snapshot*)>> own(
-      db.db()->GetSnapshot(), [&db](const rocksdb::Snapshot* s) { db.db()->ReleaseSnapshot(s); });
-  read.snapshot = own.get();
-  {
-    std::string value;
-    rocksdb::Status got =
-        db.db()->Get(read, db.cf(Cf::kFunnel), rocksdb::Slice(key.data(), key.size()), &value);
-    if (!got.IsNotFound()) {
-      LV_RETURN_IF_ERROR(db.Check(got, "read funnel"));
-      LV_ASSIGN_OR_RETURN(sum, DecodeFunnelCounters(value));
-    }
-  }
-  LV_RETURN_IF_ERROR(ForEachLoggedOperand(
-      db, read, FunnelMergeLog(), [&](absl::string_view k, absl::string_view operand) {
-        if (k != key) return absl::OkStatus();
-        LV_ASSIGN_OR_RETURN(FunnelCounters counters, DecodeFunnelCounters(operand));
-        AddInto(counters, sum);
-        return absl::OkStatus();
-      }));
-  return sum;
-}
-
 absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
                                const internal::LeadRecord* before,
                                const internal::LeadRecord* after, rocksdb::WriteBatch& batch) {

@@ -170,8 +170,6 @@ MergeLogOptions FunnelMergeLog();
 absl::Status ForEachFunnelValue(
     Database& db, const rocksdb::ReadOptions& read, char kind,
     const std::function<absl::Status(absl::string_view key, const FunnelCounters&)>& visit);
-// One key's value (all zeros if it has none).
-absl::StatusOr<FunnelCounters> ReadFunnelValue(Database& db, absl::string_view key);
 
 // Adds to `batch` the Merge operands that turn a lead's contribution from
 // `before` (null: a new lead) into `after` (null: purged, which adds

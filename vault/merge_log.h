@@ -95,7 +95,6 @@ class MergeLogWriter {
   // for a group that also writes the column family's rows directly, whose
   // order with the logged operands must be kept. Once per group.
   absl::Status StageFold(rocksdb::WriteBatch& batch);
-  bool fold_staged() const { return fold_staged_; }
   // After the group's write: `written` adopts what was staged, else it is
   // forgotten (its record number is not reused either).
   void GroupDone(bool written);
@@ -103,7 +102,6 @@ class MergeLogWriter {
   // Whether the log is due a fold; Fold() writes one on its own.
   bool FoldDue() const;
   absl::Status Fold();
-  size_t unfolded_records() const { return static_cast<size_t>(next_ - first_); }
 
  private:
   MergeLogWriter(Database* db, MergeLogOptions options);

@@ -24,6 +24,8 @@ struct Committer::Pending {
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
   bool done = false;
   bool checkpoint = false;  // the group must also write a signed checkpoint
+  // FoldMergeLogNow: no batch, no entry; the group folds the merge log here.
+  bool fold_log = false;
   // CommitReplayed: entries appended as they are (`entry` unused).
   std::vector<StoredEntry> replayed;
   // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
@@ -69,11 +71,13 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     // is answered (Pending::batch).
     const absl::string_view k(key.data(), key.size());
     const absl::string_view v(value.data(), value.size());
-    if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), k, v});
     if (log_ != nullptr && i == log_cf_) {
+      // Reaches the collected merges with its fold.
       AppendLoggedOperand(k, v, record_);
+      ++record_operands_;
       return rocksdb::Status::OK();
     }
+    if (merges_ != nullptr) merges_->push_back({static_cast<Cf>(i), k, v});
     return out_->Merge(Handle(i), key, value);
   }
   void LogData(const rocksdb::Slice&) override {}
@@ -83,16 +87,23 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     log_ = log;
     if (log != nullptr) log_cf_ = static_cast<size_t>(log->options().cf);
   }
-  // Every Merge operand is also collected here (when set), as views valid
-  // until the callers are answered.
+  // Every Merge operand written as an entry of its own is also collected
+  // here (when set), as views valid until the callers are answered; the
+  // log's operands are not (they are with the log's fold).
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
+  // The log is folded here: every record written before, and this group's
+  // operands so far, as operands of their own.
+  rocksdb::Status FoldLog() {
+    return log_ == nullptr ? rocksdb::Status::OK() : BeforeDirectWrite(log_cf_);
+  }
   // Appends the group's record.
   rocksdb::Status Finish() {
     if (record_.empty()) return rocksdb::Status::OK();
-    if (absl::Status s = log_->StageRecord(std::move(record_), *out_); !s.ok()) {
+    if (absl::Status s = log_->StageRecord(std::move(record_), record_operands_, *out_); !s.ok()) {
       return rocksdb::Status::Aborted("stage merge log");
     }
     record_.clear();
+    record_operands_ = 0;
     return rocksdb::Status::OK();
   }
 
@@ -113,12 +124,19 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     absl::Status s = log_->StageFold(*out_);
     if (s.ok()) {
       s = ForEachOperandOfRecord(record_, [this](absl::string_view key, absl::string_view value) {
+        if (merges_ != nullptr) {
+          // record_ is cleared below: the views are into copies.
+          const std::string& k = direct_.emplace_back(key);
+          const std::string& v = direct_.emplace_back(value);
+          merges_->push_back({static_cast<Cf>(log_cf_), k, v});
+        }
         return db_->Check(out_->Merge(Handle(log_cf_), rocksdb::Slice(key.data(), key.size()),
                                       rocksdb::Slice(value.data(), value.size())),
                           "build commit batch");
       });
     }
     record_.clear();
+    record_operands_ = 0;
     return s.ok() ? rocksdb::Status::OK() : rocksdb::Status::Aborted("fold merge log");
   }
 
@@ -128,6 +146,8 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   MergeLogWriter* log_ = nullptr;
   size_t log_cf_ = kCfCount;  // meaningful only with log_
   std::string record_;        // the log's operands since the last direct write
+  size_t record_operands_ = 0;
+  std::deque<std::string> direct_;  // logged operands written directly (merges_ views them)
 };
 
 // What every caller of a failed group is told: corruption and a full disk
@@ -377,7 +397,27 @@ void Committer::Run() {
   }
   // A clean stop signs whatever is unsigned, and leaves the merge log folded.
   WriteGroup(group, /*force_checkpoint=*/true);
-  if (merge_log_ != nullptr) IgnoreError(merge_log_->Fold());
+  if (merge_log_ != nullptr) IgnoreError(FoldAndReport());
+}
+
+absl::Status Committer::FoldAndReport() {
+  LV_RETURN_IF_ERROR(merge_log_->Fold());
+  if (options_.on_merges_written && !merge_log_->folded().empty()) {
+    std::vector<MergeOperand> merges;
+    merges.reserve(merge_log_->folded().size());
+    for (const auto& [key, operand] : merge_log_->folded()) {
+      merges.push_back({merge_log_->options().cf, key, operand});
+    }
+    options_.on_merges_written(merges);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Committer::FoldMergeLogNow() {
+  if (merge_log_ == nullptr) return absl::OkStatus();
+  Pending pending;
+  pending.fold_log = true;
+  return CommitPending(pending).status();
 }
 
 void Committer::MaybeFoldMergeLog() {
@@ -389,7 +429,7 @@ void Committer::MaybeFoldMergeLog() {
     std::optional<uint64_t> free = db_->FreeBytes();
     if (free.has_value() && *free < min_free) return;
   }
-  IgnoreError(merge_log_->Fold());  // tried again after the next group
+  IgnoreError(FoldAndReport());  // tried again after the next group
 }
 
 absl::Status Committer::RewindPending() {
@@ -440,7 +480,7 @@ std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pendin
   // own flushes and for recovery.
   std::deque<Pending*> admitted;
   for (Pending* p : group) {
-    bool audit_only = p->batch.Count() == 0 && !p->stamp;
+    bool audit_only = p->batch.Count() == 0 && !p->stamp && !p->fold_log;
     if (audit_only && *free >= min_free / 2) {
       admitted.push_back(p);
     } else {
@@ -488,6 +528,11 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   bool changes = false;  // the group changes state: its journal append is synced
   std::vector<std::string> canonical;
   for (Pending* p : group) {
+    if (p->fold_log) {
+      status = FromRocks(append.FoldLog(), "build commit batch");
+      if (!status.ok()) break;
+      continue;
+    }
     checkpoint = checkpoint || p->checkpoint;
     changes = changes || p->batch.Count() > 0 || p->stamp;
     if (!p->replayed.empty()) {
@@ -569,7 +614,12 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     if (!journaled.ok()) published = journaled;
     last_time_ = now;
     // Before any caller is answered: what a call wrote is seen by its next one.
-    if (!merges.empty()) options_.on_merges_written(merges);
+    if (merge_log_ != nullptr && merge_log_->fold_staged()) {
+      for (const auto& [key, operand] : merge_log_->folded()) {
+        merges.push_back({merge_log_->options().cf, key, operand});
+      }
+    }
+    if (!merges.empty() && options_.on_merges_written) options_.on_merges_written(merges);
   } else {
     audit_log_->DiscardStaged();
     if (appended.has_value()) {
@@ -592,6 +642,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     for (Pending* p : group) {
       if (!status.ok()) {
         p->result = status;
+      } else if (p->fold_log) {
+        p->result = 0;  // no entry
       } else if (p->checkpoint && !published.ok()) {
         p->result = published;
       } else {

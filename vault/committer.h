@@ -63,10 +63,13 @@ struct CommitterOptions {
   // group's operands so far (in the same batch), so the order of a key's
   // operations is kept. Start() folds what a previous run left.
   std::optional<MergeLogOptions> merge_log;
-  // Called on the committer thread with every Merge operand of a group
-  // once the group is durable, before its callers are answered
-  // (the funnel aggregates' in-memory table follows the column family this
-  // way). Must be quick and must not call Commit(). Empty: none.
+  // Called on the committer thread with every Merge operand written as an
+  // entry of its own, once durable: a group's (before its callers are
+  // answered), and each fold's of the merge log (one per key), so the
+  // merge log's operands arrive with their fold (the funnel aggregates'
+  // in-memory table follows the column family this way; a reader of it
+  // calls FoldMergeLogNow() first). Must be quick and must not call
+  // Commit(). Empty: none.
   std::function<void(const std::vector<MergeOperand>&)> on_merges_written;
 };
 
@@ -153,6 +156,14 @@ class Committer {
   // with `batch` and a checkpoint. For a restore (vault/backup_restore.h).
   absl::Status CommitReplayed(std::vector<StoredEntry> entries, rocksdb::WriteBatch batch);
 
+  // Folds the merge log (CommitterOptions::merge_log) in a group of the
+  // queue, with the operands of the calls before it in that group, and
+  // returns once the fold is durable and on_merges_written has seen it:
+  // what on_merges_written maintains then counts every call answered before
+  // this one began. No audit entry; refused like a change while the disk is
+  // below its headroom. OK at once without a merge log.
+  absl::Status FoldMergeLogNow();
+
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.
   void Stop();
 
@@ -188,6 +199,9 @@ class Committer {
             absl::Time last_time);
   // Folds the merge log when due (and there is room on the disk).
   void MaybeFoldMergeLog();
+  // Writes a fold of the merge log on its own and hands its operands to
+  // on_merges_written.
+  absl::Status FoldAndReport();
   // Appends the group's entries (first..) to the journal, after any the
   // journal lacks, and the staged checkpoint.
   absl::Status AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,

@@ -35,6 +35,47 @@ uint64_t ReadBigEndian64(absl::string_view s) {
   return v;
 }
 
+// A cell as a lead record gives it: views into the record (or into the
+// approved labels), so that staging a change copies no text.
+struct CellView {
+  int64_t week = 0;
+  SourceChannel source = SourceChannel::kUnspecified;
+  LeadStatus status = LeadStatus::kNew;
+  absl::string_view service_line;
+  absl::string_view campaign;
+  friend bool operator==(const CellView&, const CellView&) = default;
+};
+
+// FunnelKey's bytes, appended to `key`.
+void AppendFunnelKey(char kind, const CellView& cell, std::string& key) {
+  key.reserve(key.size() + 13 + cell.service_line.size() + cell.campaign.size());
+  key.push_back(kind);
+  AppendBigEndian64(static_cast<uint64_t>(cell.week) ^ (uint64_t{1} << 63), key);
+  key.push_back(static_cast<char>(cell.source));
+  key.push_back(static_cast<char>(cell.status));
+  const absl::string_view line = cell.service_line.substr(0, 255);
+  key.push_back(static_cast<char>(line.size()));
+  key.append(line.data(), line.size());
+  key.append(cell.campaign.data(), cell.campaign.size());  // the rest of the key
+}
+
+// EncodeFunnelCounters's bytes, appended to `out`.
+void AppendFunnelCounters(const FunnelCounters& counters, std::string& out) {
+  auto varint = [&out](uint64_t v) {
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+  };
+  for (size_t i = 0; i < counters.size(); ++i) {
+    if (counters[i] == 0) continue;
+    varint(i);
+    const auto v = static_cast<uint64_t>(counters[i]);
+    varint((v << 1) ^ static_cast<uint64_t>(counters[i] >> 63));  // zigzag
+  }
+}
+
 // Stage bits: the statuses a record says the lead has held.
 uint32_t ReachedStatuses(const internal::LeadRecord& record) {
   // Records from before the field hold only their current status.
@@ -115,14 +156,8 @@ absl::Time FunnelWeekStart(int64_t week) {
 
 std::string FunnelKey(char kind, const FunnelCell& cell) {
   std::string key;
-  key.reserve(13 + cell.service_line.size() + cell.campaign.size());
-  key.push_back(kind);
-  AppendBigEndian64(static_cast<uint64_t>(cell.week) ^ (uint64_t{1} << 63), key);
-  key.push_back(static_cast<char>(cell.source));
-  key.push_back(static_cast<char>(cell.status));
-  key.push_back(static_cast<char>(std::min<size_t>(cell.service_line.size(), 255)));
-  key.append(cell.service_line, 0, 255);
-  key.append(cell.campaign);  // the rest of the key
+  AppendFunnelKey(kind, {cell.week, cell.source, cell.status, cell.service_line, cell.campaign},
+                  key);
   return key;
 }
 
@@ -144,19 +179,7 @@ absl::StatusOr<FunnelCell> ParseFunnelKey(absl::string_view key, char* kind) {
 
 std::string EncodeFunnelCounters(const FunnelCounters& counters) {
   std::string out;
-  auto varint = [&out](uint64_t v) {
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-  };
-  for (size_t i = 0; i < counters.size(); ++i) {
-    if (counters[i] == 0) continue;
-    varint(i);
-    const auto v = static_cast<uint64_t>(counters[i]);
-    varint((v << 1) ^ static_cast<uint64_t>(counters[i] >> 63));  // zigzag
-  }
+  AppendFunnelCounters(counters, out);
   return out;
 }
 
@@ -203,8 +226,10 @@ std::string FunnelCampaigns::LabelOfDigest(absl::string_view digest) const {
   return it == by_digest_.end() ? std::string() : it->second;
 }
 
-std::string FunnelCampaigns::LabelOf(const std::string& campaign) const {
-  return std::binary_search(sorted_.begin(), sorted_.end(), campaign) ? campaign : std::string();
+absl::string_view FunnelCampaigns::LabelOf(absl::string_view campaign) const {
+  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), campaign,
+                             [](const std::string& a, absl::string_view b) { return a < b; });
+  return it != sorted_.end() && *it == campaign ? absl::string_view(*it) : absl::string_view();
 }
 
 std::string FunnelCampaigns::Encode() const { return absl::StrJoin(sorted_, "\n"); }
@@ -214,17 +239,23 @@ FunnelCampaigns FunnelCampaigns::Decode(absl::string_view encoded) {
   return FunnelCampaigns(labels);
 }
 
-FunnelContribution ContributionOf(const internal::LeadRecord& record,
-                                  const FunnelCampaigns* campaigns) {
-  FunnelContribution c;
-  const absl::Time created = absl::FromUnixMicros(record.created_at_unix_micros());
-  c.cell.week = FunnelWeekOf(created);
-  c.cell.source = static_cast<SourceChannel>(record.attribution().source());
-  c.cell.status = static_cast<LeadStatus>(record.status());
-  c.cell.service_line = record.attribution().service_line();
-  c.cell.campaign = campaigns != nullptr ? campaigns->LabelOf(record.attribution().campaign())
-                                         : record.attribution().campaign();
-  FunnelCounters& n = c.counters;
+namespace {
+
+// The cell of `record`: its campaign as captured, or labelled by `campaigns`
+// when given.
+CellView CellOf(const internal::LeadRecord& record, const FunnelCampaigns* campaigns) {
+  CellView cell;
+  cell.week = FunnelWeekOf(absl::FromUnixMicros(record.created_at_unix_micros()));
+  cell.source = static_cast<SourceChannel>(record.attribution().source());
+  cell.status = static_cast<LeadStatus>(record.status());
+  cell.service_line = record.attribution().service_line();
+  cell.campaign = campaigns != nullptr ? campaigns->LabelOf(record.attribution().campaign())
+                                       : absl::string_view(record.attribution().campaign());
+  return cell;
+}
+
+FunnelCounters CountersOf(const internal::LeadRecord& record) {
+  FunnelCounters n{};
   n[kFunnelLeads] = 1;
   n[kFunnelDuplicates] = record.touches_made();
   const uint32_t bits = ReachedStatuses(record);
@@ -250,6 +281,21 @@ FunnelContribution ContributionOf(const internal::LeadRecord& record,
     n[kFunnelConsent0 + i] =
         (record.consent_channels() >> static_cast<int>(kAllConsentChannels[i]) & 1u) != 0;
   }
+  return n;
+}
+
+}  // namespace
+
+FunnelContribution ContributionOf(const internal::LeadRecord& record,
+                                  const FunnelCampaigns* campaigns) {
+  const CellView cell = CellOf(record, campaigns);
+  FunnelContribution c;
+  c.cell.week = cell.week;
+  c.cell.source = cell.source;
+  c.cell.status = cell.status;
+  c.cell.service_line = std::string(cell.service_line);
+  c.cell.campaign = std::string(cell.campaign);
+  c.counters = CountersOf(record);
   return c;
 }
 
@@ -300,28 +346,36 @@ absl::Status ForEachFunnelValue(
 absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
                                const internal::LeadRecord* before,
                                const internal::LeadRecord* after, rocksdb::WriteBatch& batch) {
-  rocksdb::ColumnFamilyHandle* cf = db.cf(Cf::kFunnel);
-  auto merge = [&](char kind, const FunnelCell& cell, const FunnelCounters& delta) {
-    return db.Check(batch.Merge(cf, FunnelKey(kind, cell), EncodeFunnelCounters(delta)),
-                    "stage funnel");
-  };
   if (before == nullptr && after == nullptr) return absl::OkStatus();
+  rocksdb::ColumnFamilyHandle* cf = db.cf(Cf::kFunnel);
+  // On every lead change: the key and operand are built in this thread's
+  // buffers (the batch copies them), so staging allocates nothing.
+  thread_local std::string key, operand;
+  auto merge = [&](char kind, const CellView& cell, const FunnelCounters& delta) {
+    key.clear();
+    AppendFunnelKey(kind, cell, key);
+    operand.clear();
+    AppendFunnelCounters(delta, operand);
+    return db.Check(batch.Merge(cf, key, operand), "stage funnel");
+  };
   if (after == nullptr) {
-    FunnelContribution gone = ContributionOf(*before);
-    gone.cell.campaign = CampaignDigest(gone.cell.campaign);
-    return merge(kFunnelPurged, gone.cell, gone.counters);
+    CellView gone = CellOf(*before, nullptr);
+    const std::string digest = CampaignDigest(gone.campaign);
+    gone.campaign = digest;
+    return merge(kFunnelPurged, gone, CountersOf(*before));
   }
-  const FunnelContribution now = ContributionOf(*after, &campaigns);
-  if (before == nullptr) return merge(kFunnelAggregate, now.cell, now.counters);
-  const FunnelContribution was = ContributionOf(*before, &campaigns);
-  if (was.cell == now.cell) {
-    FunnelCounters delta = now.counters;
-    AddInto(Negated(was.counters), delta);
+  const CellView now = CellOf(*after, &campaigns);
+  if (before == nullptr) return merge(kFunnelAggregate, now, CountersOf(*after));
+  const CellView was = CellOf(*before, &campaigns);
+  const FunnelCounters was_counters = CountersOf(*before);
+  if (was == now) {
+    FunnelCounters delta = CountersOf(*after);
+    AddInto(Negated(was_counters), delta);
     if (IsZero(delta)) return absl::OkStatus();
-    return merge(kFunnelAggregate, now.cell, delta);
+    return merge(kFunnelAggregate, now, delta);
   }
-  LV_RETURN_IF_ERROR(merge(kFunnelAggregate, was.cell, Negated(was.counters)));
-  return merge(kFunnelAggregate, now.cell, now.counters);
+  LV_RETURN_IF_ERROR(merge(kFunnelAggregate, was, Negated(was_counters)));
+  return merge(kFunnelAggregate, now, CountersOf(*after));
 }
 
 // One week's cells: (source, status, service line id, campaign id) packed.
@@ -413,7 +467,7 @@ void FunnelTable::Apply(absl::string_view key, absl::string_view operand) {
 
 void FunnelTable::ApplyAll(
     const std::vector<std::pair<absl::string_view, absl::string_view>>& operands) {
-  // On the committer thread for every group: parsed in place, no copy.
+  // On the committer thread for every fold: parsed in place, no copy.
   struct Parsed {
     int64_t week;
     uint64_t packed;

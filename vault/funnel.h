@@ -113,8 +113,8 @@ class FunnelCampaigns {
  public:
   FunnelCampaigns() = default;
   explicit FunnelCampaigns(const std::vector<std::string>& labels);
-  // `campaign` if it is an approved label, else "".
-  std::string LabelOf(const std::string& campaign) const;
+  // `campaign` if it is an approved label, else "" (a view into this object).
+  absl::string_view LabelOf(absl::string_view campaign) const;
   // The label whose CampaignDigest is `digest`, else "".
   std::string LabelOfDigest(absl::string_view digest) const;
   // The labels, sorted, one per line: what `meta` keeps (kMetaFunnelCampaigns)
@@ -180,9 +180,11 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
                                const internal::LeadRecord* after, rocksdb::WriteBatch& batch);
 
 // The aggregate rows in memory, for reports: loaded from the `funnel` column
-// family at open, then fed every Merge operand the Committer writes to it
-// (ApplyAll, on the committer thread, after the write and before the callers
-// are answered). Thread-safe.
+// family at open, then fed the Merge operands the Committer writes to it as
+// entries (ApplyAll, on the committer thread, once durable): each fold's of
+// the merge log, one per cell. So the table lags the leads by the unfolded
+// records; a reader has the Committer fold first (FoldMergeLogNow), as
+// FunnelReports does. Thread-safe.
 class FunnelTable {
  public:
   // Counts in memory (a cell's sum stays far below 2^31).
@@ -203,8 +205,8 @@ class FunnelTable {
   absl::Status Load(Database& db);
   // A Merge operand written to the `funnel` column family.
   void Apply(absl::string_view key, absl::string_view operand);
-  // Operands written together (a commit group's: key, operand), as Apply on
-  // each, with each lock taken once (a week's once per run of that week).
+  // Operands written together (a fold's: key, operand), as Apply on each,
+  // with each lock taken once (a week's once per run of that week).
   void ApplyAll(const std::vector<std::pair<absl::string_view, absl::string_view>>& operands);
 
   // Calls `visit` with every non-zero cell whose week is in [from_week,

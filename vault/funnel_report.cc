@@ -429,6 +429,9 @@ absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
 absl::StatusOr<FunnelReport> FunnelReports::GetFunnelMetrics(const Actor& actor,
                                                              const FunnelQuery& query,
                                                              bool* committed) {
+  // The table follows the merge log's folds: everything answered before
+  // this call is counted once the log is folded.
+  LV_RETURN_IF_ERROR(committer_->FoldMergeLogNow());
   LV_ASSIGN_OR_RETURN(FunnelReport report, ComputeFunnelReport(*table_, query));
   audit::AuditEntry entry = EntryFor(actor, "GetFunnelMetrics");
   entry.fields.push_back(

@@ -3,6 +3,7 @@
 #include <deque>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "keys/status_macros.h"
 
 namespace leadvault::vault {
@@ -37,27 +38,38 @@ bool ReadPiece(absl::string_view& in, absl::string_view& piece) {
   return true;
 }
 
-// Appends to `batch` each key's operands (combined in one, if the operator
-// can: PartialMergeMulti) and the deletion of the records in [begin, end)
-// (none if equal).
-absl::Status StageMerges(Database& db, const MergeLogOptions& log,
-                         const absl::flat_hash_map<std::string, std::vector<std::string>>& pending,
-                         const std::string& begin, const std::string& end,
-                         rocksdb::WriteBatch& batch) {
+// Appends to `batch` each key's operands in `records` (in order; combined in
+// one, if the operator can: PartialMergeMulti) and the deletion of the
+// records in [begin, end) (none if equal); the Merges staged also go to
+// `staged` when given. DATA_LOSS for a malformed record.
+absl::Status StageFoldOfRecords(Database& db, const MergeLogOptions& log,
+                                const std::vector<std::string>& records, const std::string& begin,
+                                const std::string& end, rocksdb::WriteBatch& batch,
+                                std::vector<std::pair<std::string, std::string>>* staged) {
+  // Views into `records`, which outlive the batch's staging.
+  absl::flat_hash_map<absl::string_view, std::deque<rocksdb::Slice>> operands;
+  for (const std::string& record : records) {
+    LV_RETURN_IF_ERROR(
+        ForEachOperandOfRecord(record, [&operands](absl::string_view key, absl::string_view op) {
+          operands[key].emplace_back(op.data(), op.size());
+          return absl::OkStatus();
+        }));
+  }
   rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
-  std::deque<rocksdb::Slice> slices;
   std::string combined;
-  for (const auto& [key, operands] : pending) {
-    if (operands.size() > 1) {
-      slices.assign(operands.begin(), operands.end());
+  for (const auto& [key, slices] : operands) {
+    const rocksdb::Slice k(key.data(), key.size());
+    if (slices.size() > 1) {
       combined.clear();
-      if (log.op->PartialMergeMulti(key, slices, &combined, nullptr)) {
-        LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, combined), "fold merge log"));
+      if (log.op->PartialMergeMulti(k, slices, &combined, nullptr)) {
+        LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, k, combined), "fold merge log"));
+        if (staged != nullptr) staged->emplace_back(key, combined);
         continue;
       }
     }
-    for (const std::string& operand : operands) {
-      LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, operand), "fold merge log"));
+    for (const rocksdb::Slice& operand : slices) {
+      LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, k, operand), "fold merge log"));
+      if (staged != nullptr) staged->emplace_back(key, operand.ToStringView());
     }
   }
   if (begin == end) return absl::OkStatus();
@@ -108,33 +120,27 @@ absl::Status ForEachLoggedOperand(
 
 absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
   while (true) {
-    absl::flat_hash_map<std::string, std::vector<std::string>> pending;
+    std::vector<std::string> records;
     std::unique_ptr<rocksdb::Iterator> it(
         db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(log.cf)));
     std::string begin, end;
-    size_t records = 0;
     for (it->Seek(log.prefix);
-         it->Valid() && it->key().starts_with(log.prefix) && records < kFoldBatchRecords;
-         it->Next(), ++records) {
+         it->Valid() && it->key().starts_with(log.prefix) && records.size() < kFoldBatchRecords;
+         it->Next()) {
       const absl::string_view key(it->key().data(), it->key().size());
       if (key.size() != log.prefix.size() + kNumberBytes) {
         return absl::DataLossError("merge log: malformed record key");
       }
-      if (records == 0) begin = std::string(key);
+      if (records.empty()) begin = std::string(key);
       // The key right after this one (whatever its number, even the last).
       end = std::string(key);
       end.push_back('\0');
-      LV_RETURN_IF_ERROR(
-          ForEachOperandOfRecord(absl::string_view(it->value().data(), it->value().size()),
-                                 [&](absl::string_view k, absl::string_view operand) {
-                                   pending[k].emplace_back(operand);
-                                   return absl::OkStatus();
-                                 }));
+      records.emplace_back(it->value().data(), it->value().size());
     }
     LV_RETURN_IF_ERROR(db.Check(it->status(), "fold merge log"));
-    if (records == 0) return absl::OkStatus();
+    if (records.empty()) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    LV_RETURN_IF_ERROR(StageMerges(db, log, pending, begin, end, batch));
+    LV_RETURN_IF_ERROR(StageFoldOfRecords(db, log, records, begin, end, batch, nullptr));
     LV_RETURN_IF_ERROR(db.Write(&batch, "fold merge log"));
   }
 }
@@ -151,18 +157,21 @@ absl::StatusOr<std::unique_ptr<MergeLogWriter>> MergeLogWriter::Open(Database* d
 MergeLogWriter::MergeLogWriter(Database* db, MergeLogOptions options)
     : db_(db), options_(std::move(options)) {}
 
-absl::Status MergeLogWriter::StageRecord(std::string record, rocksdb::WriteBatch& batch) {
+absl::Status MergeLogWriter::StageRecord(std::string record, size_t operands,
+                                         rocksdb::WriteBatch& batch) {
   if (record.empty()) return absl::OkStatus();
   LV_RETURN_IF_ERROR(
       db_->Check(batch.Put(db_->cf(options_.cf), MergeLogKey(options_.prefix, next_++), record),
                  "stage merge log"));
   staged_ = std::move(record);
+  staged_operands_ = operands;
   return absl::OkStatus();
 }
 
 absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
-  return StageMerges(*db_, options_, pending_, MergeLogKey(options_.prefix, first_),
-                     MergeLogKey(options_.prefix, next_), batch);
+  folded_.clear();
+  return StageFoldOfRecords(*db_, options_, records_, MergeLogKey(options_.prefix, first_),
+                            MergeLogKey(options_.prefix, next_), batch, &folded_);
 }
 
 absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {
@@ -173,45 +182,45 @@ absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {
   return absl::OkStatus();
 }
 
-void MergeLogWriter::AddPending(absl::string_view key, absl::string_view operand) {
-  // Kept as they are (a few bytes each); combined once per key at the fold.
-  auto it = pending_.find(key);
-  if (it == pending_.end()) it = pending_.try_emplace(std::string(key)).first;
-  it->second.emplace_back(operand);
-  ++pending_operands_;
-}
-
 void MergeLogWriter::GroupDone(bool written) {
+  if (!written || !fold_staged_) folded_.clear();  // nothing of it was written
   if (written) {
     if (fold_staged_) {
-      pending_.clear();
+      records_.clear();
       pending_operands_ = 0;
+      pending_bytes_ = 0;
       first_ = fold_end_;
     }
-    // Built by the committer from well-formed operands: it reads.
-    IgnoreError(
-        ForEachOperandOfRecord(staged_, [this](absl::string_view key, absl::string_view operand) {
-          AddPending(key, operand);
-          return absl::OkStatus();
-        }));
+    if (!staged_.empty()) {
+      pending_operands_ += staged_operands_;
+      pending_bytes_ += staged_.size();
+      records_.push_back(std::move(staged_));
+    }
   }
   fold_staged_ = false;
   staged_.clear();
+  staged_operands_ = 0;
 }
 
 bool MergeLogWriter::FoldDue() const {
   return next_ - first_ >= options_.fold_every_groups ||
-         pending_.size() >= options_.fold_max_keys ||
-         pending_operands_ >= options_.fold_max_operands;
+         pending_operands_ >= options_.fold_max_operands ||
+         pending_bytes_ >= options_.fold_max_bytes;
 }
 
 absl::Status MergeLogWriter::Fold() {
+  folded_.clear();
   if (next_ == first_) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  LV_RETURN_IF_ERROR(StageFoldOf(batch));
-  LV_RETURN_IF_ERROR(db_->Write(&batch, "fold merge log"));
-  pending_.clear();
+  absl::Status staged = StageFoldOf(batch);
+  if (staged.ok()) staged = db_->Write(&batch, "fold merge log");
+  if (!staged.ok()) {
+    folded_.clear();
+    return staged;
+  }
+  records_.clear();
   pending_operands_ = 0;
+  pending_bytes_ = 0;
   first_ = next_;
   return absl::OkStatus();
 }

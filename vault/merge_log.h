@@ -6,7 +6,7 @@
 // cell it moves a lead out of or into). Each is an entry in the memtable's
 // skip list, inserted on the committer thread, which every write waits
 // for; one record per group is one entry. Every `fold_every_groups` groups
-// (or once the keys touched reach `fold_max_keys`) the committer writes, in
+// (or once their operands or bytes reach a bound) the committer writes, in
 // one atomic batch, each touched key's operands combined and the deletion
 // of the records it folded, so the log stays short.
 //
@@ -29,9 +29,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -50,10 +50,11 @@ struct MergeLogOptions {
   // No other key of the column family starts with it.
   std::string prefix;
   // A fold is due once this many records are unfolded, or their operands
-  // touch this many keys, or number this many (what the writer keeps).
+  // number this many (a fold's batch holds at most one operand per key), or
+  // their bytes this many (what the writer keeps until the fold).
   size_t fold_every_groups = 256;
-  size_t fold_max_keys = 4096;
   size_t fold_max_operands = 65536;
+  size_t fold_max_bytes = 1 << 20;
 };
 
 // The key of record `number`.
@@ -88,9 +89,9 @@ class MergeLogWriter {
 
   const MergeLogOptions& options() const { return options_; }
 
-  // Appends to `batch` the group's record (AppendLoggedOperand's). Once per
-  // group, after any StageFold().
-  absl::Status StageRecord(std::string record, rocksdb::WriteBatch& batch);
+  // Appends to `batch` the group's record (AppendLoggedOperand's, of
+  // `operands` operands). Once per group, after any StageFold().
+  absl::Status StageRecord(std::string record, size_t operands, rocksdb::WriteBatch& batch);
   // Appends to `batch` the fold of every record written before this group:
   // for a group that also writes the column family's rows directly, whose
   // order with the logged operands must be kept. Once per group.
@@ -103,24 +104,31 @@ class MergeLogWriter {
   bool FoldDue() const;
   absl::Status Fold();
 
+  // The Merge operands (key, operand) of the fold last staged or written:
+  // one per key (or each, where the operator cannot combine them).
+  const std::vector<std::pair<std::string, std::string>>& folded() const { return folded_; }
+  bool fold_staged() const { return fold_staged_; }
+
  private:
   MergeLogWriter(Database* db, MergeLogOptions options);
-  // Adds an operand of a written record to `pending_`.
-  void AddPending(absl::string_view key, absl::string_view operand);
-  // Appends to `batch` the pending operands and the deletion of records [first_, next_).
+  // Appends to `batch` the fold of `records_` and the deletion of records [first_, next_).
   absl::Status StageFoldOf(rocksdb::WriteBatch& batch);
 
   Database* const db_;
   const MergeLogOptions options_;
   uint64_t first_ = 0;  // the oldest unfolded record
   uint64_t next_ = 0;   // the number of the next record
-  // The written, unfolded records' operands per key, in order.
-  absl::flat_hash_map<std::string, std::vector<std::string>> pending_;
+  // The written, unfolded records of this run, in order: kept whole and
+  // parsed once, by the fold (a group only moves its record here).
+  std::vector<std::string> records_;
   size_t pending_operands_ = 0;
+  size_t pending_bytes_ = 0;
+  std::vector<std::pair<std::string, std::string>> folded_;
   // Staged by the current group.
   bool fold_staged_ = false;
   uint64_t fold_end_ = 0;
   std::string staged_;  // the record
+  size_t staged_operands_ = 0;
 };
 
 }  // namespace leadvault::vault

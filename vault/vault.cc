@@ -91,8 +91,8 @@ absl::StatusOr<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options,
   MergeLogOptions funnel_log = FunnelMergeLog();
   if (options.committer.merge_log.has_value()) {
     funnel_log.fold_every_groups = options.committer.merge_log->fold_every_groups;
-    funnel_log.fold_max_keys = options.committer.merge_log->fold_max_keys;
     funnel_log.fold_max_operands = options.committer.merge_log->fold_max_operands;
+    funnel_log.fold_max_bytes = options.committer.merge_log->fold_max_bytes;
   }
   committer_options.merge_log = std::move(funnel_log);
   committer_options.on_merges_written =

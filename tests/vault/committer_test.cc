@@ -12,6 +12,7 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/write_batch.h"
 #include "tests/vault/vault_fixture.h"
@@ -345,8 +346,8 @@ class MergeLogTest : public CommitterTest {
     return n;
   }
 
-  // The table's counts of `cell` (zeros: none).
-  FunnelTable::Counts TableCounts(const FunnelCell& cell) {
+  // The table's counts of `cell` (zeros: none) as of the last fold.
+  FunnelTable::Counts TableCountsAsFolded(const FunnelCell& cell) {
     FunnelTable::Counts found{};
     vault_->funnel_table().ForEach(
         cell.week, cell.week + 1, [&](const FunnelTable::Cell& c, const FunnelTable::Counts& n) {
@@ -409,11 +410,11 @@ TEST_F(MergeLogTest, AGroupWritesItsFunnelOperandsAsOneRecord) {
   FunnelTable::Counts want_a{};
   want_a[kFunnelLeads] = kCalls;
   want_a[kFunnelContacted] = kCalls / 2;
-  EXPECT_EQ(TableCounts(a), want_a);
+  EXPECT_EQ(TableCountsAsFolded(a), want_a);
   FunnelTable::Counts want_b{};
   want_b[kFunnelLeads] = 2 * kCalls / 4;
   want_b[kFunnelContacted] = -kCalls / 4;
-  EXPECT_EQ(TableCounts(b), want_b);
+  EXPECT_EQ(TableCountsAsFolded(b), want_b);
   // Every call has its own audit entry still.
   EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1 + kCalls);
 }
@@ -482,13 +483,13 @@ class FoldingTest : public MergeLogTest {
   void SetUp() override {
     MergeLogOptions often;
     often.fold_every_groups = 4;
-    often.fold_max_keys = 3;
+    often.fold_max_operands = 5;
     committer_options_.merge_log = often;
     OpenOrDie();
   }
 };
 
-TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrKeys) {
+TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrOperands) {
   const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-every"));
   for (int i = 1; i <= 10; ++i) {
     ASSERT_TRUE(CommitMerge(key, i).ok());
@@ -498,11 +499,12 @@ TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrKeys) {
   }
   EXPECT_EQ(Operands(key), 2);             // 1..4 and 5..8, one operand per fold
   EXPECT_EQ(Value(key), Counters(55, 0));  // 1 + ... + 10
-  // Three keys touched (this one and two more, in one record) fold at
-  // once: the third record, not the fourth.
+  // Five operands (two records of one, then one of three) fold at once:
+  // the third record, not the fourth.
+  EXPECT_EQ(LogRecords().size(), 2u);
   {
     rocksdb::WriteBatch batch;
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(batch
                       .Merge(funnel_cf(), FunnelKey(kFunnelPurged, TestCell(absl::StrCat("k", i))),
                              EncodeFunnelCounters(Counters(1, 0)))
@@ -514,6 +516,81 @@ TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrKeys) {
   EXPECT_TRUE(LogRecords().empty());
   EXPECT_EQ(Operands(key), 3);
   EXPECT_EQ(Value(key), Counters(55, 0));
+}
+
+// The in-memory table follows the folds: a group's logged operands reach it
+// with the fold that takes them out of the log, and FoldMergeLogNow (what a
+// report calls first) folds whatever is logged, with the operands of the
+// calls queued before it in its own group.
+TEST_F(MergeLogTest, TheTableCountsWhatIsFoldedAndAFoldNowFoldsEverythingBeforeIt) {
+  const FunnelCell cell = TestCell("fold-now");
+  const std::string key = FunnelKey(kFunnelAggregate, cell);
+  FunnelTable::Counts leads{};
+  auto counting = [&leads](int n) {
+    leads[kFunnelLeads] = n;
+    return leads;
+  };
+  ASSERT_TRUE(CommitMerge(key, 3).ok());
+  ASSERT_TRUE(CommitMerge(key, 3).ok());
+  EXPECT_EQ(Value(key), Counters(6, 0));              // rows plus log
+  EXPECT_EQ(TableCountsAsFolded(cell), counting(0));  // nothing folded yet
+  ASSERT_TRUE(vault_->committer().FoldMergeLogNow().ok());
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(Operands(key), 1);
+  EXPECT_EQ(TableCountsAsFolded(cell), counting(6));
+
+  // A call in the fold's own group, queued before it, is counted too.
+  Park();
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(4, 0))).ok());
+  Queue(std::move(batch));
+  absl::Status folded = absl::UnknownError("not run");
+  std::thread fold([&] { folded = vault_->committer().FoldMergeLogNow(); });
+  while (vault_->committer().queue_depth() < 2) absl::SleepFor(absl::Milliseconds(1));
+  ReleaseAndWait();
+  fold.join();
+  ASSERT_TRUE(folded.ok()) << folded;
+  EXPECT_TRUE(LogRecords().empty());  // the call's operand was written directly
+  EXPECT_EQ(TableCountsAsFolded(cell), counting(10));
+  EXPECT_EQ(Value(key), Counters(10, 0));
+
+  // A fold whose write fails counts nothing; the next one counts it once.
+  ASSERT_TRUE(CommitMerge(key, 5).ok());
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_FALSE(vault_->committer().FoldMergeLogNow().ok());
+  vault_->committer().SetFailWritesForTesting(false);
+  EXPECT_EQ(TableCountsAsFolded(cell), counting(10));
+  ASSERT_TRUE(vault_->committer().FoldMergeLogNow().ok());
+  EXPECT_EQ(TableCountsAsFolded(cell), counting(15));
+  EXPECT_EQ(Value(key), Counters(15, 0));
+  // Five calls (three merges, the park, the queued one); a fold has no
+  // audit entry of its own.
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 5);
+}
+
+// A fold is due too once the records the committer keeps reach
+// fold_max_bytes.
+class FoldingByBytesTest : public MergeLogTest {
+ protected:
+  void SetUp() override {
+    MergeLogOptions by_bytes;
+    by_bytes.fold_max_bytes = 40;
+    committer_options_.merge_log = by_bytes;
+    OpenOrDie();
+  }
+};
+
+TEST_F(FoldingByBytesTest, TheLogIsFoldedOnceItsRecordsReachTheByteBound) {
+  const std::string key = FunnelKey(kFunnelPurged, TestCell("fold-bytes"));
+  // A record of one operand of this key is 26 bytes: every second one
+  // reaches 40.
+  for (int i = 1; i <= 6; ++i) {
+    ASSERT_TRUE(CommitMerge(key, i).ok());
+    Settle();
+    EXPECT_EQ(LogRecords().size(), static_cast<size_t>(i % 2)) << i;
+  }
+  EXPECT_EQ(Operands(key), 3);
+  EXPECT_EQ(Value(key), Counters(21, 0));
 }
 
 TEST_F(FoldingTest, AFailedGroupsRecordCountsNothing) {
@@ -587,7 +664,7 @@ TEST_F(FoldingTest, RecordsACrashLeftAreCountedAndFoldedAtOpen) {
   FunnelTable::Counts want{};
   want[kFunnelLeads] = 21;
   want[kFunnelContacted] = 2;
-  EXPECT_EQ(TableCounts(cell), want);
+  EXPECT_EQ(TableCountsAsFolded(cell), want);
 }
 
 TEST(MergeLogRecordTest, MalformedRecordsAreDataLoss) {

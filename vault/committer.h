@@ -58,7 +58,7 @@ struct CommitterOptions {
   // A column family whose Merge operands a group writes as ONE record of its
   // merge log (vault/merge_log.h) instead of one memtable entry each (the
   // funnel aggregates: one per lead change), folded into the keys' operands
-  // every few hundred groups, after the group's callers are answered. A Put
+  // every thousand groups or so, after the group's callers are answered. A Put
   // or Delete on it first folds every record written before and the
   // group's operands so far (in the same batch), so the order of a key's
   // operations is kept. Start() folds what a previous run left.

@@ -366,7 +366,11 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
   }
   const CellView now = CellOf(*after, &campaigns);
   if (before == nullptr) return merge(kFunnelAggregate, now, CountersOf(*after));
-  const CellView was = CellOf(*before, &campaigns);
+  CellView was = CellOf(*before, nullptr);
+  // A lead's campaign rarely changes: its label is looked up once.
+  was.campaign = was.campaign == after->attribution().campaign()
+                     ? now.campaign
+                     : campaigns.LabelOf(before->attribution().campaign());
   const FunnelCounters was_counters = CountersOf(*before);
   if (was == now) {
     FunnelCounters delta = CountersOf(*after);

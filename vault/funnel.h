@@ -158,7 +158,7 @@ std::shared_ptr<rocksdb::MergeOperator> FunnelMergeOperator();
 
 // The Committer writes a group's funnel operands as one record of the
 // column family's merge log (vault/merge_log.h), keys "D" || number, and
-// folds them into the rows' operands every few hundred groups. A row's
+// folds them into the rows' operands every thousand groups or so. A row's
 // value is then its own plus its operands in the unfolded records.
 inline constexpr char kFunnelLog = 'D';
 MergeLogOptions FunnelMergeLog();

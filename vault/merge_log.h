@@ -52,7 +52,7 @@ struct MergeLogOptions {
   // A fold is due once this many records are unfolded, or their operands
   // number this many (a fold's batch holds at most one operand per key), or
   // their bytes this many (what the writer keeps until the fold).
-  size_t fold_every_groups = 256;
+  size_t fold_every_groups = 1024;
   size_t fold_max_operands = 65536;
   size_t fold_max_bytes = 1 << 20;
 };

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/write_batch.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/funnel_report.h"
 #include "vault/internal/records.pb.h"
@@ -638,6 +639,60 @@ TEST(FunnelTableTest, AReportOfMoreThanItsRowBoundIsRefusedNamingTheFix) {
   table.Apply(FunnelKey(kFunnelPurged, first), EncodeFunnelCounters(one));
   table.Apply(FunnelKey(kFunnelAggregate, first), EncodeFunnelCounters(minus));
   EXPECT_EQ(table.cells(), kMaxFunnelRows);
+}
+
+// StageFunnelChange labels the old and the new cell each by its own
+// campaign (a lead's campaign rarely changes, and the label is looked up
+// once when it does not).
+TEST_F(FunnelTest, AChangeStagesTheOldCellUnderItsOwnCampaignLabel) {
+  const FunnelCampaigns labels({"spring"});
+  internal::LeadRecord before;
+  before.set_created_at_unix_micros(absl::ToUnixMicros(clock_.Now()));
+  before.mutable_attribution()->set_source(static_cast<int32_t>(SourceChannel::kWebForm));
+  before.mutable_attribution()->set_service_line("ortho");
+  before.mutable_attribution()->set_campaign("spring");
+  before.set_status(static_cast<int32_t>(LeadStatus::kNew));
+  internal::LeadRecord after = before;
+  after.set_status(static_cast<int32_t>(LeadStatus::kContacted));
+  // The staged Merges as (key, counters), in order.
+  auto staged = [&](const internal::LeadRecord& was, const internal::LeadRecord& now) {
+    rocksdb::WriteBatch batch;
+    EXPECT_TRUE(StageFunnelChange(vault_->database(), labels, &was, &now, batch).ok());
+    struct Collect : rocksdb::WriteBatch::Handler {
+      std::vector<std::pair<std::string, FunnelCounters>> merges;
+      rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice& key,
+                              const rocksdb::Slice& value) override {
+        absl::StatusOr<FunnelCounters> c =
+            DecodeFunnelCounters(absl::string_view(value.data(), value.size()));
+        EXPECT_TRUE(c.ok());
+        merges.emplace_back(key.ToString(), c.ok() ? *c : FunnelCounters{});
+        return rocksdb::Status::OK();
+      }
+    } collect;
+    EXPECT_TRUE(batch.Iterate(&collect).ok());
+    return collect.merges;
+  };
+  auto cell = [&](LeadStatus status, const std::string& campaign) {
+    return FunnelKey(
+        kFunnelAggregate,
+        FunnelCell{FunnelWeekOf(clock_.Now()), SourceChannel::kWebForm, status, "ortho", campaign});
+  };
+  auto merges = staged(before, after);
+  ASSERT_EQ(merges.size(), 2u);
+  EXPECT_EQ(merges[0].first, cell(LeadStatus::kNew, "spring"));
+  EXPECT_EQ(merges[0].second[kFunnelLeads], -1);
+  EXPECT_EQ(merges[1].first, cell(LeadStatus::kContacted, "spring"));
+  EXPECT_EQ(merges[1].second[kFunnelLeads], 1);
+  // From an approved campaign to one that is not, and back.
+  after.mutable_attribution()->set_campaign("not-approved");
+  merges = staged(before, after);
+  ASSERT_EQ(merges.size(), 2u);
+  EXPECT_EQ(merges[0].first, cell(LeadStatus::kNew, "spring"));
+  EXPECT_EQ(merges[1].first, cell(LeadStatus::kContacted, ""));
+  merges = staged(after, before);
+  ASSERT_EQ(merges.size(), 2u);
+  EXPECT_EQ(merges[0].first, cell(LeadStatus::kContacted, ""));
+  EXPECT_EQ(merges[1].first, cell(LeadStatus::kNew, "spring"));
 }
 
 TEST(FunnelCountersTest, EncodingRoundTripsAndRefusesMalformedValues) {

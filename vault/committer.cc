@@ -480,7 +480,9 @@ std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pendin
   // own flushes and for recovery.
   std::deque<Pending*> admitted;
   for (Pending* p : group) {
-    bool audit_only = p->batch.Count() == 0 && !p->stamp && !p->fold_log;
+    // A fold for a reader (FoldMergeLogNow) counts as audit-only: it is
+    // bounded, and reports are reads.
+    bool audit_only = p->batch.Count() == 0 && !p->stamp;
     if (audit_only && *free >= min_free / 2) {
       admitted.push_back(p);
     } else {

@@ -59,14 +59,17 @@ struct CommitterOptions {
   // merge log (vault/merge_log.h) instead of one memtable entry each (the
   // funnel aggregates: one per lead change), folded into the keys' operands
   // every thousand groups or so, after the group's callers are answered. A Put
-  // or Delete on it first folds every record written before and the
-  // group's operands so far (in the same batch), so the order of a key's
-  // operations is kept. Start() folds what a previous run left.
+  // or Delete on it, or a FoldMergeLogNow(), first folds every record
+  // written before and the group's operands so far (in the same batch), so
+  // the order of a key's operations is kept. Start() folds what a previous
+  // run left.
   std::optional<MergeLogOptions> merge_log;
   // Called on the committer thread with every Merge operand written as an
   // entry of its own, once durable: a group's (before its callers are
-  // answered), and each fold's of the merge log (one per key), so the
-  // merge log's operands arrive with their fold (the funnel aggregates'
+  // answered: operands of other column families, and the log's written
+  // directly ahead of a Put, Delete or FoldMergeLogNow), and each fold's of
+  // the merge log (one per key), so the merge log's operands arrive with
+  // their fold (the funnel aggregates'
   // in-memory table follows the column family this way; a reader of it
   // calls FoldMergeLogNow() first). Must be quick and must not call
   // Commit(). Empty: none.
@@ -156,12 +159,14 @@ class Committer {
   // with `batch` and a checkpoint. For a restore (vault/backup_restore.h).
   absl::Status CommitReplayed(std::vector<StoredEntry> entries, rocksdb::WriteBatch batch);
 
-  // Folds the merge log (CommitterOptions::merge_log) in a group of the
-  // queue, with the operands of the calls before it in that group, and
-  // returns once the fold is durable and on_merges_written has seen it:
-  // what on_merges_written maintains then counts every call answered before
-  // this one began. No audit entry; refused like a change while the disk is
-  // below its headroom. OK at once without a merge log.
+  // Folds the merge log (CommitterOptions::merge_log) in the next group of
+  // the queue, with the operands of the calls queued before it in that
+  // group, and returns once the fold is durable and on_merges_written has
+  // seen it: what on_merges_written maintains then counts every call
+  // answered before this one began. No audit entry; writes nothing when
+  // nothing is logged; admitted like an audit-only entry (down to half the
+  // disk's headroom: a fold is bounded, and its caller is a read); fails
+  // with its group. OK at once without a merge log.
   absl::Status FoldMergeLogNow();
 
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.

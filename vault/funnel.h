@@ -182,9 +182,9 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
 // The aggregate rows in memory, for reports: loaded from the `funnel` column
 // family at open, then fed the Merge operands the Committer writes to it as
 // entries (ApplyAll, on the committer thread, once durable): each fold's of
-// the merge log, one per cell. So the table lags the leads by the unfolded
-// records; a reader has the Committer fold first (FoldMergeLogNow), as
-// FunnelReports does. Thread-safe.
+// the merge log, one per cell, and those a group writes directly. So the
+// table lags the leads by the unfolded records; a reader has the Committer
+// fold first (FoldMergeLogNow), as FunnelReports does. Thread-safe.
 class FunnelTable {
  public:
   // Counts in memory (a cell's sum stays far below 2^31).

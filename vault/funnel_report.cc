@@ -323,8 +323,11 @@ absl::Status ValidateCampaignLabels(const std::vector<std::string>& labels) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
-                                                 const FunnelQuery& query) {
+namespace {
+
+// The weeks [first, second) `query` covers; INVALID_ARGUMENT naming the rule
+// for a query no report answers.
+absl::StatusOr<std::pair<int64_t, int64_t>> QueryWeeks(const FunnelQuery& query) {
   if (query.to <= query.from) {
     return absl::InvalidArgumentError("to: must be after from");
   }
@@ -342,6 +345,17 @@ absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
     if (used[i]) return absl::InvalidArgumentError("group_by: a dimension is named twice");
     used[i] = true;
   }
+  return std::pair{from_week, to_week};
+}
+
+}  // namespace
+
+absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
+                                                 const FunnelQuery& query) {
+  LV_ASSIGN_OR_RETURN(const auto weeks, QueryWeeks(query));
+  const auto [from_week, to_week] = weeks;
+  bool used[6] = {};
+  for (FunnelDimension d : query.group_by) used[static_cast<int>(d)] = true;
   auto has = [&](FunnelDimension d) { return used[static_cast<int>(d)]; };
 
   // Sum each group's cell counters first (a hash look-up and a vector add
@@ -430,7 +444,9 @@ absl::StatusOr<FunnelReport> FunnelReports::GetFunnelMetrics(const Actor& actor,
                                                              const FunnelQuery& query,
                                                              bool* committed) {
   // The table follows the merge log's folds: everything answered before
-  // this call is counted once the log is folded.
+  // this call is counted once the log is folded (not for a query no report
+  // answers: it writes nothing).
+  LV_RETURN_IF_ERROR(QueryWeeks(query).status());
   LV_RETURN_IF_ERROR(committer_->FoldMergeLogNow());
   LV_ASSIGN_OR_RETURN(FunnelReport report, ComputeFunnelReport(*table_, query));
   audit::AuditEntry entry = EntryFor(actor, "GetFunnelMetrics");

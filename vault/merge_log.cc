@@ -170,6 +170,8 @@ absl::Status MergeLogWriter::StageRecord(std::string record, size_t operands,
 
 absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
   folded_.clear();
+  // Numbers without a record (failed groups') need no deletion.
+  if (records_.empty()) return absl::OkStatus();
   return StageFoldOfRecords(*db_, options_, records_, MergeLogKey(options_.prefix, first_),
                             MergeLogKey(options_.prefix, next_), batch, &folded_);
 }
@@ -210,7 +212,10 @@ bool MergeLogWriter::FoldDue() const {
 
 absl::Status MergeLogWriter::Fold() {
   folded_.clear();
-  if (next_ == first_) return absl::OkStatus();
+  if (records_.empty()) {  // nothing to write (numbers of failed groups only)
+    first_ = next_;
+    return absl::OkStatus();
+  }
   rocksdb::WriteBatch batch;
   absl::Status staged = StageFoldOf(batch);
   if (staged.ok()) staged = db_->Write(&batch, "fold merge log");

@@ -94,7 +94,8 @@ class MergeLogWriter {
   absl::Status StageRecord(std::string record, size_t operands, rocksdb::WriteBatch& batch);
   // Appends to `batch` the fold of every record written before this group:
   // for a group that also writes the column family's rows directly, whose
-  // order with the logged operands must be kept. Once per group.
+  // order with the logged operands must be kept, or that folds for a reader
+  // (Committer::FoldMergeLogNow). Nothing without a record. Once per group.
   absl::Status StageFold(rocksdb::WriteBatch& batch);
   // After the group's write: `written` adopts what was staged, else it is
   // forgotten (its record number is not reused either).

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fault_fs.h"
 #include "tests/vault/vault_fixture.h"
+#include "vault/funnel_report.h"
 
 namespace leadvault::vault::testing {
 namespace {
@@ -225,12 +226,23 @@ TEST_F(DurabilityTest, ANearlyFullDiskRefusesChangesThenReadsAndRecoversWithSpac
   auto read = vault_->leads().GetLead(IntakeActor(), created->lead_id);
   EXPECT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(vault_->audit_log().size(), size + 1);
+  // A funnel report is a read too, and so is the fold of the logged lead
+  // change it writes first.
+  FunnelQuery weeks;
+  weeks.from = clock_.Now() - absl::Hours(24 * 7);
+  weeks.to = clock_.Now() + absl::Hours(24 * 7);
+  const Actor analyst = MakeActor("00000000000000e2", "analyst");
+  auto report = vault_->funnel().GetFunnelMetrics(analyst, weeks);
+  EXPECT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(vault_->audit_log().size(), size + 2);
 
   // Below half of it nothing is written at all, reads included (fail closed).
   free = 499;
   auto unread = vault_->leads().GetLead(IntakeActor(), created->lead_id);
   EXPECT_TRUE(absl::IsResourceExhausted(unread.status())) << unread.status();
-  EXPECT_EQ(vault_->audit_log().size(), size + 1);
+  EXPECT_TRUE(
+      absl::IsResourceExhausted(vault_->funnel().GetFunnelMetrics(analyst, weeks).status()));
+  EXPECT_EQ(vault_->audit_log().size(), size + 2);
 
   // Space is back: everything works without a restart.
   free = 1000;

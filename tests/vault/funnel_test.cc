@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "tests/vault/vault_fixture.h"
 #include "vault/funnel_report.h"
@@ -612,6 +614,17 @@ TEST_F(FunnelTest, EveryCallIsAuditedWithoutAnIdentifier) {
 }
 
 TEST_F(FunnelTest, BadQueriesAreRefusedNamingTheRule) {
+  // A refused query writes nothing: the logged change stays unfolded.
+  Create(1, SourceChannel::kReferral, "ortho", "x");
+  auto logged = [&] {
+    int n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(vault_->database().db()->NewIterator(
+        rocksdb::ReadOptions(), vault_->database().cf(Cf::kFunnel)));
+    const std::string prefix(1, kFunnelLog);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
+  };
+  ASSERT_EQ(logged(), 1);
   FunnelQuery q;
   q.from = clock_.Now();
   q.to = q.from;
@@ -624,6 +637,10 @@ TEST_F(FunnelTest, BadQueriesAreRefusedNamingTheRule) {
   q.group_by = {FunnelDimension::kWeek, FunnelDimension::kWeek};
   EXPECT_EQ(vault_->funnel().GetFunnelMetrics(Analyst(), q).status().message(),
             "group_by: a dimension is named twice");
+  EXPECT_EQ(logged(), 1);
+  q.group_by = {FunnelDimension::kWeek};
+  ASSERT_TRUE(vault_->funnel().GetFunnelMetrics(Analyst(), q).ok());
+  EXPECT_EQ(logged(), 0);
   EXPECT_FALSE(ValidateCampaignLabels({"ok", "ok"}).ok());
   EXPECT_FALSE(ValidateCampaignLabels({"(other)"}).ok());
   EXPECT_FALSE(ValidateCampaignLabels({""}).ok());

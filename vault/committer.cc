@@ -24,8 +24,9 @@ struct Committer::Pending {
   absl::StatusOr<uint64_t> result = absl::UnknownError("pending");
   bool done = false;
   bool checkpoint = false;  // the group must also write a signed checkpoint
-  // FoldMergeLogNow: no batch, no entry; the group folds the merge log here.
-  bool fold_log = false;
+  // CatchUpMergeLog: no batch, no entry; once the group is durable,
+  // on_merges_written gets the merge log's operands it has not seen.
+  bool catch_up = false;
   // CommitReplayed: entries appended as they are (`entry` unused).
   std::vector<StoredEntry> replayed;
   // Set for CommitAsync: the Pending is heap-owned and deleted after `on_done`.
@@ -91,11 +92,6 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   // here (when set), as views valid until the callers are answered; the
   // log's operands are not (they are with the log's fold).
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
-  // The log is folded here: every record written before, and this group's
-  // operands so far, as operands of their own.
-  rocksdb::Status FoldLog() {
-    return log_ == nullptr ? rocksdb::Status::OK() : BeforeDirectWrite(log_cf_);
-  }
   // Appends the group's record.
   rocksdb::Status Finish() {
     if (record_.empty()) return rocksdb::Status::OK();
@@ -402,21 +398,24 @@ void Committer::Run() {
 
 absl::Status Committer::FoldAndReport() {
   LV_RETURN_IF_ERROR(merge_log_->Fold());
-  if (options_.on_merges_written && !merge_log_->folded().empty()) {
-    std::vector<MergeOperand> merges;
-    merges.reserve(merge_log_->folded().size());
-    for (const auto& [key, operand] : merge_log_->folded()) {
-      merges.push_back({merge_log_->options().cf, key, operand});
-    }
-    options_.on_merges_written(merges);
-  }
+  ReportToApply();
   return absl::OkStatus();
 }
 
-absl::Status Committer::FoldMergeLogNow() {
+void Committer::ReportToApply() {
+  if (!options_.on_merges_written || merge_log_->to_apply().empty()) return;
+  std::vector<MergeOperand> merges;
+  merges.reserve(merge_log_->to_apply().size());
+  for (const auto& [key, operand] : merge_log_->to_apply()) {
+    merges.push_back({merge_log_->options().cf, key, operand});
+  }
+  options_.on_merges_written(merges);
+}
+
+absl::Status Committer::CatchUpMergeLog() {
   if (merge_log_ == nullptr) return absl::OkStatus();
   Pending pending;
-  pending.fold_log = true;
+  pending.catch_up = true;
   return CommitPending(pending).status();
 }
 
@@ -480,8 +479,7 @@ std::deque<Committer::Pending*> Committer::TakeRefusedForSpace(std::deque<Pendin
   // own flushes and for recovery.
   std::deque<Pending*> admitted;
   for (Pending* p : group) {
-    // A fold for a reader (FoldMergeLogNow) counts as audit-only: it is
-    // bounded, and reports are reads.
+    // A catch-up (CatchUpMergeLog) writes nothing: it counts as audit-only.
     bool audit_only = p->batch.Count() == 0 && !p->stamp;
     if (audit_only && *free >= min_free / 2) {
       admitted.push_back(p);
@@ -527,12 +525,12 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
   absl::Status status;
   uint64_t seq = first;
   bool checkpoint = force_checkpoint;
-  bool changes = false;  // the group changes state: its journal append is synced
+  bool changes = false;   // the group changes state: its journal append is synced
+  bool catch_up = false;  // CatchUpMergeLog
   std::vector<std::string> canonical;
   for (Pending* p : group) {
-    if (p->fold_log) {
-      status = FromRocks(append.FoldLog(), "build commit batch");
-      if (!status.ok()) break;
+    if (p->catch_up) {
+      catch_up = true;
       continue;
     }
     checkpoint = checkpoint || p->checkpoint;
@@ -617,7 +615,7 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     last_time_ = now;
     // Before any caller is answered: what a call wrote is seen by its next one.
     if (merge_log_ != nullptr && merge_log_->fold_staged()) {
-      for (const auto& [key, operand] : merge_log_->folded()) {
+      for (const auto& [key, operand] : merge_log_->to_apply()) {
         merges.push_back({merge_log_->options().cf, key, operand});
       }
     }
@@ -635,6 +633,16 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     }
     status = GroupWriteFailure(status);
   }
+  absl::Status caught_up = absl::OkStatus();
+  if (merge_log_ != nullptr) {
+    // The group's record joins the written ones (or its staging is
+    // forgotten); a catch-up then hands readers every one they lack.
+    merge_log_->GroupDone(written);
+    if (written && catch_up) {
+      caught_up = merge_log_->CatchUp();  // fails only on a record it did not build
+      if (caught_up.ok()) ReportToApply();
+    }
+  }
 
   std::vector<std::unique_ptr<Pending>> async;
   {
@@ -644,8 +652,12 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     for (Pending* p : group) {
       if (!status.ok()) {
         p->result = status;
-      } else if (p->fold_log) {
-        p->result = 0;  // no entry
+      } else if (p->catch_up) {
+        if (caught_up.ok()) {
+          p->result = 0;  // no entry
+        } else {
+          p->result = caught_up;
+        }
       } else if (p->checkpoint && !published.ok()) {
         p->result = published;
       } else {
@@ -664,12 +676,8 @@ void Committer::WriteGroup(std::deque<Pending*>& group, bool force_checkpoint) {
     }
   }
   for (auto& p : async) p->on_done(std::move(p->result));
-  // After the callers are answered (the views into their batches are not
-  // needed: the writer owns the record).
-  if (merge_log_ != nullptr) {
-    merge_log_->GroupDone(written);
-    MaybeFoldMergeLog();
-  }
+  // After the callers are answered.
+  if (merge_log_ != nullptr) MaybeFoldMergeLog();
 }
 
 }  // namespace leadvault::vault

@@ -59,20 +59,19 @@ struct CommitterOptions {
   // merge log (vault/merge_log.h) instead of one memtable entry each (the
   // funnel aggregates: one per lead change), folded into the keys' operands
   // every thousand groups or so, after the group's callers are answered. A Put
-  // or Delete on it, or a FoldMergeLogNow(), first folds every record
-  // written before and the group's operands so far (in the same batch), so
-  // the order of a key's operations is kept. Start() folds what a previous
-  // run left.
+  // or Delete on it first folds every record written before and the group's
+  // operands so far (in the same batch), so the order of a key's operations
+  // is kept. Start() folds what a previous run left.
   std::optional<MergeLogOptions> merge_log;
   // Called on the committer thread with every Merge operand written as an
   // entry of its own, once durable: a group's (before its callers are
   // answered: operands of other column families, and the log's written
-  // directly ahead of a Put, Delete or FoldMergeLogNow), and each fold's of
-  // the merge log (one per key), so the merge log's operands arrive with
-  // their fold (the funnel aggregates'
-  // in-memory table follows the column family this way; a reader of it
-  // calls FoldMergeLogNow() first). Must be quick and must not call
-  // Commit(). Empty: none.
+  // directly ahead of a Put or Delete), each fold's of the merge log (one
+  // per key), and a CatchUpMergeLog()'s, so the merge log's operands arrive
+  // with their fold or the catch-up before it, each once (the funnel
+  // aggregates' in-memory table follows the column family this way; a
+  // reader of it calls CatchUpMergeLog() first). Must be quick and must not
+  // call Commit(). Empty: none.
   std::function<void(const std::vector<MergeOperand>&)> on_merges_written;
 };
 
@@ -159,15 +158,16 @@ class Committer {
   // with `batch` and a checkpoint. For a restore (vault/backup_restore.h).
   absl::Status CommitReplayed(std::vector<StoredEntry> entries, rocksdb::WriteBatch batch);
 
-  // Folds the merge log (CommitterOptions::merge_log) in the next group of
-  // the queue, with the operands of the calls queued before it in that
-  // group, and returns once the fold is durable and on_merges_written has
-  // seen it: what on_merges_written maintains then counts every call
-  // answered before this one began. No audit entry; writes nothing when
-  // nothing is logged; admitted like an audit-only entry (down to half the
-  // disk's headroom: a fold is bounded, and its caller is a read); fails
+  // Returns once on_merges_written has been handed the operands of every
+  // written, unfolded merge-log record (CommitterOptions::merge_log) it had
+  // not seen, combined per key as a fold would (the next fold hands it only
+  // those written after): what on_merges_written maintains then counts
+  // every call answered before this one began. Queued like a commit, and
+  // done once its group is durable (so the group's own record is counted
+  // too); it writes nothing (no fold, no audit entry), so it is admitted
+  // like an audit-only entry, down to half the disk's headroom, and fails
   // with its group. OK at once without a merge log.
-  absl::Status FoldMergeLogNow();
+  absl::Status CatchUpMergeLog();
 
   // Finishes everything queued, then stops; later Commit() calls get UNAVAILABLE.
   void Stop();
@@ -207,6 +207,8 @@ class Committer {
   // Writes a fold of the merge log on its own and hands its operands to
   // on_merges_written.
   absl::Status FoldAndReport();
+  // Hands MergeLogWriter::to_apply() to on_merges_written.
+  void ReportToApply();
   // Appends the group's entries (first..) to the journal, after any the
   // journal lacks, and the staged checkpoint.
   absl::Status AppendToJournal(uint64_t first, const std::vector<std::string>& canonical,

@@ -184,7 +184,8 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
 // entries (ApplyAll, on the committer thread, once durable): each fold's of
 // the merge log, one per cell, and those a group writes directly. So the
 // table lags the leads by the unfolded records; a reader has the Committer
-// fold first (FoldMergeLogNow), as FunnelReports does. Thread-safe.
+// hand it those first (CatchUpMergeLog), as FunnelReports does.
+// Thread-safe.
 class FunnelTable {
  public:
   // Counts in memory (a cell's sum stays far below 2^31).

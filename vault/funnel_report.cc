@@ -443,11 +443,10 @@ absl::StatusOr<FunnelReport> ComputeFunnelReport(const FunnelTable& table,
 absl::StatusOr<FunnelReport> FunnelReports::GetFunnelMetrics(const Actor& actor,
                                                              const FunnelQuery& query,
                                                              bool* committed) {
-  // The table follows the merge log's folds: everything answered before
-  // this call is counted once the log is folded (not for a query no report
-  // answers: it writes nothing).
+  // The table follows the merge log's folds: a catch-up hands it the
+  // unfolded records, so everything answered before this call is counted.
   LV_RETURN_IF_ERROR(QueryWeeks(query).status());
-  LV_RETURN_IF_ERROR(committer_->FoldMergeLogNow());
+  LV_RETURN_IF_ERROR(committer_->CatchUpMergeLog());
   LV_ASSIGN_OR_RETURN(FunnelReport report, ComputeFunnelReport(*table_, query));
   audit::AuditEntry entry = EntryFor(actor, "GetFunnelMetrics");
   entry.fields.push_back(

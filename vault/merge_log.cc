@@ -38,41 +38,47 @@ bool ReadPiece(absl::string_view& in, absl::string_view& piece) {
   return true;
 }
 
-// Appends to `batch` each key's operands in `records` (in order; combined in
-// one, if the operator can: PartialMergeMulti) and the deletion of the
-// records in [begin, end) (none if equal); the Merges staged also go to
-// `staged` when given. DATA_LOSS for a malformed record.
-absl::Status StageFoldOfRecords(Database& db, const MergeLogOptions& log,
-                                const std::vector<std::string>& records, const std::string& begin,
-                                const std::string& end, rocksdb::WriteBatch& batch,
-                                std::vector<std::pair<std::string, std::string>>* staged) {
-  // Views into `records`, which outlive the batch's staging.
+// Each key's operands in records [first, records.size()), in order, combined
+// in one where the operator can (PartialMergeMulti), else each as it is.
+// DATA_LOSS for a malformed record.
+absl::Status CombineRecords(const MergeLogOptions& log, const std::vector<std::string>& records,
+                            size_t first, std::vector<std::pair<std::string, std::string>>& out) {
+  out.clear();
+  // Views into `records`.
   absl::flat_hash_map<absl::string_view, std::deque<rocksdb::Slice>> operands;
-  for (const std::string& record : records) {
-    LV_RETURN_IF_ERROR(
-        ForEachOperandOfRecord(record, [&operands](absl::string_view key, absl::string_view op) {
+  for (size_t i = first; i < records.size(); ++i) {
+    LV_RETURN_IF_ERROR(ForEachOperandOfRecord(
+        records[i], [&operands](absl::string_view key, absl::string_view op) {
           operands[key].emplace_back(op.data(), op.size());
           return absl::OkStatus();
         }));
   }
-  rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
   std::string combined;
   for (const auto& [key, slices] : operands) {
     const rocksdb::Slice k(key.data(), key.size());
     if (slices.size() > 1) {
       combined.clear();
       if (log.op->PartialMergeMulti(k, slices, &combined, nullptr)) {
-        LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, k, combined), "fold merge log"));
-        if (staged != nullptr) staged->emplace_back(key, combined);
+        out.emplace_back(key, combined);
         continue;
       }
     }
-    for (const rocksdb::Slice& operand : slices) {
-      LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, k, operand), "fold merge log"));
-      if (staged != nullptr) staged->emplace_back(key, operand.ToStringView());
-    }
+    for (const rocksdb::Slice& operand : slices) out.emplace_back(key, operand.ToStringView());
   }
-  if (begin == end) return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+// Appends to `batch` the fold of `records` (CombineRecords) and the
+// deletion of the records in [begin, end).
+absl::Status StageFoldOfRecords(Database& db, const MergeLogOptions& log,
+                                const std::vector<std::string>& records, const std::string& begin,
+                                const std::string& end, rocksdb::WriteBatch& batch) {
+  std::vector<std::pair<std::string, std::string>> combined;
+  LV_RETURN_IF_ERROR(CombineRecords(log, records, 0, combined));
+  rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
+  for (const auto& [key, operand] : combined) {
+    LV_RETURN_IF_ERROR(db.Check(batch.Merge(cf, key, operand), "fold merge log"));
+  }
   return db.Check(batch.DeleteRange(cf, begin, end), "fold merge log");
 }
 
@@ -140,7 +146,7 @@ absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
     LV_RETURN_IF_ERROR(db.Check(it->status(), "fold merge log"));
     if (records.empty()) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    LV_RETURN_IF_ERROR(StageFoldOfRecords(db, log, records, begin, end, batch, nullptr));
+    LV_RETURN_IF_ERROR(StageFoldOfRecords(db, log, records, begin, end, batch));
     LV_RETURN_IF_ERROR(db.Write(&batch, "fold merge log"));
   }
 }
@@ -169,11 +175,14 @@ absl::Status MergeLogWriter::StageRecord(std::string record, size_t operands,
 }
 
 absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
-  folded_.clear();
+  to_apply_.clear();
   // Numbers without a record (failed groups') need no deletion.
   if (records_.empty()) return absl::OkStatus();
-  return StageFoldOfRecords(*db_, options_, records_, MergeLogKey(options_.prefix, first_),
-                            MergeLogKey(options_.prefix, next_), batch, &folded_);
+  LV_RETURN_IF_ERROR(StageFoldOfRecords(*db_, options_, records_,
+                                        MergeLogKey(options_.prefix, first_),
+                                        MergeLogKey(options_.prefix, next_), batch));
+  // What readers have not seen yet: the records since the last CatchUp().
+  return CombineRecords(options_, records_, applied_, to_apply_);
 }
 
 absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {
@@ -185,10 +194,11 @@ absl::Status MergeLogWriter::StageFold(rocksdb::WriteBatch& batch) {
 }
 
 void MergeLogWriter::GroupDone(bool written) {
-  if (!written || !fold_staged_) folded_.clear();  // nothing of it was written
+  if (!written || !fold_staged_) to_apply_.clear();  // nothing of it was written
   if (written) {
     if (fold_staged_) {
       records_.clear();
+      applied_ = 0;
       pending_operands_ = 0;
       pending_bytes_ = 0;
       first_ = fold_end_;
@@ -211,7 +221,7 @@ bool MergeLogWriter::FoldDue() const {
 }
 
 absl::Status MergeLogWriter::Fold() {
-  folded_.clear();
+  to_apply_.clear();
   if (records_.empty()) {  // nothing to write (numbers of failed groups only)
     first_ = next_;
     return absl::OkStatus();
@@ -220,13 +230,21 @@ absl::Status MergeLogWriter::Fold() {
   absl::Status staged = StageFoldOf(batch);
   if (staged.ok()) staged = db_->Write(&batch, "fold merge log");
   if (!staged.ok()) {
-    folded_.clear();
+    to_apply_.clear();
     return staged;
   }
   records_.clear();
+  applied_ = 0;
   pending_operands_ = 0;
   pending_bytes_ = 0;
   first_ = next_;
+  return absl::OkStatus();
+}
+
+absl::Status MergeLogWriter::CatchUp() {
+  to_apply_.clear();
+  LV_RETURN_IF_ERROR(CombineRecords(options_, records_, applied_, to_apply_));
+  applied_ = records_.size();
   return absl::OkStatus();
 }
 

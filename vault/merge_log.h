@@ -94,8 +94,8 @@ class MergeLogWriter {
   absl::Status StageRecord(std::string record, size_t operands, rocksdb::WriteBatch& batch);
   // Appends to `batch` the fold of every record written before this group:
   // for a group that also writes the column family's rows directly, whose
-  // order with the logged operands must be kept, or that folds for a reader
-  // (Committer::FoldMergeLogNow). Nothing without a record. Once per group.
+  // order with the logged operands must be kept. Nothing without a record.
+  // Once per group.
   absl::Status StageFold(rocksdb::WriteBatch& batch);
   // After the group's write: `written` adopts what was staged, else it is
   // forgotten (its record number is not reused either).
@@ -105,9 +105,17 @@ class MergeLogWriter {
   bool FoldDue() const;
   absl::Status Fold();
 
-  // The Merge operands (key, operand) of the fold last staged or written:
-  // one per key (or each, where the operator cannot combine them).
-  const std::vector<std::pair<std::string, std::string>>& folded() const { return folded_; }
+  // For readers that follow the folds (Committer::CatchUpMergeLog): the
+  // operands of the written records they have not seen yet, combined per key
+  // as a fold would, in to_apply(); from then on a fold hands them only what
+  // came after. Writes nothing. After GroupDone(), so the group's own
+  // record is included.
+  absl::Status CatchUp();
+
+  // What readers get of the fold last staged or written, or of the last
+  // CatchUp(): (key, operand), one per key (or each, where the operator
+  // cannot combine them), of the records they had not seen.
+  const std::vector<std::pair<std::string, std::string>>& to_apply() const { return to_apply_; }
   bool fold_staged() const { return fold_staged_; }
 
  private:
@@ -122,9 +130,10 @@ class MergeLogWriter {
   // The written, unfolded records of this run, in order: kept whole and
   // parsed once, by the fold (a group only moves its record here).
   std::vector<std::string> records_;
+  size_t applied_ = 0;  // records_[0, applied_) were handed to readers (CatchUp)
   size_t pending_operands_ = 0;
   size_t pending_bytes_ = 0;
-  std::vector<std::pair<std::string, std::string>> folded_;
+  std::vector<std::pair<std::string, std::string>> to_apply_;
   // Staged by the current group.
   bool fold_staged_ = false;
   uint64_t fold_end_ = 0;

@@ -132,7 +132,8 @@ class Vault {
   AuditAccess& audit() { return *audit_; }
   EmergencyAccessStore& emergency() { return *emergency_; }
   FunnelReports& funnel() { return *funnel_reports_; }
-  // As of the merge log's last fold (FunnelTable); FunnelReports folds first.
+  // As of the merge log's last fold or catch-up (FunnelTable); FunnelReports
+  // catches up first.
   const FunnelTable& funnel_table() const { return *funnel_; }
   Database& database() { return *database_; }
   const Clock& clock() const { return *clock_; }

@@ -346,8 +346,9 @@ class MergeLogTest : public CommitterTest {
     return n;
   }
 
-  // The table's counts of `cell` (zeros: none) as of the last fold.
-  FunnelTable::Counts TableCountsAsFolded(const FunnelCell& cell) {
+  // The table's counts of `cell` (zeros: none) as of the last fold or
+  // catch-up.
+  FunnelTable::Counts TableCountsSeen(const FunnelCell& cell) {
     FunnelTable::Counts found{};
     vault_->funnel_table().ForEach(
         cell.week, cell.week + 1, [&](const FunnelTable::Cell& c, const FunnelTable::Counts& n) {
@@ -410,11 +411,11 @@ TEST_F(MergeLogTest, AGroupWritesItsFunnelOperandsAsOneRecord) {
   FunnelTable::Counts want_a{};
   want_a[kFunnelLeads] = kCalls;
   want_a[kFunnelContacted] = kCalls / 2;
-  EXPECT_EQ(TableCountsAsFolded(a), want_a);
+  EXPECT_EQ(TableCountsSeen(a), want_a);
   FunnelTable::Counts want_b{};
   want_b[kFunnelLeads] = 2 * kCalls / 4;
   want_b[kFunnelContacted] = -kCalls / 4;
-  EXPECT_EQ(TableCountsAsFolded(b), want_b);
+  EXPECT_EQ(TableCountsSeen(b), want_b);
   // Every call has its own audit entry still.
   EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 1 + kCalls);
 }
@@ -519,11 +520,12 @@ TEST_F(FoldingTest, TheLogIsFoldedEveryFewGroupsOrOperands) {
 }
 
 // The in-memory table follows the folds: a group's logged operands reach it
-// with the fold that takes them out of the log, and FoldMergeLogNow (what a
-// report calls first) folds whatever is logged, with the operands of the
-// calls queued before it in its own group.
-TEST_F(MergeLogTest, TheTableCountsWhatIsFoldedAndAFoldNowFoldsEverythingBeforeIt) {
-  const FunnelCell cell = TestCell("fold-now");
+// with the fold that takes them out of the log, or earlier with a
+// CatchUpMergeLog (what a report calls first), which writes nothing and
+// counts every record written, its own group's included; a later fold then
+// hands the table only what came after.
+TEST_F(MergeLogTest, TheTableCountsEachLoggedOperandOnceByFoldOrCatchUp) {
+  const FunnelCell cell = TestCell("catch-up");
   const std::string key = FunnelKey(kFunnelAggregate, cell);
   FunnelTable::Counts leads{};
   auto counting = [&leads](int n) {
@@ -532,40 +534,61 @@ TEST_F(MergeLogTest, TheTableCountsWhatIsFoldedAndAFoldNowFoldsEverythingBeforeI
   };
   ASSERT_TRUE(CommitMerge(key, 3).ok());
   ASSERT_TRUE(CommitMerge(key, 3).ok());
-  EXPECT_EQ(Value(key), Counters(6, 0));              // rows plus log
-  EXPECT_EQ(TableCountsAsFolded(cell), counting(0));  // nothing folded yet
-  ASSERT_TRUE(vault_->committer().FoldMergeLogNow().ok());
-  EXPECT_TRUE(LogRecords().empty());
-  EXPECT_EQ(Operands(key), 1);
-  EXPECT_EQ(TableCountsAsFolded(cell), counting(6));
+  EXPECT_EQ(Value(key), Counters(6, 0));          // rows plus log
+  EXPECT_EQ(TableCountsSeen(cell), counting(0));  // nothing folded yet
+  ASSERT_TRUE(vault_->committer().CatchUpMergeLog().ok());
+  EXPECT_EQ(TableCountsSeen(cell), counting(6));
+  EXPECT_EQ(LogRecords().size(), 2u);  // nothing written: still logged
+  EXPECT_EQ(Operands(key), 0);
 
-  // A call in the fold's own group, queued before it, is counted too.
-  Park();
-  rocksdb::WriteBatch batch;
-  ASSERT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(4, 0))).ok());
-  Queue(std::move(batch));
-  absl::Status folded = absl::UnknownError("not run");
-  std::thread fold([&] { folded = vault_->committer().FoldMergeLogNow(); });
-  while (vault_->committer().queue_depth() < 2) absl::SleepFor(absl::Milliseconds(1));
-  ReleaseAndWait();
-  fold.join();
-  ASSERT_TRUE(folded.ok()) << folded;
-  EXPECT_TRUE(LogRecords().empty());  // the call's operand was written directly
-  EXPECT_EQ(TableCountsAsFolded(cell), counting(10));
+  // A fold after it (here for a direct write) hands the table only the
+  // record written since: 10, not 16.
+  ASSERT_TRUE(CommitMerge(key, 4).ok());
+  EXPECT_EQ(TableCountsSeen(cell), counting(6));
+  {
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch
+                    .Put(funnel_cf(), FunnelKey(kFunnelPurged, TestCell("catch-up-put")),
+                         EncodeFunnelCounters(Counters(1, 0)))
+                    .ok());
+    ASSERT_TRUE(vault_->committer().Commit(std::move(batch), EntryNamed("put")).ok());
+  }
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(TableCountsSeen(cell), counting(10));
   EXPECT_EQ(Value(key), Counters(10, 0));
 
-  // A fold whose write fails counts nothing; the next one counts it once.
-  ASSERT_TRUE(CommitMerge(key, 5).ok());
+  // The calls of the catch-up's own group are counted too.
+  Park();
+  rocksdb::WriteBatch batch;
+  ASSERT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(5, 0))).ok());
+  Queue(std::move(batch));
+  absl::Status caught_up = absl::UnknownError("not run");
+  std::thread reader([&] { caught_up = vault_->committer().CatchUpMergeLog(); });
+  while (vault_->committer().queue_depth() < 2) absl::SleepFor(absl::Milliseconds(1));
+  ReleaseAndWait();
+  reader.join();
+  ASSERT_TRUE(caught_up.ok()) << caught_up;
+  EXPECT_EQ(TableCountsSeen(cell), counting(15));
+
+  // A catch-up whose group fails counts nothing; the next one counts it once.
+  ASSERT_TRUE(CommitMerge(key, 1).ok());
   vault_->committer().SetFailWritesForTesting(true);
-  EXPECT_FALSE(vault_->committer().FoldMergeLogNow().ok());
+  EXPECT_FALSE(vault_->committer().CatchUpMergeLog().ok());
   vault_->committer().SetFailWritesForTesting(false);
-  EXPECT_EQ(TableCountsAsFolded(cell), counting(10));
-  ASSERT_TRUE(vault_->committer().FoldMergeLogNow().ok());
-  EXPECT_EQ(TableCountsAsFolded(cell), counting(15));
-  EXPECT_EQ(Value(key), Counters(15, 0));
-  // Five calls (three merges, the park, the queued one); a fold has no
-  // audit entry of its own.
-  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 5);
+  EXPECT_EQ(TableCountsSeen(cell), counting(15));
+  ASSERT_TRUE(vault_->committer().CatchUpMergeLog().ok());
+  EXPECT_EQ(TableCountsSeen(cell), counting(16));
+  ASSERT_TRUE(vault_->committer().CatchUpMergeLog().ok());  // nothing new
+  EXPECT_EQ(TableCountsSeen(cell), counting(16));
+
+  // Seven calls (four merges, the put, the park, the queued one); a
+  // catch-up has no audit entry of its own.
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 7);
+  // The clean stop folds all of it, and counts none of it again.
+  vault_->committer().Stop();
+  EXPECT_TRUE(LogRecords().empty());
+  EXPECT_EQ(TableCountsSeen(cell), counting(16));
+  EXPECT_EQ(Value(key), Counters(16, 0));
 }
 
 // A fold is due too once the records the committer keeps reach
@@ -664,7 +687,7 @@ TEST_F(FoldingTest, RecordsACrashLeftAreCountedAndFoldedAtOpen) {
   FunnelTable::Counts want{};
   want[kFunnelLeads] = 21;
   want[kFunnelContacted] = 2;
-  EXPECT_EQ(TableCountsAsFolded(cell), want);
+  EXPECT_EQ(TableCountsSeen(cell), want);
 }
 
 TEST(MergeLogRecordTest, MalformedRecordsAreDataLoss) {

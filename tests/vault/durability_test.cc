@@ -226,8 +226,8 @@ TEST_F(DurabilityTest, ANearlyFullDiskRefusesChangesThenReadsAndRecoversWithSpac
   auto read = vault_->leads().GetLead(IntakeActor(), created->lead_id);
   EXPECT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(vault_->audit_log().size(), size + 1);
-  // A funnel report is a read too, and so is the fold of the logged lead
-  // change it writes first.
+  // A funnel report is a read too (its catch-up of the logged lead change
+  // writes nothing).
   FunnelQuery weeks;
   weeks.from = clock_.Now() - absl::Hours(24 * 7);
   weeks.to = clock_.Now() + absl::Hours(24 * 7);

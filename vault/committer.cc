@@ -73,7 +73,7 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
     const absl::string_view k(key.data(), key.size());
     const absl::string_view v(value.data(), value.size());
     if (log_ != nullptr && i == log_cf_) {
-      // Reaches the collected merges with its fold.
+      // Reaches the collected merges with its fold (or a catch-up before it).
       AppendLoggedOperand(k, v, record_);
       ++record_operands_;
       return rocksdb::Status::OK();
@@ -90,7 +90,7 @@ class AppendHandler final : public rocksdb::WriteBatch::Handler {
   }
   // Every Merge operand written as an entry of its own is also collected
   // here (when set), as views valid until the callers are answered; the
-  // log's operands are not (they are with the log's fold).
+  // log's operands are not (they are with the log's fold or catch-up).
   void CollectMerges(std::vector<MergeOperand>* merges) { merges_ = merges; }
   // Appends the group's record.
   rocksdb::Status Finish() {

@@ -182,9 +182,10 @@ absl::Status StageFunnelChange(Database& db, const FunnelCampaigns& campaigns,
 // The aggregate rows in memory, for reports: loaded from the `funnel` column
 // family at open, then fed the Merge operands the Committer writes to it as
 // entries (ApplyAll, on the committer thread, once durable): each fold's of
-// the merge log, one per cell, and those a group writes directly. So the
-// table lags the leads by the unfolded records; a reader has the Committer
-// hand it those first (CatchUpMergeLog), as FunnelReports does.
+// the merge log, one per cell, those a group writes directly, and a
+// catch-up's (the unfolded records' it had not seen). So the table lags the
+// leads by the records since the last fold or catch-up; a reader has the
+// Committer catch it up first (CatchUpMergeLog), as FunnelReports does.
 // Thread-safe.
 class FunnelTable {
  public:

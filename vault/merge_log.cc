@@ -68,12 +68,12 @@ absl::Status CombineRecords(const MergeLogOptions& log, const std::vector<std::s
   return absl::OkStatus();
 }
 
-// Appends to `batch` the fold of `records` (CombineRecords) and the
-// deletion of the records in [begin, end).
+// Appends to `batch` the fold of `records` (CombineRecords, left in
+// `combined`) and the deletion of the records in [begin, end).
 absl::Status StageFoldOfRecords(Database& db, const MergeLogOptions& log,
                                 const std::vector<std::string>& records, const std::string& begin,
-                                const std::string& end, rocksdb::WriteBatch& batch) {
-  std::vector<std::pair<std::string, std::string>> combined;
+                                const std::string& end, rocksdb::WriteBatch& batch,
+                                std::vector<std::pair<std::string, std::string>>& combined) {
   LV_RETURN_IF_ERROR(CombineRecords(log, records, 0, combined));
   rocksdb::ColumnFamilyHandle* cf = db.cf(log.cf);
   for (const auto& [key, operand] : combined) {
@@ -146,7 +146,8 @@ absl::Status FoldMergeLog(Database& db, const MergeLogOptions& log) {
     LV_RETURN_IF_ERROR(db.Check(it->status(), "fold merge log"));
     if (records.empty()) return absl::OkStatus();
     rocksdb::WriteBatch batch;
-    LV_RETURN_IF_ERROR(StageFoldOfRecords(db, log, records, begin, end, batch));
+    std::vector<std::pair<std::string, std::string>> combined;
+    LV_RETURN_IF_ERROR(StageFoldOfRecords(db, log, records, begin, end, batch, combined));
     LV_RETURN_IF_ERROR(db.Write(&batch, "fold merge log"));
   }
 }
@@ -180,8 +181,10 @@ absl::Status MergeLogWriter::StageFoldOf(rocksdb::WriteBatch& batch) {
   if (records_.empty()) return absl::OkStatus();
   LV_RETURN_IF_ERROR(StageFoldOfRecords(*db_, options_, records_,
                                         MergeLogKey(options_.prefix, first_),
-                                        MergeLogKey(options_.prefix, next_), batch));
-  // What readers have not seen yet: the records since the last CatchUp().
+                                        MergeLogKey(options_.prefix, next_), batch, to_apply_));
+  // What readers have not seen yet: the records since the last CatchUp()
+  // (all of them, the usual case, is what was just combined).
+  if (applied_ == 0) return absl::OkStatus();
   return CombineRecords(options_, records_, applied_, to_apply_);
 }
 

@@ -95,7 +95,7 @@ class MergeLogWriter {
   // Appends to `batch` the fold of every record written before this group:
   // for a group that also writes the column family's rows directly, whose
   // order with the logged operands must be kept. Nothing without a record.
-  // Once per group.
+  // Once per group. Sets to_apply().
   absl::Status StageFold(rocksdb::WriteBatch& batch);
   // After the group's write: `written` adopts what was staged, else it is
   // forgotten (its record number is not reused either).
@@ -128,7 +128,8 @@ class MergeLogWriter {
   uint64_t first_ = 0;  // the oldest unfolded record
   uint64_t next_ = 0;   // the number of the next record
   // The written, unfolded records of this run, in order: kept whole and
-  // parsed once, by the fold (a group only moves its record here).
+  // parsed by the fold (and by a CatchUp() before it); a group only moves
+  // its record here.
   std::vector<std::string> records_;
   size_t applied_ = 0;  // records_[0, applied_) were handed to readers (CatchUp)
   size_t pending_operands_ = 0;

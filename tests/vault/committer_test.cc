@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -262,16 +263,21 @@ class MergeLogTest : public CommitterTest {
  protected:
   // Holds the committer on a group of its own until ReleaseAndWait(), so
   // that what is queued meanwhile is written as one group.
+  // (Again after ReleaseAndWait.)
   void Park() {
-    vault_->committer().SetBeforeWriteHookForTesting([this] {
-      if (parked_.exchange(false)) {
-        entered_.Notify();
-        release_.WaitForNotification();
-      }
-    });
+    entered_ = std::make_shared<absl::Notification>();
+    release_ = std::make_shared<absl::Notification>();
+    parked_ = true;
+    vault_->committer().SetBeforeWriteHookForTesting(
+        [this, entered = entered_, release = release_] {
+          if (parked_.exchange(false)) {
+            entered->Notify();
+            release->WaitForNotification();
+          }
+        });
     vault_->committer().CommitAsync(BatchFor("park"), EntryNamed("park"),
                                     [](absl::StatusOr<uint64_t> seq) { EXPECT_TRUE(seq.ok()); });
-    entered_.WaitForNotification();
+    entered_->WaitForNotification();
   }
   // Queues `batch`; ReleaseAndWait() returns once every queued one is answered.
   void Queue(rocksdb::WriteBatch batch) {
@@ -284,7 +290,7 @@ class MergeLogTest : public CommitterTest {
                                     });
   }
   void ReleaseAndWait() {
-    release_.Notify();
+    release_->Notify();
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &MergeLogTest::AllAnswered));
     // The hook refers to this fixture; the vault outlives it.
@@ -357,9 +363,9 @@ class MergeLogTest : public CommitterTest {
     return found;
   }
 
-  std::atomic<bool> parked_{true};
-  absl::Notification entered_;
-  absl::Notification release_;
+  std::atomic<bool> parked_{false};
+  std::shared_ptr<absl::Notification> entered_;
+  std::shared_ptr<absl::Notification> release_;
   absl::Mutex mu_;
   int queued_ = 0;
   int answered_ ABSL_GUARDED_BY(mu_) = 0;
@@ -581,14 +587,34 @@ TEST_F(MergeLogTest, TheTableCountsEachLoggedOperandOnceByFoldOrCatchUp) {
   ASSERT_TRUE(vault_->committer().CatchUpMergeLog().ok());  // nothing new
   EXPECT_EQ(TableCountsSeen(cell), counting(16));
 
-  // Seven calls (four merges, the put, the park, the queued one); a
+  // A catch-up in a group that also folds for a direct write: the fold hands
+  // the table the record it had not seen (2), the catch-up the group's (3).
+  ASSERT_TRUE(CommitMerge(key, 2).ok());
+  Park();
+  rocksdb::WriteBatch merge, put;
+  ASSERT_TRUE(merge.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(3, 0))).ok());
+  ASSERT_TRUE(put.Put(funnel_cf(), FunnelKey(kFunnelPurged, TestCell("catch-up-put")),
+                      EncodeFunnelCounters(Counters(2, 0)))
+                  .ok());
+  Queue(std::move(merge));
+  Queue(std::move(put));
+  caught_up = absl::UnknownError("not run");
+  std::thread second([&] { caught_up = vault_->committer().CatchUpMergeLog(); });
+  while (vault_->committer().queue_depth() < 3) absl::SleepFor(absl::Milliseconds(1));
+  ReleaseAndWait();
+  second.join();
+  ASSERT_TRUE(caught_up.ok()) << caught_up;
+  EXPECT_EQ(TableCountsSeen(cell), counting(21));
+  EXPECT_EQ(Value(key), Counters(21, 0));
+
+  // Eleven calls (five merges, two puts, two parks, two queued merges); a
   // catch-up has no audit entry of its own.
-  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 7);
+  EXPECT_EQ(CountKeys(*vault_, Cf::kAudit), kInit + 11);
   // The clean stop folds all of it, and counts none of it again.
   vault_->committer().Stop();
   EXPECT_TRUE(LogRecords().empty());
-  EXPECT_EQ(TableCountsSeen(cell), counting(16));
-  EXPECT_EQ(Value(key), Counters(16, 0));
+  EXPECT_EQ(TableCountsSeen(cell), counting(21));
+  EXPECT_EQ(Value(key), Counters(21, 0));
 }
 
 // A fold is due too once the records the committer keeps reach

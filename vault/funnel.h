@@ -212,7 +212,7 @@ class FunnelTable {
   void ApplyAll(const std::vector<std::pair<absl::string_view, absl::string_view>>& operands);
 
   // Calls `visit` with every non-zero cell whose week is in [from_week,
-  // to_week), one week at a time under that week's reader lock (so Apply,
+  // to_week), one week at a time under that week's reader lock (so ApplyAll,
   // on the committer thread, waits at most for one week's cells).
   void ForEach(int64_t from_week, int64_t to_week,
                const std::function<void(const Cell&, const Counts&)>& visit) const;

@@ -279,6 +279,18 @@ class MergeLogTest : public CommitterTest {
                                     [](absl::StatusOr<uint64_t> seq) { EXPECT_TRUE(seq.ok()); });
     entered_->WaitForNotification();
   }
+  // CatchUpMergeLog() in one group with `batches`, queued before it.
+  absl::Status CatchUpInAGroupWith(std::vector<rocksdb::WriteBatch> batches) {
+    Park();
+    const size_t queued = batches.size() + 1;
+    for (rocksdb::WriteBatch& batch : batches) Queue(std::move(batch));
+    absl::Status caught_up = absl::UnknownError("not run");
+    std::thread reader([&] { caught_up = vault_->committer().CatchUpMergeLog(); });
+    while (vault_->committer().queue_depth() < queued) absl::SleepFor(absl::Milliseconds(1));
+    ReleaseAndWait();
+    reader.join();
+    return caught_up;
+  }
   // Queues `batch`; ReleaseAndWait() returns once every queued one is answered.
   void Queue(rocksdb::WriteBatch batch) {
     const std::string name = absl::StrCat("queued", queued_++);
@@ -564,16 +576,12 @@ TEST_F(MergeLogTest, TheTableCountsEachLoggedOperandOnceByFoldOrCatchUp) {
   EXPECT_EQ(Value(key), Counters(10, 0));
 
   // The calls of the catch-up's own group are counted too.
-  Park();
-  rocksdb::WriteBatch batch;
-  ASSERT_TRUE(batch.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(5, 0))).ok());
-  Queue(std::move(batch));
-  absl::Status caught_up = absl::UnknownError("not run");
-  std::thread reader([&] { caught_up = vault_->committer().CatchUpMergeLog(); });
-  while (vault_->committer().queue_depth() < 2) absl::SleepFor(absl::Milliseconds(1));
-  ReleaseAndWait();
-  reader.join();
-  ASSERT_TRUE(caught_up.ok()) << caught_up;
+  {
+    std::vector<rocksdb::WriteBatch> batches(1);
+    ASSERT_TRUE(batches[0].Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(5, 0))).ok());
+    absl::Status caught_up = CatchUpInAGroupWith(std::move(batches));
+    ASSERT_TRUE(caught_up.ok()) << caught_up;
+  }
   EXPECT_EQ(TableCountsSeen(cell), counting(15));
 
   // A catch-up whose group fails counts nothing; the next one counts it once.
@@ -590,20 +598,16 @@ TEST_F(MergeLogTest, TheTableCountsEachLoggedOperandOnceByFoldOrCatchUp) {
   // A catch-up in a group that also folds for a direct write: the fold hands
   // the table the record it had not seen (2), the catch-up the group's (3).
   ASSERT_TRUE(CommitMerge(key, 2).ok());
-  Park();
-  rocksdb::WriteBatch merge, put;
-  ASSERT_TRUE(merge.Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(3, 0))).ok());
-  ASSERT_TRUE(put.Put(funnel_cf(), FunnelKey(kFunnelPurged, TestCell("catch-up-put")),
-                      EncodeFunnelCounters(Counters(2, 0)))
-                  .ok());
-  Queue(std::move(merge));
-  Queue(std::move(put));
-  caught_up = absl::UnknownError("not run");
-  std::thread second([&] { caught_up = vault_->committer().CatchUpMergeLog(); });
-  while (vault_->committer().queue_depth() < 3) absl::SleepFor(absl::Milliseconds(1));
-  ReleaseAndWait();
-  second.join();
-  ASSERT_TRUE(caught_up.ok()) << caught_up;
+  {
+    std::vector<rocksdb::WriteBatch> batches(2);
+    ASSERT_TRUE(batches[0].Merge(funnel_cf(), key, EncodeFunnelCounters(Counters(3, 0))).ok());
+    ASSERT_TRUE(batches[1]
+                    .Put(funnel_cf(), FunnelKey(kFunnelPurged, TestCell("catch-up-put")),
+                         EncodeFunnelCounters(Counters(2, 0)))
+                    .ok());
+    absl::Status caught_up = CatchUpInAGroupWith(std::move(batches));
+    ASSERT_TRUE(caught_up.ok()) << caught_up;
+  }
   EXPECT_EQ(TableCountsSeen(cell), counting(21));
   EXPECT_EQ(Value(key), Counters(21, 0));
 

@@ -639,6 +639,12 @@ TEST_F(FunnelTest, BadQueriesAreRefusedNamingTheRule) {
   EXPECT_EQ(vault_->funnel().GetFunnelMetrics(Analyst(), q).status().message(),
             "group_by: a dimension is named twice");
   EXPECT_EQ(logged(), 1);
+  // Refused before the catch-up is queued: a group that fails is not
+  // reached (it would answer UNAVAILABLE).
+  vault_->committer().SetFailWritesForTesting(true);
+  EXPECT_EQ(vault_->funnel().GetFunnelMetrics(Analyst(), q).status().message(),
+            "group_by: a dimension is named twice");
+  vault_->committer().SetFailWritesForTesting(false);
   q.group_by = {FunnelDimension::kWeek};
   ASSERT_TRUE(vault_->funnel().GetFunnelMetrics(Analyst(), q).ok());
   EXPECT_EQ(logged(), 1);
